@@ -1,0 +1,81 @@
+# cdb - migrate ChromaDB databases through NDJSON pipes.
+# make; make check; make install [PREFIX=/usr/local] [DESTDIR=]
+
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+MANDIR ?= $(PREFIX)/share/man
+CC ?= cc
+CFLAGS ?= -O2 -g
+LDFLAGS ?=
+PKG_CONFIG ?= pkg-config
+
+DEBS = pkg-config libcurl4-openssl-dev libjansson-dev libarchive-dev check
+PKGS = libcurl jansson libarchive
+
+ifeq ($(filter clean,$(MAKECMDGOALS)),)
+ifneq ($(shell $(PKG_CONFIG) --exists $(PKGS) 2>/dev/null && echo ok),ok)
+$(error missing build dependencies ($(PKGS)); on Debian run: apt-get install $(DEBS))
+endif
+endif
+
+DEP_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+DEP_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
+ALL_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
+	-Wall -Wextra -Ilib $(DEP_CFLAGS) $(CFLAGS)
+LIBS = $(DEP_LIBS) -lpthread -lm
+
+LIB_SRC := $(sort $(wildcard lib/*.c))
+LIB_OBJ := $(LIB_SRC:.c=.o)
+LIB_HDR := $(wildcard lib/*.h)
+
+PROGS = export/cdb-export import/cdb-import transform/cdb-transform \
+	validate/cdb-validate rollback/cdb-rollback
+BUILT_PROGS = $(foreach p,$(PROGS),$(if $(wildcard $(p).c),$(p)))
+EXTRA_PROGS = $(if $(wildcard examples/cdb-demo-gen.c),examples/cdb-demo-gen)
+MAN1 = $(wildcard man/*.1)
+MAN5 = $(wildcard man/*.5)
+
+UNIT_SRC := $(sort $(wildcard tests/unit/*.c))
+
+all: $(BUILT_PROGS) $(EXTRA_PROGS)
+
+lib/libcdb.a: $(LIB_OBJ)
+	rm -f $@
+	$(AR) rcs $@ $(LIB_OBJ)
+
+lib/%.o: lib/%.c $(LIB_HDR)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+%: %.c lib/libcdb.a $(LIB_HDR)
+	$(CC) $(ALL_CFLAGS) -o $@ $< lib/libcdb.a $(LDFLAGS) $(LIBS)
+
+tests/unit/check_cdb: $(UNIT_SRC) lib/libcdb.a $(LIB_HDR)
+	$(CC) $(ALL_CFLAGS) $$($(PKG_CONFIG) --cflags check) -o $@ \
+		$(UNIT_SRC) lib/libcdb.a $(LDFLAGS) \
+		$$($(PKG_CONFIG) --libs check) $(LIBS)
+
+check: all tests/unit/check_cdb
+	./tests/unit/check_cdb
+	./tests/run-cmd-tests
+
+check-unit: tests/unit/check_cdb
+	./tests/unit/check_cdb
+
+lint-man:
+	mandoc -Tlint -Wwarning $(MAN1) $(MAN5)
+
+install: all
+	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5
+	for p in $(BUILT_PROGS); do install -m 755 $$p $(DESTDIR)$(BINDIR)/; done
+	for m in $(MAN1); do install -m 644 $$m $(DESTDIR)$(MANDIR)/man1/; done
+	for m in $(MAN5); do install -m 644 $$m $(DESTDIR)$(MANDIR)/man5/; done
+
+uninstall:
+	for p in $(BUILT_PROGS); do rm -f $(DESTDIR)$(BINDIR)/$${p##*/}; done
+	for m in $(MAN1); do rm -f $(DESTDIR)$(MANDIR)/man1/$${m##*/}; done
+	for m in $(MAN5); do rm -f $(DESTDIR)$(MANDIR)/man5/$${m##*/}; done
+
+clean:
+	rm -f lib/*.o lib/libcdb.a $(PROGS) examples/cdb-demo-gen tests/unit/check_cdb
+
+.PHONY: all check check-unit lint-man install uninstall clean

@@ -1,0 +1,64 @@
+/*
+ * cdb.h - shared definitions of libcdb: the error struct and a growable
+ * byte buffer.  The library never prints and never exits; every fallible
+ * function returns 0/-1 (or NULL) and fills a caller-owned cdb_error.
+ */
+#ifndef CDB_H
+#define CDB_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+enum cdb_errkind {
+	CDB_ERR_NONE = 0,
+	CDB_ERR_INPUT,	/* bad input stream or file: the user's data */
+	CDB_ERR_SERVER, /* the server answered with an error */
+	CDB_ERR_NET,	/* could not talk to the server */
+	CDB_ERR_SYS,	/* a system call failed (errno-style) */
+	CDB_ERR_USAGE	/* bad option values */
+};
+
+typedef struct cdb_error {
+	int kind;	  /* enum cdb_errkind; CDB_ERR_NONE while unset */
+	long line;	  /* input line number, 0 when not about a line */
+	int http_status;  /* HTTP status of a server error, else 0 */
+	char text[1024];  /* message without program name or line prefix */
+} cdb_error;
+
+/* Reset e to "no error". */
+void cdb_error_clear(cdb_error *e);
+
+/*
+ * Record an error unless one is already recorded: the first error wins,
+ * so the root cause is what the user sees.  e may be NULL.  Returns -1 so
+ * callers can write "return cdb_error_set(...)".
+ */
+int cdb_error_set(cdb_error *e, int kind, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Like cdb_error_set, but also records the input line number. */
+int cdb_error_setl(cdb_error *e, long line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Growable byte buffer; always NUL-terminated after any append. */
+typedef struct cdb_buf {
+	char *data;
+	size_t len;
+	size_t cap;
+} cdb_buf;
+
+/* Initialise an empty buffer (no allocation). */
+void cdb_buf_init(cdb_buf *b);
+/* Free the buffer's storage; b itself is the caller's.  Accepts NULL. */
+void cdb_buf_free(cdb_buf *b);
+/* Make room for n more bytes.  Returns 0, or -1 on allocation failure. */
+int cdb_buf_reserve(cdb_buf *b, size_t n);
+int cdb_buf_append(cdb_buf *b, const void *p, size_t n);
+int cdb_buf_puts(cdb_buf *b, const char *s);
+int cdb_buf_putc(cdb_buf *b, char c);
+int cdb_buf_printf(cdb_buf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Forget the contents, keep the storage. */
+void cdb_buf_reset(cdb_buf *b);
+
+#endif
