@@ -1,0 +1,169 @@
+/* cdb-import - load a cdb-ndjson(5) stream into a Chroma database. */
+#include <err.h>
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "import.h"
+
+static int quiet;
+static struct timespec t0;
+
+static void
+usage(void)
+{
+	fprintf(stderr,
+	    "usage: cdb-import [-q] [-b size] [-c checkpoint] [-j jobs] "
+	    "[-u url]\n"
+	    "                  [--allow-partial] [--append] [--auth-header "
+	    "name]\n"
+	    "                  [--database name] [--dry-run] [--insecure] "
+	    "[--max-request-bytes n]\n"
+	    "                  [--mode add|upsert] [--tenant name] [file]\n");
+	exit(CDB_EXIT_USAGE);
+}
+
+static void
+on_progress(void *arg, const char *coll, long long done, long long total)
+{
+	double s = cdb_cli_elapsed(&t0);
+
+	(void)arg;
+	(void)total;
+	fprintf(stderr, "\rcdb-import: %s: %lld records (%.0f records/s)   ",
+	    coll, done, s > 0 ? (double)done / s : 0.0);
+}
+
+static long
+number(const char *opt, const char *s, long min, long max)
+{
+	long n;
+
+	if (cdb_cli_number(s, min, max, &n) == -1)
+		errx(CDB_EXIT_USAGE, "%s: expected a number from %ld to %ld",
+		    opt, min, max);
+	return n;
+}
+
+static void
+report(const cdb_import_opts *o, const cdb_import_stats *st)
+{
+	if (st->already_done) {
+		fprintf(stderr, "cdb-import: nothing to do: checkpoint %s says "
+				"this stream was imported completely\n",
+		    o->checkpoint);
+		return;
+	}
+	fprintf(stderr,
+	    "cdb-import: %s%lld records in %lld collections (%lld new), "
+	    "%lld batches of up to %ld, embeddings as %s%s, %.1f s\n",
+	    o->dry_run ? "dry run: checked " : "", o->dry_run ? st->read
+							      : st->sent,
+	    st->collections, st->created, st->batches, st->batch,
+	    st->base64 ? "base64" : "floats",
+	    st->resumed ? " (resumed)" : "", cdb_cli_elapsed(&t0));
+	if (st->skipped > 0)
+		fprintf(stderr, "cdb-import: %lld records were already "
+				"committed by an earlier run\n",
+		    st->skipped);
+}
+
+int
+main(int argc, char *argv[])
+{
+	enum { OPT_TENANT = 256, OPT_DB, OPT_MODE, OPT_DRY, OPT_APPEND,
+		OPT_PARTIAL, OPT_INSECURE, OPT_AUTH, OPT_MAXB };
+	static const struct option longopts[] = {
+		{"url", required_argument, NULL, 'u'},
+		{"tenant", required_argument, NULL, OPT_TENANT},
+		{"database", required_argument, NULL, OPT_DB},
+		{"batch-size", required_argument, NULL, 'b'},
+		{"jobs", required_argument, NULL, 'j'},
+		{"mode", required_argument, NULL, OPT_MODE},
+		{"checkpoint", required_argument, NULL, 'c'},
+		{"dry-run", no_argument, NULL, OPT_DRY},
+		{"append", no_argument, NULL, OPT_APPEND},
+		{"allow-partial", no_argument, NULL, OPT_PARTIAL},
+		{"max-request-bytes", required_argument, NULL, OPT_MAXB},
+		{"quiet", no_argument, NULL, 'q'},
+		{"insecure", no_argument, NULL, OPT_INSECURE},
+		{"auth-header", required_argument, NULL, OPT_AUTH},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	cdb_import_opts o;
+	cdb_import_stats st;
+	cdb_http_opts ho;
+	cdb_error e;
+	FILE *in = stdin;
+	int ch, rc;
+
+	memset(&o, 0, sizeof(o));
+	o.url = cdb_cli_default_url();
+	o.tenant = "default_tenant";
+	o.database = "default_database";
+	o.input = "stdin";
+	cdb_cli_http_opts(&ho);
+	while ((ch = getopt_long(argc, argv, "b:c:hj:qu:", longopts, NULL)) !=
+	    -1) {
+		switch (ch) {
+		case 'u': o.url = optarg; break;
+		case OPT_TENANT: o.tenant = optarg; break;
+		case OPT_DB: o.database = optarg; break;
+		case 'b': o.batch = number("-b", optarg, 1, 1000000); break;
+		case 'j': o.jobs = (int)number("-j", optarg, 1, 64); break;
+		case OPT_MODE:
+			if (strcmp(optarg, "add") != 0 &&
+			    strcmp(optarg, "upsert") != 0)
+				errx(CDB_EXIT_USAGE,
+				    "--mode: expected add or upsert");
+			o.upsert = strcmp(optarg, "upsert") == 0;
+			break;
+		case 'c': o.checkpoint = optarg; break;
+		case OPT_DRY: o.dry_run = 1; break;
+		case OPT_APPEND: o.append = 1; break;
+		case OPT_PARTIAL: o.allow_partial = 1; break;
+		case OPT_MAXB:
+			o.max_bytes = (size_t)number("--max-request-bytes",
+			    optarg, 1024, 1L << 30);
+			break;
+		case 'q': quiet = 1; break;
+		case OPT_INSECURE: ho.insecure = 1; break;
+		case OPT_AUTH: ho.auth_header = optarg; break;
+		default: usage();
+		}
+	}
+	if (argc - optind > 1)
+		usage();
+	if (argc - optind == 1 && strcmp(argv[optind], "-") != 0) {
+		if ((in = fopen(argv[optind], "r")) == NULL)
+			err(CDB_EXIT_FAIL, "%s", argv[optind]);
+		o.input = argv[optind];
+	}
+	o.http = &ho;
+	signal(SIGPIPE, SIG_IGN);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (!quiet && isatty(STDERR_FILENO))
+		o.progress = on_progress;
+	cdb_error_clear(&e);
+	rc = cdb_import_run(in, &o, &st, &e);
+	if (o.progress != NULL)
+		fputc('\n', stderr);
+	if (rc == -1) {
+		if (e.line > 0)
+			errx(CDB_EXIT_FAIL, "%s:%ld: %s", o.input, e.line, e.text);
+		errx(e.kind == CDB_ERR_USAGE ? CDB_EXIT_USAGE : CDB_EXIT_FAIL,
+		    "%s", e.text);
+	}
+	if (st.partial)
+		warnx("warning: %s has no trailer; imported what it holds "
+		      "(--allow-partial)", o.input);
+	if (!quiet)
+		report(&o, &st);
+	return CDB_EXIT_OK;
+}

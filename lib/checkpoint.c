@@ -1,0 +1,115 @@
+/* checkpoint.c - atomic checkpoint files; see checkpoint.h. */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "checkpoint.h"
+#include "json.h"
+
+int
+cdb_checkpoint_sync_dir(const char *path, cdb_error *e)
+{
+	char *copy = strdup(path);
+	int fd, rc = 0;
+
+	if (copy == NULL)
+		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+	fd = open(dirname(copy), O_RDONLY | O_DIRECTORY);
+	if (fd == -1 || fsync(fd) == -1)
+		rc = cdb_error_set(e, CDB_ERR_SYS, "%s: cannot sync directory: %s",
+		    path, strerror(errno));
+	if (fd != -1)
+		close(fd);
+	free(copy);
+	return rc;
+}
+
+static int
+write_all(int fd, const char *p, size_t n)
+{
+	ssize_t w;
+
+	while (n > 0) {
+		if ((w = write(fd, p, n)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+int
+cdb_checkpoint_save(const char *path, const json_t *state, cdb_error *e)
+{
+	cdb_buf text, tmp;
+	int fd = -1, rc = -1;
+
+	cdb_buf_init(&text);
+	cdb_buf_init(&tmp);
+	if (cdb_json_dump(&text, state) == -1 || cdb_buf_putc(&text, '\n') ||
+	    cdb_buf_printf(&tmp, "%s.tmp", path) == -1) {
+		cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		goto out;
+	}
+	fd = open(tmp.data, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	if (fd == -1 || write_all(fd, text.data, text.len) == -1 ||
+	    fsync(fd) == -1) {
+		cdb_error_set(e, CDB_ERR_SYS, "%s: %s", tmp.data, strerror(errno));
+		goto out;
+	}
+	if (close(fd) == -1) {
+		fd = -1;
+		cdb_error_set(e, CDB_ERR_SYS, "%s: %s", tmp.data, strerror(errno));
+		goto out;
+	}
+	fd = -1;
+	if (rename(tmp.data, path) == -1) {
+		cdb_error_set(e, CDB_ERR_SYS, "%s: %s", path, strerror(errno));
+		goto out;
+	}
+	rc = cdb_checkpoint_sync_dir(path, e);
+out:
+	if (fd != -1) {
+		close(fd);
+		unlink(tmp.data);
+	}
+	cdb_buf_free(&text);
+	cdb_buf_free(&tmp);
+	return rc;
+}
+
+json_t *
+cdb_checkpoint_load(const char *path, cdb_error *e)
+{
+	json_error_t je;
+	json_t *j;
+
+	if (access(path, F_OK) == -1 && errno == ENOENT)
+		return NULL;
+	if ((j = json_load_file(path, CDB_JSON_FLAGS, &je)) == NULL)
+		cdb_error_set(e, CDB_ERR_INPUT, "%s: unreadable checkpoint: %s",
+		    path, je.text);
+	else if (!json_is_object(j)) {
+		json_decref(j);
+		j = NULL;
+		cdb_error_set(e, CDB_ERR_INPUT, "%s: checkpoint is not an object",
+		    path);
+	}
+	return j;
+}
+
+int
+cdb_checkpoint_remove(const char *path, cdb_error *e)
+{
+	if (unlink(path) == -1 && errno != ENOENT)
+		return cdb_error_set(e, CDB_ERR_SYS, "%s: %s", path,
+		    strerror(errno));
+	return 0;
+}

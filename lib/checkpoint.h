@@ -1,0 +1,30 @@
+/*
+ * checkpoint.h - resumable progress, written atomically: a temporary file
+ * beside the target, fsync, rename over the target, fsync the directory.
+ * A crash at any moment leaves either the old or the new checkpoint,
+ * never a torn one.
+ */
+#ifndef CDB_CHECKPOINT_H
+#define CDB_CHECKPOINT_H
+
+#include <jansson.h>
+
+#include "cdb.h"
+
+/* Replace path with the JSON text of state.  0 or -1 with e. */
+int cdb_checkpoint_save(const char *path, const json_t *state, cdb_error *e);
+
+/*
+ * The checkpoint at path as a new reference the caller json_decrefs.
+ * NULL when there is none (e untouched) or on error (e set: check
+ * e->kind).
+ */
+json_t *cdb_checkpoint_load(const char *path, cdb_error *e);
+
+/* Remove the checkpoint (a finished job); missing is fine.  0 or -1. */
+int cdb_checkpoint_remove(const char *path, cdb_error *e);
+
+/* fsync the directory holding path, so a rename in it is durable. */
+int cdb_checkpoint_sync_dir(const char *path, cdb_error *e);
+
+#endif

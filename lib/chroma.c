@@ -1,0 +1,449 @@
+/* chroma.c - Chroma v2 API client; see chroma.h. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "chroma.h"
+#include "embed.h"
+#include "json.h"
+
+struct cdb_chroma {
+	cdb_http *http;
+	char *url;    /* redacted, for messages and headers */
+	char *tenant, *database;
+	char *prefix; /* /api/v2/tenants/T/databases/D */
+	cdb_buf resp;
+	cdb_buf path;
+	cdb_buf body;
+};
+
+cdb_chroma *
+cdb_chroma_new(const char *url, const char *tenant, const char *database,
+    const cdb_http_opts *o, cdb_error *e)
+{
+	cdb_chroma *c;
+	char *t, *d;
+	cdb_buf p;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		return NULL;
+	}
+	cdb_buf_init(&p);
+	t = cdb_http_escape(tenant);
+	d = cdb_http_escape(database);
+	c->url = cdb_http_redact(url);
+	c->tenant = strdup(tenant);
+	c->database = strdup(database);
+	if (t && d)
+		cdb_buf_printf(&p, "/api/v2/tenants/%s/databases/%s", t, d);
+	c->prefix = p.data;
+	free(t);
+	free(d);
+	if (c->url == NULL || c->tenant == NULL || c->database == NULL ||
+	    c->prefix == NULL) {
+		cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		cdb_chroma_free(c);
+		return NULL;
+	}
+	if ((c->http = cdb_http_new(url, o, e)) == NULL) {
+		cdb_chroma_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+void
+cdb_chroma_free(cdb_chroma *c)
+{
+	if (c == NULL)
+		return;
+	cdb_http_free(c->http);
+	free(c->url);
+	free(c->tenant);
+	free(c->database);
+	free(c->prefix);
+	cdb_buf_free(&c->resp);
+	cdb_buf_free(&c->path);
+	cdb_buf_free(&c->body);
+	free(c);
+}
+
+const char *
+cdb_chroma_url(const cdb_chroma *c)
+{
+	return c->url;
+}
+
+const char *
+cdb_chroma_tenant(const cdb_chroma *c)
+{
+	return c->tenant;
+}
+
+const char *
+cdb_chroma_database(const cdb_chroma *c)
+{
+	return c->database;
+}
+
+/* Send and parse a JSON answer; a new reference or NULL. */
+static json_t *
+call_json(cdb_chroma *c, const char *method, const char *path,
+    const char *body, size_t len, cdb_error *e)
+{
+	json_t *j;
+
+	if (cdb_http_request(c->http, method, path, body, len, &c->resp, e) ==
+	    -1)
+		return NULL;
+	if ((j = json_loadb(c->resp.data, c->resp.len, CDB_JSON_FLAGS,
+		 NULL)) == NULL)
+		cdb_error_set(e, CDB_ERR_SERVER,
+		    "server sent an answer that is not JSON for %s %s", method,
+		    path);
+	return j;
+}
+
+/* c->path = prefix + "/collections" + fmt... */
+static const char *
+coll_path(cdb_chroma *c, const char *name, const char *tail)
+{
+	char *esc = name ? cdb_http_escape(name) : NULL;
+
+	cdb_buf_reset(&c->path);
+	cdb_buf_printf(&c->path, "%s/collections%s%s%s", c->prefix,
+	    esc ? "/" : "", esc ? esc : "", tail ? tail : "");
+	free(esc);
+	return c->path.data;
+}
+
+int
+cdb_chroma_heartbeat(cdb_chroma *c, cdb_error *e)
+{
+	json_t *j = call_json(c, "GET", "/api/v2/heartbeat", NULL, 0, e);
+
+	json_decref(j);
+	return j ? 0 : -1;
+}
+
+int
+cdb_chroma_preflight(cdb_chroma *c, long *max_batch, int *base64,
+    cdb_error *e)
+{
+	json_t *j = call_json(c, "GET", "/api/v2/pre-flight-checks", NULL, 0, e);
+	json_t *m;
+
+	if (j == NULL)
+		return -1;
+	m = json_object_get(j, "max_batch_size");
+	*max_batch = json_is_integer(m) ? (long)json_integer_value(m) : 0;
+	*base64 = json_is_true(json_object_get(j, "supports_base64_encoding"));
+	json_decref(j);
+	return 0;
+}
+
+static int
+by_name(const void *a, const void *b)
+{
+	const char *x = json_string_value(json_object_get(*(json_t **)a, "name"));
+	const char *y = json_string_value(json_object_get(*(json_t **)b, "name"));
+
+	return strcmp(x ? x : "", y ? y : "");
+}
+
+static int
+sort_by_name(json_t *all)
+{
+	size_t i, n = json_array_size(all);
+	json_t **v;
+
+	if (n < 2)
+		return 0;
+	if ((v = malloc(n * sizeof(*v))) == NULL)
+		return -1;
+	for (i = 0; i < n; i++)
+		v[i] = json_incref(json_array_get(all, i));
+	qsort(v, n, sizeof(*v), by_name);
+	for (i = 0; i < n; i++)
+		json_array_set_new(all, i, v[i]);
+	free(v);
+	return 0;
+}
+
+json_t *
+cdb_chroma_list(cdb_chroma *c, cdb_error *e)
+{
+	const long lim = 100;
+	json_t *all = json_array(), *page;
+	long off;
+	char q[64];
+
+	for (off = 0; all != NULL; off += lim) {
+		snprintf(q, sizeof(q), "?limit=%ld&offset=%ld", lim, off);
+		page = call_json(c, "GET", coll_path(c, NULL, q), NULL, 0, e);
+		if (!json_is_array(page)) {
+			if (page != NULL)
+				cdb_error_set(e, CDB_ERR_SERVER,
+				    "collection list is not an array");
+			json_decref(page);
+			json_decref(all);
+			return NULL;
+		}
+		json_array_extend(all, page);
+		if ((long)json_array_size(page) < lim) {
+			json_decref(page);
+			break;
+		}
+		json_decref(page);
+	}
+	if (all == NULL || sort_by_name(all) == -1) {
+		json_decref(all);
+		cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		return NULL;
+	}
+	return all;
+}
+
+json_t *
+cdb_chroma_get_collection(cdb_chroma *c, const char *name, cdb_error *e)
+{
+	return call_json(c, "GET", coll_path(c, name, NULL), NULL, 0, e);
+}
+
+json_t *
+cdb_chroma_create(cdb_chroma *c, const char *name, const json_t *metadata,
+    const json_t *configuration, int get_or_create, cdb_error *e)
+{
+	json_t *req = json_object();
+
+	json_object_set_new(req, "name", json_string(name));
+	if (metadata != NULL && !json_is_null(metadata))
+		json_object_set(req, "metadata", (json_t *)metadata);
+	if (configuration != NULL && !json_is_null(configuration))
+		json_object_set(req, "configuration", (json_t *)configuration);
+	json_object_set_new(req, "get_or_create", json_boolean(get_or_create));
+	cdb_buf_reset(&c->body);
+	if (cdb_json_dump(&c->body, req) == -1) {
+		json_decref(req);
+		cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		return NULL;
+	}
+	json_decref(req);
+	return call_json(c, "POST", coll_path(c, NULL, NULL), c->body.data,
+	    c->body.len, e);
+}
+
+int
+cdb_chroma_delete(cdb_chroma *c, const char *name, cdb_error *e)
+{
+	return cdb_http_request(c->http, "DELETE", coll_path(c, name, NULL),
+	    NULL, 0, &c->resp, e) == -1 ? -1 : 0;
+}
+
+long
+cdb_chroma_count(cdb_chroma *c, const char *id, cdb_error *e)
+{
+	json_t *j = call_json(c, "GET", coll_path(c, id, "/count"), NULL, 0, e);
+	long n = -1;
+
+	if (json_is_integer(j))
+		n = (long)json_integer_value(j);
+	else if (j != NULL)
+		cdb_error_set(e, CDB_ERR_SERVER, "count is not an integer");
+	json_decref(j);
+	return n;
+}
+
+void
+cdb_page_init(cdb_page *p)
+{
+	memset(p, 0, sizeof(*p));
+	cdb_buf_init(&p->body);
+}
+
+void
+cdb_page_free(cdb_page *p)
+{
+	if (p == NULL)
+		return;
+	json_decref(p->root);
+	free(p->emb);
+	cdb_buf_free(&p->body);
+	cdb_page_init(p);
+}
+
+static int
+emb_reserve(cdb_page *p, size_t n, cdb_error *e)
+{
+	float *f;
+
+	if (n <= p->emb_cap)
+		return 0;
+	if ((f = realloc(p->emb, n * sizeof(float))) == NULL)
+		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+	p->emb = f;
+	p->emb_cap = n;
+	return 0;
+}
+
+/* Parse "[[...],[...]]" (or null) at s into p->emb; rows must agree. */
+static int
+parse_rows(cdb_page *p, const char *s, size_t n, cdb_error *e)
+{
+	size_t i = 0, row = 0, dim;
+	long used;
+
+	p->dim = 0;
+	if (n >= 4 && memcmp(s, "null", 4) == 0)
+		return 0;
+	if (n == 0 || s[0] != '[')
+		return cdb_error_set(e, CDB_ERR_SERVER, "embeddings not an array");
+	for (i = 1; i < n; i++) {
+		while (i < n && strchr(" \t\r\n,", s[i]) != NULL)
+			i++;
+		if (i < n && s[i] == ']')
+			break;
+		if (row >= p->n)
+			return cdb_error_set(e, CDB_ERR_SERVER,
+			    "more embeddings than ids in server answer");
+		if (row == 0 && emb_reserve(p, 65536, e) == -1)
+			return -1;
+		used = cdb_embed_parse_json(s + i, n - i, p->emb + row * p->dim,
+		    row == 0 ? p->emb_cap : p->dim, &dim, e);
+		if (used == -1)
+			return -1;
+		if (row == 0) {
+			p->dim = dim;
+			if (emb_reserve(p, p->n * dim, e) == -1)
+				return -1;
+		} else if (dim != p->dim)
+			return cdb_error_set(e, CDB_ERR_SERVER,
+			    "server returned embeddings of %zu and %zu values "
+			    "in one collection", p->dim, dim);
+		row++;
+		i += (size_t)used - 1;
+	}
+	if (row != p->n && p->n > 0)
+		return cdb_error_set(e, CDB_ERR_SERVER,
+		    "server returned %zu embeddings for %zu ids", row, p->n);
+	return 0;
+}
+
+int
+cdb_page_parse(cdb_page *p, cdb_error *e)
+{
+	const char *s = p->body.data;
+	size_t vs = 0, ve = 0;
+	int has;
+	cdb_buf rest;
+
+	json_decref(p->root);
+	p->root = NULL;
+	p->n = p->dim = 0;
+	if ((has = cdb_json_find(s, p->body.len, "embeddings", &vs, &ve)) == -1)
+		return cdb_error_set(e, CDB_ERR_SERVER, "server answer not JSON");
+	/* Parse everything but the numbers with jansson. */
+	cdb_buf_init(&rest);
+	if (has) {
+		cdb_buf_append(&rest, s, vs);
+		cdb_buf_puts(&rest, "null");
+		cdb_buf_append(&rest, s + ve, p->body.len - ve);
+	} else
+		cdb_buf_append(&rest, s, p->body.len);
+	p->root = rest.data ? json_loadb(rest.data, rest.len, CDB_JSON_FLAGS,
+				  NULL)
+			    : NULL;
+	cdb_buf_free(&rest);
+	if (p->root == NULL)
+		return cdb_error_set(e, CDB_ERR_SERVER, "server answer not JSON");
+	p->ids = json_object_get(p->root, "ids");
+	p->documents = json_object_get(p->root, "documents");
+	p->metadatas = json_object_get(p->root, "metadatas");
+	p->uris = json_object_get(p->root, "uris");
+	if (!json_is_array(p->ids))
+		return cdb_error_set(e, CDB_ERR_SERVER, "server answer has no ids");
+	p->n = json_array_size(p->ids);
+	return has ? parse_rows(p, s + vs, ve - vs, e) : 0;
+}
+
+static json_t *
+include_list(int include)
+{
+	json_t *a = json_array();
+
+	if (include & CDB_INC_EMBEDDINGS)
+		json_array_append_new(a, json_string("embeddings"));
+	if (include & CDB_INC_DOCUMENTS)
+		json_array_append_new(a, json_string("documents"));
+	if (include & CDB_INC_METADATAS)
+		json_array_append_new(a, json_string("metadatas"));
+	if (include & CDB_INC_URIS)
+		json_array_append_new(a, json_string("uris"));
+	return a;
+}
+
+static int
+post_get(cdb_chroma *c, const char *id, json_t *req, cdb_page *p,
+    cdb_error *e)
+{
+	int rc;
+
+	cdb_buf_reset(&c->body);
+	rc = cdb_json_dump(&c->body, req);
+	json_decref(req);
+	if (rc == -1)
+		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+	if (cdb_http_request(c->http, "POST", coll_path(c, id, "/get"),
+		c->body.data, c->body.len, &p->body, e) == -1)
+		return -1;
+	return cdb_page_parse(p, e);
+}
+
+int
+cdb_chroma_get(cdb_chroma *c, const char *id, long offset, long limit,
+    const json_t *where, const json_t *where_document, int include,
+    cdb_page *p, cdb_error *e)
+{
+	json_t *req = json_object();
+
+	json_object_set_new(req, "include", include_list(include));
+	json_object_set_new(req, "limit", json_integer(limit));
+	json_object_set_new(req, "offset", json_integer(offset));
+	if (where != NULL)
+		json_object_set(req, "where", (json_t *)where);
+	if (where_document != NULL)
+		json_object_set(req, "where_document", (json_t *)where_document);
+	return post_get(c, id, req, p, e);
+}
+
+int
+cdb_chroma_get_ids(cdb_chroma *c, const char *id, const json_t *ids,
+    int include, cdb_page *p, cdb_error *e)
+{
+	json_t *req = json_object();
+
+	json_object_set_new(req, "include", include_list(include));
+	json_object_set(req, "ids", (json_t *)ids);
+	return post_get(c, id, req, p, e);
+}
+
+int
+cdb_chroma_write(cdb_chroma *c, const char *id, int upsert, const char *body,
+    size_t len, cdb_error *e)
+{
+	return cdb_http_request(c->http, "POST",
+		   coll_path(c, id, upsert ? "/upsert" : "/add"), body, len,
+		   &c->resp, e) == -1
+	    ? -1
+	    : 0;
+}
+
+int
+cdb_chroma_query(cdb_chroma *c, const char *id, const char *body, size_t len,
+    cdb_buf *resp, cdb_error *e)
+{
+	return cdb_http_request(c->http, "POST", coll_path(c, id, "/query"),
+		   body, len, resp, e) == -1
+	    ? -1
+	    : 0;
+}

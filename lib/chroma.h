@@ -1,0 +1,117 @@
+/*
+ * chroma.h - the Chroma v2 HTTP API (paths under
+ * /api/v2/tenants/T/databases/D/...), as the suite needs it.
+ */
+#ifndef CDB_CHROMA_H
+#define CDB_CHROMA_H
+
+#include <jansson.h>
+
+#include "cdb.h"
+#include "http.h"
+
+typedef struct cdb_chroma cdb_chroma;
+
+/* A client for one tenant and database; caller frees with _free. */
+cdb_chroma *cdb_chroma_new(const char *url, const char *tenant,
+    const char *database, const cdb_http_opts *o, cdb_error *e);
+void cdb_chroma_free(cdb_chroma *c);
+
+/* The URL without credentials, tenant and database: borrowed strings. */
+const char *cdb_chroma_url(const cdb_chroma *c);
+const char *cdb_chroma_tenant(const cdb_chroma *c);
+const char *cdb_chroma_database(const cdb_chroma *c);
+
+/* GET /api/v2/heartbeat.  0 or -1. */
+int cdb_chroma_heartbeat(cdb_chroma *c, cdb_error *e);
+
+/* GET /api/v2/pre-flight-checks: max_batch_size and base64 support. */
+int cdb_chroma_preflight(cdb_chroma *c, long *max_batch, int *base64,
+    cdb_error *e);
+
+/*
+ * Every collection of the database, sorted by name so exports are
+ * reproducible.  A new JSON array of the server's collection objects the
+ * caller must json_decref; NULL on error.
+ */
+json_t *cdb_chroma_list(cdb_chroma *c, cdb_error *e);
+
+/*
+ * The collection object named name, a new reference; NULL on error, with
+ * e->http_status == 404 when it does not exist.
+ */
+json_t *cdb_chroma_get_collection(cdb_chroma *c, const char *name,
+    cdb_error *e);
+
+/*
+ * Create collection name with metadata and configuration (either may be
+ * NULL or JSON null).  With get_or_create an existing one is returned.
+ * A new reference to the server's collection object, or NULL.
+ */
+json_t *cdb_chroma_create(cdb_chroma *c, const char *name,
+    const json_t *metadata, const json_t *configuration, int get_or_create,
+    cdb_error *e);
+
+/* Delete collection name.  0 or -1 (404 included). */
+int cdb_chroma_delete(cdb_chroma *c, const char *name, cdb_error *e);
+
+/* Number of records in the collection with id, or -1. */
+long cdb_chroma_count(cdb_chroma *c, const char *id, cdb_error *e);
+
+/* What a get page returns. */
+#define CDB_INC_EMBEDDINGS 1
+#define CDB_INC_DOCUMENTS 2
+#define CDB_INC_METADATAS 4
+#define CDB_INC_URIS 8
+#define CDB_INC_ALL 15
+
+/*
+ * One page of records.  Embeddings are parsed straight into emb (n * dim
+ * floats) so the megabytes of numbers never become jansson nodes; the
+ * rest of the response is in root.  Reused across pages: _init once,
+ * _free at the end.
+ */
+typedef struct cdb_page {
+	json_t *root;	/* ids, documents, metadatas, uris (borrow) */
+	json_t *ids, *documents, *metadatas, *uris;
+	size_t n;	/* records in the page */
+	size_t dim;	/* embedding dimension, 0 when not included */
+	float *emb;	/* n * dim values */
+	size_t emb_cap; /* floats allocated */
+	cdb_buf body;	/* raw response */
+} cdb_page;
+
+void cdb_page_init(cdb_page *p);
+void cdb_page_free(cdb_page *p);
+
+/*
+ * Records [offset, offset+limit) of collection id, filtered by where and
+ * where_document (JSON objects, or NULL).  include is CDB_INC_* bits.
+ */
+int cdb_chroma_get(cdb_chroma *c, const char *id, long offset, long limit,
+    const json_t *where, const json_t *where_document, int include,
+    cdb_page *p, cdb_error *e);
+
+/*
+ * Fetch records by id (the ids JSON array) into p, in the server's order.
+ */
+int cdb_chroma_get_ids(cdb_chroma *c, const char *id, const json_t *ids,
+    int include, cdb_page *p, cdb_error *e);
+
+/* Parse a get/query response body already in p->body into p. */
+int cdb_page_parse(cdb_page *p, cdb_error *e);
+
+/*
+ * POST a prebuilt add (or upsert) body {"ids":...,"embeddings":...} to
+ * collection id.  0 or -1.
+ */
+int cdb_chroma_write(cdb_chroma *c, const char *id, int upsert,
+    const char *body, size_t len, cdb_error *e);
+
+/*
+ * POST a query body to collection id; the raw response is left in resp.
+ */
+int cdb_chroma_query(cdb_chroma *c, const char *id, const char *body,
+    size_t len, cdb_buf *resp, cdb_error *e);
+
+#endif

@@ -1,0 +1,57 @@
+/* cli.c - shared main helpers; see cli.h. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+const char *
+cdb_cli_default_url(void)
+{
+	const char *u = getenv("CHROMA_URL");
+
+	return u != NULL && *u != '\0' ? u : "http://localhost:8000";
+}
+
+void
+cdb_cli_http_opts(cdb_http_opts *o)
+{
+	const char *t = getenv("CHROMA_TOKEN");
+
+	memset(o, 0, sizeof(*o));
+	o->retries = -1;
+	o->token = t != NULL && *t != '\0' ? t : NULL;
+}
+
+int
+cdb_cli_number(const char *s, long min, long max, long *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+int
+cdb_cli_flush(FILE *f)
+{
+	errno = 0;
+	if (fflush(f) == EOF || ferror(f))
+		return errno ? errno : EIO;
+	return 0;
+}
+
+double
+cdb_cli_elapsed(const struct timespec *t0)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)(t.tv_sec - t0->tv_sec) +
+	    (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
+}

@@ -1,0 +1,42 @@
+/*
+ * cli.h - small pieces every cdb program's main shares: defaults from the
+ * environment, number parsing and the final flush of standard output.
+ * Nothing here prints: the mains decide what to say.
+ */
+#ifndef CDB_CLI_H
+#define CDB_CLI_H
+
+#include <stdio.h>
+#include <time.h>
+
+#include "http.h"
+
+#define CDB_VERSION "0.1.0"
+
+/* Exit statuses shared by the suite (see each program's EXIT STATUS). */
+#define CDB_EXIT_OK 0
+#define CDB_EXIT_FAIL 1
+#define CDB_EXIT_USAGE 2
+
+/* $CHROMA_URL, else http://localhost:8000.  Borrowed string. */
+const char *cdb_cli_default_url(void);
+
+/*
+ * Fill o from the environment: the token from CHROMA_TOKEN (never from
+ * argv, where ps(1) would show it).  Other fields are zeroed.
+ */
+void cdb_cli_http_opts(cdb_http_opts *o);
+
+/* Parse a decimal integer in [min, max].  0, or -1 if not. */
+int cdb_cli_number(const char *s, long min, long max, long *out);
+
+/*
+ * Flush f and check it for earlier write errors.  Returns 0, or the errno
+ * (EPIPE when the reader went away, which callers treat as a quiet end).
+ */
+int cdb_cli_flush(FILE *f);
+
+/* Seconds since t0 (CLOCK_MONOTONIC). */
+double cdb_cli_elapsed(const struct timespec *t0);
+
+#endif

@@ -1,0 +1,704 @@
+/* import.c - stream to server; see import.h. */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "checkpoint.h"
+#include "chroma.h"
+#include "embed.h"
+#include "import.h"
+#include "json.h"
+#include "ndjson.h"
+
+#define CKPT_VERSION 1
+#define DEFAULT_MAX_BYTES (32u << 20)
+/* Room for the JSON punctuation around a batch's arrays. */
+#define BODY_OVERHEAD 128
+
+struct batch {
+	struct target *t;
+	long first_line;
+	long n;
+	cdb_buf ids, embs, docs, metas, uris, body;
+	int any_doc, any_meta, any_uri;
+	cdb_error err;
+	int failed;
+	struct batch *next; /* in a queue */
+};
+
+struct target {
+	char *name;
+	char *id;     /* server's collection id; NULL in a dry run */
+	size_t dim;   /* expected embedding length, 0: not known yet */
+	struct batch *pending;
+};
+
+struct imp {
+	const cdb_import_opts *o;
+	cdb_import_stats *st;
+	cdb_chroma *c;
+	cdb_reader *r;
+	struct target **targets; /* each allocated: batches point at them */
+	size_t ntargets;
+	json_t *index;	 /* name -> target number */
+	json_t *ckpt;	 /* NULL without -c */
+	long skip_to;	 /* records at or before this line are committed */
+	long last_line;
+	long batch;
+	size_t max_bytes;
+	int base64;
+	/* worker pool */
+	pthread_t *threads;
+	int nthreads;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct batch *todo, *done;
+	int inflight, stop;
+	struct batch **flying; /* submitted, not yet reaped */
+	int nflying;
+};
+
+static void
+batch_free(struct batch *b)
+{
+	if (b == NULL)
+		return;
+	cdb_buf_free(&b->ids);
+	cdb_buf_free(&b->embs);
+	cdb_buf_free(&b->docs);
+	cdb_buf_free(&b->metas);
+	cdb_buf_free(&b->uris);
+	cdb_buf_free(&b->body);
+	free(b);
+}
+
+/* The request body: arrays of null are left out to save bytes. */
+static int
+build_body(struct imp *m, struct batch *b)
+{
+	cdb_buf *o = &b->body;
+	int rc = 0;
+
+	(void)m;
+	rc |= cdb_buf_reserve(o, b->ids.len + b->embs.len + b->docs.len +
+		b->metas.len + b->uris.len + BODY_OVERHEAD);
+	rc |= cdb_buf_puts(o, "{\"ids\":[");
+	rc |= cdb_buf_append(o, b->ids.data, b->ids.len);
+	rc |= cdb_buf_puts(o, "],\"embeddings\":[");
+	rc |= cdb_buf_append(o, b->embs.data, b->embs.len);
+	rc |= cdb_buf_putc(o, ']');
+	if (b->any_doc) {
+		rc |= cdb_buf_puts(o, ",\"documents\":[");
+		rc |= cdb_buf_append(o, b->docs.data, b->docs.len);
+		rc |= cdb_buf_putc(o, ']');
+	}
+	if (b->any_meta) {
+		rc |= cdb_buf_puts(o, ",\"metadatas\":[");
+		rc |= cdb_buf_append(o, b->metas.data, b->metas.len);
+		rc |= cdb_buf_putc(o, ']');
+	}
+	if (b->any_uri) {
+		rc |= cdb_buf_puts(o, ",\"uris\":[");
+		rc |= cdb_buf_append(o, b->uris.data, b->uris.len);
+		rc |= cdb_buf_putc(o, ']');
+	}
+	rc |= cdb_buf_putc(o, '}');
+	cdb_buf_free(&b->ids);
+	cdb_buf_free(&b->embs);
+	cdb_buf_free(&b->docs);
+	cdb_buf_free(&b->metas);
+	cdb_buf_free(&b->uris);
+	return rc ? -1 : 0;
+}
+
+static void *
+worker(void *arg)
+{
+	struct imp *m = arg;
+	cdb_chroma *c;
+	struct batch *b;
+	cdb_error e;
+
+	cdb_error_clear(&e);
+	c = cdb_chroma_new(m->o->url, m->o->tenant, m->o->database, m->o->http,
+	    &e);
+	pthread_mutex_lock(&m->mu);
+	for (;;) {
+		while (m->todo == NULL && !m->stop)
+			pthread_cond_wait(&m->cv, &m->mu);
+		if (m->todo == NULL)
+			break;
+		b = m->todo;
+		m->todo = b->next;
+		pthread_mutex_unlock(&m->mu);
+		cdb_error_clear(&b->err);
+		if (c == NULL) {
+			b->err = e;
+			b->failed = 1;
+		} else if (cdb_chroma_write(c, b->t->id, m->o->upsert,
+			       b->body.data, b->body.len, &b->err) == -1)
+			b->failed = 1;
+		cdb_buf_free(&b->body);
+		pthread_mutex_lock(&m->mu);
+		b->next = m->done;
+		m->done = b;
+		m->inflight--;
+		pthread_cond_broadcast(&m->cv);
+	}
+	pthread_mutex_unlock(&m->mu);
+	cdb_chroma_free(c);
+	return NULL;
+}
+
+static int
+start_pool(struct imp *m, cdb_error *e)
+{
+	int i, n = m->o->jobs > 0 ? m->o->jobs : 1;
+
+	if ((m->threads = calloc((size_t)n, sizeof(pthread_t))) == NULL ||
+	    (m->flying = calloc((size_t)n + 1, sizeof(*m->flying))) == NULL)
+		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+	for (i = 0; i < n; i++) {
+		if (pthread_create(&m->threads[i], NULL, worker, m) != 0)
+			return cdb_error_set(e, CDB_ERR_SYS,
+			    "cannot start worker thread");
+		m->nthreads++;
+	}
+	return 0;
+}
+
+static void
+stop_pool(struct imp *m)
+{
+	int i;
+
+	pthread_mutex_lock(&m->mu);
+	m->stop = 1;
+	pthread_cond_broadcast(&m->cv);
+	pthread_mutex_unlock(&m->mu);
+	for (i = 0; i < m->nthreads; i++)
+		pthread_join(m->threads[i], NULL);
+	free(m->threads);
+	m->threads = NULL;
+	m->nthreads = 0;
+}
+
+/* The first line not yet known to be committed, minus one. */
+static long
+committed_line(struct imp *m)
+{
+	long low = m->last_line;
+	size_t i;
+	int k;
+
+	for (i = 0; i < m->ntargets; i++)
+		if (m->targets[i]->pending != NULL &&
+		    m->targets[i]->pending->first_line - 1 < low)
+			low = m->targets[i]->pending->first_line - 1;
+	for (k = 0; k < m->nflying; k++)
+		if (m->flying[k]->first_line - 1 < low)
+			low = m->flying[k]->first_line - 1;
+	return low;
+}
+
+static int
+save_ckpt(struct imp *m, int complete, cdb_error *e)
+{
+	long line;
+
+	if (m->ckpt == NULL || m->o->dry_run)
+		return 0;
+	line = committed_line(m);
+	/* Never move backwards past what an earlier run committed. */
+	if (line < m->skip_to)
+		line = m->skip_to;
+	json_object_set_new(m->ckpt, "line", json_integer(line));
+	json_object_set_new(m->ckpt, "complete", json_boolean(complete));
+	return cdb_checkpoint_save(m->o->checkpoint, m->ckpt, e);
+}
+
+/* Account for finished batches.  Returns -1 on the first failed one. */
+static int
+reap(struct imp *m, cdb_error *e)
+{
+	struct batch *b, *list;
+	json_t *counts = m->ckpt ? json_object_get(m->ckpt, "collections")
+				 : NULL;
+	int k, rc = 0, any = 0;
+
+	pthread_mutex_lock(&m->mu);
+	list = m->done;
+	m->done = NULL;
+	pthread_mutex_unlock(&m->mu);
+	while ((b = list) != NULL) {
+		list = b->next;
+		for (k = 0; k < m->nflying; k++)
+			if (m->flying[k] == b) {
+				m->flying[k] = m->flying[--m->nflying];
+				break;
+			}
+		if (b->failed) {
+			if (rc == 0 && e != NULL && e->kind == CDB_ERR_NONE) {
+				/* Name the collection: the server may not. */
+				cdb_error_set(e, b->err.kind,
+				    "collection \"%s\", batch from line %ld: %.900s",
+				    b->t->name, b->first_line, b->err.text);
+				e->http_status = b->err.http_status;
+			}
+			rc = -1;
+		} else {
+			m->st->sent += b->n;
+			m->st->batches++;
+			any = 1;
+			if (counts != NULL) {
+				json_t *v = json_object_get(counts, b->t->name);
+				json_object_set_new(counts, b->t->name,
+				    json_integer(json_integer_value(v) + b->n));
+			}
+			if (m->o->progress)
+				m->o->progress(m->o->arg, b->t->name,
+				    m->st->sent + m->st->skipped, -1);
+		}
+		batch_free(b);
+	}
+	if (rc == 0 && any && save_ckpt(m, 0, e) == -1)
+		return -1;
+	return rc;
+}
+
+/* Wait until fewer than max batches are in flight, reaping as they land. */
+static int
+drain(struct imp *m, int max, cdb_error *e)
+{
+	int rc = 0;
+
+	for (;;) {
+		if (reap(m, e) == -1)
+			rc = -1;
+		pthread_mutex_lock(&m->mu);
+		if (m->nflying < max || (m->nflying == 0)) {
+			pthread_mutex_unlock(&m->mu);
+			break;
+		}
+		while (m->done == NULL)
+			pthread_cond_wait(&m->cv, &m->mu);
+		pthread_mutex_unlock(&m->mu);
+	}
+	return rc;
+}
+
+static int
+submit(struct imp *m, struct target *t, cdb_error *e)
+{
+	struct batch *b = t->pending, **q;
+	int jobs = m->nthreads > 0 ? m->nthreads : 1;
+
+	if (b == NULL)
+		return 0;
+	t->pending = NULL;
+	if (m->o->dry_run) {
+		m->st->batches++;
+		batch_free(b);
+		return 0;
+	}
+	if (build_body(m, b) == -1) {
+		batch_free(b);
+		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+	}
+	if (drain(m, jobs, e) == -1) {
+		batch_free(b);
+		return -1;
+	}
+	pthread_mutex_lock(&m->mu);
+	m->flying[m->nflying++] = b;
+	for (q = &m->todo; *q != NULL; q = &(*q)->next)
+		;
+	b->next = NULL;
+	*q = b;
+	m->inflight++;
+	pthread_cond_broadcast(&m->cv);
+	pthread_mutex_unlock(&m->mu);
+	return 0;
+}
+
+static struct target *
+find_target(struct imp *m, const char *name)
+{
+	json_t *v = json_object_get(m->index, name);
+
+	return v ? m->targets[json_integer_value(v)] : NULL;
+}
+
+static const char *
+space_of(const json_t *conf)
+{
+	json_t *h = json_object_get(conf, "hnsw");
+	json_t *s = json_object_get(h, "space");
+
+	if (!json_is_string(s))
+		s = json_object_get(json_object_get(conf, "spann"), "space");
+	return json_is_string(s) ? json_string_value(s) : NULL;
+}
+
+/* An existing target: may we write into it? */
+static int
+check_existing(struct imp *m, const cdb_item *it, json_t *have,
+    const char *name, cdb_error *e)
+{
+	json_t *counts = m->ckpt ? json_object_get(m->ckpt, "collections")
+				 : NULL;
+	const char *want_sp, *have_sp;
+	long n;
+
+	want_sp = space_of(json_object_get(it->obj, "configuration"));
+	have_sp = space_of(json_object_get(have, "configuration_json"));
+	if (want_sp && have_sp && strcmp(want_sp, have_sp) != 0)
+		return cdb_error_setl(e, it->line,
+		    "collection \"%s\" exists on the target with space %s, the "
+		    "stream's uses %s",
+		    name, have_sp, want_sp);
+	if (m->o->append || json_object_get(counts, name) != NULL)
+		return 0;
+	n = cdb_chroma_count(m->c,
+	    json_string_value(json_object_get(have, "id")), e);
+	if (n == -1)
+		return -1;
+	if (n > 0)
+		return cdb_error_setl(e, it->line,
+		    "collection \"%s\" already exists on the target and holds "
+		    "%ld records; use --append to add to it",
+		    name, n);
+	return 0;
+}
+
+static int
+open_target(struct imp *m, const cdb_item *it, struct target *t,
+    cdb_error *e)
+{
+	json_t *have, *dim;
+	cdb_error ge;
+
+	cdb_error_clear(&ge);
+	have = cdb_chroma_get_collection(m->c, t->name, &ge);
+	if (have == NULL && ge.http_status != 404) {
+		*e = ge;
+		return -1;
+	}
+	if (have != NULL && check_existing(m, it, have, t->name, e) == -1) {
+		json_decref(have);
+		return -1;
+	}
+	if (have == NULL) {
+		m->st->created++;
+		if (m->o->dry_run)
+			return 0;
+		have = cdb_chroma_create(m->c, t->name,
+		    json_object_get(it->obj, "metadata"),
+		    json_object_get(it->obj, "configuration"), 1, e);
+		if (have == NULL) {
+			if (e != NULL)
+				e->line = it->line;
+			return -1;
+		}
+	}
+	dim = json_object_get(have, "dimension");
+	if (json_is_integer(dim))
+		t->dim = (size_t)json_integer_value(dim);
+	if (json_is_string(json_object_get(have, "id")))
+		t->id = strdup(json_string_value(json_object_get(have, "id")));
+	json_decref(have);
+	return 0;
+}
+
+static int
+on_collection(struct imp *m, const cdb_item *it, cdb_error *e)
+{
+	const char *name = json_string_value(json_object_get(it->obj, "name"));
+	json_t *dim = json_object_get(it->obj, "dimension");
+	struct target *t, **nt;
+	json_t *counts;
+
+	m->st->collections++;
+	nt = realloc(m->targets, (m->ntargets + 1) * sizeof(*nt));
+	if (nt == NULL)
+		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+	m->targets = nt;
+	if ((t = calloc(1, sizeof(*t))) == NULL)
+		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+	m->targets[m->ntargets] = t;
+	if ((t->name = strdup(name)) == NULL)
+		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+	json_object_set_new(m->index, name, json_integer((json_int_t)m->ntargets));
+	m->ntargets++;
+	if (open_target(m, it, t, e) == -1)
+		return -1;
+	if (t->dim == 0 && json_is_integer(dim))
+		t->dim = (size_t)json_integer_value(dim);
+	/* Known before any batch lands, so a resume may write into it. */
+	counts = m->ckpt ? json_object_get(m->ckpt, "collections") : NULL;
+	if (counts != NULL && json_object_get(counts, name) == NULL) {
+		json_object_set_new(counts, name, json_integer(0));
+		return save_ckpt(m, 0, e);
+	}
+	return 0;
+}
+
+static size_t
+record_bytes(const cdb_item *it, int base64)
+{
+	size_t n = it->id_len * 2 + 16;
+
+	n += base64 ? cdb_embed_b64_len(it->dim) + 2 : it->dim * 16 + 2;
+	if (json_is_string(it->document))
+		n += json_string_length(it->document) * 2 + 2;
+	if (json_is_string(it->uri))
+		n += json_string_length(it->uri) * 2 + 2;
+	if (it->metadata != NULL)
+		n += 256; /* estimated; checked again when built */
+	return n;
+}
+
+static struct batch *
+new_batch(struct target *t, long line)
+{
+	struct batch *b = calloc(1, sizeof(*b));
+
+	if (b != NULL) {
+		b->t = t;
+		b->first_line = line;
+	}
+	return b;
+}
+
+static size_t
+batch_bytes(const struct batch *b)
+{
+	return b->ids.len + b->embs.len + b->docs.len + b->metas.len +
+	    b->uris.len + BODY_OVERHEAD;
+}
+
+static int
+append_record(struct imp *m, struct batch *b, const cdb_item *it)
+{
+	int rc = 0, sep = b->n > 0;
+
+	if (sep) {
+		rc |= cdb_buf_putc(&b->ids, ',');
+		rc |= cdb_buf_putc(&b->embs, ',');
+		rc |= cdb_buf_putc(&b->docs, ',');
+		rc |= cdb_buf_putc(&b->metas, ',');
+		rc |= cdb_buf_putc(&b->uris, ',');
+	}
+	rc |= cdb_json_dump_string(&b->ids, it->id, it->id_len);
+	if (m->base64) {
+		rc |= cdb_buf_putc(&b->embs, '"');
+		rc |= cdb_embed_b64_encode(it->emb, it->dim, &b->embs);
+		rc |= cdb_buf_putc(&b->embs, '"');
+	} else
+		rc |= cdb_embed_format_json(it->emb, it->dim, &b->embs);
+	rc |= cdb_json_dump(&b->docs, it->document ? it->document : json_null());
+	rc |= cdb_json_dump(&b->metas, it->metadata ? it->metadata : json_null());
+	rc |= cdb_json_dump(&b->uris, it->uri ? it->uri : json_null());
+	b->any_doc |= json_is_string(it->document);
+	b->any_meta |= json_is_object(it->metadata);
+	b->any_uri |= json_is_string(it->uri);
+	b->n++;
+	return rc ? -1 : 0;
+}
+
+static int
+on_record(struct imp *m, const cdb_item *it, cdb_error *e)
+{
+	struct target *t = find_target(m, it->collection);
+	size_t need;
+
+	m->st->read++;
+	if (it->line <= m->skip_to) {
+		m->st->skipped++;
+		return 0;
+	}
+	if (it->emb == NULL)
+		return cdb_error_setl(e, it->line,
+		    "id \"%s\": record has no embedding, which Chroma needs "
+		    "(export with --embeddings float or base64)", it->id);
+	if (t->dim > 0 && it->dim != t->dim)
+		return cdb_error_setl(e, it->line,
+		    "embedding has %zu values, collection expects %zu", it->dim,
+		    t->dim);
+	t->dim = it->dim;
+	need = record_bytes(it, m->base64);
+	if (need > m->max_bytes)
+		return cdb_error_setl(e, it->line,
+		    "id \"%s\": record needs about %zu bytes, more than the "
+		    "request limit of %zu", it->id, need, m->max_bytes);
+	if (t->pending != NULL && (t->pending->n >= m->batch ||
+				      batch_bytes(t->pending) + need >
+					  m->max_bytes))
+		if (submit(m, t, e) == -1)
+			return -1;
+	if (t->pending == NULL && (t->pending = new_batch(t, it->line)) == NULL)
+		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+	if (append_record(m, t->pending, it) == -1)
+		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+	return 0;
+}
+
+static int
+check_resume(struct imp *m, const cdb_item *it, cdb_error *e)
+{
+	const char *keys[] = {"source", "created", "tenant", "database"};
+	json_t *a, *b;
+	size_t i;
+
+	if (m->ckpt == NULL)
+		return 0;
+	if (json_object_get(m->ckpt, "header") == NULL) {
+		json_object_set(m->ckpt, "header", it->obj);
+		return 0;
+	}
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		a = json_object_get(json_object_get(m->ckpt, "header"), keys[i]);
+		b = json_object_get(it->obj, keys[i]);
+		if (!json_equal(a, b))
+			return cdb_error_setl(e, it->line,
+			    "the checkpoint %s belongs to another stream (its "
+			    "header differs in \"%s\"); remove it to start over",
+			    m->o->checkpoint, keys[i]);
+	}
+	return 0;
+}
+
+static int
+flush_all(struct imp *m, cdb_error *e)
+{
+	size_t i;
+
+	for (i = 0; i < m->ntargets; i++)
+		if (submit(m, m->targets[i], e) == -1)
+			return -1;
+	return drain(m, 1, e);
+}
+
+static int
+load_ckpt(struct imp *m, cdb_error *e)
+{
+	if (m->o->checkpoint == NULL)
+		return 0;
+	m->ckpt = cdb_checkpoint_load(m->o->checkpoint, e);
+	if (m->ckpt == NULL) {
+		if (e->kind != CDB_ERR_NONE)
+			return -1;
+		m->ckpt = json_pack("{s:i, s:s, s:s, s:s, s:s, s:i, s:{}}",
+		    "version", CKPT_VERSION, "kind", "cdb-import", "target",
+		    cdb_chroma_url(m->c), "tenant", m->o->tenant, "database",
+		    m->o->database, "line", 0, "collections");
+		return m->ckpt ? 0 : cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+	}
+	if (json_integer_value(json_object_get(m->ckpt, "version")) !=
+	    CKPT_VERSION ||
+	    !json_is_object(json_object_get(m->ckpt, "collections")))
+		return cdb_error_set(e, CDB_ERR_INPUT,
+		    "%s: not a cdb-import checkpoint", m->o->checkpoint);
+	m->skip_to = (long)json_integer_value(json_object_get(m->ckpt, "line"));
+	m->st->resumed = 1;
+	m->st->already_done = json_is_true(json_object_get(m->ckpt, "complete"));
+	return 0;
+}
+
+static int
+setup(struct imp *m, cdb_error *e)
+{
+	long maxb = 0;
+
+	m->c = cdb_chroma_new(m->o->url, m->o->tenant, m->o->database,
+	    m->o->http, e);
+	if (m->c == NULL ||
+	    cdb_chroma_preflight(m->c, &maxb, &m->base64, e) == -1)
+		return -1;
+	m->batch = m->o->batch > 0 ? m->o->batch : maxb > 0 ? maxb : 1000;
+	if (maxb > 0 && m->batch > maxb)
+		return cdb_error_set(e, CDB_ERR_USAGE,
+		    "batch size %ld is above the server's limit of %ld",
+		    m->batch, maxb);
+	m->max_bytes = m->o->max_bytes ? m->o->max_bytes : DEFAULT_MAX_BYTES;
+	m->st->batch = m->batch;
+	m->st->base64 = m->base64;
+	if (load_ckpt(m, e) == -1)
+		return -1;
+	return m->o->dry_run ? 0 : start_pool(m, e);
+}
+
+static int
+run(struct imp *m, FILE *in, cdb_error *e)
+{
+	cdb_item it;
+	int rc, flags = m->o->allow_partial ? CDB_READ_ALLOW_PARTIAL : 0;
+
+	if (setup(m, e) == -1)
+		return -1;
+	if ((m->r = cdb_reader_new(in, m->o->input, flags)) == NULL)
+		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+	while ((rc = cdb_reader_next(m->r, &it, e)) == 1) {
+		m->last_line = it.line - 1;
+		if (it.kind == CDB_KIND_HEADER)
+			rc = check_resume(m, &it, e);
+		else if (it.kind == CDB_KIND_COLLECTION)
+			rc = on_collection(m, &it, e);
+		else if (it.kind == CDB_KIND_RECORD)
+			rc = on_record(m, &it, e);
+		else
+			m->last_line = it.line;
+		if (rc == -1)
+			break;
+		if (m->st->already_done && it.kind == CDB_KIND_HEADER)
+			return 0;
+		m->last_line = it.line;
+	}
+	if (rc == -1) {
+		/* Keep what landed; leave the half-read batches unsent. */
+		drain(m, 1, NULL);
+		save_ckpt(m, 0, NULL);
+		return -1;
+	}
+	m->st->partial = cdb_reader_partial(m->r);
+	if (flush_all(m, e) == -1) {
+		save_ckpt(m, 0, NULL);
+		return -1;
+	}
+	return save_ckpt(m, !m->st->partial, e);
+}
+
+int
+cdb_import_run(FILE *in, const cdb_import_opts *o, cdb_import_stats *st,
+    cdb_error *e)
+{
+	struct imp m;
+	size_t i;
+	int rc;
+
+	memset(&m, 0, sizeof(m));
+	memset(st, 0, sizeof(*st));
+	m.o = o;
+	m.st = st;
+	m.index = json_object();
+	pthread_mutex_init(&m.mu, NULL);
+	pthread_cond_init(&m.cv, NULL);
+	rc = run(&m, in, e);
+	stop_pool(&m);
+	reap(&m, NULL);
+	for (i = 0; i < m.ntargets; i++) {
+		batch_free(m.targets[i]->pending);
+		free(m.targets[i]->name);
+		free(m.targets[i]->id);
+		free(m.targets[i]);
+	}
+	free(m.targets);
+	free(m.flying);
+	json_decref(m.index);
+	json_decref(m.ckpt);
+	cdb_reader_free(m.r);
+	cdb_chroma_free(m.c);
+	pthread_mutex_destroy(&m.mu);
+	pthread_cond_destroy(&m.cv);
+	return rc;
+}

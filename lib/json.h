@@ -1,0 +1,53 @@
+/*
+ * json.h - JSON helpers on top of jansson: a compact serializer that
+ * keeps every value's type and bits (reals stay reals, doubles print in
+ * shortest round-trip form, NUL inside strings survives), and a light
+ * scanner that finds one key's value in a JSON text without building it,
+ * so megabytes of embedding numbers never become jansson nodes.
+ */
+#ifndef CDB_JSON_H
+#define CDB_JSON_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "cdb.h"
+
+/* Flags every libcdb parse uses: NUL in strings is data, not an end. */
+#define CDB_JSON_FLAGS (JSON_ALLOW_NUL | JSON_DECODE_ANY)
+
+/*
+ * Append the compact JSON text of v to b.  Object keys keep their order.
+ * Returns 0, or -1 on allocation failure or a non-finite real.
+ */
+int cdb_json_dump(cdb_buf *b, const json_t *v);
+
+/* Append s (n bytes, may hold NUL) as a JSON string literal. */
+int cdb_json_dump_string(cdb_buf *b, const char *s, size_t n);
+
+/*
+ * Parse JSON text s (n bytes).  Returns a new reference the caller must
+ * json_decref, or NULL with e holding jansson's message (and the column).
+ */
+json_t *cdb_json_load(const char *s, size_t n, cdb_error *e);
+
+/*
+ * Length of the JSON value that starts at s after optional white space,
+ * or -1 if s does not hold a complete value.  Only structure is checked:
+ * a full parse validates the rest.
+ */
+long cdb_json_skip(const char *s, size_t n);
+
+/*
+ * In the JSON object text s (n bytes), find the top-level key (plain
+ * ASCII, compared byte for byte) and store the offsets of its value's
+ * first byte and one past its last in *vs and *ve.  Returns 1 when found,
+ * 0 when absent, -1 when s is not an object.
+ */
+int cdb_json_find(const char *s, size_t n, const char *key, size_t *vs,
+    size_t *ve);
+
+/* The real d as shortest round-trip text, always reading back as a real. */
+int cdb_json_dump_real(cdb_buf *b, double d);
+
+#endif

@@ -1,0 +1,664 @@
+/* ndjson.c - the cdb stream; see ndjson.h and cdb-ndjson(5). */
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "embed.h"
+#include "json.h"
+#include "ndjson.h"
+
+/* Longest embedding the reader accepts; Chroma has no fixed limit. */
+#define MAX_DIM 65536
+
+struct cdb_reader {
+	FILE *fp;
+	char *name;
+	int flags;
+	char *line;
+	size_t linecap;
+	long lineno;
+	long long offset;
+	cdb_digest digest;
+	long long records, collections;
+	json_t *header;
+	json_t *colls; /* name -> collection line */
+	json_t *current;
+	json_t *obj;
+	cdb_buf rest, embtext;
+	float *emb;
+	int done, partial;
+};
+
+cdb_reader *
+cdb_reader_new(FILE *fp, const char *name, int flags)
+{
+	cdb_reader *r;
+
+	if ((r = calloc(1, sizeof(*r))) == NULL)
+		return NULL;
+	r->fp = fp;
+	r->flags = flags;
+	r->name = strdup(name ? name : "stdin");
+	r->colls = json_object();
+	r->emb = malloc(MAX_DIM * sizeof(float));
+	cdb_digest_init(&r->digest);
+	if (r->name == NULL || r->colls == NULL || r->emb == NULL) {
+		cdb_reader_free(r);
+		return NULL;
+	}
+	return r;
+}
+
+void
+cdb_reader_free(cdb_reader *r)
+{
+	if (r == NULL)
+		return;
+	free(r->name);
+	free(r->line);
+	json_decref(r->header);
+	json_decref(r->colls);
+	json_decref(r->obj);
+	cdb_buf_free(&r->rest);
+	cdb_buf_free(&r->embtext);
+	free(r->emb);
+	free(r);
+}
+
+json_t *
+cdb_reader_header(const cdb_reader *r)
+{
+	return r->header;
+}
+
+json_t *
+cdb_reader_collection(const cdb_reader *r)
+{
+	return r->current;
+}
+
+int
+cdb_reader_partial(const cdb_reader *r)
+{
+	return r->partial;
+}
+
+long long
+cdb_reader_offset(const cdb_reader *r)
+{
+	return r->offset;
+}
+
+static int
+kind_of(const char *s)
+{
+	if (s == NULL)
+		return 0;
+	if (strcmp(s, "record") == 0)
+		return CDB_KIND_RECORD;
+	if (strcmp(s, "collection") == 0)
+		return CDB_KIND_COLLECTION;
+	if (strcmp(s, "header") == 0)
+		return CDB_KIND_HEADER;
+	if (strcmp(s, "trailer") == 0)
+		return CDB_KIND_TRAILER;
+	return 0;
+}
+
+/* Decode an embedding held as a jansson value (the slow, rare path). */
+static int
+emb_from_json(cdb_reader *r, cdb_item *it, json_t *v, cdb_error *e)
+{
+	size_t i;
+
+	cdb_buf_reset(&r->embtext);
+	if (cdb_json_dump(&r->embtext, v) == -1)
+		return cdb_error_setl(e, it->line, "embedding is not valid");
+	it->emb_text = r->embtext.data;
+	it->emb_len = r->embtext.len;
+	if (json_is_string(v)) {
+		it->emb_form = CDB_EMB_BASE64;
+		if (r->flags & CDB_READ_RAW_EMB)
+			return 0;
+		return cdb_embed_b64_decode(json_string_value(v),
+		    json_string_length(v), r->emb, MAX_DIM, &it->dim, e);
+	}
+	it->emb_form = CDB_EMB_FLOAT;
+	if (json_array_size(v) > MAX_DIM)
+		return cdb_error_setl(e, it->line,
+		    "embedding has more than %d values", MAX_DIM);
+	for (i = 0; i < json_array_size(v); i++) {
+		json_t *x = json_array_get(v, i);
+		if (!json_is_number(x))
+			return cdb_error_setl(e, it->line,
+			    "embedding value %zu is not a number", i);
+		r->emb[i] = (float)json_number_value(x);
+		if (!isfinite(r->emb[i]))
+			return cdb_error_setl(e, it->line,
+			    "embedding value %zu is out of float range", i);
+	}
+	it->dim = i;
+	return 0;
+}
+
+/* Parse the embedding text found in the line. */
+static int
+emb_from_text(cdb_reader *r, cdb_item *it, cdb_error *e)
+{
+	const char *s = it->emb_text;
+	size_t n = it->emb_len;
+	long used;
+
+	if (n == 4 && memcmp(s, "null", 4) == 0) {
+		it->emb_form = CDB_EMB_NONE;
+		return 0;
+	}
+	if (s[0] == '"') {
+		/* base64 never needs escapes; anything else takes the slow path. */
+		if (memchr(s + 1, '\\', n - 2) != NULL)
+			return 1;
+		it->emb_form = CDB_EMB_BASE64;
+		if (r->flags & CDB_READ_RAW_EMB)
+			return 0;
+		return cdb_embed_b64_decode(s + 1, n - 2, r->emb, MAX_DIM,
+		    &it->dim, e);
+	}
+	if (s[0] != '[')
+		return cdb_error_setl(e, it->line,
+		    "embedding must be an array, a base64 string or null");
+	it->emb_form = CDB_EMB_FLOAT;
+	if (r->flags & CDB_READ_RAW_EMB)
+		return 0;
+	used = cdb_embed_parse_json(s, n, r->emb, MAX_DIM, &it->dim, e);
+	if (used == -1)
+		return -1;
+	if ((size_t)used != n)
+		return cdb_error_setl(e, it->line, "embedding is malformed");
+	return 0;
+}
+
+/*
+ * Load the line; a record's embedding is cut out and replaced by null so
+ * jansson never sees its numbers.
+ */
+static int
+load_line(cdb_reader *r, cdb_item *it, cdb_error *e)
+{
+	size_t vs, ve;
+	int has, rc = 0;
+	cdb_error je;
+
+	it->emb_text = NULL;
+	it->emb_len = 0;
+	has = cdb_json_find(it->raw, it->raw_len, "embedding", &vs, &ve);
+	cdb_buf_reset(&r->rest);
+	if (has == 1) {
+		it->emb_text = it->raw + vs;
+		it->emb_len = ve - vs;
+		cdb_buf_append(&r->rest, it->raw, vs);
+		cdb_buf_puts(&r->rest, "null");
+		cdb_buf_append(&r->rest, it->raw + ve, it->raw_len - ve);
+	} else
+		cdb_buf_append(&r->rest, it->raw, it->raw_len);
+	cdb_error_clear(&je);
+	it->obj = cdb_json_load(r->rest.data, r->rest.len, &je);
+	if (it->obj == NULL)
+		return cdb_error_setl(e, it->line, "malformed JSON: %s", je.text);
+	if (!json_is_object(it->obj))
+		return cdb_error_setl(e, it->line, "line is not a JSON object");
+	it->kind = kind_of(json_string_value(json_object_get(it->obj, "kind")));
+	if (it->kind == 0)
+		return cdb_error_setl(e, it->line,
+		    "line has no known \"kind\" (header, collection, record, "
+		    "trailer)");
+	if (it->kind != CDB_KIND_RECORD && has == 1) {
+		/* Not a record: keep the field as it was written. */
+		json_decref(it->obj);
+		it->obj = cdb_json_load(it->raw, it->raw_len, &je);
+		it->emb_text = NULL;
+		return it->obj ? 0 : cdb_error_setl(e, it->line, "%s", je.text);
+	}
+	if (it->kind != CDB_KIND_RECORD)
+		return 0;
+	if (has == 1)
+		rc = emb_from_text(r, it, e);
+	if (has != 1 || rc == 1) {
+		json_t *v;
+		/* Key written with escapes, or a string with escapes. */
+		json_decref(it->obj);
+		if ((it->obj = cdb_json_load(it->raw, it->raw_len, &je)) == NULL)
+			return cdb_error_setl(e, it->line, "%s", je.text);
+		v = json_object_get(it->obj, "embedding");
+		rc = 0;
+		if (v != NULL && !json_is_null(v))
+			rc = emb_from_json(r, it, json_incref(v), e);
+		json_decref(v);
+		json_object_set_new(it->obj, "embedding", json_null());
+	}
+	if (rc == -1 && e != NULL && e->line == 0)
+		e->line = it->line;
+	return rc;
+}
+
+static int
+check_string_or_null(json_t *v, const char *what, long line, cdb_error *e)
+{
+	if (v != NULL && !json_is_null(v) && !json_is_string(v))
+		return cdb_error_setl(e, line, "%s must be a string or null",
+		    what);
+	return 0;
+}
+
+static int
+check_array(const json_t *a, const char *key, cdb_error *e)
+{
+	size_t i, n = json_array_size(a);
+	int t0, t;
+
+	if (n == 0)
+		return cdb_error_set(e, CDB_ERR_INPUT,
+		    "metadata \"%s\" is an empty array, which Chroma cannot "
+		    "store", key);
+	t0 = json_typeof(json_array_get(a, 0));
+	for (i = 0; i < n; i++) {
+		t = json_typeof(json_array_get(a, i));
+		if (t == JSON_FALSE)
+			t = JSON_TRUE;
+		if (t0 == JSON_FALSE)
+			t0 = JSON_TRUE;
+		/* Chroma widens ints to floats inside a float array. */
+		if ((t == JSON_INTEGER && t0 == JSON_REAL) ||
+		    (t == JSON_REAL && t0 == JSON_INTEGER))
+			t = t0;
+		if (t != t0 || t == JSON_NULL || t == JSON_OBJECT ||
+		    t == JSON_ARRAY)
+			return cdb_error_set(e, CDB_ERR_INPUT,
+			    "metadata \"%s\" must be an array of strings, "
+			    "numbers or booleans of one type", key);
+	}
+	return 0;
+}
+
+int
+cdb_ndjson_check_metadata(const json_t *m, cdb_error *e)
+{
+	const char *k;
+	json_t *v;
+
+	if (m == NULL || json_is_null(m))
+		return 0;
+	if (!json_is_object(m))
+		return cdb_error_set(e, CDB_ERR_INPUT,
+		    "metadata must be an object or null");
+	json_object_foreach((json_t *)m, k, v) {
+		if (*k == '\0' || *k == '#')
+			return cdb_error_set(e, CDB_ERR_INPUT,
+			    "metadata key \"%s\" is not allowed by Chroma "
+			    "(empty or starts with '#')", k);
+		switch (json_typeof(v)) {
+		case JSON_STRING:
+		case JSON_INTEGER:
+		case JSON_REAL:
+		case JSON_TRUE:
+		case JSON_FALSE:
+			break;
+		case JSON_ARRAY:
+			if (check_array(v, k, e) == -1)
+				return -1;
+			break;
+		default:
+			return cdb_error_set(e, CDB_ERR_INPUT,
+			    "metadata \"%s\" is %s, which Chroma cannot store", k,
+			    json_is_null(v) ? "null" : "an object");
+		}
+	}
+	return 0;
+}
+
+static int
+check_record(cdb_reader *r, cdb_item *it, cdb_error *e)
+{
+	json_t *o = it->obj, *coll, *id, *dim;
+
+	coll = json_object_get(o, "collection");
+	id = json_object_get(o, "id");
+	if (!json_is_string(coll))
+		return cdb_error_setl(e, it->line, "record has no collection");
+	it->collection = json_string_value(coll);
+	if ((coll = json_object_get(r->colls, it->collection)) == NULL)
+		return cdb_error_setl(e, it->line,
+		    "record for collection \"%s\" before its collection line",
+		    it->collection);
+	if (!json_is_string(id) || json_string_length(id) == 0)
+		return cdb_error_setl(e, it->line,
+		    "record has no id (a non-empty string)");
+	it->id = json_string_value(id);
+	it->id_len = json_string_length(id);
+	it->document = json_object_get(o, "document");
+	it->metadata = json_object_get(o, "metadata");
+	it->uri = json_object_get(o, "uri");
+	if (check_string_or_null(it->document, "document", it->line, e) == -1 ||
+	    check_string_or_null(it->uri, "uri", it->line, e) == -1)
+		return -1;
+	if (cdb_ndjson_check_metadata(it->metadata, e) == -1) {
+		if (e != NULL)
+			e->line = it->line;
+		return -1;
+	}
+	dim = json_object_get(coll, "dimension");
+	if (it->emb_form != CDB_EMB_NONE && !(r->flags & CDB_READ_RAW_EMB) &&
+	    cdb_embed_check(r->emb, it->dim,
+		json_is_integer(dim) ? (size_t)json_integer_value(dim) : 0,
+		e) == -1) {
+		if (e != NULL)
+			e->line = it->line;
+		return -1;
+	}
+	it->emb = it->emb_form != CDB_EMB_NONE ? r->emb : NULL;
+	r->records++;
+	return 0;
+}
+
+static int
+check_header(cdb_reader *r, cdb_item *it, cdb_error *e)
+{
+	json_t *f = json_object_get(it->obj, "format");
+	json_t *v = json_object_get(it->obj, "version");
+
+	if (r->header != NULL)
+		return cdb_error_setl(e, it->line, "second header line");
+	if (!json_is_string(f) ||
+	    strcmp(json_string_value(f), CDB_FORMAT_NAME) != 0)
+		return cdb_error_setl(e, it->line,
+		    "header does not name format \"%s\"", CDB_FORMAT_NAME);
+	if (!json_is_integer(v) || json_integer_value(v) < 1 ||
+	    json_integer_value(v) > CDB_FORMAT_VERSION)
+		return cdb_error_setl(e, it->line,
+		    "unsupported stream version (this reader knows %d)",
+		    CDB_FORMAT_VERSION);
+	r->header = json_incref(it->obj);
+	return 0;
+}
+
+static int
+check_collection(cdb_reader *r, cdb_item *it, cdb_error *e)
+{
+	json_t *name = json_object_get(it->obj, "name");
+	json_t *dim = json_object_get(it->obj, "dimension");
+
+	if (!json_is_string(name) || json_string_length(name) == 0)
+		return cdb_error_setl(e, it->line, "collection line has no name");
+	if (dim != NULL && !json_is_null(dim) &&
+	    (!json_is_integer(dim) || json_integer_value(dim) < 1))
+		return cdb_error_setl(e, it->line,
+		    "collection dimension must be a positive integer or null");
+	if (json_object_get(r->colls, json_string_value(name)) != NULL)
+		return cdb_error_setl(e, it->line,
+		    "second collection line for \"%s\"",
+		    json_string_value(name));
+	json_object_set(r->colls, json_string_value(name), it->obj);
+	r->current = it->obj;
+	r->collections++;
+	return 0;
+}
+
+static int
+check_trailer(cdb_reader *r, cdb_item *it, cdb_error *e)
+{
+	json_t *n = json_object_get(it->obj, "records");
+	json_t *c = json_object_get(it->obj, "collections");
+	json_t *d = json_object_get(it->obj, "digest");
+	char want[23];
+
+	if (!json_is_integer(n) || json_integer_value(n) != r->records)
+		return cdb_error_setl(e, it->line,
+		    "trailer says %" JSON_INTEGER_FORMAT " records, the stream "
+		    "has %lld: records were lost or added",
+		    json_is_integer(n) ? json_integer_value(n) : -1, r->records);
+	if (!json_is_integer(c) || json_integer_value(c) != r->collections)
+		return cdb_error_setl(e, it->line,
+		    "trailer says %" JSON_INTEGER_FORMAT " collections, the "
+		    "stream has %lld",
+		    json_is_integer(c) ? json_integer_value(c) : -1,
+		    r->collections);
+	cdb_digest_format(&r->digest, want);
+	if (!json_is_string(d) || strcmp(json_string_value(d), want) != 0)
+		return cdb_error_setl(e, it->line,
+		    "digest mismatch: the stream was changed or damaged "
+		    "(trailer %s, content %s)",
+		    json_is_string(d) ? json_string_value(d) : "missing", want);
+	r->done = 1;
+	return 0;
+}
+
+static int
+check_item(cdb_reader *r, cdb_item *it, cdb_error *e)
+{
+	if (r->header == NULL && it->kind != CDB_KIND_HEADER)
+		return cdb_error_setl(e, it->line,
+		    "stream does not start with a header line");
+	switch (it->kind) {
+	case CDB_KIND_HEADER:
+		return check_header(r, it, e);
+	case CDB_KIND_COLLECTION:
+		return check_collection(r, it, e);
+	case CDB_KIND_RECORD:
+		return check_record(r, it, e);
+	default:
+		return check_trailer(r, it, e);
+	}
+}
+
+static int
+at_eof(cdb_reader *r, cdb_error *e)
+{
+	if (ferror(r->fp))
+		return cdb_error_set(e, CDB_ERR_SYS, "%s: read error: %s",
+		    r->name, strerror(errno));
+	if (r->done)
+		return 0;
+	if (r->flags & CDB_READ_ALLOW_PARTIAL) {
+		r->partial = 1;
+		return 0;
+	}
+	return cdb_error_setl(e, r->lineno + 1,
+	    r->lineno == 0 ? "empty stream: no header line"
+			   : "stream ends without a trailer line: it was "
+			     "truncated (use --allow-partial to accept it)");
+}
+
+int
+cdb_reader_next(cdb_reader *r, cdb_item *it, cdb_error *e)
+{
+	ssize_t n;
+
+	json_decref(r->obj);
+	r->obj = NULL;
+	memset(it, 0, sizeof(*it));
+	if ((n = getline(&r->line, &r->linecap, r->fp)) == -1)
+		return at_eof(r, e);
+	it->line = ++r->lineno;
+	r->offset += n;
+	if (r->done)
+		return cdb_error_setl(e, it->line, "data after the trailer line");
+	it->raw = r->line;
+	it->raw_len = (size_t)n;
+	if (it->raw_len > 0 && r->line[it->raw_len - 1] == '\n')
+		it->raw_len--;
+	if (memchr(it->raw, '\0', it->raw_len) != NULL)
+		return cdb_error_setl(e, it->line, "line contains a NUL byte");
+	if (it->raw_len == 0)
+		return cdb_error_setl(e, it->line, "empty line");
+	if (load_line(r, it, e) == -1) {
+		r->obj = it->obj;
+		return -1;
+	}
+	r->obj = it->obj;
+	/* The trailer is the only line outside the digest. */
+	if (it->kind != CDB_KIND_TRAILER)
+		cdb_digest_update(&r->digest, r->line, (size_t)n);
+	return check_item(r, it, e) == -1 ? -1 : 1;
+}
+
+struct cdb_writer {
+	FILE *fp;
+	cdb_digest digest;
+	long long records, collections, bytes;
+	cdb_buf buf;
+};
+
+cdb_writer *
+cdb_writer_new(FILE *fp)
+{
+	cdb_writer *w;
+
+	if ((w = calloc(1, sizeof(*w))) == NULL)
+		return NULL;
+	w->fp = fp;
+	cdb_digest_init(&w->digest);
+	return w;
+}
+
+void
+cdb_writer_free(cdb_writer *w)
+{
+	if (w == NULL)
+		return;
+	cdb_buf_free(&w->buf);
+	free(w);
+}
+
+void
+cdb_writer_resume(cdb_writer *w, const cdb_digest *d, long long records,
+    long long collections, long long bytes)
+{
+	w->digest = *d;
+	w->records = records;
+	w->collections = collections;
+	w->bytes = bytes;
+}
+
+int
+cdb_writer_line(cdb_writer *w, int kind, const char *line, size_t len,
+    cdb_error *e)
+{
+	if (fwrite(line, 1, len, w->fp) != len || putc('\n', w->fp) == EOF)
+		return cdb_error_set(e, CDB_ERR_SYS, "write error: %s",
+		    strerror(errno));
+	if (kind != CDB_KIND_TRAILER) {
+		cdb_digest_update(&w->digest, line, len);
+		cdb_digest_update(&w->digest, "\n", 1);
+	}
+	if (kind == CDB_KIND_RECORD)
+		w->records++;
+	else if (kind == CDB_KIND_COLLECTION)
+		w->collections++;
+	w->bytes += (long long)len + 1;
+	return 0;
+}
+
+int
+cdb_writer_json(cdb_writer *w, int kind, const json_t *o, cdb_error *e)
+{
+	cdb_buf_reset(&w->buf);
+	if (cdb_json_dump(&w->buf, o) == -1)
+		return cdb_error_set(e, CDB_ERR_SYS, "cannot format line");
+	return cdb_writer_line(w, kind, w->buf.data, w->buf.len, e);
+}
+
+int
+cdb_writer_trailer(cdb_writer *w, cdb_error *e)
+{
+	char d[23];
+	char line[160];
+	int n;
+
+	cdb_digest_format(&w->digest, d);
+	n = snprintf(line, sizeof(line),
+	    "{\"kind\":\"trailer\",\"records\":%lld,\"collections\":%lld,"
+	    "\"digest\":\"%s\"}",
+	    w->records, w->collections, d);
+	return cdb_writer_line(w, CDB_KIND_TRAILER, line, (size_t)n, e);
+}
+
+long long
+cdb_writer_bytes(const cdb_writer *w)
+{
+	return w->bytes;
+}
+
+long long
+cdb_writer_records(const cdb_writer *w)
+{
+	return w->records;
+}
+
+long long
+cdb_writer_collections(const cdb_writer *w)
+{
+	return w->collections;
+}
+
+const cdb_digest *
+cdb_writer_digest(const cdb_writer *w)
+{
+	return &w->digest;
+}
+
+json_t *
+cdb_ndjson_header(const char *url, const char *tenant, const char *database,
+    const char *tool)
+{
+	char when[32];
+	time_t now = time(NULL);
+	struct tm tm;
+
+	gmtime_r(&now, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	return json_pack("{s:s, s:s, s:i, s:s, s:s, s:s, s:s, s:s}", "kind",
+	    "header", "format", CDB_FORMAT_NAME, "version", CDB_FORMAT_VERSION,
+	    "source", url, "tenant", tenant, "database", database, "created",
+	    when, "tool", tool);
+}
+
+static int
+dump_or_null(cdb_buf *b, const json_t *v)
+{
+	return cdb_json_dump(b, v != NULL ? v : json_null());
+}
+
+int
+cdb_ndjson_format_record(cdb_buf *b, const char *collection, const char *id,
+    size_t id_len, const json_t *document, const json_t *metadata,
+    const json_t *uri, const float *emb, size_t dim, int form,
+    const char *emb_text, size_t emb_len)
+{
+	int rc = 0;
+
+	rc |= cdb_buf_puts(b, "{\"kind\":\"record\",\"collection\":");
+	rc |= cdb_json_dump_string(b, collection, strlen(collection));
+	rc |= cdb_buf_puts(b, ",\"id\":");
+	rc |= cdb_json_dump_string(b, id, id_len);
+	rc |= cdb_buf_puts(b, ",\"document\":");
+	rc |= dump_or_null(b, document);
+	rc |= cdb_buf_puts(b, ",\"metadata\":");
+	rc |= dump_or_null(b, metadata);
+	rc |= cdb_buf_puts(b, ",\"embedding\":");
+	if (emb != NULL && form == CDB_EMB_FLOAT)
+		rc |= cdb_embed_format_json(emb, dim, b);
+	else if (emb != NULL && form == CDB_EMB_BASE64) {
+		rc |= cdb_buf_putc(b, '"');
+		rc |= cdb_embed_b64_encode(emb, dim, b);
+		rc |= cdb_buf_putc(b, '"');
+	} else if (emb_text != NULL)
+		rc |= cdb_buf_append(b, emb_text, emb_len);
+	else
+		rc |= cdb_buf_puts(b, "null");
+	rc |= cdb_buf_puts(b, ",\"uri\":");
+	rc |= dump_or_null(b, uri);
+	rc |= cdb_buf_putc(b, '}');
+	return rc ? -1 : 0;
+}
