@@ -54,7 +54,7 @@ cdb_checkpoint_save(const char *path, const json_t *state, cdb_error *e)
 	cdb_buf_init(&text);
 	cdb_buf_init(&tmp);
 	if (cdb_json_dump(&text, state) == -1 || cdb_buf_putc(&text, '\n') ||
-	    cdb_buf_printf(&tmp, "%s.tmp", path) == -1) {
+	    cdb_buf_printf(&tmp, "%s.tmp.%ld", path, (long)getpid()) == -1) {
 		cdb_error_set(e, CDB_ERR_SYS, "out of memory");
 		goto out;
 	}

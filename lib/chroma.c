@@ -292,8 +292,10 @@ parse_rows(cdb_page *p, const char *s, size_t n, cdb_error *e)
 {
 	size_t i = 0, row = 0, dim;
 	long used;
+	cdb_error pe;
 
 	p->dim = 0;
+	cdb_error_clear(&pe);
 	if (n >= 4 && memcmp(s, "null", 4) == 0)
 		return 0;
 	if (n == 0 || s[0] != '[')
@@ -309,9 +311,16 @@ parse_rows(cdb_page *p, const char *s, size_t n, cdb_error *e)
 		if (row == 0 && emb_reserve(p, 65536, e) == -1)
 			return -1;
 		used = cdb_embed_parse_json(s + i, n - i, p->emb + row * p->dim,
-		    row == 0 ? p->emb_cap : p->dim, &dim, e);
-		if (used == -1)
-			return -1;
+		    row == 0 ? p->emb_cap : p->dim, &dim, &pe);
+		if (used == -1) {
+			/* Name the record: nulls here mean NaN on the server. */
+			json_t *id = json_array_get(p->ids, row);
+			return cdb_error_set(e, CDB_ERR_SERVER,
+			    "record \"%s\": the server returned an unusable "
+			    "embedding (%s); null values mean it stores NaN",
+			    json_is_string(id) ? json_string_value(id) : "?",
+			    pe.text);
+		}
 		if (row == 0) {
 			p->dim = dim;
 			if (emb_reserve(p, p->n * dim, e) == -1)
