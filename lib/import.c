@@ -531,16 +531,16 @@ on_record(struct imp *m, const cdb_item *it, cdb_error *e)
 		return cdb_error_setl(e, it->line,
 		    "id \"%s\": record needs about %zu bytes, more than the "
 		    "request limit of %zu", it->id, need, m->max_bytes);
-	if (t->pending != NULL && (t->pending->n >= m->batch ||
-				      batch_bytes(t->pending) + need >
-					  m->max_bytes))
-		if (submit(m, t, e) == -1)
-			return -1;
+	if (t->pending != NULL &&
+	    batch_bytes(t->pending) + need > m->max_bytes &&
+	    submit(m, t, e) == -1)
+		return -1;
 	if (t->pending == NULL && (t->pending = new_batch(t, it->line)) == NULL)
 		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
 	if (append_record(m, t->pending, it) == -1)
 		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
-	return 0;
+	/* A full batch goes now: a bad line later must not hold it back. */
+	return t->pending->n >= m->batch ? submit(m, t, e) : 0;
 }
 
 static int
