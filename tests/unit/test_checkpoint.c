@@ -1,0 +1,74 @@
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "checkpoint.h"
+
+static char dir[] = "/tmp/cdb-unit-ckpt.XXXXXX";
+
+START_TEST(test_save_load_replace)
+{
+	char path[128];
+	json_t *a = json_pack("{s:i, s:s}", "line", 12, "s", "x\ny");
+	json_t *b = json_pack("{s:i}", "line", 99);
+	json_t *got;
+	cdb_error e;
+	struct stat st;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/ckpt", dir);
+	cdb_error_clear(&e);
+	/* Missing is not an error. */
+	ck_assert_ptr_null(cdb_checkpoint_load(path, &e));
+	ck_assert_int_eq(e.kind, CDB_ERR_NONE);
+	ck_assert_int_eq(cdb_checkpoint_save(path, a, &e), 0);
+	ck_assert_int_eq(cdb_checkpoint_save(path, b, &e), 0);
+	got = cdb_checkpoint_load(path, &e);
+	ck_assert(json_equal(got, b));
+	/* Private: checkpoints may name servers and collections. */
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_int_eq(st.st_mode & 077, 0);
+	json_decref(got);
+	ck_assert_int_eq(cdb_checkpoint_remove(path, &e), 0);
+	ck_assert_int_eq(cdb_checkpoint_remove(path, &e), 0);
+	ck_assert_int_eq(rmdir(dir), 0);
+	json_decref(a);
+	json_decref(b);
+}
+END_TEST
+
+START_TEST(test_corrupt_and_unwritable)
+{
+	char path[] = "/tmp/cdb-unit-bad.XXXXXX";
+	int fd = mkstemp(path);
+	json_t *a = json_pack("{s:i}", "line", 1);
+	cdb_error e;
+
+	ck_assert(write(fd, "{\"line\":", 8) == 8);
+	close(fd);
+	cdb_error_clear(&e);
+	ck_assert_ptr_null(cdb_checkpoint_load(path, &e));
+	ck_assert_int_eq(e.kind, CDB_ERR_INPUT);
+	ck_assert_ptr_nonnull(strstr(e.text, "unreadable checkpoint"));
+	unlink(path);
+	cdb_error_clear(&e);
+	ck_assert_int_eq(cdb_checkpoint_save("/nonexistent/dir/ckpt", a, &e), -1);
+	ck_assert_int_eq(e.kind, CDB_ERR_SYS);
+	json_decref(a);
+}
+END_TEST
+
+Suite *
+checkpoint_suite(void)
+{
+	Suite *s = suite_create("checkpoint");
+	TCase *tc = tcase_create("core");
+
+	tcase_add_test(tc, test_save_load_replace);
+	tcase_add_test(tc, test_corrupt_and_unwritable);
+	suite_add_tcase(s, tc);
+	return s;
+}

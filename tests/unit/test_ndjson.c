@@ -1,0 +1,216 @@
+/* The stream reader's checks and the writer's trailer, on in-memory streams. */
+#include <check.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ndjson.h"
+
+/* Write a valid stream of n records to a memory buffer; caller frees. */
+static char *
+make_stream(int n, int form, size_t *len)
+{
+	char *mem = NULL;
+	FILE *f = open_memstream(&mem, len);
+	cdb_writer *w = cdb_writer_new(f);
+	json_t *h = cdb_ndjson_header("http://x:1", "t", "d", "test");
+	json_t *c = json_pack("{s:s, s:s, s:n, s:i}", "kind", "collection",
+	    "name", "coll", "metadata", "dimension", 3);
+	const float v[3] = {0.1f, -2.5f, 1e-30f};
+	cdb_buf b;
+	char id[32];
+	int i;
+
+	cdb_buf_init(&b);
+	ck_assert_int_eq(cdb_writer_json(w, CDB_KIND_HEADER, h, NULL), 0);
+	ck_assert_int_eq(cdb_writer_json(w, CDB_KIND_COLLECTION, c, NULL), 0);
+	for (i = 0; i < n; i++) {
+		snprintf(id, sizeof(id), "id\n%d", i);
+		cdb_buf_reset(&b);
+		ck_assert_int_eq(cdb_ndjson_format_record(&b, "coll", id,
+				     strlen(id), NULL, NULL, NULL, v, 3, form,
+				     NULL, 0),
+		    0);
+		ck_assert_int_eq(cdb_writer_line(w, CDB_KIND_RECORD, b.data,
+				     b.len, NULL),
+		    0);
+	}
+	ck_assert_int_eq(cdb_writer_trailer(w, NULL), 0);
+	cdb_writer_free(w);
+	fclose(f);
+	json_decref(h);
+	json_decref(c);
+	cdb_buf_free(&b);
+	return mem;
+}
+
+/* Read text to the end; returns the last status and fills e. */
+static int
+read_all(const char *text, int flags, int *records, cdb_error *e)
+{
+	FILE *f = fmemopen((void *)text, strlen(text), "r");
+	cdb_reader *r = cdb_reader_new(f, "mem", flags);
+	cdb_item it;
+	int rc;
+
+	*records = 0;
+	cdb_error_clear(e);
+	while ((rc = cdb_reader_next(r, &it, e)) == 1)
+		if (it.kind == CDB_KIND_RECORD) {
+			(*records)++;
+			if (!(flags & CDB_READ_RAW_EMB)) {
+				ck_assert_uint_eq(it.dim, 3);
+				ck_assert(it.emb[0] == 0.1f && it.emb[2] == 1e-30f);
+			}
+		}
+	cdb_reader_free(r);
+	fclose(f);
+	return rc;
+}
+
+START_TEST(test_round_trip)
+{
+	size_t len;
+	char *s = make_stream(50, _i ? CDB_EMB_BASE64 : CDB_EMB_FLOAT, &len);
+	cdb_error e;
+	int n;
+
+	ck_assert_int_eq(read_all(s, 0, &n, &e), 0);
+	ck_assert_int_eq(n, 50);
+	ck_assert_int_eq(read_all(s, CDB_READ_RAW_EMB, &n, &e), 0);
+	free(s);
+}
+END_TEST
+
+START_TEST(test_truncated_and_edited)
+{
+	size_t len;
+	char *s = make_stream(5, CDB_EMB_FLOAT, &len), *t;
+	cdb_error e;
+	int n;
+
+	/* Drop the trailer: truncated, unless partial streams are allowed. */
+	t = strdup(s);
+	*strstr(t, "{\"kind\":\"trailer\"") = '\0';
+	ck_assert_int_eq(read_all(t, 0, &n, &e), -1);
+	ck_assert_int_eq(e.line, 8);
+	ck_assert_ptr_nonnull(strstr(e.text, "without a trailer"));
+	ck_assert_int_eq(read_all(t, CDB_READ_ALLOW_PARTIAL, &n, &e), 0);
+	ck_assert_int_eq(n, 5);
+	free(t);
+	/* Change one byte of a record: the digest no longer matches. */
+	t = strdup(s);
+	strstr(t, "-2.5")[1] = '3';
+	ck_assert_int_eq(read_all(t, 0, &n, &e), -1);
+	ck_assert_ptr_nonnull(strstr(e.text, "digest mismatch"));
+	free(t);
+	/* Data after the trailer. */
+	t = malloc(len + 40);
+	snprintf(t, len + 40, "%s%s", s, "{\"kind\":\"record\"}\n");
+	ck_assert_int_eq(read_all(t, 0, &n, &e), -1);
+	ck_assert_ptr_nonnull(strstr(e.text, "after the trailer"));
+	free(t);
+	free(s);
+}
+END_TEST
+
+static void
+expect_bad(const char *line3, const char *msg)
+{
+	char text[2048];
+	cdb_error e;
+	int n;
+
+	snprintf(text, sizeof(text),
+	    "{\"kind\":\"header\",\"format\":\"cdb-ndjson\",\"version\":1}\n"
+	    "{\"kind\":\"collection\",\"name\":\"c\",\"dimension\":2}\n%s\n",
+	    line3);
+	ck_assert_int_eq(read_all(text, 0, &n, &e), -1);
+	ck_assert_int_eq(e.line, 3);
+	if (strstr(e.text, msg) == NULL)
+		ck_abort_msg("want \"%s\", got \"%s\"", msg, e.text);
+}
+
+START_TEST(test_bad_lines)
+{
+	expect_bad("{\"kind\":\"record\"", "malformed JSON");
+	expect_bad("[1,2]", "not a JSON object");
+	expect_bad("{\"kind\":\"other\"}", "no known \"kind\"");
+	expect_bad("{\"kind\":\"record\",\"collection\":\"x\",\"id\":\"a\"}",
+	    "before its collection line");
+	expect_bad("{\"kind\":\"record\",\"collection\":\"c\",\"id\":\"\"}",
+	    "record has no id");
+	expect_bad("{\"kind\":\"record\",\"collection\":\"c\",\"id\":\"a\","
+		   "\"embedding\":[1,2,3]}",
+	    "embedding has 3 values, collection expects 2");
+	expect_bad("{\"kind\":\"record\",\"collection\":\"c\",\"id\":\"a\","
+		   "\"embedding\":[1,1e39]}",
+	    "embedding value 1");
+	expect_bad("{\"kind\":\"record\",\"collection\":\"c\",\"id\":\"a\","
+		   "\"document\":5}",
+	    "document must be a string");
+	expect_bad("{\"kind\":\"record\",\"collection\":\"c\",\"id\":\"a\","
+		   "\"metadata\":{\"k\":{\"n\":1}}}",
+	    "metadata \"k\" is an object");
+	expect_bad("{\"kind\":\"record\",\"collection\":\"c\",\"id\":\"a\","
+		   "\"metadata\":{\"#k\":1}}",
+	    "not allowed");
+	expect_bad("{\"kind\":\"record\",\"collection\":\"c\",\"id\":\"a\","
+		   "\"metadata\":{\"k\":[]}}",
+	    "empty array");
+	expect_bad("{\"kind\":\"collection\",\"name\":\"c\"}",
+	    "second collection line");
+	expect_bad("", "empty line");
+}
+END_TEST
+
+START_TEST(test_header_checks)
+{
+	cdb_error e;
+	int n;
+
+	ck_assert_int_eq(read_all("", 0, &n, &e), -1);
+	ck_assert_ptr_nonnull(strstr(e.text, "no header"));
+	ck_assert_int_eq(
+	    read_all("{\"kind\":\"header\",\"format\":\"cdb-ndjson\",\"version\":"
+		     "2}\n",
+		0, &n, &e),
+	    -1);
+	ck_assert_ptr_nonnull(strstr(e.text, "unsupported stream version"));
+	ck_assert_int_eq(read_all("{\"kind\":\"collection\",\"name\":\"c\"}\n",
+			     0, &n, &e),
+	    -1);
+	ck_assert_ptr_nonnull(strstr(e.text, "does not start with a header"));
+}
+END_TEST
+
+START_TEST(test_metadata_rules)
+{
+	json_t *ok = json_loads("{\"a\":1,\"b\":[1,2.5],\"c\":[true,false],"
+				"\"d\":\"s\",\"e\":9007199254740993}",
+	    0, NULL);
+	json_t *bad = json_loads("{\"a\":[1,\"x\"]}", 0, NULL);
+	cdb_error e;
+
+	cdb_error_clear(&e);
+	ck_assert_int_eq(cdb_ndjson_check_metadata(ok, &e), 0);
+	ck_assert_int_eq(cdb_ndjson_check_metadata(NULL, &e), 0);
+	ck_assert_int_eq(cdb_ndjson_check_metadata(bad, &e), -1);
+	json_decref(ok);
+	json_decref(bad);
+}
+END_TEST
+
+Suite *
+ndjson_suite(void)
+{
+	Suite *s = suite_create("ndjson");
+	TCase *tc = tcase_create("core");
+
+	tcase_add_loop_test(tc, test_round_trip, 0, 2);
+	tcase_add_test(tc, test_truncated_and_edited);
+	tcase_add_test(tc, test_bad_lines);
+	tcase_add_test(tc, test_header_checks);
+	tcase_add_test(tc, test_metadata_rules);
+	suite_add_tcase(s, tc);
+	return s;
+}
