@@ -54,7 +54,7 @@ tests/unit/check_cdb: $(UNIT_SRC) lib/libcdb.a $(LIB_HDR)
 		$(UNIT_SRC) lib/libcdb.a $(LDFLAGS) \
 		$$($(PKG_CONFIG) --libs check) $(LIBS)
 
-check: all tests/unit/check_cdb
+check: all tests/unit/check_cdb lint-man
 	./tests/unit/check_cdb
 	./tests/run-cmd-tests
 

@@ -18,9 +18,9 @@ static int quiet;
 static struct timespec t0;
 
 static void
-usage(void)
+usage(int status)
 {
-	fprintf(stderr,
+	fprintf(status ? stderr : stdout,
 	    "usage: cdb-export [-q] [-b size] [-c checkpoint] [-o file] "
 	    "[-u url]\n"
 	    "                  [--auth-header name] [--database name] "
@@ -28,7 +28,7 @@ usage(void)
 	    "                  [--insecure] [--tenant name] [--where json] "
 	    "[--where-document json]\n"
 	    "                  [collection ...]\n");
-	exit(CDB_EXIT_USAGE);
+	exit(status);
 }
 
 static void
@@ -134,7 +134,8 @@ main(int argc, char *argv[])
 		case 'q': quiet = 1; break;
 		case OPT_INSECURE: ho.insecure = 1; break;
 		case OPT_AUTH: ho.auth_header = optarg; break;
-		default: usage();
+		case 'h': usage(CDB_EXIT_OK); break;
+		default: usage(CDB_EXIT_USAGE);
 		}
 	}
 	if (argc > optind) {

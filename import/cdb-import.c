@@ -15,9 +15,9 @@ static int quiet;
 static struct timespec t0;
 
 static void
-usage(void)
+usage(int status)
 {
-	fprintf(stderr,
+	fprintf(status ? stderr : stdout,
 	    "usage: cdb-import [-q] [-b size] [-c checkpoint] [-j jobs] "
 	    "[-u url]\n"
 	    "                  [--allow-partial] [--append] [--auth-header "
@@ -25,7 +25,7 @@ usage(void)
 	    "                  [--database name] [--dry-run] [--insecure] "
 	    "[--max-request-bytes n]\n"
 	    "                  [--mode add|upsert] [--tenant name] [file]\n");
-	exit(CDB_EXIT_USAGE);
+	exit(status);
 }
 
 static void
@@ -135,11 +135,12 @@ main(int argc, char *argv[])
 		case 'q': quiet = 1; break;
 		case OPT_INSECURE: ho.insecure = 1; break;
 		case OPT_AUTH: ho.auth_header = optarg; break;
-		default: usage();
+		case 'h': usage(CDB_EXIT_OK); break;
+		default: usage(CDB_EXIT_USAGE);
 		}
 	}
 	if (argc - optind > 1)
-		usage();
+		usage(CDB_EXIT_USAGE);
 	if (argc - optind == 1 && strcmp(argv[optind], "-") != 0) {
 		if ((in = fopen(argv[optind], "r")) == NULL)
 			err(CDB_EXIT_FAIL, "%s", argv[optind]);

@@ -53,6 +53,15 @@ pick(struct job *j, cdb_error *e)
 		return all;
 	sel = json_array();
 	for (k = 0; k < j->o->nnames; k++) {
+		for (i = 0; i < k; i++)
+			if (strcmp(j->o->names[i], j->o->names[k]) == 0) {
+				cdb_error_set(e, CDB_ERR_USAGE,
+				    "collection \"%s\" is named twice",
+				    j->o->names[k]);
+				json_decref(all);
+				json_decref(sel);
+				return NULL;
+			}
 		json_array_foreach(all, i, v) {
 			name = json_string_value(json_object_get(v, "name"));
 			if (name && strcmp(name, j->o->names[k]) == 0)
@@ -72,18 +81,26 @@ pick(struct job *j, cdb_error *e)
 	return sel;
 }
 
-/* Make the output durable, then record how far it goes. */
 static int
-commit(struct job *j, const char *coll, long long offset, cdb_error *e)
+sync_out(struct job *j, cdb_error *e)
 {
 	if (fflush(j->out) == EOF)
 		return cdb_error_set(e, CDB_ERR_SYS, "write error: %s",
 		    strerror(errno));
-	if (j->ckpt == NULL)
-		return 0;
-	if (fsync(fileno(j->out)) == -1)
+	if (j->ckpt != NULL && fsync(fileno(j->out)) == -1)
 		return cdb_error_set(e, CDB_ERR_SYS, "%s: fsync: %s",
 		    j->o->output, strerror(errno));
+	return 0;
+}
+
+/* Make the output durable, then record how far it goes. */
+static int
+commit(struct job *j, const char *coll, long long offset, cdb_error *e)
+{
+	if (sync_out(j, e) == -1)
+		return -1;
+	if (j->ckpt == NULL)
+		return 0;
 	json_object_set_new(j->ckpt, "bytes",
 	    json_integer(cdb_writer_bytes(j->w)));
 	json_object_set_new(j->ckpt, "records",
@@ -280,6 +297,28 @@ rehash(FILE *f, long long bytes, cdb_digest *d, cdb_error *e)
 	return 0;
 }
 
+static int
+str_is(const json_t *o, const char *key, const char *want)
+{
+	const char *v = json_string_value(json_object_get(o, key));
+
+	return v != NULL && strcmp(v, want) == 0;
+}
+
+/* Is the checkpoint one of ours, for this server and these options? */
+static int
+same_export(struct job *j)
+{
+	return json_integer_value(json_object_get(j->ckpt, "version")) ==
+		   CKPT_VERSION &&
+	    str_is(j->ckpt, "kind", "cdb-export") &&
+	    str_is(j->ckpt, "source", cdb_chroma_url(j->c)) &&
+	    str_is(j->ckpt, "tenant", cdb_chroma_tenant(j->c)) &&
+	    str_is(j->ckpt, "database", cdb_chroma_database(j->c)) &&
+	    json_integer_value(json_object_get(j->ckpt, "form")) == j->o->form &&
+	    json_is_array(json_object_get(j->ckpt, "done"));
+}
+
 /* Open the output, resuming when a checkpoint says how far it got. */
 static int
 open_output(struct job *j, cdb_error *e)
@@ -297,9 +336,20 @@ open_output(struct job *j, cdb_error *e)
 			return cdb_error_set(e, CDB_ERR_SYS, "%s: %s", o->output,
 			    strerror(errno));
 		if (o->checkpoint != NULL)
-			j->ckpt = json_pack("{s:i, s:s, s:[]}", "version",
-			    CKPT_VERSION, "kind", "cdb-export", "done");
+			j->ckpt = json_pack("{s:i, s:s, s:s, s:s, s:s, s:i, s:[]}",
+			    "version", CKPT_VERSION, "kind", "cdb-export", "source",
+			    cdb_chroma_url(j->c), "tenant", cdb_chroma_tenant(j->c),
+			    "database", cdb_chroma_database(j->c), "form", o->form,
+			    "done");
 		return 0;
+	}
+	if (!same_export(j)) {
+		json_decref(j->ckpt);
+		j->ckpt = NULL;
+		return cdb_error_set(e, CDB_ERR_USAGE,
+		    "%s: this checkpoint is not for this export (another "
+		    "server, tenant, database or --embeddings); rerun the same "
+		    "command, or remove it to start over", o->checkpoint);
 	}
 	bytes = json_integer_value(json_object_get(j->ckpt, "bytes"));
 	if ((j->out = fopen(o->output, "r+")) == NULL)
@@ -369,8 +419,11 @@ run(struct job *j, cdb_error *e)
 			break;
 	}
 	json_decref(colls);
-	if (rc == -1 || cdb_writer_trailer(j->w, e) == -1 ||
-	    commit(j, NULL, 0, e) == -1)
+	/*
+	 * The last checkpoint stays before the trailer: a crash from here on
+	 * resumes to just before it and writes it once.
+	 */
+	if (rc == -1 || cdb_writer_trailer(j->w, e) == -1 || sync_out(j, e) == -1)
 		return -1;
 	j->st->collections = cdb_writer_collections(j->w);
 	return j->ckpt ? cdb_checkpoint_remove(j->o->checkpoint, e) : 0;

@@ -196,7 +196,8 @@ backoff(cdb_http *h, int attempt)
 
 	if (cap > 30000)
 		cap = 30000;
-	/* Full jitter keeps parallel workers from retrying in lockstep. */
+	/* Jitter (half the cap plus a random half) keeps parallel workers from
+	 * retrying in lockstep. */
 	ms = cap / 2 + (long)(rand_r(&h->seed) % (unsigned long)(cap / 2 + 1));
 	ts.tv_sec = ms / 1000;
 	ts.tv_nsec = (ms % 1000) * 1000000L;

@@ -1,6 +1,6 @@
 /*
  * http.h - a keep-alive HTTP client for one server (libcurl), with
- * timeouts and retries: exponential backoff with full jitter on
+ * timeouts and retries: exponential backoff with jitter on
  * connection errors, 429 and 5xx; never on other 4xx, which are the
  * caller's mistake and would fail again.  One cdb_http per thread.
  */

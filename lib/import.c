@@ -56,7 +56,15 @@ struct imp {
 	int inflight, stop;
 	struct batch **flying; /* submitted, not yet reaped */
 	int nflying;
+	long hold; /* first line of a batch that failed or was dropped */
 };
+
+static void
+hold_at(struct imp *m, long line)
+{
+	if (m->hold == 0 || line < m->hold)
+		m->hold = line;
+}
 
 static void
 batch_free(struct batch *b)
@@ -198,6 +206,9 @@ committed_line(struct imp *m)
 	for (k = 0; k < m->nflying; k++)
 		if (m->flying[k]->first_line - 1 < low)
 			low = m->flying[k]->first_line - 1;
+	/* Nothing at or after a lost batch may count as committed. */
+	if (m->hold > 0 && m->hold - 1 < low)
+		low = m->hold - 1;
 	return low;
 }
 
@@ -238,6 +249,7 @@ reap(struct imp *m, cdb_error *e)
 				break;
 			}
 		if (b->failed) {
+			hold_at(m, b->first_line);
 			if (rc == 0 && e != NULL && e->kind == CDB_ERR_NONE) {
 				/* Name the collection: the server may not. */
 				cdb_error_set(e, b->err.kind,
@@ -301,13 +313,10 @@ submit(struct imp *m, struct target *t, cdb_error *e)
 		batch_free(b);
 		return 0;
 	}
-	if (build_body(m, b) == -1) {
+	if (build_body(m, b) == -1 || drain(m, jobs, e) == -1) {
+		hold_at(m, b->first_line);
 		batch_free(b);
 		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
-	}
-	if (drain(m, jobs, e) == -1) {
-		batch_free(b);
-		return -1;
 	}
 	pthread_mutex_lock(&m->mu);
 	m->flying[m->nflying++] = b;
@@ -443,21 +452,6 @@ on_collection(struct imp *m, const cdb_item *it, cdb_error *e)
 	return 0;
 }
 
-static size_t
-record_bytes(const cdb_item *it, int base64)
-{
-	size_t n = it->id_len * 2 + 16;
-
-	n += base64 ? cdb_embed_b64_len(it->dim) + 2 : it->dim * 16 + 2;
-	if (json_is_string(it->document))
-		n += json_string_length(it->document) * 2 + 2;
-	if (json_is_string(it->uri))
-		n += json_string_length(it->uri) * 2 + 2;
-	if (it->metadata != NULL)
-		n += 256; /* estimated; checked again when built */
-	return n;
-}
-
 static struct batch *
 new_batch(struct target *t, long line)
 {
@@ -506,11 +500,52 @@ append_record(struct imp *m, struct batch *b, const cdb_item *it)
 	return rc ? -1 : 0;
 }
 
+/*
+ * Append the record, measuring its exact size: one that would push the
+ * request over the byte limit is taken back out and starts the next batch.
+ */
+static int
+add_sized(struct imp *m, struct target *t, const cdb_item *it, cdb_error *e)
+{
+	struct batch *b;
+	size_t len[5];
+	int again;
+
+	for (again = 0; again < 2; again++) {
+		if (t->pending == NULL &&
+		    (t->pending = new_batch(t, it->line)) == NULL)
+			return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		b = t->pending;
+		len[0] = b->ids.len;
+		len[1] = b->embs.len;
+		len[2] = b->docs.len;
+		len[3] = b->metas.len;
+		len[4] = b->uris.len;
+		if (append_record(m, b, it) == -1)
+			return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		if (batch_bytes(b) <= m->max_bytes)
+			return 0;
+		if (b->n == 1)
+			return cdb_error_setl(e, it->line,
+			    "id \"%s\": record needs %zu bytes, more than the "
+			    "request limit of %zu", it->id, batch_bytes(b),
+			    m->max_bytes);
+		b->n--;
+		b->ids.len = len[0];
+		b->embs.len = len[1];
+		b->docs.len = len[2];
+		b->metas.len = len[3];
+		b->uris.len = len[4];
+		if (submit(m, t, e) == -1)
+			return -1;
+	}
+	return 0;
+}
+
 static int
 on_record(struct imp *m, const cdb_item *it, cdb_error *e)
 {
 	struct target *t = find_target(m, it->collection);
-	size_t need;
 
 	m->st->read++;
 	if (it->line <= m->skip_to) {
@@ -526,19 +561,8 @@ on_record(struct imp *m, const cdb_item *it, cdb_error *e)
 		    "embedding has %zu values, collection expects %zu", it->dim,
 		    t->dim);
 	t->dim = it->dim;
-	need = record_bytes(it, m->base64);
-	if (need > m->max_bytes)
-		return cdb_error_setl(e, it->line,
-		    "id \"%s\": record needs about %zu bytes, more than the "
-		    "request limit of %zu", it->id, need, m->max_bytes);
-	if (t->pending != NULL &&
-	    batch_bytes(t->pending) + need > m->max_bytes &&
-	    submit(m, t, e) == -1)
+	if (add_sized(m, t, it, e) == -1)
 		return -1;
-	if (t->pending == NULL && (t->pending = new_batch(t, it->line)) == NULL)
-		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
-	if (append_record(m, t->pending, it) == -1)
-		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
 	/* A full batch goes now: a bad line later must not hold it back. */
 	return t->pending->n >= m->batch ? submit(m, t, e) : 0;
 }
@@ -580,6 +604,14 @@ flush_all(struct imp *m, cdb_error *e)
 }
 
 static int
+str_is(const json_t *o, const char *key, const char *want)
+{
+	const char *v = json_string_value(json_object_get(o, key));
+
+	return v != NULL && strcmp(v, want) == 0;
+}
+
+static int
 load_ckpt(struct imp *m, cdb_error *e)
 {
 	if (m->o->checkpoint == NULL)
@@ -596,9 +628,16 @@ load_ckpt(struct imp *m, cdb_error *e)
 	}
 	if (json_integer_value(json_object_get(m->ckpt, "version")) !=
 	    CKPT_VERSION ||
+	    !str_is(m->ckpt, "kind", "cdb-import") ||
 	    !json_is_object(json_object_get(m->ckpt, "collections")))
 		return cdb_error_set(e, CDB_ERR_INPUT,
 		    "%s: not a cdb-import checkpoint", m->o->checkpoint);
+	if (!str_is(m->ckpt, "target", cdb_chroma_url(m->c)) ||
+	    !str_is(m->ckpt, "tenant", m->o->tenant) ||
+	    !str_is(m->ckpt, "database", m->o->database))
+		return cdb_error_set(e, CDB_ERR_INPUT,
+		    "%s: checkpoint belongs to an import into another server, "
+		    "tenant or database", m->o->checkpoint);
 	m->skip_to = (long)json_integer_value(json_object_get(m->ckpt, "line"));
 	m->st->resumed = 1;
 	m->st->already_done = json_is_true(json_object_get(m->ckpt, "complete"));

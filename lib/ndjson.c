@@ -484,6 +484,13 @@ cdb_reader_next(cdb_reader *r, cdb_item *it, cdb_error *e)
 	r->offset += n;
 	if (r->done)
 		return cdb_error_setl(e, it->line, "data after the trailer line");
+	/* A kill mid-write leaves a torn last line: with --allow-partial it
+	 * is dropped like the missing trailer. */
+	if (r->line[n - 1] != '\n' && (r->flags & CDB_READ_ALLOW_PARTIAL) &&
+	    !r->done) {
+		r->partial = 1;
+		return 0;
+	}
 	it->raw = r->line;
 	it->raw_len = (size_t)n;
 	if (it->raw_len > 0 && r->line[it->raw_len - 1] == '\n')

@@ -1,0 +1,992 @@
+/*
+ * embed.c - embedding vectors: exact float32 text conversion, base64
+ * packing and sanity checks.
+ *
+ * Parsing gathers up to 19 significant digits into a uint64_t m and a
+ * decimal exponent e, then evaluates m * 10^e in double with at most four
+ * correctly rounded operations, so the double is within 4 of its ulps of
+ * the exact value.  Rounding that double to float32 gives the correctly
+ * rounded float unless a float32 rounding boundary (a midpoint between
+ * adjacent floats) lies inside that error window, which the low 29
+ * mantissa bits of the double reveal.  Those rare inputs, subnormal
+ * results and inputs with more digits go to strtof.
+ *
+ * Formatting is Ryu (Ulf Adams, "Ryu: fast float-to-string conversion",
+ * PLDI 2018) for float32: it computes the bounds of the rounding interval
+ * of the float scaled by a power of ten with exact 32x64-bit products by
+ * tabled powers of five, then drops digits while the interval allows.
+ * That gives the shortest, nearest digits without any fallback.
+ */
+#include <errno.h>
+#include <float.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "embed.h"
+
+#define SLOW_DIGITS 120	  /* float32 midpoints have at most 113 */
+#define EXP_CLAMP   1000000000000000LL /* far past any float exponent */
+#define ULP_WINDOW  8	  /* error bound of the double, in its ulps, x2 */
+
+/* A decimal number being parsed: (neg ? -1 : 1) * m * 10^e. */
+struct decimal {
+	uint64_t m;  /* the first 19 significant digits */
+	int64_t e;   /* decimal exponent of the last digit kept in m */
+	int inexact; /* a nonzero digit did not fit in m */
+	int neg;
+};
+
+/* Result of the shortest-digits search: digits * 10^exp. */
+struct shortest {
+	uint32_t digits;
+	int32_t exp;
+};
+
+/* Ryu working state: the interval (vm, vr, vp) scaled by 10^-q. */
+struct ryu {
+	uint32_t vr, vp, vm; /* value, upper and lower bound */
+	int32_t e10;	     /* decimal exponent of vr's last digit */
+	uint32_t last;	     /* the digit just below vr */
+	int rest_zero;	     /* every digit below last is zero */
+	int vm_zero;	     /* vm is exact: the digits dropped were 0 */
+	int accept;	     /* the bounds themselves round to the float */
+};
+
+/* Powers of ten exactly representable in a double. */
+static const double pow10_tab[23] = {
+	1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12,
+	1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22
+};
+
+/*
+ * Ryu's tables, 61 significant bits each (generated with Python's exact
+ * integers, pow5bits() as below):
+ * pow5_inv[q] = floor(2^(pow5bits(q) + 60) / 5^q) + 1, q = 0..30;
+ * pow5_tab[i] = floor(5^i / 2^(pow5bits(i) - 61)), i = 0..47.
+ */
+static const uint64_t pow5_inv[31] = {
+	0x2000000000000001U, 0x199999999999999aU, 0x147ae147ae147ae2U,
+	0x10624dd2f1a9fbe8U, 0x1a36e2eb1c432ca6U, 0x14f8b588e368f085U,
+	0x10c6f7a0b5ed8d37U, 0x1ad7f29abcaf4858U, 0x15798ee2308c39e0U,
+	0x112e0be826d694b3U, 0x1b7cdfd9d7bdbab8U, 0x15fd7fe179649560U,
+	0x119799812dea111aU, 0x1c25c268497681c3U, 0x16849b86a12b9b02U,
+	0x1203af9ee756159cU, 0x1cd2b297d889bc2cU, 0x170ef54646d4968aU,
+	0x12725dd1d243aba1U, 0x1d83c94fb6d2ac35U, 0x179ca10c9242235eU,
+	0x12e3b40a0e9b4f7eU, 0x1e392010175ee597U, 0x182db34012b25145U,
+	0x1357c299a88ea76bU, 0x1ef2d0f5da7dd8abU, 0x18c240c4aecb13bcU,
+	0x13ce9a36f23c0fcaU, 0x1fb0f6be50601942U, 0x195a5efea6b34768U,
+	0x14484bfeebc29f87U,
+};
+
+static const uint64_t pow5_tab[48] = {
+	0x1000000000000000U, 0x1400000000000000U, 0x1900000000000000U,
+	0x1f40000000000000U, 0x1388000000000000U, 0x186a000000000000U,
+	0x1e84800000000000U, 0x1312d00000000000U, 0x17d7840000000000U,
+	0x1dcd650000000000U, 0x12a05f2000000000U, 0x174876e800000000U,
+	0x1d1a94a200000000U, 0x12309ce540000000U, 0x16bcc41e90000000U,
+	0x1c6bf52634000000U, 0x11c37937e0800000U, 0x16345785d8a00000U,
+	0x1bc16d674ec80000U, 0x1158e460913d0000U, 0x15af1d78b58c4000U,
+	0x1b1ae4d6e2ef5000U, 0x10f0cf064dd59200U, 0x152d02c7e14af680U,
+	0x1a784379d99db420U, 0x108b2a2c28029094U, 0x14adf4b7320334b9U,
+	0x19d971e4fe8401e7U, 0x1027e72f1f128130U, 0x1431e0fae6d7217cU,
+	0x193e5939a08ce9dbU, 0x1f8def8808b02452U, 0x13b8b5b5056e16b3U,
+	0x18a6e32246c99c60U, 0x1ed09bead87c0378U, 0x13426172c74d822bU,
+	0x1812f9cf7920e2b6U, 0x1e17b84357691b64U, 0x12ced32a16a1b11eU,
+	0x178287f49c4a1d66U, 0x1d6329f1c35ca4bfU, 0x125dfa371a19e6f7U,
+	0x16f578c4e0a060b5U, 0x1cb2d6f618c878e3U, 0x11efc659cf7d4b8dU,
+	0x166bb7f0435c9e71U, 0x1c06a5ec5433c60dU, 0x118427b3b4a05bc8U,
+};
+
+static const char digit_pairs[201] =
+    "00010203040506070809101112131415161718192021222324252627282930313233"
+    "34353637383940414243444546474849505152535455565758596061626364656667"
+    "68697071727374757677787980818283848586878889909192939495969798"
+    "99";
+
+static const char b64_chars[65] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+/*
+ * Eight digits at a time (SWAR, as in simdjson and fast_float): the
+ * common 8 to 17 digit mantissas then take one or two steps instead of
+ * a dependent multiply per digit.  Needs the first character in the low
+ * byte, so little-endian hosts only; others use the digit loop.
+ */
+static int
+is_8digits(uint64_t v)
+{
+	/* A byte above '9' sets its top bit in the sum, below '0' in the
+	 * difference; the lowest bad byte always shows. */
+	return (((v + 0x4646464646464646U) | (v - 0x3030303030303030U)) &
+		   0x8080808080808080U) == 0;
+}
+
+static uint32_t
+value_8digits(uint64_t v)
+{
+	v -= 0x3030303030303030U;
+	/* Pairs of digits, then pairs of pairs, then the two halves. */
+	v = v * 10 + (v >> 8);
+	v = ((v & 0x000000ff000000ffU) * (100 + (1000000ULL << 32)) +
+		((v >> 16) & 0x000000ff000000ffU) * (1 + (10000ULL << 32))) >>
+	    32;
+	return (uint32_t)v;
+}
+
+static size_t
+take_8digits(const char *s, size_t n, uint64_t *m)
+{
+	uint64_t v;
+	size_t i;
+
+	for (i = 0; n - i >= 8 && *m < 100000000000U; i += 8) {
+		memcpy(&v, s + i, sizeof(v));
+		if (!is_8digits(v))
+			break;
+		*m = *m * 100000000 + value_8digits(v);
+	}
+	return i;
+}
+#else
+static size_t
+take_8digits(const char *s, size_t n, uint64_t *m)
+{
+	(void)s;
+	(void)n;
+	(void)m;
+	return 0;
+}
+#endif
+
+/*
+ * Accumulate the digits at s into d while m stays below 10^19, so m
+ * holds at most 19 significant digits (leading zeros leave m at 0 and
+ * only move the exponent).  Returns how many digits there were.
+ */
+static size_t
+take_digits(const char *s, size_t n, struct decimal *d, size_t *kept)
+{
+	size_t i, k;
+	unsigned c;
+
+	i = k = take_8digits(s, n, &d->m);
+	for (; i < n && (c = (unsigned char)s[i] - '0') < 10; i++) {
+		if (d->m < 1000000000000000000U) {
+			d->m = d->m * 10 + c;
+			k++;
+		} else
+			d->inexact |= c != 0;
+	}
+	*kept = k;
+	return i;
+}
+
+/* Parse an exponent "[+-]digits" into *x; returns its length or 0. */
+static size_t
+scan_exponent(const char *s, size_t n, int64_t *x)
+{
+	size_t i;
+	int64_t v;
+	int neg;
+
+	i = 0;
+	neg = i < n && s[i] == '-';
+	if (i < n && (s[i] == '-' || s[i] == '+'))
+		i++;
+	if (i >= n || s[i] < '0' || s[i] > '9')
+		return 0;
+	/* Clamped: beyond it any value has over- or underflowed anyway. */
+	for (v = 0; i < n && s[i] >= '0' && s[i] <= '9'; i++)
+		if (v < EXP_CLAMP)
+			v = v * 10 + (s[i] - '0');
+	*x = neg ? -v : v;
+	return i;
+}
+
+/*
+ * Scan the JSON number -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? at
+ * s into d.  Returns its length, or 0 when s does not start with one.
+ */
+static size_t
+scan_number(const char *s, size_t n, struct decimal *d)
+{
+	size_t p, len, kept;
+	int64_t x;
+
+	memset(d, 0, sizeof(*d));
+	p = 0;
+	if (p < n && s[p] == '-') {
+		d->neg = 1;
+		p++;
+	}
+	if (p < n && s[p] == '0')
+		p++;
+	else if (p < n && s[p] >= '1' && s[p] <= '9') {
+		len = take_digits(s + p, n - p, d, &kept);
+		d->e += (int64_t)(len - kept);
+		p += len;
+	} else
+		return 0;
+	if (p < n && s[p] == '.') {
+		p++;
+		if ((len = take_digits(s + p, n - p, d, &kept)) == 0)
+			return 0;
+		d->e -= (int64_t)kept;
+		p += len;
+	}
+	if (p < n && (s[p] == 'e' || s[p] == 'E')) {
+		if ((len = scan_exponent(s + p + 1, n - p - 1, &x)) == 0)
+			return 0;
+		d->e += x;
+		p += 1 + len;
+	}
+	return p;
+}
+
+/*
+ * m * 10^e in double, -66 <= e <= 38, within 4 ulps: converting m and
+ * each of at most three scalings by an exact power of ten is one
+ * correctly rounded operation (relative error 2^-53).  Negative powers
+ * of ten are not exact in binary, so those scale by division.
+ */
+static double
+scale_decimal(uint64_t m, int64_t e)
+{
+	double d;
+
+	d = (double)m;
+	if (e >= 0) {
+		if (e > 22) {
+			d *= 1e22;
+			e -= 22;
+		}
+		return d * pow10_tab[e];
+	}
+	while (e < -22) {
+		d /= 1e22;
+		e += 22;
+	}
+	return d / pow10_tab[-e];
+}
+
+/*
+ * Round |d| to float32 into *out.  Returns -1 when that cannot be done
+ * safely from a double approximation: too many digits, a result outside
+ * the normal float range, or one too close to a rounding boundary.
+ */
+static int
+fast_float(const struct decimal *d, float *out)
+{
+	uint64_t bits, low;
+	double x;
+
+	if (d->inexact)
+		return -1;
+	if (d->m == 0) {
+		*out = 0.0f;
+		return 0;
+	}
+	if (d->e > 38) {
+		/* At least 1e39: overflows. */
+		*out = INFINITY;
+		return 0;
+	}
+	if (d->e < -66)
+		return -1;
+	x = scale_decimal(d->m, d->e);
+	if (x < FLT_MIN)
+		return -1;
+	/*
+	 * A float keeps the top 23 of the double's 52 mantissa bits, so
+	 * float midpoints are where the low 29 bits are 0x10000000.  The
+	 * window also covers the overflow threshold, itself a midpoint.
+	 */
+	memcpy(&bits, &x, sizeof(bits));
+	low = bits & 0x1fffffff;
+	if (low - (0x10000000 - ULP_WINDOW) <= 2 * ULP_WINDOW)
+		return -1;
+	if (x >= 0x1.ffffffp127)
+		*out = INFINITY;
+	else
+		*out = (float)x;
+	return 0;
+}
+
+/* Write v in decimal at p; returns the end. */
+static char *
+put_uint(char *p, uint64_t v)
+{
+	char tmp[24];
+	size_t n;
+
+	n = 0;
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	while (n > 0)
+		*p++ = tmp[--n];
+	return p;
+}
+
+/*
+ * Let strtof decide, on a rewritten copy of the token at s: its first
+ * SLOW_DIGITS significant digits, then a 1 standing for any nonzero
+ * digits dropped after them, then the exponent, as "-DDDDeX".  Every
+ * float32 midpoint has at most 113 significant digits, so the copy is on
+ * the same side of each midpoint as the token, and strtof rounds it the
+ * same.  The copy has no decimal point, so the locale does not matter.
+ */
+static float
+slow_float(const char *s, size_t len)
+{
+	char buf[SLOW_DIGITS + 48], *p;
+	int64_t e, x;
+	size_t i;
+	int nd, frac, sticky, saved;
+	float f;
+
+	p = buf;
+	e = 0;
+	nd = frac = sticky = 0;
+	for (i = 0; i < len && s[i] != 'e' && s[i] != 'E'; i++) {
+		if (s[i] == '-')
+			*p++ = '-';
+		else if (s[i] == '.')
+			frac = 1;
+		else if (nd == 0 && s[i] == '0')
+			e -= frac;
+		else if (nd < SLOW_DIGITS) {
+			*p++ = s[i];
+			nd++;
+			e -= frac;
+		} else {
+			sticky |= s[i] != '0';
+			e += !frac;
+		}
+	}
+	if (nd == 0)
+		*p++ = '0';
+	if (sticky) {
+		*p++ = '1';
+		e--;
+	}
+	if (i < len && scan_exponent(s + i + 1, len - i - 1, &x) > 0)
+		e += x;
+	/* Any 121-digit value is 0 or infinite past these. */
+	e = e < -99999 ? -99999 : e > 99999 ? 99999 : e;
+	*p++ = 'e';
+	if (e < 0)
+		*p++ = '-';
+	p = put_uint(p, (uint64_t)(e < 0 ? -e : e));
+	*p = '\0';
+	saved = errno;
+	f = strtof(buf, NULL);
+	errno = saved;
+	return f;
+}
+
+/* Parse one number: 0, -1 when not a number, -2 when out of range. */
+static int
+parse_number(const char *s, size_t n, float *out, size_t *used)
+{
+	struct decimal d;
+	size_t len;
+	float f;
+
+	if ((len = scan_number(s, n, &d)) == 0)
+		return -1;
+	if (fast_float(&d, &f) == 0) {
+		if (d.neg)
+			f = -f;
+	} else
+		f = slow_float(s, len);
+	if (isinf(f))
+		return -2;
+	*out = f;
+	*used = len;
+	return 0;
+}
+
+int
+cdb_embed_parse_float(const char *s, size_t n, float *out, size_t *used)
+{
+	return parse_number(s, n, out, used) == 0 ? 0 : -1;
+}
+
+/* ceil(log2(5^e)) for 1 <= e <= 3528, and 1 for e == 0. */
+static int32_t
+pow5bits(int32_t e)
+{
+	return (int32_t)(((uint32_t)e * 1217359) >> 19) + 1;
+}
+
+/* floor(log10(2^e)) for 0 <= e <= 1650. */
+static int32_t
+log10pow2(int32_t e)
+{
+	return (int32_t)(((uint32_t)e * 78913) >> 18);
+}
+
+/* floor(log10(5^e)) for 0 <= e <= 2620. */
+static int32_t
+log10pow5(int32_t e)
+{
+	return (int32_t)(((uint32_t)e * 732923) >> 20);
+}
+
+/* floor(m * factor / 2^shift), exactly; 32 <= shift < 96. */
+static uint64_t
+mulshift(uint32_t m, uint64_t factor, int32_t shift)
+{
+	uint64_t lo, hi;
+
+	lo = (uint64_t)m * (uint32_t)factor;
+	hi = (uint64_t)m * (factor >> 32);
+	return ((lo >> 32) + hi) >> (shift - 32);
+}
+
+/* Does 5^p divide v (v > 0)? */
+static int
+pow5_divides(uint32_t v, int32_t p)
+{
+	int32_t count;
+
+	for (count = 0; v % 5 == 0; count++)
+		v /= 5;
+	return count >= p;
+}
+
+/* Does 2^p divide v? */
+static int
+pow2_divides(uint32_t v, int32_t p)
+{
+	return p < 32 && (v & ((1U << p) - 1)) == 0;
+}
+
+/*
+ * Scale the interval mv*2^e2 (bounds mp, mm) for e2 >= 0 by 10^-q with
+ * q = floor(log10(2^e2)), multiplying by tabled 2^k/5^q.  The digit below
+ * and the exactness flags come from divisibility by powers of five.
+ */
+static void
+scale_up(struct ryu *r, uint32_t mv, uint32_t mp, uint32_t mm, int32_t e2)
+{
+	int32_t q, k;
+
+	q = log10pow2(e2);
+	r->e10 = q;
+	k = 60 + pow5bits(q) + q - e2;
+	r->vr = (uint32_t)mulshift(mv, pow5_inv[q], k);
+	r->vp = (uint32_t)mulshift(mp, pow5_inv[q], k);
+	r->vm = (uint32_t)mulshift(mm, pow5_inv[q], k);
+	r->last = 0;
+	r->rest_zero = 1;
+	if (q > 0) {
+		k = 60 + pow5bits(q - 1) + q - 1 - e2;
+		r->last = (uint32_t)(mulshift(mv, pow5_inv[q - 1], k) % 10);
+		r->rest_zero = pow5_divides(mv, q - 1);
+	}
+	r->vm_zero = pow5_divides(mm, q);
+	if (!r->accept && pow5_divides(mp, q))
+		r->vp--;
+}
+
+/*
+ * The same for e2 < 0: scale by 5^i/2^q with q = floor(log10(5^-e2)),
+ * i = -e2 - q; exactness is divisibility by powers of two.
+ */
+static void
+scale_down(struct ryu *r, uint32_t mv, uint32_t mp, uint32_t mm, int32_t e2)
+{
+	int32_t q, i, j;
+
+	q = log10pow5(-e2);
+	i = -e2 - q;
+	r->e10 = q + e2;
+	j = q - pow5bits(i) + 61;
+	r->vr = (uint32_t)mulshift(mv, pow5_tab[i], j);
+	r->vp = (uint32_t)mulshift(mp, pow5_tab[i], j);
+	r->vm = (uint32_t)mulshift(mm, pow5_tab[i], j);
+	r->last = 0;
+	r->rest_zero = 1;
+	if (q > 0) {
+		j = q - 1 - pow5bits(i + 1) + 61;
+		r->last = (uint32_t)(mulshift(mv, pow5_tab[i + 1], j) % 10);
+		r->rest_zero = pow2_divides(mv, q - 1);
+	}
+	r->vm_zero = pow2_divides(mm, q);
+	if (!r->accept && pow2_divides(mp, q))
+		r->vp--;
+}
+
+/*
+ * Drop digits while the interval still holds a shorter number, keeping
+ * track of exact ties (rare: about 4% of floats) to round half to even
+ * and of an exact lower bound that may itself be the answer.
+ */
+static uint32_t
+trim_exact(struct ryu *r, int32_t *removed)
+{
+	int vm_zero;
+
+	vm_zero = r->accept && r->vm_zero;
+	while (r->vp / 10 > r->vm / 10) {
+		vm_zero &= r->vm % 10 == 0;
+		r->rest_zero &= r->last == 0;
+		r->last = r->vr % 10;
+		r->vr /= 10;
+		r->vp /= 10;
+		r->vm /= 10;
+		(*removed)++;
+	}
+	while (vm_zero && r->vm % 10 == 0) {
+		r->rest_zero &= r->last == 0;
+		r->last = r->vr % 10;
+		r->vr /= 10;
+		r->vp /= 10;
+		r->vm /= 10;
+		(*removed)++;
+	}
+	if (r->rest_zero && r->last == 5 && r->vr % 2 == 0)
+		r->last = 4;
+	return r->vr + ((r->vr == r->vm && !vm_zero) || r->last >= 5);
+}
+
+/* The common case: no ties, and the lower bound is never the answer. */
+static uint32_t
+trim_inexact(struct ryu *r, int32_t *removed)
+{
+	while (r->vp / 10 > r->vm / 10) {
+		r->last = r->vr % 10;
+		r->vr /= 10;
+		r->vp /= 10;
+		r->vm /= 10;
+		(*removed)++;
+	}
+	return r->vr + (r->vr == r->vm || r->last >= 5);
+}
+
+/* Shortest nearest decimal for the finite nonzero float with these bits. */
+static struct shortest
+shortest_decimal(uint32_t bits)
+{
+	struct shortest s;
+	struct ryu r;
+	uint32_t mant, bexp, m2, mv, mp, mm;
+	int32_t e2, removed;
+
+	mant = bits & 0x7fffff;
+	bexp = (bits >> 23) & 0xff;
+	/* Two extra bits so the interval bounds are integers. */
+	if (bexp == 0) {
+		m2 = mant;
+		e2 = 1 - 127 - 23 - 2;
+	} else {
+		m2 = mant | 0x800000;
+		e2 = (int32_t)bexp - 127 - 23 - 2;
+	}
+	mv = 4 * m2;
+	mp = mv + 2;
+	/* Below a power of two the previous float is closer. */
+	mm = mv - 1 - (mant != 0 || bexp <= 1);
+	/* Round-half-even: a float with even mantissa owns its bounds. */
+	r.accept = (m2 & 1) == 0;
+	if (e2 >= 0)
+		scale_up(&r, mv, mp, mm, e2);
+	else
+		scale_down(&r, mv, mp, mm, e2);
+	removed = 0;
+	if (r.rest_zero || (r.accept && r.vm_zero))
+		s.digits = trim_exact(&r, &removed);
+	else
+		s.digits = trim_inexact(&r, &removed);
+	s.exp = r.e10 + removed;
+	while (s.digits != 0 && s.digits % 10 == 0) {
+		s.digits /= 10;
+		s.exp++;
+	}
+	return s;
+}
+
+static int
+count_digits(uint32_t v)
+{
+	int n;
+
+	for (n = 1; v >= 10; n++)
+		v /= 10;
+	return n;
+}
+
+/* Write the n decimal digits of v at p. */
+static void
+put_digits(char *p, uint32_t v, int n)
+{
+	while (n >= 2) {
+		memcpy(p + n - 2, digit_pairs + 2 * (v % 100), 2);
+		v /= 100;
+		n -= 2;
+	}
+	if (n == 1)
+		p[0] = (char)('0' + v);
+}
+
+/* d.ddde-XX, as C's %e writes exponents. */
+static char *
+put_scientific(char *p, uint32_t digits, int n, int x)
+{
+	put_digits(p + 1, digits, n);
+	p[0] = p[1];
+	if (n > 1) {
+		p[1] = '.';
+		p += n + 1;
+	} else
+		p++;
+	*p++ = 'e';
+	*p++ = x < 0 ? '-' : '+';
+	if (x < 0)
+		x = -x;
+	/* Float exponents stay within two digits. */
+	memcpy(p, digit_pairs + 2 * x, 2);
+	return p + 2;
+}
+
+/* Plain decimal with the point placed for exponent x, -5 <= x < 9. */
+static char *
+put_fixed(char *p, uint32_t digits, int n, int x)
+{
+	if (x < 0) {
+		*p++ = '0';
+		*p++ = '.';
+		memset(p, '0', (size_t)(-x - 1));
+		p += -x - 1;
+		put_digits(p, digits, n);
+		return p + n;
+	}
+	put_digits(p, digits, n);
+	if (n <= x + 1) {
+		memset(p + n, '0', (size_t)(x + 1 - n));
+		return p + x + 1;
+	}
+	memmove(p + x + 2, p + x + 1, (size_t)(n - x - 1));
+	p[x + 1] = '.';
+	return p + n + 1;
+}
+
+/*
+ * Non-finite values (a caller's bug) come out as "null", which is valid
+ * JSON and which our parser rejects as not a number.
+ */
+size_t
+cdb_embed_format_float(float f, char *buf)
+{
+	struct shortest s;
+	uint32_t bits;
+	char *p;
+	int n, x;
+
+	memcpy(&bits, &f, sizeof(bits));
+	if ((bits & 0x7f800000) == 0x7f800000) {
+		memcpy(buf, "null", 5);
+		return 4;
+	}
+	p = buf;
+	if (bits >> 31)
+		*p++ = '-';
+	if ((bits & 0x7fffffff) == 0)
+		*p++ = '0';
+	else {
+		s = shortest_decimal(bits);
+		n = count_digits(s.digits);
+		x = s.exp + n - 1;
+		if (x < -5 || x >= 9)
+			p = put_scientific(p, s.digits, n, x);
+		else
+			p = put_fixed(p, s.digits, n, x);
+	}
+	*p = '\0';
+	return (size_t)(p - buf);
+}
+
+static int
+is_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+static size_t
+skip_space(const char *s, size_t n, size_t p)
+{
+	while (p < n && is_space(s[p]))
+		p++;
+	return p;
+}
+
+long
+cdb_embed_parse_json(const char *s, size_t n, float *out, size_t cap,
+    size_t *dim, cdb_error *e)
+{
+	size_t p, i, used;
+	int rc;
+
+	p = skip_space(s, n, 0);
+	if (p >= n || s[p] != '[')
+		return cdb_error_set(e, CDB_ERR_INPUT,
+		    "embedding is not a JSON array");
+	p = skip_space(s, n, p + 1);
+	if (p < n && s[p] == ']') {
+		*dim = 0;
+		return (long)(p + 1);
+	}
+	for (i = 0;; i++) {
+		if (i == cap)
+			return cdb_error_set(e, CDB_ERR_INPUT,
+			    "embedding has more than %zu values", cap);
+		if ((rc = parse_number(s + p, n - p, &out[i], &used)) == -2)
+			return cdb_error_set(e, CDB_ERR_INPUT,
+			    "embedding value %zu is out of float32 range", i);
+		if (rc != 0)
+			return cdb_error_set(e, CDB_ERR_INPUT,
+			    "embedding value %zu is not a number", i);
+		p += used;
+		if (p < n && !is_space(s[p]) && s[p] != ',' && s[p] != ']')
+			return cdb_error_set(e, CDB_ERR_INPUT,
+			    "embedding value %zu is not a number", i);
+		p = skip_space(s, n, p);
+		if (p < n && s[p] == ']')
+			break;
+		if (p >= n)
+			return cdb_error_set(e, CDB_ERR_INPUT,
+			    "embedding array is not closed");
+		if (s[p] != ',')
+			return cdb_error_set(e, CDB_ERR_INPUT,
+			    "embedding value %zu is not followed by ',' or ']'",
+			    i);
+		p = skip_space(s, n, p + 1);
+	}
+	*dim = i + 1;
+	return (long)(p + 1);
+}
+
+int
+cdb_embed_format_json(const float *v, size_t dim, cdb_buf *b)
+{
+	size_t i;
+	char *p;
+
+	/* One reservation: each value, its comma and the brackets. */
+	if (dim > ((size_t)-1 - 3) / (CDB_FLOAT_MAXLEN + 1) ||
+	    cdb_buf_reserve(b, dim * (CDB_FLOAT_MAXLEN + 1) + 2) == -1)
+		return -1;
+	p = b->data + b->len;
+	*p++ = '[';
+	for (i = 0; i < dim; i++) {
+		if (i > 0)
+			*p++ = ',';
+		p += cdb_embed_format_float(v[i], p);
+	}
+	*p++ = ']';
+	*p = '\0';
+	b->len = (size_t)(p - b->data);
+	return 0;
+}
+
+size_t
+cdb_embed_b64_len(size_t dim)
+{
+	return (dim * 4 + 2) / 3 * 4;
+}
+
+/* The little-endian bytes of f, whatever the host's byte order. */
+static void
+put_le(unsigned char *p, float f)
+{
+	uint32_t u;
+
+	memcpy(&u, &f, sizeof(u));
+	p[0] = (unsigned char)u;
+	p[1] = (unsigned char)(u >> 8);
+	p[2] = (unsigned char)(u >> 16);
+	p[3] = (unsigned char)(u >> 24);
+}
+
+static float
+get_le(const unsigned char *p)
+{
+	uint32_t u;
+	float f;
+
+	u = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+	    (uint32_t)p[3] << 24;
+	memcpy(&f, &u, sizeof(f));
+	return f;
+}
+
+/* Encode n (1..3) bytes as four characters, padded with '='. */
+static void
+b64_group(const unsigned char *in, size_t n, char *out)
+{
+	uint32_t v;
+
+	v = (uint32_t)in[0] << 16;
+	if (n > 1)
+		v |= (uint32_t)in[1] << 8;
+	if (n > 2)
+		v |= in[2];
+	out[0] = b64_chars[v >> 18];
+	out[1] = b64_chars[(v >> 12) & 63];
+	out[2] = n > 1 ? b64_chars[(v >> 6) & 63] : '=';
+	out[3] = n > 2 ? b64_chars[v & 63] : '=';
+}
+
+int
+cdb_embed_b64_encode(const float *v, size_t dim, cdb_buf *b)
+{
+	unsigned char bytes[12];
+	size_t i, k, len;
+	char *p;
+
+	if (dim > (size_t)-1 / 8)
+		return -1;
+	len = cdb_embed_b64_len(dim);
+	if (cdb_buf_reserve(b, len) == -1)
+		return -1;
+	p = b->data + b->len;
+	/* Three floats are twelve bytes: four whole groups. */
+	for (i = 0; i + 3 <= dim; i += 3) {
+		put_le(bytes, v[i]);
+		put_le(bytes + 4, v[i + 1]);
+		put_le(bytes + 8, v[i + 2]);
+		for (k = 0; k < 12; k += 3)
+			b64_group(bytes + k, 3, p + k / 3 * 4);
+		p += 16;
+	}
+	for (k = 0; i < dim; i++, k += 4)
+		put_le(bytes + k, v[i]);
+	for (i = 0; i < k; i += 3, p += 4)
+		b64_group(bytes + i, k - i < 3 ? k - i : 3, p);
+	b->len += len;
+	b->data[b->len] = '\0';
+	return 0;
+}
+
+/* Value of a base64 character, or -1. */
+static int
+b64_value(unsigned char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+')
+		return 62;
+	if (c == '/')
+		return 63;
+	return -1;
+}
+
+/*
+ * Decode the group of four characters at s, the last `pad` of which are
+ * '=', into 3 - pad bytes.  Returns the offset of a bad character, or -1.
+ */
+static long
+b64_ungroup(const char *s, int pad, unsigned char *out)
+{
+	uint32_t v;
+	int i, c;
+
+	v = 0;
+	for (i = 0; i < 4 - pad; i++) {
+		if ((c = b64_value((unsigned char)s[i])) < 0)
+			return i;
+		v = v << 6 | (uint32_t)c;
+	}
+	v <<= 6 * pad;
+	out[0] = (unsigned char)(v >> 16);
+	if (pad < 2)
+		out[1] = (unsigned char)(v >> 8);
+	if (pad < 1)
+		out[2] = (unsigned char)v;
+	return -1;
+}
+
+static int
+b64_bad_char(const char *s, size_t at, cdb_error *e)
+{
+	if (s[at] == '=')
+		return cdb_error_set(e, CDB_ERR_INPUT,
+		    "base64 embedding has bad padding");
+	return cdb_error_set(e, CDB_ERR_INPUT,
+	    "base64 embedding has a bad character at offset %zu", at);
+}
+
+int
+cdb_embed_b64_decode(const char *s, size_t n, float *out, size_t cap,
+    size_t *dim, cdb_error *e)
+{
+	unsigned char bytes[12];
+	size_t groups, g, nbytes, k, i;
+	long bad;
+	int pad;
+
+	if (n % 4 != 0)
+		return cdb_error_set(e, CDB_ERR_INPUT,
+		    "base64 embedding length %zu is not a multiple of 4", n);
+	pad = n > 0 && s[n - 1] == '=';
+	pad += pad && s[n - 2] == '=';
+	if (pad == 2 && s[n - 3] == '=')
+		return cdb_error_set(e, CDB_ERR_INPUT,
+		    "base64 embedding has bad padding");
+	groups = n / 4;
+	nbytes = groups * 3 - (size_t)pad;
+	if (nbytes % 4 != 0)
+		return cdb_error_set(e, CDB_ERR_INPUT,
+		    "base64 embedding has %zu bytes, not a multiple of 4",
+		    nbytes);
+	if (nbytes / 4 > cap)
+		return cdb_error_set(e, CDB_ERR_INPUT,
+		    "embedding has more than %zu values", cap);
+	/* Four groups are twelve bytes: three whole floats. */
+	for (g = 0, i = 0; g + 4 < groups || (g + 4 == groups && !pad);
+	     g += 4, i += 3) {
+		for (k = 0; k < 4; k++)
+			if ((bad = b64_ungroup(s + (g + k) * 4, 0,
+				 bytes + k * 3)) >= 0)
+				return b64_bad_char(s, (g + k) * 4 +
+				    (size_t)bad, e);
+		out[i] = get_le(bytes);
+		out[i + 1] = get_le(bytes + 4);
+		out[i + 2] = get_le(bytes + 8);
+	}
+	/* The rest: at most four groups, the last maybe padded. */
+	for (k = 0; g < groups; g++, k += 3)
+		if ((bad = b64_ungroup(s + g * 4, g + 1 == groups ? pad : 0,
+			 bytes + k)) >= 0)
+			return b64_bad_char(s, g * 4 + (size_t)bad, e);
+	for (k = 0; i < nbytes / 4; i++, k += 4)
+		out[i] = get_le(bytes + k);
+	*dim = nbytes / 4;
+	return 0;
+}
+
+int
+cdb_embed_check(const float *v, size_t dim, size_t want, cdb_error *e)
+{
+	size_t i;
+
+	if (want > 0 && dim != want)
+		return cdb_error_set(e, CDB_ERR_INPUT,
+		    "embedding has %zu values, collection expects %zu", dim,
+		    want);
+	for (i = 0; i < dim; i++)
+		if (!isfinite(v[i]))
+			return cdb_error_set(e, CDB_ERR_INPUT,
+			    "embedding value %zu is not finite", i);
+	return 0;
+}
