@@ -297,24 +297,16 @@ rehash(FILE *f, long long bytes, cdb_digest *d, cdb_error *e)
 	return 0;
 }
 
-static int
-str_is(const json_t *o, const char *key, const char *want)
-{
-	const char *v = json_string_value(json_object_get(o, key));
-
-	return v != NULL && strcmp(v, want) == 0;
-}
-
 /* Is the checkpoint one of ours, for this server and these options? */
 static int
 same_export(struct job *j)
 {
 	return json_integer_value(json_object_get(j->ckpt, "version")) ==
 		   CKPT_VERSION &&
-	    str_is(j->ckpt, "kind", "cdb-export") &&
-	    str_is(j->ckpt, "source", cdb_chroma_url(j->c)) &&
-	    str_is(j->ckpt, "tenant", cdb_chroma_tenant(j->c)) &&
-	    str_is(j->ckpt, "database", cdb_chroma_database(j->c)) &&
+	    cdb_json_str_is(j->ckpt, "kind", "cdb-export") &&
+	    cdb_json_str_is(j->ckpt, "source", cdb_chroma_url(j->c)) &&
+	    cdb_json_str_is(j->ckpt, "tenant", cdb_chroma_tenant(j->c)) &&
+	    cdb_json_str_is(j->ckpt, "database", cdb_chroma_database(j->c)) &&
 	    json_integer_value(json_object_get(j->ckpt, "form")) == j->o->form &&
 	    json_is_array(json_object_get(j->ckpt, "done"));
 }

@@ -604,14 +604,6 @@ flush_all(struct imp *m, cdb_error *e)
 }
 
 static int
-str_is(const json_t *o, const char *key, const char *want)
-{
-	const char *v = json_string_value(json_object_get(o, key));
-
-	return v != NULL && strcmp(v, want) == 0;
-}
-
-static int
 load_ckpt(struct imp *m, cdb_error *e)
 {
 	if (m->o->checkpoint == NULL)
@@ -628,13 +620,13 @@ load_ckpt(struct imp *m, cdb_error *e)
 	}
 	if (json_integer_value(json_object_get(m->ckpt, "version")) !=
 	    CKPT_VERSION ||
-	    !str_is(m->ckpt, "kind", "cdb-import") ||
+	    !cdb_json_str_is(m->ckpt, "kind", "cdb-import") ||
 	    !json_is_object(json_object_get(m->ckpt, "collections")))
 		return cdb_error_set(e, CDB_ERR_INPUT,
 		    "%s: not a cdb-import checkpoint", m->o->checkpoint);
-	if (!str_is(m->ckpt, "target", cdb_chroma_url(m->c)) ||
-	    !str_is(m->ckpt, "tenant", m->o->tenant) ||
-	    !str_is(m->ckpt, "database", m->o->database))
+	if (!cdb_json_str_is(m->ckpt, "target", cdb_chroma_url(m->c)) ||
+	    !cdb_json_str_is(m->ckpt, "tenant", m->o->tenant) ||
+	    !cdb_json_str_is(m->ckpt, "database", m->o->database))
 		return cdb_error_set(e, CDB_ERR_INPUT,
 		    "%s: checkpoint belongs to an import into another server, "
 		    "tenant or database", m->o->checkpoint);

@@ -240,3 +240,11 @@ cdb_json_find(const char *s, size_t n, const char *key, size_t *vs,
 	}
 	return 0;
 }
+
+int
+cdb_json_str_is(const json_t *o, const char *key, const char *want)
+{
+	const char *v = json_string_value(json_object_get(o, key));
+
+	return v != NULL && strcmp(v, want) == 0;
+}

@@ -47,6 +47,9 @@ long cdb_json_skip(const char *s, size_t n);
 int cdb_json_find(const char *s, size_t n, const char *key, size_t *vs,
     size_t *ve);
 
+/* True when o[key] is the string want. */
+int cdb_json_str_is(const json_t *o, const char *key, const char *want);
+
 /* The real d as shortest round-trip text, always reading back as a real. */
 int cdb_json_dump_real(cdb_buf *b, double d);
 
