@@ -726,27 +726,89 @@ skip_space(const char *s, size_t n, size_t p)
 	return p;
 }
 
+/*
+ * True when no decimal with fewer significant digits than d reads back as
+ * f, and d has no trailing zero: the text is already the shortest
+ * round-trip form and may be copied instead of formatted.  Any decimal
+ * with fewer digits that lies in f's rounding interval makes one of the
+ * two neighbours of d at the next coarser step do so too, so two checks
+ * decide it; anything unusual answers "no" and gets formatted.
+ */
+static int
+is_shortest(const struct decimal *d, float f)
+{
+	struct decimal c;
+	float g;
+	int k;
+
+	/* Zero and trailing zeros ("1.0", "0.50") are left to the formatter. */
+	if (d->inexact || d->m % 10 == 0)
+		return 0;
+	if (d->m < 10)
+		return 1;
+	for (k = 0; k < 2; k++) {
+		c = *d;
+		c.m = d->m / 10 + (uint64_t)k;
+		c.e = d->e + 1;
+		if (fast_float(&c, &g) != 0)
+			return 0;
+		if ((c.neg ? -g : g) == f)
+			return 0;
+	}
+	return 1;
+}
+
+/* parse_number that also says whether the text is in shortest form. */
+static int
+parse_token(const char *s, size_t n, float *out, size_t *used, int *shortest)
+{
+	struct decimal d;
+	size_t len;
+	float f;
+
+	if ((len = scan_number(s, n, &d)) == 0)
+		return -1;
+	if (fast_float(&d, &f) == 0) {
+		if (d.neg)
+			f = -f;
+		if (*shortest)
+			*shortest = is_shortest(&d, f);
+	} else {
+		f = slow_float(s, len);
+		*shortest = 0;
+	}
+	if (isinf(f))
+		return -2;
+	*out = f;
+	*used = len;
+	return 0;
+}
+
 long
-cdb_embed_parse_json(const char *s, size_t n, float *out, size_t cap,
-    size_t *dim, cdb_error *e)
+cdb_embed_scan_json(const char *s, size_t n, float *out, size_t cap,
+    size_t *dim, int *verbatim, cdb_error *e)
 {
 	size_t p, i, used;
-	int rc;
+	int rc, sh = verbatim != NULL;
 
 	p = skip_space(s, n, 0);
 	if (p >= n || s[p] != '[')
 		return cdb_error_set(e, CDB_ERR_INPUT,
 		    "embedding is not a JSON array");
+	/* Copying text is only worth it when it is already compact. */
+	sh = sh && p == 0;
 	p = skip_space(s, n, p + 1);
 	if (p < n && s[p] == ']') {
 		*dim = 0;
+		if (verbatim != NULL)
+			*verbatim = sh;
 		return (long)(p + 1);
 	}
 	for (i = 0;; i++) {
 		if (i == cap)
 			return cdb_error_set(e, CDB_ERR_INPUT,
 			    "embedding has more than %zu values", cap);
-		if ((rc = parse_number(s + p, n - p, &out[i], &used)) == -2)
+		if ((rc = parse_token(s + p, n - p, &out[i], &used, &sh)) == -2)
 			return cdb_error_set(e, CDB_ERR_INPUT,
 			    "embedding value %zu is out of float32 range", i);
 		if (rc != 0)
@@ -756,7 +818,18 @@ cdb_embed_parse_json(const char *s, size_t n, float *out, size_t cap,
 		if (p < n && !is_space(s[p]) && s[p] != ',' && s[p] != ']')
 			return cdb_error_set(e, CDB_ERR_INPUT,
 			    "embedding value %zu is not a number", i);
-		p = skip_space(s, n, p);
+		if (p < n && s[p] == ',') {
+			p++;
+			if (p < n && is_space(s[p])) {
+				sh = 0;
+				p = skip_space(s, n, p);
+			}
+			continue;
+		}
+		if (p < n && is_space(s[p])) {
+			sh = 0;
+			p = skip_space(s, n, p);
+		}
 		if (p < n && s[p] == ']')
 			break;
 		if (p >= n)
@@ -769,7 +842,16 @@ cdb_embed_parse_json(const char *s, size_t n, float *out, size_t cap,
 		p = skip_space(s, n, p + 1);
 	}
 	*dim = i + 1;
+	if (verbatim != NULL)
+		*verbatim = sh;
 	return (long)(p + 1);
+}
+
+long
+cdb_embed_parse_json(const char *s, size_t n, float *out, size_t cap,
+    size_t *dim, cdb_error *e)
+{
+	return cdb_embed_scan_json(s, n, out, cap, dim, NULL, e);
 }
 
 int

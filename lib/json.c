@@ -209,9 +209,24 @@ cdb_json_skip(const char *s, size_t n)
 	return (long)i;
 }
 
+static int find(const char *, size_t, const char *, size_t *, size_t *);
+
 int
 cdb_json_find(const char *s, size_t n, const char *key, size_t *vs,
     size_t *ve)
+{
+	return find(s, n, key, vs, ve);
+}
+
+int
+cdb_json_find_start(const char *s, size_t n, const char *key, size_t *vs)
+{
+	return find(s, n, key, vs, NULL);
+}
+
+/* With ve NULL the matched value is not skipped: the caller parses it. */
+static int
+find(const char *s, size_t n, const char *key, size_t *vs, size_t *ve)
 {
 	size_t i = skip_ws(s, n, 0), kend, klen = strlen(key);
 	long len;
@@ -227,6 +242,10 @@ cdb_json_find(const char *s, size_t n, const char *key, size_t *vs,
 		if (i >= n || s[i] != ':')
 			return -1;
 		i = skip_ws(s, n, i + 1);
+		if (hit && ve == NULL) {
+			*vs = i;
+			return i < n ? 1 : -1;
+		}
 		if ((len = cdb_json_skip(s + i, n - i)) == -1)
 			return -1;
 		if (hit) {

@@ -50,6 +50,13 @@ int cdb_json_find(const char *s, size_t n, const char *key, size_t *vs,
 /* True when o[key] is the string want. */
 int cdb_json_str_is(const json_t *o, const char *key, const char *want);
 
+/*
+ * Like cdb_json_find, but only locates the value's first byte (*vs) and
+ * leaves the value unread, for callers that parse it themselves.
+ */
+int cdb_json_find_start(const char *s, size_t n, const char *key,
+    size_t *vs);
+
 /* The real d as shortest round-trip text, always reading back as a real. */
 int cdb_json_dump_real(cdb_buf *b, double d);
 
