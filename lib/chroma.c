@@ -413,9 +413,7 @@ parse_body(cdb_page *p, int has, size_t vs, cdb_error *e)
 	if (has)
 		cdb_buf_puts(&rest, "null");
 	cdb_buf_append(&rest, s + ve, p->body.len - ve);
-	p->root = rest.data ? json_loadb(rest.data, rest.len, CDB_JSON_FLAGS,
-				  NULL)
-			    : NULL;
+	p->root = rest.data ? cdb_json_parse(rest.data, rest.len, NULL) : NULL;
 	cdb_buf_free(&rest);
 	if (p->root == NULL)
 		return cdb_error_set(e, CDB_ERR_SERVER, "server answer not JSON");

@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <float.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -737,25 +738,125 @@ skip_space(const char *s, size_t n, size_t p)
 static int
 is_shortest(const struct decimal *d, float f)
 {
-	struct decimal c;
-	float g;
-	int k;
+	uint32_t u;
+	float up, dn, v = fabsf(f);
+	double lo, hi, c1, c2;
+	uint64_t q;
+	int64_t e1;
 
 	/* Zero and trailing zeros ("1.0", "0.50") are left to the formatter. */
 	if (d->inexact || d->m % 10 == 0)
 		return 0;
 	if (d->m < 10)
 		return 1;
-	for (k = 0; k < 2; k++) {
-		c = *d;
-		c.m = d->m / 10 + (uint64_t)k;
-		c.e = d->e + 1;
-		if (fast_float(&c, &g) != 0)
-			return 0;
-		if ((c.neg ? -g : g) == f)
-			return 0;
+	q = d->m / 10;
+	e1 = d->e + 1;
+	memcpy(&u, &v, sizeof(u));
+	if (q >= (1ULL << 53) || e1 < -44 || e1 > 44 || u == 0 ||
+	    u > 0x7f7fffff)
+		return 0;
+	/* f's rounding interval; its ends are doubles, exactly.  Above
+	 * FLT_MAX the next step would be infinity: the gap is the same. */
+	u--;
+	memcpy(&dn, &u, sizeof(dn));
+	u += 2;
+	memcpy(&up, &u, sizeof(up));
+	lo = ((double)v + dn) / 2;
+	hi = u > 0x7f800000 - 1 ? (double)v + ((double)v - dn) / 2
+				: ((double)v + up) / 2;
+	c1 = scale_decimal(q, e1);
+	c2 = scale_decimal(q + 1, e1);
+	/*
+	 * Within 22 powers a candidate is one correctly rounded operation
+	 * away; beyond, two, so widen the interval by a few units of the
+	 * double's last place to stay on the safe side.
+	 */
+	if (e1 < -22 || e1 > 22) {
+		lo -= lo * 0x1p-50;
+		hi += hi * 0x1p-50;
 	}
-	return 1;
+	/* On an end, or inside: a shorter text may read back as f. */
+	return (c1 < lo || c1 > hi) && (c2 < lo || c2 > hi);
+}
+
+static const uint64_t pow10_u64[9] = {
+	1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000
+};
+
+/* Digits at p into *m while it stays below 10^18; NULL if it would not. */
+static const char *
+quick_digits(const char *p, const char *end, uint64_t *m)
+{
+	unsigned c;
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	uint64_t v, bad;
+	int k;
+
+	/*
+	 * Eight bytes at a time, also when fewer than eight are digits: the
+	 * lowest non-digit byte bounds the run, and the run is shifted to
+	 * the top with '0' bytes filling in below, so one multiply-add takes
+	 * the usual 7-9 digit fraction in one or two steps.
+	 */
+	while (end - p >= 8 && *m < 10000000000U) {
+		memcpy(&v, p, sizeof(v));
+		bad = ((v + 0x4646464646464646U) | (v - 0x3030303030303030U)) &
+		    0x8080808080808080U;
+		k = bad ? __builtin_ctzll(bad) / 8 : 8;
+		if (k == 0)
+			return p;
+		if (k < 8)
+			v = v << (64 - 8 * k) |
+			    0x3030303030303030U >> (8 * k);
+		*m = *m * pow10_u64[k] + value_8digits(v);
+		p += k;
+		if (k < 8)
+			return p;
+	}
+#endif
+	for (; p < end && (c = (unsigned char)*p - '0') < 10; p++) {
+		if (*m >= 100000000000000000U)
+			return NULL;
+		*m = *m * 10 + c;
+	}
+	return p;
+}
+
+/*
+ * The shape nearly every embedding component has, in one pass:
+ * [-](0|[1-9][0-9]*)[.[0-9]+] with fewer than 18 digits and no exponent,
+ * followed by ',' or ']'.  Returns the length, or 0 to leave the text to
+ * the general scanner (which also reports syntax errors).
+ */
+static size_t
+quick_number(const char *s, size_t n, struct decimal *d)
+{
+	const char *p = s, *end = s + n, *f;
+
+	memset(d, 0, sizeof(*d));
+	if (p < end && *p == '-') {
+		d->neg = 1;
+		p++;
+	}
+	if (p >= end)
+		return 0;
+	if (*p == '0')
+		p++;
+	else if ((unsigned char)*p - '1' < 9) {
+		if ((p = quick_digits(p, end, &d->m)) == NULL)
+			return 0;
+	} else
+		return 0;
+	if (p < end && *p == '.') {
+		f = ++p;
+		if ((p = quick_digits(p, end, &d->m)) == NULL || p == f)
+			return 0;
+		d->e = -(int64_t)(p - f);
+	}
+	if (p >= end || (*p != ',' && *p != ']'))
+		return 0;
+	return (size_t)(p - s);
 }
 
 /* parse_number that also says whether the text is in shortest form. */
@@ -766,7 +867,8 @@ parse_token(const char *s, size_t n, float *out, size_t *used, int *shortest)
 	size_t len;
 	float f;
 
-	if ((len = scan_number(s, n, &d)) == 0)
+	if ((len = quick_number(s, n, &d)) == 0 &&
+	    (len = scan_number(s, n, &d)) == 0)
 		return -1;
 	if (fast_float(&d, &f) == 0) {
 		if (d.neg)
@@ -909,6 +1011,27 @@ get_le(const unsigned char *p)
 }
 
 /* Encode n (1..3) bytes as four characters, padded with '='. */
+/* Every 12-bit value as its two base64 characters. */
+static char b64_pairs[2 * 4096];
+static pthread_once_t b64_pairs_once = PTHREAD_ONCE_INIT;
+
+static void
+b64_pairs_fill(void)
+{
+	size_t i;
+
+	for (i = 0; i < 4096; i++) {
+		b64_pairs[2 * i] = b64_chars[i >> 6];
+		b64_pairs[2 * i + 1] = b64_chars[i & 63];
+	}
+}
+
+static void
+b64_pairs_init(void)
+{
+	pthread_once(&b64_pairs_once, b64_pairs_fill);
+}
+
 static void
 b64_group(const unsigned char *in, size_t n, char *out)
 {
@@ -938,14 +1061,19 @@ cdb_embed_b64_encode(const float *v, size_t dim, cdb_buf *b)
 	if (cdb_buf_reserve(b, len) == -1)
 		return -1;
 	p = b->data + b->len;
-	/* Three floats are twelve bytes: four whole groups. */
+	/* Three floats are twelve bytes: four whole groups, each written
+	 * as two 12-bit table lookups. */
+	b64_pairs_init();
 	for (i = 0; i + 3 <= dim; i += 3) {
 		put_le(bytes, v[i]);
 		put_le(bytes + 4, v[i + 1]);
 		put_le(bytes + 8, v[i + 2]);
-		for (k = 0; k < 12; k += 3)
-			b64_group(bytes + k, 3, p + k / 3 * 4);
-		p += 16;
+		for (k = 0; k < 12; k += 3, p += 4) {
+			uint32_t g = (uint32_t)bytes[k] << 16 |
+			    (uint32_t)bytes[k + 1] << 8 | bytes[k + 2];
+			memcpy(p, b64_pairs + 2 * (g >> 12), 2);
+			memcpy(p + 2, b64_pairs + 2 * (g & 0xfff), 2);
+		}
 	}
 	for (k = 0; i < dim; i++, k += 4)
 		put_le(bytes + k, v[i]);

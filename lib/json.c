@@ -132,12 +132,15 @@ cdb_json_dump(cdb_buf *b, const json_t *v)
 json_t *
 cdb_json_load(const char *s, size_t n, cdb_error *e)
 {
-	json_error_t je;
+	cdb_error pe;
 	json_t *v;
 
-	if ((v = json_loadb(s, n, CDB_JSON_FLAGS, &je)) == NULL)
-		cdb_error_set(e, CDB_ERR_INPUT, "invalid JSON at column %d: %s",
-		    je.column, je.text);
+	/* The fast parser; its messages already say "invalid JSON at ...". */
+	cdb_error_clear(&pe);
+	if ((v = cdb_json_parse(s, n, &pe)) == NULL)
+		cdb_error_set(e, CDB_ERR_INPUT, "%s",
+		    strncmp(pe.text, "invalid JSON ", 13) == 0 ? pe.text + 13
+							       : pe.text);
 	return v;
 }
 
