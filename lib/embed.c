@@ -886,6 +886,71 @@ parse_token(const char *s, size_t n, float *out, size_t *used, int *shortest)
 	return 0;
 }
 
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+/* How many of the 8 bytes at p are leading digits, and their value. */
+static inline int
+digits8(const char *p, uint64_t *val)
+{
+	uint64_t v, bad;
+	int k;
+
+	memcpy(&v, p, sizeof(v));
+	bad = ((v + 0x4646464646464646U) | (v - 0x3030303030303030U)) &
+	    0x8080808080808080U;
+	k = bad ? __builtin_ctzll(bad) / 8 : 8;
+	if (k > 0 && k < 8)
+		v = v << (64 - 8 * k) | 0x3030303030303030U >> (8 * k);
+	*val = k ? value_8digits(v) : 0;
+	return k;
+}
+
+/*
+ * The shape of nearly every component of a normalised embedding,
+ * [-]0.d{1,16} followed by ',' or ']', straight to a float: the digits
+ * make m < 10^16 < 2^53 and the divisor is an exact power of ten, so the
+ * division is correctly rounded and only a double that falls exactly on a
+ * float midpoint (or below FLT_MIN) needs the general path.  Needs 18
+ * readable bytes.  Returns the length, or 0 to take the general path.
+ * With shortest non-NULL, also tells whether the text is the shortest
+ * form (as is_shortest).
+ */
+static inline size_t
+quick_float(const char *s, float *out, int *shortest)
+{
+	const char *p = s + (*s == '-');
+	uint64_t m, m2, bits;
+	int k, k2, frac;
+	double x;
+	float f;
+
+	if (p[0] != '0' || p[1] != '.')
+		return 0;
+	p += 2;
+	if ((k = digits8(p, &m)) == 0)
+		return 0;
+	frac = k;
+	if (k == 8 && (k2 = digits8(p + 8, &m2)) > 0) {
+		if (k2 == 8)
+			return 0;
+		m = m * pow10_u64[k2] + m2;
+		frac += k2;
+	}
+	if (p[frac] != ',' && p[frac] != ']')
+		return 0;
+	x = (double)m / pow10_tab[frac];
+	memcpy(&bits, &x, sizeof(bits));
+	if (x < FLT_MIN || (bits & 0x1fffffff) == 0x10000000)
+		return 0;
+	f = (float)x;
+	*out = *s == '-' ? -f : f;
+	if (shortest != NULL && *shortest) {
+		struct decimal d = {m, -frac, 0, 0};
+		*shortest = is_shortest(&d, f);
+	}
+	return (size_t)(p + frac - s);
+}
+#endif
+
 long
 cdb_embed_scan_json(const char *s, size_t n, float *out, size_t cap,
     size_t *dim, int *verbatim, cdb_error *e)
@@ -910,6 +975,22 @@ cdb_embed_scan_json(const char *s, size_t n, float *out, size_t cap,
 		if (i == cap)
 			return cdb_error_set(e, CDB_ERR_INPUT,
 			    "embedding has more than %zu values", cap);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+		if (n - p >= 20 &&
+		    (used = quick_float(s + p, &out[i], verbatim ? &sh : NULL)) >
+			0) {
+			p += used;
+			if (s[p] == ',') {
+				p++;
+				if (p < n && is_space(s[p])) {
+					sh = 0;
+					p = skip_space(s, n, p);
+				}
+				continue;
+			}
+			break;
+		}
+#endif
 		if ((rc = parse_token(s + p, n - p, &out[i], &used, &sh)) == -2)
 			return cdb_error_set(e, CDB_ERR_INPUT,
 			    "embedding value %zu is out of float32 range", i);
@@ -1065,14 +1146,27 @@ cdb_embed_b64_encode(const float *v, size_t dim, cdb_buf *b)
 	 * as two 12-bit table lookups. */
 	b64_pairs_init();
 	for (i = 0; i + 3 <= dim; i += 3) {
-		put_le(bytes, v[i]);
-		put_le(bytes + 4, v[i + 1]);
-		put_le(bytes + 8, v[i + 2]);
-		for (k = 0; k < 12; k += 3, p += 4) {
-			uint32_t g = (uint32_t)bytes[k] << 16 |
-			    (uint32_t)bytes[k + 1] << 8 | bytes[k + 2];
-			memcpy(p, b64_pairs + 2 * (g >> 12), 2);
-			memcpy(p + 2, b64_pairs + 2 * (g & 0xfff), 2);
+		/*
+		 * The twelve little-endian bytes of three floats are four
+		 * 24-bit groups; byte-swapped words put the first byte on top,
+		 * so each group is a shift and a mask away.
+		 */
+		uint32_t a, bb, c, g[4];
+		int q;
+
+		memcpy(&a, &v[i], 4);
+		memcpy(&bb, &v[i + 1], 4);
+		memcpy(&c, &v[i + 2], 4);
+		a = __builtin_bswap32(a);
+		bb = __builtin_bswap32(bb);
+		c = __builtin_bswap32(c);
+		g[0] = a >> 8;
+		g[1] = (a & 0xff) << 16 | bb >> 16;
+		g[2] = (bb & 0xffff) << 8 | c >> 24;
+		g[3] = c & 0xffffff;
+		for (q = 0; q < 4; q++, p += 4) {
+			memcpy(p, b64_pairs + 2 * (g[q] >> 12), 2);
+			memcpy(p + 2, b64_pairs + 2 * (g[q] & 0xfff), 2);
 		}
 	}
 	for (k = 0; i < dim; i++, k += 4)

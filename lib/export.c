@@ -12,6 +12,7 @@
 #include "ndjson.h"
 
 #define CKPT_VERSION 1
+#define OUTBUF (1 << 20) /* stdio's page-sized default costs a syscall a page */
 
 struct job {
 	cdb_chroma *c;
@@ -21,6 +22,7 @@ struct job {
 	cdb_writer *w;
 	json_t *ckpt;	 /* state being saved; NULL without -c */
 	cdb_page page, page2; /* written, and being fetched */
+	char *outbuf;	      /* stdio buffer of an output file we opened */
 	cdb_buf line;
 };
 
@@ -386,6 +388,8 @@ open_output(struct job *j, cdb_error *e)
 		if (o->output && (j->out = fopen(o->output, "w")) == NULL)
 			return cdb_error_set(e, CDB_ERR_SYS, "%s: %s", o->output,
 			    strerror(errno));
+		if (o->output && (j->outbuf = malloc(OUTBUF)) != NULL)
+			setvbuf(j->out, j->outbuf, _IOFBF, OUTBUF);
 		if (o->checkpoint != NULL)
 			j->ckpt = json_pack("{s:i, s:s, s:s, s:s, s:s, s:i, s:[]}",
 			    "version", CKPT_VERSION, "kind", "cdb-export", "source",
@@ -406,6 +410,8 @@ open_output(struct job *j, cdb_error *e)
 	if ((j->out = fopen(o->output, "r+")) == NULL)
 		return cdb_error_set(e, CDB_ERR_SYS, "%s: %s (needed to resume)",
 		    o->output, strerror(errno));
+	if ((j->outbuf = malloc(OUTBUF)) != NULL)
+		setvbuf(j->out, j->outbuf, _IOFBF, OUTBUF);
 	if (rehash(j->out, bytes, &d, e) == -1)
 		return -1;
 	if (ftruncate(fileno(j->out), (off_t)bytes) == -1 ||
@@ -501,6 +507,7 @@ cdb_export_run(cdb_chroma *c, FILE *out, const cdb_export_opts *o,
 	    fclose(j.out) == EOF && rc == 0)
 		rc = cdb_error_set(e, CDB_ERR_SYS, "%s: %s", o->output,
 		    strerror(errno));
+	free(j.outbuf);
 	cdb_writer_free(j.w);
 	json_decref(j.ckpt);
 	cdb_page_free(&j.page);

@@ -3,6 +3,7 @@
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "embed.h"
@@ -78,6 +79,55 @@ START_TEST(test_scan_verbatim)
 }
 END_TEST
 
+/*
+ * The "[-]0.ddd" fast path agrees with strtof on every length of
+ * fraction, including values built to sit on float midpoints.
+ */
+START_TEST(test_quick_path_matches_strtof)
+{
+	char row[8192], tok[64];
+	float out[256], want[256];
+	size_t dim, len, i, k;
+	uint32_t bits = 0x9e3779b9;
+	double mid;
+	float a, b;
+	cdb_error e;
+
+	for (k = 0; k < 4000; k++) {
+		len = 0;
+		row[len++] = '[';
+		for (i = 0; i < 256; i++) {
+			bits = bits * 1664525u + 1013904223u;
+			a = (float)(bits >> 8) / 16777216.0f;
+			if (i % 3 == 0) {
+				/* The midpoint between a and the next float. */
+				b = nextafterf(a, 1.0f);
+				mid = ((double)a + (double)b) / 2;
+				snprintf(tok, sizeof(tok), "%.*f", (int)(k % 17) + 1,
+				    mid);
+			} else
+				snprintf(tok, sizeof(tok), "%.*f", (int)(i % 16) + 1,
+				    (double)a);
+			if (bits & 1)
+				memmove(tok + 1, tok, strlen(tok) + 1), tok[0] = '-';
+			want[i] = strtof(tok, NULL);
+			len += (size_t)snprintf(row + len, sizeof(row) - len, "%s%s",
+			    i ? "," : "", tok);
+		}
+		row[len++] = ']';
+		cdb_error_clear(&e);
+		ck_assert_int_eq(cdb_embed_scan_json(row, len, out, 256, &dim, NULL,
+				     &e),
+		    (long)len);
+		ck_assert_uint_eq(dim, 256);
+		for (i = 0; i < 256; i++)
+			if (memcmp(&out[i], &want[i], 4) != 0)
+				ck_abort_msg("row %zu value %zu: got %.9g want %.9g", k,
+				    i, (double)out[i], (double)want[i]);
+	}
+}
+END_TEST
+
 Suite *
 embed_scan_suite(void)
 {
@@ -85,6 +135,7 @@ embed_scan_suite(void)
 	TCase *tc = tcase_create("verbatim");
 
 	tcase_add_test(tc, test_scan_verbatim);
+	tcase_add_test(tc, test_quick_path_matches_strtof);
 	suite_add_tcase(s, tc);
 	return s;
 }
