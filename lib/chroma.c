@@ -520,6 +520,17 @@ cdb_chroma_write(cdb_chroma *c, const char *id, int upsert, const char *body,
 }
 
 int
+cdb_chroma_write_pieces(cdb_chroma *c, const char *id, int upsert,
+    const cdb_http_piece *pieces, size_t n, cdb_error *e)
+{
+	return cdb_http_request_pieces(c->http, "POST",
+		   coll_path(c, id, upsert ? "/upsert" : "/add"), pieces, n,
+		   &c->resp, e) == -1
+	    ? -1
+	    : 0;
+}
+
+int
 cdb_chroma_query(cdb_chroma *c, const char *id, const char *body, size_t len,
     cdb_buf *resp, cdb_error *e)
 {

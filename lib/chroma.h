@@ -112,6 +112,10 @@ int cdb_page_parse(cdb_page *p, cdb_error *e);
 int cdb_chroma_write(cdb_chroma *c, const char *id, int upsert,
     const char *body, size_t len, cdb_error *e);
 
+/* cdb_chroma_write with the body in pieces (see cdb_http_request_pieces). */
+int cdb_chroma_write_pieces(cdb_chroma *c, const char *id, int upsert,
+    const cdb_http_piece *pieces, size_t n, cdb_error *e);
+
 /*
  * POST a query body to collection id; the raw response is left in resp.
  */
