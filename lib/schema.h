@@ -136,9 +136,9 @@ void cdb_schema_destinations(
 /*
  * The target of one source record: the first mapping, in file order,
  * that names the source collection and whose "where" (if any) the
- * record's metadata (may be NULL) satisfies; a catch-all "*" only when
- * no mapping names the collection.  Returns the target index, or -1
- * when none takes the record.
+ * record's metadata (may be NULL) satisfies; failing that, the first
+ * catch-all ("*") mapping the record satisfies.  Returns the target
+ * index, or -1 when none takes the record.
  */
 int cdb_schema_route(
     const cdb_schema *s, const char *source, const json_t *metadata);
