@@ -128,6 +128,8 @@ cdb_schema_collection_line(const cdb_schema *s, int t, const json_t *src)
 	json_object_set_new(line, "metadata", m ? m : json_null());
 	json_object_set_new(line, "configuration", c ? c : json_null());
 	json_object_set_new(line, "count", json_null());
+	/* The server's index schema names the old keys: not the target's. */
+	json_object_set_new(line, "schema", json_null());
 	return line;
 }
 

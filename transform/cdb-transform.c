@@ -27,11 +27,19 @@ usage(int status)
 	exit(status);
 }
 
+/* Rejects shown on stderr when there is no rejects file; more are only
+ * counted, so a bad run does not bury the summary. */
+#define MAX_SHOWN 10
+
 static void
 on_reject(void *arg, long line, const char *msg)
 {
-	(void)arg;
-	warnx("%s:%ld: %s (rejected)", input, line, msg);
+	long *shown = arg;
+
+	if (++*shown <= MAX_SHOWN)
+		warnx("%s:%ld: %s (rejected)", input, line, msg);
+	else if (*shown == MAX_SHOWN + 1)
+		warnx("more rejects are not shown: use --rejects file");
 }
 
 static void
@@ -117,7 +125,7 @@ main(int argc, char *argv[])
 	};
 	const char *schema_path = NULL, *rpath = NULL;
 	int ch, rc, quiet = 0, verbose = 0, check = 0;
-	long max = -1;
+	long max = -1, shown = 0;
 	cdb_transform_opts o;
 	cdb_transform_stats *st;
 	struct timespec t0;
@@ -179,6 +187,7 @@ main(int argc, char *argv[])
 	o.schema_file = schema_path;
 	o.tool = "cdb-transform " CDB_VERSION;
 	o.on_reject = quiet ? NULL : on_reject;
+	o.arg = &shown;
 	if ((st = cdb_transform_stats_new(s)) == NULL)
 		errx(CDB_EXIT_FAIL, "out of memory");
 	signal(SIGPIPE, SIG_IGN);
