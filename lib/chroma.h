@@ -78,6 +78,10 @@ typedef struct cdb_page {
 	size_t dim;	/* embedding dimension, 0 when not included */
 	float *emb;	/* n * dim values */
 	size_t emb_cap; /* floats allocated */
+	/* Each row's text in body, and whether it may be copied as it is. */
+	size_t *row_off, *row_len;
+	unsigned char *row_verbatim;
+	size_t rows_cap;
 	cdb_buf body;	/* raw response */
 } cdb_page;
 

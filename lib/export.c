@@ -1,5 +1,6 @@
 /* export.c - server to stream; see export.h. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -11,6 +12,7 @@
 #include "ndjson.h"
 
 #define CKPT_VERSION 1
+#define OUTBUF (1 << 20) /* stdio's page-sized default costs a syscall a page */
 
 struct job {
 	cdb_chroma *c;
@@ -19,7 +21,8 @@ struct job {
 	FILE *out;
 	cdb_writer *w;
 	json_t *ckpt;	 /* state being saved; NULL without -c */
-	cdb_page page;
+	cdb_page page, page2; /* written, and being fetched */
+	char *outbuf;	      /* stdio buffer of an output file we opened */
 	cdb_buf line;
 };
 
@@ -151,9 +154,8 @@ at(json_t *arr, size_t i)
 }
 
 static int
-write_page(struct job *j, const char *name, cdb_error *e)
+write_page(struct job *j, cdb_page *p, const char *name, cdb_error *e)
 {
-	cdb_page *p = &j->page;
 	size_t i;
 	json_t *id;
 
@@ -162,12 +164,17 @@ write_page(struct job *j, const char *name, cdb_error *e)
 		if (!json_is_string(id))
 			return cdb_error_set(e, CDB_ERR_SERVER,
 			    "server returned a record without a string id");
+		/* The server's text is copied when it already is the
+		 * shortest round-trip form: same bits, no formatting work. */
+		int copy = p->dim && j->o->form == CDB_EMB_FLOAT &&
+		    p->row_verbatim[i];
 		cdb_buf_reset(&j->line);
 		if (cdb_ndjson_format_record(&j->line, name,
 			json_string_value(id), json_string_length(id),
 			at(p->documents, i), at(p->metadatas, i), at(p->uris, i),
-			p->dim ? p->emb + i * p->dim : NULL, p->dim, j->o->form,
-			NULL, 0) == -1)
+			p->dim && !copy ? p->emb + i * p->dim : NULL, p->dim,
+			j->o->form, copy ? p->body.data + p->row_off[i] : NULL,
+			copy ? p->row_len[i] : 0) == -1)
 			return cdb_error_set(e, CDB_ERR_SYS,
 			    "cannot format record \"%s\"", json_string_value(id));
 		if (cdb_writer_line(j->w, CDB_KIND_RECORD, j->line.data,
@@ -178,34 +185,88 @@ write_page(struct job *j, const char *name, cdb_error *e)
 	return 0;
 }
 
-/* Export one collection's records from offset on. */
+/* A page being fetched on its own thread while the last one is written. */
+struct fetch {
+	struct job *j;
+	const char *id;
+	long offset, limit;
+	int inc;
+	cdb_page *page;
+	cdb_error err;
+	int rc;
+};
+
+static void *
+fetch_run(void *arg)
+{
+	struct fetch *f = arg;
+
+	cdb_error_clear(&f->err);
+	f->rc = cdb_chroma_get(f->j->c, f->id, f->offset, f->limit,
+	    f->j->o->where, f->j->o->where_document, f->inc, f->page, &f->err);
+	return NULL;
+}
+
+/*
+ * Export one collection's records from offset on.  The next page is
+ * requested before this one is written, so the server works while we
+ * format: export time approaches the server's own paging time.  The
+ * client is used by one thread at a time: the writer never calls it.
+ */
 static int
 export_records(struct job *j, json_t *coll, long long *offsetp, long count,
     cdb_error *e)
 {
-	long long offset = *offsetp;
 	const char *name = json_string_value(json_object_get(coll, "name"));
-	const char *id = json_string_value(json_object_get(coll, "id"));
-	long batch = j->o->batch > 0 ? j->o->batch : 1000;
-	int inc = CDB_INC_DOCUMENTS | CDB_INC_METADATAS | CDB_INC_URIS;
+	long long offset = *offsetp;
+	struct fetch f;
+	pthread_t th;
+	cdb_page *cur = &j->page, *next = &j->page2, *tmp;
+	int more;
 
+	memset(&f, 0, sizeof(f));
+	f.j = j;
+	f.id = json_string_value(json_object_get(coll, "id"));
+	f.limit = j->o->batch > 0 ? j->o->batch : 1000;
+	f.inc = CDB_INC_DOCUMENTS | CDB_INC_METADATAS | CDB_INC_URIS;
 	if (j->o->form != CDB_EMB_NONE)
-		inc |= CDB_INC_EMBEDDINGS;
+		f.inc |= CDB_INC_EMBEDDINGS;
+	f.offset = (long)offset;
+	f.page = cur;
+	if (fetch_run(&f), f.rc == -1) {
+		*e = f.err;
+		return -1;
+	}
 	for (;;) {
-		if (cdb_chroma_get(j->c, id, (long)offset, batch, j->o->where,
-			j->o->where_document, inc, &j->page, e) == -1 ||
-		    write_page(j, name, e) == -1)
+		more = (long)cur->n == f.limit;
+		if (more) {
+			f.offset = (long)offset + (long)cur->n;
+			f.page = next;
+			if (pthread_create(&th, NULL, fetch_run, &f) != 0)
+				return cdb_error_set(e, CDB_ERR_SYS,
+				    "cannot start a thread");
+		}
+		int rc = write_page(j, cur, name, e);
+		if (more)
+			pthread_join(th, NULL);
+		if (rc == -1)
 			return -1;
-		offset += (long long)j->page.n;
+		offset += (long long)cur->n;
+		*offsetp = offset;
 		if (j->o->progress)
 			j->o->progress(j->o->arg, name, offset, count);
-		*offsetp = offset;
-		if ((long)j->page.n < batch)
-			break;
+		if (!more)
+			return 0;
+		if (f.rc == -1) {
+			*e = f.err;
+			return -1;
+		}
 		if (commit(j, name, offset, e) == -1)
 			return -1;
+		tmp = cur;
+		cur = next;
+		next = tmp;
 	}
-	return 0;
 }
 
 /* Warn when records were added or removed while we read. */
@@ -327,6 +388,8 @@ open_output(struct job *j, cdb_error *e)
 		if (o->output && (j->out = fopen(o->output, "w")) == NULL)
 			return cdb_error_set(e, CDB_ERR_SYS, "%s: %s", o->output,
 			    strerror(errno));
+		if (o->output && (j->outbuf = malloc(OUTBUF)) != NULL)
+			setvbuf(j->out, j->outbuf, _IOFBF, OUTBUF);
 		if (o->checkpoint != NULL)
 			j->ckpt = json_pack("{s:i, s:s, s:s, s:s, s:s, s:i, s:[]}",
 			    "version", CKPT_VERSION, "kind", "cdb-export", "source",
@@ -347,6 +410,8 @@ open_output(struct job *j, cdb_error *e)
 	if ((j->out = fopen(o->output, "r+")) == NULL)
 		return cdb_error_set(e, CDB_ERR_SYS, "%s: %s (needed to resume)",
 		    o->output, strerror(errno));
+	if ((j->outbuf = malloc(OUTBUF)) != NULL)
+		setvbuf(j->out, j->outbuf, _IOFBF, OUTBUF);
 	if (rehash(j->out, bytes, &d, e) == -1)
 		return -1;
 	if (ftruncate(fileno(j->out), (off_t)bytes) == -1 ||
@@ -435,15 +500,18 @@ cdb_export_run(cdb_chroma *c, FILE *out, const cdb_export_opts *o,
 	j.st = st;
 	j.out = out;
 	cdb_page_init(&j.page);
+	cdb_page_init(&j.page2);
 	cdb_buf_init(&j.line);
 	rc = run(&j, e);
 	if (o->output != NULL && j.out != NULL && j.out != out &&
 	    fclose(j.out) == EOF && rc == 0)
 		rc = cdb_error_set(e, CDB_ERR_SYS, "%s: %s", o->output,
 		    strerror(errno));
+	free(j.outbuf);
 	cdb_writer_free(j.w);
 	json_decref(j.ckpt);
 	cdb_page_free(&j.page);
+	cdb_page_free(&j.page2);
 	cdb_buf_free(&j.line);
 	return rc;
 }

@@ -6,7 +6,6 @@
 #include <string.h>
 
 #include "json.h"
-#include "json_fast.h"
 
 int
 cdb_json_dump_real(cdb_buf *b, double d)
@@ -133,15 +132,15 @@ cdb_json_dump(cdb_buf *b, const json_t *v)
 json_t *
 cdb_json_load(const char *s, size_t n, cdb_error *e)
 {
-	json_error_t je;
+	cdb_error pe;
 	json_t *v;
 
-	/* Stream lines take the fast path; jansson judges the rest. */
-	if ((v = cdb_json_fast_load(s, n)) != NULL)
-		return v;
-	if ((v = json_loadb(s, n, CDB_JSON_FLAGS, &je)) == NULL)
-		cdb_error_set(e, CDB_ERR_INPUT, "invalid JSON at column %d: %s",
-		    je.column, je.text);
+	/* The fast parser; its messages already say "invalid JSON at ...". */
+	cdb_error_clear(&pe);
+	if ((v = cdb_json_parse(s, n, &pe)) == NULL)
+		cdb_error_set(e, CDB_ERR_INPUT, "%s",
+		    strncmp(pe.text, "invalid JSON ", 13) == 0 ? pe.text + 13
+							       : pe.text);
 	return v;
 }
 
@@ -175,36 +174,13 @@ skip_string(const char *s, size_t n, size_t i)
 	return 0;
 }
 
-/*
- * An array with no string, object or array inside (an embedding's
- * numbers) ends at its first ']': found with memchr, which is many times
- * faster than stepping through thousands of digits.  Returns the length
- * through the ']', or 0 when the array is not that simple.
- */
-static size_t
-skip_flat_array(const char *s, size_t n)
-{
-	const char *end = memchr(s + 1, ']', n - 1);
-	size_t len;
-
-	if (end == NULL)
-		return 0;
-	len = (size_t)(end - s);
-	if (memchr(s + 1, '"', len) != NULL || memchr(s + 1, '[', len) != NULL ||
-	    memchr(s + 1, '{', len) != NULL)
-		return 0;
-	return len + 1;
-}
-
 long
 cdb_json_skip(const char *s, size_t n)
 {
-	size_t i = skip_ws(s, n, 0), depth = 0, flat;
+	size_t i = skip_ws(s, n, 0), depth = 0;
 
 	if (i >= n)
 		return -1;
-	if (s[i] == '[' && (flat = skip_flat_array(s + i, n - i)) > 0)
-		return (long)(i + flat);
 	do {
 		if (i >= n)
 			return -1;
@@ -236,9 +212,24 @@ cdb_json_skip(const char *s, size_t n)
 	return (long)i;
 }
 
+static int find(const char *, size_t, const char *, size_t *, size_t *);
+
 int
 cdb_json_find(const char *s, size_t n, const char *key, size_t *vs,
     size_t *ve)
+{
+	return find(s, n, key, vs, ve);
+}
+
+int
+cdb_json_find_start(const char *s, size_t n, const char *key, size_t *vs)
+{
+	return find(s, n, key, vs, NULL);
+}
+
+/* With ve NULL the matched value is not skipped: the caller parses it. */
+static int
+find(const char *s, size_t n, const char *key, size_t *vs, size_t *ve)
 {
 	size_t i = skip_ws(s, n, 0), kend, klen = strlen(key);
 	long len;
@@ -254,6 +245,10 @@ cdb_json_find(const char *s, size_t n, const char *key, size_t *vs,
 		if (i >= n || s[i] != ':')
 			return -1;
 		i = skip_ws(s, n, i + 1);
+		if (hit && ve == NULL) {
+			*vs = i;
+			return i < n ? 1 : -1;
+		}
 		if ((len = cdb_json_skip(s + i, n - i)) == -1)
 			return -1;
 		if (hit) {

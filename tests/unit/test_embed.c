@@ -626,3 +626,4 @@ embed_suite(void)
 	suite_add_tcase(s, tc);
 	return s;
 }
+
