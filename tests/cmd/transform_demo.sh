@@ -46,7 +46,9 @@ rhetorical {"deployment":"new","schema":"v2"} cosine' \
 		"$T/landed.meta" | sort)" "collection metadata and spaces"
 
 # Every record's metadata is exactly what the schema promises.
-jq -r -f "$REPO/tests/fixtures/default-schema.jq" "$T/old.meta" | LC_ALL=C sort > "$T/expected.tsv"
+jq -r -L "$REPO/tests/fixtures" 'include "default-schema";
+	select(.kind == "record") | "\(.id)\t\(target)\t\(promised | sorted | tojson)"' \
+	"$T/old.meta" | LC_ALL=C sort > "$T/expected.tsv"
 jq -r 'select(.kind=="record") | "\(.id)\t\(.collection)\t\(.metadata | to_entries | sort_by(.key) | from_entries | tojson)"' \
 	"$T/landed.meta" | LC_ALL=C sort > "$T/landed.tsv"
 assert_eq 9832 "$(wc -l < "$T/expected.tsv")" "expected records"
