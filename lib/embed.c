@@ -109,6 +109,28 @@ static const char digit_pairs[201] =
 static const char b64_chars[65] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
+/* Value of each byte as a base64 digit, or -1. */
+/* clang-format off */
+static const signed char b64_values[256] = {
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 62, -1, -1, -1, 63,
+	52, 53, 54, 55, 56, 57, 58, 59, 60, 61, -1, -1, -1, -1, -1, -1,
+	-1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14,
+	15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, -1, -1, -1, -1, -1,
+	-1, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40,
+	41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+};
+/* clang-format on */
+
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
 /*
  * Eight digits at a time (SWAR, as in simdjson and fast_float): the
@@ -740,8 +762,7 @@ is_shortest(const struct decimal *d, float f)
 {
 	uint32_t u;
 	float up, dn, v = fabsf(f);
-	double lo, hi, c1, c2;
-	uint64_t q;
+	double lo, hi, scale;
 	int64_t e1;
 
 	/* Zero and trailing zeros ("1.0", "0.50") are left to the formatter. */
@@ -749,11 +770,9 @@ is_shortest(const struct decimal *d, float f)
 		return 0;
 	if (d->m < 10)
 		return 1;
-	q = d->m / 10;
 	e1 = d->e + 1;
 	memcpy(&u, &v, sizeof(u));
-	if (q >= (1ULL << 53) || e1 < -44 || e1 > 44 || u == 0 ||
-	    u > 0x7f7fffff)
+	if (e1 < -44 || e1 > 44 || u == 0 || u > 0x7f7fffff)
 		return 0;
 	/* f's rounding interval; its ends are doubles, exactly.  Above
 	 * FLT_MAX the next step would be infinity: the gap is the same. */
@@ -764,19 +783,23 @@ is_shortest(const struct decimal *d, float f)
 	lo = ((double)v + dn) / 2;
 	hi = u > 0x7f800000 - 1 ? (double)v + ((double)v - dn) / 2
 				: ((double)v + up) / 2;
-	c1 = scale_decimal(q, e1);
-	c2 = scale_decimal(q + 1, e1);
 	/*
-	 * Within 22 powers a candidate is one correctly rounded operation
-	 * away; beyond, two, so widen the interval by a few units of the
-	 * double's last place to stay on the safe side.
+	 * A text one digit shorter is an integer times 10^e1; one reads
+	 * back as f when an integer lies in the interval scaled by 10^-e1.
+	 * Scaling costs a rounding each side, so the interval is widened a
+	 * little: a tie goes to the formatter, which is always right.
 	 */
-	if (e1 < -22 || e1 > 22) {
-		lo -= lo * 0x1p-50;
-		hi += hi * 0x1p-50;
-	}
-	/* On an end, or inside: a shorter text may read back as f. */
-	return (c1 < lo || c1 > hi) && (c2 < lo || c2 > hi);
+	scale = e1 < -22 ? pow10_tab[22] * pow10_tab[-e1 - 22]
+	    : e1 < 0	 ? pow10_tab[-e1]
+	    : e1 <= 22	 ? 1 / pow10_tab[e1]
+			 : 1 / (pow10_tab[22] * pow10_tab[e1 - 22]);
+	lo = lo * scale * (1 - 0x1p-50);
+	hi = hi * scale * (1 + 0x1p-50);
+	/* Integers up to 2^62 convert exactly; larger ones: let it format. */
+	if (hi >= 0x1p62)
+		return 0;
+	/* No integer in [lo, hi]: floor(hi) < ceil(lo), for positives. */
+	return (int64_t)hi < (int64_t)lo + ((double)(int64_t)lo < lo);
 }
 
 static const uint64_t pow10_u64[9] = {
@@ -1179,65 +1202,60 @@ cdb_embed_b64_encode(const float *v, size_t dim, cdb_buf *b)
 }
 
 /* Value of a base64 character, or -1. */
+/*
+ * Decode the four characters at s into three bytes.  Returns -1, or the
+ * offset of the first character that is not a base64 digit.
+ */
 static int
-b64_value(unsigned char c)
+b64_quad(const char *s, unsigned char *out)
 {
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
+	int a, b, c, d;
+	uint32_t v;
+
+	a = b64_values[(unsigned char)s[0]];
+	b = b64_values[(unsigned char)s[1]];
+	c = b64_values[(unsigned char)s[2]];
+	d = b64_values[(unsigned char)s[3]];
+	/* One test for all four: only -1 has the sign bit. */
+	if ((a | b | c | d) < 0)
+		return a < 0 ? 0 : b < 0 ? 1 : c < 0 ? 2 : 3;
+	v = (uint32_t)a << 18 | (uint32_t)b << 12 | (uint32_t)c << 6 |
+	    (uint32_t)d;
+	out[0] = (unsigned char)(v >> 16);
+	out[1] = (unsigned char)(v >> 8);
+	out[2] = (unsigned char)v;
 	return -1;
 }
 
-/*
- * Decode the group of four characters at s, the last `pad` of which are
- * '=', into 3 - pad bytes.  Returns the offset of a bad character, or -1.
- */
-static long
-b64_ungroup(const char *s, int pad, unsigned char *out)
+/* The same for the last group, whose last `pad` characters are '='. */
+static int
+b64_last_quad(const char *s, int pad, unsigned char *out)
 {
-	uint32_t v;
-	int i, c;
+	char q[4];
 
-	v = 0;
-	for (i = 0; i < 4 - pad; i++) {
-		if ((c = b64_value((unsigned char)s[i])) < 0)
-			return i;
-		v = v << 6 | (uint32_t)c;
-	}
-	v <<= 6 * pad;
-	out[0] = (unsigned char)(v >> 16);
-	if (pad < 2)
-		out[1] = (unsigned char)(v >> 8);
-	if (pad < 1)
-		out[2] = (unsigned char)v;
-	return -1;
+	memcpy(q, s, 4);
+	/* 'A' is a zero digit: its bytes fall beyond the data. */
+	memset(q + 4 - pad, 'A', (size_t)pad);
+	return b64_quad(q, out);
 }
 
 static int
 b64_bad_char(const char *s, size_t at, cdb_error *e)
 {
 	if (s[at] == '=')
-		return cdb_error_set(e, CDB_ERR_INPUT,
-		    "base64 embedding has bad padding");
+		return cdb_error_set(
+		    e, CDB_ERR_INPUT, "base64 embedding has bad padding");
 	return cdb_error_set(e, CDB_ERR_INPUT,
 	    "base64 embedding has a bad character at offset %zu", at);
 }
 
 int
-cdb_embed_b64_decode(const char *s, size_t n, float *out, size_t cap,
-    size_t *dim, cdb_error *e)
+cdb_embed_b64_decode(
+    const char *s, size_t n, float *out, size_t cap, size_t *dim, cdb_error *e)
 {
 	unsigned char bytes[12];
-	size_t groups, g, nbytes, k, i;
-	long bad;
-	int pad;
+	size_t groups, g, nbytes, k, i, at;
+	int bad, pad;
 
 	if (n % 4 != 0)
 		return cdb_error_set(e, CDB_ERR_INPUT,
@@ -1245,8 +1263,8 @@ cdb_embed_b64_decode(const char *s, size_t n, float *out, size_t cap,
 	pad = n > 0 && s[n - 1] == '=';
 	pad += pad && s[n - 2] == '=';
 	if (pad == 2 && s[n - 3] == '=')
-		return cdb_error_set(e, CDB_ERR_INPUT,
-		    "base64 embedding has bad padding");
+		return cdb_error_set(
+		    e, CDB_ERR_INPUT, "base64 embedding has bad padding");
 	groups = n / 4;
 	nbytes = groups * 3 - (size_t)pad;
 	if (nbytes % 4 != 0)
@@ -1259,20 +1277,24 @@ cdb_embed_b64_decode(const char *s, size_t n, float *out, size_t cap,
 	/* Four groups are twelve bytes: three whole floats. */
 	for (g = 0, i = 0; g + 4 < groups || (g + 4 == groups && !pad);
 	     g += 4, i += 3) {
-		for (k = 0; k < 4; k++)
-			if ((bad = b64_ungroup(s + (g + k) * 4, 0,
-				 bytes + k * 3)) >= 0)
-				return b64_bad_char(s, (g + k) * 4 +
-				    (size_t)bad, e);
+		for (k = 0; k < 4; k++) {
+			at = (g + k) * 4;
+			if ((bad = b64_quad(s + at, bytes + k * 3)) >= 0)
+				return b64_bad_char(s, at + (size_t)bad, e);
+		}
 		out[i] = get_le(bytes);
 		out[i + 1] = get_le(bytes + 4);
 		out[i + 2] = get_le(bytes + 8);
 	}
 	/* The rest: at most four groups, the last maybe padded. */
-	for (k = 0; g < groups; g++, k += 3)
-		if ((bad = b64_ungroup(s + g * 4, g + 1 == groups ? pad : 0,
-			 bytes + k)) >= 0)
+	for (k = 0; g < groups; g++, k += 3) {
+		if (g + 1 == groups)
+			bad = b64_last_quad(s + g * 4, pad, bytes + k);
+		else
+			bad = b64_quad(s + g * 4, bytes + k);
+		if (bad >= 0)
 			return b64_bad_char(s, g * 4 + (size_t)bad, e);
+	}
 	for (k = 0; i < nbytes / 4; i++, k += 4)
 		out[i] = get_le(bytes + k);
 	*dim = nbytes / 4;

@@ -133,7 +133,6 @@ static json_t *
 string(struct jp *j, int key, char **keyout)
 {
 	const char *run;
-	unsigned char c;
 	int escaped = 0;
 	json_t *v;
 
@@ -141,9 +140,7 @@ string(struct jp *j, int key, char **keyout)
 	cdb_buf_reset(&j->tmp);
 	for (;;) {
 		run = j->p;
-		while (j->p < j->end && (c = (unsigned char)*j->p) >= 0x20 &&
-		    c != '"' && c != '\\')
-			j->p++;
+		j->p += cdb_json_plain_run(j->p, (size_t)(j->end - j->p));
 		if (j->p >= j->end)
 			return fail(j, "unterminated string");
 		if (*j->p == '"' && !escaped) {

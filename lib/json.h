@@ -54,6 +54,12 @@ long cdb_json_skip(const char *s, size_t n);
 int cdb_json_find(const char *s, size_t n, const char *key, size_t *vs,
     size_t *ve);
 
+/*
+ * Length of the leading run of s (n bytes) that a JSON string holds as it
+ * is: no '"', no '\\' and no control character.  Eight bytes a step.
+ */
+size_t cdb_json_plain_run(const char *s, size_t n);
+
 /* True when o[key] is the string want. */
 int cdb_json_str_is(const json_t *o, const char *key, const char *want);
 

@@ -347,6 +347,29 @@ cdb_ndjson_check_metadata(const json_t *m, cdb_error *e)
 	return 0;
 }
 
+/*
+ * The embedding's length against the collection's dimension, and, when
+ * it came as base64, its values: decimal text never parses to a value
+ * that is not finite, but base64 bits may spell NaN or infinity.
+ */
+static int
+check_embedding(cdb_item *it, const float *v, const json_t *dim, cdb_error *e)
+{
+	size_t want = json_is_integer(dim) ? (size_t)json_integer_value(dim) : 0;
+
+	if (cdb_embed_check(v, it->emb_form == CDB_EMB_BASE64 ? it->dim : 0,
+		0, e) == -1 ||
+	    (want > 0 && it->dim != want &&
+		cdb_error_set(e, CDB_ERR_INPUT,
+		    "embedding has %zu values, collection expects %zu", it->dim,
+		    want) == -1)) {
+		if (e != NULL)
+			e->line = it->line;
+		return -1;
+	}
+	return 0;
+}
+
 static int
 check_record(cdb_reader *r, cdb_item *it, cdb_error *e)
 {
@@ -379,13 +402,8 @@ check_record(cdb_reader *r, cdb_item *it, cdb_error *e)
 	}
 	dim = json_object_get(coll, "dimension");
 	if (it->emb_form != CDB_EMB_NONE && !(r->flags & CDB_READ_RAW_EMB) &&
-	    cdb_embed_check(r->emb, it->dim,
-		json_is_integer(dim) ? (size_t)json_integer_value(dim) : 0,
-		e) == -1) {
-		if (e != NULL)
-			e->line = it->line;
+	    check_embedding(it, r->emb, dim, e) == -1)
 		return -1;
-	}
 	it->emb = it->emb_form != CDB_EMB_NONE ? r->emb : NULL;
 	r->records++;
 	return 0;
