@@ -1,4 +1,5 @@
 /* report.c - validation report writers; see report.h. */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -100,15 +101,27 @@ cdb_report_summary(const json_t *r, cdb_buf *b)
 
 /* --------------------------------------------------------- markdown -- */
 
-/* Text for a table cell: pipes escaped, line breaks and controls shown. */
+/* An underscore between letters cannot start emphasis (CommonMark). */
+static int
+inside_word(const char *start, const char *s)
+{
+	return s > start && isalnum((unsigned char)s[-1]) &&
+	    isalnum((unsigned char)s[1]);
+}
+
+/*
+ * Text for a table cell: Markdown's active characters escaped, so an id
+ * or a message cannot break the table; line breaks and controls shown.
+ */
 static int
 cell(cdb_buf *b, const char *s)
 {
+	const char *start = s;
 	int rc = 0;
 
 	for (; *s != '\0'; s++) {
-		if (*s == '|' || *s == '\\' || *s == '`' || *s == '*' ||
-		    *s == '_' || *s == '<' || *s == '[')
+		if (strchr("|\\`*<[", *s) != NULL ||
+		    (*s == '_' && !inside_word(start, s)))
 			rc |= cdb_buf_putc(b, '\\') | cdb_buf_putc(b, *s);
 		else if (*s == '\n')
 			rc |= cdb_buf_puts(b, "\\n");
