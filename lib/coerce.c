@@ -27,13 +27,12 @@ static int
 is_space(char c)
 {
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' ||
-	    c == '\v';
+	       c == '\v';
 }
 
 /* Trim and lowercase as o says.  0, or -1 on allocation failure. */
 static int
-text_prepare(struct text *t, const char *s, size_t n,
-    const cdb_coerce_opts *o)
+text_prepare(struct text *t, const char *s, size_t n, const cdb_coerce_opts *o)
 {
 	size_t i;
 	char *p;
@@ -192,10 +191,10 @@ text_is(const struct text *t, const char *const *words)
 static json_t *
 text_to_bool(const struct text *t)
 {
-	static const char *const yes[] = {"true", "t", "yes", "y", "on", "1",
-	    NULL};
-	static const char *const no[] = {"false", "f", "no", "n", "off", "0",
-	    NULL};
+	static const char *const yes[] = {
+	    "true", "t", "yes", "y", "on", "1", NULL};
+	static const char *const no[] = {
+	    "false", "f", "no", "n", "off", "0", NULL};
 
 	if (text_is(t, yes))
 		return json_true();
@@ -239,7 +238,7 @@ from_text(const json_t *v, const struct text *t, const cdb_coerce_opts *o,
 	if (o->date != CDB_DATE_NONE) {
 		if (text_epoch(t, &i) == 0)
 			r = o->date == CDB_DATE_EPOCH ? json_integer(i)
-						      : epoch_to_iso(i);
+			                              : epoch_to_iso(i);
 		if (r == NULL)
 			refuse_text(t, "a date", why, whylen);
 		return r;
@@ -286,13 +285,13 @@ int_to(const json_t *v, const cdb_coerce_opts *o, char *why, size_t whylen)
 	else {
 		cdb_buf_init(&b);
 		r = cdb_buf_printf(&b, "%lld", i) == 0 ? json_string(b.data)
-						       : NULL;
+		                                       : NULL;
 		cdb_buf_free(&b);
 	}
 	if (r == NULL)
-		refuse(v, o->date == CDB_DATE_ISO ? "a date"
-						  : cdb_schema_type_name(o->type,
-							0),
+		refuse(v,
+		    o->date == CDB_DATE_ISO ? "a date"
+		                            : cdb_schema_type_name(o->type, 0),
 		    why, whylen);
 	return r;
 }
@@ -316,9 +315,9 @@ real_to(const json_t *v, const cdb_coerce_opts *o, char *why, size_t whylen)
 		r = o->date == CDB_DATE_ISO ? epoch_to_iso(i) : json_integer(i);
 	}
 	if (r == NULL)
-		refuse(v, o->date != CDB_DATE_NONE ? "a date"
-						   : cdb_schema_type_name(o->type,
-							 0),
+		refuse(v,
+		    o->date != CDB_DATE_NONE ? "a date"
+		                             : cdb_schema_type_name(o->type, 0),
 		    why, whylen);
 	return r;
 }
@@ -330,8 +329,9 @@ bool_to(const json_t *v, const cdb_coerce_opts *o, char *why, size_t whylen)
 		return json_incref((json_t *)v);
 	if (o->date == CDB_DATE_NONE && o->type == CDB_SCHEMA_STRING)
 		return json_string(json_is_true(v) ? "true" : "false");
-	refuse(v, o->date != CDB_DATE_NONE ? "a date"
-					   : cdb_schema_type_name(o->type, 0),
+	refuse(v,
+	    o->date != CDB_DATE_NONE ? "a date"
+	                             : cdb_schema_type_name(o->type, 0),
 	    why, whylen);
 	return NULL;
 }
@@ -371,8 +371,8 @@ static int scalar(const json_t *v, const cdb_coerce_opts *o, json_t **out,
 
 /* One string value: prepare, look up, convert.  As cdb_coerce. */
 static int
-text_value(const json_t *v, const char *s, size_t n,
-    const cdb_coerce_opts *o, json_t **out, char *why, size_t whylen)
+text_value(const json_t *v, const char *s, size_t n, const cdb_coerce_opts *o,
+    json_t **out, char *why, size_t whylen)
 {
 	struct text t;
 	json_t *m;
@@ -405,8 +405,8 @@ scalar(const json_t *v, const cdb_coerce_opts *o, json_t **out, char *why,
 	case JSON_NULL:
 		return 0;
 	case JSON_STRING:
-		return text_value(v, json_string_value(v), json_string_length(v),
-		    o, out, why, whylen);
+		return text_value(v, json_string_value(v),
+		    json_string_length(v), o, out, why, whylen);
 	case JSON_INTEGER:
 		*out = int_to(v, o, why, whylen);
 		break;
@@ -440,6 +440,15 @@ append_one(json_t *a, const json_t *v, const char *s, size_t n,
 	return rc == -1 ? -1 : 0;
 }
 
+/* Empty, or only white space that trimming removes? */
+static int
+blank(const char *s, size_t n, int trim)
+{
+	while (trim && n > 0 && is_space(*s))
+		s++, n--;
+	return n == 0;
+}
+
 /* A string cut at every delimiter; empty pieces are dropped. */
 static int
 split_into(json_t *a, const json_t *v, const cdb_coerce_opts *o, char *why,
@@ -454,8 +463,9 @@ split_into(json_t *a, const json_t *v, const cdb_coerce_opts *o, char *why,
 			;
 		if (p + dl > end)
 			p = end;
-		if (append_one(a, NULL, s, (size_t)(p - s), o, why, whylen) ==
-		    -1)
+		if (!blank(s, (size_t)(p - s), o->trim) &&
+		    append_one(a, NULL, s, (size_t)(p - s), o, why, whylen) ==
+		        -1)
 			return -1;
 		s = p + dl;
 	}
@@ -464,8 +474,8 @@ split_into(json_t *a, const json_t *v, const cdb_coerce_opts *o, char *why,
 
 /* Build an array of the type from v.  As cdb_coerce. */
 static int
-to_array(const json_t *v, const cdb_coerce_opts *o, json_t **out,
-    char *why, size_t whylen)
+to_array(const json_t *v, const cdb_coerce_opts *o, json_t **out, char *why,
+    size_t whylen)
 {
 	json_t *a = json_array(), *x;
 	size_t i;
@@ -498,8 +508,8 @@ to_array(const json_t *v, const cdb_coerce_opts *o, json_t **out,
 }
 
 int
-cdb_coerce(const json_t *v, const cdb_coerce_opts *o, json_t **out,
-    char *why, size_t whylen)
+cdb_coerce(const json_t *v, const cdb_coerce_opts *o, json_t **out, char *why,
+    size_t whylen)
 {
 	*out = NULL;
 	if (o->array)
@@ -556,8 +566,8 @@ digits(const char **s, int n)
 static int
 days_in_month(int y, int m)
 {
-	static const int dm[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30,
-	    31};
+	static const int dm[] = {
+	    31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
 	int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
 
 	return m == 2 && leap ? 29 : dm[m - 1];

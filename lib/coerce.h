@@ -17,20 +17,20 @@
 enum cdb_coerce_date {
 	CDB_DATE_NONE = 0,
 	CDB_DATE_EPOCH, /* int field: seconds since 1970-01-01T00:00:00Z */
-	CDB_DATE_ISO	/* string field: "YYYY-MM-DDTHH:MM:SSZ" */
+	CDB_DATE_ISO    /* string field: "YYYY-MM-DDTHH:MM:SSZ" */
 };
 
 /* Room for a formatted date and its NUL. */
 #define CDB_DATE_LEN 21
 
 typedef struct cdb_coerce_opts {
-	int type;	       /* enum cdb_schema_type */
-	int array;	       /* the target is an array of type */
-	int trim;	       /* strip white space around strings */
-	int lowercase;	       /* ASCII letters of strings to lower case */
+	int type;              /* enum cdb_schema_type */
+	int array;             /* the target is an array of type */
+	int trim;              /* strip white space around strings */
+	int lowercase;         /* ASCII letters of strings to lower case */
 	const char *split;     /* delimiter that cuts a string into an array */
 	const json_t *map;     /* object: source string -> replacement */
-	int date;	       /* enum cdb_coerce_date */
+	int date;              /* enum cdb_coerce_date */
 	const json_t *missing; /* array of strings that mean "absent" */
 } cdb_coerce_opts;
 

@@ -21,8 +21,7 @@ struct load {
 	cdb_error *e;
 };
 
-static int
-lerr(struct load *L, const char *path, const char *fmt, ...)
+static int lerr(struct load *L, const char *path, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /* "NAME: PATH: message": the first error wins. */
@@ -36,10 +35,10 @@ lerr(struct load *L, const char *path, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	if (path == NULL || *path == '\0')
-		return cdb_error_set(L->e, CDB_ERR_INPUT, "%s: %s", L->name,
-		    msg);
-	return cdb_error_set(L->e, CDB_ERR_INPUT, "%s: %s: %s", L->name, path,
-	    msg);
+		return cdb_error_set(
+		    L->e, CDB_ERR_INPUT, "%s: %s", L->name, msg);
+	return cdb_error_set(
+	    L->e, CDB_ERR_INPUT, "%s: %s: %s", L->name, path, msg);
 }
 
 /* Edit distance of two short words, for "did you mean" hints. */
@@ -99,8 +98,9 @@ check_keys(struct load *L, const json_t *o, const char *path,
 		if (allowed[i] != NULL)
 			continue;
 		if ((hint = closest(k, allowed)) != NULL)
-			return lerr(L, path, "unknown key \"%s\" (did you mean "
-					     "\"%s\"?)",
+			return lerr(L, path,
+			    "unknown key \"%s\" (did you mean "
+			    "\"%s\"?)",
 			    k, hint);
 		return lerr(L, path, "unknown key \"%s\"", k);
 	}
@@ -172,10 +172,9 @@ cdb_schema_type_name(int type, int array)
 const char *
 cdb_schema_reason_name(int reason)
 {
-	static const char *const names[] = {"none", "no route",
-	    "missing field", "cannot convert", "not in enum",
-	    "pattern mismatch", "out of range", "template incomplete",
-	    "bad id", "id collision"};
+	static const char *const names[] = {"none", "no route", "missing field",
+	    "cannot convert", "not in enum", "pattern mismatch", "out of range",
+	    "template incomplete", "bad id", "id collision"};
 
 	if (reason < 0 || reason >= CDB_REJECT_NREASONS)
 		return "?";
@@ -185,8 +184,8 @@ cdb_schema_reason_name(int reason)
 /* ----------------------------------------------------------- fields -- */
 
 static const char *const field_keys[] = {"description", "type", "required",
-    "from", "default", "const", "template", "trim", "lowercase", "split",
-    "map", "date", "enum", "pattern", "min", "max", "reference", NULL};
+    "from", "default", "const", "template", "trim", "lowercase", "split", "map",
+    "date", "enum", "pattern", "min", "max", "reference", NULL};
 
 static int
 want_bool(struct load *L, const json_t *o, const char *key, const char *path,
@@ -206,8 +205,8 @@ want_bool(struct load *L, const json_t *o, const char *key, const char *path,
 }
 
 static int
-want_string(struct load *L, const json_t *o, const char *key,
-    const char *path, const char **out)
+want_string(struct load *L, const json_t *o, const char *key, const char *path,
+    const char **out)
 {
 	json_t *v = json_object_get(o, key);
 	char p[512];
@@ -226,8 +225,8 @@ want_string(struct load *L, const json_t *o, const char *key,
 static int
 source_kind(const char *name)
 {
-	static const char *const special[] = {"$id", "$collection",
-	    "$document", "$uri", NULL};
+	static const char *const special[] = {
+	    "$id", "$collection", "$document", "$uri", NULL};
 	int i;
 
 	if (name[0] != '$')
@@ -247,8 +246,9 @@ add_source(struct load *L, struct field *f, const json_t *v, const char *p)
 	    strlen(name) != json_string_length(v))
 		return lerr(L, p, "expected a source field name");
 	if (source_kind(name) == -1)
-		return lerr(L, p, "unknown special source \"%s\" ($id, "
-				  "$collection, $document or $uri)",
+		return lerr(L, p,
+		    "unknown special source \"%s\" ($id, "
+		    "$collection, $document or $uri)",
 		    name);
 	f->from[f->nfrom].name = name;
 	f->from[f->nfrom].kind = source_kind(name);
@@ -258,8 +258,7 @@ add_source(struct load *L, struct field *f, const json_t *v, const char *p)
 
 /* "from": a name or an array of names; absent: the field's own name. */
 static int
-load_from(struct load *L, struct field *f, const json_t *spec,
-    const char *path)
+load_from(struct load *L, struct field *f, const json_t *spec, const char *path)
 {
 	json_t *v = json_object_get(spec, "from"), *x;
 	char p[512], q[540];
@@ -307,8 +306,8 @@ enum_miss(const struct field *f, const json_t *v, char *why, size_t n)
 			return;
 		}
 		cdb_coerce_show(x, shown, sizeof(shown));
-		used += (size_t)snprintf(why + used, n - used, "%s%s",
-		    i > 0 ? ", " : "", shown);
+		used += (size_t)snprintf(
+		    why + used, n - used, "%s%s", i > 0 ? ", " : "", shown);
 	}
 }
 
@@ -355,8 +354,7 @@ check_one(const struct field *f, const json_t *v, char *why, size_t n)
 }
 
 int
-cdb_schema_i_check(const struct field *f, const json_t *v, char *why,
-    size_t n)
+cdb_schema_i_check(const struct field *f, const json_t *v, char *why, size_t n)
 {
 	size_t i;
 	json_t *x;
@@ -399,8 +397,7 @@ file_value(struct load *L, struct field *f, const json_t *v, int array,
 }
 
 static int
-load_enum(struct load *L, struct field *f, const json_t *spec,
-    const char *path)
+load_enum(struct load *L, struct field *f, const json_t *spec, const char *path)
 {
 	json_t *v = json_object_get(spec, "enum"), *x, *a, *c;
 	char p[512], q[540];
@@ -451,8 +448,8 @@ load_pattern(struct load *L, struct field *f, const char *path)
 }
 
 static int
-load_bound(struct load *L, struct field *f, const json_t *spec,
-    const char *key, const char *path, int *has, double *val)
+load_bound(struct load *L, struct field *f, const json_t *spec, const char *key,
+    const char *path, int *has, double *val)
 {
 	json_t *v = json_object_get(spec, key);
 	char p[512];
@@ -494,8 +491,7 @@ load_date(struct load *L, struct field *f, const char *path)
 }
 
 static int
-load_map(struct load *L, struct field *f, const json_t *spec,
-    const char *path)
+load_map(struct load *L, struct field *f, const json_t *spec, const char *path)
 {
 	json_t *m = json_object_get(spec, "map"), *v;
 	char p[512], q[768];
@@ -512,8 +508,9 @@ load_map(struct load *L, struct field *f, const json_t *spec,
 		pathf(q, sizeof(q), "%s.%s", p, k);
 		for (i = 0; f->co.lowercase && k[i] != '\0'; i++)
 			if (k[i] >= 'A' && k[i] <= 'Z')
-				return lerr(L, q, "never matches: the field "
-						  "is lowercased first");
+				return lerr(L, q,
+				    "never matches: the field "
+				    "is lowercased first");
 		if (file_value(L, f, v, 0, 0, q) == NULL)
 			return -1;
 	}
@@ -523,17 +520,18 @@ load_map(struct load *L, struct field *f, const json_t *spec,
 
 /* The keys that exclude each other, and those only some types take. */
 static int
-check_combination(struct load *L, struct field *f, const json_t *spec,
-    const char *path)
+check_combination(
+    struct load *L, struct field *f, const json_t *spec, const char *path)
 {
 	char p[512];
 
 	if (json_object_get(spec, "const") != NULL &&
 	    (json_object_get(spec, "from") != NULL ||
-		json_object_get(spec, "template") != NULL ||
-		json_object_get(spec, "default") != NULL))
-		return lerr(L, path, "\"const\" excludes \"from\", \"template\" "
-				     "and \"default\"");
+	        json_object_get(spec, "template") != NULL ||
+	        json_object_get(spec, "default") != NULL))
+		return lerr(L, path,
+		    "\"const\" excludes \"from\", \"template\" "
+		    "and \"default\"");
 	if (json_object_get(spec, "template") != NULL &&
 	    json_object_get(spec, "from") != NULL)
 		return lerr(L, path, "\"template\" excludes \"from\"");
@@ -542,8 +540,9 @@ check_combination(struct load *L, struct field *f, const json_t *spec,
 		return lerr(L, p, "only array fields are split");
 	join(p, sizeof(p), path, "reference");
 	if (f->pub.reference != NULL && f->pub.type != CDB_SCHEMA_STRING)
-		return lerr(L, p, "a reference field holds ids: its type must "
-				  "be string or string[]");
+		return lerr(L, p,
+		    "a reference field holds ids: its type must "
+		    "be string or string[]");
 	join(p, sizeof(p), path, "min");
 	if (f->pub.has_min && f->pub.has_max && f->pub.min > f->pub.max)
 		return lerr(L, p, "greater than max");
@@ -551,8 +550,7 @@ check_combination(struct load *L, struct field *f, const json_t *spec,
 }
 
 static int
-load_type(struct load *L, struct field *f, const json_t *spec,
-    const char *path)
+load_type(struct load *L, struct field *f, const json_t *spec, const char *path)
 {
 	json_t *t = json_object_get(spec, "type");
 	char p[512];
@@ -562,8 +560,7 @@ load_type(struct load *L, struct field *f, const json_t *spec,
 		return lerr(L, path, "no \"type\"");
 	if (!json_is_string(t))
 		return lerr(L, p, "expected a type name");
-	if (parse_type(json_string_value(t), &f->pub.type, &f->pub.array) ==
-	    -1)
+	if (parse_type(json_string_value(t), &f->pub.type, &f->pub.array) == -1)
 		return lerr(L, p, "unknown type \"%s\"", json_string_value(t));
 	f->co.type = f->pub.type;
 	f->co.array = f->pub.array;
@@ -572,8 +569,8 @@ load_type(struct load *L, struct field *f, const json_t *spec,
 
 /* Everything but default, const and the template's references. */
 static int
-load_field_rules(struct load *L, struct field *f, const json_t *spec,
-    const char *path)
+load_field_rules(
+    struct load *L, struct field *f, const json_t *spec, const char *path)
 {
 	const char *desc;
 
@@ -590,10 +587,10 @@ load_field_rules(struct load *L, struct field *f, const json_t *spec,
 	    want_string(L, spec, "pattern", path, &f->pub.pattern) == -1 ||
 	    want_string(L, spec, "reference", path, &f->pub.reference) == -1 ||
 	    want_string(L, spec, "template", path, &f->pub.template) == -1 ||
-	    load_bound(L, f, spec, "min", path, &f->pub.has_min,
-		&f->pub.min) == -1 ||
-	    load_bound(L, f, spec, "max", path, &f->pub.has_max,
-		&f->pub.max) == -1)
+	    load_bound(L, f, spec, "min", path, &f->pub.has_min, &f->pub.min) ==
+	        -1 ||
+	    load_bound(L, f, spec, "max", path, &f->pub.has_max, &f->pub.max) ==
+	        -1)
 		return -1;
 	if (check_combination(L, f, spec, path) == -1 ||
 	    load_date(L, f, path) == -1 || load_pattern(L, f, path) == -1 ||
@@ -606,8 +603,8 @@ load_field_rules(struct load *L, struct field *f, const json_t *spec,
 }
 
 static int
-load_field(struct load *L, struct field *f, const char *name,
-    const json_t *spec)
+load_field(
+    struct load *L, struct field *f, const char *name, const json_t *spec)
 {
 	char path[512], p[540];
 	json_t *v;
@@ -615,8 +612,9 @@ load_field(struct load *L, struct field *f, const char *name,
 	pathf(path, sizeof(path), "fields.%s", name);
 	f->pub.name = name;
 	if (*name == '\0' || *name == '#')
-		return lerr(L, path, "Chroma does not allow metadata keys that "
-				     "are empty or start with '#'");
+		return lerr(L, path,
+		    "Chroma does not allow metadata keys that "
+		    "are empty or start with '#'");
 	if (load_field_rules(L, f, spec, path) == -1)
 		return -1;
 	f->co.missing = L->s->missing;
@@ -628,8 +626,8 @@ load_field(struct load *L, struct field *f, const char *name,
 	}
 	if ((v = json_object_get(spec, "const")) != NULL) {
 		join(p, sizeof(p), path, "const");
-		if ((f->pub.constant = file_value(L, f, v, f->pub.array, 1,
-			 p)) == NULL)
+		if ((f->pub.constant =
+		            file_value(L, f, v, f->pub.array, 1, p)) == NULL)
 			return -1;
 	}
 	return 0;
@@ -654,7 +652,8 @@ load_fields(struct load *L, const json_t *fields)
 	{
 		if (load_field(L, &s->fields[i], k, v) == -1)
 			return -1;
-		json_object_set_new(s->fieldidx, k, json_integer((json_int_t)i));
+		json_object_set_new(
+		    s->fieldidx, k, json_integer((json_int_t)i));
 		for (j = 0; j < s->fields[i].nfrom; j++)
 			if (s->fields[i].from[j].kind == SRC_META)
 				json_object_set_new(s->consumed,
@@ -685,16 +684,17 @@ add_part(struct tpl *t, const char *lit, size_t len, int ref)
 static int
 resolve(struct load *L, const char *name, int self, const char *p)
 {
-	static const char *const builtin[] = {"id", "collection",
-	    "source_collection", NULL};
+	static const char *const builtin[] = {
+	    "id", "collection", "source_collection", NULL};
 	json_t *ix = json_object_get(L->s->fieldidx, name);
 	int i;
 
 	for (i = 0; builtin[i] != NULL; i++)
 		if (strcmp(name, builtin[i]) == 0) {
 			if (ix != NULL)
-				return lerr(L, p, "{%s} is ambiguous: a field "
-						  "has the built-in's name",
+				return lerr(L, p,
+				    "{%s} is ambiguous: a field "
+				    "has the built-in's name",
 				    name);
 			return REF_ID - i;
 		}
@@ -702,15 +702,16 @@ resolve(struct load *L, const char *name, int self, const char *p)
 		return lerr(L, p, "unknown field \"%s\"", name);
 	i = (int)json_integer_value(ix);
 	if (self >= 0 && L->s->fields[i].pub.template != NULL && i >= self)
-		return lerr(L, p, "field \"%s\" is %s template: a template may "
-				  "only use templates defined before it",
+		return lerr(L, p,
+		    "field \"%s\" is %s template: a template may "
+		    "only use templates defined before it",
 		    name, i == self ? "this" : "a later");
 	return i;
 }
 
 static int
-parse_template(struct load *L, struct tpl *t, const char *text, int self,
-    const char *p)
+parse_template(
+    struct load *L, struct tpl *t, const char *text, int self, const char *p)
 {
 	const char *s = text, *lit = text, *end;
 	char name[256];
@@ -719,25 +720,32 @@ parse_template(struct load *L, struct tpl *t, const char *text, int self,
 	while (*s != '\0') {
 		if ((*s == '{' && s[1] == '{') || (*s == '}' && s[1] == '}')) {
 			/* Doubled braces are literal braces. */
-			if (add_part(t, lit, (size_t)(s - lit) + 1, REF_LIT) == -1)
-				return cdb_error_set(L->e, CDB_ERR_SYS, "out of memory");
+			if (add_part(t, lit, (size_t)(s - lit) + 1, REF_LIT) ==
+			    -1)
+				return cdb_error_set(
+				    L->e, CDB_ERR_SYS, "out of memory");
 			lit = s += 2;
 		} else if (*s == '}')
-			return lerr(L, p, "unmatched '}' (write \"}}\" for a "
-					  "literal brace)");
+			return lerr(L, p,
+			    "unmatched '}' (write \"}}\" for a "
+			    "literal brace)");
 		else if (*s == '{') {
 			if ((end = strchr(s, '}')) == NULL ||
-			    (size_t)(end - s - 1) >= sizeof(name) || end == s + 1)
-				return lerr(L, p, "'{' without a field name and "
-						  "'}' (write \"{{\" for a "
-						  "literal brace)");
+			    (size_t)(end - s - 1) >= sizeof(name) ||
+			    end == s + 1)
+				return lerr(L, p,
+				    "'{' without a field name and "
+				    "'}' (write \"{{\" for a "
+				    "literal brace)");
 			memcpy(name, s + 1, (size_t)(end - s - 1));
 			name[end - s - 1] = '\0';
 			if ((ref = resolve(L, name, self, p)) == -1)
 				return -1;
-			if (add_part(t, lit, (size_t)(s - lit), REF_LIT) == -1 ||
+			if (add_part(t, lit, (size_t)(s - lit), REF_LIT) ==
+			        -1 ||
 			    add_part(t, NULL, 0, ref) == -1)
-				return cdb_error_set(L->e, CDB_ERR_SYS, "out of memory");
+				return cdb_error_set(
+				    L->e, CDB_ERR_SYS, "out of memory");
 			lit = s = end + 1;
 		} else
 			s++;
@@ -757,10 +765,10 @@ load_templates(struct load *L)
 	for (i = 0; i < s->nfields; i++) {
 		if (s->fields[i].pub.template == NULL)
 			continue;
-		pathf(p, sizeof(p), "fields.%s.template",
-		    s->fields[i].pub.name);
+		pathf(
+		    p, sizeof(p), "fields.%s.template", s->fields[i].pub.name);
 		if (parse_template(L, &s->fields[i].tpl,
-			s->fields[i].pub.template, (int)i, p) == -1)
+		        s->fields[i].pub.template, (int)i, p) == -1)
 			return -1;
 	}
 	if (s->id_template != NULL)
@@ -778,8 +786,8 @@ valid_collection_name(const char *n)
 	unsigned a, b, c, d;
 	char tail;
 
-#define ALNUM(ch) \
-	(((ch) >= 'a' && (ch) <= 'z') || ((ch) >= 'A' && (ch) <= 'Z') || \
+#define ALNUM(ch)                                                              \
+	(((ch) >= 'a' && (ch) <= 'z') || ((ch) >= 'A' && (ch) <= 'Z') ||       \
 	    ((ch) >= '0' && (ch) <= '9'))
 	if (len < 3 || len > 512 || !ALNUM(n[0]) || !ALNUM(n[len - 1]))
 		return 0;
@@ -794,8 +802,8 @@ valid_collection_name(const char *n)
 }
 
 static int
-add_route(struct load *L, const char *source, const json_t *where,
-    int target, const char *p)
+add_route(struct load *L, const char *source, const json_t *where, int target,
+    const char *p)
 {
 	cdb_schema *s = L->s;
 	struct route *nr;
@@ -804,9 +812,10 @@ add_route(struct load *L, const char *source, const json_t *where,
 	for (i = 0; i < s->nroutes; i++)
 		if (strcmp(s->routes[i].source, source) == 0 &&
 		    s->routes[i].where == NULL)
-			return lerr(L, p, "never used: collection \"%s\" "
-					  "already takes every record of "
-					  "\"%s\"",
+			return lerr(L, p,
+			    "never used: collection \"%s\" "
+			    "already takes every record of "
+			    "\"%s\"",
 			    s->targets[s->routes[i].target].name, source);
 	if ((nr = realloc(s->routes, (s->nroutes + 1) * sizeof(*nr))) == NULL)
 		return cdb_error_set(L->e, CDB_ERR_SYS, "out of memory");
@@ -830,8 +839,9 @@ load_source(struct load *L, const json_t *v, int target, const char *p)
 	if (json_is_string(v) && json_string_length(v) > 0)
 		return add_route(L, json_string_value(v), NULL, target, p);
 	if (!json_is_object(v))
-		return lerr(L, p, "expected a collection name or an object "
-				  "with \"collection\" and \"where\"");
+		return lerr(L, p,
+		    "expected a collection name or an object "
+		    "with \"collection\" and \"where\"");
 	if (check_keys(L, v, p, keys) == -1 ||
 	    want_string(L, v, "collection", p, &name) == -1)
 		return -1;
@@ -846,8 +856,7 @@ load_source(struct load *L, const json_t *v, int target, const char *p)
 }
 
 static int
-load_sources(struct load *L, const json_t *from, int target,
-    const char *path)
+load_sources(struct load *L, const json_t *from, int target, const char *path)
 {
 	char p[512], q[540];
 	size_t i;
@@ -855,7 +864,8 @@ load_sources(struct load *L, const json_t *from, int target,
 
 	join(p, sizeof(p), path, "from");
 	if (from == NULL)
-		return lerr(L, path, "no \"from\": name the source collections");
+		return lerr(
+		    L, path, "no \"from\": name the source collections");
 	if (!json_is_array(from))
 		return load_source(L, from, target, p);
 	if (json_array_size(from) == 0)
@@ -873,17 +883,18 @@ static int
 load_target(struct load *L, struct target *t, const char *name,
     const json_t *spec, int index)
 {
-	static const char *const keys[] = {"description", "from", "metadata",
-	    "configuration", NULL};
+	static const char *const keys[] = {
+	    "description", "from", "metadata", "configuration", NULL};
 	char path[600], p[640];
 	const char *desc;
 
 	pathf(path, sizeof(path), "collections.%s", name);
 	t->name = name;
 	if (!valid_collection_name(name))
-		return lerr(L, path, "not a valid Chroma collection name (3-512 "
-				     "characters among a-z A-Z 0-9 . _ -, a "
-				     "letter or digit at both ends, no \"..\")");
+		return lerr(L, path,
+		    "not a valid Chroma collection name (3-512 "
+		    "characters among a-z A-Z 0-9 . _ -, a "
+		    "letter or digit at both ends, no \"..\")");
 	if (!json_is_object(spec))
 		return lerr(L, path, "expected an object");
 	if (check_keys(L, spec, path, keys) == -1 ||
@@ -912,8 +923,9 @@ load_collections(struct load *L, const json_t *c)
 	if (c == NULL)
 		return lerr(L, NULL, "no \"collections\"");
 	if (!json_is_object(c) || json_object_size(c) == 0)
-		return lerr(L, "collections", "expected an object of target "
-					      "collections");
+		return lerr(L, "collections",
+		    "expected an object of target "
+		    "collections");
 	s->ntargets = json_object_size(c);
 	if ((s->targets = calloc(s->ntargets, sizeof(*s->targets))) == NULL)
 		return cdb_error_set(L->e, CDB_ERR_SYS, "out of memory");
@@ -921,7 +933,7 @@ load_collections(struct load *L, const json_t *c)
 	json_object_foreach((json_t *)c, k, v)
 	{
 		if (load_target(L, &s->targets[s->ntargets], k, v,
-			(int)s->ntargets) == -1)
+		        (int)s->ntargets) == -1)
 			return -1;
 		s->ntargets++;
 	}
@@ -939,10 +951,11 @@ check_references(struct load *L)
 		const char *r = s->fields[i].pub.reference;
 		if (r == NULL || cdb_schema_target_index(s, r) != -1)
 			continue;
-		pathf(p, sizeof(p), "fields.%s.reference",
-		    s->fields[i].pub.name);
-		return lerr(L, p, "no target collection \"%s\" in "
-				  "\"collections\"",
+		pathf(
+		    p, sizeof(p), "fields.%s.reference", s->fields[i].pub.name);
+		return lerr(L, p,
+		    "no target collection \"%s\" in "
+		    "\"collections\"",
 		    r);
 	}
 	return 0;
@@ -972,12 +985,14 @@ load_top(struct load *L, const json_t *root)
 	if (v != NULL && (!json_is_integer(v) || json_integer_value(v) != 1))
 		return lerr(L, "version", "this cdb reads schema version 1");
 	if (u != NULL && strcmp(u, "keep") != 0 && strcmp(u, "drop") != 0)
-		return lerr(L, "unknown_fields", "expected \"drop\" or \"keep\"");
+		return lerr(
+		    L, "unknown_fields", "expected \"drop\" or \"keep\"");
 	s->keep = u != NULL && strcmp(u, "keep") == 0;
 	if ((v = json_object_get(root, "missing_values")) != NULL) {
 		if (!json_is_array(v))
-			return lerr(L, "missing_values", "expected an array of "
-							 "strings");
+			return lerr(L, "missing_values",
+			    "expected an array of "
+			    "strings");
 		for (i = 0; i < json_array_size(v); i++)
 			if (!json_is_string(json_array_get(v, i)))
 				return lerr(L, "missing_values",
@@ -999,8 +1014,7 @@ load_all(struct load *L, const json_t *root)
 }
 
 cdb_schema *
-cdb_schema_parse(const char *text, size_t len, const char *name,
-    cdb_error *e)
+cdb_schema_parse(const char *text, size_t len, const char *name, cdb_error *e)
 {
 	struct load L;
 	json_error_t je;
@@ -1057,7 +1071,8 @@ cdb_schema_load(const char *path, cdb_error *e)
 			break;
 	if (ferror(f) || n > 0) {
 		cdb_error_set(e, CDB_ERR_SYS, "%s: %s", path,
-		    ferror(f) ? strerror(errno) : "too large for a schema file");
+		    ferror(f) ? strerror(errno)
+		              : "too large for a schema file");
 		fclose(f);
 		cdb_buf_free(&b);
 		return NULL;

@@ -114,8 +114,9 @@ int cdb_schema_target_index(const cdb_schema *s, const char *name);
  * src (a cdb-ndjson(5) collection object): the name replaced, metadata
  * and configuration patched with the target's "metadata" and
  * "configuration" (RFC 7386 merge patch), the count null since records
- * may come from several sources.  New reference, or NULL on allocation
- * failure.
+ * may come from several sources, the "schema" null since the source's
+ * index schema describes the old metadata keys.  New reference, or NULL
+ * on allocation failure.
  */
 json_t *cdb_schema_collection_line(
     const cdb_schema *s, int t, const json_t *src);

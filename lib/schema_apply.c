@@ -30,8 +30,8 @@ struct rec {
 /* ---------------------------------------------------------- routing -- */
 
 int
-cdb_schema_route(const cdb_schema *s, const char *source,
-    const json_t *metadata)
+cdb_schema_route(
+    const cdb_schema *s, const char *source, const json_t *metadata)
 {
 	size_t i;
 	int pass;
@@ -62,8 +62,7 @@ cdb_schema_maps(const cdb_schema *s, const char *source)
 }
 
 void
-cdb_schema_destinations(const cdb_schema *s, const char *source,
-    int *targets)
+cdb_schema_destinations(const cdb_schema *s, const char *source, int *targets)
 {
 	size_t i;
 	int all = 0;
@@ -129,6 +128,8 @@ cdb_schema_collection_line(const cdb_schema *s, int t, const json_t *src)
 	json_object_set_new(line, "metadata", m ? m : json_null());
 	json_object_set_new(line, "configuration", c ? c : json_null());
 	json_object_set_new(line, "count", json_null());
+	/* The server's index schema names the old keys: not the target's. */
+	json_object_set_new(line, "schema", json_null());
 	return line;
 }
 
@@ -207,8 +208,7 @@ textf(char *out, size_t n, const char *fmt, ...)
 	va_end(ap);
 }
 
-static int
-reject(struct rec *c, int reason, int field, const char *fmt, ...)
+static int reject(struct rec *c, int reason, int field, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
 /* Record why the record is refused.  Returns 1 (rejected). */
@@ -226,8 +226,8 @@ reject(struct rec *c, int reason, int field, const char *fmt, ...)
 	r->field = field;
 	r->text[0] = '\0';
 	if (field >= 0)
-		textf(r->text, sizeof(r->text), "field \"%s\": ",
-		    c->s->fields[field].pub.name);
+		textf(r->text, sizeof(r->text),
+		    "field \"%s\": ", c->s->fields[field].pub.name);
 	textf(r->text + strlen(r->text), sizeof(r->text) - strlen(r->text),
 	    "%s", msg);
 	return 1;
@@ -244,8 +244,8 @@ append_text(cdb_buf *b, const json_t *v)
 
 	switch (json_typeof(v)) {
 	case JSON_STRING:
-		return cdb_buf_append(b, json_string_value(v),
-		    json_string_length(v));
+		return cdb_buf_append(
+		    b, json_string_value(v), json_string_length(v));
 	case JSON_ARRAY:
 		json_array_foreach(v, i, x)
 		{
@@ -274,10 +274,18 @@ render(struct rec *c, const struct tpl *t, cdb_buf *b, int *lacking)
 	for (i = 0; i < t->n && rc == 0; i++) {
 		const struct part *p = &t->p[i];
 		switch (p->ref) {
-		case REF_LIT: rc = cdb_buf_append(b, p->lit, p->len); break;
-		case REF_ID: rc = cdb_buf_append(b, c->id, c->id_len); break;
-		case REF_COLL: rc = cdb_buf_puts(b, target); break;
-		case REF_SRC: rc = cdb_buf_puts(b, c->source); break;
+		case REF_LIT:
+			rc = cdb_buf_append(b, p->lit, p->len);
+			break;
+		case REF_ID:
+			rc = cdb_buf_append(b, c->id, c->id_len);
+			break;
+		case REF_COLL:
+			rc = cdb_buf_puts(b, target);
+			break;
+		case REF_SRC:
+			rc = cdb_buf_puts(b, c->source);
+			break;
 		default:
 			if (c->r->vals[p->ref] == NULL) {
 				*lacking = p->ref;
@@ -295,11 +303,16 @@ static const json_t *
 lookup(struct rec *c, const struct source *src, json_t **tmp)
 {
 	switch (src->kind) {
-	case SRC_ID: return *tmp = json_stringn_nocheck(c->id, c->id_len);
-	case SRC_COLL: return *tmp = json_string_nocheck(c->source);
-	case SRC_DOC: return c->document;
-	case SRC_URI: return c->uri;
-	default: return json_object_get(c->metadata, src->name);
+	case SRC_ID:
+		return *tmp = json_stringn_nocheck(c->id, c->id_len);
+	case SRC_COLL:
+		return *tmp = json_string_nocheck(c->source);
+	case SRC_DOC:
+		return c->document;
+	case SRC_URI:
+		return c->uri;
+	default:
+		return json_object_get(c->metadata, src->name);
 	}
 }
 
@@ -337,7 +350,9 @@ sources_text(const struct field *f, char *out, size_t n)
 	out[0] = '\0';
 	for (i = 0; i < f->nfrom && used < n; i++)
 		used += (size_t)snprintf(out + used, n - used, "%s\"%s\"",
-		    i == 0 ? "" : i + 1 == f->nfrom ? " or " : ", ",
+		    i == 0              ? ""
+		    : i + 1 == f->nfrom ? " or "
+		                        : ", ",
 		    f->from[i].name);
 }
 
@@ -397,8 +412,8 @@ fill_template(struct rec *c, size_t i)
 	rc = render(c, &f->tpl, &c->r->tmp, &lacking);
 	if (rc == 1)
 		return fallback(c, i, lacking);
-	if (rc == -1 || (v = json_stringn_nocheck(c->r->tmp.data,
-			     c->r->tmp.len)) == NULL)
+	if (rc == -1 ||
+	    (v = json_stringn_nocheck(c->r->tmp.data, c->r->tmp.len)) == NULL)
 		return -1;
 	rc = settle(c, i, v, CDB_HOW_TEMPLATE);
 	json_decref(v);
@@ -467,7 +482,7 @@ build_metadata(struct rec *c)
 	for (i = 0; i < s->nfields; i++)
 		if (c->r->vals[i] != NULL &&
 		    json_object_set(m, s->fields[i].pub.name, c->r->vals[i]) ==
-			-1)
+		        -1)
 			return -1;
 	json_object_foreach((json_t *)c->metadata, k, v)
 	{
@@ -496,8 +511,8 @@ make_id(struct rec *c)
 		    "lacks",
 		    c->s->fields[lacking].pub.name);
 	if (rc == 0 && id->len == 0)
-		return reject(c, CDB_REJECT_ID, -1,
-		    "the id template gives an empty id");
+		return reject(
+		    c, CDB_REJECT_ID, -1, "the id template gives an empty id");
 	return rc;
 }
 
@@ -515,9 +530,9 @@ cdb_schema_apply(const cdb_schema *s, const char *source, const char *id,
 	if ((pub->target = cdb_schema_route(s, source, c.metadata)) == -1)
 		return reject(&c, CDB_REJECT_ROUTE, -1,
 		    cdb_schema_maps(s, source)
-			? "no mapping of collection \"%s\" takes this record "
-			  "(no \"where\" matches)"
-			: "the schema maps no collection \"%s\"",
+		        ? "no mapping of collection \"%s\" takes this record "
+		          "(no \"where\" matches)"
+		        : "the schema maps no collection \"%s\"",
 		    source);
 	pub->collection = s->targets[pub->target].name;
 	if ((rc = fill_all(&c)) == 0 && (rc = build_metadata(&c)) == 0)
@@ -533,14 +548,21 @@ static const char *
 json_kind(const json_t *v)
 {
 	switch (json_typeof(v)) {
-	case JSON_STRING: return "a string";
-	case JSON_INTEGER: return "an int";
-	case JSON_REAL: return "a float";
+	case JSON_STRING:
+		return "a string";
+	case JSON_INTEGER:
+		return "an int";
+	case JSON_REAL:
+		return "a float";
 	case JSON_TRUE:
-	case JSON_FALSE: return "a bool";
-	case JSON_ARRAY: return "an array";
-	case JSON_OBJECT: return "an object";
-	default: return "null";
+	case JSON_FALSE:
+		return "a bool";
+	case JSON_ARRAY:
+		return "an array";
+	case JSON_OBJECT:
+		return "an object";
+	default:
+		return "null";
 	}
 }
 
@@ -548,10 +570,14 @@ static int
 scalar_is(int type, const json_t *v)
 {
 	switch (type) {
-	case CDB_SCHEMA_STRING: return json_is_string(v);
-	case CDB_SCHEMA_INT: return json_is_integer(v);
-	case CDB_SCHEMA_FLOAT: return json_is_real(v);
-	default: return json_is_boolean(v);
+	case CDB_SCHEMA_STRING:
+		return json_is_string(v);
+	case CDB_SCHEMA_INT:
+		return json_is_integer(v);
+	case CDB_SCHEMA_FLOAT:
+		return json_is_real(v);
+	default:
+		return json_is_boolean(v);
 	}
 }
 
@@ -594,17 +620,18 @@ cdb_schema_check_value(const cdb_schema *s, const cdb_schema_field *pf,
 	    cdb_coerce_date_parse(json_string_value(v), &epoch) == -1) {
 		cdb_coerce_show(v, shown, sizeof(shown));
 		return cdb_error_set(e, CDB_ERR_INPUT,
-		    "field \"%s\": %s is not an ISO 8601 date", pf->name, shown);
+		    "field \"%s\": %s is not an ISO 8601 date", pf->name,
+		    shown);
 	}
 	if (cdb_schema_i_check(f, v, why, sizeof(why)) != 0)
-		return cdb_error_set(e, CDB_ERR_INPUT, "field \"%s\": %s",
-		    pf->name, why);
+		return cdb_error_set(
+		    e, CDB_ERR_INPUT, "field \"%s\": %s", pf->name, why);
 	return 0;
 }
 
 int
-cdb_schema_check_metadata(const cdb_schema *s, const json_t *metadata,
-    cdb_error *e)
+cdb_schema_check_metadata(
+    const cdb_schema *s, const json_t *metadata, cdb_error *e)
 {
 	const json_t *m = json_is_object(metadata) ? metadata : NULL;
 	const char *k;

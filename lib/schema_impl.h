@@ -57,10 +57,10 @@ struct target {
 struct cdb_schema {
 	char *name;
 	char digest[23];
-	json_t *root;	   /* the file; strings above point into it */
-	json_t *owned;	   /* converted defaults, constants, enums */
-	json_t *fieldidx;  /* field name -> index */
-	json_t *consumed;  /* source keys some field reads */
+	json_t *root;     /* the file; strings above point into it */
+	json_t *owned;    /* converted defaults, constants, enums */
+	json_t *fieldidx; /* field name -> index */
+	json_t *consumed; /* source keys some field reads */
 	struct field *fields;
 	size_t nfields;
 	struct target *targets;
@@ -74,7 +74,7 @@ struct cdb_schema {
 };
 
 /* The enum, pattern and range checks of f on v; a reason, or 0. */
-int cdb_schema_i_check(const struct field *f, const json_t *v, char *why,
-    size_t n);
+int cdb_schema_i_check(
+    const struct field *f, const json_t *v, char *why, size_t n);
 
 #endif

@@ -16,8 +16,8 @@ struct cdb_transform_stats {
 	const cdb_schema *s;
 	long long in, out, rejected;
 	json_t *in_by, *out_by; /* collection -> count */
-	long long *how;		/* field i, how h: [i * NHOW + h] */
-	json_t *dropped;	/* source key -> count */
+	long long *how;         /* field i, how h: [i * NHOW + h] */
+	json_t *dropped;        /* source key -> count */
 	long long dropped_other;
 	json_t *reasons; /* "field \"x\": reason" -> count */
 };
@@ -38,8 +38,8 @@ struct tx {
 	cdb_schema_result *res;
 	size_t nt;
 	json_t **tline; /* per target: its collection line, once known */
-	int *emitted;	/* per target: line written */
-	int *dest;	/* scratch: destinations of a source */
+	int *emitted;   /* per target: line written */
+	int *dest;      /* scratch: destinations of a source */
 	struct idset ids;
 	cdb_buf buf;
 	char msg[sizeof(((cdb_error *)0)->text)];
@@ -126,8 +126,8 @@ format_counts(cdb_buf *b, const char *title, const json_t *counts)
 	rc |= cdb_buf_printf(b, "%s:\n", title);
 	json_object_foreach((json_t *)counts, k, v)
 	{
-		rc |= cdb_buf_printf(b, "  %-40s %10lld\n", k,
-		    (long long)json_integer_value(v));
+		rc |= cdb_buf_printf(
+		    b, "  %-40s %10lld\n", k, (long long)json_integer_value(v));
 	}
 	return rc;
 }
@@ -141,8 +141,9 @@ format_fields(const cdb_transform_stats *st, cdb_buf *b)
 
 	if (n == 0)
 		return 0;
-	rc |= cdb_buf_printf(b, "fields (records):%*s%9s %9s %9s %9s %9s "
-				"%9s\n",
+	rc |= cdb_buf_printf(b,
+	    "fields (records):%*s%9s %9s %9s %9s %9s "
+	    "%9s\n",
 	    8, "", "copied", "coerced", "default", "constant", "template",
 	    "absent");
 	for (i = 0; i < n; i++) {
@@ -150,9 +151,8 @@ format_fields(const cdb_transform_stats *st, cdb_buf *b)
 		rc |= cdb_buf_printf(b,
 		    "  %-22s %9lld %9lld %9lld %9lld %9lld %9lld\n",
 		    cdb_schema_field_at(st->s, i)->name, h[CDB_HOW_COPIED],
-		    h[CDB_HOW_COERCED], h[CDB_HOW_DEFAULT],
-		    h[CDB_HOW_CONSTANT], h[CDB_HOW_TEMPLATE],
-		    h[CDB_HOW_ABSENT]);
+		    h[CDB_HOW_COERCED], h[CDB_HOW_DEFAULT], h[CDB_HOW_CONSTANT],
+		    h[CDB_HOW_TEMPLATE], h[CDB_HOW_ABSENT]);
 	}
 	return rc;
 }
@@ -165,14 +165,12 @@ cdb_transform_stats_format(const cdb_transform_stats *st, cdb_buf *b)
 	rc |= cdb_buf_printf(b, "records: %lld in, %lld out, %lld rejected\n",
 	    st->in, st->out, st->rejected);
 	rc |= format_counts(b, "records in, by source collection", st->in_by);
-	rc |= format_counts(b, "records out, by target collection",
-	    st->out_by);
+	rc |= format_counts(b, "records out, by target collection", st->out_by);
 	rc |= format_fields(st, b);
-	rc |= format_counts(b, "source fields dropped (records)",
-	    st->dropped);
+	rc |= format_counts(b, "source fields dropped (records)", st->dropped);
 	if (st->dropped_other > 0)
-		rc |= cdb_buf_printf(b, "  %-40s %10lld\n", "(other fields)",
-		    st->dropped_other);
+		rc |= cdb_buf_printf(
+		    b, "  %-40s %10lld\n", "(other fields)", st->dropped_other);
 	rc |= format_counts(b, "rejects by reason", st->reasons);
 	return rc ? -1 : 0;
 }
@@ -188,7 +186,7 @@ count_out(cdb_transform_stats *st, const cdb_schema_result *r)
 		st->how[i * NHOW + r->how[i]]++;
 	for (i = 0; i < r->ndropped; i++)
 		if (bump(st->dropped, r->dropped[i], MAX_DROPPED_NAMES,
-			&st->dropped_other) == -1)
+		        &st->dropped_other) == -1)
 			return -1;
 	return bump(st->out_by, r->collection, 0, NULL);
 }
@@ -219,7 +217,8 @@ idset_grow(struct idset *s)
 	for (i = 0; i < s->cap; i++) {
 		if (s->slot[i] == 0)
 			continue;
-		for (j = s->slot[i] & (cap - 1); ns[j] != 0; j = (j + 1) & (cap - 1))
+		for (j = s->slot[i] & (cap - 1); ns[j] != 0;
+		     j = (j + 1) & (cap - 1))
 			;
 		ns[j] = s->slot[i];
 	}
@@ -274,7 +273,7 @@ write_reject(struct tx *t, const cdb_item *it, const char *field,
 	rc |= cdb_json_dump_string(b, it->id, it->id_len);
 	rc |= cdb_buf_puts(b, ",\"field\":");
 	rc |= field ? cdb_json_dump_string(b, field, strlen(field))
-		    : cdb_buf_puts(b, "null");
+	            : cdb_buf_puts(b, "null");
 	rc |= cdb_buf_puts(b, ",\"reason\":");
 	rc |= cdb_json_dump_string(b, reason, strlen(reason));
 	rc |= cdb_buf_puts(b, ",\"message\":");
@@ -285,8 +284,9 @@ write_reject(struct tx *t, const cdb_item *it, const char *field,
 	if (rc != 0)
 		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
 	if (fwrite(b->data, 1, b->len, t->o->rejects) != b->len)
-		return cdb_error_set(e, CDB_ERR_SYS, "rejects file: write "
-						     "error");
+		return cdb_error_set(e, CDB_ERR_SYS,
+		    "rejects file: write "
+		    "error");
 	return 0;
 }
 
@@ -298,9 +298,8 @@ static int
 reject(struct tx *t, const cdb_item *it, int reason, int field,
     const char *text, cdb_error *e)
 {
-	const cdb_schema_field *f = field >= 0 ? cdb_schema_field_at(t->s,
-						     (size_t)field)
-					       : NULL;
+	const cdb_schema_field *f =
+	    field >= 0 ? cdb_schema_field_at(t->s, (size_t)field) : NULL;
 	char id[96], key[300];
 
 	t->st->rejected++;
@@ -312,7 +311,7 @@ reject(struct tx *t, const cdb_item *it, int reason, int field,
 		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
 	if (t->o->rejects != NULL &&
 	    write_reject(t, it, f ? f->name : NULL,
-		cdb_schema_reason_name(reason), text, e) == -1)
+	        cdb_schema_reason_name(reason), text, e) == -1)
 		return -1;
 	if (t->o->max_rejects > 0 && t->st->rejected >= t->o->max_rejects) {
 		if (t->o->max_rejects == 1)
@@ -341,8 +340,8 @@ space_of(const json_t *line)
 
 /* A second source for target i: its line must agree with the first's. */
 static int
-merge_source(struct tx *t, size_t i, json_t *line, const cdb_item *it,
-    cdb_error *e)
+merge_source(
+    struct tx *t, size_t i, json_t *line, const cdb_item *it, cdb_error *e)
 {
 	json_t *have = t->tline[i];
 	json_t *d0 = json_object_get(have, "dimension");
@@ -386,8 +385,8 @@ on_collection(struct tx *t, const cdb_item *it, cdb_error *e)
 	for (i = 0; i < t->nt; i++) {
 		if (!t->dest[i])
 			continue;
-		if ((line = cdb_schema_collection_line(t->s, (int)i,
-			 it->obj)) == NULL)
+		if ((line = cdb_schema_collection_line(
+		         t->s, (int)i, it->obj)) == NULL)
 			return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
 		if (t->tline[i] == NULL)
 			t->tline[i] = line;
@@ -420,16 +419,16 @@ static int
 write_record(struct tx *t, const cdb_item *it, cdb_error *e)
 {
 	const cdb_schema_result *r = t->res;
-	const json_t *m = json_object_size(r->metadata) > 0 ? r->metadata
-							    : NULL;
+	const json_t *m =
+	    json_object_size(r->metadata) > 0 ? r->metadata : NULL;
 
 	cdb_buf_reset(&t->buf);
 	if (cdb_ndjson_format_record(&t->buf, r->collection, r->id.data,
-		r->id.len, it->document, m, it->uri, NULL, 0, it->emb_form,
-		it->emb_text, it->emb_len) == -1)
+	        r->id.len, it->document, m, it->uri, NULL, 0, it->emb_form,
+	        it->emb_text, it->emb_len) == -1)
 		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
-	return cdb_writer_line(t->w, CDB_KIND_RECORD, t->buf.data, t->buf.len,
-	    e);
+	return cdb_writer_line(
+	    t->w, CDB_KIND_RECORD, t->buf.data, t->buf.len, e);
 }
 
 static int
@@ -449,15 +448,17 @@ on_record(struct tx *t, const cdb_item *it, cdb_error *e)
 	if (rc == 1)
 		return reject(t, it, r->reason, r->field, r->text, e);
 	if (!t->o->no_id_check &&
-	    (rc = idset_add(&t->ids, id_hash(r->collection, r->id.data,
-					 r->id.len))) != 1) {
+	    (rc = idset_add(&t->ids,
+	         id_hash(r->collection, r->id.data, r->id.len))) != 1) {
 		if (rc == -1)
-			return cdb_error_set(e, CDB_ERR_SYS, "out of memory "
-							     "for the id set");
+			return cdb_error_set(e, CDB_ERR_SYS,
+			    "out of memory "
+			    "for the id set");
 		show_id(r->id.data, r->id.len, id, sizeof(id));
-		snprintf(text, sizeof(text), "target id %s is already used in "
-					     "collection \"%s\" by an earlier "
-					     "record",
+		snprintf(text, sizeof(text),
+		    "target id %s is already used in "
+		    "collection \"%s\" by an earlier "
+		    "record",
 		    id, r->collection);
 		return reject(t, it, CDB_REJECT_COLLISION, -1, text, e);
 	}
@@ -479,11 +480,11 @@ on_header(struct tx *t, const cdb_item *it, cdb_error *e)
 
 	if (h == NULL)
 		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
-	json_object_set_new(h, "tool", json_string(t->o->tool ? t->o->tool
-							       : "cdb"));
+	json_object_set_new(
+	    h, "tool", json_string(t->o->tool ? t->o->tool : "cdb"));
 	json_object_set_new(h, "schema",
 	    json_pack("{s:s?, s:s}", "file", t->o->schema_file, "digest",
-		cdb_schema_digest(t->s)));
+	        cdb_schema_digest(t->s)));
 	rc = t->o->dry_run ? 0 : cdb_writer_json(t->w, CDB_KIND_HEADER, h, e);
 	json_decref(h);
 	return rc;
@@ -506,10 +507,14 @@ static int
 on_item(struct tx *t, const cdb_item *it, cdb_error *e)
 {
 	switch (it->kind) {
-	case CDB_KIND_HEADER: return on_header(t, it, e);
-	case CDB_KIND_COLLECTION: return on_collection(t, it, e);
-	case CDB_KIND_RECORD: return on_record(t, it, e);
-	default: return on_trailer(t, e);
+	case CDB_KIND_HEADER:
+		return on_header(t, it, e);
+	case CDB_KIND_COLLECTION:
+		return on_collection(t, it, e);
+	case CDB_KIND_RECORD:
+		return on_record(t, it, e);
+	default:
+		return on_trailer(t, e);
 	}
 }
 

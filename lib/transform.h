@@ -20,13 +20,13 @@ typedef void cdb_transform_reject_fn(void *arg, long line, const char *msg);
 
 typedef struct cdb_transform_opts {
 	const cdb_schema *schema;
-	const char *input;	 /* input name for the reader: "stdin" */
+	const char *input;       /* input name for the reader: "stdin" */
 	const char *schema_file; /* for the output header */
-	const char *tool;	 /* "cdb-transform 0.1.0" for the header */
-	FILE *rejects;		 /* rejected lines as NDJSON, or NULL */
-	long max_rejects;	 /* stop at this many rejects; 0: never */
-	int dry_run;		 /* read and count, write nothing */
-	int no_id_check;	 /* skip the id collision check */
+	const char *tool;        /* "cdb-transform 0.1.0" for the header */
+	FILE *rejects;           /* rejected lines as NDJSON, or NULL */
+	long max_rejects;        /* stop at this many rejects; 0: never */
+	int dry_run;             /* read and count, write nothing */
+	int no_id_check;         /* skip the id collision check */
 	cdb_transform_reject_fn *on_reject; /* or NULL */
 	void *arg;
 } cdb_transform_opts;

@@ -6,11 +6,21 @@
 #include "where.h"
 
 /* In the order of ops[]. */
-enum { OP_EQ, OP_NE, OP_GT, OP_GTE, OP_LT, OP_LTE, OP_IN, OP_NIN, OP_CONTAINS,
-	OP_EXISTS };
+enum {
+	OP_EQ,
+	OP_NE,
+	OP_GT,
+	OP_GTE,
+	OP_LT,
+	OP_LTE,
+	OP_IN,
+	OP_NIN,
+	OP_CONTAINS,
+	OP_EXISTS
+};
 
-static const char *const ops[] = {"$eq", "$ne", "$gt", "$gte", "$lt",
-    "$lte", "$in", "$nin", "$contains", "$exists", NULL};
+static const char *const ops[] = {"$eq", "$ne", "$gt", "$gte", "$lt", "$lte",
+    "$in", "$nin", "$contains", "$exists", NULL};
 
 static int
 op_index(const char *k)
@@ -58,7 +68,9 @@ check_op(const char *op, const json_t *v, const char *path, cdb_error *e)
 	json_t *x;
 
 	if (strcmp(op, "$exists") == 0)
-		return json_is_boolean(v) ? 0 : bad(e, path, "expected true or false", NULL);
+		return json_is_boolean(v)
+		           ? 0
+		           : bad(e, path, "expected true or false", NULL);
 	if (strcmp(op, "$in") == 0 || strcmp(op, "$nin") == 0) {
 		if (!json_is_array(v) || json_array_size(v) == 0)
 			return bad(e, path, "expected a non-empty array", NULL);
@@ -66,18 +78,20 @@ check_op(const char *op, const json_t *v, const char *path, cdb_error *e)
 		{
 			if (!is_scalar(x))
 				return bad(e, path,
-				    "expected strings, numbers or booleans", NULL);
+				    "expected strings, numbers or booleans",
+				    NULL);
 		}
 		return 0;
 	}
 	if (op[1] == 'g' || op[1] == 'l')
 		return json_is_number(v) || json_is_string(v)
-		    ? 0
-		    : bad(e, path, "expected a number or a string", NULL);
-	return is_scalar(v) ? 0
-			    : bad(e, path,
-				  "expected a string, a number or a boolean",
-				  NULL);
+		           ? 0
+		           : bad(e, path, "expected a number or a string",
+		                 NULL);
+	return is_scalar(v)
+	           ? 0
+	           : bad(e, path, "expected a string, a number or a boolean",
+	                 NULL);
 }
 
 static int
@@ -108,8 +122,8 @@ check_list(const json_t *a, const char *path, cdb_error *e)
 	json_t *c;
 
 	if (!json_is_array(a) || json_array_size(a) == 0)
-		return bad(e, path, "expected a non-empty array of conditions",
-		    NULL);
+		return bad(
+		    e, path, "expected a non-empty array of conditions", NULL);
 	json_array_foreach(a, i, c)
 	{
 		pathf(p, sizeof(p), "%s[%zu]", path, i);
@@ -207,8 +221,9 @@ contains(const json_t *v, const json_t *want)
 	if (json_is_array(v))
 		return in_list(want, v);
 	if (json_is_string(v) && json_is_string(want))
-		return has_substring(json_string_value(v), json_string_length(v),
-		    json_string_value(want), json_string_length(want));
+		return has_substring(json_string_value(v),
+		    json_string_length(v), json_string_value(want),
+		    json_string_length(want));
 	return 0;
 }
 
@@ -222,19 +237,28 @@ op_match(int op, const json_t *v, const json_t *arg)
 	if (v == NULL)
 		return 0;
 	switch (op) {
-	case OP_EQ: return same(v, arg);
-	case OP_NE: return !same(v, arg);
-	case OP_IN: return in_list(v, arg);
-	case OP_NIN: return !in_list(v, arg);
-	case OP_CONTAINS: return contains(v, arg);
+	case OP_EQ:
+		return same(v, arg);
+	case OP_NE:
+		return !same(v, arg);
+	case OP_IN:
+		return in_list(v, arg);
+	case OP_NIN:
+		return !in_list(v, arg);
+	case OP_CONTAINS:
+		return contains(v, arg);
 	}
 	if ((c = order(v, arg)) == 2)
 		return 0;
 	switch (op) {
-	case OP_GT: return c > 0;
-	case OP_GTE: return c >= 0;
-	case OP_LT: return c < 0;
-	default: return c <= 0;
+	case OP_GT:
+		return c > 0;
+	case OP_GTE:
+		return c >= 0;
+	case OP_LT:
+		return c < 0;
+	default:
+		return c <= 0;
 	}
 }
 

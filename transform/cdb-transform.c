@@ -27,11 +27,19 @@ usage(int status)
 	exit(status);
 }
 
+/* Rejects shown on stderr when there is no rejects file; more are only
+ * counted, so a bad run does not bury the summary. */
+#define MAX_SHOWN 10
+
 static void
 on_reject(void *arg, long line, const char *msg)
 {
-	(void)arg;
-	warnx("%s:%ld: %s (rejected)", input, line, msg);
+	long *shown = arg;
+
+	if (++*shown <= MAX_SHOWN)
+		warnx("%s:%ld: %s (rejected)", input, line, msg);
+	else if (*shown == MAX_SHOWN + 1)
+		warnx("more rejects are not shown: use --rejects file");
 }
 
 static void
@@ -81,13 +89,14 @@ finish(int rc, const cdb_error *e, FILE *rejects, const char *rpath)
 	int frc;
 
 	if (rejects != NULL && (fflush(rejects) == EOF || ferror(rejects) ||
-				   fclose(rejects) == EOF))
+	                           fclose(rejects) == EOF))
 		err(CDB_EXIT_FAIL, "%s", rpath);
 	if (rc == -1) {
 		if (e->kind == CDB_ERR_SYS && strstr(e->text, strerror(EPIPE)))
 			return CDB_EXIT_OK;
 		if (e->line > 0)
-			errx(CDB_EXIT_FAIL, "%s:%ld: %s", input, e->line, e->text);
+			errx(CDB_EXIT_FAIL, "%s:%ld: %s", input, e->line,
+			    e->text);
 		errx(CDB_EXIT_FAIL, "%s", e->text);
 	}
 	if ((frc = cdb_cli_flush(stdout)) != 0) {
@@ -103,20 +112,20 @@ main(int argc, char *argv[])
 {
 	enum { OPT_CHECK = 256, OPT_REJECTS, OPT_MAX, OPT_NOID };
 	static const struct option longopts[] = {
-		{"schema", required_argument, NULL, 's'},
-		{"check", no_argument, NULL, OPT_CHECK},
-		{"dry-run", no_argument, NULL, 'n'},
-		{"rejects", required_argument, NULL, OPT_REJECTS},
-		{"max-rejects", required_argument, NULL, OPT_MAX},
-		{"no-id-check", no_argument, NULL, OPT_NOID},
-		{"quiet", no_argument, NULL, 'q'},
-		{"verbose", no_argument, NULL, 'v'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"schema", required_argument, NULL, 's'},
+	    {"check", no_argument, NULL, OPT_CHECK},
+	    {"dry-run", no_argument, NULL, 'n'},
+	    {"rejects", required_argument, NULL, OPT_REJECTS},
+	    {"max-rejects", required_argument, NULL, OPT_MAX},
+	    {"no-id-check", no_argument, NULL, OPT_NOID},
+	    {"quiet", no_argument, NULL, 'q'},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *schema_path = NULL, *rpath = NULL;
 	int ch, rc, quiet = 0, verbose = 0, check = 0;
-	long max = -1;
+	long max = -1, shown = 0;
 	cdb_transform_opts o;
 	cdb_transform_stats *st;
 	struct timespec t0;
@@ -127,20 +136,38 @@ main(int argc, char *argv[])
 	memset(&o, 0, sizeof(o));
 	while ((ch = getopt_long(argc, argv, "hnqs:v", longopts, NULL)) != -1) {
 		switch (ch) {
-		case 's': schema_path = optarg; break;
-		case OPT_CHECK: check = 1; break;
-		case 'n': o.dry_run = 1; break;
-		case OPT_REJECTS: rpath = optarg; break;
+		case 's':
+			schema_path = optarg;
+			break;
+		case OPT_CHECK:
+			check = 1;
+			break;
+		case 'n':
+			o.dry_run = 1;
+			break;
+		case OPT_REJECTS:
+			rpath = optarg;
+			break;
 		case OPT_MAX:
 			if (cdb_cli_number(optarg, 0, 1L << 62, &max) == -1)
-				errx(CDB_EXIT_USAGE, "--max-rejects: expected a "
-						     "number, 0 for no limit");
+				errx(CDB_EXIT_USAGE,
+				    "--max-rejects: expected a "
+				    "number, 0 for no limit");
 			break;
-		case OPT_NOID: o.no_id_check = 1; break;
-		case 'q': quiet = 1; break;
-		case 'v': verbose = 1; break;
-		case 'h': usage(CDB_EXIT_OK); break;
-		default: usage(CDB_EXIT_USAGE);
+		case OPT_NOID:
+			o.no_id_check = 1;
+			break;
+		case 'q':
+			quiet = 1;
+			break;
+		case 'v':
+			verbose = 1;
+			break;
+		case 'h':
+			usage(CDB_EXIT_OK);
+			break;
+		default:
+			usage(CDB_EXIT_USAGE);
 		}
 	}
 	if (argc - optind > 1)
@@ -160,6 +187,7 @@ main(int argc, char *argv[])
 	o.schema_file = schema_path;
 	o.tool = "cdb-transform " CDB_VERSION;
 	o.on_reject = quiet ? NULL : on_reject;
+	o.arg = &shown;
 	if ((st = cdb_transform_stats_new(s)) == NULL)
 		errx(CDB_EXIT_FAIL, "out of memory");
 	signal(SIGPIPE, SIG_IGN);
@@ -167,8 +195,8 @@ main(int argc, char *argv[])
 	cdb_error_clear(&e);
 	rc = cdb_transform_run(in, stdout, &o, st, &e);
 	if (!quiet && (rc == 0 || o.dry_run))
-		summary(st, verbose || o.dry_run, o.dry_run,
-		    cdb_cli_elapsed(&t0));
+		summary(
+		    st, verbose || o.dry_run, o.dry_run, cdb_cli_elapsed(&t0));
 	rc = finish(rc, &e, o.rejects, rpath);
 	if (rc == CDB_EXIT_OK && cdb_transform_stats_rejected(st) > 0)
 		rc = EXIT_REJECTS;
