@@ -345,10 +345,12 @@ cdb_page_parse(cdb_page *p, cdb_error *e)
 	size_t vs = 0, ve = 0;
 	int has;
 	cdb_buf rest;
+	cdb_error je;
 
 	json_decref(p->root);
 	p->root = NULL;
 	p->n = p->dim = 0;
+	cdb_error_clear(&je);
 	if ((has = cdb_json_find(s, p->body.len, "embeddings", &vs, &ve)) == -1)
 		return cdb_error_set(e, CDB_ERR_SERVER, "server answer not JSON");
 	/* Parse everything but the numbers with jansson. */
@@ -359,9 +361,8 @@ cdb_page_parse(cdb_page *p, cdb_error *e)
 		cdb_buf_append(&rest, s + ve, p->body.len - ve);
 	} else
 		cdb_buf_append(&rest, s, p->body.len);
-	p->root = rest.data ? json_loadb(rest.data, rest.len, CDB_JSON_FLAGS,
-				  NULL)
-			    : NULL;
+	/* The fast parser first: pages are large and their text plain. */
+	p->root = rest.data ? cdb_json_load(rest.data, rest.len, &je) : NULL;
 	cdb_buf_free(&rest);
 	if (p->root == NULL)
 		return cdb_error_set(e, CDB_ERR_SERVER, "server answer not JSON");

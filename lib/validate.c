@@ -178,8 +178,12 @@ ctx_free(struct vctx *c)
 	struct vbatch *b;
 	size_t i;
 
-	while ((b = c->head) != NULL) {
-		c->head = b->next;
+	while ((b = c->qin.head) != NULL) {
+		c->qin.head = b->next;
+		vbatch_free(b);
+	}
+	while ((b = c->qcmp.head) != NULL) {
+		c->qcmp.head = b->next;
 		vbatch_free(b);
 	}
 	for (i = 0; i < c->ncolls; i++) {
@@ -237,65 +241,125 @@ connect_new(struct vctx *c, cdb_error *e)
 
 /* ------------------------------------------------------- the stream -- */
 
-/* The consumer's loop: compare each batch as the producer queues it. */
+/* Queue b; waits while q is full.  -1 (b freed) when the run stops. */
+int
+vq_push(struct vctx *c, struct vqueue *q, struct vbatch *b)
+{
+	int stop;
+
+	pthread_mutex_lock(&c->mu);
+	while (q->len >= VQUEUE_MAX && !c->qstop)
+		pthread_cond_wait(&c->cv, &c->mu);
+	if (!(stop = c->qstop)) {
+		b->next = NULL;
+		if (q->tail != NULL)
+			q->tail->next = b;
+		else
+			q->head = b;
+		q->tail = b;
+		q->len++;
+		pthread_cond_broadcast(&c->cv);
+	}
+	pthread_mutex_unlock(&c->mu);
+	if (stop)
+		vbatch_free(b);
+	return stop ? -1 : 0;
+}
+
+/* The next batch of q; NULL once q is closed and empty, or on a stop. */
+struct vbatch *
+vq_pop(struct vctx *c, struct vqueue *q)
+{
+	struct vbatch *b = NULL;
+
+	pthread_mutex_lock(&c->mu);
+	while (q->head == NULL && !q->closed && !c->qstop)
+		pthread_cond_wait(&c->cv, &c->mu);
+	if (!c->qstop && (b = q->head) != NULL) {
+		if ((q->head = b->next) == NULL)
+			q->tail = NULL;
+		q->len--;
+		pthread_cond_broadcast(&c->cv);
+	}
+	pthread_mutex_unlock(&c->mu);
+	return b;
+}
+
+void
+vq_close(struct vctx *c, struct vqueue *q)
+{
+	pthread_mutex_lock(&c->mu);
+	q->closed = 1;
+	pthread_cond_broadcast(&c->cv);
+	pthread_mutex_unlock(&c->mu);
+}
+
+void
+vq_stop(struct vctx *c)
+{
+	pthread_mutex_lock(&c->mu);
+	c->qstop = 1;
+	pthread_cond_broadcast(&c->cv);
+	pthread_mutex_unlock(&c->mu);
+}
+
+int
+vq_stopped(struct vctx *c)
+{
+	int s;
+
+	pthread_mutex_lock(&c->mu);
+	s = c->qstop;
+	pthread_mutex_unlock(&c->mu);
+	return s;
+}
+
+/* Compare each batch as the fetcher hands it over. */
 static int
-consume(struct vctx *c, cdb_error *e)
+compare_all(struct vctx *c, cdb_error *e)
 {
 	struct vbatch *b;
 	int rc = 0;
 
-	for (;;) {
-		pthread_mutex_lock(&c->mu);
-		while (c->head == NULL && !c->qdone)
-			pthread_cond_wait(&c->cv, &c->mu);
-		b = c->head;
-		if (b != NULL) {
-			c->head = b->next;
-			if (c->head == NULL)
-				c->tail = NULL;
-			c->qlen--;
-			pthread_cond_broadcast(&c->cv);
-		}
-		pthread_mutex_unlock(&c->mu);
-		if (b == NULL)
-			break;
-		if (rc == 0)
-			rc = vcmp_batch(c, b, e);
+	while (rc == 0 && (b = vq_pop(c, &c->qcmp)) != NULL) {
+		rc = vcmp_batch(c, b, e);
 		vbatch_free(b);
-		if (rc == -1) {
-			/* Tell the producer to stop, and drain. */
-			pthread_mutex_lock(&c->mu);
-			c->qstop = 1;
-			pthread_cond_broadcast(&c->cv);
-			pthread_mutex_unlock(&c->mu);
-		}
 	}
+	if (rc == -1)
+		vq_stop(c);
 	return rc;
 }
 
 static int
 run_stream(struct vctx *c, cdb_error *e)
 {
-	pthread_t th;
+	pthread_t prod, fetch;
 	int rc;
 
-	if (pthread_create(&th, NULL, vsrc_thread, c) != 0)
+	if (pthread_create(&prod, NULL, vsrc_thread, c) != 0)
 		return cdb_error_set(e, CDB_ERR_SYS, "cannot start a thread");
-	rc = consume(c, e);
-	if (rc == 0 && c->perr.kind == CDB_ERR_NONE)
-		rc = vend_run(c, e);
-	if (rc == 0 && c->perr.kind == CDB_ERR_NONE && c->nq > 0)
-		rc = vsem_new_queries(c, e);
-	if (rc == -1) {
-		pthread_mutex_lock(&c->mu);
-		c->qstop = 1;
-		pthread_cond_broadcast(&c->cv);
-		pthread_mutex_unlock(&c->mu);
+	if (pthread_create(&fetch, NULL, vcmp_fetch_thread, c) != 0) {
+		vq_stop(c);
+		pthread_join(prod, NULL);
+		return cdb_error_set(e, CDB_ERR_SYS, "cannot start a thread");
 	}
-	pthread_join(th, NULL);
+	rc = compare_all(c, e);
+	pthread_join(fetch, NULL);
+	if (rc == 0 && c->ferr.kind != CDB_ERR_NONE) {
+		*e = c->ferr;
+		rc = -1;
+	}
+	/* The new server is this thread's again. */
+	if (rc == 0 && !vq_stopped(c))
+		rc = vend_run(c, e);
+	if (rc == 0 && c->nq > 0 && !vq_stopped(c))
+		rc = vsem_new_queries(c, e);
+	if (rc == -1)
+		vq_stop(c);
+	pthread_join(prod, NULL);
 	if (rc == 0 && c->perr.kind != CDB_ERR_NONE) {
 		*e = c->perr;
-		return -1;
+		rc = -1;
 	}
 	return rc;
 }
@@ -696,7 +760,7 @@ cdb_validate_run(const cdb_validate_opts *o, cdb_error *e)
 		return NULL;
 	if (ctx_init(&c, o, e) == 0 && connect_new(&c, e) == 0 &&
 	    vsrc_prepare(&c, e) == 0 && vsem_load_queries(&c, e) == 0 &&
-	    vcmp_enumerate(&c, e) == 0 && run_stream(&c, e) == 0) {
+	    run_stream(&c, e) == 0) {
 		vsem_finish(&c);
 		merge_producer(&c);
 		judge_all(&c);

@@ -101,8 +101,8 @@ take_collection(struct vctx *c, json_t *obj)
 	k->dim = json_is_integer(dim) ? (size_t)json_integer_value(dim) : 0;
 }
 
-int
-vcmp_enumerate(struct vctx *c, cdb_error *e)
+static int
+enumerate(struct vctx *c, cdb_error *e)
 {
 	json_t *all, *obj;
 	size_t i;
@@ -471,7 +471,7 @@ add_absent(
 static int
 compare_row(struct vctx *c, struct vbatch *b, size_t j, cdb_error *e)
 {
-	cdb_page *pg = &c->page;
+	cdb_page *pg = &b->page;
 	json_t *idv = json_array_get(pg->ids, j);
 	const char *id = json_string_value(idv);
 	size_t len = json_string_length(idv), idx;
@@ -524,31 +524,60 @@ batch_ids(const struct vbatch *b)
 	return a;
 }
 
+/* The new server's records of batch b, into b->page. */
+static int
+fetch(struct vctx *c, struct vbatch *b, cdb_error *e)
+{
+	json_t *ids;
+	int rc;
+
+	if (c->colls[b->coll].id == NULL)
+		return 0;
+	if ((ids = batch_ids(b)) == NULL)
+		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+	rc = cdb_chroma_get_ids(
+	    c->newc, c->colls[b->coll].id, ids, CDB_INC_ALL, &b->page, e);
+	json_decref(ids);
+	return rc;
+}
+
+/*
+ * The fetcher: the new server's ids first (references and citations are
+ * checked against them), then each expected batch's records, handed on
+ * to the comparison so that the next request goes out meanwhile.
+ */
+void *
+vcmp_fetch_thread(void *arg)
+{
+	struct vctx *c = arg;
+	struct vbatch *b;
+	int rc;
+
+	rc = enumerate(c, &c->ferr);
+	while (rc == 0 && (b = vq_pop(c, &c->qin)) != NULL) {
+		if ((rc = fetch(c, b, &c->ferr)) == -1)
+			vbatch_free(b);
+		else if (vq_push(c, &c->qcmp, b) == -1)
+			break;
+	}
+	if (rc == -1)
+		vq_stop(c);
+	vq_close(c, &c->qcmp);
+	return NULL;
+}
+
 int
 vcmp_batch(struct vctx *c, struct vbatch *b, cdb_error *e)
 {
-	struct vcoll *k = &c->colls[b->coll];
-	json_t *ids;
 	size_t i;
 	int rc = 0;
 
-	if (k->id != NULL) {
-		if ((ids = batch_ids(b)) == NULL)
+	cdb_hmap_clear(c->scratch);
+	for (i = 0; i < b->n; i++)
+		if (cdb_hmap_put(c->scratch, b->r[i].key, i, NULL) == -1)
 			return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
-		rc = cdb_chroma_get_ids(
-		    c->newc, k->id, ids, CDB_INC_ALL, &c->page, e);
-		json_decref(ids);
-		if (rc == -1)
-			return -1;
-		cdb_hmap_clear(c->scratch);
-		for (i = 0; i < b->n; i++)
-			if (cdb_hmap_put(c->scratch, b->r[i].key, i, NULL) ==
-			    -1)
-				return cdb_error_set(
-				    e, CDB_ERR_SYS, "out of memory");
-		for (i = 0; i < c->page.n && rc == 0; i++)
-			rc = compare_row(c, b, i, e);
-	}
+	for (i = 0; i < b->page.n && rc == 0; i++)
+		rc = compare_row(c, b, i, e);
 	for (i = 0; i < b->n && rc == 0; i++)
 		if (!b->r[i].done)
 			rc = add_absent(c, b->coll,

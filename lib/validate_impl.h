@@ -3,12 +3,12 @@
  * of the engine (validate.c, validate_src.c, validate_cmp.c,
  * validate_end.c, validate_sem.c).  Not part of the library's API.
  *
- * Two threads: the producer reads what the new database must hold (the
- * old server through the schema, or the expected stream) and queues it in
- * batches of one target collection; the consumer (the caller's thread)
- * fetches the same ids from the new server and compares.  Each side owns
- * its own fields below; they meet only in the queue, and after the
- * producer has been joined.
+ * Three threads, one request stream per server: the producer reads what
+ * the new database must hold (the old server through the schema, or the
+ * expected stream) and queues it in batches of one target collection; the
+ * fetcher lists the new database's ids, then fetches each batch's ids
+ * from the new server; the caller's thread compares.  Each owns its own
+ * fields below; they meet only in the queues, and after the joins.
  */
 #ifndef CDB_VALIDATE_IMPL_H
 #define CDB_VALIDATE_IMPL_H
@@ -20,7 +20,7 @@
 #include "hmap.h"
 #include "validate.h"
 
-/* Batches the producer may queue ahead of the consumer. */
+/* Batches a thread may queue ahead of the next. */
 #define VQUEUE_MAX 3
 
 /* One test's findings. */
@@ -68,7 +68,8 @@ struct vrec {
 };
 
 struct vbatch {
-	size_t coll; /* target */
+	size_t coll;   /* target */
+	cdb_page page; /* what the new server holds of it */
 	size_t n, cap;
 	struct vrec *r;
 	cdb_buf ids;
@@ -127,12 +128,16 @@ struct vctx {
 	} * absent;
 	size_t nabsent, capabsent;
 	cdb_buf aids;
-	/* queue */
+	/* queues: expected batches, then fetched ones */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	struct vbatch *head, *tail;
-	int qlen, qdone, qstop;
+	struct vqueue {
+		struct vbatch *head, *tail;
+		int len, closed;
+	} qin, qcmp;
+	int qstop;      /* a thread failed: everyone stops */
 	cdb_error perr; /* the producer's error */
+	cdb_error ferr; /* the fetcher's error */
 	struct vprod p;
 	/* queries */
 	struct vquery *q;
@@ -142,11 +147,16 @@ struct vctx {
 	struct vtest t[CDB_VT_N];
 	long long compared;
 	double max_dev;
-	cdb_hmap *scratch; /* consumer: key -> row of a page */
-	cdb_page page;
+	cdb_hmap *scratch; /* comparison: key -> record of a batch */
+	cdb_page page;     /* after the joins */
 };
 
 /* validate.c */
+int vq_push(struct vctx *c, struct vqueue *q, struct vbatch *b);
+struct vbatch *vq_pop(struct vctx *c, struct vqueue *q);
+void vq_close(struct vctx *c, struct vqueue *q);
+void vq_stop(struct vctx *c);
+int vq_stopped(struct vctx *c);
 void verror_prefix(cdb_error *e, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void vtest_offend(struct vtest *t, const char *coll, const char *id,
@@ -164,8 +174,8 @@ void *vsrc_thread(void *arg);
 int vsrc_old_queries(struct vctx *c, cdb_error *e);
 void vbatch_free(struct vbatch *b);
 
-/* validate_cmp.c: the consumer */
-int vcmp_enumerate(struct vctx *c, cdb_error *e);
+/* validate_cmp.c: the fetcher and the comparison */
+void *vcmp_fetch_thread(void *arg);
 int vcmp_batch(struct vctx *c, struct vbatch *b, cdb_error *e);
 
 /* What the new server holds for one record, for the checks. */

@@ -19,12 +19,16 @@ struct prod {
 	cdb_schema_result *res;
 	cdb_vtopk *top; /* per query: exact search (file mode) */
 	size_t ntop;
-	int *space; /* per target (file mode) */
+	int started; /* the first page was read */
+	int *space;  /* per target (file mode) */
 	cdb_buf key;
 	cdb_error *e;
 };
 
 /* ---------------------------------------------------------- batches -- */
+
+/* Records in the first old page (then the page size). */
+#define FIRST_PAGE 100
 
 void
 vbatch_free(struct vbatch *b)
@@ -41,6 +45,7 @@ vbatch_free(struct vbatch *b)
 	free(b->r);
 	free(b->emb);
 	cdb_buf_free(&b->ids);
+	cdb_page_free(&b->page);
 	free(b);
 }
 
@@ -54,6 +59,7 @@ vbatch_new(size_t coll, size_t cap)
 	b->coll = coll;
 	b->cap = cap;
 	cdb_buf_init(&b->ids);
+	cdb_page_init(&b->page);
 	if ((b->r = calloc(cap, sizeof(*b->r))) == NULL) {
 		free(b);
 		return NULL;
@@ -77,40 +83,6 @@ emb_room(struct vbatch *b, size_t dim)
 	b->emb = f;
 	b->emb_cap = cap;
 	return 0;
-}
-
-/* Hand b to the consumer; waits while the queue is full.  -1: stop. */
-static int
-push(struct vctx *c, struct vbatch *b)
-{
-	int stop;
-
-	pthread_mutex_lock(&c->mu);
-	while (c->qlen >= VQUEUE_MAX && !c->qstop)
-		pthread_cond_wait(&c->cv, &c->mu);
-	stop = c->qstop;
-	if (!stop) {
-		if (c->tail != NULL)
-			c->tail->next = b;
-		else
-			c->head = b;
-		c->tail = b;
-		c->qlen++;
-		pthread_cond_broadcast(&c->cv);
-	}
-	pthread_mutex_unlock(&c->mu);
-	if (stop)
-		vbatch_free(b);
-	return stop ? -1 : 0;
-}
-
-static void
-finish_queue(struct vctx *c)
-{
-	pthread_mutex_lock(&c->mu);
-	c->qdone = 1;
-	pthread_cond_broadcast(&c->cv);
-	pthread_mutex_unlock(&c->mu);
 }
 
 /* Add one expected record to its target's batch; queue a full batch. */
@@ -147,8 +119,9 @@ add_record(struct prod *P, size_t coll, const char *id, size_t id_len,
 	if (++b->n < b->cap)
 		return 0;
 	P->open[coll] = NULL;
-	return push(c, b) == -1 ? cdb_error_set(P->e, CDB_ERR_SYS, "stopped")
-	                        : 0;
+	return vq_push(c, &c->qin, b) == -1
+	           ? cdb_error_set(P->e, CDB_ERR_SYS, "stopped")
+	           : 0;
 }
 
 static int
@@ -159,7 +132,7 @@ flush_all(struct prod *P)
 	for (i = 0; i < P->c->ncolls; i++) {
 		struct vbatch *b = P->open[i];
 		P->open[i] = NULL;
-		if (b != NULL && push(P->c, b) == -1)
+		if (b != NULL && vq_push(P->c, &P->c->qin, b) == -1)
 			return cdb_error_set(P->e, CDB_ERR_SYS, "stopped");
 	}
 	return 0;
@@ -377,35 +350,31 @@ old_record(struct prod *P, const char *src, const cdb_page *pg, size_t i)
 }
 
 static int
-stopped(struct vctx *c)
-{
-	int s;
-
-	pthread_mutex_lock(&c->mu);
-	s = c->qstop;
-	pthread_mutex_unlock(&c->mu);
-	return s;
-}
-
-static int
 read_old_collection(struct prod *P, const json_t *coll, cdb_page *pg)
 {
 	struct vctx *c = P->c;
 	const char *name = json_string_value(json_object_get(coll, "name"));
 	const char *id = json_string_value(json_object_get(coll, "id"));
-	long off, n0 = (long)c->p.source_records;
+	long off, lim, n0 = (long)c->p.source_records;
 	size_t i;
 
-	for (off = 0;; off += c->o->page) {
-		if (stopped(c))
+	for (off = 0;; off += lim) {
+		/* A small first page gets the new server's side going. */
+		lim = P->started || c->o->page < FIRST_PAGE ? c->o->page
+		                                            : FIRST_PAGE;
+		if (vq_stopped(c))
 			return cdb_error_set(P->e, CDB_ERR_SYS, "stopped");
-		if (cdb_chroma_get(c->oldc, id, off, c->o->page, NULL, NULL,
+		if (cdb_chroma_get(c->oldc, id, off, lim, NULL, NULL,
 		        CDB_INC_ALL, pg, P->e) == -1)
 			return -1;
 		for (i = 0; i < pg->n; i++)
 			if (old_record(P, name, pg, i) == -1)
 				return -1;
-		if (pg->n < (size_t)c->o->page)
+		/* Queue what the page gave at once: the consumer waits. */
+		P->started = 1;
+		if (flush_all(P) == -1)
+			return -1;
+		if (pg->n < (size_t)lim)
 			break;
 	}
 	json_object_set_new(c->p.sources, name,
@@ -560,7 +529,7 @@ read_file(struct prod *P)
 			rc = -1;
 			break;
 		}
-		if (it.kind == CDB_KIND_RECORD && stopped(c)) {
+		if (it.kind == CDB_KIND_RECORD && vq_stopped(c)) {
 			rc = cdb_error_set(P->e, CDB_ERR_SYS, "stopped");
 			break;
 		}
@@ -663,12 +632,14 @@ vsrc_thread(void *arg)
 	rc = prod_init(&P, c, &c->perr);
 	if (rc == 0)
 		rc = c->o->expected ? read_file(&P) : read_old(&P);
-	/* The consumer may now finish; the queries come after. */
-	finish_queue(c);
+	/* The comparison may now finish; the queries come after. */
+	vq_close(c, &c->qin);
 	if (rc == 0 && c->o->expected != NULL)
 		rc = keep_search(&P);
-	else if (rc == 0 && c->nq > 0)
+	else if (rc == 0 && c->nq > 0 && !vq_stopped(c))
 		rc = vsrc_old_queries(c, &c->perr);
+	if (rc == -1)
+		vq_stop(c);
 	prod_free(&P);
 	if (rc == -1 && strcmp(c->perr.text, "stopped") == 0)
 		cdb_error_clear(&c->perr);
