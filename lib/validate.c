@@ -186,6 +186,8 @@ ctx_free(struct vctx *c)
 		c->qcmp.head = b->next;
 		vbatch_free(b);
 	}
+	for (i = 0; i < (size_t)c->npool; i++)
+		cdb_page_free(&c->pool[i]);
 	for (i = 0; i < c->ncolls; i++) {
 		free(c->colls[i].name);
 		free(c->colls[i].id);
@@ -312,6 +314,38 @@ vq_stopped(struct vctx *c)
 	s = c->qstop;
 	pthread_mutex_unlock(&c->mu);
 	return s;
+}
+
+/* An empty page into p, with the buffers of one used before. */
+void
+vpage_take(struct vctx *c, cdb_page *p)
+{
+	pthread_mutex_lock(&c->mu);
+	if (c->npool > 0) {
+		cdb_page_free(p);
+		*p = c->pool[--c->npool];
+	}
+	pthread_mutex_unlock(&c->mu);
+}
+
+/* Keep p's buffers for the next batch; p is left empty. */
+void
+vpage_give(struct vctx *c, cdb_page *p)
+{
+	int kept = 0;
+
+	json_decref(p->root);
+	p->root = p->ids = p->documents = p->metadatas = p->uris = NULL;
+	p->n = p->dim = 0;
+	pthread_mutex_lock(&c->mu);
+	if ((size_t)c->npool < sizeof(c->pool) / sizeof(c->pool[0])) {
+		c->pool[c->npool++] = *p;
+		kept = 1;
+	}
+	pthread_mutex_unlock(&c->mu);
+	if (kept)
+		cdb_page_init(p);
+	cdb_page_free(p);
 }
 
 /* Compare each batch as the fetcher hands it over. */
