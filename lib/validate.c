@@ -590,9 +590,27 @@ has_checked_fields(const cdb_schema *s)
 	return 0;
 }
 
+/* The per-record counts, kept in C while records went by. */
+static void
+set_counts(struct vctx *c)
+{
+	struct vtest *t8 = &c->t[CDB_VT_CITATIONS];
+
+	vtest_add(&c->t[CDB_VT_EMBEDDING], "checked",
+	    (double)c->t[CDB_VT_EMBEDDING].checked);
+	vtest_add(&c->t[CDB_VT_METADATA], "records_checked",
+	    (double)c->t[CDB_VT_METADATA].checked);
+	vtest_add(&c->t[CDB_VT_TYPES], "records_checked",
+	    (double)c->t[CDB_VT_TYPES].checked);
+	vtest_add(t8, "records_checked", (double)t8->checked);
+	vtest_add(t8, "citations_checked", (double)c->cites_checked);
+	vtest_add(t8, "references_checked", (double)c->refs_checked);
+}
+
 static void
 judge_all(struct vctx *c)
 {
+	set_counts(c);
 	judge_count(c);
 	judge_embedding(c);
 	judge_simple(&c->t[CDB_VT_METADATA], CDB_VR_SCHEMA,
@@ -668,8 +686,8 @@ report_run(json_t *r, const cdb_validate_opts *o, double elapsed)
 
 	utc_now(now);
 	json_object_set_new(r, "finished_at", json_string(now));
-	json_object_set_new(r, "elapsed_seconds",
-	    json_real(round(elapsed * 1000) / 1000));
+	json_object_set_new(
+	    r, "elapsed_seconds", json_real(round(elapsed * 1000) / 1000));
 	json_object_set_new(r, "old_server",
 	    server_obj(o->old_url, o->old_tenant, o->old_database));
 	json_object_set_new(r, "new_server",

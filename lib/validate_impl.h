@@ -27,6 +27,8 @@
 struct vtest {
 	int status, reason; /* decided at the end */
 	long long bad;      /* records (or queries) at fault */
+	long long checked;  /* records looked at (set as a metric at the
+	                       end: counting in JSON costs per record) */
 	json_t *offenders;  /* at most CDB_VALIDATE_MAX_OFFENDERS */
 	json_t *metrics;    /* name -> number */
 	char note[512];     /* a sentence for the report, or "" */
@@ -136,7 +138,7 @@ struct vctx {
 		struct vbatch *head, *tail;
 		int len, closed;
 	} qin, qcmp;
-	int qstop;	/* a thread failed: everyone stops */
+	int qstop; /* a thread failed: everyone stops */
 	/* pages of the new server's answers, kept for the next batches:
 	 * their buffers are megabytes, growing new ones costs */
 	cdb_page pool[VQUEUE_MAX * 2 + 2];
@@ -151,6 +153,7 @@ struct vctx {
 	/* findings */
 	struct vtest t[CDB_VT_N];
 	long long compared;
+	long long refs_checked, cites_checked;
 	double max_dev;
 	cdb_hmap *scratch; /* comparison: key -> record of a batch */
 	cdb_page page;     /* after the joins */

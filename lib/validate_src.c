@@ -96,8 +96,8 @@ add_record(struct prod *P, size_t coll, const char *id, size_t id_len,
 	struct vbatch *b = P->open[coll];
 	struct vrec *r;
 
-	if (b == NULL &&
-	    (b = P->open[coll] = vbatch_new(c, coll, (size_t)c->o->page)) == NULL)
+	if (b == NULL && (b = P->open[coll] = vbatch_new(
+	                      c, coll, (size_t)c->o->page)) == NULL)
 		return cdb_error_set(P->e, CDB_ERR_SYS, "out of memory");
 	r = &b->r[b->n];
 	r->id_off = b->ids.len;
