@@ -73,6 +73,7 @@ struct vbatch {
 	struct vctx *ctx;
 	size_t coll;   /* target */
 	cdb_page page; /* what the new server holds of it */
+	int nan;       /* its one record's vector holds NaN: fetched without */
 	size_t n, cap;
 	struct vrec *r;
 	cdb_buf ids;
@@ -183,6 +184,7 @@ int vsrc_prepare(struct vctx *c, cdb_error *e);
 void *vsrc_thread(void *arg);
 int vsrc_old_queries(struct vctx *c, cdb_error *e);
 void vbatch_free(struct vbatch *b);
+struct vbatch *vbatch_slice(const struct vbatch *b, size_t from, size_t to);
 
 /* validate_cmp.c: the fetcher and the comparison */
 void *vcmp_fetch_thread(void *arg);
@@ -197,6 +199,7 @@ struct vhave {
 	const json_t *doc, *meta, *uri;
 	const float *emb;
 	size_t dim;
+	int nan; /* the server holds NaN in its vector: cannot send it */
 };
 
 /* The expected side of one record, or NULL for records none expects. */
@@ -206,6 +209,7 @@ struct vwant {
 	size_t dim;
 };
 
+int vcmp_unusable(const cdb_error *e);
 void vcmp_record(struct vctx *c, const struct vhave *h, const struct vwant *w);
 
 /* validate_end.c: after the stream: where absent records went, what the

@@ -68,6 +68,38 @@ vbatch_new(struct vctx *c, size_t coll, size_t cap)
 	return b;
 }
 
+static int emb_room(struct vbatch *b, size_t dim);
+
+/* A new batch of b's records [from, to). */
+struct vbatch *
+vbatch_slice(const struct vbatch *b, size_t from, size_t to)
+{
+	struct vbatch *s = vbatch_new(b->ctx, b->coll, to - from);
+	size_t i;
+
+	for (i = from; s != NULL && i < to; i++) {
+		const struct vrec *r = &b->r[i];
+		struct vrec *t = &s->r[s->n];
+		*t = *r;
+		t->id_off = s->ids.len;
+		t->emb_off = s->emb_n;
+		json_incref(t->doc);
+		json_incref(t->meta);
+		json_incref(t->uri);
+		s->n++;
+		if (cdb_buf_append(&s->ids, b->ids.data + r->id_off,
+		        r->id_len + 1) == -1 ||
+		    (r->dim > 0 && emb_room(s, r->dim) == -1)) {
+			vbatch_free(s);
+			return NULL;
+		}
+		memcpy(s->emb + s->emb_n, b->emb + r->emb_off,
+		    r->dim * sizeof(*s->emb));
+		s->emb_n += r->dim;
+	}
+	return s;
+}
+
 static int
 emb_room(struct vbatch *b, size_t dim)
 {
