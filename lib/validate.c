@@ -193,6 +193,7 @@ ctx_init(struct vctx *c, const cdb_validate_opts *o, cdb_error *e)
 	c->p.sources = json_object();
 	c->p.unmapped = json_array();
 	c->others = json_array();
+	c->warnings = json_array();
 	for (i = 0; i < CDB_VT_N; i++) {
 		c->t[i].offenders = json_array();
 		c->t[i].metrics = zero_metrics((int)i);
@@ -202,7 +203,7 @@ ctx_init(struct vctx *c, const cdb_validate_opts *o, cdb_error *e)
 	if (i < CDB_VT_N || c->fmap == NULL || c->scratch == NULL ||
 	    c->p.xmap == NULL || c->p.by_reason == NULL ||
 	    c->p.offenders == NULL || c->p.sources == NULL ||
-	    c->p.unmapped == NULL || c->others == NULL)
+	    c->p.unmapped == NULL || c->others == NULL || c->warnings == NULL)
 		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
 	return 0;
 }
@@ -244,6 +245,7 @@ ctx_free(struct vctx *c)
 	json_decref(c->p.unmapped);
 	json_decref(c->oldcolls);
 	json_decref(c->others);
+	json_decref(c->warnings);
 	cdb_hmap_free(c->p.xmap);
 	cdb_hmap_free(c->fmap);
 	cdb_hmap_free(c->scratch);
@@ -766,6 +768,9 @@ add_verdict(json_t *r, const struct vctx *c)
 		n[st[i]]++;
 	}
 	overall = cdb_validate_verdict(st, why, CDB_VT_N, &reason);
+	/* A doubt about the whole run is worth a look before cutover. */
+	if (overall == CDB_VS_PASSED && json_array_size(c->warnings) > 0)
+		overall = CDB_VS_WARNING;
 	for (i = CDB_VR_NONE + 1; i < CDB_VR_N; i++) {
 		int j, seen = 0;
 		for (j = 0; j < CDB_VT_N; j++)
@@ -782,6 +787,7 @@ add_verdict(json_t *r, const struct vctx *c)
 	    reason ? json_string(cdb_validate_reason_name(reason))
 	           : json_null());
 	json_object_set_new(r, "rollback_reasons", reasons);
+	json_object_set(r, "warnings", c->warnings);
 	json_object_set_new(r, "summary",
 	    json_pack("{s:i, s:i, s:i, s:i, s:i}", "tests", CDB_VT_N, "passed",
 	        n[CDB_VS_PASSED], "warnings", n[CDB_VS_WARNING], "failed",

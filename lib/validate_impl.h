@@ -120,6 +120,7 @@ struct vctx {
 	size_t ncolls;
 	const char **names; /* ncolls collection names, for citations */
 	json_t *others;     /* new collections that are not targets */
+	json_t *warnings;   /* about the whole run: strings */
 	/* the new database's records */
 	struct frec *found;
 	size_t nfound, capfound;

@@ -448,6 +448,26 @@ file_error(struct vctx *c, cdb_error *e)
 	return -1;
 }
 
+/*
+ * The stream names the schema that made it: checking it with another
+ * schema may judge it wrongly, which the report must say.
+ */
+static void
+check_stream_schema(struct vctx *c, const json_t *header)
+{
+	const char *d = json_string_value(
+	    json_object_get(json_object_get(header, "schema"), "digest"));
+	char msg[300];
+
+	if (c->s == NULL || d == NULL ||
+	    strcmp(d, cdb_schema_digest(c->s)) == 0)
+		return;
+	snprintf(msg, sizeof(msg),
+	    "the expected stream was made with schema %s, -s gives %s", d,
+	    cdb_schema_digest(c->s));
+	json_array_append_new(c->warnings, json_string(msg));
+}
+
 /* Pass 1: the target collections, their counts, the sampled queries. */
 static int
 scan_file(struct vctx *c, cdb_error *e)
@@ -463,19 +483,22 @@ scan_file(struct vctx *c, cdb_error *e)
 			const char *n =
 			    json_string_value(json_object_get(it.obj, "name"));
 			if (vctx_coll_index(c, n) < 0 &&
-			    add_target(c, n, json_deep_copy(it.obj), e) == -1)
+			    add_target(c, n, json_deep_copy(it.obj), e) == -1) {
+				rc = -1;
 				break;
+			}
 		} else if (it.kind == CDB_KIND_RECORD) {
 			k = vctx_coll_index(c, it.collection);
 			if (sample(c, (size_t)k, it.id, it.id_len, it.emb,
 			        it.emb ? it.dim : 0) == -1) {
-				rc = cdb_error_set(e, CDB_ERR_SYS,
-				    "out of "
-				    "memory");
+				rc = cdb_error_set(
+				    e, CDB_ERR_SYS, "out of memory");
 				break;
 			}
 		}
 	}
+	if (rc == 0)
+		check_stream_schema(c, cdb_reader_header(rd));
 	cdb_reader_free(rd);
 	if (rc == -1)
 		return file_error(c, e);
