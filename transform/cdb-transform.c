@@ -83,28 +83,75 @@ load_schema(const char *path, int check_only)
 	return s;
 }
 
+/* Close the rejects file and flush stdout; the exit status of the run. */
 static int
 finish(int rc, const cdb_error *e, FILE *rejects, const char *rpath)
 {
 	int frc;
 
-	if (rejects != NULL && (fflush(rejects) == EOF || ferror(rejects) ||
-	                           fclose(rejects) == EOF))
-		err(CDB_EXIT_FAIL, "%s", rpath);
-	if (rc == -1) {
+	if (rejects != NULL && (fflush(rejects) == EOF || ferror(rejects))) {
+		warn("%s", rpath);
+		rc = -1;
+	}
+	if (rejects != NULL && fclose(rejects) == EOF && rc != -1) {
+		warn("%s", rpath);
+		return CDB_EXIT_FAIL;
+	}
+	if (rc == -1 && e->kind != CDB_ERR_NONE) {
 		if (e->kind == CDB_ERR_SYS && strstr(e->text, strerror(EPIPE)))
 			return CDB_EXIT_OK;
 		if (e->line > 0)
-			errx(CDB_EXIT_FAIL, "%s:%ld: %s", input, e->line,
-			    e->text);
-		errx(CDB_EXIT_FAIL, "%s", e->text);
+			warnx("%s:%ld: %s", input, e->line, e->text);
+		else
+			warnx("%s", e->text);
 	}
+	if (rc == -1)
+		return CDB_EXIT_FAIL;
 	if ((frc = cdb_cli_flush(stdout)) != 0) {
 		if (frc == EPIPE)
 			return CDB_EXIT_OK;
-		errx(CDB_EXIT_FAIL, "stdout: %s", strerror(frc));
+		warnx("stdout: %s", strerror(frc));
+		return CDB_EXIT_FAIL;
 	}
 	return CDB_EXIT_OK;
+}
+
+/* Everything after the schema: open the files, run, report. */
+static int
+run(cdb_transform_opts *o, const char *file, const char *rpath, int quiet,
+    int verbose)
+{
+	cdb_transform_stats *st;
+	struct timespec t0;
+	cdb_error e;
+	FILE *in = stdin;
+	int rc;
+
+	if (file != NULL && (in = fopen(file, "r")) == NULL) {
+		warn("%s", file);
+		return CDB_EXIT_FAIL;
+	}
+	if (rpath != NULL && (o->rejects = fopen(rpath, "w")) == NULL) {
+		warn("%s", rpath);
+		if (in != stdin)
+			fclose(in);
+		return CDB_EXIT_FAIL;
+	}
+	if ((st = cdb_transform_stats_new(o->schema)) == NULL)
+		errx(CDB_EXIT_FAIL, "out of memory");
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	cdb_error_clear(&e);
+	rc = cdb_transform_run(in, stdout, o, st, &e);
+	if (!quiet && (rc == 0 || o->dry_run))
+		summary(st, verbose || o->dry_run, o->dry_run,
+		    cdb_cli_elapsed(&t0));
+	rc = finish(rc, &e, o->rejects, rpath);
+	if (rc == CDB_EXIT_OK && cdb_transform_stats_rejected(st) > 0)
+		rc = EXIT_REJECTS;
+	cdb_transform_stats_free(st);
+	if (in != stdin)
+		fclose(in);
+	return rc;
 }
 
 int
@@ -123,15 +170,11 @@ main(int argc, char *argv[])
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
-	const char *schema_path = NULL, *rpath = NULL;
+	const char *schema_path = NULL, *rpath = NULL, *file = NULL;
 	int ch, rc, quiet = 0, verbose = 0, check = 0;
 	long max = -1, shown = 0;
 	cdb_transform_opts o;
-	cdb_transform_stats *st;
-	struct timespec t0;
 	cdb_schema *s;
-	cdb_error e;
-	FILE *in = stdin;
 
 	memset(&o, 0, sizeof(o));
 	while ((ch = getopt_long(argc, argv, "hnqs:v", longopts, NULL)) != -1) {
@@ -172,14 +215,9 @@ main(int argc, char *argv[])
 	}
 	if (argc - optind > 1)
 		usage(CDB_EXIT_USAGE);
+	if (argc - optind == 1 && strcmp(argv[optind], "-") != 0)
+		file = input = argv[optind];
 	s = load_schema(schema_path, check);
-	if (argc - optind == 1 && strcmp(argv[optind], "-") != 0) {
-		if ((in = fopen(argv[optind], "r")) == NULL)
-			err(CDB_EXIT_FAIL, "%s", argv[optind]);
-		input = argv[optind];
-	}
-	if (rpath != NULL && (o.rejects = fopen(rpath, "w")) == NULL)
-		err(CDB_EXIT_FAIL, "%s", rpath);
 	/* Without a rejects file a real run stops at the first reject. */
 	o.max_rejects = max >= 0 ? max : (rpath || o.dry_run) ? 0 : 1;
 	o.schema = s;
@@ -188,19 +226,8 @@ main(int argc, char *argv[])
 	o.tool = "cdb-transform " CDB_VERSION;
 	o.on_reject = quiet ? NULL : on_reject;
 	o.arg = &shown;
-	if ((st = cdb_transform_stats_new(s)) == NULL)
-		errx(CDB_EXIT_FAIL, "out of memory");
 	signal(SIGPIPE, SIG_IGN);
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	cdb_error_clear(&e);
-	rc = cdb_transform_run(in, stdout, &o, st, &e);
-	if (!quiet && (rc == 0 || o.dry_run))
-		summary(
-		    st, verbose || o.dry_run, o.dry_run, cdb_cli_elapsed(&t0));
-	rc = finish(rc, &e, o.rejects, rpath);
-	if (rc == CDB_EXIT_OK && cdb_transform_stats_rejected(st) > 0)
-		rc = EXIT_REJECTS;
-	cdb_transform_stats_free(st);
+	rc = run(&o, file, rpath, quiet, verbose);
 	cdb_schema_free(s);
 	return rc;
 }

@@ -7,8 +7,8 @@
 #include <stdlib.h>
 
 #define SUITES(X) \
-	X(buf) X(json) X(embed) X(ndjson) X(digest) X(checkpoint) X(http) X(chroma) \
-	X(json_fast) X(coerce) X(where) X(schema) X(transform) X(validate) X(snapshot) X(import) X(export)
+	X(buf) X(json) X(jparse) X(embed) X(embed_scan) X(ndjson) X(digest) X(checkpoint) X(http) X(chroma) \
+	X(coerce) X(where) X(schema) X(transform) X(validate) X(snapshot) X(import) X(export)
 
 #define DECL(n) Suite *n##_suite(void) __attribute__((weak));
 SUITES(DECL)
