@@ -349,6 +349,11 @@ check_field(struct hits *H, const cdb_schema_field *f, const json_t *have,
 		return;
 	}
 	cdb_error_clear(&fe);
+	/* From the old server, the schema made the expected value and
+	 * checked it then: the same value needs no second check. */
+	if (f->reference == NULL && f->template == NULL && xv != NULL &&
+	    H->c->o->expected == NULL && json_equal((json_t *)xv, (json_t *)v))
+		return;
 	if (cdb_schema_check_value(H->c->s, f, v, &fe) == -1)
 		problem(H, CDB_VT_TYPES, "%s", fe.text);
 	else if (f->reference != NULL)
@@ -551,6 +556,7 @@ fetch(struct vctx *c, struct vbatch *b, int include, cdb_error *e)
 	if ((ids = batch_ids(b)) == NULL)
 		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
 	vpage_take(c, &b->page);
+	b->page.no_verbatim = 1; /* compared, never copied */
 	rc = cdb_chroma_get_ids(
 	    c->newc, c->colls[b->coll].id, ids, include, &b->page, e);
 	json_decref(ids);

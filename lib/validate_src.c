@@ -425,6 +425,7 @@ read_old(struct prod *P)
 	int rc = 0;
 
 	cdb_page_init(&pg);
+	pg.no_verbatim = 1;
 	json_array_foreach(c->oldcolls, i, coll)
 	{
 		const char *name =
