@@ -146,7 +146,7 @@ static const char *const metric_names[CDB_VT_N] = {
     "source_records rejected_by_schema",
     "checked missing wrong_dimension not_finite zero zero_in_source differs",
     "records_checked",
-    "queries top_k queries_compared",
+    "queries top_k queries_compared queries_other_space",
     "misplaced_records collection_metadata_differs",
     "duplicate_ids duplicate_content_records duplicate_content_in_source",
     "records_checked",
@@ -541,22 +541,30 @@ static void
 judge_semantic(struct vctx *c)
 {
 	struct vtest *t = &c->t[CDB_VT_SEMANTIC];
-	double div, n = vtest_get(t, "queries_compared");
+	double div, skipped, n = vtest_get(t, "queries_compared");
 
 	if (c->nq == 0 || n == 0) {
 		judge(t, CDB_VS_SKIPPED, CDB_VR_NONE, "%s",
 		    c->nq == 0 ? "no queries (--sample 0)"
-		               : "no query had reference results to compare");
+		    : vtest_get(t, "queries_other_space") > 0
+		        ? "the target collections search in another space than "
+		          "their sources: give --expected for an exact "
+		          "reference"
+		        : "no query had reference results to compare");
 		return;
 	}
 	div = vtest_get(t, "semantic_divergence_percentage");
+	skipped = vtest_get(t, "queries_other_space");
 	t->status = cdb_validate_threshold(
 	    div, c->o->warn_divergence, c->o->max_divergence);
 	judge(t, t->status, CDB_VR_SEARCH,
 	    "mean top-%d overlap %.2f%% over %.0f queries: %.2f%% "
-	    "divergence (warn above %g%%, fail above %g%%)",
+	    "divergence (warn above %g%%, fail above %g%%)%s",
 	    c->o->top_k, vtest_get(t, "mean_overlap_percentage"), n, div,
-	    c->o->warn_divergence, c->o->max_divergence);
+	    c->o->warn_divergence, c->o->max_divergence,
+	    skipped > 0 ? "; queries of collections whose space differs from "
+	                  "their sources' not compared"
+	                : "");
 }
 
 static void

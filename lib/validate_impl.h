@@ -44,6 +44,8 @@ struct vcoll {
 	size_t dim;   /* new collection's dimension, 0: unknown */
 	long long expected, found, missing, misplaced, unexpected;
 	long long present;
+	int other_space; /* a source has another space: the old server
+	                    cannot search as the target does (producer) */
 };
 
 /* A record's state in the found table. */

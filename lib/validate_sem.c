@@ -332,6 +332,31 @@ feeds(const struct vctx *c, const char *src, size_t coll)
 	return yes;
 }
 
+/*
+ * Does a source of target k search in another space than k will?  Then
+ * its results say nothing about k's (an exact reference needs the
+ * expected stream).
+ */
+static int
+other_space(const struct vctx *c, size_t k)
+{
+	int want = cdb_validate_space(
+	    json_object_get(c->colls[k].want, "configuration"));
+	json_t *src;
+	size_t i;
+
+	json_array_foreach(c->oldcolls, i, src)
+	{
+		const char *name =
+		    json_string_value(json_object_get(src, "name"));
+		if (name != NULL && feeds(c, name, k) &&
+		    cdb_validate_space(
+		        json_object_get(src, "configuration_json")) != want)
+			return 1;
+	}
+	return 0;
+}
+
 int
 vsrc_old_queries(struct vctx *c, cdb_error *e)
 {
@@ -347,7 +372,9 @@ vsrc_old_queries(struct vctx *c, cdb_error *e)
 		if (cdb_vtopk_init(&top[i], (size_t)c->o->top_k) == -1)
 			rc = cdb_error_set(e, CDB_ERR_SYS, "out of memory");
 	/* Merged sources: the nearest of all of them, as in the target. */
-	for (k = 0; rc == 0 && k < c->ncolls; k++)
+	for (k = 0; rc == 0 && k < c->ncolls; k++) {
+		if ((c->colls[k].other_space = other_space(c, k)))
+			continue;
 		json_array_foreach(c->oldcolls, i, src)
 		{
 			const char *name =
@@ -355,6 +382,7 @@ vsrc_old_queries(struct vctx *c, cdb_error *e)
 			if (rc == 0 && name != NULL && feeds(c, name, k))
 				rc = old_source(c, src, k, top, r, e);
 		}
+	}
 	for (i = 0; i < c->nq && top != NULL; i++) {
 		cdb_vtopk_sort(&top[i]);
 		c->q[i].ref = top[i].id;
@@ -527,6 +555,10 @@ vsem_finish(struct vctx *c)
 	vtest_add(t, "top_k", c->o->top_k);
 	for (i = 0; i < c->nq; i++) {
 		struct vquery *q = &c->q[i];
+		if (c->colls[q->coll].other_space) {
+			vtest_add(t, "queries_other_space", 1);
+			continue;
+		}
 		if (q->nref == 0)
 			continue;
 		q->overlap = q->err ? 0
