@@ -8,7 +8,8 @@
 
 #define SUITES(X) \
 	X(buf) X(json) X(embed) X(ndjson) X(digest) X(checkpoint) X(http) X(chroma) \
-	X(schema) X(transform) X(validate) X(snapshot) X(import) X(export)
+	X(schema) X(transform) X(validate) X(snapshot) X(rollback) X(import) \
+	X(export)
 
 #define DECL(n) Suite *n##_suite(void) __attribute__((weak));
 SUITES(DECL)
