@@ -592,7 +592,11 @@ parse_lines(cdb_reader *rd, json_t **name, long long *n, cdb_error *e)
 	return rc;
 }
 
-/* Parse a member as a stream of one collection and count its records. */
+/*
+ * Parse a member as a stream of one collection and count its records.  A
+ * problem is noted, not returned: once the manifest is read, a digest
+ * that does not match is the better diagnosis.
+ */
 static int
 parse_member(
     void *arg, const char *member, const json_t *entry, FILE *in, cdb_error *e)
@@ -614,9 +618,10 @@ parse_member(
 		rc = cdb_error_set(&pe, CDB_ERR_INPUT, "no collection line");
 	if (rc == -1) {
 		json_decref(name);
-		return cdb_error_set(e, CDB_ERR_INPUT,
-		    "%s: member \"%s\", line %ld: %s", p->path, member, pe.line,
-		    pe.text);
+		json_object_set_new(p->found, member,
+		    json_sprintf("%s: member \"%s\", line %ld: %s", p->path,
+		        member, pe.line, pe.text));
+		return 0;
 	}
 	json_object_set_new(p->found, member,
 	    json_pack("{s:o, s:I}", "name", name, "records", (json_int_t)n));
@@ -634,6 +639,9 @@ check_parsed(const struct parsed *p, const json_t *m, cdb_error *e)
 		member = json_string_value(json_object_get(c, "member"));
 		name = json_string_value(json_object_get(c, "name"));
 		f = json_object_get(p->found, member);
+		if (json_is_string(f))
+			return cdb_error_set(
+			    e, CDB_ERR_INPUT, "%s", json_string_value(f));
 		if (!cdb_json_str_is(f, "name", name))
 			return cdb_error_set(e, CDB_ERR_INPUT,
 			    "%s: member \"%s\" holds collection \"%s\", the "
