@@ -58,6 +58,10 @@ check: all tests/unit/check_cdb lint-man
 	./tests/unit/check_cdb
 	./tests/run-cmd-tests
 
+# The suite again under ASan/UBSan, and the unit tests under valgrind.
+check-sanitize:
+	./tests/sanitize
+
 check-unit: tests/unit/check_cdb
 	./tests/unit/check_cdb
 
@@ -78,4 +82,4 @@ uninstall:
 clean:
 	rm -f lib/*.o lib/libcdb.a $(PROGS) examples/cdb-demo-gen tests/unit/check_cdb
 
-.PHONY: all check check-unit lint-man install uninstall clean
+.PHONY: all check check-sanitize check-unit lint-man install uninstall clean

@@ -146,6 +146,7 @@ main(int argc, char *argv[])
 		errx(CDB_EXIT_USAGE, "-c needs -o: standard output cannot be "
 				     "rewound to resume");
 	signal(SIGPIPE, SIG_IGN);
+	cdb_cli_bigbuf(stdout, 1);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	o.warn = on_warn;
 	if (!quiet && isatty(STDERR_FILENO)) {

@@ -148,6 +148,7 @@ main(int argc, char *argv[])
 	}
 	o.http = &ho;
 	signal(SIGPIPE, SIG_IGN);
+	cdb_cli_bigbuf(in, 0);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (!quiet && isatty(STDERR_FILENO))
 		o.progress = on_progress;

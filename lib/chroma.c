@@ -268,6 +268,9 @@ cdb_page_free(cdb_page *p)
 		return;
 	json_decref(p->root);
 	free(p->emb);
+	free(p->row_off);
+	free(p->row_len);
+	free(p->row_verbatim);
 	cdb_buf_free(&p->body);
 	cdb_page_init(p);
 }
@@ -286,82 +289,131 @@ emb_reserve(cdb_page *p, size_t n, cdb_error *e)
 	return 0;
 }
 
-/* Parse "[[...],[...]]" (or null) at s into p->emb; rows must agree. */
 static int
+rows_reserve(cdb_page *p, cdb_error *e)
+{
+	size_t n = p->n ? p->n : 1;
+	void *a;
+
+	if (n <= p->rows_cap)
+		return 0;
+	if ((a = realloc(p->row_off, n * sizeof(*p->row_off))) != NULL)
+		p->row_off = a;
+	if (a != NULL &&
+	    (a = realloc(p->row_len, n * sizeof(*p->row_len))) != NULL)
+		p->row_len = a;
+	if (a != NULL && (a = realloc(p->row_verbatim, n)) != NULL)
+		p->row_verbatim = a;
+	if (a == NULL)
+		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+	p->rows_cap = n;
+	return 0;
+}
+
+/*
+ * Name the record whose embedding could not be read (the ids precede the
+ * embeddings in Chroma's answers): null values there mean NaN on the server.
+ */
+static int
+row_error(cdb_page *p, size_t vs, size_t row, const cdb_error *pe,
+    cdb_error *e)
+{
+	size_t is, ie;
+	json_t *ids = NULL, *id;
+
+	if (cdb_json_find(p->body.data, vs, "ids", &is, &ie) == 1)
+		ids = json_loadb(p->body.data + is, ie - is, CDB_JSON_FLAGS, NULL);
+	id = json_array_get(ids, row);
+	cdb_error_set(e, CDB_ERR_SERVER,
+	    "record \"%s\": the server returned an unusable embedding (%s); "
+	    "null values mean it stores NaN",
+	    json_is_string(id) ? json_string_value(id) : "?", pe->text);
+	json_decref(ids);
+	return -1;
+}
+
+/*
+ * Parse "[[...],[...]]" (or null) starting at s[0] into p->emb in one
+ * pass; every row must have the same length.  Returns the bytes consumed,
+ * or -1.
+ */
+static long
 parse_rows(cdb_page *p, const char *s, size_t n, cdb_error *e)
 {
-	size_t i = 0, row = 0, dim;
+	size_t i, row = 0, dim;
 	long used;
-	cdb_error pe;
+	int verb;
 
 	p->dim = 0;
-	cdb_error_clear(&pe);
 	if (n >= 4 && memcmp(s, "null", 4) == 0)
-		return 0;
+		return 4;
 	if (n == 0 || s[0] != '[')
 		return cdb_error_set(e, CDB_ERR_SERVER, "embeddings not an array");
 	for (i = 1; i < n; i++) {
 		while (i < n && strchr(" \t\r\n,", s[i]) != NULL)
 			i++;
-		if (i < n && s[i] == ']')
-			break;
-		if (row >= p->n)
-			return cdb_error_set(e, CDB_ERR_SERVER,
-			    "more embeddings than ids in server answer");
+		if (i < n && s[i] == ']') {
+			p->n = row;
+			return (long)(i + 1);
+		}
+		if (row >= p->rows_cap) {
+			p->n = row == 0 ? 64 : row * 2;
+			if (rows_reserve(p, e) == -1)
+				return -1;
+		}
 		if (row == 0 && emb_reserve(p, 65536, e) == -1)
 			return -1;
-		used = cdb_embed_parse_json(s + i, n - i, p->emb + row * p->dim,
-		    row == 0 ? p->emb_cap : p->dim, &dim, &pe);
+		if (row > 0 && emb_reserve(p, (row + 1) * p->dim, e) == -1)
+			return -1;
+		used = cdb_embed_scan_json(s + i, n - i, p->emb + row * p->dim,
+		    row == 0 ? p->emb_cap : p->dim, &dim, &verb, e);
 		if (used == -1) {
-			/* Name the record: nulls here mean NaN on the server. */
-			json_t *id = json_array_get(p->ids, row);
-			return cdb_error_set(e, CDB_ERR_SERVER,
-			    "record \"%s\": the server returned an unusable "
-			    "embedding (%s); null values mean it stores NaN",
-			    json_is_string(id) ? json_string_value(id) : "?",
-			    pe.text);
+			p->n = row;
+			return -1;
 		}
-		if (row == 0) {
+		if (row == 0)
 			p->dim = dim;
-			if (emb_reserve(p, p->n * dim, e) == -1)
-				return -1;
-		} else if (dim != p->dim)
+		else if (dim != p->dim)
 			return cdb_error_set(e, CDB_ERR_SERVER,
 			    "server returned embeddings of %zu and %zu values "
 			    "in one collection", p->dim, dim);
+		p->row_off[row] = i;
+		p->row_len[row] = (size_t)used;
+		p->row_verbatim[row] = (unsigned char)verb;
 		row++;
 		i += (size_t)used - 1;
 	}
-	if (row != p->n && p->n > 0)
-		return cdb_error_set(e, CDB_ERR_SERVER,
-		    "server returned %zu embeddings for %zu ids", row, p->n);
-	return 0;
+	return cdb_error_set(e, CDB_ERR_SERVER, "embeddings array not closed");
 }
 
-int
-cdb_page_parse(cdb_page *p, cdb_error *e)
+/* Parse a response whose embeddings (if has) start at vs. */
+static int
+parse_body(cdb_page *p, int has, size_t vs, cdb_error *e)
 {
 	const char *s = p->body.data;
-	size_t vs = 0, ve = 0;
-	int has;
+	size_t ve = vs, rows = 0, r;
+	long used;
 	cdb_buf rest;
 
-	json_decref(p->root);
-	p->root = NULL;
-	p->n = p->dim = 0;
-	if ((has = cdb_json_find(s, p->body.len, "embeddings", &vs, &ve)) == -1)
-		return cdb_error_set(e, CDB_ERR_SERVER, "server answer not JSON");
+	if (has) {
+		cdb_error pe;
+		cdb_error_clear(&pe);
+		if ((used = parse_rows(p, s + vs, p->body.len - vs, &pe)) == -1)
+			return pe.kind == CDB_ERR_INPUT
+			    ? row_error(p, vs, p->n, &pe, e)
+			    : cdb_error_set(e, pe.kind, "%s", pe.text);
+		rows = p->n;
+		ve = vs + (size_t)used;
+		for (r = 0; r < rows; r++)
+			p->row_off[r] += vs;
+	}
 	/* Parse everything but the numbers with jansson. */
 	cdb_buf_init(&rest);
-	if (has) {
-		cdb_buf_append(&rest, s, vs);
+	cdb_buf_append(&rest, s, vs);
+	if (has)
 		cdb_buf_puts(&rest, "null");
-		cdb_buf_append(&rest, s + ve, p->body.len - ve);
-	} else
-		cdb_buf_append(&rest, s, p->body.len);
-	p->root = rest.data ? json_loadb(rest.data, rest.len, CDB_JSON_FLAGS,
-				  NULL)
-			    : NULL;
+	cdb_buf_append(&rest, s + ve, p->body.len - ve);
+	p->root = rest.data ? cdb_json_parse(rest.data, rest.len, NULL) : NULL;
 	cdb_buf_free(&rest);
 	if (p->root == NULL)
 		return cdb_error_set(e, CDB_ERR_SERVER, "server answer not JSON");
@@ -372,7 +424,27 @@ cdb_page_parse(cdb_page *p, cdb_error *e)
 	if (!json_is_array(p->ids))
 		return cdb_error_set(e, CDB_ERR_SERVER, "server answer has no ids");
 	p->n = json_array_size(p->ids);
-	return has ? parse_rows(p, s + vs, ve - vs, e) : 0;
+	if (has && p->dim > 0 && rows != p->n)
+		return cdb_error_set(e, CDB_ERR_SERVER,
+		    "server returned %zu embeddings for %zu ids", rows, p->n);
+	if (!has || rows == 0)
+		p->dim = 0;
+	return 0;
+}
+
+int
+cdb_page_parse(cdb_page *p, cdb_error *e)
+{
+	size_t vs = 0;
+	int has;
+
+	json_decref(p->root);
+	p->root = NULL;
+	p->n = p->dim = 0;
+	has = cdb_json_find_start(p->body.data, p->body.len, "embeddings", &vs);
+	if (has == -1)
+		return cdb_error_set(e, CDB_ERR_SERVER, "server answer not JSON");
+	return parse_body(p, has, has ? vs : p->body.len, e);
 }
 
 static json_t *
@@ -392,7 +464,7 @@ include_list(int include)
 }
 
 static int
-post_get(cdb_chroma *c, const char *id, json_t *req, cdb_page *p,
+post_get(cdb_chroma *c, const char *id, json_t *req, cdb_page *p, int parse,
     cdb_error *e)
 {
 	int rc;
@@ -405,13 +477,12 @@ post_get(cdb_chroma *c, const char *id, json_t *req, cdb_page *p,
 	if (cdb_http_request(c->http, "POST", coll_path(c, id, "/get"),
 		c->body.data, c->body.len, &p->body, e) == -1)
 		return -1;
-	return cdb_page_parse(p, e);
+	return parse ? cdb_page_parse(p, e) : 0;
 }
 
-int
-cdb_chroma_get(cdb_chroma *c, const char *id, long offset, long limit,
-    const json_t *where, const json_t *where_document, int include,
-    cdb_page *p, cdb_error *e)
+static json_t *
+get_request(long offset, long limit, const json_t *where,
+    const json_t *where_document, int include)
 {
 	json_t *req = json_object();
 
@@ -422,7 +493,39 @@ cdb_chroma_get(cdb_chroma *c, const char *id, long offset, long limit,
 		json_object_set(req, "where", (json_t *)where);
 	if (where_document != NULL)
 		json_object_set(req, "where_document", (json_t *)where_document);
-	return post_get(c, id, req, p, e);
+	return req;
+}
+
+long
+cdb_chroma_get_raw(cdb_chroma *c, const char *id, long offset, long limit,
+    const json_t *where, const json_t *where_document, int include,
+    cdb_page *p, cdb_error *e)
+{
+	size_t is, ie;
+	json_t *ids;
+	long n;
+
+	if (post_get(c, id, get_request(offset, limit, where, where_document,
+			     include),
+		p, 0, e) == -1)
+		return -1;
+	/* Only the ids: a few bytes a record, for the count. */
+	if (cdb_json_find(p->body.data, p->body.len, "ids", &is, &ie) != 1 ||
+	    (ids = cdb_json_parse(p->body.data + is, ie - is, NULL)) == NULL ||
+	    !json_is_array(ids))
+		return cdb_error_set(e, CDB_ERR_SERVER, "server answer has no ids");
+	n = (long)json_array_size(ids);
+	json_decref(ids);
+	return n;
+}
+
+int
+cdb_chroma_get(cdb_chroma *c, const char *id, long offset, long limit,
+    const json_t *where, const json_t *where_document, int include,
+    cdb_page *p, cdb_error *e)
+{
+	return post_get(c, id,
+	    get_request(offset, limit, where, where_document, include), p, 1, e);
 }
 
 int
@@ -433,7 +536,7 @@ cdb_chroma_get_ids(cdb_chroma *c, const char *id, const json_t *ids,
 
 	json_object_set_new(req, "include", include_list(include));
 	json_object_set(req, "ids", (json_t *)ids);
-	return post_get(c, id, req, p, e);
+	return post_get(c, id, req, p, 1, e);
 }
 
 int
@@ -442,6 +545,17 @@ cdb_chroma_write(cdb_chroma *c, const char *id, int upsert, const char *body,
 {
 	return cdb_http_request(c->http, "POST",
 		   coll_path(c, id, upsert ? "/upsert" : "/add"), body, len,
+		   &c->resp, e) == -1
+	    ? -1
+	    : 0;
+}
+
+int
+cdb_chroma_write_pieces(cdb_chroma *c, const char *id, int upsert,
+    const cdb_http_piece *pieces, size_t n, cdb_error *e)
+{
+	return cdb_http_request_pieces(c->http, "POST",
+		   coll_path(c, id, upsert ? "/upsert" : "/add"), pieces, n,
 		   &c->resp, e) == -1
 	    ? -1
 	    : 0;

@@ -78,6 +78,10 @@ typedef struct cdb_page {
 	size_t dim;	/* embedding dimension, 0 when not included */
 	float *emb;	/* n * dim values */
 	size_t emb_cap; /* floats allocated */
+	/* Each row's text in body, and whether it may be copied as it is. */
+	size_t *row_off, *row_len;
+	unsigned char *row_verbatim;
+	size_t rows_cap;
 	cdb_buf body;	/* raw response */
 } cdb_page;
 
@@ -98,6 +102,16 @@ int cdb_chroma_get(cdb_chroma *c, const char *id, long offset, long limit,
 int cdb_chroma_get_ids(cdb_chroma *c, const char *id, const json_t *ids,
     int include, cdb_page *p, cdb_error *e);
 
+/*
+ * Like cdb_chroma_get, but only fetch: the answer is left in p->body for
+ * cdb_page_parse, so one thread can fetch the next page while another
+ * parses this one.  Returns the number of records in the answer (its
+ * ids are counted), or -1.
+ */
+long cdb_chroma_get_raw(cdb_chroma *c, const char *id, long offset,
+    long limit, const json_t *where, const json_t *where_document,
+    int include, cdb_page *p, cdb_error *e);
+
 /* Parse a get/query response body already in p->body into p. */
 int cdb_page_parse(cdb_page *p, cdb_error *e);
 
@@ -107,6 +121,10 @@ int cdb_page_parse(cdb_page *p, cdb_error *e);
  */
 int cdb_chroma_write(cdb_chroma *c, const char *id, int upsert,
     const char *body, size_t len, cdb_error *e);
+
+/* cdb_chroma_write with the body in pieces (see cdb_http_request_pieces). */
+int cdb_chroma_write_pieces(cdb_chroma *c, const char *id, int upsert,
+    const cdb_http_piece *pieces, size_t n, cdb_error *e);
 
 /*
  * POST a prebuilt update body {"ids":...,"metadatas":...} to collection

@@ -55,3 +55,12 @@ cdb_cli_elapsed(const struct timespec *t0)
 	return (double)(t.tv_sec - t0->tv_sec) +
 	    (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
 }
+
+void
+cdb_cli_bigbuf(FILE *f, int output)
+{
+	/* glibc ignores the size unless it is given the buffer too. */
+	static char in[1 << 20], out[1 << 20];
+
+	setvbuf(f, output ? out : in, _IOFBF, output ? sizeof(out) : sizeof(in));
+}

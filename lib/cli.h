@@ -36,6 +36,14 @@ int cdb_cli_number(const char *s, long min, long max, long *out);
  */
 int cdb_cli_flush(FILE *f);
 
+/*
+ * Give f a large buffer: streams are tens of megabytes, and stdio's
+ * default of a page means a system call every 4 KiB.  Call before any
+ * I/O on f, at most once per stream kind (it uses one static buffer for
+ * input and one for output, as a program has one of each).
+ */
+void cdb_cli_bigbuf(FILE *f, int output);
+
 /* Seconds since t0 (CLOCK_MONOTONIC). */
 double cdb_cli_elapsed(const struct timespec *t0);
 

@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <float.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -107,6 +108,28 @@ static const char digit_pairs[201] =
 
 static const char b64_chars[65] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/* Value of each byte as a base64 digit, or -1. */
+/* clang-format off */
+static const signed char b64_values[256] = {
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 62, -1, -1, -1, 63,
+	52, 53, 54, 55, 56, 57, 58, 59, 60, 61, -1, -1, -1, -1, -1, -1,
+	-1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14,
+	15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, -1, -1, -1, -1, -1,
+	-1, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40,
+	41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+};
+/* clang-format on */
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
 /*
@@ -726,27 +749,272 @@ skip_space(const char *s, size_t n, size_t p)
 	return p;
 }
 
+/*
+ * True when no decimal with fewer significant digits than d reads back as
+ * f, and d has no trailing zero: the text is already the shortest
+ * round-trip form and may be copied instead of formatted.  Any decimal
+ * with fewer digits that lies in f's rounding interval makes one of the
+ * two neighbours of d at the next coarser step do so too, so two checks
+ * decide it; anything unusual answers "no" and gets formatted.
+ */
+static int
+is_shortest(const struct decimal *d, float f)
+{
+	uint32_t u;
+	float up, dn, v = fabsf(f);
+	double lo, hi, scale;
+	int64_t e1;
+
+	/* Zero and trailing zeros ("1.0", "0.50") are left to the formatter. */
+	if (d->inexact || d->m % 10 == 0)
+		return 0;
+	if (d->m < 10)
+		return 1;
+	e1 = d->e + 1;
+	memcpy(&u, &v, sizeof(u));
+	if (e1 < -44 || e1 > 44 || u == 0 || u > 0x7f7fffff)
+		return 0;
+	/* f's rounding interval; its ends are doubles, exactly.  Above
+	 * FLT_MAX the next step would be infinity: the gap is the same. */
+	u--;
+	memcpy(&dn, &u, sizeof(dn));
+	u += 2;
+	memcpy(&up, &u, sizeof(up));
+	lo = ((double)v + dn) / 2;
+	hi = u > 0x7f800000 - 1 ? (double)v + ((double)v - dn) / 2
+				: ((double)v + up) / 2;
+	/*
+	 * A text one digit shorter is an integer times 10^e1; one reads
+	 * back as f when an integer lies in the interval scaled by 10^-e1.
+	 * Scaling costs a rounding each side, so the interval is widened a
+	 * little: a tie goes to the formatter, which is always right.
+	 */
+	scale = e1 < -22 ? pow10_tab[22] * pow10_tab[-e1 - 22]
+	    : e1 < 0	 ? pow10_tab[-e1]
+	    : e1 <= 22	 ? 1 / pow10_tab[e1]
+			 : 1 / (pow10_tab[22] * pow10_tab[e1 - 22]);
+	lo = lo * scale * (1 - 0x1p-50);
+	hi = hi * scale * (1 + 0x1p-50);
+	/* Integers up to 2^62 convert exactly; larger ones: let it format. */
+	if (hi >= 0x1p62)
+		return 0;
+	/* No integer in [lo, hi]: floor(hi) < ceil(lo), for positives. */
+	return (int64_t)hi < (int64_t)lo + ((double)(int64_t)lo < lo);
+}
+
+static const uint64_t pow10_u64[9] = {
+	1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000
+};
+
+/* Digits at p into *m while it stays below 10^18; NULL if it would not. */
+static const char *
+quick_digits(const char *p, const char *end, uint64_t *m)
+{
+	unsigned c;
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	uint64_t v, bad;
+	int k;
+
+	/*
+	 * Eight bytes at a time, also when fewer than eight are digits: the
+	 * lowest non-digit byte bounds the run, and the run is shifted to
+	 * the top with '0' bytes filling in below, so one multiply-add takes
+	 * the usual 7-9 digit fraction in one or two steps.
+	 */
+	while (end - p >= 8 && *m < 10000000000U) {
+		memcpy(&v, p, sizeof(v));
+		bad = ((v + 0x4646464646464646U) | (v - 0x3030303030303030U)) &
+		    0x8080808080808080U;
+		k = bad ? __builtin_ctzll(bad) / 8 : 8;
+		if (k == 0)
+			return p;
+		if (k < 8)
+			v = v << (64 - 8 * k) |
+			    0x3030303030303030U >> (8 * k);
+		*m = *m * pow10_u64[k] + value_8digits(v);
+		p += k;
+		if (k < 8)
+			return p;
+	}
+#endif
+	for (; p < end && (c = (unsigned char)*p - '0') < 10; p++) {
+		if (*m >= 100000000000000000U)
+			return NULL;
+		*m = *m * 10 + c;
+	}
+	return p;
+}
+
+/*
+ * The shape nearly every embedding component has, in one pass:
+ * [-](0|[1-9][0-9]*)[.[0-9]+] with fewer than 18 digits and no exponent,
+ * followed by ',' or ']'.  Returns the length, or 0 to leave the text to
+ * the general scanner (which also reports syntax errors).
+ */
+static size_t
+quick_number(const char *s, size_t n, struct decimal *d)
+{
+	const char *p = s, *end = s + n, *f;
+
+	memset(d, 0, sizeof(*d));
+	if (p < end && *p == '-') {
+		d->neg = 1;
+		p++;
+	}
+	if (p >= end)
+		return 0;
+	if (*p == '0')
+		p++;
+	else if ((unsigned char)*p - '1' < 9) {
+		if ((p = quick_digits(p, end, &d->m)) == NULL)
+			return 0;
+	} else
+		return 0;
+	if (p < end && *p == '.') {
+		f = ++p;
+		if ((p = quick_digits(p, end, &d->m)) == NULL || p == f)
+			return 0;
+		d->e = -(int64_t)(p - f);
+	}
+	if (p >= end || (*p != ',' && *p != ']'))
+		return 0;
+	return (size_t)(p - s);
+}
+
+/* parse_number that also says whether the text is in shortest form. */
+static int
+parse_token(const char *s, size_t n, float *out, size_t *used, int *shortest)
+{
+	struct decimal d;
+	size_t len;
+	float f;
+
+	if ((len = quick_number(s, n, &d)) == 0 &&
+	    (len = scan_number(s, n, &d)) == 0)
+		return -1;
+	if (fast_float(&d, &f) == 0) {
+		if (d.neg)
+			f = -f;
+		if (*shortest)
+			*shortest = is_shortest(&d, f);
+	} else {
+		f = slow_float(s, len);
+		*shortest = 0;
+	}
+	if (isinf(f))
+		return -2;
+	*out = f;
+	*used = len;
+	return 0;
+}
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+/* How many of the 8 bytes at p are leading digits, and their value. */
+static inline int
+digits8(const char *p, uint64_t *val)
+{
+	uint64_t v, bad;
+	int k;
+
+	memcpy(&v, p, sizeof(v));
+	bad = ((v + 0x4646464646464646U) | (v - 0x3030303030303030U)) &
+	    0x8080808080808080U;
+	k = bad ? __builtin_ctzll(bad) / 8 : 8;
+	if (k > 0 && k < 8)
+		v = v << (64 - 8 * k) | 0x3030303030303030U >> (8 * k);
+	*val = k ? value_8digits(v) : 0;
+	return k;
+}
+
+/*
+ * The shape of nearly every component of a normalised embedding,
+ * [-]0.d{1,16} followed by ',' or ']', straight to a float: the digits
+ * make m < 10^16 < 2^53 and the divisor is an exact power of ten, so the
+ * division is correctly rounded and only a double that falls exactly on a
+ * float midpoint (or below FLT_MIN) needs the general path.  Needs 18
+ * readable bytes.  Returns the length, or 0 to take the general path.
+ * With shortest non-NULL, also tells whether the text is the shortest
+ * form (as is_shortest).
+ */
+static inline size_t
+quick_float(const char *s, float *out, int *shortest)
+{
+	const char *p = s + (*s == '-');
+	uint64_t m, m2, bits;
+	int k, k2, frac;
+	double x;
+	float f;
+
+	if (p[0] != '0' || p[1] != '.')
+		return 0;
+	p += 2;
+	if ((k = digits8(p, &m)) == 0)
+		return 0;
+	frac = k;
+	if (k == 8 && (k2 = digits8(p + 8, &m2)) > 0) {
+		if (k2 == 8)
+			return 0;
+		m = m * pow10_u64[k2] + m2;
+		frac += k2;
+	}
+	if (p[frac] != ',' && p[frac] != ']')
+		return 0;
+	x = (double)m / pow10_tab[frac];
+	memcpy(&bits, &x, sizeof(bits));
+	if (x < FLT_MIN || (bits & 0x1fffffff) == 0x10000000)
+		return 0;
+	f = (float)x;
+	*out = *s == '-' ? -f : f;
+	if (shortest != NULL && *shortest) {
+		struct decimal d = {m, -frac, 0, 0};
+		*shortest = is_shortest(&d, f);
+	}
+	return (size_t)(p + frac - s);
+}
+#endif
+
 long
-cdb_embed_parse_json(const char *s, size_t n, float *out, size_t cap,
-    size_t *dim, cdb_error *e)
+cdb_embed_scan_json(const char *s, size_t n, float *out, size_t cap,
+    size_t *dim, int *verbatim, cdb_error *e)
 {
 	size_t p, i, used;
-	int rc;
+	int rc, sh = verbatim != NULL;
 
 	p = skip_space(s, n, 0);
 	if (p >= n || s[p] != '[')
 		return cdb_error_set(e, CDB_ERR_INPUT,
 		    "embedding is not a JSON array");
+	/* Copying text is only worth it when it is already compact. */
+	sh = sh && p == 0;
 	p = skip_space(s, n, p + 1);
 	if (p < n && s[p] == ']') {
 		*dim = 0;
+		if (verbatim != NULL)
+			*verbatim = sh;
 		return (long)(p + 1);
 	}
 	for (i = 0;; i++) {
 		if (i == cap)
 			return cdb_error_set(e, CDB_ERR_INPUT,
 			    "embedding has more than %zu values", cap);
-		if ((rc = parse_number(s + p, n - p, &out[i], &used)) == -2)
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+		if (n - p >= 20 &&
+		    (used = quick_float(s + p, &out[i], verbatim ? &sh : NULL)) >
+			0) {
+			p += used;
+			if (s[p] == ',') {
+				p++;
+				if (p < n && is_space(s[p])) {
+					sh = 0;
+					p = skip_space(s, n, p);
+				}
+				continue;
+			}
+			break;
+		}
+#endif
+		if ((rc = parse_token(s + p, n - p, &out[i], &used, &sh)) == -2)
 			return cdb_error_set(e, CDB_ERR_INPUT,
 			    "embedding value %zu is out of float32 range", i);
 		if (rc != 0)
@@ -756,7 +1024,18 @@ cdb_embed_parse_json(const char *s, size_t n, float *out, size_t cap,
 		if (p < n && !is_space(s[p]) && s[p] != ',' && s[p] != ']')
 			return cdb_error_set(e, CDB_ERR_INPUT,
 			    "embedding value %zu is not a number", i);
-		p = skip_space(s, n, p);
+		if (p < n && s[p] == ',') {
+			p++;
+			if (p < n && is_space(s[p])) {
+				sh = 0;
+				p = skip_space(s, n, p);
+			}
+			continue;
+		}
+		if (p < n && is_space(s[p])) {
+			sh = 0;
+			p = skip_space(s, n, p);
+		}
 		if (p < n && s[p] == ']')
 			break;
 		if (p >= n)
@@ -769,7 +1048,16 @@ cdb_embed_parse_json(const char *s, size_t n, float *out, size_t cap,
 		p = skip_space(s, n, p + 1);
 	}
 	*dim = i + 1;
+	if (verbatim != NULL)
+		*verbatim = sh;
 	return (long)(p + 1);
+}
+
+long
+cdb_embed_parse_json(const char *s, size_t n, float *out, size_t cap,
+    size_t *dim, cdb_error *e)
+{
+	return cdb_embed_scan_json(s, n, out, cap, dim, NULL, e);
 }
 
 int
@@ -827,6 +1115,27 @@ get_le(const unsigned char *p)
 }
 
 /* Encode n (1..3) bytes as four characters, padded with '='. */
+/* Every 12-bit value as its two base64 characters. */
+static char b64_pairs[2 * 4096];
+static pthread_once_t b64_pairs_once = PTHREAD_ONCE_INIT;
+
+static void
+b64_pairs_fill(void)
+{
+	size_t i;
+
+	for (i = 0; i < 4096; i++) {
+		b64_pairs[2 * i] = b64_chars[i >> 6];
+		b64_pairs[2 * i + 1] = b64_chars[i & 63];
+	}
+}
+
+static void
+b64_pairs_init(void)
+{
+	pthread_once(&b64_pairs_once, b64_pairs_fill);
+}
+
 static void
 b64_group(const unsigned char *in, size_t n, char *out)
 {
@@ -856,14 +1165,32 @@ cdb_embed_b64_encode(const float *v, size_t dim, cdb_buf *b)
 	if (cdb_buf_reserve(b, len) == -1)
 		return -1;
 	p = b->data + b->len;
-	/* Three floats are twelve bytes: four whole groups. */
+	/* Three floats are twelve bytes: four whole groups, each written
+	 * as two 12-bit table lookups. */
+	b64_pairs_init();
 	for (i = 0; i + 3 <= dim; i += 3) {
-		put_le(bytes, v[i]);
-		put_le(bytes + 4, v[i + 1]);
-		put_le(bytes + 8, v[i + 2]);
-		for (k = 0; k < 12; k += 3)
-			b64_group(bytes + k, 3, p + k / 3 * 4);
-		p += 16;
+		/*
+		 * The twelve little-endian bytes of three floats are four
+		 * 24-bit groups; byte-swapped words put the first byte on top,
+		 * so each group is a shift and a mask away.
+		 */
+		uint32_t a, bb, c, g[4];
+		int q;
+
+		memcpy(&a, &v[i], 4);
+		memcpy(&bb, &v[i + 1], 4);
+		memcpy(&c, &v[i + 2], 4);
+		a = __builtin_bswap32(a);
+		bb = __builtin_bswap32(bb);
+		c = __builtin_bswap32(c);
+		g[0] = a >> 8;
+		g[1] = (a & 0xff) << 16 | bb >> 16;
+		g[2] = (bb & 0xffff) << 8 | c >> 24;
+		g[3] = c & 0xffffff;
+		for (q = 0; q < 4; q++, p += 4) {
+			memcpy(p, b64_pairs + 2 * (g[q] >> 12), 2);
+			memcpy(p + 2, b64_pairs + 2 * (g[q] & 0xfff), 2);
+		}
 	}
 	for (k = 0; i < dim; i++, k += 4)
 		put_le(bytes + k, v[i]);
@@ -875,65 +1202,60 @@ cdb_embed_b64_encode(const float *v, size_t dim, cdb_buf *b)
 }
 
 /* Value of a base64 character, or -1. */
+/*
+ * Decode the four characters at s into three bytes.  Returns -1, or the
+ * offset of the first character that is not a base64 digit.
+ */
 static int
-b64_value(unsigned char c)
+b64_quad(const char *s, unsigned char *out)
 {
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
+	int a, b, c, d;
+	uint32_t v;
+
+	a = b64_values[(unsigned char)s[0]];
+	b = b64_values[(unsigned char)s[1]];
+	c = b64_values[(unsigned char)s[2]];
+	d = b64_values[(unsigned char)s[3]];
+	/* One test for all four: only -1 has the sign bit. */
+	if ((a | b | c | d) < 0)
+		return a < 0 ? 0 : b < 0 ? 1 : c < 0 ? 2 : 3;
+	v = (uint32_t)a << 18 | (uint32_t)b << 12 | (uint32_t)c << 6 |
+	    (uint32_t)d;
+	out[0] = (unsigned char)(v >> 16);
+	out[1] = (unsigned char)(v >> 8);
+	out[2] = (unsigned char)v;
 	return -1;
 }
 
-/*
- * Decode the group of four characters at s, the last `pad` of which are
- * '=', into 3 - pad bytes.  Returns the offset of a bad character, or -1.
- */
-static long
-b64_ungroup(const char *s, int pad, unsigned char *out)
+/* The same for the last group, whose last `pad` characters are '='. */
+static int
+b64_last_quad(const char *s, int pad, unsigned char *out)
 {
-	uint32_t v;
-	int i, c;
+	char q[4];
 
-	v = 0;
-	for (i = 0; i < 4 - pad; i++) {
-		if ((c = b64_value((unsigned char)s[i])) < 0)
-			return i;
-		v = v << 6 | (uint32_t)c;
-	}
-	v <<= 6 * pad;
-	out[0] = (unsigned char)(v >> 16);
-	if (pad < 2)
-		out[1] = (unsigned char)(v >> 8);
-	if (pad < 1)
-		out[2] = (unsigned char)v;
-	return -1;
+	memcpy(q, s, 4);
+	/* 'A' is a zero digit: its bytes fall beyond the data. */
+	memset(q + 4 - pad, 'A', (size_t)pad);
+	return b64_quad(q, out);
 }
 
 static int
 b64_bad_char(const char *s, size_t at, cdb_error *e)
 {
 	if (s[at] == '=')
-		return cdb_error_set(e, CDB_ERR_INPUT,
-		    "base64 embedding has bad padding");
+		return cdb_error_set(
+		    e, CDB_ERR_INPUT, "base64 embedding has bad padding");
 	return cdb_error_set(e, CDB_ERR_INPUT,
 	    "base64 embedding has a bad character at offset %zu", at);
 }
 
 int
-cdb_embed_b64_decode(const char *s, size_t n, float *out, size_t cap,
-    size_t *dim, cdb_error *e)
+cdb_embed_b64_decode(
+    const char *s, size_t n, float *out, size_t cap, size_t *dim, cdb_error *e)
 {
 	unsigned char bytes[12];
-	size_t groups, g, nbytes, k, i;
-	long bad;
-	int pad;
+	size_t groups, g, nbytes, k, i, at;
+	int bad, pad;
 
 	if (n % 4 != 0)
 		return cdb_error_set(e, CDB_ERR_INPUT,
@@ -941,8 +1263,8 @@ cdb_embed_b64_decode(const char *s, size_t n, float *out, size_t cap,
 	pad = n > 0 && s[n - 1] == '=';
 	pad += pad && s[n - 2] == '=';
 	if (pad == 2 && s[n - 3] == '=')
-		return cdb_error_set(e, CDB_ERR_INPUT,
-		    "base64 embedding has bad padding");
+		return cdb_error_set(
+		    e, CDB_ERR_INPUT, "base64 embedding has bad padding");
 	groups = n / 4;
 	nbytes = groups * 3 - (size_t)pad;
 	if (nbytes % 4 != 0)
@@ -955,20 +1277,24 @@ cdb_embed_b64_decode(const char *s, size_t n, float *out, size_t cap,
 	/* Four groups are twelve bytes: three whole floats. */
 	for (g = 0, i = 0; g + 4 < groups || (g + 4 == groups && !pad);
 	     g += 4, i += 3) {
-		for (k = 0; k < 4; k++)
-			if ((bad = b64_ungroup(s + (g + k) * 4, 0,
-				 bytes + k * 3)) >= 0)
-				return b64_bad_char(s, (g + k) * 4 +
-				    (size_t)bad, e);
+		for (k = 0; k < 4; k++) {
+			at = (g + k) * 4;
+			if ((bad = b64_quad(s + at, bytes + k * 3)) >= 0)
+				return b64_bad_char(s, at + (size_t)bad, e);
+		}
 		out[i] = get_le(bytes);
 		out[i + 1] = get_le(bytes + 4);
 		out[i + 2] = get_le(bytes + 8);
 	}
 	/* The rest: at most four groups, the last maybe padded. */
-	for (k = 0; g < groups; g++, k += 3)
-		if ((bad = b64_ungroup(s + g * 4, g + 1 == groups ? pad : 0,
-			 bytes + k)) >= 0)
+	for (k = 0; g < groups; g++, k += 3) {
+		if (g + 1 == groups)
+			bad = b64_last_quad(s + g * 4, pad, bytes + k);
+		else
+			bad = b64_quad(s + g * 4, bytes + k);
+		if (bad >= 0)
 			return b64_bad_char(s, g * 4 + (size_t)bad, e);
+	}
 	for (k = 0; i < nbytes / 4; i++, k += 4)
 		out[i] = get_le(bytes + k);
 	*dim = nbytes / 4;

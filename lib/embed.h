@@ -44,6 +44,16 @@ size_t cdb_embed_format_float(float f, char *buf);
 long cdb_embed_parse_json(const char *s, size_t n, float *out, size_t cap,
     size_t *dim, cdb_error *e);
 
+/*
+ * cdb_embed_parse_json that also reports in *verbatim (when not NULL)
+ * whether the text is compact and every element already is a shortest
+ * round-trip form (as few significant digits as cdb_embed_format_json
+ * would write, no trailing zeros; the notation may differ), so a caller
+ * may copy the text unchanged.
+ */
+long cdb_embed_scan_json(const char *s, size_t n, float *out, size_t cap,
+    size_t *dim, int *verbatim, cdb_error *e);
+
 /* Append "[v0,v1,...]" in shortest round-trip form to b.  0 or -1. */
 int cdb_embed_format_json(const float *v, size_t dim, cdb_buf *b);
 

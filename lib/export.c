@@ -1,5 +1,6 @@
 /* export.c - server to stream; see export.h. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -11,6 +12,7 @@
 #include "ndjson.h"
 
 #define CKPT_VERSION 1
+#define OUTBUF (1 << 20) /* stdio's page-sized default costs a syscall a page */
 
 struct job {
 	cdb_chroma *c;
@@ -19,7 +21,8 @@ struct job {
 	FILE *out;
 	cdb_writer *w;
 	json_t *ckpt;	 /* state being saved; NULL without -c */
-	cdb_page page;
+	char *outbuf;	      /* stdio buffer of an output file we opened */
+	long long page_start;  /* offset of the page being written */
 	cdb_buf line;
 };
 
@@ -151,9 +154,8 @@ at(json_t *arr, size_t i)
 }
 
 static int
-write_page(struct job *j, const char *name, cdb_error *e)
+write_page(struct job *j, cdb_page *p, const char *name, cdb_error *e)
 {
-	cdb_page *p = &j->page;
 	size_t i;
 	json_t *id;
 
@@ -162,12 +164,17 @@ write_page(struct job *j, const char *name, cdb_error *e)
 		if (!json_is_string(id))
 			return cdb_error_set(e, CDB_ERR_SERVER,
 			    "server returned a record without a string id");
+		/* The server's text is copied when it already is the
+		 * shortest round-trip form: same bits, no formatting work. */
+		int copy = p->dim && j->o->form == CDB_EMB_FLOAT &&
+		    p->row_verbatim[i];
 		cdb_buf_reset(&j->line);
 		if (cdb_ndjson_format_record(&j->line, name,
 			json_string_value(id), json_string_length(id),
 			at(p->documents, i), at(p->metadatas, i), at(p->uris, i),
-			p->dim ? p->emb + i * p->dim : NULL, p->dim, j->o->form,
-			NULL, 0) == -1)
+			p->dim && !copy ? p->emb + i * p->dim : NULL, p->dim,
+			j->o->form, copy ? p->body.data + p->row_off[i] : NULL,
+			copy ? p->row_len[i] : 0) == -1)
 			return cdb_error_set(e, CDB_ERR_SYS,
 			    "cannot format record \"%s\"", json_string_value(id));
 		if (cdb_writer_line(j->w, CDB_KIND_RECORD, j->line.data,
@@ -178,48 +185,178 @@ write_page(struct job *j, const char *name, cdb_error *e)
 	return 0;
 }
 
-/* Export one collection's records from offset on. */
-static int
-export_records(struct job *j, json_t *coll, long long *offsetp, long count,
-    cdb_error *e)
-{
-	long long offset = *offsetp;
-	const char *name = json_string_value(json_object_get(coll, "name"));
-	const char *id = json_string_value(json_object_get(coll, "id"));
-	long batch = j->o->batch > 0 ? j->o->batch : 1000;
-	int inc = CDB_INC_DOCUMENTS | CDB_INC_METADATAS | CDB_INC_URIS;
+/*
+ * The reading side runs on its own thread: it walks the collections and
+ * their pages (and the counts around them) while the writer formats,
+ * writes and checkpoints what came before, so export time approaches the
+ * server's own paging time.  Only the reader uses the client.
+ */
+enum { IT_BEGIN = 1, IT_PAGE, IT_END, IT_DONE, IT_ERROR };
 
-	if (j->o->form != CDB_EMB_NONE)
-		inc |= CDB_INC_EMBEDDINGS;
-	for (;;) {
-		if (cdb_chroma_get(j->c, id, (long)offset, batch, j->o->where,
-			j->o->where_document, inc, &j->page, e) == -1 ||
-		    write_page(j, name, e) == -1)
-			return -1;
-		offset += (long long)j->page.n;
-		if (j->o->progress)
-			j->o->progress(j->o->arg, name, offset, count);
-		*offsetp = offset;
-		if ((long)j->page.n < batch)
-			break;
-		if (commit(j, name, offset, e) == -1)
-			return -1;
+#define NPAGES 3 /* one written, one queued, one being read */
+#define QLEN 16
+
+struct item {
+	int kind;
+	json_t *coll;	 /* BEGIN, END (borrowed from the list) */
+	long count;	 /* BEGIN: before; END: after */
+	long long offset; /* BEGIN: first record; PAGE, END: next record */
+	int page;	 /* PAGE: index into pages */
+};
+
+struct pipe {
+	struct job *j;
+	json_t *colls;	 /* to export, in order */
+	long long start; /* offset in the first one (resume) */
+	long limit;
+	int inc;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct item q[QLEN];
+	int head, len;
+	cdb_page pages[NPAGES];
+	int busy[NPAGES];
+	int stop;
+	cdb_error err;
+};
+
+/* Queue an item; waits for room.  Returns -1 when told to stop. */
+static int
+put(struct pipe *p, struct item it)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&p->mu);
+	while (p->len == QLEN && !p->stop)
+		pthread_cond_wait(&p->cv, &p->mu);
+	if (p->stop)
+		rc = -1;
+	else {
+		p->q[(p->head + p->len++) % QLEN] = it;
+		pthread_cond_broadcast(&p->cv);
 	}
-	return 0;
+	pthread_mutex_unlock(&p->mu);
+	return rc;
+}
+
+static struct item
+take(struct pipe *p)
+{
+	struct item it;
+
+	pthread_mutex_lock(&p->mu);
+	while (p->len == 0)
+		pthread_cond_wait(&p->cv, &p->mu);
+	it = p->q[p->head];
+	p->head = (p->head + 1) % QLEN;
+	p->len--;
+	pthread_cond_broadcast(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+	return it;
+}
+
+/* A free page, marked busy; -1 when told to stop. */
+static int
+page_get(struct pipe *p)
+{
+	int k = -1, i;
+
+	pthread_mutex_lock(&p->mu);
+	for (;;) {
+		for (i = 0; i < NPAGES && k == -1; i++)
+			if (!p->busy[i])
+				k = i;
+		if (k != -1 || p->stop)
+			break;
+		pthread_cond_wait(&p->cv, &p->mu);
+	}
+	if (k != -1 && !p->stop)
+		p->busy[k] = 1;
+	else
+		k = -1;
+	pthread_mutex_unlock(&p->mu);
+	return k;
+}
+
+static void
+page_put(struct pipe *p, int k)
+{
+	pthread_mutex_lock(&p->mu);
+	p->busy[k] = 0;
+	pthread_cond_broadcast(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+}
+
+static int
+read_pages(struct pipe *p, json_t *coll, long long *offp)
+{
+	long long off = *offp;
+	const char *id = json_string_value(json_object_get(coll, "id"));
+	struct item it = {IT_PAGE, coll, 0, 0, 0};
+	long n;
+	int k;
+
+	for (;;) {
+		if ((k = page_get(p)) == -1)
+			return -1;
+		/* Fetch only: the writer parses, while the next page is read. */
+		n = cdb_chroma_get_raw(p->j->c, id, (long)off, p->limit,
+		    p->j->o->where, p->j->o->where_document, p->inc,
+		    &p->pages[k], &p->err);
+		if (n == -1) {
+			page_put(p, k);
+			return -1;
+		}
+		off += n;
+		*offp = off;
+		it.offset = off;
+		it.page = k;
+		if (put(p, it) == -1)
+			return -1;
+		if (n < p->limit)
+			return 0;
+	}
+}
+
+static void *
+reader(void *arg)
+{
+	struct pipe *p = arg;
+	struct item it = {0, NULL, 0, 0, 0};
+	size_t i;
+	json_t *coll;
+	const char *id;
+	long long off = p->start;
+
+	json_array_foreach(p->colls, i, coll) {
+		id = json_string_value(json_object_get(coll, "id"));
+		it.coll = coll;
+		it.kind = IT_BEGIN;
+		it.offset = off;
+		if ((it.count = cdb_chroma_count(p->j->c, id, &p->err)) == -1 ||
+		    put(p, it) == -1 || read_pages(p, coll, &off) == -1)
+			goto fail;
+		it.kind = IT_END;
+		it.offset = off;
+		if ((it.count = cdb_chroma_count(p->j->c, id, &p->err)) == -1 ||
+		    put(p, it) == -1)
+			goto fail;
+		off = 0;
+	}
+	it.kind = IT_DONE;
+	put(p, it);
+	return NULL;
+fail:
+	it.kind = IT_ERROR;
+	put(p, it);
+	return NULL;
 }
 
 /* Warn when records were added or removed while we read. */
-static int
-recount(struct job *j, json_t *coll, long before, long long exported,
-    cdb_error *e)
+static void
+recount(struct job *j, const char *name, long before, long after,
+    long long exported)
 {
-	const char *name = json_string_value(json_object_get(coll, "name"));
-	long after;
-
-	after = cdb_chroma_count(j->c,
-	    json_string_value(json_object_get(coll, "id")), e);
-	if (after == -1)
-		return -1;
 	if (after != before || (j->o->where == NULL &&
 				   j->o->where_document == NULL &&
 				   exported != before)) {
@@ -230,7 +367,100 @@ recount(struct job *j, json_t *coll, long before, long long exported,
 		    "when writes have stopped",
 		    name, before, after, exported);
 	}
-	return 0;
+}
+
+/* One item on the writing side. */
+static int
+write_item(struct job *j, struct pipe *p, struct item *it, long *before,
+    cdb_error *e)
+{
+	const char *name = json_string_value(json_object_get(it->coll, "name"));
+	json_t *cur = j->ckpt ? json_object_get(j->ckpt, "collection") : NULL;
+	cdb_page *pg;
+	int rc = 0;
+
+	switch (it->kind) {
+	case IT_BEGIN:
+		*before = it->count;
+		j->page_start = it->offset;
+		/* Resuming inside it: its line is already in the output. */
+		if (json_is_string(cur) && strcmp(json_string_value(cur), name) == 0)
+			return 0;
+		if (write_collection_line(j, it->coll, it->count, e) == -1)
+			return -1;
+		return commit(j, name, 0, e);
+	case IT_PAGE:
+		pg = &p->pages[it->page];
+		rc = cdb_page_parse(pg, e);
+		if (rc == 0 && (long long)pg->n != it->offset - j->page_start)
+			rc = cdb_error_set(e, CDB_ERR_SERVER,
+			    "server answer changed its record count");
+		j->page_start = it->offset;
+		if (rc == 0)
+			rc = write_page(j, pg, name, e);
+		if (rc == 0 && j->o->progress)
+			j->o->progress(j->o->arg, name, it->offset, *before);
+		if (rc == 0 && (long)pg->n == p->limit)
+			rc = commit(j, name, it->offset, e);
+		page_put(p, it->page);
+		return rc;
+	case IT_END:
+		if (j->ckpt != NULL)
+			json_array_append_new(json_object_get(j->ckpt, "done"),
+			    json_string(name));
+		if (commit(j, NULL, 0, e) == -1)
+			return -1;
+		recount(j, name, *before, it->count, it->offset);
+		return 0;
+	default:
+		*e = p->err;
+		return -1;
+	}
+}
+
+static int
+export_all(struct job *j, json_t *colls, long long start, cdb_error *e)
+{
+	struct pipe p;
+	struct item it;
+	pthread_t th;
+	long before = 0;
+	int i, rc = 0, started;
+
+	memset(&p, 0, sizeof(p));
+	p.j = j;
+	p.colls = colls;
+	p.start = start;
+	p.limit = j->o->batch > 0 ? j->o->batch : 1000;
+	p.inc = CDB_INC_DOCUMENTS | CDB_INC_METADATAS | CDB_INC_URIS;
+	if (j->o->form != CDB_EMB_NONE)
+		p.inc |= CDB_INC_EMBEDDINGS;
+	cdb_error_clear(&p.err);
+	for (i = 0; i < NPAGES; i++)
+		cdb_page_init(&p.pages[i]);
+	pthread_mutex_init(&p.mu, NULL);
+	pthread_cond_init(&p.cv, NULL);
+	started = pthread_create(&th, NULL, reader, &p) == 0;
+	if (!started)
+		rc = cdb_error_set(e, CDB_ERR_SYS, "cannot start a thread");
+	while (rc == 0) {
+		it = take(&p);
+		if (it.kind == IT_DONE)
+			break;
+		rc = write_item(j, &p, &it, &before, e);
+	}
+	/* Stop the reader wherever it waits (it may be done already). */
+	pthread_mutex_lock(&p.mu);
+	p.stop = 1;
+	pthread_cond_broadcast(&p.cv);
+	pthread_mutex_unlock(&p.mu);
+	if (started)
+		pthread_join(th, NULL);
+	for (i = 0; i < NPAGES; i++)
+		cdb_page_free(&p.pages[i]);
+	pthread_mutex_destroy(&p.mu);
+	pthread_cond_destroy(&p.cv);
+	return rc;
 }
 
 static int
@@ -242,35 +472,6 @@ done_has(json_t *done, const char *name)
 	json_array_foreach(done, i, v) if (strcmp(json_string_value(v), name) ==
 					   0) return 1;
 	return 0;
-}
-
-static int
-export_one(struct job *j, json_t *coll, cdb_error *e)
-{
-	const char *name = json_string_value(json_object_get(coll, "name"));
-	const char *id = json_string_value(json_object_get(coll, "id"));
-	json_t *cur = j->ckpt ? json_object_get(j->ckpt, "collection") : NULL;
-	long long offset = 0;
-	long count;
-
-	if (name == NULL || id == NULL)
-		return cdb_error_set(e, CDB_ERR_SERVER,
-		    "collection without name or id in server answer");
-	if ((count = cdb_chroma_count(j->c, id, e)) == -1)
-		return -1;
-	if (json_is_string(cur) && strcmp(json_string_value(cur), name) == 0)
-		offset = json_integer_value(json_object_get(j->ckpt, "offset"));
-	else if (write_collection_line(j, coll, count, e) == -1 ||
-	    commit(j, name, 0, e) == -1)
-		return -1;
-	if (export_records(j, coll, &offset, count, e) == -1)
-		return -1;
-	if (j->ckpt != NULL)
-		json_array_append_new(json_object_get(j->ckpt, "done"),
-		    json_string(name));
-	if (commit(j, NULL, 0, e) == -1)
-		return -1;
-	return recount(j, coll, count, offset, e);
 }
 
 /* Re-read the committed prefix so the trailer digest covers it. */
@@ -327,6 +528,8 @@ open_output(struct job *j, cdb_error *e)
 		if (o->output && (j->out = fopen(o->output, "w")) == NULL)
 			return cdb_error_set(e, CDB_ERR_SYS, "%s: %s", o->output,
 			    strerror(errno));
+		if (o->output && (j->outbuf = malloc(OUTBUF)) != NULL)
+			setvbuf(j->out, j->outbuf, _IOFBF, OUTBUF);
 		if (o->checkpoint != NULL)
 			j->ckpt = json_pack("{s:i, s:s, s:s, s:s, s:s, s:i, s:[]}",
 			    "version", CKPT_VERSION, "kind", "cdb-export", "source",
@@ -347,6 +550,8 @@ open_output(struct job *j, cdb_error *e)
 	if ((j->out = fopen(o->output, "r+")) == NULL)
 		return cdb_error_set(e, CDB_ERR_SYS, "%s: %s (needed to resume)",
 		    o->output, strerror(errno));
+	if ((j->outbuf = malloc(OUTBUF)) != NULL)
+		setvbuf(j->out, j->outbuf, _IOFBF, OUTBUF);
 	if (rehash(j->out, bytes, &d, e) == -1)
 		return -1;
 	if (ftruncate(fileno(j->out), (off_t)bytes) == -1 ||
@@ -380,11 +585,44 @@ write_header(struct job *j, cdb_error *e)
 	return rc == -1 ? -1 : commit(j, NULL, 0, e);
 }
 
+/*
+ * The collections still to export (those a checkpoint lists as done are
+ * skipped), and in *start the offset to resume at in the first one.
+ */
+static json_t *
+todo_list(struct job *j, json_t *colls, long long *start, cdb_error *e)
+{
+	json_t *todo = json_array(), *coll, *cur;
+	const char *name;
+	size_t i;
+
+	*start = 0;
+	cur = j->ckpt ? json_object_get(j->ckpt, "collection") : NULL;
+	json_array_foreach(colls, i, coll) {
+		name = json_string_value(json_object_get(coll, "name"));
+		if (name == NULL ||
+		    !json_is_string(json_object_get(coll, "id"))) {
+			json_decref(todo);
+			cdb_error_set(e, CDB_ERR_SERVER,
+			    "collection without name or id in server answer");
+			return NULL;
+		}
+		if (j->ckpt && done_has(json_object_get(j->ckpt, "done"), name))
+			continue;
+		if (json_array_size(todo) == 0 && json_is_string(cur) &&
+		    strcmp(json_string_value(cur), name) == 0)
+			*start = json_integer_value(
+			    json_object_get(j->ckpt, "offset"));
+		json_array_append(todo, coll);
+	}
+	return todo;
+}
+
 static int
 run(struct job *j, cdb_error *e)
 {
-	json_t *colls, *coll;
-	size_t i;
+	json_t *colls, *todo;
+	long long start;
 	int rc = 0;
 
 	if (j->o->checkpoint != NULL && j->o->output == NULL)
@@ -402,14 +640,11 @@ run(struct job *j, cdb_error *e)
 			return cdb_error_set(e, CDB_ERR_SYS, "cannot start output");
 		}
 	}
-	json_array_foreach(colls, i, coll) {
-		const char *name = json_string_value(json_object_get(coll, "name"));
-		if (j->ckpt && name &&
-		    done_has(json_object_get(j->ckpt, "done"), name))
-			continue;
-		if ((rc = export_one(j, coll, e)) == -1)
-			break;
-	}
+	if ((todo = todo_list(j, colls, &start, e)) == NULL)
+		rc = -1;
+	else
+		rc = export_all(j, todo, start, e);
+	json_decref(todo);
 	json_decref(colls);
 	/*
 	 * The last checkpoint stays before the trailer: a crash from here on
@@ -434,16 +669,15 @@ cdb_export_run(cdb_chroma *c, FILE *out, const cdb_export_opts *o,
 	j.o = o;
 	j.st = st;
 	j.out = out;
-	cdb_page_init(&j.page);
 	cdb_buf_init(&j.line);
 	rc = run(&j, e);
 	if (o->output != NULL && j.out != NULL && j.out != out &&
 	    fclose(j.out) == EOF && rc == 0)
 		rc = cdb_error_set(e, CDB_ERR_SYS, "%s: %s", o->output,
 		    strerror(errno));
+	free(j.outbuf);
 	cdb_writer_free(j.w);
 	json_decref(j.ckpt);
-	cdb_page_free(&j.page);
 	cdb_buf_free(&j.line);
 	return rc;
 }

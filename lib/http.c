@@ -9,6 +9,13 @@
 
 #include "http.h"
 
+/* The body being sent: pieces and how far into them curl has read. */
+struct body {
+	const cdb_http_piece *pieces;
+	size_t n, at, off;
+	curl_off_t total;
+};
+
 struct cdb_http {
 	CURL *curl;
 	char *base;
@@ -122,9 +129,41 @@ cdb_http_free(cdb_http *h)
 	free(h);
 }
 
+static size_t
+feed(char *dst, size_t size, size_t nitems, void *arg)
+{
+	struct body *b = arg;
+	size_t room = size * nitems, done = 0, take;
+
+	while (done < room && b->at < b->n) {
+		const cdb_http_piece *p = &b->pieces[b->at];
+		take = p->len - b->off < room - done ? p->len - b->off : room - done;
+		memcpy(dst + done, p->data + b->off, take);
+		done += take;
+		b->off += take;
+		if (b->off == p->len) {
+			b->at++;
+			b->off = 0;
+		}
+	}
+	return done;
+}
+
+/* curl may need to start the body over (a redirect, an auth retry). */
+static int
+rewind_body(void *arg, curl_off_t offset, int origin)
+{
+	struct body *b = arg;
+
+	if (offset != 0 || origin != SEEK_SET)
+		return CURL_SEEKFUNC_CANTSEEK;
+	b->at = b->off = 0;
+	return CURL_SEEKFUNC_OK;
+}
+
 static void
 setup(cdb_http *h, const char *method, const char *url, const char *body,
-    size_t len, cdb_buf *resp)
+    size_t len, cdb_buf *resp, struct body *pieces)
 {
 	CURL *c = h->curl;
 
@@ -138,6 +177,8 @@ setup(cdb_http *h, const char *method, const char *url, const char *body,
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
 	curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
+	/* Pages are megabytes: fewer, larger reads cost less system time. */
+	curl_easy_setopt(c, CURLOPT_BUFFERSIZE, 512L * 1024);
 	if (h->o.insecure) {
 		curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
 		curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
@@ -146,9 +187,17 @@ setup(cdb_http *h, const char *method, const char *url, const char *body,
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
 		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
 		    (curl_off_t)len);
+	} else if (pieces != NULL) {
+		pieces->at = pieces->off = 0;
+		curl_easy_setopt(c, CURLOPT_POST, 1L);
+		curl_easy_setopt(c, CURLOPT_READFUNCTION, feed);
+		curl_easy_setopt(c, CURLOPT_READDATA, pieces);
+		curl_easy_setopt(c, CURLOPT_SEEKFUNCTION, rewind_body);
+		curl_easy_setopt(c, CURLOPT_SEEKDATA, pieces);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, pieces->total);
 	}
 	if (strcmp(method, "GET") != 0 &&
-	    (body == NULL || strcmp(method, "POST") != 0))
+	    ((body == NULL && pieces == NULL) || strcmp(method, "POST") != 0))
 		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
 }
 
@@ -204,9 +253,31 @@ backoff(cdb_http *h, int attempt)
 	nanosleep(&ts, NULL);
 }
 
+static int request(cdb_http *, const char *, const char *, const char *,
+    size_t, struct body *, cdb_buf *, cdb_error *);
+
 int
 cdb_http_request(cdb_http *h, const char *method, const char *path,
     const char *body, size_t len, cdb_buf *resp, cdb_error *e)
+{
+	return request(h, method, path, body, len, NULL, resp, e);
+}
+
+int
+cdb_http_request_pieces(cdb_http *h, const char *method, const char *path,
+    const cdb_http_piece *pieces, size_t n, cdb_buf *resp, cdb_error *e)
+{
+	struct body b = {pieces, n, 0, 0, 0};
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		b.total += (curl_off_t)pieces[i].len;
+	return request(h, method, path, NULL, 0, &b, resp, e);
+}
+
+static int
+request(cdb_http *h, const char *method, const char *path, const char *body,
+    size_t len, struct body *pieces, cdb_buf *resp, cdb_error *e)
 {
 	char *url;
 	CURLcode rc = CURLE_OK;
@@ -219,7 +290,7 @@ cdb_http_request(cdb_http *h, const char *method, const char *path,
 	strcat(url, path);
 	for (attempt = 0;; attempt++) {
 		cdb_buf_reset(resp);
-		setup(h, method, url, body, len, resp);
+		setup(h, method, url, body, len, resp, pieces);
 		status = 0;
 		rc = curl_easy_perform(h->curl);
 		if (rc == CURLE_OK)

@@ -40,6 +40,20 @@ void cdb_http_free(cdb_http *h);
 int cdb_http_request(cdb_http *h, const char *method, const char *path,
     const char *body, size_t len, cdb_buf *resp, cdb_error *e);
 
+/* One piece of a request body sent without first joining the pieces. */
+typedef struct cdb_http_piece {
+	const char *data;
+	size_t len;
+} cdb_http_piece;
+
+/*
+ * cdb_http_request with the body given as n pieces sent one after the
+ * other: large bodies are not copied into one buffer first.
+ */
+int cdb_http_request_pieces(cdb_http *h, const char *method,
+    const char *path, const cdb_http_piece *pieces, size_t n, cdb_buf *resp,
+    cdb_error *e);
+
 /*
  * base with any user:password@ and query string removed, for headers and
  * reports.  Returns a new string the caller frees, or NULL.

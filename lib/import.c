@@ -19,7 +19,9 @@ struct batch {
 	struct target *t;
 	long first_line;
 	long n;
-	cdb_buf ids, embs, docs, metas, uris, body;
+	cdb_buf ids, embs, docs, metas, uris;
+	cdb_http_piece pieces[12];
+	size_t npieces;
 	int any_doc, any_meta, any_uri;
 	cdb_error err;
 	int failed;
@@ -57,7 +59,15 @@ struct imp {
 	struct batch **flying; /* submitted, not yet reaped */
 	int nflying;
 	long hold; /* first line of a batch that failed or was dropped */
+	size_t pending_bytes; /* in all partial batches */
 };
+
+static size_t
+batch_bytes(const struct batch *b)
+{
+	return b->ids.len + b->embs.len + b->docs.len + b->metas.len +
+	    b->uris.len + BODY_OVERHEAD;
+}
 
 static void
 hold_at(struct imp *m, long line)
@@ -76,47 +86,41 @@ batch_free(struct batch *b)
 	cdb_buf_free(&b->docs);
 	cdb_buf_free(&b->metas);
 	cdb_buf_free(&b->uris);
-	cdb_buf_free(&b->body);
 	free(b);
 }
 
-/* The request body: arrays of null are left out to save bytes. */
-static int
-build_body(struct imp *m, struct batch *b)
+/*
+ * The request body as pieces pointing into the batch's arrays, so the
+ * megabytes of a batch are never copied into one buffer.  Arrays of
+ * nothing but null are left out.
+ */
+static void
+build_body(struct batch *b)
 {
-	cdb_buf *o = &b->body;
-	int rc = 0;
+	cdb_http_piece *p = b->pieces;
 
-	(void)m;
-	rc |= cdb_buf_reserve(o, b->ids.len + b->embs.len + b->docs.len +
-		b->metas.len + b->uris.len + BODY_OVERHEAD);
-	rc |= cdb_buf_puts(o, "{\"ids\":[");
-	rc |= cdb_buf_append(o, b->ids.data, b->ids.len);
-	rc |= cdb_buf_puts(o, "],\"embeddings\":[");
-	rc |= cdb_buf_append(o, b->embs.data, b->embs.len);
-	rc |= cdb_buf_putc(o, ']');
+#define PIECE(d, l) (p->data = (d), p->len = (l), p++)
+#define TEXT(t) PIECE(t, sizeof(t) - 1)
+	TEXT("{\"ids\":[");
+	PIECE(b->ids.data, b->ids.len);
+	TEXT("],\"embeddings\":[");
+	PIECE(b->embs.data, b->embs.len);
 	if (b->any_doc) {
-		rc |= cdb_buf_puts(o, ",\"documents\":[");
-		rc |= cdb_buf_append(o, b->docs.data, b->docs.len);
-		rc |= cdb_buf_putc(o, ']');
+		TEXT("],\"documents\":[");
+		PIECE(b->docs.data, b->docs.len);
 	}
 	if (b->any_meta) {
-		rc |= cdb_buf_puts(o, ",\"metadatas\":[");
-		rc |= cdb_buf_append(o, b->metas.data, b->metas.len);
-		rc |= cdb_buf_putc(o, ']');
+		TEXT("],\"metadatas\":[");
+		PIECE(b->metas.data, b->metas.len);
 	}
 	if (b->any_uri) {
-		rc |= cdb_buf_puts(o, ",\"uris\":[");
-		rc |= cdb_buf_append(o, b->uris.data, b->uris.len);
-		rc |= cdb_buf_putc(o, ']');
+		TEXT("],\"uris\":[");
+		PIECE(b->uris.data, b->uris.len);
 	}
-	rc |= cdb_buf_putc(o, '}');
-	cdb_buf_free(&b->ids);
-	cdb_buf_free(&b->embs);
-	cdb_buf_free(&b->docs);
-	cdb_buf_free(&b->metas);
-	cdb_buf_free(&b->uris);
-	return rc ? -1 : 0;
+	TEXT("]}");
+#undef TEXT
+#undef PIECE
+	b->npieces = (size_t)(p - b->pieces);
 }
 
 static void *
@@ -143,10 +147,9 @@ worker(void *arg)
 		if (c == NULL) {
 			b->err = e;
 			b->failed = 1;
-		} else if (cdb_chroma_write(c, b->t->id, m->o->upsert,
-			       b->body.data, b->body.len, &b->err) == -1)
+		} else if (cdb_chroma_write_pieces(c, b->t->id, m->o->upsert,
+			       b->pieces, b->npieces, &b->err) == -1)
 			b->failed = 1;
-		cdb_buf_free(&b->body);
 		pthread_mutex_lock(&m->mu);
 		b->next = m->done;
 		m->done = b;
@@ -307,21 +310,23 @@ submit(struct imp *m, struct target *t, cdb_error *e)
 
 	if (b == NULL)
 		return 0;
+	m->pending_bytes -= batch_bytes(b);
 	if (m->o->dry_run) {
 		t->pending = NULL;
 		m->st->batches++;
 		batch_free(b);
 		return 0;
 	}
+	build_body(b);
 	/*
-	 * b stays pending while drain saves checkpoints, so they do not
-	 * count its lines as committed before it is even sent.
+	 * b stays pending while drain() reaps and saves checkpoints: they
+	 * must not count its lines as committed before it is even sent.
 	 */
-	if (build_body(m, b) == -1 || drain(m, jobs, e) == -1) {
+	if (drain(m, jobs, e) == -1) {
 		t->pending = NULL;
 		hold_at(m, b->first_line);
 		batch_free(b);
-		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		return -1;
 	}
 	t->pending = NULL;
 	pthread_mutex_lock(&m->mu);
@@ -425,6 +430,22 @@ open_target(struct imp *m, const cdb_item *it, struct target *t,
 	return 0;
 }
 
+/*
+ * Send every partial batch.  At a collection line the collections before
+ * it are usually complete (export writes them one after the other), so
+ * their batches would otherwise sit in memory to the end of the stream.
+ */
+static int
+submit_all(struct imp *m, cdb_error *e)
+{
+	size_t i;
+
+	for (i = 0; i < m->ntargets; i++)
+		if (submit(m, m->targets[i], e) == -1)
+			return -1;
+	return 0;
+}
+
 static int
 on_collection(struct imp *m, const cdb_item *it, cdb_error *e)
 {
@@ -439,6 +460,8 @@ on_collection(struct imp *m, const cdb_item *it, cdb_error *e)
 		return cdb_error_setl(e, it->line,
 		    "collection \"%s\" in a stream that may hold only \"%s\"",
 		    name, m->o->collection);
+	if (submit_all(m, e) == -1)
+		return -1;
 	nt = realloc(m->targets, (m->ntargets + 1) * sizeof(*nt));
 	if (nt == NULL)
 		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
@@ -475,12 +498,6 @@ new_batch(struct target *t, long line)
 	return b;
 }
 
-static size_t
-batch_bytes(const struct batch *b)
-{
-	return b->ids.len + b->embs.len + b->docs.len + b->metas.len +
-	    b->uris.len + BODY_OVERHEAD;
-}
 
 static int
 append_record(struct imp *m, struct batch *b, const cdb_item *it)
@@ -512,6 +529,29 @@ append_record(struct imp *m, struct batch *b, const cdb_item *it)
 }
 
 /*
+ * Records of many collections may interleave (cdb-transform routes them):
+ * keep what waits in partial batches under one request's worth by sending
+ * the largest when the sum goes over.
+ */
+static int
+cap_pending(struct imp *m, cdb_error *e)
+{
+	size_t i, big = 0;
+	struct target *t = NULL;
+
+	if (m->pending_bytes <= m->max_bytes)
+		return 0;
+	for (i = 0; i < m->ntargets; i++) {
+		struct batch *b = m->targets[i]->pending;
+		if (b != NULL && batch_bytes(b) > big) {
+			big = batch_bytes(b);
+			t = m->targets[i];
+		}
+	}
+	return t != NULL ? submit(m, t, e) : 0;
+}
+
+/*
  * Append the record, measuring its exact size: one that would push the
  * request over the byte limit is taken back out and starts the next batch.
  */
@@ -519,21 +559,26 @@ static int
 add_sized(struct imp *m, struct target *t, const cdb_item *it, cdb_error *e)
 {
 	struct batch *b;
-	size_t len[5];
+	size_t len[5], before;
 	int again;
 
 	for (again = 0; again < 2; again++) {
-		if (t->pending == NULL &&
-		    (t->pending = new_batch(t, it->line)) == NULL)
-			return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		if (t->pending == NULL) {
+			if ((t->pending = new_batch(t, it->line)) == NULL)
+				return cdb_error_set(e, CDB_ERR_SYS,
+				    "out of memory");
+			m->pending_bytes += batch_bytes(t->pending);
+		}
 		b = t->pending;
 		len[0] = b->ids.len;
 		len[1] = b->embs.len;
 		len[2] = b->docs.len;
 		len[3] = b->metas.len;
 		len[4] = b->uris.len;
+		before = batch_bytes(b);
 		if (append_record(m, b, it) == -1)
 			return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		m->pending_bytes += batch_bytes(b) - before;
 		if (batch_bytes(b) <= m->max_bytes)
 			return 0;
 		if (b->n == 1)
@@ -542,6 +587,7 @@ add_sized(struct imp *m, struct target *t, const cdb_item *it, cdb_error *e)
 			    "request limit of %zu", it->id, batch_bytes(b),
 			    m->max_bytes);
 		b->n--;
+		m->pending_bytes -= batch_bytes(b) - before;
 		b->ids.len = len[0];
 		b->embs.len = len[1];
 		b->docs.len = len[2];
@@ -572,10 +618,11 @@ on_record(struct imp *m, const cdb_item *it, cdb_error *e)
 		    "embedding has %zu values, collection expects %zu", it->dim,
 		    t->dim);
 	t->dim = it->dim;
-	if (add_sized(m, t, it, e) == -1)
+	if (add_sized(m, t, it, e) == -1 || cap_pending(m, e) == -1)
 		return -1;
 	/* A full batch goes now: a bad line later must not hold it back. */
-	return t->pending->n >= m->batch ? submit(m, t, e) : 0;
+	return t->pending != NULL && t->pending->n >= m->batch ? submit(m, t, e)
+							       : 0;
 }
 
 static int
@@ -606,12 +653,7 @@ check_resume(struct imp *m, const cdb_item *it, cdb_error *e)
 static int
 flush_all(struct imp *m, cdb_error *e)
 {
-	size_t i;
-
-	for (i = 0; i < m->ntargets; i++)
-		if (submit(m, m->targets[i], e) == -1)
-			return -1;
-	return drain(m, 1, e);
+	return submit_all(m, e) == -1 ? -1 : drain(m, 1, e);
 }
 
 static int

@@ -1,5 +1,6 @@
 /* json.c - serializer and scanner; see json.h. */
 #include <inttypes.h>
+#include <stdint.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +28,35 @@ cdb_json_dump_real(cdb_buf *b, double d)
 	return cdb_buf_puts(b, tmp);
 }
 
+size_t
+cdb_json_plain_run(const char *s, size_t n)
+{
+	const uint64_t ones = 0x0101010101010101U, highs = 0x8080808080808080U;
+	uint64_t v, hit;
+	size_t i = 0;
+	unsigned char c;
+
+	/*
+	 * A byte is special when below 0x20, or equal to '"' or '\\'; the
+	 * classic "has a zero byte" test flags such bytes (ASCII only: a byte
+	 * with its top bit set never is, and is masked out by ~v).
+	 */
+	for (; n - i >= 8; i += 8) {
+		memcpy(&v, s + i, sizeof(v));
+		hit = ((v - ones * 0x20) | ((v ^ ones * '"') - ones) |
+			  ((v ^ ones * '\\') - ones)) &
+		    ~v & highs;
+		if (hit)
+			break;
+	}
+	for (; i < n; i++) {
+		c = (unsigned char)s[i];
+		if (c < 0x20 || c == '"' || c == '\\')
+			break;
+	}
+	return i;
+}
+
 int
 cdb_json_dump_string(cdb_buf *b, const char *s, size_t n)
 {
@@ -38,12 +68,7 @@ cdb_json_dump_string(cdb_buf *b, const char *s, size_t n)
 	if (cdb_buf_reserve(b, n + 2) == -1 || cdb_buf_putc(b, '"') == -1)
 		return -1;
 	for (i = 0; i < n; i += run) {
-		for (run = 0; i + run < n; run++) {
-			c = (unsigned char)s[i + run];
-			if (c < 0x20 || c == '"' || c == '\\')
-				break;
-		}
-		if (run > 0) {
+		if ((run = cdb_json_plain_run(s + i, n - i)) > 0) {
 			if (cdb_buf_append(b, s + i, run) == -1)
 				return -1;
 			continue;
@@ -132,12 +157,15 @@ cdb_json_dump(cdb_buf *b, const json_t *v)
 json_t *
 cdb_json_load(const char *s, size_t n, cdb_error *e)
 {
-	json_error_t je;
+	cdb_error pe;
 	json_t *v;
 
-	if ((v = json_loadb(s, n, CDB_JSON_FLAGS, &je)) == NULL)
-		cdb_error_set(e, CDB_ERR_INPUT, "invalid JSON at column %d: %s",
-		    je.column, je.text);
+	/* The fast parser; its messages already say "invalid JSON at ...". */
+	cdb_error_clear(&pe);
+	if ((v = cdb_json_parse(s, n, &pe)) == NULL)
+		cdb_error_set(e, CDB_ERR_INPUT, "%s",
+		    strncmp(pe.text, "invalid JSON ", 13) == 0 ? pe.text + 13
+							       : pe.text);
 	return v;
 }
 
@@ -209,9 +237,24 @@ cdb_json_skip(const char *s, size_t n)
 	return (long)i;
 }
 
+static int find(const char *, size_t, const char *, size_t *, size_t *);
+
 int
 cdb_json_find(const char *s, size_t n, const char *key, size_t *vs,
     size_t *ve)
+{
+	return find(s, n, key, vs, ve);
+}
+
+int
+cdb_json_find_start(const char *s, size_t n, const char *key, size_t *vs)
+{
+	return find(s, n, key, vs, NULL);
+}
+
+/* With ve NULL the matched value is not skipped: the caller parses it. */
+static int
+find(const char *s, size_t n, const char *key, size_t *vs, size_t *ve)
 {
 	size_t i = skip_ws(s, n, 0), kend, klen = strlen(key);
 	long len;
@@ -227,6 +270,10 @@ cdb_json_find(const char *s, size_t n, const char *key, size_t *vs,
 		if (i >= n || s[i] != ':')
 			return -1;
 		i = skip_ws(s, n, i + 1);
+		if (hit && ve == NULL) {
+			*vs = i;
+			return i < n ? 1 : -1;
+		}
 		if ((len = cdb_json_skip(s + i, n - i)) == -1)
 			return -1;
 		if (hit) {

@@ -26,6 +26,13 @@ int cdb_json_dump(cdb_buf *b, const json_t *v);
 int cdb_json_dump_string(cdb_buf *b, const char *s, size_t n);
 
 /*
+ * Parse JSON text s (n bytes) with cdb's own fast parser, which accepts
+ * what jansson accepts with CDB_JSON_FLAGS and builds the same values.
+ * A new reference, or NULL with e ("invalid JSON at column N: ...").
+ */
+json_t *cdb_json_parse(const char *s, size_t n, cdb_error *e);
+
+/*
  * Parse JSON text s (n bytes).  Returns a new reference the caller must
  * json_decref, or NULL with e holding jansson's message (and the column).
  */
@@ -47,8 +54,21 @@ long cdb_json_skip(const char *s, size_t n);
 int cdb_json_find(const char *s, size_t n, const char *key, size_t *vs,
     size_t *ve);
 
+/*
+ * Length of the leading run of s (n bytes) that a JSON string holds as it
+ * is: no '"', no '\\' and no control character.  Eight bytes a step.
+ */
+size_t cdb_json_plain_run(const char *s, size_t n);
+
 /* True when o[key] is the string want. */
 int cdb_json_str_is(const json_t *o, const char *key, const char *want);
+
+/*
+ * Like cdb_json_find, but only locates the value's first byte (*vs) and
+ * leaves the value unread, for callers that parse it themselves.
+ */
+int cdb_json_find_start(const char *s, size_t n, const char *key,
+    size_t *vs);
 
 /* The real d as shortest round-trip text, always reading back as a real. */
 int cdb_json_dump_real(cdb_buf *b, double d);

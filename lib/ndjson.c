@@ -126,6 +126,9 @@ emb_from_json(cdb_reader *r, cdb_item *it, json_t *v, cdb_error *e)
 		return cdb_embed_b64_decode(json_string_value(v),
 		    json_string_length(v), r->emb, MAX_DIM, &it->dim, e);
 	}
+	if (!json_is_array(v))
+		return cdb_error_setl(e, it->line,
+		    "embedding must be an array, a base64 string or null");
 	it->emb_form = CDB_EMB_FLOAT;
 	if (json_array_size(v) > MAX_DIM)
 		return cdb_error_setl(e, it->line,
@@ -144,40 +147,73 @@ emb_from_json(cdb_reader *r, cdb_item *it, json_t *v, cdb_error *e)
 	return 0;
 }
 
-/* Parse the embedding text found in the line. */
+/*
+ * Read the embedding value that starts at it->emb_text, setting its
+ * length.  Returns 0, 1 when the value needs the full JSON parser (a
+ * string with escapes, or anything unusual), or -1 with e.
+ */
 static int
-emb_from_text(cdb_reader *r, cdb_item *it, cdb_error *e)
+emb_from_text(cdb_reader *r, cdb_item *it, size_t avail, cdb_error *e)
 {
-	const char *s = it->emb_text;
-	size_t n = it->emb_len;
+	const char *s = it->emb_text, *q;
 	long used;
 
-	if (n == 4 && memcmp(s, "null", 4) == 0) {
+	if (avail >= 4 && memcmp(s, "null", 4) == 0) {
 		it->emb_form = CDB_EMB_NONE;
+		it->emb_len = 4;
 		return 0;
 	}
 	if (s[0] == '"') {
+		q = memchr(s + 1, '"', avail - 1);
 		/* base64 never needs escapes; anything else takes the slow path. */
-		if (memchr(s + 1, '\\', n - 2) != NULL)
+		if (q == NULL || memchr(s + 1, '\\', (size_t)(q - s - 1)) != NULL)
 			return 1;
 		it->emb_form = CDB_EMB_BASE64;
+		it->emb_len = (size_t)(q - s) + 1;
 		if (r->flags & CDB_READ_RAW_EMB)
 			return 0;
-		return cdb_embed_b64_decode(s + 1, n - 2, r->emb, MAX_DIM,
-		    &it->dim, e);
+		return cdb_embed_b64_decode(s + 1, it->emb_len - 2, r->emb,
+		    MAX_DIM, &it->dim, e);
 	}
 	if (s[0] != '[')
-		return cdb_error_setl(e, it->line,
-		    "embedding must be an array, a base64 string or null");
+		return 1;
 	it->emb_form = CDB_EMB_FLOAT;
-	if (r->flags & CDB_READ_RAW_EMB)
+	if (r->flags & CDB_READ_RAW_EMB) {
+		/* Numbers hold no ']': the first one closes the array. */
+		if ((q = memchr(s, ']', avail)) == NULL)
+			return 1;
+		it->emb_len = (size_t)(q - s) + 1;
 		return 0;
-	used = cdb_embed_parse_json(s, n, r->emb, MAX_DIM, &it->dim, e);
+	}
+	used = cdb_embed_parse_json(s, avail, r->emb, MAX_DIM, &it->dim, e);
 	if (used == -1)
 		return -1;
-	if ((size_t)used != n)
-		return cdb_error_setl(e, it->line, "embedding is malformed");
+	it->emb_len = (size_t)used;
 	return 0;
+}
+
+/* A record whose embedding key or value needs the full parser. */
+static int
+load_slow(cdb_reader *r, cdb_item *it, cdb_error *e)
+{
+	json_t *v;
+	cdb_error je;
+	int rc = 0;
+
+	cdb_error_clear(&je);
+	json_decref(it->obj);
+	if ((it->obj = cdb_json_load(it->raw, it->raw_len, &je)) == NULL)
+		return cdb_error_setl(e, it->line, "malformed JSON: %s", je.text);
+	v = json_object_get(it->obj, "embedding");
+	it->emb_text = NULL;
+	it->emb_form = CDB_EMB_NONE;
+	if (v != NULL && !json_is_null(v))
+		rc = emb_from_json(r, it, json_incref(v), e);
+	json_decref(v);
+	json_object_set_new(it->obj, "embedding", json_null());
+	if (rc == -1 && e != NULL && e->line == 0)
+		e->line = it->line;
+	return rc;
 }
 
 /*
@@ -187,17 +223,25 @@ emb_from_text(cdb_reader *r, cdb_item *it, cdb_error *e)
 static int
 load_line(cdb_reader *r, cdb_item *it, cdb_error *e)
 {
-	size_t vs, ve;
+	size_t vs = 0, ve;
 	int has, rc = 0;
 	cdb_error je;
 
 	it->emb_text = NULL;
 	it->emb_len = 0;
-	has = cdb_json_find(it->raw, it->raw_len, "embedding", &vs, &ve);
-	cdb_buf_reset(&r->rest);
+	has = cdb_json_find_start(it->raw, it->raw_len, "embedding", &vs);
 	if (has == 1) {
 		it->emb_text = it->raw + vs;
-		it->emb_len = ve - vs;
+		rc = emb_from_text(r, it, it->raw_len - vs, e);
+		if (rc == -1) {
+			if (e != NULL && e->line == 0)
+				e->line = it->line;
+			return -1;
+		}
+	}
+	cdb_buf_reset(&r->rest);
+	if (has == 1 && rc == 0) {
+		ve = vs + it->emb_len;
 		cdb_buf_append(&r->rest, it->raw, vs);
 		cdb_buf_puts(&r->rest, "null");
 		cdb_buf_append(&r->rest, it->raw + ve, it->raw_len - ve);
@@ -219,28 +263,13 @@ load_line(cdb_reader *r, cdb_item *it, cdb_error *e)
 		json_decref(it->obj);
 		it->obj = cdb_json_load(it->raw, it->raw_len, &je);
 		it->emb_text = NULL;
-		return it->obj ? 0 : cdb_error_setl(e, it->line, "%s", je.text);
+		return it->obj ? 0
+			       : cdb_error_setl(e, it->line, "malformed JSON: %s",
+				     je.text);
 	}
-	if (it->kind != CDB_KIND_RECORD)
+	if (it->kind != CDB_KIND_RECORD || (has == 1 && rc == 0))
 		return 0;
-	if (has == 1)
-		rc = emb_from_text(r, it, e);
-	if (has != 1 || rc == 1) {
-		json_t *v;
-		/* Key written with escapes, or a string with escapes. */
-		json_decref(it->obj);
-		if ((it->obj = cdb_json_load(it->raw, it->raw_len, &je)) == NULL)
-			return cdb_error_setl(e, it->line, "%s", je.text);
-		v = json_object_get(it->obj, "embedding");
-		rc = 0;
-		if (v != NULL && !json_is_null(v))
-			rc = emb_from_json(r, it, json_incref(v), e);
-		json_decref(v);
-		json_object_set_new(it->obj, "embedding", json_null());
-	}
-	if (rc == -1 && e != NULL && e->line == 0)
-		e->line = it->line;
-	return rc;
+	return load_slow(r, it, e);
 }
 
 static int
@@ -318,6 +347,29 @@ cdb_ndjson_check_metadata(const json_t *m, cdb_error *e)
 	return 0;
 }
 
+/*
+ * The embedding's length against the collection's dimension, and, when
+ * it came as base64, its values: decimal text never parses to a value
+ * that is not finite, but base64 bits may spell NaN or infinity.
+ */
+static int
+check_embedding(cdb_item *it, const float *v, const json_t *dim, cdb_error *e)
+{
+	size_t want = json_is_integer(dim) ? (size_t)json_integer_value(dim) : 0;
+
+	if (cdb_embed_check(v, it->emb_form == CDB_EMB_BASE64 ? it->dim : 0,
+		0, e) == -1 ||
+	    (want > 0 && it->dim != want &&
+		cdb_error_set(e, CDB_ERR_INPUT,
+		    "embedding has %zu values, collection expects %zu", it->dim,
+		    want) == -1)) {
+		if (e != NULL)
+			e->line = it->line;
+		return -1;
+	}
+	return 0;
+}
+
 static int
 check_record(cdb_reader *r, cdb_item *it, cdb_error *e)
 {
@@ -350,13 +402,8 @@ check_record(cdb_reader *r, cdb_item *it, cdb_error *e)
 	}
 	dim = json_object_get(coll, "dimension");
 	if (it->emb_form != CDB_EMB_NONE && !(r->flags & CDB_READ_RAW_EMB) &&
-	    cdb_embed_check(r->emb, it->dim,
-		json_is_integer(dim) ? (size_t)json_integer_value(dim) : 0,
-		e) == -1) {
-		if (e != NULL)
-			e->line = it->line;
+	    check_embedding(it, r->emb, dim, e) == -1)
 		return -1;
-	}
 	it->emb = it->emb_form != CDB_EMB_NONE ? r->emb : NULL;
 	r->records++;
 	return 0;

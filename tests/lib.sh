@@ -23,6 +23,8 @@
 #                       $T/NAME and sets the variable URL_NAME to its URL, e.g.
 #                       `start_server old` sets $URL_old (http://127.0.0.1:PORT).
 #                       NAME must be a valid shell identifier part.
+#   at_exit CMD...      runs CMD when the test exits (never replace the
+#                       EXIT trap: it stops the servers)
 #   stop_server NAME    stops it (the data stays in $T/NAME); a later
 #                       start_server NAME restarts it on the same data, on a
 #                       new port, and updates URL_NAME.
@@ -119,10 +121,20 @@ stop_server() {
 	"$REPO/tests/chroma-server" stop "$T/$1"
 }
 
+# at_exit CMD...: run CMD (through eval) when the test exits, before the
+# servers are stopped; for helpers a test starts itself, like proxies.
+_cdb_at_exit=()
+at_exit() {
+	_cdb_at_exit+=("$*")
+}
+
 _cdb_cleanup() {
-	local status=$? name pids=()
+	local status=$? name pids=() cmd
 	trap - ERR
 	set +e
+	for cmd in "${_cdb_at_exit[@]}"; do
+		eval "$cmd"
+	done
 	# Stop the servers in parallel: each stop can take up to a few seconds.
 	# (Wait for these stops only, not for anything else the test left
 	# running in the background.)

@@ -83,6 +83,27 @@ START_TEST(test_find_and_skip)
 }
 END_TEST
 
+/* Every special byte, at every place in and around a word, ends the run. */
+START_TEST(test_plain_run)
+{
+	const char special[] = {'"', '\\', '\0', '\n', 0x1f, 0x01};
+	char buf[32];
+	size_t k, at;
+
+	memset(buf, 'a', sizeof(buf));
+	ck_assert_uint_eq(cdb_json_plain_run(buf, sizeof(buf)), sizeof(buf));
+	for (k = 0; k < sizeof(special); k++)
+		for (at = 0; at < 20; at++) {
+			memset(buf, at % 2 ? 'z' : (char)0xc3, sizeof(buf));
+			buf[at] = special[k];
+			ck_assert_uint_eq(cdb_json_plain_run(buf, 20), at);
+		}
+	/* Bytes that look close but are plain: ' ', '!', '#', '[', ']', 0x7f. */
+	memcpy(buf, " !#[]\x7f\xe9\xff !#[]\x7f\xe9\xff", 16);
+	ck_assert_uint_eq(cdb_json_plain_run(buf, 16), 16);
+}
+END_TEST
+
 Suite *
 json_suite(void)
 {
@@ -93,6 +114,7 @@ json_suite(void)
 	tcase_add_test(tc, test_dump_strings);
 	tcase_add_test(tc, test_real_reads_back_exactly);
 	tcase_add_test(tc, test_find_and_skip);
+	tcase_add_test(tc, test_plain_run);
 	suite_add_tcase(s, tc);
 	return s;
 }

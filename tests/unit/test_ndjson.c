@@ -145,6 +145,13 @@ START_TEST(test_bad_lines)
 	expect_bad("{\"kind\":\"record\",\"collection\":\"c\",\"id\":\"a\","
 		   "\"embedding\":[1,1e39]}",
 	    "embedding value 1");
+	/* NaN and 0.0 as base64 little-endian float32. */
+	expect_bad("{\"kind\":\"record\",\"collection\":\"c\",\"id\":\"a\","
+		   "\"embedding\":\"AADAfwAAAAA=\"}",
+	    "embedding value 0 is not finite");
+	expect_bad("{\"kind\":\"record\",\"collection\":\"c\",\"id\":\"a\","
+		   "\"embedding\":\"AAAAAA==\"}",
+	    "embedding has 1 values, collection expects 2");
 	expect_bad("{\"kind\":\"record\",\"collection\":\"c\",\"id\":\"a\","
 		   "\"document\":5}",
 	    "document must be a string");

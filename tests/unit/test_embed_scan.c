@@ -1,0 +1,141 @@
+/* cdb_embed_scan_json's verbatim flag, which lets export copy text. */
+#include <check.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "embed.h"
+
+/* Significant digits of a number's text, without leading/trailing zeros. */
+static int
+count_sig(const char *s)
+{
+	char d[64];
+	int n = 0, i, j;
+
+	for (; *s && *s != 'e' && *s != 'E'; s++)
+		if (*s >= '0' && *s <= '9')
+			d[n++] = *s;
+	for (i = 0; i < n && d[i] == '0'; i++)
+		;
+	for (j = n; j > i && d[j - 1] == '0'; j--)
+		;
+	return j - i;
+}
+
+/*
+ * Our own output is recognised as shortest (so export copies it), longer
+ * spellings of the same values are not, and "verbatim" never claims fewer
+ * digits than the formatter would write.
+ */
+START_TEST(test_scan_verbatim)
+{
+	char text[64], row[4096];
+	float v, out[8];
+	size_t dim, i, len;
+	uint32_t bits = 0x3e99999a;
+	int verb, hits = 0;
+	cdb_error e;
+
+	for (i = 0; i < 200000; i++) {
+		bits = bits * 1664525u + 1013904223u;
+		memcpy(&v, &bits, 4);
+		if (!isfinite(v) || v == 0)
+			continue;
+		len = (size_t)snprintf(row, sizeof(row), "[");
+		len += cdb_embed_format_float(v, row + len);
+		row[len++] = ']';
+		row[len] = '\0';
+		cdb_error_clear(&e);
+		ck_assert_int_ne(cdb_embed_scan_json(row, len, out, 8, &dim, &verb,
+				     &e),
+		    -1);
+		ck_assert(out[0] == v);
+		hits += verb;
+		/* A 9-digit spelling with more digits than needed. */
+		snprintf(text, sizeof(text), "[%.12g]", (double)v);
+		cdb_embed_scan_json(text, strlen(text), out, 8, &dim, &verb, &e);
+		if (verb) {
+			char mine[CDB_FLOAT_MAXLEN + 1];
+			cdb_embed_format_float(v, mine);
+			ck_assert_int_le(count_sig(text), count_sig(mine));
+		}
+	}
+	/* Nearly all of our own output must be copyable. */
+	ck_assert_int_gt(hits, 190000);
+	/* Spaces or trailing zeros are never copied. */
+	cdb_embed_scan_json("[0.5, 0.25]", 11, out, 8, &dim, &verb, &e);
+	ck_assert_int_eq(verb, 0);
+	cdb_embed_scan_json("[0.50,0.25]", 11, out, 8, &dim, &verb, &e);
+	ck_assert_int_eq(verb, 0);
+	cdb_embed_scan_json("[0.1,0.10000000149011612]", 25, out, 8, &dim, &verb,
+	    &e);
+	ck_assert_int_eq(verb, 0);
+	cdb_embed_scan_json("[0.1,3.4028235e+38,1.5e-30]", 27, out, 8, &dim, &verb,
+	    &e);
+	ck_assert_int_eq(verb, 1);
+}
+END_TEST
+
+/*
+ * The "[-]0.ddd" fast path agrees with strtof on every length of
+ * fraction, including values built to sit on float midpoints.
+ */
+START_TEST(test_quick_path_matches_strtof)
+{
+	char row[8192], tok[64];
+	float out[256], want[256];
+	size_t dim, len, i, k;
+	uint32_t bits = 0x9e3779b9;
+	double mid;
+	float a, b;
+	cdb_error e;
+
+	for (k = 0; k < 4000; k++) {
+		len = 0;
+		row[len++] = '[';
+		for (i = 0; i < 256; i++) {
+			bits = bits * 1664525u + 1013904223u;
+			a = (float)(bits >> 8) / 16777216.0f;
+			if (i % 3 == 0) {
+				/* The midpoint between a and the next float. */
+				b = nextafterf(a, 1.0f);
+				mid = ((double)a + (double)b) / 2;
+				snprintf(tok, sizeof(tok), "%.*f", (int)(k % 17) + 1,
+				    mid);
+			} else
+				snprintf(tok, sizeof(tok), "%.*f", (int)(i % 16) + 1,
+				    (double)a);
+			if (bits & 1)
+				memmove(tok + 1, tok, strlen(tok) + 1), tok[0] = '-';
+			want[i] = strtof(tok, NULL);
+			len += (size_t)snprintf(row + len, sizeof(row) - len, "%s%s",
+			    i ? "," : "", tok);
+		}
+		row[len++] = ']';
+		cdb_error_clear(&e);
+		ck_assert_int_eq(cdb_embed_scan_json(row, len, out, 256, &dim, NULL,
+				     &e),
+		    (long)len);
+		ck_assert_uint_eq(dim, 256);
+		for (i = 0; i < 256; i++)
+			if (memcmp(&out[i], &want[i], 4) != 0)
+				ck_abort_msg("row %zu value %zu: got %.9g want %.9g", k,
+				    i, (double)out[i], (double)want[i]);
+	}
+}
+END_TEST
+
+Suite *
+embed_scan_suite(void)
+{
+	Suite *s = suite_create("embed_scan");
+	TCase *tc = tcase_create("verbatim");
+
+	tcase_add_test(tc, test_scan_verbatim);
+	tcase_add_test(tc, test_quick_path_matches_strtof);
+	suite_add_tcase(s, tc);
+	return s;
+}
