@@ -5,6 +5,7 @@
  * continues where the last one stopped, with the plan and the counts of
  * the first run.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -171,23 +172,47 @@ load_state(struct job *j, cdb_error *e)
 	return 0;
 }
 
+/*
+ * Ours: the state, the imports' checkpoints, and the temporary files a
+ * kill -9 in the middle of saving one of them leaves.
+ */
+static int
+work_file(const char *n)
+{
+	size_t k;
+
+	if (strncmp(n, "state.json", 10) == 0)
+		n += 10;
+	else if (strncmp(n, "import-", 7) == 0 &&
+	         (k = strspn(n + 7, "0123456789")) >= 4 &&
+	         strncmp(n + 7 + k, ".ckpt", 5) == 0)
+		n += 7 + k + 5;
+	else
+		return 0;
+	return *n == '\0' || strncmp(n, ".tmp.", 5) == 0;
+}
+
 /* Leave no trace of a finished restore but its reports and archive. */
 static void
 remove_work(struct job *j)
 {
+	struct dirent *d;
 	cdb_buf p;
-	size_t i;
+	DIR *dir;
 
+	if ((dir = opendir(j->work.data)) == NULL)
+		return;
 	cdb_buf_init(&p);
-	for (i = 0;
-	     i <= json_array_size(json_object_get(j->manifest, "collections"));
-	     i++) {
+	while ((d = readdir(dir)) != NULL) {
+		if (!work_file(d->d_name))
+			continue;
 		cdb_buf_reset(&p);
-		cdb_buf_printf(&p, "%s/import-%04zu.ckpt", j->work.data, i);
-		unlink(p.data);
+		if (cdb_buf_printf(&p, "%s/%s", j->work.data, d->d_name) == 0)
+			unlink(p.data);
 	}
+	closedir(dir);
 	cdb_buf_free(&p);
-	unlink(j->state_path.data);
+	/* Fails, harmlessly, if someone put files of their own there. */
 	rmdir(j->work.data);
 }
 

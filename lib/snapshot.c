@@ -2,7 +2,9 @@
 #define _GNU_SOURCE /* F_SETPIPE_SZ */
 #include <archive.h>
 #include <archive_entry.h>
+#include <dirent.h>
 #include <errno.h>
+#include <libgen.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -785,6 +787,41 @@ write_manifest(cdb_snapshot_writer *w, const json_t *m, cdb_error *e)
 	return rc;
 }
 
+/*
+ * Remove the temporary files a kill -9 in the middle of saving the
+ * checkpoint leaves (cdb_checkpoint_save's "CKPT.tmp.PID").
+ */
+static void
+remove_ckpt_tmp(const char *ckpt)
+{
+	char *a = strdup(ckpt), *b = strdup(ckpt), *dir, *base;
+	struct dirent *d;
+	cdb_buf p;
+	size_t n;
+	DIR *dp;
+
+	if (a == NULL || b == NULL ||
+	    (dp = opendir(dir = dirname(a))) == NULL) {
+		free(a);
+		free(b);
+		return;
+	}
+	base = basename(b);
+	n = strlen(base);
+	cdb_buf_init(&p);
+	while ((d = readdir(dp)) != NULL)
+		if (strncmp(d->d_name, base, n) == 0 &&
+		    strncmp(d->d_name + n, ".tmp.", 5) == 0) {
+			cdb_buf_reset(&p);
+			if (cdb_buf_printf(&p, "%s/%s", dir, d->d_name) == 0)
+				unlink(p.data);
+		}
+	closedir(dp);
+	cdb_buf_free(&p);
+	free(a);
+	free(b);
+}
+
 /* The partial file becomes the snapshot only now, complete and durable. */
 static int
 commit_file(cdb_snapshot_writer *w, cdb_error *e)
@@ -806,6 +843,7 @@ commit_file(cdb_snapshot_writer *w, cdb_error *e)
 	if (cdb_checkpoint_sync_dir(w->path, e) == -1)
 		return -1;
 	unlink(w->spool_path);
+	remove_ckpt_tmp(w->ckpt_path);
 	return cdb_checkpoint_remove(w->ckpt_path, e);
 }
 
@@ -857,6 +895,8 @@ cdb_snapshot_writer_cleanup(const char *path)
 
 	for (i = 0; i < sizeof(ext) / sizeof(ext[0]); i++)
 		if ((p = concat(path, ext[i])) != NULL) {
+			if (i == 1)
+				remove_ckpt_tmp(p);
 			unlink(p);
 			free(p);
 		}
