@@ -79,8 +79,8 @@ typedef struct cdb_snapshot_writer cdb_snapshot_writer;
  * "path.partial.ckpt" (atomic), the data of the member being written in
  * "path.partial.spool".  identity (a JSON object: server, options...) must
  * equal the checkpoint's for a resume; another one is an error.  Without
- * force, an existing path is an error.  level 0 means 1 for gzip, the
- * compressor's default otherwise.  Free with cdb_snapshot_writer_free.
+ * force, an existing path is an error.  level 0 means Huffman-only
+ * coding for gzip, the compressor's default otherwise.  Free with cdb_snapshot_writer_free.
  */
 cdb_snapshot_writer *cdb_snapshot_writer_new(const char *path, int comp,
     int level, int force, const json_t *identity, cdb_error *e);
@@ -159,7 +159,7 @@ typedef struct cdb_snapshot_opts {
 	size_t nnames;
 	const char *output; /* the snapshot file */
 	int comp;           /* enum cdb_snapshot_comp */
-	int level;          /* 0: 1 for gzip, else the default */
+	int level;          /* 0: see cdb_snapshot_writer_new */
 	int form;           /* enum cdb_emb_form of the members */
 	int force;          /* replace an existing output */
 	long batch;         /* page size; 0: 1000 */
