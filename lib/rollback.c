@@ -24,6 +24,13 @@
 
 #define STATE_VERSION 1
 #define STATE_KIND    "cdb-rollback-restore"
+/*
+ * Records per import request unless told: small enough that the
+ * comparison trails the import of a collection closely, so little is
+ * left to compare when the last one lands; on Chroma 1.3 no slower than
+ * the server's maximum (5461).
+ */
+#define RESTORE_BATCH 1000
 
 struct job {
 	const cdb_rollback_opts *o;
@@ -32,6 +39,7 @@ struct job {
 	json_t *manifest;
 	cdb_chroma *c;
 	const char *tenant, *database;
+	long batch; /* records per import request */
 	cdb_buf work, state_path;
 	json_t *state;
 	struct timespec t0;
@@ -453,7 +461,7 @@ import_member(
 	io.tenant = j->tenant;
 	io.database = j->database;
 	io.http = j->o->http;
-	io.batch = j->o->batch;
+	io.batch = j->batch;
 	io.jobs = j->o->jobs;
 	io.checkpoint = ckpt.data;
 	io.input = member;
@@ -750,6 +758,8 @@ static int
 open_target(struct job *j, cdb_error *e)
 {
 	const json_t *m = j->manifest;
+	long maxb = 0;
+	int b64;
 
 	j->tenant = j->o->tenant
 	                ? j->o->tenant
@@ -761,8 +771,11 @@ open_target(struct job *j, cdb_error *e)
 		return cdb_error_set(e, CDB_ERR_USAGE,
 		    "the snapshot names no tenant or database: give them");
 	j->c = cdb_chroma_new(j->o->url, j->tenant, j->database, j->o->http, e);
-	if (j->c == NULL)
+	if (j->c == NULL || cdb_chroma_preflight(j->c, &maxb, &b64, e) == -1)
 		return -1;
+	j->batch = j->o->batch > 0 ? j->o->batch : RESTORE_BATCH;
+	if (j->o->batch == 0 && maxb > 0 && maxb < j->batch)
+		j->batch = maxb;
 	json_object_set_new(j->report, "target",
 	    json_pack("{s:s, s:s, s:s}", "server", cdb_chroma_url(j->c),
 	        "tenant", j->tenant, "database", j->database));
