@@ -9,8 +9,9 @@ CFLAGS ?= -O2 -g
 LDFLAGS ?=
 PKG_CONFIG ?= pkg-config
 
-DEBS = pkg-config libcurl4-openssl-dev libjansson-dev libarchive-dev check
-PKGS = libcurl jansson libarchive
+DEBS = pkg-config libcurl4-openssl-dev libjansson-dev libarchive-dev \
+	zlib1g-dev check
+PKGS = libcurl jansson libarchive zlib
 
 ifeq ($(filter clean,$(MAKECMDGOALS)),)
 ifneq ($(shell $(PKG_CONFIG) --exists $(PKGS) 2>/dev/null && echo ok),ok)
