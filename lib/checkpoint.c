@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "checkpoint.h"
@@ -26,6 +27,23 @@ cdb_checkpoint_sync_dir(const char *path, cdb_error *e)
 		close(fd);
 	free(copy);
 	return rc;
+}
+
+int
+cdb_checkpoint_replaceable(const char *path, cdb_error *e)
+{
+	struct stat st;
+
+	if (stat(path, &st) == -1)
+		return errno == ENOENT ? 0
+				       : cdb_error_set(e, CDB_ERR_SYS, "%s: %s",
+					     path, strerror(errno));
+	if (!S_ISREG(st.st_mode))
+		return cdb_error_set(e, CDB_ERR_USAGE,
+		    "%s: not a regular file; cdb replaces its files whole, "
+		    "which would destroy it",
+		    path);
+	return 0;
 }
 
 static int
@@ -51,6 +69,8 @@ cdb_checkpoint_save(const char *path, const json_t *state, cdb_error *e)
 	cdb_buf text, tmp;
 	int fd = -1, rc = -1;
 
+	if (cdb_checkpoint_replaceable(path, e) == -1)
+		return -1;
 	cdb_buf_init(&text);
 	cdb_buf_init(&tmp);
 	if (cdb_json_dump(&text, state) == -1 || cdb_buf_putc(&text, '\n') ||

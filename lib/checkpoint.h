@@ -24,6 +24,14 @@ json_t *cdb_checkpoint_load(const char *path, cdb_error *e);
 /* Remove the checkpoint (a finished job); missing is fine.  0 or -1. */
 int cdb_checkpoint_remove(const char *path, cdb_error *e);
 
+/*
+ * May path be replaced by renaming a new file over it?  Only when it does
+ * not exist or is a regular file: a rename would turn a device such as
+ * /dev/null, or a pipe, into a plain file.  0, or -1 with e (usage).
+ * Every writer that renames into place checks this first.
+ */
+int cdb_checkpoint_replaceable(const char *path, cdb_error *e);
+
 /* fsync the directory holding path, so a rename in it is durable. */
 int cdb_checkpoint_sync_dir(const char *path, cdb_error *e);
 

@@ -160,6 +160,8 @@ cdb_rollback_write_file(
 	cdb_buf tmp;
 	int fd, rc = -1;
 
+	if (cdb_checkpoint_replaceable(path, e) == -1)
+		return -1;
 	cdb_buf_init(&tmp);
 	if (cdb_buf_printf(&tmp, "%s.tmp.%ld", path, (long)getpid()) == -1)
 		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");

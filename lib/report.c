@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "checkpoint.h"
 #include "report.h"
 
 #define RULE                                                                   \
@@ -383,6 +384,8 @@ cdb_report_save(const char *path, const cdb_buf *b, cdb_error *e)
 			    e, CDB_ERR_SYS, "stdout: %s", strerror(errno));
 		return 0;
 	}
+	if (cdb_checkpoint_replaceable(path, e) == -1)
+		return -1;
 	cdb_buf_init(&tmp);
 	if (cdb_buf_printf(&tmp, "%s.tmp.%ld", path, (long)getpid()) == -1)
 		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");

@@ -576,6 +576,8 @@ cdb_snapshot_writer_new(const char *path, int comp, int level, int force,
 	cdb_snapshot_writer *w;
 	int i;
 
+	if (cdb_checkpoint_replaceable(path, e) == -1)
+		return NULL;
 	if ((w = calloc(1, sizeof(*w))) == NULL) {
 		cdb_error_set(e, CDB_ERR_SYS, "out of memory");
 		return NULL;
