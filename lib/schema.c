@@ -1,0 +1,1172 @@
+/* schema.c - loading and checking the schema file; see schema.h. */
+#include <errno.h>
+#include <regex.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "coerce.h"
+#include "digest.h"
+#include "json.h"
+#include "schema_impl.h"
+#include "where.h"
+
+/* The largest schema file read: a schema is a page of JSON, not data. */
+#define MAX_SCHEMA_BYTES (16 * 1024 * 1024)
+
+struct load {
+	cdb_schema *s;
+	const char *name;
+	cdb_error *e;
+};
+
+static int lerr(struct load *L, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* "NAME: PATH: message": the first error wins. */
+static int
+lerr(struct load *L, const char *path, const char *fmt, ...)
+{
+	char msg[768];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (path == NULL || *path == '\0')
+		return cdb_error_set(
+		    L->e, CDB_ERR_INPUT, "%s: %s", L->name, msg);
+	return cdb_error_set(
+	    L->e, CDB_ERR_INPUT, "%s: %s: %s", L->name, path, msg);
+}
+
+/* Edit distance of two short words, for "did you mean" hints. */
+static size_t
+distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b), i, j, prev, cur, d[64];
+
+	if (la >= 63 || lb >= 63)
+		return 99;
+	for (j = 0; j <= lb; j++)
+		d[j] = j;
+	for (i = 1; i <= la; i++) {
+		prev = d[0];
+		d[0] = i;
+		for (j = 1; j <= lb; j++) {
+			cur = d[j];
+			d[j] = prev + (a[i - 1] != b[j - 1]);
+			if (d[j - 1] + 1 < d[j])
+				d[j] = d[j - 1] + 1;
+			if (cur + 1 < d[j])
+				d[j] = cur + 1;
+			prev = cur;
+		}
+	}
+	return d[lb];
+}
+
+/* The allowed word closest to k, if close enough to be a typo. */
+static const char *
+closest(const char *k, const char *const *allowed)
+{
+	const char *best = NULL;
+	size_t i, d, bd = 3;
+
+	for (i = 0; allowed[i] != NULL; i++)
+		if ((d = distance(k, allowed[i])) < bd) {
+			bd = d;
+			best = allowed[i];
+		}
+	return best;
+}
+
+static int
+check_keys(struct load *L, const json_t *o, const char *path,
+    const char *const *allowed)
+{
+	const char *k, *hint;
+	json_t *v;
+	size_t i;
+
+	json_object_foreach((json_t *)o, k, v)
+	{
+		for (i = 0; allowed[i] != NULL; i++)
+			if (strcmp(k, allowed[i]) == 0)
+				break;
+		if (allowed[i] != NULL)
+			continue;
+		if ((hint = closest(k, allowed)) != NULL)
+			return lerr(L, path,
+			    "unknown key \"%s\" (did you mean "
+			    "\"%s\"?)",
+			    k, hint);
+		return lerr(L, path, "unknown key \"%s\"", k);
+	}
+	return 0;
+}
+
+static void pathf(char *out, size_t n, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Places in the file are for messages: a long one is cut, not an error. */
+static void
+pathf(char *out, size_t n, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(out, n, fmt, ap);
+	va_end(ap);
+}
+
+static void
+join(char *out, size_t n, const char *path, const char *key)
+{
+	if (path == NULL || *path == '\0')
+		pathf(out, n, "%s", key);
+	else
+		pathf(out, n, "%s.%s", path, key);
+}
+
+/* Keep a value alive as long as the schema; returns it (borrowed). */
+static json_t *
+own(cdb_schema *s, json_t *v)
+{
+	if (v == NULL || json_array_append_new(s->owned, v) == -1)
+		return NULL;
+	return v;
+}
+
+/* ------------------------------------------------------------ types -- */
+
+static int
+parse_type(const char *t, int *type, int *array)
+{
+	static const char *const names[] = {"string", "int", "float", "bool"};
+	size_t n = strlen(t), i;
+
+	*array = n > 2 && strcmp(t + n - 2, "[]") == 0;
+	if (*array)
+		n -= 2;
+	for (i = 0; i < 4; i++)
+		if (strlen(names[i]) == n && strncmp(t, names[i], n) == 0) {
+			*type = (int)i + CDB_SCHEMA_STRING;
+			return 0;
+		}
+	return -1;
+}
+
+const char *
+cdb_schema_type_name(int type, int array)
+{
+	static const char *const names[] = {"string", "int", "float", "bool",
+	    "string[]", "int[]", "float[]", "bool[]"};
+
+	if (type < CDB_SCHEMA_STRING || type > CDB_SCHEMA_BOOL)
+		return "?";
+	return names[type - CDB_SCHEMA_STRING + (array ? 4 : 0)];
+}
+
+const char *
+cdb_schema_reason_name(int reason)
+{
+	static const char *const names[] = {"none", "no route", "missing field",
+	    "cannot convert", "not in enum", "pattern mismatch", "out of range",
+	    "template incomplete", "bad id", "id collision"};
+
+	if (reason < 0 || reason >= CDB_REJECT_NREASONS)
+		return "?";
+	return names[reason];
+}
+
+/* ----------------------------------------------------------- fields -- */
+
+static const char *const field_keys[] = {"description", "type", "required",
+    "from", "default", "const", "template", "trim", "lowercase", "split", "map",
+    "date", "enum", "pattern", "min", "max", "reference", NULL};
+
+static int
+want_bool(struct load *L, const json_t *o, const char *key, const char *path,
+    int *out)
+{
+	json_t *v = json_object_get(o, key);
+	char p[512];
+
+	*out = 0;
+	if (v == NULL)
+		return 0;
+	join(p, sizeof(p), path, key);
+	if (!json_is_boolean(v))
+		return lerr(L, p, "expected true or false");
+	*out = json_is_true(v);
+	return 0;
+}
+
+static int
+want_string(struct load *L, const json_t *o, const char *key, const char *path,
+    const char **out)
+{
+	json_t *v = json_object_get(o, key);
+	char p[512];
+
+	*out = NULL;
+	if (v == NULL)
+		return 0;
+	join(p, sizeof(p), path, key);
+	if (!json_is_string(v) || json_string_length(v) == 0 ||
+	    strlen(json_string_value(v)) != json_string_length(v))
+		return lerr(L, p, "expected a non-empty string");
+	*out = json_string_value(v);
+	return 0;
+}
+
+static int
+source_kind(const char *name)
+{
+	static const char *const special[] = {
+	    "$id", "$collection", "$document", "$uri", NULL};
+	int i;
+
+	if (name[0] != '$')
+		return SRC_META;
+	for (i = 0; special[i] != NULL; i++)
+		if (strcmp(name, special[i]) == 0)
+			return SRC_ID + i;
+	return -1;
+}
+
+static int
+add_source(struct load *L, struct field *f, const json_t *v, const char *p)
+{
+	const char *name = json_string_value(v);
+
+	if (!json_is_string(v) || *name == '\0' ||
+	    strlen(name) != json_string_length(v))
+		return lerr(L, p, "expected a source field name");
+	if (source_kind(name) == -1)
+		return lerr(L, p,
+		    "unknown special source \"%s\" ($id, "
+		    "$collection, $document or $uri)",
+		    name);
+	f->from[f->nfrom].name = name;
+	f->from[f->nfrom].kind = source_kind(name);
+	f->nfrom++;
+	return 0;
+}
+
+/* "from": a name or an array of names; absent: the field's own name. */
+static int
+load_from(struct load *L, struct field *f, const json_t *spec, const char *path)
+{
+	json_t *v = json_object_get(spec, "from"), *x;
+	char p[512], q[540];
+	size_t i, n;
+
+	join(p, sizeof(p), path, "from");
+	n = json_is_array(v) ? json_array_size(v) : 1;
+	if ((f->from = calloc(n, sizeof(*f->from))) == NULL)
+		return cdb_error_set(L->e, CDB_ERR_SYS, "out of memory");
+	if (v == NULL) {
+		f->from[0].name = f->pub.name;
+		f->from[0].kind = SRC_META;
+		f->nfrom = 1;
+		return 0;
+	}
+	if (!json_is_array(v))
+		return add_source(L, f, v, p);
+	if (n == 0)
+		return lerr(L, p, "expected at least one source field");
+	json_array_foreach(v, i, x)
+	{
+		pathf(q, sizeof(q), "%s[%zu]", p, i);
+		if (add_source(L, f, x, q) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/* "\"x\" is not one of \"a\", \"b\"", listing a few allowed values. */
+static void
+enum_miss(const struct field *f, const json_t *v, char *why, size_t n)
+{
+	char shown[80];
+	size_t i, used;
+	json_t *x;
+
+	cdb_coerce_show(v, shown, sizeof(shown));
+	used = (size_t)snprintf(why, n, "%s is not one of ", shown);
+	json_array_foreach(f->pub.enum_values, i, x)
+	{
+		if (used >= n)
+			return;
+		if (i == 8) {
+			snprintf(why + used, n - used, ", ...");
+			return;
+		}
+		cdb_coerce_show(x, shown, sizeof(shown));
+		used += (size_t)snprintf(
+		    why + used, n - used, "%s%s", i > 0 ? ", " : "", shown);
+	}
+}
+
+/* Reasons a value of f is refused; 0 when it is fine. */
+static int
+check_one(const struct field *f, const json_t *v, char *why, size_t n)
+{
+	char shown[80];
+	double d;
+
+	if (f->pub.enum_values != NULL) {
+		size_t i;
+		json_t *x;
+		json_array_foreach(f->pub.enum_values, i, x)
+		{
+			if (json_equal(x, (json_t *)v))
+				break;
+		}
+		if (i == json_array_size(f->pub.enum_values)) {
+			enum_miss(f, v, why, n);
+			return CDB_REJECT_ENUM;
+		}
+	}
+	if (f->has_re && json_is_string(v) &&
+	    regexec(&f->re, json_string_value(v), 0, NULL, 0) != 0) {
+		cdb_coerce_show(v, shown, sizeof(shown));
+		snprintf(why, n, "%s does not match the pattern \"%s\"", shown,
+		    f->pub.pattern);
+		return CDB_REJECT_PATTERN;
+	}
+	if (!json_is_number(v))
+		return 0;
+	d = json_number_value(v);
+	if ((f->pub.has_min && d < f->pub.min) ||
+	    (f->pub.has_max && d > f->pub.max)) {
+		cdb_coerce_show(v, shown, sizeof(shown));
+		snprintf(why, n, "%s is %s the %s %.17g", shown,
+		    f->pub.has_min && d < f->pub.min ? "below" : "above",
+		    f->pub.has_min && d < f->pub.min ? "minimum" : "maximum",
+		    f->pub.has_min && d < f->pub.min ? f->pub.min : f->pub.max);
+		return CDB_REJECT_RANGE;
+	}
+	return 0;
+}
+
+int
+cdb_schema_i_check(const struct field *f, const json_t *v, char *why, size_t n)
+{
+	size_t i;
+	json_t *x;
+	int rc;
+
+	if (!json_is_array(v))
+		return check_one(f, v, why, n);
+	json_array_foreach(v, i, x)
+	{
+		if ((rc = check_one(f, x, why, n)) != 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* Convert a value written in the file (default, const, enum) to f. */
+static json_t *
+file_value(struct load *L, struct field *f, const json_t *v, int array,
+    int checked, const char *p)
+{
+	cdb_coerce_opts o = f->co;
+	char why[512];
+	json_t *out = NULL;
+	int rc;
+
+	/* Values in the file are in the target's form already. */
+	o.array = array;
+	o.trim = o.lowercase = 0;
+	o.map = o.missing = NULL;
+	if ((rc = cdb_coerce(v, &o, &out, why, sizeof(why))) != 1) {
+		lerr(L, p, "%s", rc == 0 ? "the value is empty" : why);
+		return NULL;
+	}
+	if (checked && cdb_schema_i_check(f, out, why, sizeof(why)) != 0) {
+		json_decref(out);
+		lerr(L, p, "%s", why);
+		return NULL;
+	}
+	return own(L->s, out);
+}
+
+static int
+load_enum(struct load *L, struct field *f, const json_t *spec, const char *path)
+{
+	json_t *v = json_object_get(spec, "enum"), *x, *a, *c;
+	char p[512], q[540];
+	size_t i;
+
+	if (v == NULL)
+		return 0;
+	join(p, sizeof(p), path, "enum");
+	if (!json_is_array(v) || json_array_size(v) == 0)
+		return lerr(L, p, "expected a non-empty array of values");
+	if ((a = own(L->s, json_array())) == NULL)
+		return cdb_error_set(L->e, CDB_ERR_SYS, "out of memory");
+	json_array_foreach(v, i, x)
+	{
+		pathf(q, sizeof(q), "%s[%zu]", p, i);
+		if ((c = file_value(L, f, x, 0, 0, q)) == NULL)
+			return -1;
+		json_array_append(a, c);
+	}
+	f->pub.enum_values = a;
+	return 0;
+}
+
+static int
+load_pattern(struct load *L, struct field *f, const char *path)
+{
+	char p[512], msg[256];
+	cdb_buf b;
+	int rc;
+
+	if (f->pub.pattern == NULL)
+		return 0;
+	join(p, sizeof(p), path, "pattern");
+	if (f->pub.type != CDB_SCHEMA_STRING)
+		return lerr(L, p, "only string fields have a pattern");
+	cdb_buf_init(&b);
+	/* The pattern must match the whole value. */
+	if (cdb_buf_printf(&b, "^(%s)$", f->pub.pattern) == -1)
+		return cdb_error_set(L->e, CDB_ERR_SYS, "out of memory");
+	rc = regcomp(&f->re, b.data, REG_EXTENDED | REG_NOSUB);
+	cdb_buf_free(&b);
+	if (rc != 0) {
+		regerror(rc, &f->re, msg, sizeof(msg));
+		return lerr(L, p, "bad regular expression: %s", msg);
+	}
+	f->has_re = 1;
+	return 0;
+}
+
+static int
+load_bound(struct load *L, struct field *f, const json_t *spec, const char *key,
+    const char *path, int *has, double *val)
+{
+	json_t *v = json_object_get(spec, key);
+	char p[512];
+
+	*has = 0;
+	if (v == NULL)
+		return 0;
+	join(p, sizeof(p), path, key);
+	if (!json_is_number(v))
+		return lerr(L, p, "expected a number");
+	if (f->pub.type != CDB_SCHEMA_INT && f->pub.type != CDB_SCHEMA_FLOAT)
+		return lerr(L, p, "only int and float fields have a range");
+	*has = 1;
+	*val = json_number_value(v);
+	return 0;
+}
+
+static int
+load_date(struct load *L, struct field *f, const char *path)
+{
+	char p[512];
+	int want;
+
+	if (f->pub.date == NULL)
+		return 0;
+	join(p, sizeof(p), path, "date");
+	if (strcmp(f->pub.date, "epoch") == 0) {
+		f->co.date = CDB_DATE_EPOCH;
+		want = CDB_SCHEMA_INT;
+	} else if (strcmp(f->pub.date, "iso8601") == 0) {
+		f->co.date = CDB_DATE_ISO;
+		want = CDB_SCHEMA_STRING;
+	} else
+		return lerr(L, p, "expected \"epoch\" or \"iso8601\"");
+	if (f->pub.type != want || f->pub.array)
+		return lerr(L, p, "\"%s\" dates need a field of type %s",
+		    f->pub.date, cdb_schema_type_name(want, 0));
+	return 0;
+}
+
+static int
+load_map(struct load *L, struct field *f, const json_t *spec, const char *path)
+{
+	json_t *m = json_object_get(spec, "map"), *v;
+	char p[512], q[768];
+	const char *k;
+	size_t i;
+
+	if (m == NULL)
+		return 0;
+	join(p, sizeof(p), path, "map");
+	if (!json_is_object(m))
+		return lerr(L, p, "expected an object of replacements");
+	json_object_foreach(m, k, v)
+	{
+		pathf(q, sizeof(q), "%s.%s", p, k);
+		for (i = 0; f->co.lowercase && k[i] != '\0'; i++)
+			if (k[i] >= 'A' && k[i] <= 'Z')
+				return lerr(L, q,
+				    "never matches: the field "
+				    "is lowercased first");
+		if (file_value(L, f, v, 0, 0, q) == NULL)
+			return -1;
+	}
+	f->co.map = m;
+	return 0;
+}
+
+/* The keys that exclude each other, and those only some types take. */
+static int
+check_combination(
+    struct load *L, struct field *f, const json_t *spec, const char *path)
+{
+	char p[512];
+
+	if (json_object_get(spec, "const") != NULL &&
+	    (json_object_get(spec, "from") != NULL ||
+	        json_object_get(spec, "template") != NULL ||
+	        json_object_get(spec, "default") != NULL))
+		return lerr(L, path,
+		    "\"const\" excludes \"from\", \"template\" "
+		    "and \"default\"");
+	if (json_object_get(spec, "template") != NULL &&
+	    json_object_get(spec, "from") != NULL)
+		return lerr(L, path, "\"template\" excludes \"from\"");
+	join(p, sizeof(p), path, "split");
+	if (f->co.split != NULL && !f->pub.array)
+		return lerr(L, p, "only array fields are split");
+	join(p, sizeof(p), path, "reference");
+	if (f->pub.reference != NULL && f->pub.type != CDB_SCHEMA_STRING)
+		return lerr(L, p,
+		    "a reference field holds ids: its type must "
+		    "be string or string[]");
+	join(p, sizeof(p), path, "min");
+	if (f->pub.has_min && f->pub.has_max && f->pub.min > f->pub.max)
+		return lerr(L, p, "greater than max");
+	return 0;
+}
+
+static int
+load_type(struct load *L, struct field *f, const json_t *spec, const char *path)
+{
+	json_t *t = json_object_get(spec, "type");
+	char p[512];
+
+	join(p, sizeof(p), path, "type");
+	if (t == NULL)
+		return lerr(L, path, "no \"type\"");
+	if (!json_is_string(t))
+		return lerr(L, p, "expected a type name");
+	if (parse_type(json_string_value(t), &f->pub.type, &f->pub.array) == -1)
+		return lerr(L, p, "unknown type \"%s\"", json_string_value(t));
+	f->co.type = f->pub.type;
+	f->co.array = f->pub.array;
+	return 0;
+}
+
+/* Everything but default, const and the template's references. */
+static int
+load_field_rules(
+    struct load *L, struct field *f, const json_t *spec, const char *path)
+{
+	const char *desc;
+
+	if (!json_is_object(spec))
+		return lerr(L, path, "expected an object");
+	if (check_keys(L, spec, path, field_keys) == -1 ||
+	    want_string(L, spec, "description", path, &desc) == -1 ||
+	    load_type(L, f, spec, path) == -1 ||
+	    want_bool(L, spec, "required", path, &f->pub.required) == -1 ||
+	    want_bool(L, spec, "trim", path, &f->co.trim) == -1 ||
+	    want_bool(L, spec, "lowercase", path, &f->co.lowercase) == -1 ||
+	    want_string(L, spec, "split", path, &f->co.split) == -1 ||
+	    want_string(L, spec, "date", path, &f->pub.date) == -1 ||
+	    want_string(L, spec, "pattern", path, &f->pub.pattern) == -1 ||
+	    want_string(L, spec, "reference", path, &f->pub.reference) == -1 ||
+	    want_string(L, spec, "template", path, &f->pub.template) == -1 ||
+	    load_bound(L, f, spec, "min", path, &f->pub.has_min, &f->pub.min) ==
+	        -1 ||
+	    load_bound(L, f, spec, "max", path, &f->pub.has_max, &f->pub.max) ==
+	        -1)
+		return -1;
+	if (check_combination(L, f, spec, path) == -1 ||
+	    load_date(L, f, path) == -1 || load_pattern(L, f, path) == -1 ||
+	    load_map(L, f, spec, path) == -1 ||
+	    load_enum(L, f, spec, path) == -1)
+		return -1;
+	if (f->pub.template == NULL && json_object_get(spec, "const") == NULL)
+		return load_from(L, f, spec, path);
+	return 0;
+}
+
+static int
+load_field(
+    struct load *L, struct field *f, const char *name, const json_t *spec)
+{
+	char path[512], p[540];
+	json_t *v;
+
+	pathf(path, sizeof(path), "fields.%s", name);
+	f->pub.name = name;
+	if (*name == '\0' || *name == '#')
+		return lerr(L, path,
+		    "Chroma does not allow metadata keys that "
+		    "are empty or start with '#'");
+	if (load_field_rules(L, f, spec, path) == -1)
+		return -1;
+	f->co.missing = L->s->missing;
+	if ((v = json_object_get(spec, "default")) != NULL) {
+		join(p, sizeof(p), path, "default");
+		if ((f->pub.dflt = file_value(L, f, v, f->pub.array, 1, p)) ==
+		    NULL)
+			return -1;
+	}
+	if ((v = json_object_get(spec, "const")) != NULL) {
+		join(p, sizeof(p), path, "const");
+		if ((f->pub.constant =
+		            file_value(L, f, v, f->pub.array, 1, p)) == NULL)
+			return -1;
+	}
+	return 0;
+}
+
+static int
+load_fields(struct load *L, const json_t *fields)
+{
+	cdb_schema *s = L->s;
+	const char *k;
+	json_t *v;
+	size_t i = 0, j;
+
+	if (fields == NULL)
+		return lerr(L, NULL, "no \"fields\"");
+	if (!json_is_object(fields))
+		return lerr(L, "fields", "expected an object of fields");
+	s->nfields = json_object_size(fields);
+	if ((s->fields = calloc(s->nfields + 1, sizeof(*s->fields))) == NULL)
+		return cdb_error_set(L->e, CDB_ERR_SYS, "out of memory");
+	json_object_foreach((json_t *)fields, k, v)
+	{
+		if (load_field(L, &s->fields[i], k, v) == -1)
+			return -1;
+		json_object_set_new(
+		    s->fieldidx, k, json_integer((json_int_t)i));
+		for (j = 0; j < s->fields[i].nfrom; j++)
+			if (s->fields[i].from[j].kind == SRC_META)
+				json_object_set_new(s->consumed,
+				    s->fields[i].from[j].name, json_true());
+		i++;
+	}
+	return 0;
+}
+
+/* -------------------------------------------------------- templates -- */
+
+static int
+add_part(struct tpl *t, const char *lit, size_t len, int ref)
+{
+	struct part *np = realloc(t->p, (t->n + 1) * sizeof(*np));
+
+	if (np == NULL)
+		return -1;
+	t->p = np;
+	t->p[t->n].lit = lit;
+	t->p[t->n].len = len;
+	t->p[t->n].ref = ref;
+	t->n++;
+	return 0;
+}
+
+/* What {name} refers to; self is the field being built, or -1 (id). */
+static int
+resolve(struct load *L, const char *name, int self, const char *p)
+{
+	static const char *const builtin[] = {
+	    "id", "collection", "source_collection", NULL};
+	json_t *ix = json_object_get(L->s->fieldidx, name);
+	int i;
+
+	for (i = 0; builtin[i] != NULL; i++)
+		if (strcmp(name, builtin[i]) == 0) {
+			if (ix != NULL)
+				return lerr(L, p,
+				    "{%s} is ambiguous: a field "
+				    "has the built-in's name",
+				    name);
+			return REF_ID - i;
+		}
+	if (ix == NULL)
+		return lerr(L, p, "unknown field \"%s\"", name);
+	i = (int)json_integer_value(ix);
+	if (self >= 0 && L->s->fields[i].pub.template != NULL && i >= self)
+		return lerr(L, p,
+		    "field \"%s\" is %s template: a template may "
+		    "only use templates defined before it",
+		    name, i == self ? "this" : "a later");
+	return i;
+}
+
+static int
+parse_template(
+    struct load *L, struct tpl *t, const char *text, int self, const char *p)
+{
+	const char *s = text, *lit = text, *end;
+	char name[256];
+	int ref;
+
+	while (*s != '\0') {
+		if ((*s == '{' && s[1] == '{') || (*s == '}' && s[1] == '}')) {
+			/* Doubled braces are literal braces. */
+			if (add_part(t, lit, (size_t)(s - lit) + 1, REF_LIT) ==
+			    -1)
+				return cdb_error_set(
+				    L->e, CDB_ERR_SYS, "out of memory");
+			lit = s += 2;
+		} else if (*s == '}')
+			return lerr(L, p,
+			    "unmatched '}' (write \"}}\" for a "
+			    "literal brace)");
+		else if (*s == '{') {
+			if ((end = strchr(s, '}')) == NULL ||
+			    (size_t)(end - s - 1) >= sizeof(name) ||
+			    end == s + 1)
+				return lerr(L, p,
+				    "'{' without a field name and "
+				    "'}' (write \"{{\" for a "
+				    "literal brace)");
+			memcpy(name, s + 1, (size_t)(end - s - 1));
+			name[end - s - 1] = '\0';
+			if ((ref = resolve(L, name, self, p)) == -1)
+				return -1;
+			if (add_part(t, lit, (size_t)(s - lit), REF_LIT) ==
+			        -1 ||
+			    add_part(t, NULL, 0, ref) == -1)
+				return cdb_error_set(
+				    L->e, CDB_ERR_SYS, "out of memory");
+			lit = s = end + 1;
+		} else
+			s++;
+	}
+	if (add_part(t, lit, (size_t)(s - lit), REF_LIT) == -1)
+		return cdb_error_set(L->e, CDB_ERR_SYS, "out of memory");
+	return 0;
+}
+
+static int
+load_templates(struct load *L)
+{
+	cdb_schema *s = L->s;
+	char p[512];
+	size_t i;
+
+	for (i = 0; i < s->nfields; i++) {
+		if (s->fields[i].pub.template == NULL)
+			continue;
+		pathf(
+		    p, sizeof(p), "fields.%s.template", s->fields[i].pub.name);
+		if (parse_template(L, &s->fields[i].tpl,
+		        s->fields[i].pub.template, (int)i, p) == -1)
+			return -1;
+	}
+	if (s->id_template != NULL)
+		return parse_template(L, &s->idtpl, s->id_template, -1, "id");
+	return 0;
+}
+
+/* ------------------------------------------------------ collections -- */
+
+/* Chroma's rule: 3-512 of [a-zA-Z0-9._-], alphanumeric at both ends. */
+static int
+valid_collection_name(const char *n)
+{
+	size_t len = strlen(n), i;
+	unsigned a, b, c, d;
+	char tail;
+
+#define ALNUM(ch)                                                              \
+	(((ch) >= 'a' && (ch) <= 'z') || ((ch) >= 'A' && (ch) <= 'Z') ||       \
+	    ((ch) >= '0' && (ch) <= '9'))
+	if (len < 3 || len > 512 || !ALNUM(n[0]) || !ALNUM(n[len - 1]))
+		return 0;
+	for (i = 0; i < len; i++)
+		if (!ALNUM(n[i]) && n[i] != '.' && n[i] != '_' && n[i] != '-')
+			return 0;
+#undef ALNUM
+	if (strstr(n, "..") != NULL)
+		return 0;
+	/* Nor an IPv4 address. */
+	return sscanf(n, "%u.%u.%u.%u%c", &a, &b, &c, &d, &tail) != 4;
+}
+
+static int
+add_route(struct load *L, const char *source, const json_t *where, int target,
+    const char *p)
+{
+	cdb_schema *s = L->s;
+	struct route *nr;
+	size_t i;
+
+	for (i = 0; i < s->nroutes; i++)
+		if (strcmp(s->routes[i].source, source) == 0 &&
+		    s->routes[i].where == NULL)
+			return lerr(L, p,
+			    "never used: collection \"%s\" "
+			    "already takes every record of "
+			    "\"%s\"",
+			    s->targets[s->routes[i].target].name, source);
+	if ((nr = realloc(s->routes, (s->nroutes + 1) * sizeof(*nr))) == NULL)
+		return cdb_error_set(L->e, CDB_ERR_SYS, "out of memory");
+	s->routes = nr;
+	nr[s->nroutes].source = source;
+	nr[s->nroutes].where = where;
+	nr[s->nroutes].target = target;
+	s->nroutes++;
+	return 0;
+}
+
+static int
+load_source(struct load *L, const json_t *v, int target, const char *p)
+{
+	static const char *const keys[] = {"collection", "where", NULL};
+	const char *name;
+	json_t *where;
+	cdb_error we;
+	char q[540];
+
+	if (json_is_string(v) && json_string_length(v) > 0)
+		return add_route(L, json_string_value(v), NULL, target, p);
+	if (!json_is_object(v))
+		return lerr(L, p,
+		    "expected a collection name or an object "
+		    "with \"collection\" and \"where\"");
+	if (check_keys(L, v, p, keys) == -1 ||
+	    want_string(L, v, "collection", p, &name) == -1)
+		return -1;
+	if (name == NULL)
+		return lerr(L, p, "no \"collection\"");
+	where = json_object_get(v, "where");
+	join(q, sizeof(q), p, "where");
+	cdb_error_clear(&we);
+	if (where != NULL && cdb_where_check(where, q, &we) == -1)
+		return lerr(L, NULL, "%s", we.text);
+	return add_route(L, name, where, target, p);
+}
+
+static int
+load_sources(struct load *L, const json_t *from, int target, const char *path)
+{
+	char p[512], q[540];
+	size_t i;
+	json_t *v;
+
+	join(p, sizeof(p), path, "from");
+	if (from == NULL)
+		return lerr(
+		    L, path, "no \"from\": name the source collections");
+	if (!json_is_array(from))
+		return load_source(L, from, target, p);
+	if (json_array_size(from) == 0)
+		return lerr(L, p, "expected at least one source collection");
+	json_array_foreach(from, i, v)
+	{
+		pathf(q, sizeof(q), "%s[%zu]", p, i);
+		if (load_source(L, v, target, q) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+static int
+load_target(struct load *L, struct target *t, const char *name,
+    const json_t *spec, int index)
+{
+	static const char *const keys[] = {
+	    "description", "from", "metadata", "configuration", NULL};
+	char path[600], p[640];
+	const char *desc;
+
+	pathf(path, sizeof(path), "collections.%s", name);
+	t->name = name;
+	if (!valid_collection_name(name))
+		return lerr(L, path,
+		    "not a valid Chroma collection name (3-512 "
+		    "characters among a-z A-Z 0-9 . _ -, a "
+		    "letter or digit at both ends, no \"..\")");
+	if (!json_is_object(spec))
+		return lerr(L, path, "expected an object");
+	if (check_keys(L, spec, path, keys) == -1 ||
+	    want_string(L, spec, "description", path, &desc) == -1)
+		return -1;
+	t->metadata = json_object_get(spec, "metadata");
+	t->configuration = json_object_get(spec, "configuration");
+	join(p, sizeof(p), path, "metadata");
+	if (t->metadata != NULL && !json_is_object(t->metadata) &&
+	    !json_is_null(t->metadata))
+		return lerr(L, p, "expected an object (a merge patch) or null");
+	join(p, sizeof(p), path, "configuration");
+	if (t->configuration != NULL && !json_is_object(t->configuration) &&
+	    !json_is_null(t->configuration))
+		return lerr(L, p, "expected an object (a merge patch) or null");
+	return load_sources(L, json_object_get(spec, "from"), index, path);
+}
+
+static int
+load_collections(struct load *L, const json_t *c)
+{
+	cdb_schema *s = L->s;
+	const char *k;
+	json_t *v;
+
+	if (c == NULL)
+		return lerr(L, NULL, "no \"collections\"");
+	if (!json_is_object(c) || json_object_size(c) == 0)
+		return lerr(L, "collections",
+		    "expected an object of target "
+		    "collections");
+	s->ntargets = json_object_size(c);
+	if ((s->targets = calloc(s->ntargets, sizeof(*s->targets))) == NULL)
+		return cdb_error_set(L->e, CDB_ERR_SYS, "out of memory");
+	s->ntargets = 0;
+	json_object_foreach((json_t *)c, k, v)
+	{
+		if (load_target(L, &s->targets[s->ntargets], k, v,
+		        (int)s->ntargets) == -1)
+			return -1;
+		s->ntargets++;
+	}
+	return 0;
+}
+
+static int
+check_references(struct load *L)
+{
+	cdb_schema *s = L->s;
+	char p[512];
+	size_t i;
+
+	for (i = 0; i < s->nfields; i++) {
+		const char *r = s->fields[i].pub.reference;
+		if (r == NULL || cdb_schema_target_index(s, r) != -1)
+			continue;
+		pathf(
+		    p, sizeof(p), "fields.%s.reference", s->fields[i].pub.name);
+		return lerr(L, p,
+		    "no target collection \"%s\" in "
+		    "\"collections\"",
+		    r);
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------- top -- */
+
+static int
+load_top(struct load *L, const json_t *root)
+{
+	static const char *const keys[] = {"version", "description",
+	    "collections", "fields", "unknown_fields", "id", "missing_values",
+	    NULL};
+	cdb_schema *s = L->s;
+	json_t *v;
+	const char *u, *desc;
+	size_t i;
+
+	if (!json_is_object(root))
+		return lerr(L, NULL, "expected a JSON object");
+	if (check_keys(L, root, NULL, keys) == -1 ||
+	    want_string(L, root, "description", NULL, &desc) == -1 ||
+	    want_string(L, root, "unknown_fields", NULL, &u) == -1 ||
+	    want_string(L, root, "id", NULL, &s->id_template) == -1)
+		return -1;
+	v = json_object_get(root, "version");
+	if (v != NULL && (!json_is_integer(v) || json_integer_value(v) != 1))
+		return lerr(L, "version", "this cdb reads schema version 1");
+	if (u != NULL && strcmp(u, "keep") != 0 && strcmp(u, "drop") != 0)
+		return lerr(
+		    L, "unknown_fields", "expected \"drop\" or \"keep\"");
+	s->keep = u != NULL && strcmp(u, "keep") == 0;
+	if ((v = json_object_get(root, "missing_values")) != NULL) {
+		if (!json_is_array(v))
+			return lerr(L, "missing_values",
+			    "expected an array of "
+			    "strings");
+		for (i = 0; i < json_array_size(v); i++)
+			if (!json_is_string(json_array_get(v, i)))
+				return lerr(L, "missing_values",
+				    "expected an array of strings");
+		s->missing = v;
+	}
+	return 0;
+}
+
+static int
+load_all(struct load *L, const json_t *root)
+{
+	if (load_top(L, root) == -1 ||
+	    load_fields(L, json_object_get(root, "fields")) == -1 ||
+	    load_templates(L) == -1 ||
+	    load_collections(L, json_object_get(root, "collections")) == -1)
+		return -1;
+	return check_references(L);
+}
+
+cdb_schema *
+cdb_schema_parse(const char *text, size_t len, const char *name, cdb_error *e)
+{
+	struct load L;
+	json_error_t je;
+	cdb_schema *s;
+	cdb_digest d;
+
+	if ((s = calloc(1, sizeof(*s))) == NULL) {
+		cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		return NULL;
+	}
+	L.s = s;
+	L.name = name;
+	L.e = e;
+	s->owned = json_array();
+	s->fieldidx = json_object();
+	s->consumed = json_object();
+	if ((s->name = strdup(name)) == NULL || s->owned == NULL ||
+	    s->fieldidx == NULL || s->consumed == NULL) {
+		cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		cdb_schema_free(s);
+		return NULL;
+	}
+	cdb_digest_init(&d);
+	cdb_digest_update(&d, text, len);
+	cdb_digest_format(&d, s->digest);
+	s->root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+	if (s->root == NULL)
+		cdb_error_set(e, CDB_ERR_INPUT, "%s:%d:%d: invalid JSON: %s",
+		    name, je.line, je.column, je.text);
+	if (s->root == NULL || load_all(&L, s->root) == -1) {
+		cdb_schema_free(s);
+		return NULL;
+	}
+	return s;
+}
+
+cdb_schema *
+cdb_schema_load(const char *path, cdb_error *e)
+{
+	cdb_schema *s;
+	cdb_buf b;
+	char chunk[8192];
+	size_t n;
+	FILE *f;
+
+	if ((f = fopen(path, "r")) == NULL) {
+		cdb_error_set(e, CDB_ERR_SYS, "%s: %s", path, strerror(errno));
+		return NULL;
+	}
+	cdb_buf_init(&b);
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		if (b.len + n > MAX_SCHEMA_BYTES ||
+		    cdb_buf_append(&b, chunk, n) == -1)
+			break;
+	if (ferror(f) || n > 0) {
+		cdb_error_set(e, CDB_ERR_SYS, "%s: %s", path,
+		    ferror(f) ? strerror(errno)
+		              : "too large for a schema file");
+		fclose(f);
+		cdb_buf_free(&b);
+		return NULL;
+	}
+	fclose(f);
+	s = cdb_schema_parse(b.data ? b.data : "", b.len, path, e);
+	cdb_buf_free(&b);
+	return s;
+}
+
+void
+cdb_schema_free(cdb_schema *s)
+{
+	size_t i;
+
+	if (s == NULL)
+		return;
+	for (i = 0; i < s->nfields; i++) {
+		free(s->fields[i].from);
+		free(s->fields[i].tpl.p);
+		if (s->fields[i].has_re)
+			regfree(&s->fields[i].re);
+	}
+	free(s->fields);
+	free(s->targets);
+	free(s->routes);
+	free(s->idtpl.p);
+	json_decref(s->owned);
+	json_decref(s->fieldidx);
+	json_decref(s->consumed);
+	json_decref(s->root);
+	free(s->name);
+	free(s);
+}
+
+/* -------------------------------------------------------- accessors -- */
+
+const char *
+cdb_schema_digest(const cdb_schema *s)
+{
+	return s->digest;
+}
+
+size_t
+cdb_schema_nfields(const cdb_schema *s)
+{
+	return s->nfields;
+}
+
+const cdb_schema_field *
+cdb_schema_field_at(const cdb_schema *s, size_t i)
+{
+	return i < s->nfields ? &s->fields[i].pub : NULL;
+}
+
+const cdb_schema_field *
+cdb_schema_field_get(const cdb_schema *s, const char *name)
+{
+	json_t *ix = json_object_get(s->fieldidx, name);
+
+	return ix ? &s->fields[json_integer_value(ix)].pub : NULL;
+}
+
+int
+cdb_schema_keeps_unknown(const cdb_schema *s)
+{
+	return s->keep;
+}
+
+const char *
+cdb_schema_id_template(const cdb_schema *s)
+{
+	return s->id_template;
+}
+
+size_t
+cdb_schema_ntargets(const cdb_schema *s)
+{
+	return s->ntargets;
+}
+
+const char *
+cdb_schema_target_name(const cdb_schema *s, size_t i)
+{
+	return i < s->ntargets ? s->targets[i].name : NULL;
+}
+
+int
+cdb_schema_target_index(const cdb_schema *s, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < s->ntargets; i++)
+		if (strcmp(s->targets[i].name, name) == 0)
+			return (int)i;
+	return -1;
+}
