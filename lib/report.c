@@ -1,0 +1,383 @@
+/* report.c - validation report writers; see report.h. */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "report.h"
+
+#define RULE                                                                   \
+	"=========================================================="           \
+	"======================\n"
+
+static const char *
+str(const json_t *o, const char *key)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+
+	return s ? s : "";
+}
+
+static double
+num(const json_t *o, const char *key)
+{
+	return json_number_value(json_object_get(o, key));
+}
+
+int
+cdb_report_json(const json_t *report, cdb_buf *b)
+{
+	char *s = json_dumps(report,
+	    JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
+	int rc;
+
+	if (s == NULL)
+		return -1;
+	rc = cdb_buf_puts(b, s) | cdb_buf_putc(b, '\n');
+	free(s);
+	return rc ? -1 : 0;
+}
+
+/* ---------------------------------------------------------- summary -- */
+
+static int
+summary_tests(const json_t *r, cdb_buf *b)
+{
+	const json_t *t;
+	size_t i;
+	int rc = 0;
+
+	json_array_foreach(json_object_get(r, "tests"), i, t)
+	{
+		rc |= cdb_buf_printf(b, "%3lld %-28s %-8s %s\n",
+		    (long long)num(t, "number"), str(t, "name"),
+		    str(t, "status"), str(t, "note"));
+	}
+	return rc;
+}
+
+int
+cdb_report_summary(const json_t *r, cdb_buf *b)
+{
+	const json_t *sum = json_object_get(r, "summary");
+	const json_t *div =
+	    json_object_get(r, "semantic_divergence_percentage");
+	int rc = 0;
+
+	rc |= cdb_buf_puts(b, RULE "VALIDATION SUMMARY\n" RULE);
+	if (strcmp(str(r, "overall_status"), "ERROR") == 0) {
+		rc |= cdb_buf_printf(
+		    b, "Could not validate: %s\n", str(r, "error"));
+	} else {
+		rc |= summary_tests(r, b);
+		rc |= cdb_buf_printf(b,
+		    "----------------------------------------------------------"
+		    "----------------------\n"
+		    "Total tests: %lld\nPassed: %lld\nWarnings: %lld\n"
+		    "Failed: %lld\nSkipped: %lld\nData loss: %.2f%%\n",
+		    (long long)num(sum, "tests"), (long long)num(sum, "passed"),
+		    (long long)num(sum, "warnings"),
+		    (long long)num(sum, "failed"),
+		    (long long)num(sum, "skipped"),
+		    num(r, "data_loss_percentage"));
+		rc |= json_is_number(div)
+		          ? cdb_buf_printf(b, "Semantic divergence: %.2f%%\n",
+		                json_number_value(div))
+		          : cdb_buf_puts(
+		                b, "Semantic divergence: not measured\n");
+	}
+	rc |= cdb_buf_printf(b, "Elapsed time: %.2fs\nOverall status: %s\n",
+	    num(r, "elapsed_seconds"), str(r, "overall_status"));
+	rc |= json_is_true(json_object_get(r, "rollback_triggered"))
+	          ? cdb_buf_printf(b, "Rollback triggered: YES (%s)\n",
+	                str(r, "rollback_reason"))
+	          : cdb_buf_puts(b, "Rollback triggered: NO\n");
+	rc |= cdb_buf_puts(b, RULE);
+	return rc ? -1 : 0;
+}
+
+/* --------------------------------------------------------- markdown -- */
+
+/* An underscore between letters cannot start emphasis (CommonMark). */
+static int
+inside_word(const char *start, const char *s)
+{
+	return s > start && isalnum((unsigned char)s[-1]) &&
+	    isalnum((unsigned char)s[1]);
+}
+
+/*
+ * Text for a table cell: Markdown's active characters escaped, so an id
+ * or a message cannot break the table; line breaks and controls shown.
+ */
+static int
+cell(cdb_buf *b, const char *s)
+{
+	const char *start = s;
+	int rc = 0;
+
+	for (; *s != '\0'; s++) {
+		if (strchr("|\\`*<[", *s) != NULL ||
+		    (*s == '_' && !inside_word(start, s)))
+			rc |= cdb_buf_putc(b, '\\') | cdb_buf_putc(b, *s);
+		else if (*s == '\n')
+			rc |= cdb_buf_puts(b, "\\n");
+		else if ((unsigned char)*s < 0x20)
+			rc |= cdb_buf_printf(b, "\\x%02x", (unsigned char)*s);
+		else
+			rc |= cdb_buf_putc(b, *s);
+	}
+	return rc;
+}
+
+static int
+server_row(cdb_buf *b, const char *what, const json_t *srv)
+{
+	int rc;
+
+	if (!json_is_object(srv))
+		return 0;
+	rc = cdb_buf_printf(b, "| %s | ", what);
+	rc |= cell(b, str(srv, "url"));
+	rc |= cdb_buf_puts(b, " (tenant ");
+	rc |= cell(b, str(srv, "tenant"));
+	rc |= cdb_buf_puts(b, ", database ");
+	rc |= cell(b, str(srv, "database"));
+	return rc | cdb_buf_puts(b, ") |\n");
+}
+
+static int
+md_head(const json_t *r, cdb_buf *b)
+{
+	const json_t *x = json_object_get(r, "expected");
+	const json_t *div =
+	    json_object_get(r, "semantic_divergence_percentage");
+	int failed = json_is_true(json_object_get(r, "rollback_triggered"));
+	int rc = 0;
+
+	rc |= cdb_buf_printf(b,
+	    "# Migration validation report\n\n"
+	    "**Overall status: %s**: ",
+	    str(r, "overall_status"));
+	if (strcmp(str(r, "overall_status"), "ERROR") == 0) {
+		rc |= cdb_buf_puts(b, "the run could not validate: ");
+		rc |= cell(b, str(r, "error"));
+		rc |= cdb_buf_puts(b, "\n\n");
+	} else if (failed) {
+		rc |= cdb_buf_puts(b, "rollback recommended (");
+		rc |= cell(b, str(r, "rollback_reason"));
+		rc |= cdb_buf_puts(b, ").\n\n");
+	} else
+		rc |= cdb_buf_puts(b, "no rollback needed.\n\n");
+	rc |= cdb_buf_puts(b, "| | |\n|---|---|\n");
+	rc |= server_row(b, "Old server", json_object_get(r, "old_server"));
+	rc |= server_row(b, "New server", json_object_get(r, "new_server"));
+	rc |= cdb_buf_puts(b, "| Expected records from | ");
+	rc |= cell(b, strcmp(str(x, "from"), "file") == 0
+	                  ? str(x, "file")
+	                  : "the old server through the schema");
+	if (json_is_string(json_object_get(x, "schema_file"))) {
+		rc |= cdb_buf_puts(b, "; schema ");
+		rc |= cell(b, str(x, "schema_file"));
+		rc |= cdb_buf_puts(b, " (");
+		rc |= cell(b, str(x, "schema_digest"));
+		rc |= cdb_buf_puts(b, ")");
+	}
+	rc |= cdb_buf_printf(b, " |\n| Finished | %s |\n| Elapsed | %.2f s |\n",
+	    str(r, "finished_at"), num(r, "elapsed_seconds"));
+	if (json_is_number(json_object_get(r, "data_loss_percentage")))
+		rc |= cdb_buf_printf(b, "| Data loss | %.2f%% |\n",
+		    num(r, "data_loss_percentage"));
+	if (json_is_number(div))
+		rc |= cdb_buf_printf(b, "| Semantic divergence | %.2f%% |\n",
+		    json_number_value(div));
+	return rc | cdb_buf_puts(b, "\n");
+}
+
+static int
+md_summary(const json_t *r, cdb_buf *b)
+{
+	const json_t *t;
+	size_t i;
+	int rc = 0;
+
+	if (json_array_size(json_object_get(r, "tests")) == 0)
+		return 0;
+	rc |= cdb_buf_puts(b, "## Tests\n\n| # | Test | Status | Result |\n"
+	                      "|---|---|---|---|\n");
+	json_array_foreach(json_object_get(r, "tests"), i, t)
+	{
+		rc |= cdb_buf_printf(b, "| %lld | %s | **%s** | ",
+		    (long long)num(t, "number"), str(t, "name"),
+		    str(t, "status"));
+		rc |= cell(b, str(t, "note"));
+		rc |= cdb_buf_puts(b, " |\n");
+	}
+	return rc | cdb_buf_puts(b, "\n");
+}
+
+static int
+md_collections(const json_t *r, cdb_buf *b)
+{
+	const json_t *k, *counts = json_object_get(r, "collection_counts");
+	size_t i;
+	int rc = 0;
+
+	if (json_array_size(counts) == 0)
+		return 0;
+	rc |= cdb_buf_puts(b, "## Collections\n\n"
+	                      "| Collection | Exists | Space | Expected | "
+	                      "Found | Missing | Misplaced | Unexpected |\n"
+	                      "|---|---|---|---:|---:|---:|---:|---:|\n");
+	json_array_foreach(counts, i, k)
+	{
+		rc |= cdb_buf_puts(b, "| ");
+		rc |= cell(b, str(k, "name"));
+		rc |= cdb_buf_printf(b,
+		    " | %s | %s | %lld | %lld | %lld | "
+		    "%lld | %lld |\n",
+		    json_is_true(json_object_get(k, "exists")) ? "yes" : "no",
+		    str(k, "space"), (long long)num(k, "expected"),
+		    (long long)num(k, "found"), (long long)num(k, "missing"),
+		    (long long)num(k, "misplaced"),
+		    (long long)num(k, "unexpected"));
+	}
+	return rc | cdb_buf_puts(b, "\n");
+}
+
+static int
+md_value(cdb_buf *b, const json_t *v)
+{
+	char *s;
+	int rc;
+
+	if (json_is_integer(v))
+		return cdb_buf_printf(
+		    b, "%lld", (long long)json_integer_value(v));
+	if (json_is_real(v))
+		return cdb_buf_printf(b, "%.6g", json_real_value(v));
+	if (json_is_string(v))
+		return cell(b, json_string_value(v));
+	if ((s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY)) == NULL)
+		return -1;
+	rc = cell(b, s);
+	free(s);
+	return rc;
+}
+
+static int
+md_test(const json_t *t, cdb_buf *b)
+{
+	const json_t *m = json_object_get(t, "metrics"), *v, *o;
+	const json_t *offs = json_object_get(t, "offenders");
+	const char *k;
+	size_t i;
+	int rc = 0;
+
+	rc |= cdb_buf_printf(b, "## %lld. %s: %s\n\n",
+	    (long long)num(t, "number"), str(t, "name"), str(t, "status"));
+	if (json_is_string(json_object_get(t, "reason"))) {
+		rc |= cdb_buf_puts(b, "Rollback reason: **");
+		rc |= cell(b, str(t, "reason"));
+		rc |= cdb_buf_puts(b, "**\n\n");
+	}
+	rc |= cell(b, str(t, "note"));
+	rc |= cdb_buf_puts(b, "\n\n| Metric | Value |\n|---|---:|\n");
+	json_object_foreach((json_t *)m, k, v)
+	{
+		rc |= cdb_buf_puts(b, "| ");
+		rc |= cell(b, k);
+		rc |= cdb_buf_puts(b, " | ");
+		rc |= md_value(b, v);
+		rc |= cdb_buf_puts(b, " |\n");
+	}
+	if (json_array_size(offs) == 0)
+		return rc | cdb_buf_puts(b, "\n");
+	rc |= cdb_buf_printf(b,
+	    "\nOffending records: %lld in all, the first "
+	    "%zu:\n\n| Collection | Id | Problem |\n"
+	    "|---|---|---|\n",
+	    (long long)num(t, "offending_total"), json_array_size(offs));
+	json_array_foreach(offs, i, o)
+	{
+		rc |= cdb_buf_puts(b, "| ");
+		rc |= cell(b, str(o, "collection"));
+		rc |= cdb_buf_puts(b, " | ");
+		rc |= cell(b, str(o, "id"));
+		rc |= cdb_buf_puts(b, " | ");
+		rc |= cell(b, str(o, "problem"));
+		rc |= cdb_buf_puts(b, " |\n");
+	}
+	return rc | cdb_buf_puts(b, "\n");
+}
+
+int
+cdb_report_markdown(const json_t *r, cdb_buf *b)
+{
+	const json_t *t;
+	size_t i;
+	int rc = 0;
+
+	rc |= md_head(r, b);
+	rc |= md_summary(r, b);
+	rc |= md_collections(r, b);
+	json_array_foreach(json_object_get(r, "tests"), i, t)
+	{
+		rc |= md_test(t, b);
+	}
+	return rc ? -1 : 0;
+}
+
+/* ------------------------------------------------------------- save -- */
+
+static int
+write_all(int fd, const char *p, size_t n)
+{
+	ssize_t w;
+
+	while (n > 0) {
+		if ((w = write(fd, p, n)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+int
+cdb_report_save(const char *path, const cdb_buf *b, cdb_error *e)
+{
+	cdb_buf tmp;
+	int fd, rc = 0;
+
+	if (strcmp(path, "-") == 0) {
+		if (fwrite(b->data, 1, b->len, stdout) != b->len ||
+		    fflush(stdout) == EOF)
+			return cdb_error_set(
+			    e, CDB_ERR_SYS, "stdout: %s", strerror(errno));
+		return 0;
+	}
+	cdb_buf_init(&tmp);
+	if (cdb_buf_printf(&tmp, "%s.tmp.%ld", path, (long)getpid()) == -1)
+		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+	fd = open(tmp.data, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	if (fd == -1 || write_all(fd, b->data, b->len) == -1 || fsync(fd) == -1)
+		rc = cdb_error_set(
+		    e, CDB_ERR_SYS, "%s: %s", path, strerror(errno));
+	if (fd != -1 && close(fd) == -1 && rc == 0)
+		rc = cdb_error_set(
+		    e, CDB_ERR_SYS, "%s: %s", path, strerror(errno));
+	if (rc == 0 && rename(tmp.data, path) == -1)
+		rc = cdb_error_set(
+		    e, CDB_ERR_SYS, "%s: %s", path, strerror(errno));
+	if (rc == -1 && fd != -1)
+		unlink(tmp.data);
+	cdb_buf_free(&tmp);
+	return rc;
+}

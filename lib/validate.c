@@ -1,0 +1,779 @@
+/*
+ * validate.c - a validation run from start to verdict: set up, run the
+ * producer thread and the comparison, then judge each test and build the
+ * report; see validate.h and validate_impl.h.
+ */
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+#include "validate_impl.h"
+
+void
+cdb_validate_opts_init(cdb_validate_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->new_tenant = o->old_tenant = "default_tenant";
+	o->new_database = o->old_database = "default_database";
+	o->sample = 100;
+	o->top_k = 10;
+	o->seed = 1;
+	o->page = 1000;
+	o->max_data_loss = 5;
+	o->warn_divergence = 10;
+	o->max_divergence = 20;
+	o->tool = "cdb-validate";
+}
+
+/* ------------------------------------------------------------ tests -- */
+
+void
+vtest_offend(struct vtest *t, const char *coll, const char *id, size_t id_len,
+    const char *fmt, ...)
+{
+	char msg[600];
+	va_list ap;
+	json_t *o;
+
+	t->bad++;
+	if (json_array_size(t->offenders) >= CDB_VALIDATE_MAX_OFFENDERS)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	/* Out of memory here only shortens the list of examples. */
+	o = json_pack("{s:s?, s:s%, s:s}", "collection", coll, "id",
+	    id ? id : "", id ? id_len : 0, "problem", msg);
+	if (o != NULL)
+		json_array_append_new(t->offenders, o);
+}
+
+void
+vtest_add(struct vtest *t, const char *metric, double n)
+{
+	json_t *v = json_object_get(t->metrics, metric);
+	double have = v ? json_number_value(v) : 0;
+
+	json_object_set_new(t->metrics, metric,
+	    floor(have + n) == have + n && fabs(have + n) < 9e15
+	        ? json_integer((json_int_t)(have + n))
+	        : json_real(have + n));
+}
+
+double
+vtest_get(const struct vtest *t, const char *metric)
+{
+	return json_number_value(json_object_get(t->metrics, metric));
+}
+
+int
+vctx_coll_index(const struct vctx *c, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < c->ncolls; i++)
+		if (strcmp(c->colls[i].name, name) == 0)
+			return (int)i;
+	return -1;
+}
+
+const char *
+vctx_found_id(const struct vctx *c, const struct frec *f)
+{
+	return c->fids.data + f->id_off;
+}
+
+void
+vctx_progress(
+    struct vctx *c, const char *phase, long long done, long long total)
+{
+	if (c->o->progress != NULL)
+		c->o->progress(c->o->arg, phase, done, total);
+}
+
+/* ------------------------------------------------------------ setup -- */
+
+/* Say where an error happened: "new server URL: " before its text. */
+void
+verror_prefix(cdb_error *e, const char *fmt, ...)
+{
+	char pre[512], msg[sizeof(pre) + sizeof(e->text) + 2];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(pre, sizeof(pre), fmt, ap);
+	va_end(ap);
+	snprintf(msg, sizeof(msg), "%s: %s", pre, e->text);
+	memcpy(e->text, msg, sizeof(e->text) - 1);
+	e->text[sizeof(e->text) - 1] = '\0';
+}
+
+static int
+check_opts(const cdb_validate_opts *o, cdb_error *e)
+{
+	if (o->new_url == NULL)
+		return cdb_error_set(e, CDB_ERR_USAGE,
+		    "the new database's URL "
+		    "is required");
+	if ((o->old_url == NULL) == (o->expected == NULL))
+		return cdb_error_set(e, CDB_ERR_USAGE,
+		    "give what the new database must hold: the old database "
+		    "with a schema, or an expected stream (not both)");
+	if (o->old_url != NULL && o->schema == NULL)
+		return cdb_error_set(e, CDB_ERR_USAGE,
+		    "the old database needs the schema of the migration");
+	if (o->top_k < 1 || o->page < 1 || o->sample < 0)
+		return cdb_error_set(e, CDB_ERR_USAGE,
+		    "top-k, page size and "
+		    "sample must be "
+		    "positive");
+	if (!(o->warn_divergence <= o->max_divergence))
+		return cdb_error_set(e, CDB_ERR_USAGE,
+		    "the divergence warning threshold is above the failure "
+		    "threshold");
+	return 0;
+}
+
+static int
+ctx_init(struct vctx *c, const cdb_validate_opts *o, cdb_error *e)
+{
+	size_t i;
+
+	memset(c, 0, sizeof(*c));
+	c->o = o;
+	c->s = o->schema;
+	cdb_buf_init(&c->fids);
+	cdb_buf_init(&c->aids);
+	cdb_page_init(&c->page);
+	pthread_mutex_init(&c->mu, NULL);
+	pthread_cond_init(&c->cv, NULL);
+	c->fmap = cdb_hmap_new();
+	c->scratch = cdb_hmap_new();
+	c->p.xmap = cdb_hmap_new();
+	c->p.by_reason = json_object();
+	c->p.offenders = json_array();
+	c->p.sources = json_object();
+	c->p.unmapped = json_array();
+	c->others = json_array();
+	for (i = 0; i < CDB_VT_N; i++) {
+		c->t[i].offenders = json_array();
+		c->t[i].metrics = json_object();
+		if (c->t[i].offenders == NULL || c->t[i].metrics == NULL)
+			break;
+	}
+	if (i < CDB_VT_N || c->fmap == NULL || c->scratch == NULL ||
+	    c->p.xmap == NULL || c->p.by_reason == NULL ||
+	    c->p.offenders == NULL || c->p.sources == NULL ||
+	    c->p.unmapped == NULL || c->others == NULL)
+		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+	return 0;
+}
+
+static void
+ctx_free(struct vctx *c)
+{
+	struct vbatch *b;
+	size_t i;
+
+	while ((b = c->qin.head) != NULL) {
+		c->qin.head = b->next;
+		vbatch_free(b);
+	}
+	while ((b = c->qcmp.head) != NULL) {
+		c->qcmp.head = b->next;
+		vbatch_free(b);
+	}
+	for (i = 0; i < c->ncolls; i++) {
+		free(c->colls[i].name);
+		free(c->colls[i].id);
+		json_decref(c->colls[i].want);
+		json_decref(c->colls[i].have);
+	}
+	free(c->colls);
+	free(c->names);
+	for (i = 0; i < c->nq; i++)
+		vquery_free(&c->q[i]);
+	free(c->q);
+	for (i = 0; i < CDB_VT_N; i++) {
+		json_decref(c->t[i].offenders);
+		json_decref(c->t[i].metrics);
+	}
+	json_decref(c->p.by_reason);
+	json_decref(c->p.offenders);
+	json_decref(c->p.sources);
+	json_decref(c->p.unmapped);
+	json_decref(c->oldcolls);
+	json_decref(c->others);
+	cdb_hmap_free(c->p.xmap);
+	cdb_hmap_free(c->fmap);
+	cdb_hmap_free(c->scratch);
+	free(c->found);
+	free(c->absent);
+	cdb_buf_free(&c->fids);
+	cdb_buf_free(&c->aids);
+	cdb_page_free(&c->page);
+	cdb_chroma_free(c->newc);
+	cdb_chroma_free(c->oldc);
+	if (c->xfp != NULL)
+		fclose(c->xfp);
+	pthread_mutex_destroy(&c->mu);
+	pthread_cond_destroy(&c->cv);
+}
+
+static int
+connect_new(struct vctx *c, cdb_error *e)
+{
+	const cdb_validate_opts *o = c->o;
+
+	c->newc = cdb_chroma_new(
+	    o->new_url, o->new_tenant, o->new_database, o->http, e);
+	if (c->newc == NULL)
+		return -1;
+	if (cdb_chroma_heartbeat(c->newc, e) == -1) {
+		verror_prefix(e, "new server");
+		return -1;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------- the stream -- */
+
+/* Queue b; waits while q is full.  -1 (b freed) when the run stops. */
+int
+vq_push(struct vctx *c, struct vqueue *q, struct vbatch *b)
+{
+	int stop;
+
+	pthread_mutex_lock(&c->mu);
+	while (q->len >= VQUEUE_MAX && !c->qstop)
+		pthread_cond_wait(&c->cv, &c->mu);
+	if (!(stop = c->qstop)) {
+		b->next = NULL;
+		if (q->tail != NULL)
+			q->tail->next = b;
+		else
+			q->head = b;
+		q->tail = b;
+		q->len++;
+		pthread_cond_broadcast(&c->cv);
+	}
+	pthread_mutex_unlock(&c->mu);
+	if (stop)
+		vbatch_free(b);
+	return stop ? -1 : 0;
+}
+
+/* The next batch of q; NULL once q is closed and empty, or on a stop. */
+struct vbatch *
+vq_pop(struct vctx *c, struct vqueue *q)
+{
+	struct vbatch *b = NULL;
+
+	pthread_mutex_lock(&c->mu);
+	while (q->head == NULL && !q->closed && !c->qstop)
+		pthread_cond_wait(&c->cv, &c->mu);
+	if (!c->qstop && (b = q->head) != NULL) {
+		if ((q->head = b->next) == NULL)
+			q->tail = NULL;
+		q->len--;
+		pthread_cond_broadcast(&c->cv);
+	}
+	pthread_mutex_unlock(&c->mu);
+	return b;
+}
+
+void
+vq_close(struct vctx *c, struct vqueue *q)
+{
+	pthread_mutex_lock(&c->mu);
+	q->closed = 1;
+	pthread_cond_broadcast(&c->cv);
+	pthread_mutex_unlock(&c->mu);
+}
+
+void
+vq_stop(struct vctx *c)
+{
+	pthread_mutex_lock(&c->mu);
+	c->qstop = 1;
+	pthread_cond_broadcast(&c->cv);
+	pthread_mutex_unlock(&c->mu);
+}
+
+int
+vq_stopped(struct vctx *c)
+{
+	int s;
+
+	pthread_mutex_lock(&c->mu);
+	s = c->qstop;
+	pthread_mutex_unlock(&c->mu);
+	return s;
+}
+
+/* Compare each batch as the fetcher hands it over. */
+static int
+compare_all(struct vctx *c, cdb_error *e)
+{
+	struct vbatch *b;
+	int rc = 0;
+
+	while (rc == 0 && (b = vq_pop(c, &c->qcmp)) != NULL) {
+		rc = vcmp_batch(c, b, e);
+		vbatch_free(b);
+	}
+	if (rc == -1)
+		vq_stop(c);
+	return rc;
+}
+
+static int
+run_stream(struct vctx *c, cdb_error *e)
+{
+	pthread_t prod, fetch;
+	int rc;
+
+	if (pthread_create(&prod, NULL, vsrc_thread, c) != 0)
+		return cdb_error_set(e, CDB_ERR_SYS, "cannot start a thread");
+	if (pthread_create(&fetch, NULL, vcmp_fetch_thread, c) != 0) {
+		vq_stop(c);
+		pthread_join(prod, NULL);
+		return cdb_error_set(e, CDB_ERR_SYS, "cannot start a thread");
+	}
+	rc = compare_all(c, e);
+	pthread_join(fetch, NULL);
+	if (rc == 0 && c->ferr.kind != CDB_ERR_NONE) {
+		*e = c->ferr;
+		rc = -1;
+	}
+	/* The new server is this thread's again. */
+	if (rc == 0 && !vq_stopped(c))
+		rc = vend_run(c, e);
+	if (rc == 0 && c->nq > 0 && !vq_stopped(c))
+		rc = vsem_new_queries(c, e);
+	if (rc == -1)
+		vq_stop(c);
+	pthread_join(prod, NULL);
+	if (rc == 0 && c->perr.kind != CDB_ERR_NONE) {
+		*e = c->perr;
+		rc = -1;
+	}
+	return rc;
+}
+
+/* ---------------------------------------------------------- verdict -- */
+
+static void judge(struct vtest *t, int status, int reason, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void
+judge(struct vtest *t, int status, int reason, const char *fmt, ...)
+{
+	va_list ap;
+
+	t->status = status;
+	t->reason = status == CDB_VS_FAILED ? reason : CDB_VR_NONE;
+	va_start(ap, fmt);
+	vsnprintf(t->note, sizeof(t->note), fmt, ap);
+	va_end(ap);
+}
+
+static double
+data_loss(const struct vctx *c)
+{
+	double want = vtest_get(&c->t[CDB_VT_COUNT], "expected_records");
+	double lost = vtest_get(&c->t[CDB_VT_COUNT], "missing_records");
+
+	return want > 0 ? 100.0 * lost / want : 0;
+}
+
+static void
+judge_count(struct vctx *c)
+{
+	struct vtest *t = &c->t[CDB_VT_COUNT];
+	double want = vtest_get(t, "expected_records");
+	double have = vtest_get(t, "found_records");
+	double lost = vtest_get(t, "missing_records");
+	double extra = vtest_get(t, "unexpected_records");
+	double rej = vtest_get(t, "rejected_by_schema");
+	double loss = data_loss(c);
+
+	vtest_add(t, "data_loss_percentage", round(loss * 1e4) / 1e4);
+	if (loss > c->o->max_data_loss)
+		judge(t, CDB_VS_FAILED, CDB_VR_DATA_LOSS,
+		    "expected records not in the new database: %.0f of %.0f "
+		    "(%.2f%% data loss, more than %g%%)",
+		    lost, want, loss, c->o->max_data_loss);
+	else if (extra > 0)
+		judge(t, CDB_VS_FAILED, CDB_VR_COUNT,
+		    "records in the new database that the migration did not "
+		    "produce: %.0f",
+		    extra);
+	else if (lost > 0)
+		judge(t, CDB_VS_WARNING, CDB_VR_NONE,
+		    "expected records missing: %.0f of %.0f (%.2f%% data "
+		    "loss, within the %g%% allowed)",
+		    lost, want, loss, c->o->max_data_loss);
+	else if (have != want)
+		judge(t, CDB_VS_WARNING, CDB_VR_NONE,
+		    "expected %.0f records, found %.0f; tests 5 and 6 explain "
+		    "the difference",
+		    want, have);
+	else if (rej > 0)
+		judge(t, CDB_VS_WARNING, CDB_VR_NONE,
+		    "all %.0f expected records found; %.0f source records "
+		    "fit no target of the schema and are not expected",
+		    want, rej);
+	else
+		judge(t, CDB_VS_PASSED, CDB_VR_NONE,
+		    "all %.0f expected records found", want);
+}
+
+static void
+judge_simple(struct vtest *t, int reason, const char *what, const char *okmsg)
+{
+	if (t->bad > 0)
+		judge(t, CDB_VS_FAILED, reason, "%s: %lld", what, t->bad);
+	else
+		judge(t, CDB_VS_PASSED, CDB_VR_NONE, "%s", okmsg);
+}
+
+static void
+judge_embedding(struct vctx *c)
+{
+	struct vtest *t = &c->t[CDB_VT_EMBEDDING];
+
+	vtest_add(t, "max_deviation", 0);
+	json_object_set_new(t->metrics, "max_deviation", json_real(c->max_dev));
+	if (t->bad > 0)
+		judge(t, CDB_VS_FAILED, CDB_VR_EMBEDDING,
+		    "records with a missing, malformed or changed embedding: "
+		    "%lld",
+		    t->bad);
+	else if (vtest_get(t, "zero_in_source") > 0)
+		judge(t, CDB_VS_WARNING, CDB_VR_NONE,
+		    "every embedding is as in the source, but %.0f are all "
+		    "zeros there too",
+		    vtest_get(t, "zero_in_source"));
+	else
+		judge(t, CDB_VS_PASSED, CDB_VR_NONE,
+		    "%.0f embeddings checked: right dimension, finite, "
+		    "non-zero, equal to the source",
+		    vtest_get(t, "checked"));
+}
+
+static void
+judge_semantic(struct vctx *c)
+{
+	struct vtest *t = &c->t[CDB_VT_SEMANTIC];
+	double div, n = vtest_get(t, "queries_compared");
+
+	if (c->nq == 0 || n == 0) {
+		judge(t, CDB_VS_SKIPPED, CDB_VR_NONE, "%s",
+		    c->nq == 0 ? "no queries (--sample 0)"
+		               : "no query had reference results to compare");
+		return;
+	}
+	div = vtest_get(t, "semantic_divergence_percentage");
+	t->status = cdb_validate_threshold(
+	    div, c->o->warn_divergence, c->o->max_divergence);
+	judge(t, t->status, CDB_VR_SEARCH,
+	    "mean top-%d overlap %.2f%% over %.0f queries: %.2f%% "
+	    "divergence (warn above %g%%, fail above %g%%)",
+	    c->o->top_k, vtest_get(t, "mean_overlap_percentage"), n, div,
+	    c->o->warn_divergence, c->o->max_divergence);
+}
+
+static void
+judge_distribution(struct vctx *c)
+{
+	struct vtest *t = &c->t[CDB_VT_DISTRIBUTION];
+
+	if (t->bad > 0)
+		judge(t, CDB_VS_FAILED, CDB_VR_COUNT,
+		    "records or collections not where the mapping puts them: "
+		    "%lld",
+		    t->bad);
+	else if (vtest_get(t, "collection_metadata_differs") > 0)
+		judge(t, CDB_VS_WARNING, CDB_VR_NONE,
+		    "every record is in its collection, but %.0f "
+		    "collections' metadata differ from the mapping's",
+		    vtest_get(t, "collection_metadata_differs"));
+	else
+		judge(t, CDB_VS_PASSED, CDB_VR_NONE,
+		    "every record is in the collection the mapping gives, "
+		    "%zu collections as configured",
+		    c->ncolls);
+}
+
+static int
+has_checked_fields(const cdb_schema *s)
+{
+	size_t i;
+
+	for (i = 0; s != NULL && i < cdb_schema_nfields(s); i++)
+		if (cdb_schema_field_at(s, i)->reference != NULL ||
+		    cdb_schema_field_at(s, i)->template != NULL)
+			return 1;
+	return 0;
+}
+
+static void
+judge_all(struct vctx *c)
+{
+	judge_count(c);
+	judge_embedding(c);
+	judge_simple(&c->t[CDB_VT_METADATA], CDB_VR_SCHEMA,
+	    "records that lack a field or hold a value the source does not "
+	    "give",
+	    "every record has every field it should, with the source's "
+	    "values, documents and uris");
+	judge_semantic(c);
+	judge_distribution(c);
+	judge_simple(&c->t[CDB_VT_DUPLICATES], CDB_VR_DUPLICATE,
+	    "records that duplicate an id or the content of another record",
+	    "no duplicate ids, no duplicated content the source did not "
+	    "have");
+	judge_simple(&c->t[CDB_VT_TYPES], CDB_VR_SCHEMA,
+	    "records with a value of the wrong type or out of its "
+	    "constraints",
+	    "every value has its field's type and meets its constraints");
+	if (c->s == NULL)
+		judge(&c->t[CDB_VT_CITATIONS], CDB_VS_SKIPPED, CDB_VR_NONE,
+		    "no schema (-s) names the citation and reference fields");
+	else if (!has_checked_fields(c->s))
+		judge(&c->t[CDB_VT_CITATIONS], CDB_VS_PASSED, CDB_VR_NONE,
+		    "the schema has no citation or reference fields");
+	else
+		judge_simple(&c->t[CDB_VT_CITATIONS], CDB_VR_SCHEMA,
+		    "records with a citation or reference that does not "
+		    "resolve",
+		    "every citation is well-formed and every reference "
+		    "points at a record that exists");
+}
+
+/* ----------------------------------------------------------- report -- */
+
+static json_t *
+server_obj(const char *url, const char *tenant, const char *db)
+{
+	char *u;
+	json_t *o;
+
+	if (url == NULL)
+		return json_null();
+	/* Never a password in a report. */
+	u = cdb_http_redact(url);
+	o = json_pack(
+	    "{s:s?, s:s, s:s}", "url", u, "tenant", tenant, "database", db);
+	free(u);
+	return o;
+}
+
+static void
+utc_now(char out[32])
+{
+	time_t now = time(NULL);
+	struct tm tm;
+
+	gmtime_r(&now, &tm);
+	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* The fields every report has, verdict aside. */
+static json_t *
+report_base(const cdb_validate_opts *o, double elapsed)
+{
+	char now[32];
+	json_t *r;
+
+	utc_now(now);
+	r = json_pack("{s:s, s:i, s:s, s:s, s:f}", "report", "cdb-validate",
+	    "format_version", 1, "tool", o->tool ? o->tool : "cdb-validate",
+	    "finished_at", now, "elapsed_seconds",
+	    round(elapsed * 1000) / 1000);
+	if (r == NULL)
+		return NULL;
+	json_object_set_new(r, "old_server",
+	    server_obj(o->old_url, o->old_tenant, o->old_database));
+	json_object_set_new(r, "new_server",
+	    server_obj(o->new_url, o->new_tenant, o->new_database));
+	json_object_set_new(r, "expected",
+	    json_pack("{s:s, s:s?, s:s?, s:s?}", "from",
+	        o->expected ? "file" : "old-server", "file", o->expected,
+	        "schema_file", o->schema_file, "schema_digest",
+	        o->schema ? cdb_schema_digest(o->schema) : NULL));
+	json_object_set_new(r, "options",
+	    json_pack("{s:I, s:i, s:I, s:s?, s:I}", "sample",
+	        (json_int_t)o->sample, "top_k", o->top_k, "seed",
+	        (json_int_t)o->seed, "queries", o->queries, "page",
+	        (json_int_t)o->page));
+	json_object_set_new(r, "thresholds",
+	    json_pack("{s:f, s:f, s:f}", "max_data_loss_percentage",
+	        o->max_data_loss, "warn_divergence_percentage",
+	        o->warn_divergence, "max_divergence_percentage",
+	        o->max_divergence));
+	return r;
+}
+
+json_t *
+cdb_validate_error_report(
+    const cdb_validate_opts *o, const cdb_error *err, double elapsed)
+{
+	json_t *r = report_base(o, elapsed);
+
+	if (r == NULL)
+		return NULL;
+	json_object_set_new(r, "overall_status", json_string("ERROR"));
+	json_object_set_new(r, "rollback_triggered", json_false());
+	json_object_set_new(r, "rollback_reason", json_null());
+	json_object_set_new(r, "rollback_reasons", json_array());
+	json_object_set_new(r, "error", json_string(err->text));
+	json_object_set_new(r, "data_loss_percentage", json_null());
+	json_object_set_new(r, "semantic_divergence_percentage", json_null());
+	json_object_set_new(r, "collections", json_array());
+	json_object_set_new(r, "tests", json_array());
+	return r;
+}
+
+static json_t *
+test_obj(const struct vtest *t, int i)
+{
+	return json_pack("{s:i, s:s, s:s, s:s, s:s?, s:s, s:O, s:I, s:O}",
+	    "number", i + 1, "key", cdb_validate_test_key(i), "name",
+	    cdb_validate_test_title(i), "status",
+	    cdb_validate_status_name(t->status), "reason",
+	    t->reason ? cdb_validate_reason_name(t->reason) : NULL, "note",
+	    t->note, "metrics", t->metrics, "offending_total",
+	    (json_int_t)t->bad, "offenders", t->offenders);
+}
+
+static json_t *
+coll_obj(const struct vcoll *k)
+{
+	return json_pack("{s:s, s:b, s:s, s:I, s:I, s:I, s:I, s:I, s:I}",
+	    "name", k->name, "exists", k->id != NULL, "space",
+	    cdb_validate_space_name(k->space), "expected",
+	    (json_int_t)k->expected, "found", (json_int_t)k->found, "present",
+	    (json_int_t)k->present, "missing", (json_int_t)k->missing,
+	    "misplaced", (json_int_t)k->misplaced, "unexpected",
+	    (json_int_t)k->unexpected);
+}
+
+static void
+add_verdict(json_t *r, const struct vctx *c)
+{
+	int st[CDB_VT_N], why[CDB_VT_N], overall, reason, i, n[5] = {0};
+	json_t *reasons = json_array();
+
+	for (i = 0; i < CDB_VT_N; i++) {
+		st[i] = c->t[i].status;
+		why[i] = c->t[i].reason;
+		n[st[i]]++;
+	}
+	overall = cdb_validate_verdict(st, why, CDB_VT_N, &reason);
+	for (i = CDB_VR_NONE + 1; i < CDB_VR_N; i++) {
+		int j, seen = 0;
+		for (j = 0; j < CDB_VT_N; j++)
+			seen |= st[j] == CDB_VS_FAILED && why[j] == i;
+		if (seen)
+			json_array_append_new(
+			    reasons, json_string(cdb_validate_reason_name(i)));
+	}
+	json_object_set_new(r, "overall_status",
+	    json_string(cdb_validate_status_name(overall)));
+	json_object_set_new(
+	    r, "rollback_triggered", json_boolean(overall == CDB_VS_FAILED));
+	json_object_set_new(r, "rollback_reason",
+	    reason ? json_string(cdb_validate_reason_name(reason))
+	           : json_null());
+	json_object_set_new(r, "rollback_reasons", reasons);
+	json_object_set_new(r, "summary",
+	    json_pack("{s:i, s:i, s:i, s:i, s:i}", "tests", CDB_VT_N, "passed",
+	        n[CDB_VS_PASSED], "warnings", n[CDB_VS_WARNING], "failed",
+	        n[CDB_VS_FAILED], "skipped", n[CDB_VS_SKIPPED]));
+}
+
+static json_t *
+build_report(const struct vctx *c, double elapsed)
+{
+	json_t *r = report_base(c->o, elapsed), *a;
+	const struct vtest *sem = &c->t[CDB_VT_SEMANTIC];
+	size_t i;
+
+	if (r == NULL)
+		return NULL;
+	add_verdict(r, c);
+	json_object_set_new(r, "data_loss_percentage",
+	    json_real(round(data_loss(c) * 1e4) / 1e4));
+	json_object_set_new(r, "semantic_divergence_percentage",
+	    sem->status == CDB_VS_SKIPPED
+	        ? json_null()
+	        : json_real(vtest_get(sem, "semantic_divergence_percentage")));
+	a = json_array();
+	for (i = 0; i < c->ncolls; i++)
+		json_array_append_new(a, json_string(c->colls[i].name));
+	json_object_set_new(r, "collections", a);
+	a = json_array();
+	for (i = 0; i < c->ncolls; i++)
+		json_array_append_new(a, coll_obj(&c->colls[i]));
+	json_object_set_new(r, "collection_counts", a);
+	json_object_set(r, "other_collections", c->others);
+	json_object_set(r, "unmapped_source_collections", c->p.unmapped);
+	a = json_array();
+	for (i = 0; i < CDB_VT_N; i++)
+		json_array_append_new(a, test_obj(&c->t[i], (int)i));
+	json_object_set_new(r, "tests", a);
+	return r;
+}
+
+/* Fold the producer's counts into test 1. */
+static void
+merge_producer(struct vctx *c)
+{
+	struct vtest *t = &c->t[CDB_VT_COUNT];
+	size_t i;
+	json_t *o;
+
+	vtest_add(t, "source_records", (double)c->p.source_records);
+	vtest_add(t, "rejected_by_schema", (double)c->p.rejected);
+	json_object_set(t->metrics, "rejected_by_reason", c->p.by_reason);
+	json_array_foreach(c->p.offenders, i, o)
+	{
+		if (json_array_size(t->offenders) < CDB_VALIDATE_MAX_OFFENDERS)
+			json_array_append(t->offenders, o);
+	}
+}
+
+json_t *
+cdb_validate_run(const cdb_validate_opts *o, cdb_error *e)
+{
+	struct timespec t0;
+	struct vctx c;
+	json_t *r = NULL;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (check_opts(o, e) == -1)
+		return NULL;
+	if (ctx_init(&c, o, e) == 0 && connect_new(&c, e) == 0 &&
+	    vsrc_prepare(&c, e) == 0 && vsem_load_queries(&c, e) == 0 &&
+	    run_stream(&c, e) == 0) {
+		vsem_finish(&c);
+		merge_producer(&c);
+		judge_all(&c);
+		if ((r = build_report(&c, cdb_cli_elapsed(&t0))) == NULL)
+			cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+	}
+	ctx_free(&c);
+	return r;
+}
+
+int
+cdb_validate_report_status(const json_t *report)
+{
+	return cdb_validate_status_parse(
+	    json_string_value(json_object_get(report, "overall_status")));
+}

@@ -1,0 +1,211 @@
+/*
+ * validate_impl.h - the inside of a validation run, shared by the files
+ * of the engine (validate.c, validate_src.c, validate_cmp.c,
+ * validate_end.c, validate_sem.c).  Not part of the library's API.
+ *
+ * Three threads, one request stream per server: the producer reads what
+ * the new database must hold (the old server through the schema, or the
+ * expected stream) and queues it in batches of one target collection; the
+ * fetcher lists the new database's ids, then fetches each batch's ids
+ * from the new server; the caller's thread compares.  Each owns its own
+ * fields below; they meet only in the queues, and after the joins.
+ */
+#ifndef CDB_VALIDATE_IMPL_H
+#define CDB_VALIDATE_IMPL_H
+
+#include <pthread.h>
+#include <stdio.h>
+
+#include "chroma.h"
+#include "hmap.h"
+#include "validate.h"
+
+/* Batches a thread may queue ahead of the next. */
+#define VQUEUE_MAX 3
+
+/* One test's findings. */
+struct vtest {
+	int status, reason; /* decided at the end */
+	long long bad;      /* records (or queries) at fault */
+	json_t *offenders;  /* at most CDB_VALIDATE_MAX_OFFENDERS */
+	json_t *metrics;    /* name -> number */
+	char note[512];     /* a sentence for the report, or "" */
+};
+
+/* One target collection of the new database. */
+struct vcoll {
+	char *name;
+	char *id;     /* the new server's collection id; NULL: absent */
+	json_t *want; /* the expected collection line, or NULL */
+	json_t *have; /* the new server's collection object, or NULL */
+	int space;    /* enum cdb_vspace, of the new collection */
+	size_t dim;   /* new collection's dimension, 0: unknown */
+	long long expected, found, missing, misplaced, unexpected;
+	long long present;
+};
+
+/* A record's state in the found table. */
+enum { F_NEW = 0, F_PRESENT, F_MISPLACED, F_DUPID, F_EXTRA };
+
+/* One record the new database holds. */
+struct frec {
+	uint64_t key;    /* cdb_hmap_key(collection, id) */
+	uint64_t digest; /* content digest, once fetched */
+	uint64_t id_off; /* into vctx.fids */
+	uint32_t id_len;
+	uint32_t coll;
+	uint32_t home; /* collection it belongs in (F_MISPLACED) */
+	unsigned char state, fetched, dupflag;
+};
+
+/* One expected record in a batch. */
+struct vrec {
+	size_t id_off, id_len; /* into vbatch.ids */
+	json_t *doc, *meta, *uri;
+	size_t emb_off, dim; /* into vbatch.emb; dim 0: none */
+	uint64_t key, digest;
+	int done;
+};
+
+struct vbatch {
+	size_t coll;   /* target */
+	cdb_page page; /* what the new server holds of it */
+	size_t n, cap;
+	struct vrec *r;
+	cdb_buf ids;
+	float *emb;
+	size_t emb_n, emb_cap;
+	struct vbatch *next;
+};
+
+/* One semantic query. */
+struct vquery {
+	size_t coll; /* target collection */
+	char *name;  /* sampled record's id, or the file's label */
+	float *emb;
+	size_t dim;
+	char **ref; /* reference results: new ids, nearest first */
+	size_t nref;
+	char **got; /* the new server's results */
+	size_t ngot;
+	double overlap; /* -1: not compared */
+	char *err;      /* the server refused the query, or NULL */
+};
+
+/* What the producer counts; merged into test 1 after the join. */
+struct vprod {
+	long long source_records; /* read from the old server or stream */
+	long long rejected;       /* the schema takes no target for them */
+	json_t *by_reason;        /* reason -> count */
+	json_t *offenders;        /* rejected records, at most 20 */
+	json_t *sources;          /* old collection -> records read */
+	json_t *unmapped;         /* old collections the schema ignores */
+	cdb_hmap *xmap;           /* expected key -> content digest */
+	long long collisions;     /* two records, one target id */
+	cdb_vsampler sampler;
+	long long seen; /* records offered to the sampler */
+};
+
+struct vctx {
+	const cdb_validate_opts *o;
+	const cdb_schema *s;
+	cdb_chroma *newc, *oldc;
+	json_t *oldcolls; /* the old server's collections (old mode) */
+	FILE *xfp;        /* the expected stream (file mode) */
+	struct vcoll *colls;
+	size_t ncolls;
+	const char **names; /* ncolls collection names, for citations */
+	json_t *others;     /* new collections that are not targets */
+	/* the new database's records */
+	struct frec *found;
+	size_t nfound, capfound;
+	cdb_buf fids;
+	cdb_hmap *fmap; /* key -> index in found */
+	/* expected records not in their collection */
+	struct absent {
+		uint64_t off;
+		uint32_t len, coll;
+	} * absent;
+	size_t nabsent, capabsent;
+	cdb_buf aids;
+	/* queues: expected batches, then fetched ones */
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct vqueue {
+		struct vbatch *head, *tail;
+		int len, closed;
+	} qin, qcmp;
+	int qstop;      /* a thread failed: everyone stops */
+	cdb_error perr; /* the producer's error */
+	cdb_error ferr; /* the fetcher's error */
+	struct vprod p;
+	/* queries */
+	struct vquery *q;
+	size_t nq;
+	int sampled; /* queries are sampled records */
+	/* findings */
+	struct vtest t[CDB_VT_N];
+	long long compared;
+	double max_dev;
+	cdb_hmap *scratch; /* comparison: key -> record of a batch */
+	cdb_page page;     /* after the joins */
+};
+
+/* validate.c */
+int vq_push(struct vctx *c, struct vqueue *q, struct vbatch *b);
+struct vbatch *vq_pop(struct vctx *c, struct vqueue *q);
+void vq_close(struct vctx *c, struct vqueue *q);
+void vq_stop(struct vctx *c);
+int vq_stopped(struct vctx *c);
+void verror_prefix(cdb_error *e, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void vtest_offend(struct vtest *t, const char *coll, const char *id,
+    size_t id_len, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+void vtest_add(struct vtest *t, const char *metric, double n);
+double vtest_get(const struct vtest *t, const char *metric);
+int vctx_coll_index(const struct vctx *c, const char *name);
+const char *vctx_found_id(const struct vctx *c, const struct frec *f);
+void vctx_progress(
+    struct vctx *c, const char *phase, long long done, long long total);
+
+/* validate_src.c: the producer and what it needs first */
+int vsrc_prepare(struct vctx *c, cdb_error *e);
+void *vsrc_thread(void *arg);
+int vsrc_old_queries(struct vctx *c, cdb_error *e);
+void vbatch_free(struct vbatch *b);
+
+/* validate_cmp.c: the fetcher and the comparison */
+void *vcmp_fetch_thread(void *arg);
+int vcmp_batch(struct vctx *c, struct vbatch *b, cdb_error *e);
+
+/* What the new server holds for one record, for the checks. */
+struct vhave {
+	size_t coll; /* where it is */
+	size_t home; /* where it belongs (citations) */
+	const char *id;
+	size_t id_len;
+	const json_t *doc, *meta, *uri;
+	const float *emb;
+	size_t dim;
+};
+
+/* The expected side of one record, or NULL for records none expects. */
+struct vwant {
+	const json_t *doc, *meta, *uri;
+	const float *emb;
+	size_t dim;
+};
+
+void vcmp_record(struct vctx *c, const struct vhave *h, const struct vwant *w);
+
+/* validate_end.c: after the stream: where absent records went, what the
+ * new database holds besides, duplicates */
+int vend_run(struct vctx *c, cdb_error *e);
+
+/* validate_sem.c: test 4 */
+int vsem_new_queries(struct vctx *c, cdb_error *e);
+void vsem_finish(struct vctx *c);
+int vsem_load_queries(struct vctx *c, cdb_error *e);
+void vquery_free(struct vquery *q);
+
+#endif

@@ -1,0 +1,520 @@
+/*
+ * validate_sem.c - test 4, semantic search equivalence: the same query
+ * vectors sent to both databases (many per request), the old server's
+ * results mapped through the schema to the ids and collection they have
+ * in the new database, and the top-k overlap of each query.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "embed.h"
+#include "json.h"
+#include "validate_impl.h"
+
+/* Query vectors per request. */
+#define QUERY_BATCH 100
+
+/* ------------------------------------------------------ queries file -- */
+
+static int
+query_vector(struct vquery *q, const json_t *v, cdb_error *e)
+{
+	size_t i, n;
+
+	if (json_is_string(v)) {
+		n = json_string_length(v) * 3 / 4 + 4;
+		if ((q->emb = malloc(n * sizeof(float))) == NULL)
+			return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		return cdb_embed_b64_decode(json_string_value(v),
+		    json_string_length(v), q->emb, n, &q->dim, e);
+	}
+	if (!json_is_array(v) || json_array_size(v) == 0)
+		return cdb_error_set(e, CDB_ERR_INPUT,
+		    "\"embedding\" must be a "
+		    "non-empty array of "
+		    "numbers or a base64 "
+		    "string");
+	n = json_array_size(v);
+	if ((q->emb = malloc(n * sizeof(float))) == NULL)
+		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+	for (i = 0; i < n; i++) {
+		json_t *x = json_array_get(v, i);
+		if (!json_is_number(x) ||
+		    !isfinite((float)json_number_value(x)))
+			return cdb_error_set(e, CDB_ERR_INPUT,
+			    "embedding value %zu is not a finite number", i);
+		q->emb[i] = (float)json_number_value(x);
+	}
+	q->dim = n;
+	return 0;
+}
+
+/* One line of the queries file: {"collection", "embedding", "id"?}. */
+static int
+query_line(struct vctx *c, const char *line, size_t len, long no, cdb_error *e)
+{
+	struct vquery *q = &c->q[c->nq];
+	json_t *o = cdb_json_load(line, len, e), *id;
+	const char *coll;
+	int k, rc = 0;
+	char label[32];
+
+	if (o == NULL)
+		return -1;
+	coll = json_string_value(json_object_get(o, "collection"));
+	id = json_object_get(o, "id");
+	if (!json_is_object(o) || coll == NULL)
+		rc = cdb_error_set(e, CDB_ERR_INPUT,
+		    "a query is an object with \"collection\" and "
+		    "\"embedding\"");
+	else if ((k = vctx_coll_index(c, coll)) < 0)
+		rc = cdb_error_set(e, CDB_ERR_INPUT,
+		    "\"%s\" is not a target collection of the migration", coll);
+	else {
+		q->coll = (size_t)k;
+		q->overlap = -1;
+		snprintf(label, sizeof(label), "query %ld", no);
+		q->name =
+		    strdup(json_is_string(id) ? json_string_value(id) : label);
+		rc = q->name
+		         ? query_vector(q, json_object_get(o, "embedding"), e)
+		         : cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+	}
+	json_decref(o);
+	c->nq++;
+	return rc;
+}
+
+int
+vsem_load_queries(struct vctx *c, cdb_error *e)
+{
+	FILE *fp;
+	char *line = NULL;
+	size_t cap = 0, qcap = 0;
+	ssize_t n;
+	long no = 0;
+	int rc = 0;
+
+	if (c->o->queries == NULL)
+		return 0;
+	if ((fp = fopen(c->o->queries, "r")) == NULL)
+		return cdb_error_set(
+		    e, CDB_ERR_SYS, "%s: %s", c->o->queries, strerror(errno));
+	while (rc == 0 && (n = getline(&line, &cap, fp)) != -1) {
+		no++;
+		if (strspn(line, " \t\r\n") == (size_t)n)
+			continue;
+		if (c->nq == qcap) {
+			struct vquery *nq;
+			qcap = qcap ? qcap * 2 : 64;
+			if ((nq = realloc(c->q, qcap * sizeof(*nq))) == NULL) {
+				rc = cdb_error_set(e, CDB_ERR_SYS,
+				    "out of "
+				    "memory");
+				break;
+			}
+			c->q = nq;
+			memset(c->q + c->nq, 0, (qcap - c->nq) * sizeof(*nq));
+		}
+		rc = query_line(c, line, (size_t)n, no, e);
+	}
+	if (rc == 0 && ferror(fp))
+		rc = cdb_error_set(
+		    e, CDB_ERR_SYS, "%s: read error", c->o->queries);
+	if (rc == 0 && c->nq == 0)
+		rc = cdb_error_set(
+		    e, CDB_ERR_INPUT, "%s: no queries", c->o->queries);
+	if (rc == -1 && e->kind == CDB_ERR_INPUT)
+		verror_prefix(e, "%s:%ld", c->o->queries, no);
+	free(line);
+	fclose(fp);
+	return rc;
+}
+
+/* ---------------------------------------------------------- request -- */
+
+/* {"query_embeddings":[...],"n_results":k,"include":[...]} */
+static int
+query_body(
+    cdb_buf *b, struct vquery *const *qs, size_t n, long k, const char *include)
+{
+	size_t i;
+	int rc = 0;
+
+	cdb_buf_reset(b);
+	rc |= cdb_buf_puts(b, "{\"query_embeddings\":[");
+	for (i = 0; i < n; i++) {
+		if (i > 0)
+			rc |= cdb_buf_putc(b, ',');
+		rc |= cdb_embed_format_json(qs[i]->emb, qs[i]->dim, b);
+	}
+	rc |= cdb_buf_printf(
+	    b, "],\"n_results\":%ld,\"include\":%s}", k, include);
+	return rc ? -1 : 0;
+}
+
+/* Send one query request; the parsed answer, or NULL with e. */
+static json_t *
+ask(cdb_chroma *ch, const char *coll_id, const cdb_buf *body, cdb_buf *resp,
+    cdb_error *e)
+{
+	json_t *j;
+
+	if (cdb_chroma_query(ch, coll_id, body->data, body->len, resp, e) == -1)
+		return NULL;
+	if ((j = cdb_json_load(resp->data, resp->len, e)) == NULL ||
+	    !json_is_array(json_object_get(j, "ids"))) {
+		json_decref(j);
+		cdb_error_set(e, CDB_ERR_SERVER, "query answer has no ids");
+		return NULL;
+	}
+	return j;
+}
+
+/* Queries of collection coll, at most max, from *next on. */
+static size_t
+gather(
+    struct vctx *c, size_t coll, size_t *next, struct vquery **qs, size_t max)
+{
+	size_t n = 0;
+
+	for (; *next < c->nq && n < max; (*next)++)
+		if (c->q[*next].coll == coll && c->q[*next].emb != NULL)
+			qs[n++] = &c->q[*next];
+	return n;
+}
+
+/* ---------------------------------------------------------- old side -- */
+
+static json_t *
+at(const json_t *a, size_t i, size_t j)
+{
+	return json_array_get(json_array_get(a, i), j);
+}
+
+/* The old server's answers, each hit carried through the schema. */
+static int
+take_old(struct vctx *c, const char *src, size_t coll, json_t *ans,
+    struct vquery **qs, size_t n, cdb_vtopk *top, cdb_schema_result *r,
+    cdb_error *e)
+{
+	json_t *ids = json_object_get(ans, "ids");
+	json_t *dist = json_object_get(ans, "distances");
+	size_t i, j;
+	int rc;
+
+	for (i = 0; i < n; i++)
+		for (j = 0; j < json_array_size(json_array_get(ids, i)); j++) {
+			json_t *id = at(ids, i, j);
+			rc = cdb_schema_apply(c->s, src, json_string_value(id),
+			    json_string_length(id),
+			    at(json_object_get(ans, "documents"), i, j),
+			    at(json_object_get(ans, "metadatas"), i, j),
+			    at(json_object_get(ans, "uris"), i, j), r, e);
+			if (rc == -1)
+				return -1;
+			if (rc == 1 || strcmp(r->collection, c->names[coll]))
+				continue;
+			if (cdb_vtopk_offer(&top[qs[i] - c->q],
+			        json_number_value(at(dist, i, j)), r->id.data,
+			        r->id.len) == -1)
+				return cdb_error_set(e, CDB_ERR_SYS,
+				    "out of "
+				    "memory");
+		}
+	return 0;
+}
+
+/* How many results to ask a source for: more when some go elsewhere. */
+static long
+old_k(const struct vctx *c, const char *src)
+{
+	size_t t, n = 0, nt = cdb_schema_ntargets(c->s);
+	int *dest = calloc(nt + 1, sizeof(*dest));
+
+	if (dest != NULL) {
+		cdb_schema_destinations(c->s, src, dest);
+		for (t = 0; t < nt; t++)
+			n += dest[t] != 0;
+		free(dest);
+	}
+	return n > 1 ? 4L * c->o->top_k : c->o->top_k;
+}
+
+/* Query one old source collection with the queries of target coll. */
+static int
+old_source(struct vctx *c, const json_t *src, size_t coll, cdb_vtopk *top,
+    cdb_schema_result *r, cdb_error *e)
+{
+	const char *name = json_string_value(json_object_get(src, "name"));
+	const char *id = json_string_value(json_object_get(src, "id"));
+	struct vquery *qs[QUERY_BATCH];
+	size_t next = 0, n;
+	cdb_buf body, resp;
+	json_t *ans;
+	int rc = 0;
+
+	cdb_buf_init(&body);
+	cdb_buf_init(&resp);
+	while (rc == 0 && (n = gather(c, coll, &next, qs, QUERY_BATCH)) > 0) {
+		if (query_body(&body, qs, n, old_k(c, name),
+		        "[\"metadatas\",\"documents\",\"uris\","
+		        "\"distances\"]") == -1) {
+			rc = cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+			break;
+		}
+		if ((ans = ask(c->oldc, id, &body, &resp, e)) == NULL) {
+			rc = -1;
+			break;
+		}
+		rc = take_old(c, name, coll, ans, qs, n, top, r, e);
+		json_decref(ans);
+	}
+	cdb_buf_free(&body);
+	cdb_buf_free(&resp);
+	return rc;
+}
+
+/* Does the old collection src feed target coll? */
+static int
+feeds(const struct vctx *c, const char *src, size_t coll)
+{
+	int t = cdb_schema_target_index(c->s, c->names[coll]);
+	size_t nt = cdb_schema_ntargets(c->s);
+	int *dest, yes = 0;
+
+	if (t < 0 || !cdb_schema_maps(c->s, src) ||
+	    (dest = calloc(nt + 1, sizeof(*dest))) == NULL)
+		return 0;
+	cdb_schema_destinations(c->s, src, dest);
+	yes = dest[t];
+	free(dest);
+	return yes;
+}
+
+int
+vsrc_old_queries(struct vctx *c, cdb_error *e)
+{
+	cdb_vtopk *top = calloc(c->nq + 1, sizeof(*top));
+	cdb_schema_result *r = cdb_schema_result_new(c->s);
+	json_t *src;
+	size_t i, k;
+	int rc = 0;
+
+	if (top == NULL || r == NULL)
+		rc = cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+	for (i = 0; rc == 0 && i < c->nq; i++)
+		if (cdb_vtopk_init(&top[i], (size_t)c->o->top_k) == -1)
+			rc = cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+	/* Merged sources: the nearest of all of them, as in the target. */
+	for (k = 0; rc == 0 && k < c->ncolls; k++)
+		json_array_foreach(c->oldcolls, i, src)
+		{
+			const char *name =
+			    json_string_value(json_object_get(src, "name"));
+			if (rc == 0 && name != NULL && feeds(c, name, k))
+				rc = old_source(c, src, k, top, r, e);
+		}
+	for (i = 0; i < c->nq && top != NULL; i++) {
+		cdb_vtopk_sort(&top[i]);
+		c->q[i].ref = top[i].id;
+		c->q[i].nref = top[i].n;
+		top[i].id = NULL;
+		top[i].n = 0;
+		cdb_vtopk_free(&top[i]);
+	}
+	free(top);
+	cdb_schema_result_free(r);
+	return rc;
+}
+
+/* ---------------------------------------------------------- new side -- */
+
+static int
+take_new(struct vquery **qs, size_t n, const json_t *ans, cdb_error *e)
+{
+	json_t *ids = json_object_get(ans, "ids"), *row;
+	size_t i, j;
+
+	for (i = 0; i < n; i++) {
+		row = json_array_get(ids, i);
+		qs[i]->ngot = json_array_size(row);
+		if ((qs[i]->got = calloc(qs[i]->ngot + 1, sizeof(char *))) ==
+		    NULL)
+			return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		for (j = 0; j < qs[i]->ngot; j++)
+			if ((qs[i]->got[j] = strdup(
+			         json_string_value(json_array_get(row, j))
+			             ? json_string_value(json_array_get(row, j))
+			             : "")) == NULL)
+				return cdb_error_set(e, CDB_ERR_SYS,
+				    "out of "
+				    "memory");
+	}
+	return 0;
+}
+
+/* A query the new server refused (a wrong dimension...) scores 0. */
+static void
+refused(struct vquery **qs, size_t n, const char *why)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		qs[i]->err = strdup(why);
+}
+
+static int
+new_collection(
+    struct vctx *c, size_t coll, cdb_buf *body, cdb_buf *resp, cdb_error *e)
+{
+	struct vquery *qs[QUERY_BATCH];
+	size_t next = 0, n;
+	json_t *ans;
+	cdb_error qe;
+	int rc = 0;
+
+	while (rc == 0 && (n = gather(c, coll, &next, qs, QUERY_BATCH)) > 0) {
+		if (c->colls[coll].id == NULL) {
+			refused(qs, n, "the collection does not exist");
+			continue;
+		}
+		if (query_body(body, qs, n, c->o->top_k, "[\"distances\"]") ==
+		    -1)
+			return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		cdb_error_clear(&qe);
+		if ((ans = ask(c->newc, c->colls[coll].id, body, resp, &qe)) ==
+		    NULL) {
+			/* Only an answer that is the data's fault is a
+			 * finding; anything else stops the run. */
+			if (qe.http_status < 400 || qe.http_status >= 500) {
+				*e = qe;
+				return -1;
+			}
+			refused(qs, n, qe.text);
+			continue;
+		}
+		rc = take_new(qs, n, ans, e);
+		json_decref(ans);
+	}
+	return rc;
+}
+
+int
+vsem_new_queries(struct vctx *c, cdb_error *e)
+{
+	cdb_buf body, resp;
+	size_t k;
+	int rc = 0;
+
+	cdb_buf_init(&body);
+	cdb_buf_init(&resp);
+	vctx_progress(c, "querying", 0, (long long)c->nq);
+	for (k = 0; k < c->ncolls && rc == 0; k++)
+		rc = new_collection(c, k, &body, &resp, e);
+	cdb_buf_free(&body);
+	cdb_buf_free(&resp);
+	return rc;
+}
+
+/* ------------------------------------------------------------ score -- */
+
+static int
+by_overlap(const void *a, const void *b)
+{
+	const struct vquery *x = *(struct vquery *const *)a;
+	const struct vquery *y = *(struct vquery *const *)b;
+
+	if (x->overlap != y->overlap)
+		return x->overlap < y->overlap ? -1 : 1;
+	return x < y ? -1 : x > y;
+}
+
+/* "a", "b" (and 3 more): reference results the new server did not give. */
+static void
+missed(const struct vquery *q, char *out, size_t n)
+{
+	size_t i, used = 0, shown = 0, left = 0;
+	char *const *got = q->got;
+
+	out[0] = '\0';
+	for (i = 0; i < q->nref; i++) {
+		if (cdb_validate_overlap(&q->ref[i], 1, got, q->ngot) > 0)
+			continue;
+		if (shown < 3 && used + strlen(q->ref[i]) + 6 < n) {
+			used += (size_t)snprintf(out + used, n - used,
+			    "%s\"%s\"", shown ? ", " : "", q->ref[i]);
+			shown++;
+		} else
+			left++;
+	}
+	if (left > 0 && used + 24 < n)
+		snprintf(out + used, n - used, " and %zu more", left);
+}
+
+static void
+list_worst(struct vctx *c, struct vquery **v, size_t n)
+{
+	struct vtest *t = &c->t[CDB_VT_SEMANTIC];
+	char miss[300];
+	size_t i;
+
+	qsort(v, n, sizeof(*v), by_overlap);
+	for (i = 0; i < n && v[i]->overlap < 1; i++) {
+		if (v[i]->err != NULL) {
+			vtest_offend(t, c->names[v[i]->coll], v[i]->name,
+			    strlen(v[i]->name), "query refused: %s", v[i]->err);
+			continue;
+		}
+		missed(v[i], miss, sizeof(miss));
+		vtest_offend(t, c->names[v[i]->coll], v[i]->name,
+		    strlen(v[i]->name),
+		    "top-%d overlap %.0f%%: the new database does not return "
+		    "%s",
+		    c->o->top_k, 100 * v[i]->overlap, miss);
+	}
+}
+
+void
+vsem_finish(struct vctx *c)
+{
+	struct vtest *t = &c->t[CDB_VT_SEMANTIC];
+	struct vquery **v = calloc(c->nq + 1, sizeof(*v));
+	double sum = 0;
+	size_t i, n = 0;
+
+	vtest_add(t, "queries", (double)c->nq);
+	vtest_add(t, "top_k", c->o->top_k);
+	for (i = 0; i < c->nq; i++) {
+		struct vquery *q = &c->q[i];
+		if (q->nref == 0)
+			continue;
+		q->overlap = q->err ? 0
+		                    : cdb_validate_overlap(
+		                          q->ref, q->nref, q->got, q->ngot);
+		if (q->overlap < 0)
+			q->overlap = 0;
+		sum += q->overlap;
+		if (v != NULL)
+			v[n] = q;
+		n++;
+	}
+	vtest_add(t, "queries_compared", (double)n);
+	if (n == 0) {
+		free(v);
+		return;
+	}
+	json_object_set_new(t->metrics, "mean_overlap_percentage",
+	    json_real(round(1e6 * sum / (double)n) / 1e4));
+	json_object_set_new(t->metrics, "semantic_divergence_percentage",
+	    json_real(round(1e6 * (1 - sum / (double)n)) / 1e4));
+	if (v != NULL)
+		list_worst(c, v, n);
+	/* The test's verdict rests on the divergence, not on this count. */
+	t->bad = 0;
+	for (i = 0; i < n && v != NULL; i++)
+		t->bad += v[i]->overlap < 1;
+	free(v);
+}

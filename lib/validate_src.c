@@ -1,0 +1,647 @@
+/*
+ * validate_src.c - the producer of a validation run: what the new
+ * database must hold, read from the old server through the schema or
+ * from an expected stream, queued in batches of one target collection;
+ * the sampling of semantic queries; and their reference results (the old
+ * server's answers, or an exact search of the expected stream).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ndjson.h"
+#include "validate_impl.h"
+
+/* Everything the producer thread keeps. */
+struct prod {
+	struct vctx *c;
+	struct vbatch **open; /* per target: the batch being filled */
+	cdb_schema_result *res;
+	cdb_vtopk *top; /* per query: exact search (file mode) */
+	size_t ntop;
+	int started; /* the first page was read */
+	int *space;  /* per target (file mode) */
+	cdb_buf key;
+	cdb_error *e;
+};
+
+/* ---------------------------------------------------------- batches -- */
+
+/* Records in the first old page (then the page size). */
+#define FIRST_PAGE 100
+
+void
+vbatch_free(struct vbatch *b)
+{
+	size_t i;
+
+	if (b == NULL)
+		return;
+	for (i = 0; i < b->n; i++) {
+		json_decref(b->r[i].doc);
+		json_decref(b->r[i].meta);
+		json_decref(b->r[i].uri);
+	}
+	free(b->r);
+	free(b->emb);
+	cdb_buf_free(&b->ids);
+	cdb_page_free(&b->page);
+	free(b);
+}
+
+static struct vbatch *
+vbatch_new(size_t coll, size_t cap)
+{
+	struct vbatch *b = calloc(1, sizeof(*b));
+
+	if (b == NULL)
+		return NULL;
+	b->coll = coll;
+	b->cap = cap;
+	cdb_buf_init(&b->ids);
+	cdb_page_init(&b->page);
+	if ((b->r = calloc(cap, sizeof(*b->r))) == NULL) {
+		free(b);
+		return NULL;
+	}
+	return b;
+}
+
+static int
+emb_room(struct vbatch *b, size_t dim)
+{
+	size_t want = b->emb_n + dim, cap;
+	float *f;
+
+	if (want <= b->emb_cap)
+		return 0;
+	cap = b->emb_cap ? b->emb_cap * 2 : 1024 * dim;
+	while (cap < want)
+		cap *= 2;
+	if ((f = realloc(b->emb, cap * sizeof(*f))) == NULL)
+		return -1;
+	b->emb = f;
+	b->emb_cap = cap;
+	return 0;
+}
+
+/* Add one expected record to its target's batch; queue a full batch. */
+static int
+add_record(struct prod *P, size_t coll, const char *id, size_t id_len,
+    const json_t *doc, json_t *meta, const json_t *uri, const float *emb,
+    size_t dim, uint64_t key, uint64_t digest)
+{
+	struct vctx *c = P->c;
+	struct vbatch *b = P->open[coll];
+	struct vrec *r;
+
+	if (b == NULL &&
+	    (b = P->open[coll] = vbatch_new(coll, (size_t)c->o->page)) == NULL)
+		return cdb_error_set(P->e, CDB_ERR_SYS, "out of memory");
+	r = &b->r[b->n];
+	r->id_off = b->ids.len;
+	r->id_len = id_len;
+	if (cdb_buf_append(&b->ids, id, id_len) == -1 ||
+	    cdb_buf_putc(&b->ids, '\0') == -1 ||
+	    (dim > 0 && emb_room(b, dim) == -1))
+		return cdb_error_set(P->e, CDB_ERR_SYS, "out of memory");
+	r->doc = json_incref((json_t *)doc);
+	r->meta = json_incref(meta);
+	r->uri = json_incref((json_t *)uri);
+	r->emb_off = b->emb_n;
+	r->dim = dim;
+	if (dim > 0)
+		memcpy(b->emb + b->emb_n, emb, dim * sizeof(*emb));
+	b->emb_n += dim;
+	r->key = key;
+	r->digest = digest;
+	c->colls[coll].expected++;
+	if (++b->n < b->cap)
+		return 0;
+	P->open[coll] = NULL;
+	return vq_push(c, &c->qin, b) == -1
+	           ? cdb_error_set(P->e, CDB_ERR_SYS, "stopped")
+	           : 0;
+}
+
+static int
+flush_all(struct prod *P)
+{
+	size_t i;
+
+	for (i = 0; i < P->c->ncolls; i++) {
+		struct vbatch *b = P->open[i];
+		P->open[i] = NULL;
+		if (b != NULL && vq_push(P->c, &P->c->qin, b) == -1)
+			return cdb_error_set(P->e, CDB_ERR_SYS, "stopped");
+	}
+	return 0;
+}
+
+/* --------------------------------------------------------- sampling -- */
+
+void
+vquery_free(struct vquery *q)
+{
+	size_t i;
+
+	free(q->name);
+	free(q->emb);
+	for (i = 0; i < q->nref; i++)
+		free(q->ref[i]);
+	free(q->ref);
+	for (i = 0; i < q->ngot; i++)
+		free(q->got[i]);
+	free(q->got);
+	free(q->err);
+	memset(q, 0, sizeof(*q));
+}
+
+/* Offer an expected record to the sampler of semantic queries. */
+static int
+sample(struct vctx *c, size_t coll, const char *id, size_t id_len,
+    const float *emb, size_t dim)
+{
+	struct vquery *q;
+	long slot;
+
+	if (!c->sampled || dim == 0)
+		return 0;
+	slot = cdb_vsampler_offer(&c->p.sampler, c->p.seen++);
+	if (slot < 0)
+		return 0;
+	q = &c->q[slot];
+	vquery_free(q);
+	if ((size_t)slot >= c->nq)
+		c->nq = (size_t)slot + 1;
+	q->coll = coll;
+	q->dim = dim;
+	q->overlap = -1;
+	q->name = strndup(id, id_len);
+	q->emb = malloc(dim * sizeof(*q->emb));
+	if (q->name == NULL || q->emb == NULL)
+		return -1;
+	memcpy(q->emb, emb, dim * sizeof(*emb));
+	return 0;
+}
+
+/* ------------------------------------------------------- old server -- */
+
+/* The line cdb-export writes for an old collection object. */
+static json_t *
+source_line(const json_t *coll)
+{
+	json_t *m = json_object_get(coll, "metadata");
+	json_t *cf = json_object_get(coll, "configuration_json");
+
+	return json_pack("{s:s, s:O, s:O, s:O, s:O}", "kind", "collection",
+	    "name", json_object_get(coll, "name"), "metadata",
+	    m ? m : json_null(), "configuration", cf ? cf : json_null(),
+	    "dimension",
+	    json_object_get(coll, "dimension")
+	        ? json_object_get(coll, "dimension")
+	        : json_null());
+}
+
+static int
+add_target(struct vctx *c, const char *name, json_t *want, cdb_error *e)
+{
+	struct vcoll *nc;
+
+	nc = realloc(c->colls, (c->ncolls + 1) * sizeof(*nc));
+	if (nc == NULL) {
+		json_decref(want);
+		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+	}
+	c->colls = nc;
+	memset(&nc[c->ncolls], 0, sizeof(*nc));
+	nc[c->ncolls].want = want;
+	if ((nc[c->ncolls].name = strdup(name)) == NULL)
+		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+	c->ncolls++;
+	return 0;
+}
+
+/* Targets of the old collections the schema maps, in the schema's order. */
+static int
+old_targets(struct vctx *c, cdb_error *e)
+{
+	size_t nt = cdb_schema_ntargets(c->s), i, t;
+	int *dest = calloc(nt + 1, sizeof(*dest));
+	json_t *coll, **want = calloc(nt + 1, sizeof(*want));
+	const char *name;
+	int rc = 0;
+
+	if (dest == NULL || want == NULL)
+		rc = cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+	json_array_foreach(rc == 0 ? c->oldcolls : NULL, i, coll)
+	{
+		name = json_string_value(json_object_get(coll, "name"));
+		if (name == NULL || !cdb_schema_maps(c->s, name)) {
+			json_array_append_new(
+			    c->p.unmapped, json_string(name ? name : "?"));
+			continue;
+		}
+		cdb_schema_destinations(c->s, name, dest);
+		for (t = 0; t < nt; t++) {
+			json_t *src;
+			if (!dest[t] || want[t] != NULL)
+				continue;
+			src = source_line(coll);
+			want[t] =
+			    src ? cdb_schema_collection_line(c->s, (int)t, src)
+			        : NULL;
+			json_decref(src);
+			if (want[t] == NULL)
+				rc = cdb_error_set(e, CDB_ERR_SYS,
+				    "out of "
+				    "memory");
+		}
+	}
+	for (t = 0; t < nt && want != NULL; t++)
+		if (want[t] != NULL) {
+			if (rc == 0)
+				rc = add_target(c,
+				    cdb_schema_target_name(c->s, t), want[t],
+				    e);
+			else
+				json_decref(want[t]);
+		}
+	free(dest);
+	free(want);
+	return rc;
+}
+
+static int
+prepare_old(struct vctx *c, cdb_error *e)
+{
+	const cdb_validate_opts *o = c->o;
+
+	c->oldc = cdb_chroma_new(
+	    o->old_url, o->old_tenant, o->old_database, o->http, e);
+	if (c->oldc == NULL)
+		return -1;
+	if (cdb_chroma_heartbeat(c->oldc, e) == -1 ||
+	    (c->oldcolls = cdb_chroma_list(c->oldc, e)) == NULL) {
+		verror_prefix(e, "old server");
+		return -1;
+	}
+	return old_targets(c, e);
+}
+
+/* Apply the schema to one old record and queue what it becomes. */
+static int
+old_record(struct prod *P, const char *src, const cdb_page *pg, size_t i)
+{
+	struct vctx *c = P->c;
+	cdb_schema_result *r = P->res;
+	json_t *idv = json_array_get(pg->ids, i);
+	json_t *doc = json_array_get(pg->documents, i);
+	json_t *meta = json_array_get(pg->metadatas, i);
+	json_t *uri = json_array_get(pg->uris, i);
+	const float *emb = pg->dim ? pg->emb + i * pg->dim : NULL;
+	uint64_t key, digest, old;
+	int coll, rc;
+
+	c->p.source_records++;
+	rc = cdb_schema_apply(c->s, src, json_string_value(idv),
+	    json_string_length(idv), doc, meta, uri, r, P->e);
+	if (rc == -1)
+		return -1;
+	if (rc == 1 || (coll = vctx_coll_index(c, r->collection)) < 0) {
+		json_t *n = json_object_get(
+		    c->p.by_reason, cdb_schema_reason_name(r->reason));
+		c->p.rejected++;
+		json_object_set_new(c->p.by_reason,
+		    cdb_schema_reason_name(r->reason),
+		    json_integer(n ? json_integer_value(n) + 1 : 1));
+		if (json_array_size(c->p.offenders) <
+		    CDB_VALIDATE_MAX_OFFENDERS)
+			json_array_append_new(c->p.offenders,
+			    json_pack("{s:s, s:s%, s:s+}", "collection", src,
+			        "id", json_string_value(idv),
+			        json_string_length(idv), "problem",
+			        "the schema rejects this source record: ",
+			        r->text));
+		return 0;
+	}
+	key = cdb_hmap_key(r->collection, r->id.data, r->id.len);
+	digest = cdb_validate_content_digest(doc, emb, pg->dim);
+	if ((rc = cdb_hmap_put(c->p.xmap, key, digest, &old)) == -1)
+		return cdb_error_set(P->e, CDB_ERR_SYS, "out of memory");
+	if (rc == 0) {
+		/* cdb-transform rejects the second record of one target id. */
+		c->p.collisions++;
+		c->p.rejected++;
+		if (json_array_size(c->p.offenders) <
+		    CDB_VALIDATE_MAX_OFFENDERS)
+			json_array_append_new(c->p.offenders,
+			    json_pack("{s:s, s:s%, s:s}", "collection", src,
+			        "id", json_string_value(idv),
+			        json_string_length(idv), "problem",
+			        "its target id is already used by an earlier "
+			        "record: not expected"));
+		return 0;
+	}
+	if (sample(c, (size_t)coll, r->id.data, r->id.len, emb, pg->dim) == -1)
+		return cdb_error_set(P->e, CDB_ERR_SYS, "out of memory");
+	return add_record(P, (size_t)coll, r->id.data, r->id.len, doc,
+	    r->metadata, uri, emb, pg->dim, key, digest);
+}
+
+static int
+read_old_collection(struct prod *P, const json_t *coll, cdb_page *pg)
+{
+	struct vctx *c = P->c;
+	const char *name = json_string_value(json_object_get(coll, "name"));
+	const char *id = json_string_value(json_object_get(coll, "id"));
+	long off, lim, n0 = (long)c->p.source_records;
+	size_t i;
+
+	for (off = 0;; off += lim) {
+		/* A small first page gets the new server's side going. */
+		lim = P->started || c->o->page < FIRST_PAGE ? c->o->page
+		                                            : FIRST_PAGE;
+		if (vq_stopped(c))
+			return cdb_error_set(P->e, CDB_ERR_SYS, "stopped");
+		if (cdb_chroma_get(c->oldc, id, off, lim, NULL, NULL,
+		        CDB_INC_ALL, pg, P->e) == -1)
+			return -1;
+		for (i = 0; i < pg->n; i++)
+			if (old_record(P, name, pg, i) == -1)
+				return -1;
+		/* Queue what the page gave at once: the consumer waits. */
+		P->started = 1;
+		if (flush_all(P) == -1)
+			return -1;
+		if (pg->n < (size_t)lim)
+			break;
+	}
+	json_object_set_new(c->p.sources, name,
+	    json_integer((json_int_t)(c->p.source_records - n0)));
+	return 0;
+}
+
+static int
+read_old(struct prod *P)
+{
+	struct vctx *c = P->c;
+	json_t *coll;
+	cdb_page pg;
+	size_t i;
+	int rc = 0;
+
+	cdb_page_init(&pg);
+	json_array_foreach(c->oldcolls, i, coll)
+	{
+		const char *name =
+		    json_string_value(json_object_get(coll, "name"));
+		if (name == NULL || !cdb_schema_maps(c->s, name))
+			continue;
+		if ((rc = read_old_collection(P, coll, &pg)) == -1)
+			break;
+	}
+	cdb_page_free(&pg);
+	return rc == 0 ? flush_all(P) : -1;
+}
+
+/* ---------------------------------------------------- expected file -- */
+
+static int
+file_error(struct vctx *c, cdb_error *e)
+{
+	if (e->line > 0)
+		verror_prefix(e, "%s:%ld", c->o->expected, e->line);
+	return -1;
+}
+
+/* Pass 1: the target collections, their counts, the sampled queries. */
+static int
+scan_file(struct vctx *c, cdb_error *e)
+{
+	cdb_reader *rd = cdb_reader_new(c->xfp, c->o->expected, 0);
+	cdb_item it;
+	int rc, k;
+
+	if (rd == NULL)
+		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+	while ((rc = cdb_reader_next(rd, &it, e)) == 1) {
+		if (it.kind == CDB_KIND_COLLECTION) {
+			const char *n =
+			    json_string_value(json_object_get(it.obj, "name"));
+			if (vctx_coll_index(c, n) < 0 &&
+			    add_target(c, n, json_deep_copy(it.obj), e) == -1)
+				break;
+		} else if (it.kind == CDB_KIND_RECORD) {
+			k = vctx_coll_index(c, it.collection);
+			if (sample(c, (size_t)k, it.id, it.id_len, it.emb,
+			        it.emb ? it.dim : 0) == -1) {
+				rc = cdb_error_set(e, CDB_ERR_SYS,
+				    "out of "
+				    "memory");
+				break;
+			}
+		}
+	}
+	cdb_reader_free(rd);
+	if (rc == -1)
+		return file_error(c, e);
+	rewind(c->xfp);
+	return 0;
+}
+
+static int
+prepare_file(struct vctx *c, cdb_error *e)
+{
+	if ((c->xfp = fopen(c->o->expected, "r")) == NULL)
+		return cdb_error_set(
+		    e, CDB_ERR_SYS, "%s: %s", c->o->expected, strerror(errno));
+	return scan_file(c, e);
+}
+
+/* Exact search: offer one expected record to every query of its target. */
+static int
+search_file(struct prod *P, size_t coll, const cdb_item *it)
+{
+	struct vctx *c = P->c;
+	size_t i;
+
+	for (i = 0; i < P->ntop && it->emb != NULL; i++) {
+		struct vquery *q = &c->q[i];
+		if (q->coll != coll || q->dim != it->dim)
+			continue;
+		if (cdb_vtopk_offer(&P->top[i],
+		        cdb_validate_distance(
+		            P->space[coll], q->emb, it->emb, q->dim),
+		        it->id, it->id_len) == -1)
+			return cdb_error_set(
+			    P->e, CDB_ERR_SYS, "out of memory");
+	}
+	return 0;
+}
+
+static int
+file_record(struct prod *P, const cdb_item *it)
+{
+	struct vctx *c = P->c;
+	int coll = vctx_coll_index(c, it->collection);
+	const float *emb = it->emb_form != CDB_EMB_NONE ? it->emb : NULL;
+	size_t dim = emb ? it->dim : 0;
+	uint64_t key = cdb_hmap_key(it->collection, it->id, it->id_len);
+	uint64_t digest = cdb_validate_content_digest(it->document, emb, dim);
+	json_t *meta = json_is_object(it->metadata) ? it->metadata : NULL;
+	int rc;
+
+	c->p.source_records++;
+	if ((rc = cdb_hmap_put(c->p.xmap, key, digest, NULL)) == -1)
+		return cdb_error_set(P->e, CDB_ERR_SYS, "out of memory");
+	if (rc == 0) {
+		c->p.collisions++;
+		c->p.rejected++;
+		if (json_array_size(c->p.offenders) <
+		    CDB_VALIDATE_MAX_OFFENDERS)
+			json_array_append_new(c->p.offenders,
+			    json_pack("{s:s, s:s%, s:s}", "collection",
+			        it->collection, "id", it->id, it->id_len,
+			        "problem",
+			        "the expected stream holds this id twice in "
+			        "the collection: only one can be stored"));
+		return 0;
+	}
+	if (search_file(P, (size_t)coll, it) == -1)
+		return -1;
+	return add_record(P, (size_t)coll, it->id, it->id_len, it->document,
+	    meta, it->uri, emb, dim, key, digest);
+}
+
+static int
+read_file(struct prod *P)
+{
+	struct vctx *c = P->c;
+	cdb_reader *rd = cdb_reader_new(c->xfp, c->o->expected, 0);
+	cdb_item it;
+	int rc;
+
+	if (rd == NULL)
+		return cdb_error_set(P->e, CDB_ERR_SYS, "out of memory");
+	while ((rc = cdb_reader_next(rd, &it, P->e)) == 1) {
+		if (it.kind == CDB_KIND_RECORD && file_record(P, &it) == -1) {
+			rc = -1;
+			break;
+		}
+		if (it.kind == CDB_KIND_RECORD && vq_stopped(c)) {
+			rc = cdb_error_set(P->e, CDB_ERR_SYS, "stopped");
+			break;
+		}
+	}
+	cdb_reader_free(rd);
+	if (rc == -1)
+		return file_error(c, P->e);
+	return flush_all(P);
+}
+
+/* The exact results become the queries' reference results. */
+static int
+keep_search(struct prod *P)
+{
+	struct vctx *c = P->c;
+	size_t i;
+
+	for (i = 0; i < P->ntop; i++) {
+		cdb_vtopk *t = &P->top[i];
+		cdb_vtopk_sort(t);
+		c->q[i].ref = t->id;
+		c->q[i].nref = t->n;
+		t->id = NULL;
+		t->n = 0;
+	}
+	return 0;
+}
+
+/* ---------------------------------------------------------- threads -- */
+
+int
+vsrc_prepare(struct vctx *c, cdb_error *e)
+{
+	size_t i;
+
+	if (c->o->queries == NULL && c->o->sample > 0) {
+		c->sampled = 1;
+		cdb_vsampler_init(&c->p.sampler, c->o->sample, c->o->seed);
+		if ((c->q = calloc((size_t)c->o->sample, sizeof(*c->q))) ==
+		    NULL)
+			return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+	}
+	if ((c->o->expected ? prepare_file(c, e) : prepare_old(c, e)) == -1)
+		return -1;
+	if ((c->names = calloc(c->ncolls + 1, sizeof(*c->names))) == NULL)
+		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+	for (i = 0; i < c->ncolls; i++)
+		c->names[i] = c->colls[i].name;
+	return 0;
+}
+
+static int
+prod_init(struct prod *P, struct vctx *c, cdb_error *e)
+{
+	size_t i;
+
+	memset(P, 0, sizeof(*P));
+	P->c = c;
+	P->e = e;
+	P->open = calloc(c->ncolls + 1, sizeof(*P->open));
+	P->space = calloc(c->ncolls + 1, sizeof(*P->space));
+	/* Sampled queries are known before the file is read again. */
+	P->ntop = c->o->expected != NULL ? c->nq : 0;
+	P->top = calloc(P->ntop + 1, sizeof(*P->top));
+	if (c->s != NULL && (P->res = cdb_schema_result_new(c->s)) == NULL)
+		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+	if (P->open == NULL || P->space == NULL || P->top == NULL)
+		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+	for (i = 0; i < c->ncolls; i++)
+		P->space[i] = cdb_validate_space(
+		    json_object_get(c->colls[i].want, "configuration"));
+	for (i = 0; i < P->ntop; i++)
+		if (cdb_vtopk_init(&P->top[i], (size_t)c->o->top_k) == -1)
+			return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+	return 0;
+}
+
+static void
+prod_free(struct prod *P)
+{
+	size_t i;
+
+	for (i = 0; P->open != NULL && i < P->c->ncolls; i++)
+		vbatch_free(P->open[i]);
+	for (i = 0; P->top != NULL && i < P->ntop; i++)
+		cdb_vtopk_free(&P->top[i]);
+	free(P->open);
+	free(P->space);
+	free(P->top);
+	cdb_schema_result_free(P->res);
+}
+
+void *
+vsrc_thread(void *arg)
+{
+	struct vctx *c = arg;
+	struct prod P;
+	int rc;
+
+	rc = prod_init(&P, c, &c->perr);
+	if (rc == 0)
+		rc = c->o->expected ? read_file(&P) : read_old(&P);
+	/* The comparison may now finish; the queries come after. */
+	vq_close(c, &c->qin);
+	if (rc == 0 && c->o->expected != NULL)
+		rc = keep_search(&P);
+	else if (rc == 0 && c->nq > 0 && !vq_stopped(c))
+		rc = vsrc_old_queries(c, &c->perr);
+	if (rc == -1)
+		vq_stop(c);
+	prod_free(&P);
+	if (rc == -1 && strcmp(c->perr.text, "stopped") == 0)
+		cdb_error_clear(&c->perr);
+	return NULL;
+}
