@@ -531,6 +531,16 @@ cdb_chroma_write_pieces(cdb_chroma *c, const char *id, int upsert,
 }
 
 int
+cdb_chroma_update(cdb_chroma *c, const char *id, const char *body,
+    size_t len, cdb_error *e)
+{
+	return cdb_http_request(c->http, "POST", coll_path(c, id, "/update"),
+		   body, len, &c->resp, e) == -1
+	    ? -1
+	    : 0;
+}
+
+int
 cdb_chroma_query(cdb_chroma *c, const char *id, const char *body, size_t len,
     cdb_buf *resp, cdb_error *e)
 {

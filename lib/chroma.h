@@ -117,6 +117,14 @@ int cdb_chroma_write_pieces(cdb_chroma *c, const char *id, int upsert,
     const cdb_http_piece *pieces, size_t n, cdb_error *e);
 
 /*
+ * POST a prebuilt update body {"ids":...,"metadatas":...} to collection
+ * id: fields left out keep their values, metadata keys set to null are
+ * removed.  0 or -1.
+ */
+int cdb_chroma_update(cdb_chroma *c, const char *id, const char *body,
+    size_t len, cdb_error *e);
+
+/*
  * POST a query body to collection id; the raw response is left in resp.
  */
 int cdb_chroma_query(cdb_chroma *c, const char *id, const char *body,

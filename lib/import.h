@@ -24,6 +24,8 @@ typedef struct cdb_import_opts {
 	int allow_partial;   /* accept a stream without trailer */
 	const char *checkpoint; /* or NULL */
 	const char *input;   /* name of the input in messages */
+	const char *collection; /* when set, the only collection the stream
+				   may hold (a snapshot member) */
 	cdb_warn_fn *warn;
 	cdb_progress_fn *progress;
 	void *arg;

@@ -1,0 +1,379 @@
+/*
+ * rbcompare.c - prove a restore: read a snapshot member and fetch the
+ * same ids back from the server, a batch at a time, comparing every
+ * field.  A digest of a fresh export could not do it: Chroma returns
+ * metadata keys in its own order and cosine vectors rescaled.
+ *
+ * With repair, metadata that differs is set back to the snapshot's and
+ * read again.  Chroma 1.3 keeps the array values of deleted records and
+ * hands them to new records that reuse their row ids, so a collection
+ * recreated after a delete can show array keys it was never given.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "chroma.h"
+#include "json.h"
+#include "ndjson.h"
+#include "rollback.h"
+
+#define CMP_RECORDS 500
+/* Bound the batch's vectors too: dimensions go up to 65536. */
+#define CMP_FLOATS (1u << 22)
+
+enum { SAME, META_DIFFERS, DIFFERS };
+
+struct cmp {
+	cdb_chroma *c;
+	const char *id;
+	int cosine, repair;
+	json_t *fix_ids, *fix_metas, *fix_pos; /* metadata to set back */
+	long long repaired;
+	json_t *ids, *recs; /* the batch: ids and record lines */
+	float *emb;
+	size_t *dims, *offs, used, n;
+	cdb_page page;
+	long long compared, mismatches;
+	char problem[600];
+};
+
+static void
+mismatch(struct cmp *m, const char *id, const char *what)
+{
+	if (m->mismatches++ == 0)
+		snprintf(m->problem, sizeof(m->problem), "id \"%.400s\": %s",
+		    id, what);
+}
+
+static json_t *
+at(const json_t *arr, size_t i)
+{
+	json_t *v = json_array_get(arr, i);
+
+	return v ? v : json_null();
+}
+
+static json_t *
+field(const json_t *o, const char *key)
+{
+	json_t *v = json_object_get(o, key);
+
+	return v ? v : json_null();
+}
+
+/* Bit for bit, or for cosine within 1e-6 of the vector's norm. */
+static int
+same_vector(const struct cmp *m, const float *a, const float *b, size_t dim)
+{
+	double norm = 0;
+	size_t i;
+
+	if (!m->cosine)
+		return memcmp(a, b, dim * sizeof(float)) == 0;
+	for (i = 0; i < dim; i++)
+		norm += (double)a[i] * a[i];
+	norm = sqrt(norm);
+	for (i = 0; i < dim; i++)
+		if (fabs((double)a[i] - b[i]) > 1e-6 * norm)
+			return 0;
+	return 1;
+}
+
+/* SAME, META_DIFFERS, or DIFFERS with what in *what. */
+static int
+compare_one(struct cmp *m, size_t k, size_t i, const char **what)
+{
+	const json_t *r = json_array_get(m->recs, k);
+	cdb_page *p = &m->page;
+
+	*what = NULL;
+	if (!json_equal(field(r, "document"), at(p->documents, i)))
+		*what = "document differs";
+	else if (!json_equal(field(r, "uri"), at(p->uris, i)))
+		*what = "uri differs";
+	else if (m->dims[k] != p->dim)
+		*what = "embedding length differs";
+	else if (!same_vector(
+	             m, m->emb + m->offs[k], p->emb + i * p->dim, p->dim))
+		*what = "embedding differs";
+	else if (!json_equal(field(r, "metadata"), at(p->metadatas, i))) {
+		*what = "metadata differs";
+		return META_DIFFERS;
+	}
+	return *what ? DIFFERS : SAME;
+}
+
+/* The snapshot's metadata, with null for each key it does not have. */
+static json_t *
+fixed_metadata(const json_t *want, const json_t *have)
+{
+	json_t *fix =
+	    json_is_object(want) ? json_deep_copy(want) : json_object();
+	const char *k;
+	json_t *v;
+
+	json_object_foreach ((json_t *)have, k, v) {
+		if (json_object_get(fix, k) == NULL)
+			json_object_set_new(fix, k, json_null());
+	}
+	return fix;
+}
+
+static void
+check_one(struct cmp *m, size_t k, size_t i)
+{
+	const char *id = json_string_value(json_array_get(m->ids, k));
+	const char *what;
+	int rc = compare_one(m, k, i, &what);
+
+	m->compared++;
+	if (rc == META_DIFFERS && m->repair) {
+		json_array_append(m->fix_ids, json_array_get(m->ids, k));
+		json_array_append_new(m->fix_metas,
+		    fixed_metadata(
+		        field(json_array_get(m->recs, k), "metadata"),
+		        at(m->page.metadatas, i)));
+		json_array_append_new(m->fix_pos, json_integer((json_int_t)k));
+	} else if (rc != SAME)
+		mismatch(m, id, what);
+}
+
+/* Map each id of the page to its position. */
+static json_t *
+page_index(const cdb_page *p)
+{
+	json_t *index = json_object(), *v;
+	size_t i;
+
+	json_array_foreach (p->ids, i, v)
+		json_object_setn_new(index, json_string_value(v),
+		    json_string_length(v), json_integer((json_int_t)i));
+	return index;
+}
+
+static json_t *
+find(const json_t *index, const json_t *id)
+{
+	return json_object_getn(
+	    index, json_string_value(id), json_string_length(id));
+}
+
+/* Set the differing metadata back, read it again, compare again. */
+static int
+repair(struct cmp *m, cdb_error *e)
+{
+	json_t *body, *index, *v, *x;
+	const char *what;
+	cdb_buf b;
+	size_t n, k;
+	int rc;
+
+	body = json_pack(
+	    "{s:O, s:O}", "ids", m->fix_ids, "metadatas", m->fix_metas);
+	cdb_buf_init(&b);
+	rc = body && cdb_json_dump(&b, body) == 0
+	         ? cdb_chroma_update(m->c, m->id, b.data, b.len, e)
+	         : cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+	json_decref(body);
+	cdb_buf_free(&b);
+	if (rc == -1 || cdb_chroma_get_ids(m->c, m->id, m->fix_ids, CDB_INC_ALL,
+	                    &m->page, e) == -1)
+		return -1;
+	index = page_index(&m->page);
+	json_array_foreach (m->fix_ids, n, v) {
+		k = (size_t)json_integer_value(json_array_get(m->fix_pos, n));
+		if ((x = find(index, v)) == NULL)
+			mismatch(
+			    m, json_string_value(v), "missing on the server");
+		else if (compare_one(m, k, (size_t)json_integer_value(x),
+		             &what) != SAME)
+			mismatch(m, json_string_value(v), what);
+		else
+			m->repaired++;
+	}
+	json_decref(index);
+	json_array_clear(m->fix_ids);
+	json_array_clear(m->fix_metas);
+	json_array_clear(m->fix_pos);
+	return 0;
+}
+
+static int
+check_batch(struct cmp *m, cdb_error *e)
+{
+	json_t *index, *v, *x;
+	size_t k;
+
+	if (m->n == 0)
+		return 0;
+	if (cdb_chroma_get_ids(m->c, m->id, m->ids, CDB_INC_ALL, &m->page, e) ==
+	    -1)
+		return -1;
+	if ((index = page_index(&m->page)) == NULL)
+		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+	json_array_foreach (m->ids, k, v) {
+		if ((x = find(index, v)) == NULL) {
+			m->compared++;
+			mismatch(
+			    m, json_string_value(v), "missing on the server");
+		} else
+			check_one(m, k, (size_t)json_integer_value(x));
+	}
+	json_decref(index);
+	if (json_array_size(m->fix_ids) > 0 && repair(m, e) == -1)
+		return -1;
+	json_array_clear(m->ids);
+	json_array_clear(m->recs);
+	m->n = m->used = 0;
+	return 0;
+}
+
+static int
+add_record(struct cmp *m, const cdb_item *it, cdb_error *e)
+{
+	size_t dim = it->emb ? it->dim : 0;
+
+	if ((m->n == CMP_RECORDS || m->used + dim > CMP_FLOATS) &&
+	    check_batch(m, e) == -1)
+		return -1;
+	json_array_append_new(m->ids, json_stringn(it->id, it->id_len));
+	json_array_append(m->recs, it->obj);
+	m->dims[m->n] = dim;
+	m->offs[m->n] = m->used;
+	if (dim > 0)
+		memcpy(m->emb + m->used, it->emb, dim * sizeof(float));
+	m->used += dim;
+	m->n++;
+	return 0;
+}
+
+static int
+walk(struct cmp *m, cdb_reader *rd, cdb_error *e)
+{
+	cdb_item it;
+	int rc;
+
+	while ((rc = cdb_reader_next(rd, &it, e)) == 1)
+		if (it.kind == CDB_KIND_RECORD && add_record(m, &it, e) == -1)
+			return -1;
+	return rc == -1 ? -1 : check_batch(m, e);
+}
+
+static const char *
+space_of(const json_t *conf)
+{
+	json_t *s = json_object_get(json_object_get(conf, "hnsw"), "space");
+
+	if (!json_is_string(s))
+		s = json_object_get(json_object_get(conf, "spann"), "space");
+	return json_is_string(s) ? json_string_value(s) : "l2";
+}
+
+/* The collection itself: metadata and index configuration. */
+static void
+compare_collection(struct cmp *m, const json_t *entry, const json_t *have)
+{
+	const json_t *want = field(entry, "configuration");
+	const json_t *got = field(have, "configuration_json");
+
+	if (!json_equal(field(entry, "metadata"), field(have, "metadata")))
+		snprintf(m->problem, sizeof(m->problem),
+		    "collection metadata differs");
+	else if (!json_equal(field(want, "hnsw"), field(got, "hnsw")) ||
+	         !json_equal(field(want, "spann"), field(got, "spann")))
+		snprintf(m->problem, sizeof(m->problem),
+		    "collection configuration differs");
+	else
+		return;
+	m->mismatches++;
+}
+
+static int
+prepare(struct cmp *m, const json_t *entry, const json_t *have, cdb_error *e)
+{
+	m->id = json_string_value(json_object_get(have, "id"));
+	if (m->id == NULL)
+		return cdb_error_set(e, CDB_ERR_SERVER,
+		    "collection without an id in the server's answer");
+	m->cosine =
+	    strcmp(space_of(field(entry, "configuration")), "cosine") == 0;
+	m->ids = json_array();
+	m->recs = json_array();
+	m->fix_ids = json_array();
+	m->fix_metas = json_array();
+	m->fix_pos = json_array();
+	m->emb = malloc(CMP_FLOATS * sizeof(float));
+	m->dims = calloc(CMP_RECORDS, sizeof(size_t));
+	m->offs = calloc(CMP_RECORDS, sizeof(size_t));
+	cdb_page_init(&m->page);
+	if (m->ids == NULL || m->recs == NULL || m->fix_ids == NULL ||
+	    m->fix_metas == NULL || m->fix_pos == NULL || m->emb == NULL ||
+	    m->dims == NULL || m->offs == NULL)
+		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+	compare_collection(m, entry, have);
+	return 0;
+}
+
+static void
+release(struct cmp *m)
+{
+	json_decref(m->ids);
+	json_decref(m->recs);
+	json_decref(m->fix_ids);
+	json_decref(m->fix_metas);
+	json_decref(m->fix_pos);
+	free(m->emb);
+	free(m->dims);
+	free(m->offs);
+	cdb_page_free(&m->page);
+}
+
+static int
+fill(struct cmp *m, const json_t *entry, json_t *result, cdb_error *e)
+{
+	long long want = json_integer_value(json_object_get(entry, "count"));
+	long n = cdb_chroma_count(m->c, m->id, e);
+
+	if (n == -1)
+		return -1;
+	if (m->mismatches == 0 && (n != want || m->compared != want))
+		snprintf(m->problem, sizeof(m->problem),
+		    "%ld records on the server, %lld in the snapshot", n, want);
+	json_object_set_new(result, "count_after", json_integer(n));
+	json_object_set_new(result, "compared", json_integer(m->compared));
+	json_object_set_new(result, "mismatches", json_integer(m->mismatches));
+	json_object_set_new(result, "repaired", json_integer(m->repaired));
+	json_object_set_new(result, "verified",
+	    json_boolean(
+	        m->mismatches == 0 && n == want && m->compared == want));
+	if (m->problem[0] != '\0')
+		json_object_set_new(result, "problem", json_string(m->problem));
+	return 0;
+}
+
+int
+cdb_rollback_compare(cdb_chroma *c, const json_t *entry, FILE *in, int repair,
+    json_t *result, cdb_error *e)
+{
+	const char *name = json_string_value(json_object_get(entry, "name"));
+	struct cmp m;
+	cdb_reader *rd = NULL;
+	json_t *have;
+	int rc = -1;
+
+	memset(&m, 0, sizeof(m));
+	m.c = c;
+	m.repair = repair;
+	if ((have = cdb_chroma_get_collection(c, name, e)) == NULL)
+		return -1;
+	if (prepare(&m, entry, have, e) == 0 &&
+	    (rd = cdb_reader_new(in, name, 0)) == NULL)
+		cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+	else if (rd != NULL && walk(&m, rd, e) == 0)
+		rc = fill(&m, entry, result, e);
+	cdb_reader_free(rd);
+	release(&m);
+	json_decref(have);
+	return rc;
+}

@@ -1,0 +1,323 @@
+/*
+ * rbreport.c - the rollback's inputs and outputs: the validation report
+ * it obeys, the names of the collections a failed migration created, and
+ * the rollback report it writes.  See rollback.h.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "checkpoint.h"
+#include "json.h"
+#include "rollback.h"
+
+static void
+add_name(json_t *names, const char *s)
+{
+	json_t *v;
+	size_t i;
+
+	if (s == NULL || *s == '\0')
+		return;
+	json_array_foreach (names, i, v) {
+		if (strcmp(json_string_value(v), s) == 0)
+			return;
+	}
+	json_array_append_new(names, json_string(s));
+}
+
+void
+cdb_rollback_add_names(json_t *names, const json_t *v)
+{
+	const char *k;
+	json_t *x, *n;
+	size_t i;
+
+	if (json_is_object(v)) {
+		json_object_foreach ((json_t *)v, k, x)
+			add_name(names, k);
+		return;
+	}
+	json_array_foreach (v, i, x) {
+		if (json_is_string(x))
+			add_name(names, json_string_value(x));
+		else if (json_is_object(x)) {
+			n = json_object_get(x, "name");
+			if (!json_is_string(n))
+				n = json_object_get(x, "collection");
+			add_name(names, json_string_value(n));
+		}
+	}
+}
+
+static json_t *
+load_object(const char *path, const char *what, cdb_error *e)
+{
+	json_error_t je;
+	json_t *j = json_load_file(path, CDB_JSON_FLAGS, &je);
+
+	if (j == NULL)
+		cdb_error_set(e, CDB_ERR_INPUT, "%s: cannot read the %s: %s",
+		    path, what, je.text);
+	else if (!json_is_object(j)) {
+		cdb_error_set(e, CDB_ERR_INPUT,
+		    "%s: the %s is not a JSON object", path, what);
+		json_decref(j);
+		j = NULL;
+	}
+	return j;
+}
+
+static json_t *
+string_or_null(const json_t *o, const char *key)
+{
+	json_t *v = json_object_get(o, key);
+
+	return json_is_string(v) ? json_incref(v) : json_null();
+}
+
+json_t *
+cdb_rollback_read_report(const char *path, cdb_error *e)
+{
+	json_t *j, *t, *out, *names;
+
+	if ((j = load_object(path, "validation report", e)) == NULL)
+		return NULL;
+	t = json_object_get(j, "rollback_triggered");
+	if (!json_is_boolean(t)) {
+		json_decref(j);
+		cdb_error_set(e, CDB_ERR_INPUT,
+		    "%s: no boolean \"rollback_triggered\": not a validation "
+		    "report",
+		    path);
+		return NULL;
+	}
+	names = json_array();
+	cdb_rollback_add_names(names, json_object_get(j, "collections"));
+	out = json_pack("{s:s, s:O, s:o, s:o, s:o}", "path", path,
+	    "rollback_triggered", t, "rollback_reason",
+	    string_or_null(j, "rollback_reason"), "overall_status",
+	    string_or_null(j, "overall_status"), "collections", names);
+	json_decref(j);
+	if (out == NULL)
+		cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+	return out;
+}
+
+int
+cdb_rollback_checkpoint_names(const char *path, json_t *names, cdb_error *e)
+{
+	json_t *j, *c;
+
+	if ((j = load_object(path, "migration checkpoint", e)) == NULL)
+		return -1;
+	c = json_object_get(j, "collections");
+	if (!json_is_object(c) && !json_is_array(c)) {
+		json_decref(j);
+		return cdb_error_set(e, CDB_ERR_INPUT,
+		    "%s: no \"collections\" in this checkpoint: not one of "
+		    "cdb-import's",
+		    path);
+	}
+	cdb_rollback_add_names(names, c);
+	json_decref(j);
+	return 0;
+}
+
+void
+cdb_rollback_archive_name(char out[64], time_t t)
+{
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(out, 64, "failed-%Y%m%dT%H%M%SZ.tar.gz", &tm);
+}
+
+static int
+write_all(int fd, const char *p, size_t n)
+{
+	ssize_t k;
+
+	while (n > 0) {
+		if ((k = write(fd, p, n)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += k;
+		n -= (size_t)k;
+	}
+	return 0;
+}
+
+int
+cdb_rollback_write_file(
+    const char *path, const char *data, size_t len, cdb_error *e)
+{
+	cdb_buf tmp;
+	int fd, rc = -1;
+
+	cdb_buf_init(&tmp);
+	if (cdb_buf_printf(&tmp, "%s.tmp.%ld", path, (long)getpid()) == -1)
+		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+	fd = open(tmp.data, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	if (fd == -1 || write_all(fd, data, len) == -1 || fsync(fd) == -1)
+		cdb_error_set(
+		    e, CDB_ERR_SYS, "%s: %s", tmp.data, strerror(errno));
+	else if (close(fd) == -1 || (fd = -1, rename(tmp.data, path) == -1))
+		cdb_error_set(e, CDB_ERR_SYS, "%s: %s", path, strerror(errno));
+	else
+		rc = cdb_checkpoint_sync_dir(path, e);
+	if (rc == -1) {
+		if (fd != -1)
+			close(fd);
+		unlink(tmp.data);
+	}
+	cdb_buf_free(&tmp);
+	return rc;
+}
+
+/* ------------------------------------------------------------ Markdown -- */
+
+static const char *
+str(const json_t *o, const char *key, const char *dflt)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+
+	return s ? s : dflt;
+}
+
+/* A count, or "-" when there is none. */
+static const char *
+num(const json_t *o, const char *key, char buf[32])
+{
+	json_t *v = json_object_get(o, key);
+
+	if (!json_is_integer(v))
+		return "-";
+	snprintf(buf, 32, "%lld", (long long)json_integer_value(v));
+	return buf;
+}
+
+static const char *
+yes(const json_t *o, const char *key)
+{
+	json_t *v = json_object_get(o, key);
+
+	return json_is_true(v) ? "yes" : json_is_false(v) ? "no" : "-";
+}
+
+static int
+md_head(const json_t *r, cdb_buf *b)
+{
+	const json_t *s = json_object_get(r, "snapshot");
+	const json_t *t = json_object_get(r, "target");
+	const json_t *v = json_object_get(r, "validation");
+	int rc = 0;
+
+	rc |= cdb_buf_printf(b, "# Rollback report\n\n");
+	rc |= cdb_buf_printf(b, "- **Status:** %s\n", str(r, "status", "?"));
+	rc |= cdb_buf_printf(b, "- **Verified:** %s\n", yes(r, "verified"));
+	if (json_object_get(r, "error"))
+		rc |=
+		    cdb_buf_printf(b, "- **Error:** %s\n", str(r, "error", ""));
+	rc |= cdb_buf_printf(b, "- **Target:** %s (tenant %s, database %s)\n",
+	    str(t, "server", "?"), str(t, "tenant", "?"),
+	    str(t, "database", "?"));
+	rc |= cdb_buf_printf(b, "- **Snapshot:** %s, taken %s from %s\n",
+	    str(s, "path", "?"), str(s, "created", "?"), str(s, "server", "?"));
+	if (json_is_object(v))
+		rc |= cdb_buf_printf(b,
+		    "- **Validation report:** %s: %s, rollback triggered: %s, "
+		    "reason: %s\n",
+		    str(v, "path", "?"), str(v, "overall_status", "?"),
+		    yes(v, "rollback_triggered"),
+		    str(v, "rollback_reason", "-"));
+	if (json_is_true(json_object_get(r, "forced")))
+		rc |= cdb_buf_puts(b, "- **Forced:** yes (--force)\n");
+	rc |= cdb_buf_printf(b, "- **Archive of the failed state:** %s\n",
+	    str(r, "failed_archive", "none (nothing to archive)"));
+	rc |= cdb_buf_printf(b, "- **Started:** %s; **elapsed:** %.1f s%s\n\n",
+	    str(r, "started", "?"),
+	    json_number_value(json_object_get(r, "elapsed_seconds")),
+	    json_is_true(json_object_get(r, "resumed"))
+	        ? " (this run resumed an interrupted one)"
+	        : "");
+	return rc;
+}
+
+/* One table cell: a '|' or a line break inside would end the cell. */
+static int
+md_cell(cdb_buf *b, const char *s)
+{
+	int rc = cdb_buf_puts(b, " ");
+
+	for (; *s != '\0'; s++) {
+		if (*s == '|')
+			rc |= cdb_buf_puts(b, "\\|");
+		else if ((unsigned char)*s < 32)
+			rc |= cdb_buf_putc(b, ' ');
+		else
+			rc |= cdb_buf_putc(b, *s);
+	}
+	return rc | cdb_buf_puts(b, " |");
+}
+
+static int
+md_row(const json_t *c, cdb_buf *b)
+{
+	char x[32], y[32], z[32], w[32];
+	const char *cells[] = {str(c, "name", "?"), str(c, "action", "?"),
+	    num(c, "count_before", x), num(c, "count_expected", y),
+	    num(c, "count_after", z), yes(c, "archived"), yes(c, "verified"),
+	    num(c, "repaired", w), str(c, "problem", "")};
+	size_t i;
+	int rc = cdb_buf_puts(b, "|");
+
+	for (i = 0; i < sizeof(cells) / sizeof(cells[0]); i++)
+		rc |= md_cell(b, cells[i]);
+	return rc | cdb_buf_puts(b, "\n");
+}
+
+static int
+md_list(const json_t *r, const char *key, const char *title, cdb_buf *b)
+{
+	json_t *a = json_object_get(r, key), *v;
+	size_t i;
+	int rc = 0;
+
+	if (json_array_size(a) == 0)
+		return 0;
+	rc |= cdb_buf_printf(b, "\n%s:", title);
+	json_array_foreach (a, i, v)
+		rc |= cdb_buf_printf(
+		    b, "%s %s", i ? "," : "", json_string_value(v));
+	return rc | cdb_buf_puts(b, "\n");
+}
+
+int
+cdb_rollback_report_md(const json_t *r, cdb_buf *b)
+{
+	json_t *c;
+	size_t i;
+	int rc = md_head(r, b);
+
+	rc |= cdb_buf_puts(b,
+	    "| Collection | Action | Before | Snapshot | After | Archived | "
+	    "Verified | Repaired | Problem |\n"
+	    "|---|---|---:|---:|---:|---|---|---:|---|\n");
+	json_array_foreach (json_object_get(r, "collections"), i, c)
+		rc |= md_row(c, b);
+	rc |= md_list(r, "left_alone",
+	    "Left alone (not in the snapshot, not "
+	    "named as created by the migration)",
+	    b);
+	rc |= md_list(r, "not_found",
+	    "Named as created by the migration but "
+	    "not on the server",
+	    b);
+	return rc ? -1 : 0;
+}

@@ -1,0 +1,807 @@
+/*
+ * rollback.c - restore a snapshot after a failed migration; see
+ * rollback.h.  The restore goes through phases recorded in a state file
+ * (plan, archive, remove, import, verify) so that a rerun after a crash
+ * continues where the last one stopped, with the plan and the counts of
+ * the first run.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "checkpoint.h"
+#include "cli.h"
+#include "import.h"
+#include "json.h"
+#include "ndjson.h"
+#include "rollback.h"
+#include "snapshot.h"
+
+#define STATE_VERSION 1
+#define STATE_KIND    "cdb-rollback-restore"
+
+struct job {
+	const cdb_rollback_opts *o;
+	json_t *remove; /* names the failed migration created */
+	json_t *report;
+	json_t *manifest;
+	cdb_chroma *c;
+	const char *tenant, *database;
+	cdb_buf work, state_path;
+	json_t *state;
+	struct timespec t0;
+	/* Shared by the import (main thread) and the verifier thread. */
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int stop;
+	json_t *results; /* name -> verification result */
+	cdb_chroma *vc;  /* the verifier's client */
+	cdb_error verr;
+};
+
+static void step(struct job *j, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+step(struct job *j, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	if (j->o->step == NULL)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	j->o->step(j->o->arg, msg);
+}
+
+static void
+utc(char out[32], time_t t)
+{
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static int
+has_name(const json_t *names, const char *name)
+{
+	json_t *v;
+	size_t i;
+
+	json_array_foreach (names, i, v) {
+		if (strcmp(json_string_value(v), name) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+static json_t *
+plan_get(const struct job *j, const char *key)
+{
+	return json_object_get(json_object_get(j->state, "plan"), key);
+}
+
+/* ------------------------------------------------------------- state -- */
+
+static int
+by_string(const void *a, const void *b)
+{
+	return strcmp(json_string_value(*(json_t *const *)a),
+	    json_string_value(*(json_t *const *)b));
+}
+
+/* The names, sorted, so that their order on the command line is moot. */
+static json_t *
+sorted(const json_t *names)
+{
+	size_t i, n = json_array_size(names);
+	json_t **v = calloc(n + 1, sizeof(*v)), *out = json_array();
+
+	for (i = 0; v != NULL && i < n; i++)
+		v[i] = json_array_get(names, i);
+	if (v != NULL)
+		qsort(v, n, sizeof(*v), by_string);
+	for (i = 0; v != NULL && i < n; i++)
+		json_array_append(out, v[i]);
+	free(v);
+	return out;
+}
+
+/* What a rerun must match to continue: the same snapshot and target. */
+static json_t *
+identity(struct job *j)
+{
+	json_t *m = j->manifest, *digests = json_array(), *c;
+	size_t i;
+
+	json_array_foreach (json_object_get(m, "collections"), i, c)
+		json_array_append(digests, json_object_get(c, "digest"));
+	return json_pack("{s:{s:O?, s:O?, s:o}, s:s, s:s, s:s, s:o}",
+	    "snapshot", "created", json_object_get(m, "created"), "server",
+	    json_object_get(m, "server"), "digests", digests, "server",
+	    cdb_chroma_url(j->c), "tenant", j->tenant, "database", j->database,
+	    "remove", sorted(j->remove));
+}
+
+static int
+save_state(struct job *j, const char *phase, cdb_error *e)
+{
+	if (phase != NULL)
+		json_object_set_new(j->state, "phase", json_string(phase));
+	if (mkdir(j->work.data, 0700) == -1 && errno != EEXIST)
+		return cdb_error_set(
+		    e, CDB_ERR_SYS, "%s: %s", j->work.data, strerror(errno));
+	return cdb_checkpoint_save(j->state_path.data, j->state, e);
+}
+
+static int
+load_state(struct job *j, cdb_error *e)
+{
+	const char *w = j->o->work_dir ? j->o->work_dir : "cdb-rollback.work";
+	json_t *id;
+	int same;
+
+	if (cdb_buf_puts(&j->work, w) == -1 ||
+	    cdb_buf_printf(&j->state_path, "%s/state.json", w) == -1)
+		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+	j->state = cdb_checkpoint_load(j->state_path.data, e);
+	if (j->state == NULL)
+		return e != NULL && e->kind != CDB_ERR_NONE ? -1 : 0;
+	id = identity(j);
+	same = json_integer_value(json_object_get(j->state, "version")) ==
+	           STATE_VERSION &&
+	       cdb_json_str_is(j->state, "kind", STATE_KIND) &&
+	       json_equal(json_object_get(j->state, "identity"), id);
+	json_decref(id);
+	if (!same)
+		return cdb_error_set(e, CDB_ERR_USAGE,
+		    "%s holds an unfinished restore of another snapshot, or "
+		    "into another server or database, or with other "
+		    "collections to remove; rerun that restore to finish it, "
+		    "or remove %s to start over",
+		    w, w);
+	json_object_set_new(j->report, "resumed", json_true());
+	return 0;
+}
+
+/* Leave no trace of a finished restore but its reports and archive. */
+static void
+remove_work(struct job *j)
+{
+	cdb_buf p;
+	size_t i;
+
+	cdb_buf_init(&p);
+	for (i = 0;
+	     i <= json_array_size(json_object_get(j->manifest, "collections"));
+	     i++) {
+		cdb_buf_reset(&p);
+		cdb_buf_printf(&p, "%s/import-%04zu.ckpt", j->work.data, i);
+		unlink(p.data);
+	}
+	cdb_buf_free(&p);
+	unlink(j->state_path.data);
+	rmdir(j->work.data);
+}
+
+/* -------------------------------------------------------------- plan -- */
+
+static int
+note_present(struct job *j, const json_t *coll, json_t *plan, cdb_error *e)
+{
+	const char *name = json_string_value(json_object_get(coll, "name"));
+	const char *id = json_string_value(json_object_get(coll, "id"));
+	long n;
+
+	if (name == NULL || id == NULL)
+		return cdb_error_set(e, CDB_ERR_SERVER,
+		    "collection without a name or id in the server's answer");
+	if (!cdb_snapshot_find(j->manifest, name) &&
+	    !has_name(j->remove, name)) {
+		json_array_append_new(
+		    json_object_get(plan, "left_alone"), json_string(name));
+		return 0;
+	}
+	if ((n = cdb_chroma_count(j->c, id, e)) == -1)
+		return -1;
+	json_array_append_new(
+	    json_object_get(plan, "remove"), json_string(name));
+	json_object_set_new(
+	    json_object_get(plan, "before"), name, json_integer(n));
+	return 0;
+}
+
+static int
+make_state(struct job *j, json_t *plan)
+{
+	const char *dir = j->o->archive_dir ? j->o->archive_dir : ".";
+	char name[64], when[32];
+	json_t *archive = json_null();
+	time_t now = time(NULL);
+	cdb_buf p;
+
+	cdb_buf_init(&p);
+	if (json_array_size(json_object_get(plan, "remove")) > 0) {
+		cdb_rollback_archive_name(name, now);
+		cdb_buf_printf(&p, "%s%s%s", dir,
+		    dir[strlen(dir) - 1] == '/' ? "" : "/", name);
+		archive = json_string(p.data);
+	}
+	cdb_buf_free(&p);
+	utc(when, now);
+	j->state = json_pack("{s:i, s:s, s:o, s:s, s:s, s:o, s:O, s:[]}",
+	    "version", STATE_VERSION, "kind", STATE_KIND, "identity",
+	    identity(j), "started", when, "phase", "archive", "archive",
+	    archive, "plan", plan, "imported");
+	return j->state ? 0 : -1;
+}
+
+/* Decide what to archive, remove and restore, from the server as it is. */
+static int
+plan(struct job *j, cdb_error *e)
+{
+	json_t *present, *plan, *v;
+	size_t i;
+	int rc = 0;
+
+	if ((present = cdb_chroma_list(j->c, e)) == NULL)
+		return -1;
+	plan = json_pack("{s:[], s:{}, s:[], s:[], s:O}", "remove", "before",
+	    "left_alone", "not_found", "requested", j->remove);
+	json_array_foreach (present, i, v) {
+		if ((rc = note_present(j, v, plan, e)) == -1)
+			break;
+	}
+	json_array_foreach (j->remove, i, v) {
+		if (cdb_snapshot_find_in(present, json_string_value(v)) == NULL)
+			json_array_append(
+			    json_object_get(plan, "not_found"), v);
+	}
+	json_decref(present);
+	if (rc == 0 && make_state(j, plan) == -1)
+		rc = cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+	json_decref(plan);
+	return rc;
+}
+
+/* ----------------------------------------------------------- archive -- */
+
+static int
+archive(struct job *j, cdb_error *e)
+{
+	const char *path =
+	    json_string_value(json_object_get(j->state, "archive"));
+	json_t *names = plan_get(j, "remove");
+	size_t i, n = json_array_size(names);
+	cdb_snapshot_opts so;
+	cdb_snapshot_stats st;
+	char **v;
+	int rc;
+
+	if (path == NULL)
+		return 0;
+	if (access(path, F_OK) == 0) {
+		/* Finished just before a crash: only leftovers to remove. */
+		cdb_snapshot_writer_cleanup(path);
+		return 0;
+	}
+	step(j, "archiving %zu collection%s to %s", n, n == 1 ? "" : "s", path);
+	if ((v = calloc(n + 1, sizeof(*v))) == NULL)
+		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+	for (i = 0; i < n; i++)
+		v[i] = (char *)json_string_value(json_array_get(names, i));
+	memset(&so, 0, sizeof(so));
+	so.names = v;
+	so.nnames = n;
+	so.output = path;
+	so.comp = CDB_SNAP_GZIP;
+	so.form = CDB_EMB_BASE64;
+	so.tool = j->o->tool;
+	so.warn = j->o->step;
+	so.progress = j->o->progress;
+	so.arg = j->o->arg;
+	rc = cdb_snapshot_take(j->c, &so, &st, e);
+	free(v);
+	return rc;
+}
+
+/* ------------------------------------------------------------ remove -- */
+
+static int
+remove_one(struct job *j, const char *name, cdb_error *e)
+{
+	cdb_error de, ge;
+	json_t *have;
+
+	cdb_error_clear(&de);
+	if (cdb_chroma_delete(j->c, name, &de) == 0)
+		return 0;
+	/* Removed already, by a run that stopped before saying so? */
+	cdb_error_clear(&ge);
+	if ((have = cdb_chroma_get_collection(j->c, name, &ge)) == NULL &&
+	    ge.http_status == 404)
+		return 0;
+	json_decref(have);
+	return cdb_error_set(
+	    e, de.kind, "cannot remove collection \"%s\": %s", name, de.text);
+}
+
+static int
+remove_all(struct job *j, cdb_error *e)
+{
+	json_t *before = plan_get(j, "before"), *v;
+	const char *name;
+	size_t i;
+
+	json_array_foreach (plan_get(j, "remove"), i, v) {
+		name = json_string_value(v);
+		step(j, "removing collection %s (%lld records)", name,
+		    (long long)json_integer_value(
+		        json_object_get(before, name)));
+		if (remove_one(j, name, e) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------- import and verify -- */
+
+static int
+imported(struct job *j, const char *name)
+{
+	int rc;
+
+	pthread_mutex_lock(&j->mu);
+	rc = has_name(json_object_get(j->state, "imported"), name);
+	pthread_mutex_unlock(&j->mu);
+	return rc;
+}
+
+static size_t
+index_of(const json_t *manifest, const char *name)
+{
+	json_t *c;
+	size_t i;
+
+	json_array_foreach (json_object_get(manifest, "collections"), i, c) {
+		if (cdb_json_str_is(c, "name", name))
+			return i + 1;
+	}
+	return 0;
+}
+
+static int
+import_error(
+    struct job *j, const char *member, const cdb_error *ie, cdb_error *e)
+{
+	if (ie->line > 0)
+		return cdb_error_set(e, ie->kind, "%s: member \"%s\":%ld: %s",
+		    j->o->snapshot, member, ie->line, ie->text);
+	return cdb_error_set(e, ie->kind, "%s: member \"%s\": %s",
+	    j->o->snapshot, member, ie->text);
+}
+
+static int
+mark_imported(struct job *j, const char *name, cdb_error *e)
+{
+	int rc;
+
+	pthread_mutex_lock(&j->mu);
+	json_array_append_new(
+	    json_object_get(j->state, "imported"), json_string(name));
+	rc = save_state(j, NULL, e);
+	pthread_cond_broadcast(&j->cv);
+	pthread_mutex_unlock(&j->mu);
+	return rc;
+}
+
+/* Load one member into its collection (created by the import). */
+static int
+import_member(
+    void *arg, const char *member, const json_t *entry, FILE *in, cdb_error *e)
+{
+	struct job *j = arg;
+	const char *name = json_string_value(json_object_get(entry, "name"));
+	cdb_import_opts io;
+	cdb_import_stats ist;
+	cdb_error ie;
+	cdb_buf ckpt;
+	int rc;
+
+	if (imported(j, name))
+		return 0;
+	step(j, "restoring collection %s (%lld records)", name,
+	    (long long)json_integer_value(json_object_get(entry, "count")));
+	cdb_buf_init(&ckpt);
+	if (cdb_buf_printf(&ckpt, "%s/import-%04zu.ckpt", j->work.data,
+	        index_of(j->manifest, name)) == -1)
+		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+	memset(&io, 0, sizeof(io));
+	io.url = j->o->url;
+	io.tenant = j->tenant;
+	io.database = j->database;
+	io.http = j->o->http;
+	io.batch = j->o->batch;
+	io.jobs = j->o->jobs;
+	io.checkpoint = ckpt.data;
+	io.input = member;
+	io.collection = name;
+	io.progress = j->o->progress;
+	io.arg = j->o->arg;
+	cdb_error_clear(&ie);
+	rc = cdb_import_run(in, &io, &ist, &ie);
+	cdb_buf_free(&ckpt);
+	if (rc == -1)
+		return import_error(j, member, &ie, e);
+	return mark_imported(j, name, e);
+}
+
+/* Wait until the import finished name; 0, or -1 if it stopped. */
+static int
+wait_imported(struct job *j, const char *name)
+{
+	int rc;
+
+	pthread_mutex_lock(&j->mu);
+	while (
+	    !j->stop && !has_name(json_object_get(j->state, "imported"), name))
+		pthread_cond_wait(&j->cv, &j->mu);
+	rc = has_name(json_object_get(j->state, "imported"), name) ? 0 : -1;
+	pthread_mutex_unlock(&j->mu);
+	return rc;
+}
+
+static int
+verify_member(
+    void *arg, const char *member, const json_t *entry, FILE *in, cdb_error *e)
+{
+	struct job *j = arg;
+	const char *name = json_string_value(json_object_get(entry, "name"));
+	json_t *res;
+	int rc;
+
+	(void)member;
+	if (wait_imported(j, name) == -1)
+		return cdb_error_set(e, CDB_ERR_INPUT,
+		    "collection \"%s\" was not verified: the restore stopped",
+		    name);
+	if ((res = json_object()) == NULL)
+		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+	rc = cdb_rollback_compare(j->vc, entry, in, 1, res, e);
+	if (rc == 0 && json_integer_value(json_object_get(res, "repaired")) > 0)
+		step(j,
+		    "collection %s: set the metadata of %lld records back "
+		    "to the snapshot's (the server had kept stale values)",
+		    name,
+		    (long long)json_integer_value(
+		        json_object_get(res, "repaired")));
+	if (rc == 0)
+		step(j, "verified collection %s: %s", name,
+		    json_is_true(json_object_get(res, "verified"))
+		        ? "identical to the snapshot"
+		        : json_string_value(json_object_get(res, "problem")));
+	pthread_mutex_lock(&j->mu);
+	json_object_set_new(j->results, name, res);
+	pthread_mutex_unlock(&j->mu);
+	return rc;
+}
+
+/* Compare each collection with the snapshot as soon as it is restored. */
+static void *
+verifier(void *arg)
+{
+	struct job *j = arg;
+	json_t *m;
+
+	j->vc = cdb_chroma_new(
+	    j->o->url, j->tenant, j->database, j->o->http, &j->verr);
+	if (j->vc == NULL)
+		return NULL;
+	m = cdb_snapshot_read(
+	    j->o->snapshot, j->manifest, verify_member, j, &j->verr);
+	json_decref(m);
+	cdb_chroma_free(j->vc);
+	j->vc = NULL;
+	return NULL;
+}
+
+static int
+all_imported(struct job *j)
+{
+	json_t *c;
+	size_t i;
+
+	json_array_foreach (json_object_get(j->manifest, "collections"), i, c) {
+		if (!imported(j, json_string_value(json_object_get(c, "name"))))
+			return 0;
+	}
+	return 1;
+}
+
+static int
+import_and_verify(struct job *j, cdb_error *e)
+{
+	pthread_t t;
+	json_t *m;
+	int rc = 0;
+
+	cdb_error_clear(&j->verr);
+	if (pthread_create(&t, NULL, verifier, j) != 0)
+		return cdb_error_set(e, CDB_ERR_SYS, "cannot start a thread");
+	if (!all_imported(j)) {
+		m = cdb_snapshot_read(
+		    j->o->snapshot, j->manifest, import_member, j, e);
+		rc = m ? 0 : -1;
+		json_decref(m);
+	}
+	pthread_mutex_lock(&j->mu);
+	j->stop = 1;
+	pthread_cond_broadcast(&j->cv);
+	pthread_mutex_unlock(&j->mu);
+	pthread_join(t, NULL);
+	if (rc == 0 && j->verr.kind != CDB_ERR_NONE) {
+		if (e != NULL)
+			*e = j->verr;
+		rc = -1;
+	}
+	return rc == 0 ? save_state(j, "verify", e) : -1;
+}
+
+/* ------------------------------------------------------------ report -- */
+
+static json_t *
+row(struct job *j, const char *name)
+{
+	json_t *r, *ent = cdb_snapshot_find(j->manifest, name);
+	json_t *before = json_object_get(plan_get(j, "before"), name);
+
+	r = json_pack("{s:s, s:s, s:b, s:b, s:O?, s:O?}", "name", name,
+	    "action", ent ? "restore" : "remove", "in_snapshot", ent != NULL,
+	    "created_by_migration", has_name(plan_get(j, "requested"), name),
+	    "count_before", before, "count_expected",
+	    ent ? json_object_get(ent, "count") : NULL);
+	if (r != NULL)
+		json_object_set_new(r, "archived",
+		    json_boolean(
+		        before != NULL &&
+		        json_is_string(json_object_get(j->state, "archive"))));
+	return r;
+}
+
+/* One row per collection restored or removed, sorted by name. */
+static void
+report_rows(struct job *j)
+{
+	json_t *names = json_array(), *rows = json_array(), *all, *v, *c;
+	size_t i;
+
+	json_array_foreach (json_object_get(j->manifest, "collections"), i, c)
+		json_array_append(names, json_object_get(c, "name"));
+	json_array_foreach (plan_get(j, "remove"), i, v) {
+		if (!has_name(names, json_string_value(v)))
+			json_array_append(names, v);
+	}
+	all = sorted(names);
+	json_array_foreach (all, i, v)
+		json_array_append_new(rows, row(j, json_string_value(v)));
+	json_object_set_new(j->report, "collections", rows);
+	json_object_set(j->report, "left_alone", plan_get(j, "left_alone"));
+	json_object_set(j->report, "not_found", plan_get(j, "not_found"));
+	json_object_set(
+	    j->report, "failed_archive", json_object_get(j->state, "archive"));
+	json_object_set(
+	    j->report, "started", json_object_get(j->state, "started"));
+	json_decref(names);
+	json_decref(all);
+}
+
+static void
+report_head(struct job *j)
+{
+	const cdb_rollback_opts *o = j->o;
+	json_t *m = j->manifest;
+
+	json_object_set_new(j->report, "snapshot",
+	    json_pack("{s:s, s:O?, s:O?, s:O?, s:O?, s:I, s:O?}", "path",
+	        o->snapshot, "created", json_object_get(m, "created"), "server",
+	        json_object_get(m, "server"), "tenant",
+	        json_object_get(m, "tenant"), "database",
+	        json_object_get(m, "database"), "collections",
+	        (json_int_t)json_array_size(json_object_get(m, "collections")),
+	        "records", json_object_get(m, "records")));
+}
+
+/* Fill the rows with the verification; the first problem, or NULL. */
+static const char *
+report_results(struct job *j)
+{
+	json_t *r, *res;
+	const char *problem = NULL, *name;
+	size_t i;
+
+	json_array_foreach (json_object_get(j->report, "collections"), i, r) {
+		name = json_string_value(json_object_get(r, "name"));
+		res = json_object_get(j->results, name);
+		if (res != NULL)
+			json_object_update(r, res);
+		else if (cdb_json_str_is(r, "action", "restore"))
+			json_object_set_new(r, "verified", json_false());
+		else
+			continue;
+		if (!json_is_true(json_object_get(r, "verified")) &&
+		    problem == NULL) {
+			problem =
+			    json_string_value(json_object_get(r, "problem"));
+			if (problem == NULL)
+				problem = "not verified";
+			json_object_set_new(j->report, "first_problem",
+			    json_sprintf(
+			        "collection \"%s\": %s", name, problem));
+		}
+	}
+	return problem;
+}
+
+/* A removed collection that the snapshot did not have must be gone. */
+static void
+check_removed(struct job *j)
+{
+	json_t *r, *have;
+	cdb_error ge;
+	size_t i;
+
+	json_array_foreach (json_object_get(j->report, "collections"), i, r) {
+		if (!cdb_json_str_is(r, "action", "remove"))
+			continue;
+		cdb_error_clear(&ge);
+		have = cdb_chroma_get_collection(
+		    j->c, json_string_value(json_object_get(r, "name")), &ge);
+		json_object_set_new(r, "verified",
+		    json_boolean(have == NULL && ge.http_status == 404));
+		if (have != NULL)
+			json_object_set_new(
+			    r, "problem", json_string("still on the server"));
+		json_decref(have);
+	}
+}
+
+/* ------------------------------------------------------------ phases -- */
+
+static int
+open_target(struct job *j, cdb_error *e)
+{
+	const json_t *m = j->manifest;
+
+	j->tenant = j->o->tenant
+	                ? j->o->tenant
+	                : json_string_value(json_object_get(m, "tenant"));
+	j->database = j->o->database
+	                  ? j->o->database
+	                  : json_string_value(json_object_get(m, "database"));
+	if (j->tenant == NULL || j->database == NULL)
+		return cdb_error_set(e, CDB_ERR_USAGE,
+		    "the snapshot names no tenant or database: give them");
+	j->c = cdb_chroma_new(j->o->url, j->tenant, j->database, j->o->http, e);
+	if (j->c == NULL)
+		return -1;
+	json_object_set_new(j->report, "target",
+	    json_pack("{s:s, s:s, s:s}", "server", cdb_chroma_url(j->c),
+	        "tenant", j->tenant, "database", j->database));
+	return 0;
+}
+
+static int
+phase_is(struct job *j, const char *phase)
+{
+	return cdb_json_str_is(j->state, "phase", phase);
+}
+
+static int
+run_phases(struct job *j, cdb_error *e)
+{
+	if (phase_is(j, "archive")) {
+		if (archive(j, e) == -1 || save_state(j, "remove", e) == -1)
+			return -1;
+	}
+	if (phase_is(j, "remove")) {
+		if (remove_all(j, e) == -1 || save_state(j, "import", e) == -1)
+			return -1;
+	}
+	return import_and_verify(j, e);
+}
+
+static int
+run(struct job *j, cdb_error *e)
+{
+	const char *problem;
+
+	step(j, "checking snapshot %s", j->o->snapshot);
+	if ((j->manifest = cdb_snapshot_verify(j->o->snapshot, e)) == NULL)
+		return -1;
+	report_head(j);
+	if (open_target(j, e) == -1 || load_state(j, e) == -1 ||
+	    (j->state == NULL && plan(j, e) == -1))
+		return -1;
+	report_rows(j);
+	if (j->o->dry_run)
+		return 0;
+	if (save_state(j, NULL, e) == -1 || run_phases(j, e) == -1)
+		return -1;
+	check_removed(j);
+	if ((problem = report_results(j)) != NULL)
+		return cdb_error_set(e, CDB_ERR_INPUT,
+		    "the restored state does not match the snapshot: %s",
+		    json_string_value(
+		        json_object_get(j->report, "first_problem")));
+	remove_work(j);
+	return 0;
+}
+
+static void
+finish_report(struct job *j, int rc, const cdb_error *e)
+{
+	json_t *r = j->report;
+	char when[32];
+
+	utc(when, time(NULL));
+	json_object_set_new(r, "status",
+	    json_string(j->o->dry_run && rc == 0 ? "DRY_RUN"
+	                : rc == 0                ? "RESTORED"
+	                                         : "FAILED"));
+	json_object_set_new(
+	    r, "verified", json_boolean(rc == 0 && !j->o->dry_run));
+	json_object_set_new(r, "dry_run", json_boolean(j->o->dry_run));
+	if (json_object_get(r, "resumed") == NULL)
+		json_object_set_new(r, "resumed", json_false());
+	json_object_set_new(r, "forced", json_boolean(j->o->forced));
+	json_object_set(r, "validation",
+	    j->o->validation ? (json_t *)j->o->validation : json_null());
+	json_object_set_new(r, "finished", json_string(when));
+	json_object_set_new(
+	    r, "elapsed_seconds", json_real(cdb_cli_elapsed(&j->t0)));
+	if (rc == -1 && e != NULL)
+		json_object_set_new(r, "error", json_string(e->text));
+}
+
+int
+cdb_rollback_restore(const cdb_rollback_opts *o, json_t *report, cdb_error *e)
+{
+	struct job j;
+	cdb_error le;
+	int rc;
+
+	memset(&j, 0, sizeof(j));
+	j.o = o;
+	j.report = report;
+	clock_gettime(CLOCK_MONOTONIC, &j.t0);
+	cdb_buf_init(&j.work);
+	cdb_buf_init(&j.state_path);
+	pthread_mutex_init(&j.mu, NULL);
+	pthread_cond_init(&j.cv, NULL);
+	j.results = json_object();
+	j.remove = o->remove ? json_incref((json_t *)o->remove) : json_array();
+	json_object_set_new(
+	    report, "tool", json_string(o->tool ? o->tool : "cdb"));
+	cdb_error_clear(&le);
+	rc = run(&j, &le);
+	finish_report(&j, rc, &le);
+	if (rc == -1 && e != NULL && e->kind == CDB_ERR_NONE)
+		*e = le;
+	json_decref(j.manifest);
+	json_decref(j.state);
+	json_decref(j.results);
+	json_decref(j.remove);
+	cdb_chroma_free(j.c);
+	cdb_buf_free(&j.work);
+	cdb_buf_free(&j.state_path);
+	pthread_mutex_destroy(&j.mu);
+	pthread_cond_destroy(&j.cv);
+	return rc;
+}

@@ -1,0 +1,684 @@
+/*
+ * snapread.c - reading snapshot files, which may come from anywhere: no
+ * name from the archive is ever used as a file path, and everything in it
+ * is checked before use.  See snapshot.h and cdb-snapshot(5).
+ */
+#include <archive.h>
+#include <archive_entry.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "digest.h"
+#include "json.h"
+#include "ndjson.h"
+#include "snapshot.h"
+
+#define IOBUF 65536
+/* Memory grows with the number of members: bound it. */
+#define MAX_MEMBERS 100000
+
+struct rd {
+	const char *path;
+	struct archive *a;
+	const json_t *manifest; /* from an earlier read, or NULL */
+	json_t *found;          /* the manifest read this time */
+	json_t *seen;           /* member -> {"bytes", "digest"} */
+	cdb_snapshot_member_fn *fn;
+	void *arg;
+	char *buf;
+};
+
+/* A name from the archive, made safe to print: at most 120 bytes. */
+static const char *
+printable(const char *s, char out[128])
+{
+	size_t i;
+
+	for (i = 0; s[i] != '\0' && i < 120; i++)
+		out[i] = (unsigned char)s[i] < 32 || s[i] == 127 ? '?' : s[i];
+	if (s[i] != '\0') {
+		memcpy(out + i, "...", 3);
+		i += 3;
+	}
+	out[i] = '\0';
+	return out;
+}
+
+static int
+valid_digest(const char *s)
+{
+	size_t i;
+
+	if (s == NULL || strncmp(s, "xxh64:", 6) != 0 || strlen(s) != 22)
+		return 0;
+	for (i = 6; i < 22; i++)
+		if (strchr("0123456789abcdef", s[i]) == NULL)
+			return 0;
+	return 1;
+}
+
+static int
+object_or_null(const json_t *v)
+{
+	return v == NULL || json_is_null(v) || json_is_object(v);
+}
+
+static int
+check_entry(
+    const json_t *c, size_t i, json_t *names, json_t *members, cdb_error *e)
+{
+	const char *name = json_string_value(json_object_get(c, "name"));
+	const char *member = json_string_value(json_object_get(c, "member"));
+	json_t *count = json_object_get(c, "count");
+	json_t *bytes = json_object_get(c, "bytes");
+
+	if (!json_is_object(c) || name == NULL || *name == '\0')
+		return cdb_error_set(e, CDB_ERR_INPUT,
+		    "manifest: collection %zu has no name", i + 1);
+	if (member == NULL || !cdb_snapshot_member_ok(member))
+		return cdb_error_set(e, CDB_ERR_INPUT,
+		    "manifest: collection \"%s\" has no valid member name",
+		    name);
+	if (!json_is_integer(count) || json_integer_value(count) < 0 ||
+	    !json_is_integer(bytes) || json_integer_value(bytes) < 0)
+		return cdb_error_set(e, CDB_ERR_INPUT,
+		    "manifest: collection \"%s\" has no valid count or bytes",
+		    name);
+	if (!valid_digest(json_string_value(json_object_get(c, "digest"))))
+		return cdb_error_set(e, CDB_ERR_INPUT,
+		    "manifest: collection \"%s\" has no valid digest", name);
+	if (!object_or_null(json_object_get(c, "metadata")) ||
+	    !object_or_null(json_object_get(c, "configuration")))
+		return cdb_error_set(e, CDB_ERR_INPUT,
+		    "manifest: collection \"%s\": metadata and configuration "
+		    "must be objects or null",
+		    name);
+	if (json_object_get(names, name) || json_object_get(members, member))
+		return cdb_error_set(e, CDB_ERR_INPUT,
+		    "manifest: collection \"%s\" or its member is listed twice",
+		    name);
+	json_object_set_new(names, name, json_true());
+	json_object_set_new(members, member, json_true());
+	return 0;
+}
+
+int
+cdb_snapshot_check_manifest(const json_t *m, cdb_error *e)
+{
+	json_t *v = json_object_get(m, "version"), *colls, *c;
+	json_t *names, *members;
+	size_t i;
+	int rc = 0;
+
+	if (!json_is_object(m))
+		return cdb_error_set(
+		    e, CDB_ERR_INPUT, "manifest is not a JSON object");
+	if (!cdb_json_str_is(m, "format", CDB_SNAPSHOT_FORMAT))
+		return cdb_error_set(e, CDB_ERR_INPUT,
+		    "manifest does not name format \"%s\"",
+		    CDB_SNAPSHOT_FORMAT);
+	if (!json_is_integer(v) || json_integer_value(v) < 1 ||
+	    json_integer_value(v) > CDB_SNAPSHOT_VERSION)
+		return cdb_error_set(e, CDB_ERR_INPUT,
+		    "unsupported snapshot version (this program reads %d)",
+		    CDB_SNAPSHOT_VERSION);
+	if (!json_is_array(colls = json_object_get(m, "collections")))
+		return cdb_error_set(
+		    e, CDB_ERR_INPUT, "manifest has no collections list");
+	names = json_object();
+	members = json_object();
+	json_array_foreach (colls, i, c) {
+		if ((rc = check_entry(c, i, names, members, e)) == -1)
+			break;
+	}
+	json_decref(names);
+	json_decref(members);
+	return rc;
+}
+
+json_t *
+cdb_snapshot_find_in(const json_t *list, const char *name)
+{
+	json_t *c;
+	size_t i;
+
+	json_array_foreach (list, i, c) {
+		if (cdb_json_str_is(c, "name", name))
+			return c;
+	}
+	return NULL;
+}
+
+json_t *
+cdb_snapshot_find(const json_t *manifest, const char *name)
+{
+	return cdb_snapshot_find_in(
+	    json_object_get(manifest, "collections"), name);
+}
+
+static json_t *
+entry_by_member(const json_t *manifest, const char *member)
+{
+	json_t *c;
+	size_t i;
+
+	json_array_foreach (json_object_get(manifest, "collections"), i, c) {
+		if (cdb_json_str_is(c, "member", member))
+			return c;
+	}
+	return NULL;
+}
+
+/* ----------------------------------------------------------- archive -- */
+
+static int
+fail_archive(struct rd *r, cdb_error *e)
+{
+	const char *s = archive_error_string(r->a);
+
+	return cdb_error_set(e, CDB_ERR_INPUT,
+	    "%s: damaged or truncated archive: %s", r->path,
+	    s ? s : "unknown error");
+}
+
+/*
+ * Only tar, and only decompressors built into libarchive: it would
+ * otherwise run external programs on a file that may be hostile.
+ */
+static int
+rd_open(struct rd *r, cdb_error *e)
+{
+	if ((r->a = archive_read_new()) == NULL)
+		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+	archive_read_support_format_tar(r->a);
+	if (archive_zlib_version() != NULL)
+		archive_read_support_filter_gzip(r->a);
+	if (archive_libzstd_version() != NULL)
+		archive_read_support_filter_zstd(r->a);
+	if (archive_liblzma_version() != NULL)
+		archive_read_support_filter_xz(r->a);
+	if (archive_read_open_filename(r->a, r->path, IOBUF) != ARCHIVE_OK) {
+		const char *s = archive_error_string(r->a);
+		return cdb_error_set(
+		    e, CDB_ERR_INPUT, "%s: %s", r->path, s ? s : "cannot open");
+	}
+	return 0;
+}
+
+static int
+has_dotdot(const char *s)
+{
+	const char *p;
+
+	for (p = s; (p = strstr(p, "..")) != NULL; p += 2)
+		if ((p == s || p[-1] == '/') && (p[2] == '\0' || p[2] == '/'))
+			return 1;
+	return 0;
+}
+
+static const char *
+type_name(struct archive_entry *en)
+{
+	switch (archive_entry_filetype(en)) {
+	case AE_IFLNK:
+		return "a symbolic link";
+	case AE_IFDIR:
+		return "a directory";
+	case AE_IFIFO:
+		return "a FIFO";
+	case AE_IFCHR:
+	case AE_IFBLK:
+		return "a device";
+	default:
+		return "not a regular file";
+	}
+}
+
+/* What any member must be, whatever the manifest says. */
+static int
+check_member(
+    struct rd *r, struct archive_entry *en, const char *name, cdb_error *e)
+{
+	char pn[128];
+
+	printable(name, pn);
+	if (archive_entry_hardlink(en) != NULL)
+		return cdb_error_set(e, CDB_ERR_INPUT,
+		    "%s: member \"%s\" is a hard link", r->path, pn);
+	if (archive_entry_filetype(en) != AE_IFREG)
+		return cdb_error_set(e, CDB_ERR_INPUT,
+		    "%s: member \"%s\" is %s", r->path, pn, type_name(en));
+	if (name[0] == '/')
+		return cdb_error_set(e, CDB_ERR_INPUT,
+		    "%s: member \"%s\" has an absolute path", r->path, pn);
+	if (has_dotdot(name))
+		return cdb_error_set(e, CDB_ERR_INPUT,
+		    "%s: member \"%s\" has a \"..\" path component", r->path,
+		    pn);
+	if (json_object_get(r->seen, name) != NULL || r->found != NULL)
+		return cdb_error_set(e, CDB_ERR_INPUT, "%s: member \"%s\" %s",
+		    r->path, pn,
+		    r->found ? "comes after the manifest" : "appears twice");
+	if (json_object_size(r->seen) >= MAX_MEMBERS)
+		return cdb_error_set(e, CDB_ERR_INPUT,
+		    "%s: more than %d members", r->path, MAX_MEMBERS);
+	return 0;
+}
+
+/* A collection member must be one the manifest (when known) names. */
+static int
+check_known(struct rd *r, struct archive_entry *en, const char *name,
+    const json_t **entry, cdb_error *e)
+{
+	char pn[128];
+
+	printable(name, pn);
+	*entry = NULL;
+	if (!cdb_snapshot_member_ok(name))
+		return cdb_error_set(e, CDB_ERR_INPUT,
+		    "%s: member \"%s\" is not part of a cdb snapshot", r->path,
+		    pn);
+	if (r->manifest == NULL)
+		return 0;
+	if ((*entry = entry_by_member(r->manifest, name)) == NULL)
+		return cdb_error_set(e, CDB_ERR_INPUT,
+		    "%s: member \"%s\" is not named in the manifest", r->path,
+		    pn);
+	if (archive_entry_size(en) !=
+	    json_integer_value(json_object_get(*entry, "bytes")))
+		return cdb_error_set(e, CDB_ERR_INPUT,
+		    "%s: member \"%s\" has %lld bytes, the manifest says %lld",
+		    r->path, pn, (long long)archive_entry_size(en),
+		    (long long)json_integer_value(
+		        json_object_get(*entry, "bytes")));
+	return 0;
+}
+
+static int
+read_manifest(struct rd *r, struct archive_entry *en, cdb_error *e)
+{
+	la_int64_t size = archive_entry_size(en);
+	cdb_buf text;
+	la_ssize_t n;
+	cdb_error je;
+
+	if (size < 0 || size > CDB_SNAPSHOT_MANIFEST_MAX)
+		return cdb_error_set(e, CDB_ERR_INPUT,
+		    "%s: the manifest is larger than %ld bytes", r->path,
+		    CDB_SNAPSHOT_MANIFEST_MAX);
+	cdb_buf_init(&text);
+	if (cdb_buf_reserve(&text, (size_t)size) == -1)
+		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+	while ((n = archive_read_data(r->a, r->buf, IOBUF)) > 0)
+		cdb_buf_append(&text, r->buf, (size_t)n);
+	if (n < 0) {
+		cdb_buf_free(&text);
+		return fail_archive(r, e);
+	}
+	cdb_error_clear(&je);
+	r->found = cdb_json_load(text.data, text.len, &je);
+	cdb_buf_free(&text);
+	if (r->found == NULL)
+		return cdb_error_set(e, CDB_ERR_INPUT,
+		    "%s: the manifest is not JSON: %s", r->path, je.text);
+	if (cdb_snapshot_check_manifest(r->found, &je) == -1)
+		return cdb_error_set(
+		    e, CDB_ERR_INPUT, "%s: %s", r->path, je.text);
+	if (r->manifest != NULL && !json_equal(r->found, (json_t *)r->manifest))
+		return cdb_error_set(e, CDB_ERR_INPUT,
+		    "%s: the manifest changed since the file was first read",
+		    r->path);
+	return 0;
+}
+
+struct feed {
+	struct archive *a;
+	int fd;
+	cdb_digest d;
+	long long bytes;
+	int failed;
+	char *buf;
+};
+
+/* Copy a member's data into the pipe that fn reads. */
+static void *
+feed_member(void *arg)
+{
+	struct feed *f = arg;
+	la_ssize_t n;
+	ssize_t k;
+	size_t off;
+
+	while ((n = archive_read_data(f->a, f->buf, IOBUF)) > 0) {
+		cdb_digest_update(&f->d, f->buf, (size_t)n);
+		f->bytes += n;
+		for (off = 0; off < (size_t)n; off += (size_t)k)
+			if ((k = write(f->fd, f->buf + off, (size_t)n - off)) ==
+			    -1) {
+				if (errno == EINTR) {
+					k = 0;
+					continue;
+				}
+				f->failed = 1;
+				goto out;
+			}
+	}
+	f->failed = n < 0;
+out:
+	close(f->fd);
+	return NULL;
+}
+
+/* Read the member through fn, in parallel with its decompression. */
+static int
+pipe_member(struct rd *r, struct feed *f, const char *member,
+    const json_t *entry, cdb_error *e)
+{
+	pthread_t t;
+	cdb_error fe;
+	FILE *in;
+	int p[2], rc;
+
+	if (pipe(p) == -1)
+		return cdb_error_set(
+		    e, CDB_ERR_SYS, "pipe: %s", strerror(errno));
+	f->fd = p[1];
+	if ((in = fdopen(p[0], "r")) == NULL ||
+	    pthread_create(&t, NULL, feed_member, f) != 0) {
+		if (in != NULL)
+			fclose(in);
+		else
+			close(p[0]);
+		close(p[1]);
+		return cdb_error_set(e, CDB_ERR_SYS, "cannot start a thread");
+	}
+	cdb_error_clear(&fe);
+	rc = r->fn(r->arg, member, entry, in, &fe);
+	/* The feeder stops only at the end: read what fn left. */
+	while (fread(r->buf, 1, IOBUF, in) > 0)
+		;
+	fclose(in);
+	pthread_join(t, NULL);
+	if (f->failed)
+		return fail_archive(r, e);
+	if (rc == -1) {
+		if (e != NULL)
+			*e = fe;
+		return -1;
+	}
+	return 0;
+}
+
+static int
+read_data(struct rd *r, struct feed *f, cdb_error *e)
+{
+	la_ssize_t n;
+
+	while ((n = archive_read_data(r->a, f->buf, IOBUF)) > 0) {
+		cdb_digest_update(&f->d, f->buf, (size_t)n);
+		f->bytes += n;
+	}
+	return n < 0 ? fail_archive(r, e) : 0;
+}
+
+/* Does the member's data match its manifest entry? */
+static int
+match_entry(const struct rd *r, const char *member, const json_t *entry,
+    long long bytes, const char *dg, cdb_error *e)
+{
+	const char *want = json_string_value(json_object_get(entry, "digest"));
+
+	if (bytes != json_integer_value(json_object_get(entry, "bytes")) ||
+	    strcmp(dg, want) != 0)
+		return cdb_error_set(e, CDB_ERR_INPUT,
+		    "%s: member \"%s\": digest mismatch: the data was changed "
+		    "or damaged (manifest %s, data %s)",
+		    r->path, member, want, dg);
+	return 0;
+}
+
+/* Note what the member holds; check it now if the manifest is known. */
+static int
+check_digest(struct rd *r, const char *member, const json_t *entry,
+    const struct feed *f, cdb_error *e)
+{
+	char dg[23];
+
+	cdb_digest_format(&f->d, dg);
+	json_object_set_new(r->seen, member,
+	    json_pack(
+	        "{s:I, s:s}", "bytes", (json_int_t)f->bytes, "digest", dg));
+	return entry ? match_entry(r, member, entry, f->bytes, dg, e) : 0;
+}
+
+static int
+on_member(
+    struct rd *r, struct archive_entry *en, const char *name, cdb_error *e)
+{
+	const json_t *entry;
+	struct feed f;
+	int rc;
+
+	if (check_known(r, en, name, &entry, e) == -1)
+		return -1;
+	memset(&f, 0, sizeof(f));
+	f.a = r->a;
+	cdb_digest_init(&f.d);
+	if ((f.buf = malloc(IOBUF)) == NULL)
+		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+	rc = r->fn ? pipe_member(r, &f, name, entry, e) : read_data(r, &f, e);
+	free(f.buf);
+	return rc == -1 ? -1 : check_digest(r, name, entry, &f, e);
+}
+
+static int
+next_entry(struct rd *r, cdb_error *e)
+{
+	struct archive_entry *en;
+	const char *name;
+	int rc;
+
+	rc = archive_read_next_header(r->a, &en);
+	if (rc == ARCHIVE_EOF)
+		return 0;
+	if (rc != ARCHIVE_OK)
+		return fail_archive(r, e);
+	if ((name = archive_entry_pathname(en)) == NULL)
+		return cdb_error_set(e, CDB_ERR_INPUT,
+		    "%s: a member has a name that cannot be read", r->path);
+	if (check_member(r, en, name, e) == -1)
+		return -1;
+	if (strcmp(name, CDB_SNAPSHOT_MANIFEST) == 0)
+		rc = read_manifest(r, en, e);
+	else
+		rc = on_member(r, en, name, e);
+	return rc == -1 ? -1 : 1;
+}
+
+/* After the last member: the manifest and the members must agree. */
+static int
+check_all(struct rd *r, cdb_error *e)
+{
+	const char *member;
+	json_t *c, *s;
+	size_t i;
+
+	if (r->found == NULL)
+		return cdb_error_set(e, CDB_ERR_INPUT,
+		    "%s: no manifest: the snapshot is truncated, or not a cdb "
+		    "snapshot",
+		    r->path);
+	json_object_foreach (r->seen, member, s) {
+		if (entry_by_member(r->found, member) == NULL)
+			return cdb_error_set(e, CDB_ERR_INPUT,
+			    "%s: member \"%s\" is not named in the manifest",
+			    r->path, member);
+	}
+	json_array_foreach (json_object_get(r->found, "collections"), i, c) {
+		member = json_string_value(json_object_get(c, "member"));
+		if ((s = json_object_get(r->seen, member)) == NULL)
+			return cdb_error_set(e, CDB_ERR_INPUT,
+			    "%s: member \"%s\" (collection \"%s\") is missing",
+			    r->path, member,
+			    json_string_value(json_object_get(c, "name")));
+		if (r->manifest == NULL &&
+		    match_entry(r, member, c,
+		        json_integer_value(json_object_get(s, "bytes")),
+		        json_string_value(json_object_get(s, "digest")),
+		        e) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+json_t *
+cdb_snapshot_read(const char *path, const json_t *manifest,
+    cdb_snapshot_member_fn *fn, void *arg, cdb_error *e)
+{
+	struct rd r;
+	int rc;
+
+	memset(&r, 0, sizeof(r));
+	r.path = path;
+	r.manifest = manifest;
+	r.fn = fn;
+	r.arg = arg;
+	r.seen = json_object();
+	r.buf = malloc(IOBUF);
+	if (r.seen == NULL || r.buf == NULL)
+		rc = cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+	else if ((rc = rd_open(&r, e)) == 0) {
+		while ((rc = next_entry(&r, e)) == 1)
+			;
+		if (rc == 0)
+			rc = check_all(&r, e);
+	}
+	archive_read_free(r.a);
+	json_decref(r.seen);
+	free(r.buf);
+	if (rc == -1) {
+		json_decref(r.found);
+		return NULL;
+	}
+	return r.found;
+}
+
+/* ------------------------------------------------------------ verify -- */
+
+struct parsed {
+	const char *path;
+	json_t *found; /* member -> {"name", "records"} */
+};
+
+static int
+parse_lines(cdb_reader *rd, json_t **name, long long *n, cdb_error *e)
+{
+	cdb_item it;
+	int rc;
+
+	while ((rc = cdb_reader_next(rd, &it, e)) == 1) {
+		if (it.kind == CDB_KIND_RECORD)
+			(*n)++;
+		else if (it.kind == CDB_KIND_COLLECTION && *name != NULL)
+			return cdb_error_setl(e, it.line,
+			    "a second collection, \"%s\"",
+			    json_string_value(json_object_get(it.obj, "name")));
+		else if (it.kind == CDB_KIND_COLLECTION)
+			*name = json_incref(json_object_get(it.obj, "name"));
+	}
+	return rc;
+}
+
+/*
+ * Parse a member as a stream of one collection and count its records.  A
+ * problem is noted, not returned: once the manifest is read, a digest
+ * that does not match is the better diagnosis.
+ */
+static int
+parse_member(
+    void *arg, const char *member, const json_t *entry, FILE *in, cdb_error *e)
+{
+	struct parsed *p = arg;
+	json_t *name = NULL;
+	long long n = 0;
+	cdb_reader *rd;
+	cdb_error pe;
+	int rc;
+
+	(void)entry;
+	if ((rd = cdb_reader_new(in, member, 0)) == NULL)
+		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+	cdb_error_clear(&pe);
+	rc = parse_lines(rd, &name, &n, &pe);
+	cdb_reader_free(rd);
+	if (rc == 0 && name == NULL)
+		rc = cdb_error_set(&pe, CDB_ERR_INPUT, "no collection line");
+	if (rc == -1) {
+		json_decref(name);
+		json_object_set_new(p->found, member,
+		    json_sprintf("%s: member \"%s\", line %ld: %s", p->path,
+		        member, pe.line, pe.text));
+		return 0;
+	}
+	json_object_set_new(p->found, member,
+	    json_pack("{s:o, s:I}", "name", name, "records", (json_int_t)n));
+	return 0;
+}
+
+static int
+check_parsed(const struct parsed *p, const json_t *m, cdb_error *e)
+{
+	const char *member, *name;
+	json_t *c, *f;
+	size_t i;
+
+	json_array_foreach (json_object_get(m, "collections"), i, c) {
+		member = json_string_value(json_object_get(c, "member"));
+		name = json_string_value(json_object_get(c, "name"));
+		f = json_object_get(p->found, member);
+		if (json_is_string(f))
+			return cdb_error_set(
+			    e, CDB_ERR_INPUT, "%s", json_string_value(f));
+		if (!cdb_json_str_is(f, "name", name))
+			return cdb_error_set(e, CDB_ERR_INPUT,
+			    "%s: member \"%s\" holds collection \"%s\", the "
+			    "manifest says \"%s\"",
+			    p->path, member,
+			    json_string_value(json_object_get(f, "name")),
+			    name);
+		if (!json_equal(json_object_get(f, "records"),
+		        json_object_get(c, "count")))
+			return cdb_error_set(e, CDB_ERR_INPUT,
+			    "%s: member \"%s\" holds %lld records, the "
+			    "manifest "
+			    "says %lld",
+			    p->path, member,
+			    (long long)json_integer_value(
+			        json_object_get(f, "records")),
+			    (long long)json_integer_value(
+			        json_object_get(c, "count")));
+	}
+	return 0;
+}
+
+json_t *
+cdb_snapshot_verify(const char *path, cdb_error *e)
+{
+	struct parsed p = {path, json_object()};
+	json_t *m;
+
+	if (p.found == NULL) {
+		cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		return NULL;
+	}
+	m = cdb_snapshot_read(path, NULL, parse_member, &p, e);
+	if (m != NULL && check_parsed(&p, m, e) == -1) {
+		json_decref(m);
+		m = NULL;
+	}
+	json_decref(p.found);
+	return m;
+}

@@ -1,0 +1,199 @@
+/* snaptake.c - a snapshot of a Chroma database; see snapshot.h. */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "json.h"
+#include "ndjson.h"
+#include "snapshot.h"
+
+static const char *
+form_name(int form)
+{
+	return form == CDB_EMB_FLOAT    ? "float"
+	       : form == CDB_EMB_BASE64 ? "base64"
+	                                : "none";
+}
+
+/* What a resume must match: the same server, collections and options. */
+static json_t *
+identity(cdb_chroma *c, const cdb_snapshot_opts *o)
+{
+	json_t *id, *names = json_null();
+	size_t i;
+
+	if (o->names != NULL) {
+		names = json_array();
+		for (i = 0; i < o->nnames; i++)
+			json_array_append_new(names, json_string(o->names[i]));
+	}
+	id = json_pack("{s:s, s:s, s:s, s:o, s:s}", "server", cdb_chroma_url(c),
+	    "tenant", cdb_chroma_tenant(c), "database", cdb_chroma_database(c),
+	    "names", names, "embeddings", form_name(o->form));
+	return id;
+}
+
+static int
+named(const cdb_snapshot_opts *o, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < o->nnames; i++)
+		if (strcmp(o->names[i], name) == 0)
+			return 1;
+	return 0;
+}
+
+/* The collections to take, sorted by name; new reference. */
+static json_t *
+pick(cdb_chroma *c, const cdb_snapshot_opts *o, cdb_error *e)
+{
+	json_t *all, *sel, *v;
+	size_t i;
+
+	if ((all = cdb_chroma_list(c, e)) == NULL || o->names == NULL)
+		return all;
+	sel = json_array();
+	json_array_foreach (all, i, v) {
+		if (named(o, json_string_value(json_object_get(v, "name"))))
+			json_array_append(sel, v);
+	}
+	json_decref(all);
+	for (i = 0; i < o->nnames; i++)
+		if (cdb_snapshot_find_in(sel, o->names[i]) == NULL) {
+			cdb_error_set(e, CDB_ERR_USAGE,
+			    "no collection \"%s\" in %s/%s", o->names[i],
+			    cdb_chroma_tenant(c), cdb_chroma_database(c));
+			json_decref(sel);
+			return NULL;
+		}
+	return sel;
+}
+
+static json_t *
+or_null(json_t *v)
+{
+	return v != NULL ? v : json_null();
+}
+
+/* The manifest fields of a collection that the member holds. */
+static json_t *
+entry_of(const json_t *coll, long long records)
+{
+	return json_pack("{s:O, s:O, s:O, s:O, s:O, s:I}", "name",
+	    json_object_get(coll, "name"), "id",
+	    or_null(json_object_get(coll, "id")), "metadata",
+	    or_null(json_object_get(coll, "metadata")), "configuration",
+	    or_null(json_object_get(coll, "configuration_json")), "dimension",
+	    or_null(json_object_get(coll, "dimension")), "count",
+	    (json_int_t)records);
+}
+
+static int
+take_one(cdb_snapshot_writer *w, cdb_chroma *c, const json_t *coll,
+    const cdb_snapshot_opts *o, cdb_snapshot_stats *st, cdb_error *e)
+{
+	char *name = (char *)json_string_value(json_object_get(coll, "name"));
+	cdb_export_opts eo;
+	cdb_export_stats es;
+	json_t *ent;
+	FILE *out;
+	int rc;
+
+	if ((out = cdb_snapshot_writer_begin(w, name, e)) == NULL)
+		return -1;
+	memset(&eo, 0, sizeof(eo));
+	eo.names = &name;
+	eo.nnames = 1;
+	eo.batch = o->batch;
+	eo.form = o->form;
+	eo.tool = o->tool;
+	eo.warn = o->warn;
+	eo.progress = o->progress;
+	eo.arg = o->arg;
+	if (cdb_export_run(c, out, &eo, &es, e) == -1)
+		return -1;
+	st->changed |= es.changed;
+	if ((ent = entry_of(coll, es.records)) == NULL)
+		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+	rc = cdb_snapshot_writer_end(w, ent, e);
+	json_decref(ent);
+	return rc;
+}
+
+static int
+finish(cdb_snapshot_writer *w, cdb_chroma *c, const cdb_snapshot_opts *o,
+    cdb_snapshot_stats *st, cdb_error *e)
+{
+	const json_t *done = cdb_snapshot_writer_done(w);
+	json_t *top, *v;
+	struct stat sb;
+	size_t i;
+	int rc;
+
+	json_array_foreach (done, i, v)
+		st->records += json_integer_value(json_object_get(v, "count"));
+	st->collections = (long long)json_array_size(done);
+	top = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I}", "tool",
+	    o->tool ? o->tool : "cdb", "server", cdb_chroma_url(c), "tenant",
+	    cdb_chroma_tenant(c), "database", cdb_chroma_database(c),
+	    "embeddings", form_name(o->form), "scope",
+	    o->names ? "selected" : "all", "records", (json_int_t)st->records);
+	if (top == NULL)
+		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+	rc = cdb_snapshot_writer_finish(w, top, e);
+	json_decref(top);
+	if (rc == 0 && stat(o->output, &sb) == 0)
+		st->bytes = (long long)sb.st_size;
+	return rc;
+}
+
+static int
+run(cdb_snapshot_writer *w, cdb_chroma *c, const cdb_snapshot_opts *o,
+    cdb_snapshot_stats *st, cdb_error *e)
+{
+	json_t *colls, *coll;
+	const char *name;
+	size_t i;
+	int rc = 0;
+
+	if ((colls = pick(c, o, e)) == NULL)
+		return -1;
+	json_array_foreach (colls, i, coll) {
+		name = json_string_value(json_object_get(coll, "name"));
+		if (name == NULL) {
+			rc = cdb_error_set(e, CDB_ERR_SERVER,
+			    "collection without a name in the server's answer");
+			break;
+		}
+		/* Finished by an earlier run that was interrupted. */
+		if (cdb_snapshot_find_in(cdb_snapshot_writer_done(w), name))
+			continue;
+		if ((rc = take_one(w, c, coll, o, st, e)) == -1)
+			break;
+	}
+	json_decref(colls);
+	return rc == -1 ? -1 : finish(w, c, o, st, e);
+}
+
+int
+cdb_snapshot_take(cdb_chroma *c, const cdb_snapshot_opts *o,
+    cdb_snapshot_stats *st, cdb_error *e)
+{
+	cdb_snapshot_writer *w;
+	json_t *id;
+	int rc;
+
+	memset(st, 0, sizeof(*st));
+	if ((id = identity(c, o)) == NULL)
+		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+	w = cdb_snapshot_writer_new(
+	    o->output, o->comp, o->level, o->force, id, e);
+	json_decref(id);
+	if (w == NULL)
+		return -1;
+	st->resumed = cdb_snapshot_writer_resumed(w);
+	rc = run(w, c, o, st, e);
+	cdb_snapshot_writer_free(w);
+	return rc;
+}

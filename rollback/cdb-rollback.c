@@ -1,0 +1,670 @@
+/*
+ * cdb-rollback - snapshots of Chroma databases before a migration, and a
+ * verified restore after a failed one.
+ */
+#include <err.h>
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "chroma.h"
+#include "cli.h"
+#include "ndjson.h"
+#include "rollback.h"
+#include "snapshot.h"
+
+static int quiet;
+static struct timespec t0;
+
+static void
+usage(int status)
+{
+	fprintf(status ? stderr : stdout,
+	    "usage: cdb-rollback snapshot [-fq] [-b size] [-u url] "
+	    "[-z compression]\n"
+	    "                             [--auth-header name] "
+	    "[--database name]\n"
+	    "                             [--embeddings base64|float] "
+	    "[--insecure] [--level n]\n"
+	    "                             [--tenant name] -o file "
+	    "[collection ...]\n"
+	    "       cdb-rollback verify [-q] file\n"
+	    "       cdb-rollback list [--json] file\n"
+	    "       cdb-rollback restore [-fnq] [-a dir] [-b size] [-C name] "
+	    "[-c checkpoint]\n"
+	    "                            [-j jobs] [-r report] [-u url] "
+	    "[-w dir] [--auth-header name]\n"
+	    "                            [--database name] [--insecure] "
+	    "[--report-json file]\n"
+	    "                            [--report-md file] [--tenant name] "
+	    "snapshot\n");
+	exit(status);
+}
+
+static void
+on_step(void *arg, const char *msg)
+{
+	(void)arg;
+	if (!quiet)
+		fprintf(stderr, "cdb-rollback: %s\n", msg);
+}
+
+static void
+on_warn(void *arg, const char *msg)
+{
+	(void)arg;
+	warnx("warning: %s", msg);
+}
+
+static void
+on_progress(void *arg, const char *coll, long long done, long long total)
+{
+	double s = cdb_cli_elapsed(&t0);
+
+	(void)arg;
+	if (total > 0)
+		fprintf(stderr,
+		    "\rcdb-rollback: %s: %lld/%lld (%.0f records/s)   ", coll,
+		    done, total, s > 0 ? (double)done / s : 0.0);
+	else
+		fprintf(stderr,
+		    "\rcdb-rollback: %s: %lld records (%.0f records/s)"
+		    "   ",
+		    coll, done, s > 0 ? (double)done / s : 0.0);
+}
+
+static long
+number(const char *opt, const char *s, long min, long max)
+{
+	long n;
+
+	if (cdb_cli_number(s, min, max, &n) == -1)
+		errx(CDB_EXIT_USAGE, "%s: expected a number from %ld to %ld",
+		    opt, min, max);
+	return n;
+}
+
+static void
+flush_stdout(void)
+{
+	int rc;
+
+	if ((rc = cdb_cli_flush(stdout)) != 0 && rc != EPIPE)
+		errx(CDB_EXIT_FAIL, "stdout: %s", strerror(rc));
+}
+
+/* Options every subcommand that talks to a server shares. */
+struct server {
+	const char *url, *tenant, *database;
+	cdb_http_opts http;
+};
+
+enum {
+	OPT_TENANT = 256,
+	OPT_DB,
+	OPT_AUTH,
+	OPT_INSECURE,
+	OPT_EMB,
+	OPT_LEVEL,
+	OPT_JSON,
+	OPT_REPORT_MD,
+	OPT_REPORT_JSON
+};
+
+static int
+server_option(struct server *s, int ch)
+{
+	switch (ch) {
+	case 'u':
+		s->url = optarg;
+		break;
+	case OPT_TENANT:
+		s->tenant = optarg;
+		break;
+	case OPT_DB:
+		s->database = optarg;
+		break;
+	case OPT_AUTH:
+		s->http.auth_header = optarg;
+		break;
+	case OPT_INSECURE:
+		s->http.insecure = 1;
+		break;
+	default:
+		return 0;
+	}
+	return 1;
+}
+
+#define SERVER_LONGOPTS                                                        \
+	{"url", required_argument, NULL, 'u'},                                 \
+	    {"tenant", required_argument, NULL, OPT_TENANT},                   \
+	    {"database", required_argument, NULL, OPT_DB},                     \
+	    {"auth-header", required_argument, NULL, OPT_AUTH},                \
+	    {"insecure", no_argument, NULL, OPT_INSECURE},                     \
+	    {"quiet", no_argument, NULL, 'q'},                                 \
+	{                                                                      \
+		"help", no_argument, NULL, 'h'                                 \
+	}
+
+static void
+show_progress(cdb_progress_fn **fn)
+{
+	if (!quiet && isatty(STDERR_FILENO))
+		*fn = on_progress;
+}
+
+/* ------------------------------------------------------------ snapshot -- */
+
+static int
+parse_form(const char *s)
+{
+	if (strcmp(s, "base64") == 0)
+		return CDB_EMB_BASE64;
+	if (strcmp(s, "float") == 0)
+		return CDB_EMB_FLOAT;
+	errx(CDB_EXIT_USAGE, "--embeddings: expected base64 or float");
+}
+
+static void
+parse_snapshot(int argc, char *argv[], struct server *s, cdb_snapshot_opts *o)
+{
+	static const struct option longopts[] = {
+	    SERVER_LONGOPTS,
+	    {"output", required_argument, NULL, 'o'},
+	    {"compression", required_argument, NULL, 'z'},
+	    {"level", required_argument, NULL, OPT_LEVEL},
+	    {"force", no_argument, NULL, 'f'},
+	    {"embeddings", required_argument, NULL, OPT_EMB},
+	    {"batch-size", required_argument, NULL, 'b'},
+	    {NULL, 0, NULL, 0},
+	};
+	int ch;
+
+	o->comp = -1;
+	while ((ch = getopt_long(argc, argv, "b:fho:qu:z:", longopts, NULL)) !=
+	       -1) {
+		if (server_option(s, ch))
+			continue;
+		switch (ch) {
+		case 'o':
+			o->output = optarg;
+			break;
+		case 'z':
+			if ((o->comp = cdb_snapshot_comp_parse(optarg)) == -1)
+				errx(CDB_EXIT_USAGE, "-z: expected gzip, zstd, "
+				                     "xz or none");
+			break;
+		case OPT_LEVEL:
+			o->level = (int)number("--level", optarg, 1, 22);
+			break;
+		case 'f':
+			o->force = 1;
+			break;
+		case OPT_EMB:
+			o->form = parse_form(optarg);
+			break;
+		case 'b':
+			o->batch = number("-b", optarg, 1, 100000);
+			break;
+		case 'q':
+			quiet = 1;
+			break;
+		case 'h':
+			usage(CDB_EXIT_OK);
+			break;
+		default:
+			usage(CDB_EXIT_USAGE);
+		}
+	}
+	if (o->output == NULL)
+		errx(CDB_EXIT_USAGE, "snapshot: -o file is required");
+	if (o->comp == -1 &&
+	    (o->comp = cdb_snapshot_comp_guess(o->output)) == -1)
+		o->comp = CDB_SNAP_GZIP;
+	if (optind < argc) {
+		o->names = argv + optind;
+		o->nnames = (size_t)(argc - optind);
+	}
+}
+
+static int
+cmd_snapshot(int argc, char *argv[])
+{
+	struct server s = {
+	    cdb_cli_default_url(), "default_tenant", "default_database", {0}};
+	cdb_snapshot_opts o;
+	cdb_snapshot_stats st;
+	cdb_chroma *c;
+	cdb_error e;
+	int rc;
+
+	memset(&o, 0, sizeof(o));
+	o.form = CDB_EMB_BASE64;
+	o.tool = "cdb-rollback " CDB_VERSION;
+	cdb_cli_http_opts(&s.http);
+	parse_snapshot(argc, argv, &s, &o);
+	o.warn = on_warn;
+	show_progress(&o.progress);
+	cdb_error_clear(&e);
+	if ((c = cdb_chroma_new(s.url, s.tenant, s.database, &s.http, &e)) ==
+	    NULL)
+		errx(CDB_EXIT_FAIL, "%s", e.text);
+	rc = cdb_snapshot_take(c, &o, &st, &e);
+	cdb_chroma_free(c);
+	if (o.progress != NULL)
+		fputc('\n', stderr);
+	if (rc == -1)
+		errx(e.kind == CDB_ERR_USAGE ? CDB_EXIT_USAGE : CDB_EXIT_FAIL,
+		    "%s", e.text);
+	if (!quiet)
+		fprintf(stderr,
+		    "cdb-rollback: %s: %lld records in %lld collections, %lld "
+		    "bytes (%s)%s, %.1f s\n",
+		    o.output, st.records, st.collections, st.bytes,
+		    cdb_snapshot_comp_name(o.comp),
+		    st.resumed ? ", resumed" : "", cdb_cli_elapsed(&t0));
+	return CDB_EXIT_OK;
+}
+
+/* ------------------------------------------------------- verify, list -- */
+
+static const char *
+space_of(const json_t *conf)
+{
+	json_t *v = json_object_get(json_object_get(conf, "hnsw"), "space");
+
+	if (!json_is_string(v))
+		v = json_object_get(json_object_get(conf, "spann"), "space");
+	return json_is_string(v) ? json_string_value(v) : "-";
+}
+
+static const char *
+field(const json_t *o, const char *key)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+
+	return s ? s : "-";
+}
+
+static void
+print_collections(const json_t *m)
+{
+	json_t *c, *dim;
+	char d[24];
+	size_t i;
+
+	printf("%-32s %10s %6s %-7s %12s  %s\n", "COLLECTION", "RECORDS", "DIM",
+	    "SPACE", "BYTES", "DIGEST");
+	json_array_foreach (json_object_get(m, "collections"), i, c) {
+		dim = json_object_get(c, "dimension");
+		snprintf(
+		    d, sizeof(d), "%lld", (long long)json_integer_value(dim));
+		printf("%-32s %10lld %6s %-7s %12lld  %s\n", field(c, "name"),
+		    (long long)json_integer_value(json_object_get(c, "count")),
+		    json_is_integer(dim) ? d : "-",
+		    space_of(json_object_get(c, "configuration")),
+		    (long long)json_integer_value(json_object_get(c, "bytes")),
+		    field(c, "digest"));
+	}
+}
+
+static void
+print_manifest(const char *path, const json_t *m)
+{
+	printf("snapshot     %s\n", path);
+	printf(
+	    "created      %s by %s\n", field(m, "created"), field(m, "tool"));
+	printf("server       %s (tenant %s, database %s)\n", field(m, "server"),
+	    field(m, "tenant"), field(m, "database"));
+	printf("contents     %zu collections (%s), %lld records, embeddings "
+	       "%s, %s\n",
+	    json_array_size(json_object_get(m, "collections")),
+	    field(m, "scope"),
+	    (long long)json_integer_value(json_object_get(m, "records")),
+	    field(m, "embeddings"), field(m, "compression"));
+	putchar('\n');
+	print_collections(m);
+}
+
+static const char *
+one_file(int argc, char *argv[], const char *opts,
+    const struct option *longopts, int *json)
+{
+	int ch;
+
+	while ((ch = getopt_long(argc, argv, opts, longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'q':
+			quiet = 1;
+			break;
+		case OPT_JSON:
+			*json = 1;
+			break;
+		case 'h':
+			usage(CDB_EXIT_OK);
+			break;
+		default:
+			usage(CDB_EXIT_USAGE);
+		}
+	}
+	if (argc - optind != 1)
+		usage(CDB_EXIT_USAGE);
+	return argv[optind];
+}
+
+static int
+cmd_verify(int argc, char *argv[])
+{
+	static const struct option longopts[] = {
+	    {"quiet", no_argument, NULL, 'q'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	const char *path;
+	cdb_error e;
+	json_t *m;
+	int json = 0;
+
+	path = one_file(argc, argv, "hq", longopts, &json);
+	cdb_error_clear(&e);
+	if ((m = cdb_snapshot_verify(path, &e)) == NULL)
+		errx(CDB_EXIT_FAIL, "%s", e.text);
+	if (!quiet) {
+		printf("%s: ok: %zu collections, %lld records, every member "
+		       "matches the manifest\n",
+		    path, json_array_size(json_object_get(m, "collections")),
+		    (long long)json_integer_value(
+		        json_object_get(m, "records")));
+		flush_stdout();
+	}
+	json_decref(m);
+	return CDB_EXIT_OK;
+}
+
+static int
+cmd_list(int argc, char *argv[])
+{
+	static const struct option longopts[] = {
+	    {"json", no_argument, NULL, OPT_JSON},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	const char *path;
+	cdb_error e;
+	json_t *m;
+	int json = 0;
+
+	path = one_file(argc, argv, "h", longopts, &json);
+	cdb_error_clear(&e);
+	if ((m = cdb_snapshot_read(path, NULL, NULL, NULL, &e)) == NULL)
+		errx(CDB_EXIT_FAIL, "%s", e.text);
+	if (json) {
+		json_dumpf(m, stdout, JSON_INDENT(2));
+		putchar('\n');
+	} else
+		print_manifest(path, m);
+	json_decref(m);
+	flush_stdout();
+	return CDB_EXIT_OK;
+}
+
+/* ------------------------------------------------------------- restore -- */
+
+struct restore {
+	struct server s;
+	cdb_rollback_opts o;
+	const char *report, *report_md, *report_json;
+	int force;
+	json_t *remove;
+	json_t *validation;
+};
+
+static void
+parse_restore(int argc, char *argv[], struct restore *r)
+{
+	static const struct option longopts[] = {
+	    SERVER_LONGOPTS,
+	    {"report", required_argument, NULL, 'r'},
+	    {"force", no_argument, NULL, 'f'},
+	    {"dry-run", no_argument, NULL, 'n'},
+	    {"archive-dir", required_argument, NULL, 'a'},
+	    {"work-dir", required_argument, NULL, 'w'},
+	    {"collection", required_argument, NULL, 'C'},
+	    {"from-checkpoint", required_argument, NULL, 'c'},
+	    {"batch-size", required_argument, NULL, 'b'},
+	    {"jobs", required_argument, NULL, 'j'},
+	    {"report-md", required_argument, NULL, OPT_REPORT_MD},
+	    {"report-json", required_argument, NULL, OPT_REPORT_JSON},
+	    {NULL, 0, NULL, 0},
+	};
+	cdb_error e;
+	json_t *one;
+	int ch;
+
+	while ((ch = getopt_long(argc, argv, "a:b:C:c:fhj:nqr:u:w:", longopts,
+	            NULL)) != -1) {
+		if (server_option(&r->s, ch))
+			continue;
+		switch (ch) {
+		case 'r':
+			r->report = optarg;
+			break;
+		case 'f':
+			r->force = 1;
+			break;
+		case 'n':
+			r->o.dry_run = 1;
+			break;
+		case 'a':
+			r->o.archive_dir = optarg;
+			break;
+		case 'w':
+			r->o.work_dir = optarg;
+			break;
+		case 'C':
+			one = json_pack("[s]", optarg);
+			cdb_rollback_add_names(r->remove, one);
+			json_decref(one);
+			break;
+		case 'c':
+			cdb_error_clear(&e);
+			if (cdb_rollback_checkpoint_names(
+			        optarg, r->remove, &e) == -1)
+				errx(CDB_EXIT_FAIL, "%s", e.text);
+			break;
+		case 'b':
+			r->o.batch = number("-b", optarg, 1, 1000000);
+			break;
+		case 'j':
+			r->o.jobs = (int)number("-j", optarg, 1, 64);
+			break;
+		case OPT_REPORT_MD:
+			r->report_md = optarg;
+			break;
+		case OPT_REPORT_JSON:
+			r->report_json = optarg;
+			break;
+		case 'q':
+			quiet = 1;
+			break;
+		case 'h':
+			usage(CDB_EXIT_OK);
+			break;
+		default:
+			usage(CDB_EXIT_USAGE);
+		}
+	}
+	if (argc - optind != 1)
+		usage(CDB_EXIT_USAGE);
+	r->o.snapshot = argv[optind];
+}
+
+/*
+ * Obey the validation report: with rollback_triggered false there is
+ * nothing to undo, unless the operator insists.
+ */
+static int
+obey_report(struct restore *r)
+{
+	json_t *v;
+	cdb_error e;
+
+	cdb_error_clear(&e);
+	if ((v = cdb_rollback_read_report(r->report, &e)) == NULL)
+		errx(CDB_EXIT_FAIL, "%s", e.text);
+	r->validation = v;
+	cdb_rollback_add_names(r->remove, json_object_get(v, "collections"));
+	if (json_is_true(json_object_get(v, "rollback_triggered"))) {
+		warnx("%s: rollback triggered: \"%s\" (overall status %s)",
+		    r->report, field(v, "rollback_reason"),
+		    field(v, "overall_status"));
+		return 1;
+	}
+	if (r->force) {
+		warnx("%s: rollback_triggered is false (overall status %s); "
+		      "restoring anyway (--force)",
+		    r->report, field(v, "overall_status"));
+		return 1;
+	}
+	warnx("%s: rollback_triggered is false (overall status %s): nothing "
+	      "to do; the database was not touched (--force restores anyway)",
+	    r->report, field(v, "overall_status"));
+	return 0;
+}
+
+static void
+print_plan(const json_t *rep)
+{
+	json_t *c;
+	size_t i;
+
+	printf("dry run: nothing was changed\n");
+	printf("would archive to: %s\n", field(rep, "failed_archive"));
+	json_array_foreach (json_object_get(rep, "collections"), i, c) {
+		json_t *b = json_object_get(c, "count_before");
+		json_t *x = json_object_get(c, "count_expected");
+		printf("  %-7s %-32s now %s%lld, %s %lld records\n",
+		    field(c, "action"), field(c, "name"),
+		    json_is_integer(b) ? "" : "absent ",
+		    (long long)json_integer_value(b),
+		    json_is_integer(x) ? "snapshot" : "after",
+		    (long long)json_integer_value(x));
+	}
+	json_array_foreach (json_object_get(rep, "left_alone"), i, c)
+		printf(
+		    "  keep    %s (not in the snapshot, not named as created "
+		    "by the migration)\n",
+		    json_string_value(c));
+	json_array_foreach (json_object_get(rep, "not_found"), i, c)
+		printf("  absent  %s (named as created by the migration)\n",
+		    json_string_value(c));
+}
+
+static void
+write_reports(const struct restore *r, const json_t *rep)
+{
+	cdb_buf b;
+	cdb_error e;
+	char *text;
+
+	cdb_buf_init(&b);
+	cdb_error_clear(&e);
+	if ((text = json_dumps(rep, JSON_INDENT(2))) == NULL ||
+	    cdb_buf_puts(&b, text) == -1 || cdb_buf_putc(&b, '\n') == -1 ||
+	    cdb_rollback_write_file(r->report_json, b.data, b.len, &e) == -1)
+		warnx(
+		    "%s", e.text[0] ? e.text : "cannot write the JSON report");
+	free(text);
+	cdb_buf_reset(&b);
+	cdb_error_clear(&e);
+	if (cdb_rollback_report_md(rep, &b) == -1 ||
+	    cdb_rollback_write_file(r->report_md, b.data, b.len, &e) == -1)
+		warnx("%s", e.text[0] ? e.text : "cannot write the report");
+	cdb_buf_free(&b);
+}
+
+static int
+cmd_restore(int argc, char *argv[])
+{
+	struct restore r;
+	json_t *rep;
+	cdb_error e;
+	int rc;
+
+	memset(&r, 0, sizeof(r));
+	cdb_cli_http_opts(&r.s.http);
+	r.s.url = getenv("CHROMA_URL");
+	r.report_md = "rollback_report.md";
+	r.report_json = "rollback_report.json";
+	r.remove = json_array();
+	parse_restore(argc, argv, &r);
+	/* Restoring deletes collections: never to a server by default. */
+	if (r.s.url == NULL || *r.s.url == '\0')
+		errx(CDB_EXIT_USAGE,
+		    "restore: -u url (or CHROMA_URL) is required");
+	if (r.report != NULL && !obey_report(&r))
+		return CDB_EXIT_OK;
+	r.o.url = r.s.url;
+	r.o.tenant = r.s.tenant;
+	r.o.database = r.s.database;
+	r.o.http = &r.s.http;
+	r.o.remove = r.remove;
+	r.o.validation = r.validation;
+	r.o.forced = r.force;
+	r.o.tool = "cdb-rollback " CDB_VERSION;
+	r.o.step = on_step;
+	show_progress(&r.o.progress);
+	rep = json_object();
+	cdb_error_clear(&e);
+	rc = cdb_rollback_restore(&r.o, rep, &e);
+	if (r.o.dry_run && rc == 0) {
+		print_plan(rep);
+		flush_stdout();
+	} else if (!r.o.dry_run)
+		write_reports(&r, rep);
+	if (rc == -1)
+		errx(e.kind == CDB_ERR_USAGE ? CDB_EXIT_USAGE : CDB_EXIT_FAIL,
+		    "%s", e.text);
+	if (!quiet && !r.o.dry_run)
+		fprintf(stderr,
+		    "cdb-rollback: restored and verified %zu "
+		    "collections in %.1f s; reports %s, %s\n",
+		    json_array_size(json_object_get(rep, "collections")),
+		    cdb_cli_elapsed(&t0), r.report_md, r.report_json);
+	json_decref(rep);
+	json_decref(r.remove);
+	json_decref(r.validation);
+	return CDB_EXIT_OK;
+}
+
+int
+main(int argc, char *argv[])
+{
+	static const struct {
+		const char *name;
+		int (*fn)(int, char *[]);
+	} cmds[] = {
+	    {"snapshot", cmd_snapshot},
+	    {"verify", cmd_verify},
+	    {"list", cmd_list},
+	    {"restore", cmd_restore},
+	};
+	size_t i;
+
+	if (argc < 2)
+		usage(CDB_EXIT_USAGE);
+	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)
+		usage(CDB_EXIT_OK);
+	signal(SIGPIPE, SIG_IGN);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		if (strcmp(argv[1], cmds[i].name) == 0)
+			return cmds[i].fn(argc - 1, argv + 1);
+	warnx("unknown command \"%s\"", argv[1]);
+	usage(CDB_EXIT_USAGE);
+}
