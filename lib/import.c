@@ -310,19 +310,25 @@ submit(struct imp *m, struct target *t, cdb_error *e)
 
 	if (b == NULL)
 		return 0;
-	t->pending = NULL;
 	m->pending_bytes -= batch_bytes(b);
 	if (m->o->dry_run) {
+		t->pending = NULL;
 		m->st->batches++;
 		batch_free(b);
 		return 0;
 	}
 	build_body(b);
+	/*
+	 * b stays pending while drain saves checkpoints, so they do not
+	 * count its lines as committed before it is even sent.
+	 */
 	if (drain(m, jobs, e) == -1) {
+		t->pending = NULL;
 		hold_at(m, b->first_line);
 		batch_free(b);
 		return -1;
 	}
+	t->pending = NULL;
 	pthread_mutex_lock(&m->mu);
 	m->flying[m->nflying++] = b;
 	for (q = &m->todo; *q != NULL; q = &(*q)->next)
