@@ -1,5 +1,6 @@
 # cdb - migrate ChromaDB databases through NDJSON pipes.
 # make; make check; make install [PREFIX=/usr/local] [DESTDIR=]
+# make demo: examples/demo.sh, which installs what is missing first
 
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
@@ -12,7 +13,8 @@ PKG_CONFIG ?= pkg-config
 DEBS = pkg-config libcurl4-openssl-dev libjansson-dev libarchive-dev check
 PKGS = libcurl jansson libarchive
 
-ifeq ($(filter clean,$(MAKECMDGOALS)),)
+# (clean and demo need no libraries: demo.sh installs them before building.)
+ifeq ($(filter clean demo,$(MAKECMDGOALS)),)
 ifneq ($(shell $(PKG_CONFIG) --exists $(PKGS) 2>/dev/null && echo ok),ok)
 $(error missing build dependencies ($(PKGS)); on Debian run: apt-get install $(DEBS))
 endif
@@ -62,6 +64,9 @@ check: all tests/unit/check_cdb lint-man
 check-sanitize:
 	./tests/sanitize
 
+demo:
+	examples/demo.sh
+
 check-unit: tests/unit/check_cdb
 	./tests/unit/check_cdb
 
@@ -82,4 +87,4 @@ uninstall:
 clean:
 	rm -f lib/*.o lib/libcdb.a $(PROGS) examples/cdb-demo-gen tests/unit/check_cdb
 
-.PHONY: all check check-sanitize check-unit lint-man install uninstall clean
+.PHONY: all check check-sanitize check-unit demo lint-man install uninstall clean
