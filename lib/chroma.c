@@ -464,7 +464,7 @@ include_list(int include)
 }
 
 static int
-post_get(cdb_chroma *c, const char *id, json_t *req, cdb_page *p,
+post_get(cdb_chroma *c, const char *id, json_t *req, cdb_page *p, int parse,
     cdb_error *e)
 {
 	int rc;
@@ -477,13 +477,12 @@ post_get(cdb_chroma *c, const char *id, json_t *req, cdb_page *p,
 	if (cdb_http_request(c->http, "POST", coll_path(c, id, "/get"),
 		c->body.data, c->body.len, &p->body, e) == -1)
 		return -1;
-	return cdb_page_parse(p, e);
+	return parse ? cdb_page_parse(p, e) : 0;
 }
 
-int
-cdb_chroma_get(cdb_chroma *c, const char *id, long offset, long limit,
-    const json_t *where, const json_t *where_document, int include,
-    cdb_page *p, cdb_error *e)
+static json_t *
+get_request(long offset, long limit, const json_t *where,
+    const json_t *where_document, int include)
 {
 	json_t *req = json_object();
 
@@ -494,7 +493,39 @@ cdb_chroma_get(cdb_chroma *c, const char *id, long offset, long limit,
 		json_object_set(req, "where", (json_t *)where);
 	if (where_document != NULL)
 		json_object_set(req, "where_document", (json_t *)where_document);
-	return post_get(c, id, req, p, e);
+	return req;
+}
+
+long
+cdb_chroma_get_raw(cdb_chroma *c, const char *id, long offset, long limit,
+    const json_t *where, const json_t *where_document, int include,
+    cdb_page *p, cdb_error *e)
+{
+	size_t is, ie;
+	json_t *ids;
+	long n;
+
+	if (post_get(c, id, get_request(offset, limit, where, where_document,
+			     include),
+		p, 0, e) == -1)
+		return -1;
+	/* Only the ids: a few bytes a record, for the count. */
+	if (cdb_json_find(p->body.data, p->body.len, "ids", &is, &ie) != 1 ||
+	    (ids = cdb_json_parse(p->body.data + is, ie - is, NULL)) == NULL ||
+	    !json_is_array(ids))
+		return cdb_error_set(e, CDB_ERR_SERVER, "server answer has no ids");
+	n = (long)json_array_size(ids);
+	json_decref(ids);
+	return n;
+}
+
+int
+cdb_chroma_get(cdb_chroma *c, const char *id, long offset, long limit,
+    const json_t *where, const json_t *where_document, int include,
+    cdb_page *p, cdb_error *e)
+{
+	return post_get(c, id,
+	    get_request(offset, limit, where, where_document, include), p, 1, e);
 }
 
 int
@@ -505,7 +536,7 @@ cdb_chroma_get_ids(cdb_chroma *c, const char *id, const json_t *ids,
 
 	json_object_set_new(req, "include", include_list(include));
 	json_object_set(req, "ids", (json_t *)ids);
-	return post_get(c, id, req, p, e);
+	return post_get(c, id, req, p, 1, e);
 }
 
 int

@@ -102,6 +102,16 @@ int cdb_chroma_get(cdb_chroma *c, const char *id, long offset, long limit,
 int cdb_chroma_get_ids(cdb_chroma *c, const char *id, const json_t *ids,
     int include, cdb_page *p, cdb_error *e);
 
+/*
+ * Like cdb_chroma_get, but only fetch: the answer is left in p->body for
+ * cdb_page_parse, so one thread can fetch the next page while another
+ * parses this one.  Returns the number of records in the answer (its
+ * ids are counted), or -1.
+ */
+long cdb_chroma_get_raw(cdb_chroma *c, const char *id, long offset,
+    long limit, const json_t *where, const json_t *where_document,
+    int include, cdb_page *p, cdb_error *e);
+
 /* Parse a get/query response body already in p->body into p. */
 int cdb_page_parse(cdb_page *p, cdb_error *e);
 

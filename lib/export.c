@@ -22,6 +22,7 @@ struct job {
 	cdb_writer *w;
 	json_t *ckpt;	 /* state being saved; NULL without -c */
 	char *outbuf;	      /* stdio buffer of an output file we opened */
+	long long page_start;  /* offset of the page being written */
 	cdb_buf line;
 };
 
@@ -292,24 +293,27 @@ read_pages(struct pipe *p, json_t *coll, long long *offp)
 	long long off = *offp;
 	const char *id = json_string_value(json_object_get(coll, "id"));
 	struct item it = {IT_PAGE, coll, 0, 0, 0};
+	long n;
 	int k;
 
 	for (;;) {
 		if ((k = page_get(p)) == -1)
 			return -1;
-		if (cdb_chroma_get(p->j->c, id, (long)off, p->limit,
-			p->j->o->where, p->j->o->where_document, p->inc,
-			&p->pages[k], &p->err) == -1) {
+		/* Fetch only: the writer parses, while the next page is read. */
+		n = cdb_chroma_get_raw(p->j->c, id, (long)off, p->limit,
+		    p->j->o->where, p->j->o->where_document, p->inc,
+		    &p->pages[k], &p->err);
+		if (n == -1) {
 			page_put(p, k);
 			return -1;
 		}
-		off += (long long)p->pages[k].n;
+		off += n;
 		*offp = off;
 		it.offset = off;
 		it.page = k;
 		if (put(p, it) == -1)
 			return -1;
-		if ((long)p->pages[k].n < p->limit)
+		if (n < p->limit)
 			return 0;
 	}
 }
@@ -378,6 +382,7 @@ write_item(struct job *j, struct pipe *p, struct item *it, long *before,
 	switch (it->kind) {
 	case IT_BEGIN:
 		*before = it->count;
+		j->page_start = it->offset;
 		/* Resuming inside it: its line is already in the output. */
 		if (json_is_string(cur) && strcmp(json_string_value(cur), name) == 0)
 			return 0;
@@ -386,7 +391,13 @@ write_item(struct job *j, struct pipe *p, struct item *it, long *before,
 		return commit(j, name, 0, e);
 	case IT_PAGE:
 		pg = &p->pages[it->page];
-		rc = write_page(j, pg, name, e);
+		rc = cdb_page_parse(pg, e);
+		if (rc == 0 && (long long)pg->n != it->offset - j->page_start)
+			rc = cdb_error_set(e, CDB_ERR_SERVER,
+			    "server answer changed its record count");
+		j->page_start = it->offset;
+		if (rc == 0)
+			rc = write_page(j, pg, name, e);
 		if (rc == 0 && j->o->progress)
 			j->o->progress(j->o->arg, name, it->offset, *before);
 		if (rc == 0 && (long)pg->n == p->limit)

@@ -319,8 +319,8 @@ submit(struct imp *m, struct target *t, cdb_error *e)
 	}
 	build_body(b);
 	/*
-	 * b stays pending while drain saves checkpoints, so they do not
-	 * count its lines as committed before it is even sent.
+	 * b stays pending while drain() reaps and saves checkpoints: they
+	 * must not count its lines as committed before it is even sent.
 	 */
 	if (drain(m, jobs, e) == -1) {
 		t->pending = NULL;
@@ -457,11 +457,6 @@ on_collection(struct imp *m, const cdb_item *it, cdb_error *e)
 	m->st->collections++;
 	if (submit_all(m, e) == -1)
 		return -1;
-	/* A stream that must hold one collection may not write others. */
-	if (m->o->collection != NULL && strcmp(name, m->o->collection) != 0)
-		return cdb_error_setl(e, it->line,
-		    "collection \"%s\" in a stream that may hold only \"%s\"",
-		    name, m->o->collection);
 	nt = realloc(m->targets, (m->ntargets + 1) * sizeof(*nt));
 	if (nt == NULL)
 		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");

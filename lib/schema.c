@@ -511,6 +511,12 @@ load_map(struct load *L, struct field *f, const json_t *spec, const char *path)
 				return lerr(L, q,
 				    "never matches: the field "
 				    "is lowercased first");
+		if (f->co.trim && *k != '\0' &&
+		    (strchr(" \t\n\r\f\v", k[0]) != NULL ||
+		        strchr(" \t\n\r\f\v", k[strlen(k) - 1]) != NULL))
+			return lerr(L, q,
+			    "never matches: the field is trimmed "
+			    "first");
 		if (file_value(L, f, v, 0, 0, q) == NULL)
 			return -1;
 	}

@@ -287,6 +287,10 @@ START_TEST(test_refused_fields)
 	             "\"map\":{\"English\":\"en\"}}}"),
 	    "s.json: fields.l.map.English: never matches: the field is "
 	    "lowercased first");
+	refused(WRAP("{\"l\":{\"type\":\"string\",\"trim\":true,"
+	             "\"map\":{\"en \":\"en\"}}}"),
+	    "s.json: fields.l.map.en : never matches: the field is trimmed "
+	    "first");
 	refused(WRAP("{\"b\":{\"type\":\"bool\",\"map\":{\"si\":\"maybe\"}}}"),
 	    "s.json: fields.b.map.si: cannot convert \"maybe\" to bool");
 	refused(WRAP("{\"s\":{\"type\":\"string\",\"pattern\":\"a(\"}}"),
