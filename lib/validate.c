@@ -137,6 +137,41 @@ check_opts(const cdb_validate_opts *o, cdb_error *e)
 	return 0;
 }
 
+/*
+ * The counts each test reports, zero until counted, so that a program
+ * reading the report finds every one (cdb-report(5)).
+ */
+static const char *const metric_names[CDB_VT_N] = {
+    "expected_records found_records missing_records unexpected_records "
+    "source_records rejected_by_schema",
+    "checked missing wrong_dimension not_finite zero zero_in_source differs",
+    "records_checked",
+    "queries top_k queries_compared",
+    "misplaced_records collection_metadata_differs",
+    "duplicate_ids duplicate_content_records duplicate_content_in_source",
+    "records_checked",
+    "records_checked citations_checked broken_citations references_checked "
+    "dangling_references",
+};
+
+static json_t *
+zero_metrics(int t)
+{
+	json_t *m = json_object();
+	const char *s = metric_names[t], *sp;
+	char name[64];
+	size_t n;
+
+	while (m != NULL && *s != '\0') {
+		sp = strchr(s, ' ');
+		n = sp ? (size_t)(sp - s) : strlen(s);
+		snprintf(name, sizeof(name), "%.*s", (int)n, s);
+		json_object_set_new(m, name, json_integer(0));
+		s += n + (sp != NULL);
+	}
+	return m;
+}
+
 static int
 ctx_init(struct vctx *c, const cdb_validate_opts *o, cdb_error *e)
 {
@@ -160,7 +195,7 @@ ctx_init(struct vctx *c, const cdb_validate_opts *o, cdb_error *e)
 	c->others = json_array();
 	for (i = 0; i < CDB_VT_N; i++) {
 		c->t[i].offenders = json_array();
-		c->t[i].metrics = json_object();
+		c->t[i].metrics = zero_metrics((int)i);
 		if (c->t[i].offenders == NULL || c->t[i].metrics == NULL)
 			break;
 	}
@@ -186,6 +221,8 @@ ctx_free(struct vctx *c)
 		c->qcmp.head = b->next;
 		vbatch_free(b);
 	}
+	for (i = 0; i < (size_t)c->npool; i++)
+		cdb_page_free(&c->pool[i]);
 	for (i = 0; i < c->ncolls; i++) {
 		free(c->colls[i].name);
 		free(c->colls[i].id);
@@ -312,6 +349,38 @@ vq_stopped(struct vctx *c)
 	s = c->qstop;
 	pthread_mutex_unlock(&c->mu);
 	return s;
+}
+
+/* An empty page into p, with the buffers of one used before. */
+void
+vpage_take(struct vctx *c, cdb_page *p)
+{
+	pthread_mutex_lock(&c->mu);
+	if (c->npool > 0) {
+		cdb_page_free(p);
+		*p = c->pool[--c->npool];
+	}
+	pthread_mutex_unlock(&c->mu);
+}
+
+/* Keep p's buffers for the next batch; p is left empty. */
+void
+vpage_give(struct vctx *c, cdb_page *p)
+{
+	int kept = 0;
+
+	json_decref(p->root);
+	p->root = p->ids = p->documents = p->metadatas = p->uris = NULL;
+	p->n = p->dim = 0;
+	pthread_mutex_lock(&c->mu);
+	if ((size_t)c->npool < sizeof(c->pool) / sizeof(c->pool[0])) {
+		c->pool[c->npool++] = *p;
+		kept = 1;
+	}
+	pthread_mutex_unlock(&c->mu);
+	if (kept)
+		cdb_page_init(p);
+	cdb_page_free(p);
 }
 
 /* Compare each batch as the fetcher hands it over. */
@@ -583,20 +652,24 @@ utc_now(char out[32])
 	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-/* The fields every report has, verdict aside. */
+/* The report's first fields: what it is. */
 static json_t *
-report_base(const cdb_validate_opts *o, double elapsed)
+report_head(const cdb_validate_opts *o)
+{
+	return json_pack("{s:s, s:i, s:s}", "report", "cdb-validate",
+	    "format_version", 1, "tool", o->tool ? o->tool : "cdb-validate");
+}
+
+/* The fields about the run: when, where from, with which options. */
+static void
+report_run(json_t *r, const cdb_validate_opts *o, double elapsed)
 {
 	char now[32];
-	json_t *r;
 
 	utc_now(now);
-	r = json_pack("{s:s, s:i, s:s, s:s, s:f}", "report", "cdb-validate",
-	    "format_version", 1, "tool", o->tool ? o->tool : "cdb-validate",
-	    "finished_at", now, "elapsed_seconds",
-	    round(elapsed * 1000) / 1000);
-	if (r == NULL)
-		return NULL;
+	json_object_set_new(r, "finished_at", json_string(now));
+	json_object_set_new(r, "elapsed_seconds",
+	    json_real(round(elapsed * 1000) / 1000));
 	json_object_set_new(r, "old_server",
 	    server_obj(o->old_url, o->old_tenant, o->old_database));
 	json_object_set_new(r, "new_server",
@@ -616,14 +689,13 @@ report_base(const cdb_validate_opts *o, double elapsed)
 	        o->max_data_loss, "warn_divergence_percentage",
 	        o->warn_divergence, "max_divergence_percentage",
 	        o->max_divergence));
-	return r;
 }
 
 json_t *
 cdb_validate_error_report(
     const cdb_validate_opts *o, const cdb_error *err, double elapsed)
 {
-	json_t *r = report_base(o, elapsed);
+	json_t *r = report_head(o);
 
 	if (r == NULL)
 		return NULL;
@@ -634,6 +706,7 @@ cdb_validate_error_report(
 	json_object_set_new(r, "error", json_string(err->text));
 	json_object_set_new(r, "data_loss_percentage", json_null());
 	json_object_set_new(r, "semantic_divergence_percentage", json_null());
+	report_run(r, o, elapsed);
 	json_object_set_new(r, "collections", json_array());
 	json_object_set_new(r, "tests", json_array());
 	return r;
@@ -700,7 +773,7 @@ add_verdict(json_t *r, const struct vctx *c)
 static json_t *
 build_report(const struct vctx *c, double elapsed)
 {
-	json_t *r = report_base(c->o, elapsed), *a;
+	json_t *r = report_head(c->o), *a;
 	const struct vtest *sem = &c->t[CDB_VT_SEMANTIC];
 	size_t i;
 
@@ -713,6 +786,7 @@ build_report(const struct vctx *c, double elapsed)
 	    sem->status == CDB_VS_SKIPPED
 	        ? json_null()
 	        : json_real(vtest_get(sem, "semantic_divergence_percentage")));
+	report_run(r, c->o, elapsed);
 	a = json_array();
 	for (i = 0; i < c->ncolls; i++)
 		json_array_append_new(a, json_string(c->colls[i].name));

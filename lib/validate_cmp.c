@@ -535,6 +535,7 @@ fetch(struct vctx *c, struct vbatch *b, cdb_error *e)
 		return 0;
 	if ((ids = batch_ids(b)) == NULL)
 		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+	vpage_take(c, &b->page);
 	rc = cdb_chroma_get_ids(
 	    c->newc, c->colls[b->coll].id, ids, CDB_INC_ALL, &b->page, e);
 	json_decref(ids);

@@ -68,6 +68,7 @@ struct vrec {
 };
 
 struct vbatch {
+	struct vctx *ctx;
 	size_t coll;   /* target */
 	cdb_page page; /* what the new server holds of it */
 	size_t n, cap;
@@ -135,7 +136,11 @@ struct vctx {
 		struct vbatch *head, *tail;
 		int len, closed;
 	} qin, qcmp;
-	int qstop;      /* a thread failed: everyone stops */
+	int qstop;	/* a thread failed: everyone stops */
+	/* pages of the new server's answers, kept for the next batches:
+	 * their buffers are megabytes, growing new ones costs */
+	cdb_page pool[VQUEUE_MAX * 2 + 2];
+	int npool;
 	cdb_error perr; /* the producer's error */
 	cdb_error ferr; /* the fetcher's error */
 	struct vprod p;
@@ -157,6 +162,8 @@ struct vbatch *vq_pop(struct vctx *c, struct vqueue *q);
 void vq_close(struct vctx *c, struct vqueue *q);
 void vq_stop(struct vctx *c);
 int vq_stopped(struct vctx *c);
+void vpage_take(struct vctx *c, cdb_page *p);
+void vpage_give(struct vctx *c, cdb_page *p);
 void verror_prefix(cdb_error *e, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void vtest_offend(struct vtest *t, const char *coll, const char *id,

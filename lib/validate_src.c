@@ -45,17 +45,18 @@ vbatch_free(struct vbatch *b)
 	free(b->r);
 	free(b->emb);
 	cdb_buf_free(&b->ids);
-	cdb_page_free(&b->page);
+	vpage_give(b->ctx, &b->page);
 	free(b);
 }
 
 static struct vbatch *
-vbatch_new(size_t coll, size_t cap)
+vbatch_new(struct vctx *c, size_t coll, size_t cap)
 {
 	struct vbatch *b = calloc(1, sizeof(*b));
 
 	if (b == NULL)
 		return NULL;
+	b->ctx = c;
 	b->coll = coll;
 	b->cap = cap;
 	cdb_buf_init(&b->ids);
@@ -96,7 +97,7 @@ add_record(struct prod *P, size_t coll, const char *id, size_t id_len,
 	struct vrec *r;
 
 	if (b == NULL &&
-	    (b = P->open[coll] = vbatch_new(coll, (size_t)c->o->page)) == NULL)
+	    (b = P->open[coll] = vbatch_new(c, coll, (size_t)c->o->page)) == NULL)
 		return cdb_error_set(P->e, CDB_ERR_SYS, "out of memory");
 	r = &b->r[b->n];
 	r->id_off = b->ids.len;

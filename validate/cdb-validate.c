@@ -20,6 +20,7 @@
 #define EXIT_WARNING 3
 
 static struct timespec t0;
+static int stdout_said; /* an error writing standard output was handled */
 
 static void
 usage(int status)
@@ -103,8 +104,14 @@ save(const char *path, const json_t *r, int (*fn)(const json_t *, cdb_buf *))
 	cdb_error_clear(&e);
 	if ((rc = fn(r, &b)) == -1)
 		warnx("%s: out of memory", path);
-	else if ((rc = cdb_report_save(path, &b, &e)) == -1)
-		warnx("%s", e.text);
+	else if ((rc = cdb_report_save(path, &b, &e)) == -1) {
+		/* A reader that went away, as with head(1), is no error. */
+		stdout_said = strcmp(path, "-") == 0;
+		if (stdout_said && strstr(e.text, strerror(EPIPE)))
+			rc = 0;
+		else
+			warnx("%s", e.text);
+	}
 	cdb_buf_free(&b);
 	return rc;
 }
@@ -264,7 +271,7 @@ main(int argc, char *argv[])
 	cdb_schema *schema = NULL;
 	cdb_error e;
 	json_t *r;
-	int status;
+	int status, rc;
 
 	parse_args(&a, argc, argv);
 	signal(SIGPIPE, SIG_IGN);
@@ -291,7 +298,10 @@ main(int argc, char *argv[])
 		status = EXIT_CANNOT;
 	json_decref(r);
 	cdb_schema_free(schema);
-	if (cdb_cli_flush(stdout) != 0)
+	if (!stdout_said && (rc = cdb_cli_flush(stdout)) != 0 &&
+	    rc != EPIPE) {
+		warnx("stdout: %s", strerror(rc));
 		status = EXIT_CANNOT;
+	}
 	return status;
 }

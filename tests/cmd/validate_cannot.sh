@@ -8,6 +8,8 @@ start_server db
 node "$REPO/tests/fixtures/validate-old.mjs" "$URL_db" 10 4 >/dev/null
 cdb-export -q -u "$URL_db" | cdb-transform -q -s "$REPO/schemas/default.json" \
 	> "$T/expected.ndjson"
+# The migration's targets go to the same server: it is old and new at once.
+cdb-import -q -u "$URL_db" "$T/expected.ndjson"
 schema=$REPO/schemas/default.json
 closed=http://127.0.0.1:1
 
@@ -57,3 +59,15 @@ assert_status 2 cdb-validate --new-url "$URL_db" --expected "$T/expected.ndjson"
 	--warn-divergence 30 --max-divergence 20
 assert_status 2 cdb-validate --new-url "$URL_db" --expected "$T/expected.ndjson" extra-arg
 cdb-validate --help | grep -q '^usage: cdb-validate' || fail "--help"
+
+# A report that cannot be written: the verdict is not lost silently.
+assert_status 2 cdb-validate -q --expected "$T/expected.ndjson" --new-url "$URL_db" \
+	-s "$schema" --report-json "$T/no/such/dir/r.json" 2> "$T/err"
+grep -q "r.json: No such file or directory" "$T/err" || fail "unwritable report: $(cat "$T/err")"
+assert_status 2 cdb-validate -q --expected "$T/expected.ndjson" --new-url "$URL_db" \
+	-s "$schema" --report-json - > /dev/full 2> "$T/err"
+assert_eq "cdb-validate: stdout: No space left on device" "$(cat "$T/err")" "full stdout"
+# ... and the report on standard output is the report.
+cdb-validate -q --expected "$T/expected.ndjson" --new-url "$URL_db" -s "$schema" \
+	--report-json - > "$T/out.json"
+assert_eq PASSED "$(jq -r .overall_status "$T/out.json")" "report on stdout"
