@@ -455,6 +455,11 @@ on_collection(struct imp *m, const cdb_item *it, cdb_error *e)
 	json_t *counts;
 
 	m->st->collections++;
+	/* A stream that must hold one collection may not write others. */
+	if (m->o->collection != NULL && strcmp(name, m->o->collection) != 0)
+		return cdb_error_setl(e, it->line,
+		    "collection \"%s\" in a stream that may hold only \"%s\"",
+		    name, m->o->collection);
 	if (submit_all(m, e) == -1)
 		return -1;
 	nt = realloc(m->targets, (m->ntargets + 1) * sizeof(*nt));

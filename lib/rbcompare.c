@@ -26,8 +26,10 @@ enum { SAME, META_DIFFERS, DIFFERS };
 
 struct cmp {
 	cdb_chroma *c;
+	const cdb_rollback_cmp *o;
 	const char *id;
 	int cosine, repair;
+	long last_line; /* of the last record in the batch */
 	json_t *fix_ids, *fix_metas, *fix_pos; /* metadata to set back */
 	long long repaired;
 	json_t *ids, *recs; /* the batch: ids and record lines */
@@ -200,6 +202,15 @@ repair(struct cmp *m, cdb_error *e)
 }
 
 static int
+wait_for(const struct cmp *m, long line, cdb_error *e)
+{
+	if (m->o->wait == NULL || m->o->wait(m->o->arg, line) == 0)
+		return 0;
+	return cdb_error_set(
+	    e, CDB_ERR_INPUT, "not verified: the restore stopped");
+}
+
+static int
 check_batch(struct cmp *m, cdb_error *e)
 {
 	json_t *index, *v, *x;
@@ -207,8 +218,9 @@ check_batch(struct cmp *m, cdb_error *e)
 
 	if (m->n == 0)
 		return 0;
-	if (cdb_chroma_get_ids(m->c, m->id, m->ids, CDB_INC_ALL, &m->page, e) ==
-	    -1)
+	if (wait_for(m, m->last_line, e) == -1 ||
+	    cdb_chroma_get_ids(m->c, m->id, m->ids, CDB_INC_ALL, &m->page, e) ==
+	        -1)
 		return -1;
 	if ((index = page_index(&m->page)) == NULL)
 		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
@@ -245,6 +257,7 @@ add_record(struct cmp *m, const cdb_item *it, cdb_error *e)
 		memcpy(m->emb + m->used, it->emb, dim * sizeof(float));
 	m->used += dim;
 	m->n++;
+	m->last_line = it->line;
 	return 0;
 }
 
@@ -353,8 +366,8 @@ fill(struct cmp *m, const json_t *entry, json_t *result, cdb_error *e)
 }
 
 int
-cdb_rollback_compare(cdb_chroma *c, const json_t *entry, FILE *in, int repair,
-    json_t *result, cdb_error *e)
+cdb_rollback_compare(cdb_chroma *c, const json_t *entry, FILE *in,
+    const cdb_rollback_cmp *o, json_t *result, cdb_error *e)
 {
 	const char *name = json_string_value(json_object_get(entry, "name"));
 	struct cmp m;
@@ -364,8 +377,10 @@ cdb_rollback_compare(cdb_chroma *c, const json_t *entry, FILE *in, int repair,
 
 	memset(&m, 0, sizeof(m));
 	m.c = c;
-	m.repair = repair;
-	if ((have = cdb_chroma_get_collection(c, name, e)) == NULL)
+	m.o = o;
+	m.repair = o->repair;
+	if (wait_for(&m, 0, e) == -1 ||
+	    (have = cdb_chroma_get_collection(c, name, e)) == NULL)
 		return -1;
 	if (prepare(&m, entry, have, e) == 0 &&
 	    (rd = cdb_reader_new(in, name, 0)) == NULL)

@@ -443,17 +443,61 @@ import_member(
 	return mark_imported(j, name, e);
 }
 
-/* Wait until the import finished name; 0, or -1 if it stopped. */
+struct waiter {
+	struct job *j;
+	const char *name;
+	cdb_buf ckpt;
+};
+
+/* Has the import of w->name committed every line up to line? */
 static int
-wait_imported(struct job *j, const char *name)
+committed(const struct waiter *w, long line)
 {
+	json_t *ck = json_load_file(w->ckpt.data, CDB_JSON_FLAGS, NULL);
 	int rc;
 
+	if (line == 0)
+		rc = json_object_get(
+		         json_object_get(ck, "collections"), w->name) != NULL;
+	else
+		rc = json_integer_value(json_object_get(ck, "line")) >= line;
+	json_decref(ck);
+	return rc;
+}
+
+/*
+ * Wait until the records up to line are on the server, as the import's
+ * checkpoint says, so verifying a collection trails its import by a
+ * batch or two instead of waiting for its end.  -1 if the import stopped.
+ */
+static int
+wait_committed(void *arg, long line)
+{
+	struct waiter *w = arg;
+	struct job *j = w->j;
+	struct timespec ts;
+	int rc = -1;
+
 	pthread_mutex_lock(&j->mu);
-	while (
-	    !j->stop && !has_name(json_object_get(j->state, "imported"), name))
-		pthread_cond_wait(&j->cv, &j->mu);
-	rc = has_name(json_object_get(j->state, "imported"), name) ? 0 : -1;
+	for (;;) {
+		if (has_name(json_object_get(j->state, "imported"), w->name)) {
+			rc = 0;
+			break;
+		}
+		if (j->stop)
+			break;
+		pthread_mutex_unlock(&j->mu);
+		if (committed(w, line))
+			return 0;
+		pthread_mutex_lock(&j->mu);
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 25 * 1000 * 1000;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&j->cv, &j->mu, &ts);
+	}
 	pthread_mutex_unlock(&j->mu);
 	return rc;
 }
@@ -464,17 +508,20 @@ verify_member(
 {
 	struct job *j = arg;
 	const char *name = json_string_value(json_object_get(entry, "name"));
+	struct waiter w = {j, name, {NULL, 0, 0}};
+	cdb_rollback_cmp co = {1, wait_committed, &w};
 	json_t *res;
 	int rc;
 
 	(void)member;
-	if (wait_imported(j, name) == -1)
-		return cdb_error_set(e, CDB_ERR_INPUT,
-		    "collection \"%s\" was not verified: the restore stopped",
-		    name);
-	if ((res = json_object()) == NULL)
+	if ((res = json_object()) == NULL ||
+	    cdb_buf_printf(&w.ckpt, "%s/import-%04zu.ckpt", j->work.data,
+	        index_of(j->manifest, name)) == -1) {
+		json_decref(res);
 		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
-	rc = cdb_rollback_compare(j->vc, entry, in, 1, res, e);
+	}
+	rc = cdb_rollback_compare(j->vc, entry, in, &co, res, e);
+	cdb_buf_free(&w.ckpt);
 	if (rc == 0 && json_integer_value(json_object_get(res, "repaired")) > 0)
 		step(j,
 		    "collection %s: set the metadata of %lld records back "

@@ -78,12 +78,25 @@ int cdb_rollback_restore(
     const cdb_rollback_opts *o, json_t *report, cdb_error *e);
 
 /*
+ * Called by cdb_rollback_compare before it reads back the records of the
+ * member up to line (0: before it looks the collection up): returns 0
+ * once they are on the server, -1 to give up.
+ */
+typedef int cdb_rollback_wait_fn(void *arg, long line);
+
+typedef struct cdb_rollback_cmp {
+	int repair;                 /* set differing metadata back */
+	cdb_rollback_wait_fn *wait; /* or NULL: everything is there */
+	void *arg;
+} cdb_rollback_cmp;
+
+/*
  * Compare the snapshot member in (the stream of collection entry["name"],
  * entry its manifest entry) with that collection on the server: its
  * metadata and index configuration, then every record, fetched back by
  * id: document, metadata (types included), uri, and embedding, bit for
  * bit, or for cosine collections (stored normalised) within 1e-6 of the
- * vector's norm; and the server's count.  With repair, records whose
+ * vector's norm; and the server's count.  With o->repair, records whose
  * metadata alone differs get the snapshot's metadata back (keys it lacks
  * removed) and are compared again: Chroma 1.3 can hand array values of
  * deleted records to new ones.  Fills result with count_after, compared,
@@ -92,7 +105,7 @@ int cdb_rollback_restore(
  * it could not.
  */
 int cdb_rollback_compare(cdb_chroma *c, const json_t *entry, FILE *in,
-    int repair, json_t *result, cdb_error *e);
+    const cdb_rollback_cmp *o, json_t *result, cdb_error *e);
 
 /* The report as Markdown, appended to b.  0 or -1. */
 int cdb_rollback_report_md(const json_t *report, cdb_buf *b);

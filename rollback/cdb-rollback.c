@@ -607,8 +607,11 @@ cmd_restore(int argc, char *argv[])
 	if (r.s.url == NULL || *r.s.url == '\0')
 		errx(CDB_EXIT_USAGE,
 		    "restore: -u url (or CHROMA_URL) is required");
-	if (r.report != NULL && !obey_report(&r))
+	if (r.report != NULL && !obey_report(&r)) {
+		json_decref(r.remove);
+		json_decref(r.validation);
 		return CDB_EXIT_OK;
+	}
 	r.o.url = r.s.url;
 	r.o.tenant = r.s.tenant;
 	r.o.database = r.s.database;

@@ -19,7 +19,8 @@ api_method DELETE "$URL_a" collections/big-two >/dev/null
 id=$(collection_id "$URL_a" big-one)
 api "$URL_a" "collections/$id/delete" \
 	'{"ids":["big-one-0000000","big-one-0000001","big-one-0000002"]}' >/dev/null
-node "$REPO/tests/fixtures/bulk.mjs" "$URL_a" mig-x 2000 16
+# Big enough that archiving it takes a while after big-one is archived.
+node "$REPO/tests/fixtures/bulk.mjs" "$URL_a" mig-x 8000 16
 
 args=(-q -b 100 -u "$URL_a" -C mig-x before.tar.zst)
 
@@ -68,20 +69,21 @@ node "$REPO/tests/fixtures/compare.mjs" "$URL_a" "$URL_b" ||
 r=rollback_report.json
 jq -e '.status == "RESTORED" and .resumed == true' $r >/dev/null ||
 	fail "report: $(jq -c '{status, resumed, error}' $r)"
-assert_eq 'big-one 2997 3000,big-two null 1500,mig-x 2000 null' \
+assert_eq 'big-one 2997 3000,big-two null 1500,mig-x 8000 null' \
 	"$(jq -r '[.collections[] | "\(.name) \(.count_before) \(.count_expected)"] | join(",")' $r)" \
 	"counts before, from the first run"
 assert_eq 1 "$(ls failed-*.tar.gz | wc -l)" "archives of the failed state"
 cdb-rollback verify -q failed-*.tar.gz
-assert_eq 'big-one 2997,mig-x 2000' \
+assert_eq 'big-one 2997,mig-x 8000' \
 	"$(cdb-rollback list --json failed-*.tar.gz | jq -r '[.collections[] | "\(.name) \(.count)"] | join(",")')" \
 	"archived failed state"
 [ ! -e cdb-rollback.work ] || fail "work directory left behind"
 ls ./*.partial* 2>/dev/null && fail "partial files left behind"
 
 # kill -9 a snapshot after its first member: no snapshot appears, the
-# partial file is not one, and the same command finishes it.
-"$CDB_ROLLBACK" snapshot -q -b 100 -u "$URL_a" -o after.tar.gz &
+# partial file is not one, and the same command finishes it.  Small pages
+# make the second member take a while.
+"$CDB_ROLLBACK" snapshot -q -b 10 -u "$URL_a" -o after.tar.gz &
 pid=$!
 for ((i = 0; i < 1500; i++)); do
 	jq -e '.collections | length >= 1' after.tar.gz.partial.ckpt >/dev/null 2>&1 && break
@@ -92,7 +94,7 @@ kill -9 "$pid"
 wait "$pid" 2>/dev/null || true
 [ ! -e after.tar.gz ] || fail "an interrupted snapshot has its final name"
 assert_status 1 cdb-rollback verify -q after.tar.gz.partial 2>/dev/null
-"$CDB_ROLLBACK" snapshot -b 100 -u "$URL_a" -o after.tar.gz 2>err
+"$CDB_ROLLBACK" snapshot -b 10 -u "$URL_a" -o after.tar.gz 2>err
 grep -q 'resumed' err || fail "snapshot did not resume: $(cat err)"
 cdb-rollback verify -q after.tar.gz
 assert_eq 'big-one 3000,big-two 1500' \
