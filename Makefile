@@ -70,8 +70,13 @@ demo:
 check-unit: tests/unit/check_cdb
 	./tests/unit/check_cdb
 
+# mandoc's lint, and every cdb page a page refers to (.Xr) must exist.
 lint-man:
 	mandoc -Tlint -Wwarning $(MAN1) $(MAN5)
+	@for x in $$(grep -oh 'Xr cdb-[a-z]* [0-9]' $(MAN1) $(MAN5) | sort -u | \
+		sed 's/Xr \(.*\) \(.*\)/\1.\2/'); do \
+		[ -e "man/$$x" ] || { echo "lint-man: man/$$x is referred to but missing"; exit 1; }; \
+	done
 
 install: all
 	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5
