@@ -87,6 +87,10 @@ fi
 NEW_AT=(${TENANT:+--tenant "$TENANT"} ${DATABASE:+--database "$DATABASE"})
 OLD_TENANT=${OLD_TENANT:-$TENANT} OLD_DATABASE=${OLD_DATABASE:-$DATABASE}
 OLD_AT=(${OLD_TENANT:+--tenant "$OLD_TENANT"} ${OLD_DATABASE:+--database "$OLD_DATABASE"})
+# For people: "http://new:8000 (tenant acme, database prod)".
+where() { printf '%s%s' "$1" "${2:+ ($2)}"; }
+OLD_WHERE=$(where "$OLD" "${OLD_TENANT:+tenant $OLD_TENANT}${OLD_TENANT:+${OLD_DATABASE:+, }}${OLD_DATABASE:+database $OLD_DATABASE}")
+NEW_WHERE=$(where "$NEW" "${TENANT:+tenant $TENANT}${TENANT:+${DATABASE:+, }}${DATABASE:+database $DATABASE}")
 
 mkdir -p "$DIR"
 
@@ -134,7 +138,7 @@ fi
 
 # ------------------------------------------------------ 1. pre-flight --
 
-say preflight "==> 1. pre-flight: $OLD -> $NEW, schema $SCHEMA, in $DIR"
+say preflight "==> 1. pre-flight: $OLD_WHERE -> $NEW_WHERE, schema $SCHEMA, in $DIR"
 nogo() {
 	say preflight "NO-GO: $1; nothing was written to the new server"
 	exit 1
@@ -217,13 +221,13 @@ run validate cdb-validate --old-url "$OLD" --new-url "$NEW" -s "$SCHEMA" \
 
 journal() {
 	TZ=UTC printf '%(%Y-%m-%dT%H:%M:%SZ)T %s: %s -> %s, schema %s, %s\n' -1 \
-		"$1" "$OLD" "$NEW" "$SCHEMA" "$DIR" >>"$DIR/MIGRATION.log"
+		"$1" "$OLD_WHERE" "$NEW_WHERE" "$SCHEMA" "$DIR" >>"$DIR/MIGRATION.log"
 }
 
 case $st in
 0)
 	say cutover "==> 5. GO: validation PASSED ($DIR/validation_report.md)"
-	say cutover "cut over: point the application from $OLD to $NEW${TENANT:+, tenant $TENANT}${DATABASE:+, database $DATABASE}"
+	say cutover "cut over: point the application from $OLD_WHERE to $NEW_WHERE"
 	say cutover "keep the old server and $DIR/before.tar.gz until the new one has served without problems"
 	journal "PASSED, cut over"
 	exit 0
@@ -231,7 +235,7 @@ case $st in
 3)
 	say review "==> 5. REVIEW: validation WARNING; nothing switched, nothing undone"
 	say review "read $DIR/validation_report.md, then either cut over to $NEW, or roll back:"
-	say review "  cdb-rollback restore -f -u $NEW -c $DIR/import.ckpt -a $DIR $DIR/before.tar.gz"
+	say review "  cdb-rollback restore -f -r $DIR/validation_report.json -c $DIR/import.ckpt -a $DIR -u $NEW $DIR/before.tar.gz"
 	journal "WARNING, stopped for review"
 	exit 3
 	;;

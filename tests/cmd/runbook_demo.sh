@@ -3,8 +3,9 @@
 # examples/migrate.sh twice): a migration that validates PASSED and is cut
 # over, then the same migration against a damaged target, which validates
 # FAILED and is rolled back to the snapshot.  Then the decisions the demo
-# does not show: a rerun after the rollback migrates again (PASSED), and a
-# small loss only WARNS (exit 3) and changes nothing.
+# does not show: a rerun after the rollback migrates again (PASSED); a
+# small loss only WARNS (exit 3) and changes nothing, and the roll-back
+# command it prints works; a rerun with another schema is refused.
 #
 # What differs from the README's demo: --small (1,000 records of 32
 # dimensions from tests/fixtures/validate-old.mjs instead of gen-demo.mjs's
@@ -71,6 +72,13 @@ grep -q 'REVIEW: validation WARNING' "$T/warn.err" || fail "no review step: $(ta
 assert_eq 248 "$(api "$URL_new" "collections/$id/count")" "records after the WARNING"
 assert_eq "WARNING, stopped for review" "$(tail -n 1 "$M/MIGRATION.log" | sed 's/^[^ ]* \([^:]*\):.*/\1/')" \
 	"journal of the WARNING"
+
+# The roll-back command the review step prints works as printed.
+cmd=$(sed -n 's/.*\[review\]   \(cdb-rollback restore .*\)/\1/p' "$T/warn.err")
+[ -n "$cmd" ] || fail "no rollback command printed: $(cat "$T/warn.err")"
+(cd "$T" && eval "$cmd") >"$T/manual.out" 2>&1 || fail "printed rollback failed: $(cat "$T/manual.out")"
+assert_eq sergio_humor "$(api "$URL_new" collections | jq -r '.[].name' | xargs)" \
+	"collections after the rollback by hand"
 
 # A rerun with another schema is refused: the checkpoints belong to this one.
 sed 's/"schema_version"/"schema_version" /' "$REPO/schemas/default.json" >"$T/other.json"
