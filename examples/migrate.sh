@@ -4,7 +4,7 @@
 # NO-GO (rollback).  It composes the five cdb programs and decides on their
 # exit statuses; every step is theirs.
 #
-#   examples/migrate.sh --old URL --new URL -s SCHEMA [--log-dir DIR]
+#   examples/migrate.sh --old URL --new URL -s SCHEMA [--log-dir DIR]   (or --old-url, --new-url)
 #       [--tenant T] [--database D] [--old-tenant T] [--old-database D]
 #       [--auth-header NAME] [-b BATCH] [-j JOBS]
 #
@@ -54,7 +54,7 @@
 set -euo pipefail
 
 usage() {
-	sed -n '7,9p' "$0" | sed 's/^# *//' >&2
+	sed -n '7,9p' "$0" | cut -c 3- >&2
 	exit 2
 }
 
@@ -63,8 +63,8 @@ TENANT='' DATABASE='' OLD_TENANT='' OLD_DATABASE=''
 IMPORT_OPTS=() AUTH=()
 while [ $# -gt 0 ]; do
 	case $1 in
-	--old) OLD=${2:?}; shift ;;
-	--new) NEW=${2:?}; shift ;;
+	--old | --old-url) OLD=${2:?}; shift ;;
+	--new | --new-url) NEW=${2:?}; shift ;;
 	-s | --schema) SCHEMA=${2:?}; shift ;;
 	--log-dir) DIR=${2:?}; shift ;;
 	--tenant) TENANT=${2:?}; shift ;;
