@@ -342,7 +342,7 @@ parse_rows(cdb_page *p, const char *s, size_t n, cdb_error *e)
 {
 	size_t i, row = 0, dim;
 	long used;
-	int verb;
+	int verb = 0;
 
 	p->dim = 0;
 	if (n >= 4 && memcmp(s, "null", 4) == 0)
@@ -366,7 +366,8 @@ parse_rows(cdb_page *p, const char *s, size_t n, cdb_error *e)
 		if (row > 0 && emb_reserve(p, (row + 1) * p->dim, e) == -1)
 			return -1;
 		used = cdb_embed_scan_json(s + i, n - i, p->emb + row * p->dim,
-		    row == 0 ? p->emb_cap : p->dim, &dim, &verb, e);
+		    row == 0 ? p->emb_cap : p->dim, &dim,
+		    p->no_verbatim ? NULL : &verb, e);
 		if (used == -1) {
 			p->n = row;
 			return -1;

@@ -81,6 +81,8 @@ typedef struct cdb_page {
 	/* Each row's text in body, and whether it may be copied as it is. */
 	size_t *row_off, *row_len;
 	unsigned char *row_verbatim;
+	int no_verbatim; /* set by callers that never copy a row's text:
+			    row_verbatim is then all 0, and parsing faster */
 	size_t rows_cap;
 	cdb_buf body;	/* raw response */
 } cdb_page;

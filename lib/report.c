@@ -59,6 +59,22 @@ summary_tests(const json_t *r, cdb_buf *b)
 	return rc;
 }
 
+/* The run's warnings, one a line after prefix. */
+static int
+warnings_text(const json_t *r, cdb_buf *b, const char *prefix)
+{
+	const json_t *w;
+	size_t i;
+	int rc = 0;
+
+	json_array_foreach(json_object_get(r, "warnings"), i, w)
+	{
+		rc |= cdb_buf_printf(b, "%s%s\n", prefix,
+		    json_string_value(w) ? json_string_value(w) : "");
+	}
+	return rc;
+}
+
 int
 cdb_report_summary(const json_t *r, cdb_buf *b)
 {
@@ -89,6 +105,7 @@ cdb_report_summary(const json_t *r, cdb_buf *b)
 		          : cdb_buf_puts(
 		                b, "Semantic divergence: not measured\n");
 	}
+	rc |= warnings_text(r, b, "Warning: ");
 	rc |= cdb_buf_printf(b, "Elapsed time: %.2fs\nOverall status: %s\n",
 	    num(r, "elapsed_seconds"), str(r, "overall_status"));
 	rc |= json_is_true(json_object_get(r, "rollback_triggered"))
@@ -106,7 +123,7 @@ static int
 inside_word(const char *start, const char *s)
 {
 	return s > start && isalnum((unsigned char)s[-1]) &&
-	    isalnum((unsigned char)s[1]);
+	       isalnum((unsigned char)s[1]);
 }
 
 /*
@@ -172,6 +189,9 @@ md_head(const json_t *r, cdb_buf *b)
 		rc |= cdb_buf_puts(b, ").\n\n");
 	} else
 		rc |= cdb_buf_puts(b, "no rollback needed.\n\n");
+	rc |= warnings_text(r, b, "Warning: ");
+	if (json_array_size(json_object_get(r, "warnings")) > 0)
+		rc |= cdb_buf_puts(b, "\n");
 	rc |= cdb_buf_puts(b, "| | |\n|---|---|\n");
 	rc |= server_row(b, "Old server", json_object_get(r, "old_server"));
 	rc |= server_row(b, "New server", json_object_get(r, "new_server"));

@@ -183,6 +183,7 @@ ctx_init(struct vctx *c, const cdb_validate_opts *o, cdb_error *e)
 	cdb_buf_init(&c->fids);
 	cdb_buf_init(&c->aids);
 	cdb_page_init(&c->page);
+	c->page.no_verbatim = 1;
 	pthread_mutex_init(&c->mu, NULL);
 	pthread_cond_init(&c->cv, NULL);
 	c->fmap = cdb_hmap_new();
@@ -193,6 +194,7 @@ ctx_init(struct vctx *c, const cdb_validate_opts *o, cdb_error *e)
 	c->p.sources = json_object();
 	c->p.unmapped = json_array();
 	c->others = json_array();
+	c->warnings = json_array();
 	for (i = 0; i < CDB_VT_N; i++) {
 		c->t[i].offenders = json_array();
 		c->t[i].metrics = zero_metrics((int)i);
@@ -202,7 +204,7 @@ ctx_init(struct vctx *c, const cdb_validate_opts *o, cdb_error *e)
 	if (i < CDB_VT_N || c->fmap == NULL || c->scratch == NULL ||
 	    c->p.xmap == NULL || c->p.by_reason == NULL ||
 	    c->p.offenders == NULL || c->p.sources == NULL ||
-	    c->p.unmapped == NULL || c->others == NULL)
+	    c->p.unmapped == NULL || c->others == NULL || c->warnings == NULL)
 		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
 	return 0;
 }
@@ -244,6 +246,7 @@ ctx_free(struct vctx *c)
 	json_decref(c->p.unmapped);
 	json_decref(c->oldcolls);
 	json_decref(c->others);
+	json_decref(c->warnings);
 	cdb_hmap_free(c->p.xmap);
 	cdb_hmap_free(c->fmap);
 	cdb_hmap_free(c->scratch);
@@ -590,9 +593,27 @@ has_checked_fields(const cdb_schema *s)
 	return 0;
 }
 
+/* The per-record counts, kept in C while records went by. */
+static void
+set_counts(struct vctx *c)
+{
+	struct vtest *t8 = &c->t[CDB_VT_CITATIONS];
+
+	vtest_add(&c->t[CDB_VT_EMBEDDING], "checked",
+	    (double)c->t[CDB_VT_EMBEDDING].checked);
+	vtest_add(&c->t[CDB_VT_METADATA], "records_checked",
+	    (double)c->t[CDB_VT_METADATA].checked);
+	vtest_add(&c->t[CDB_VT_TYPES], "records_checked",
+	    (double)c->t[CDB_VT_TYPES].checked);
+	vtest_add(t8, "records_checked", (double)t8->checked);
+	vtest_add(t8, "citations_checked", (double)c->cites_checked);
+	vtest_add(t8, "references_checked", (double)c->refs_checked);
+}
+
 static void
 judge_all(struct vctx *c)
 {
+	set_counts(c);
 	judge_count(c);
 	judge_embedding(c);
 	judge_simple(&c->t[CDB_VT_METADATA], CDB_VR_SCHEMA,
@@ -668,8 +689,8 @@ report_run(json_t *r, const cdb_validate_opts *o, double elapsed)
 
 	utc_now(now);
 	json_object_set_new(r, "finished_at", json_string(now));
-	json_object_set_new(r, "elapsed_seconds",
-	    json_real(round(elapsed * 1000) / 1000));
+	json_object_set_new(
+	    r, "elapsed_seconds", json_real(round(elapsed * 1000) / 1000));
 	json_object_set_new(r, "old_server",
 	    server_obj(o->old_url, o->old_tenant, o->old_database));
 	json_object_set_new(r, "new_server",
@@ -748,6 +769,9 @@ add_verdict(json_t *r, const struct vctx *c)
 		n[st[i]]++;
 	}
 	overall = cdb_validate_verdict(st, why, CDB_VT_N, &reason);
+	/* A doubt about the whole run is worth a look before cutover. */
+	if (overall == CDB_VS_PASSED && json_array_size(c->warnings) > 0)
+		overall = CDB_VS_WARNING;
 	for (i = CDB_VR_NONE + 1; i < CDB_VR_N; i++) {
 		int j, seen = 0;
 		for (j = 0; j < CDB_VT_N; j++)
@@ -764,6 +788,7 @@ add_verdict(json_t *r, const struct vctx *c)
 	    reason ? json_string(cdb_validate_reason_name(reason))
 	           : json_null());
 	json_object_set_new(r, "rollback_reasons", reasons);
+	json_object_set(r, "warnings", c->warnings);
 	json_object_set_new(r, "summary",
 	    json_pack("{s:i, s:i, s:i, s:i, s:i}", "tests", CDB_VT_N, "passed",
 	        n[CDB_VS_PASSED], "warnings", n[CDB_VS_WARNING], "failed",

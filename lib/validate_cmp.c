@@ -179,7 +179,13 @@ check_embedding(struct hits *H, const struct vwant *w)
 	size_t want = k->dim ? k->dim : w ? w->dim : 0;
 	double dev = 0;
 
-	vtest_add(t, "checked", 1);
+	t->checked++;
+	if (h->nan) {
+		vtest_add(t, "not_finite", 1);
+		problem(H, CDB_VT_EMBEDDING,
+		    "embedding holds NaN: the server returns nulls for it");
+		return;
+	}
 	switch (cdb_validate_emb_problem(h->emb, h->dim, want)) {
 	case CDB_VEMB_NONE:
 		vtest_add(t, "missing", 1);
@@ -253,7 +259,7 @@ check_reference(struct hits *H, const cdb_schema_field *f, const json_t *v,
 
 	for (i = 0; i < n; i++) {
 		const json_t *s = json_is_array(v) ? json_array_get(v, i) : v;
-		vtest_add(&c->t[CDB_VT_CITATIONS], "references_checked", 1);
+		c->refs_checked++;
 		if (target >= 0 && json_is_string(s) &&
 		    cdb_hmap_get(c->fmap,
 		        cdb_hmap_key(f->reference, json_string_value(s),
@@ -283,7 +289,7 @@ check_citation(struct hits *H, const cdb_schema_field *f, const json_t *v,
 	char a[120], b[120];
 	int rc;
 
-	vtest_add(&c->t[CDB_VT_CITATIONS], "citations_checked", 1);
+	c->cites_checked++;
 	if (xv != NULL && !json_equal((json_t *)xv, (json_t *)v)) {
 		problem(H, CDB_VT_CITATIONS,
 		    "field \"%s\": %s, the source's "
@@ -343,6 +349,11 @@ check_field(struct hits *H, const cdb_schema_field *f, const json_t *have,
 		return;
 	}
 	cdb_error_clear(&fe);
+	/* From the old server, the schema made the expected value and
+	 * checked it then: the same value needs no second check. */
+	if (f->reference == NULL && f->template == NULL && xv != NULL &&
+	    H->c->o->expected == NULL && json_equal((json_t *)xv, (json_t *)v))
+		return;
 	if (cdb_schema_check_value(H->c->s, f, v, &fe) == -1)
 		problem(H, CDB_VT_TYPES, "%s", fe.text);
 	else if (f->reference != NULL)
@@ -437,9 +448,9 @@ vcmp_record(struct vctx *c, const struct vhave *h, const struct vwant *w)
 		check_field(
 		    &H, cdb_schema_field_at(c->s, i), have, want, w != NULL);
 	check_other_keys(&H, have, want, w != NULL);
-	vtest_add(&c->t[CDB_VT_METADATA], "records_checked", 1);
-	vtest_add(&c->t[CDB_VT_TYPES], "records_checked", 1);
-	vtest_add(&c->t[CDB_VT_CITATIONS], "records_checked", 1);
+	c->t[CDB_VT_METADATA].checked++;
+	c->t[CDB_VT_TYPES].checked++;
+	c->t[CDB_VT_CITATIONS].checked++;
 }
 
 /* ---------------------------------------------------------- batches -- */
@@ -495,6 +506,7 @@ compare_row(struct vctx *c, struct vbatch *b, size_t j, cdb_error *e)
 	h.uri = json_array_get(pg->uris, j);
 	h.emb = pg->dim ? pg->emb + j * pg->dim : NULL;
 	h.dim = pg->dim;
+	h.nan = b->nan;
 	w.doc = r->doc;
 	w.meta = r->meta;
 	w.uri = r->uri;
@@ -524,9 +536,17 @@ batch_ids(const struct vbatch *b)
 	return a;
 }
 
+int
+vcmp_unusable(const cdb_error *e)
+{
+	/* cdb_page_parse's words for null values in a vector. */
+	return e->kind == CDB_ERR_SERVER &&
+	       strstr(e->text, "unusable embedding") != NULL;
+}
+
 /* The new server's records of batch b, into b->page. */
 static int
-fetch(struct vctx *c, struct vbatch *b, cdb_error *e)
+fetch(struct vctx *c, struct vbatch *b, int include, cdb_error *e)
 {
 	json_t *ids;
 	int rc;
@@ -536,10 +556,67 @@ fetch(struct vctx *c, struct vbatch *b, cdb_error *e)
 	if ((ids = batch_ids(b)) == NULL)
 		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
 	vpage_take(c, &b->page);
+	b->page.no_verbatim = 1; /* compared, never copied */
 	rc = cdb_chroma_get_ids(
-	    c->newc, c->colls[b->coll].id, ids, CDB_INC_ALL, &b->page, e);
+	    c->newc, c->colls[b->coll].id, ids, include, &b->page, e);
 	json_decref(ids);
 	return rc;
+}
+
+/*
+ * A vector of b holds NaN, which the server sends as nulls: fetch the
+ * records one by one, and the guilty ones without their vector, so the
+ * run goes on and test 2 names them.  Rare, so simple.  Frees b.
+ */
+static int
+fetch_one_by_one(struct vctx *c, struct vbatch *b, cdb_error *e)
+{
+	struct vbatch *s;
+	cdb_error fe;
+	size_t i;
+	int rc = 0;
+
+	for (i = 0; rc == 0 && i < b->n; i++) {
+		if ((s = vbatch_slice(b, i, i + 1)) == NULL) {
+			rc = cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+			break;
+		}
+		cdb_error_clear(&fe);
+		if (fetch(c, s, CDB_INC_ALL, &fe) == -1) {
+			if (!vcmp_unusable(&fe)) {
+				*e = fe;
+				vbatch_free(s);
+				rc = -1;
+				break;
+			}
+			s->nan = 1;
+			if (fetch(c, s, CDB_INC_ALL & ~CDB_INC_EMBEDDINGS, e) ==
+			    -1) {
+				vbatch_free(s);
+				rc = -1;
+				break;
+			}
+		}
+		rc = vq_push(c, &c->qcmp, s);
+	}
+	vbatch_free(b);
+	return rc;
+}
+
+/* Fetch b and hand it to the comparison.  Frees b on failure. */
+static int
+fetch_push(struct vctx *c, struct vbatch *b, cdb_error *e)
+{
+	cdb_error fe;
+
+	cdb_error_clear(&fe);
+	if (fetch(c, b, CDB_INC_ALL, &fe) == 0)
+		return vq_push(c, &c->qcmp, b);
+	if (vcmp_unusable(&fe))
+		return fetch_one_by_one(c, b, e);
+	*e = fe;
+	vbatch_free(b);
+	return -1;
 }
 
 /*
@@ -555,12 +632,8 @@ vcmp_fetch_thread(void *arg)
 	int rc;
 
 	rc = enumerate(c, &c->ferr);
-	while (rc == 0 && (b = vq_pop(c, &c->qin)) != NULL) {
-		if ((rc = fetch(c, b, &c->ferr)) == -1)
-			vbatch_free(b);
-		else if (vq_push(c, &c->qcmp, b) == -1)
-			break;
-	}
+	while (rc == 0 && (b = vq_pop(c, &c->qin)) != NULL)
+		rc = fetch_push(c, b, &c->ferr);
 	if (rc == -1)
 		vq_stop(c);
 	vq_close(c, &c->qcmp);

@@ -90,70 +90,116 @@ classify_rest(struct vctx *c)
 	}
 }
 
+/* Check what pg holds of collection coll: records nobody expected. */
+static void
+check_page(struct vctx *c, size_t coll, const cdb_page *pg, int nan)
+{
+	struct vhave h;
+	struct frec *f;
+	json_t *idv;
+	uint64_t v;
+	size_t j;
+
+	for (j = 0; j < pg->n; j++) {
+		idv = json_array_get(pg->ids, j);
+		memset(&h, 0, sizeof(h));
+		h.coll = coll;
+		h.id = json_string_value(idv);
+		h.id_len = json_string_length(idv);
+		if (h.id == NULL ||
+		    !cdb_hmap_get(c->fmap,
+		        cdb_hmap_key(c->colls[coll].name, h.id, h.id_len), &v))
+			continue;
+		f = &c->found[v];
+		h.home = f->home;
+		h.doc = json_array_get(pg->documents, j);
+		h.meta = json_array_get(pg->metadatas, j);
+		h.uri = json_array_get(pg->uris, j);
+		h.emb = pg->dim ? pg->emb + j * pg->dim : NULL;
+		h.dim = pg->dim;
+		h.nan = nan;
+		f->fetched = 1;
+		f->digest = cdb_validate_content_digest(h.doc, h.emb, h.dim);
+		vcmp_record(c, &h, NULL);
+	}
+}
+
+/* A vector holds NaN: fetch one by one, the guilty without vector. */
+static int
+fetch_singly(struct vctx *c, size_t coll, const json_t *ids, cdb_error *e)
+{
+	const char *cid = c->colls[coll].id;
+	cdb_error fe;
+	json_t *one;
+	size_t i;
+	int rc = 0, nan;
+
+	for (i = 0; rc == 0 && i < json_array_size(ids); i++) {
+		if ((one = json_pack("[O]", json_array_get(ids, i))) == NULL)
+			return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		cdb_error_clear(&fe);
+		rc = cdb_chroma_get_ids(
+		    c->newc, cid, one, CDB_INC_ALL, &c->page, &fe);
+		if ((nan = rc == -1 && vcmp_unusable(&fe)))
+			rc = cdb_chroma_get_ids(c->newc, cid, one,
+			    CDB_INC_ALL & ~CDB_INC_EMBEDDINGS, &c->page, e);
+		else if (rc == -1)
+			*e = fe;
+		json_decref(one);
+		if (rc == 0)
+			check_page(c, coll, &c->page, nan);
+	}
+	return rc;
+}
+
+/* The next page of ids of coll not fetched yet, from *i on. */
+static json_t *
+next_ids(struct vctx *c, size_t coll, size_t *i)
+{
+	json_t *ids = json_array();
+	size_t n = 0;
+
+	for (; ids != NULL && *i < c->nfound && n < (size_t)c->o->page;
+	     (*i)++) {
+		struct frec *f = &c->found[*i];
+		if (f->coll != coll || f->fetched)
+			continue;
+		json_array_append_new(
+		    ids, json_stringn_nocheck(vctx_found_id(c, f), f->id_len));
+		n++;
+	}
+	return ids;
+}
+
 /* Fetch the records not compared yet, check them on their own. */
 static int
 fetch_rest(struct vctx *c, size_t coll, cdb_error *e)
 {
-	size_t i = 0, j, n;
+	cdb_error fe;
 	json_t *ids;
-	uint64_t v;
+	size_t i = 0;
+	int rc = 0;
 
-	while (i < c->nfound) {
-		ids = json_array();
-		for (n = 0;
-		     ids != NULL && i < c->nfound && n < (size_t)c->o->page;
-		     i++) {
-			struct frec *f = &c->found[i];
-			if (f->coll != coll || f->fetched)
-				continue;
-			json_array_append_new(
-			    ids, json_stringn_nocheck(
-			             vctx_found_id(c, f), f->id_len));
-			n++;
-		}
-		if (ids == NULL)
+	while (rc == 0 && i < c->nfound) {
+		if ((ids = next_ids(c, coll, &i)) == NULL)
 			return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
-		if (n == 0) {
+		if (json_array_size(ids) == 0) {
 			json_decref(ids);
-			return 0;
+			break;
 		}
-		if (cdb_chroma_get_ids(c->newc, c->colls[coll].id, ids,
-		        CDB_INC_ALL, &c->page, e) == -1) {
-			json_decref(ids);
-			return -1;
-		}
+		cdb_error_clear(&fe);
+		if ((rc = cdb_chroma_get_ids(c->newc, c->colls[coll].id, ids,
+		         CDB_INC_ALL, &c->page, &fe)) == 0)
+			check_page(c, coll, &c->page, 0);
+		else if (vcmp_unusable(&fe))
+			rc = fetch_singly(c, coll, ids, e);
+		else
+			*e = fe;
 		json_decref(ids);
-		for (j = 0; j < c->page.n; j++) {
-			cdb_page *pg = &c->page;
-			json_t *idv = json_array_get(pg->ids, j);
-			struct vhave h;
-			struct frec *f;
-			memset(&h, 0, sizeof(h));
-			h.coll = coll;
-			h.id = json_string_value(idv);
-			h.id_len = json_string_length(idv);
-			if (h.id == NULL ||
-			    !cdb_hmap_get(c->fmap,
-			        cdb_hmap_key(
-			            c->colls[coll].name, h.id, h.id_len),
-			        &v))
-				continue;
-			f = &c->found[v];
-			h.home = f->home;
-			h.doc = json_array_get(pg->documents, j);
-			h.meta = json_array_get(pg->metadatas, j);
-			h.uri = json_array_get(pg->uris, j);
-			h.emb = pg->dim ? pg->emb + j * pg->dim : NULL;
-			h.dim = pg->dim;
-			f->fetched = 1;
-			f->digest =
-			    cdb_validate_content_digest(h.doc, h.emb, h.dim);
-			vcmp_record(c, &h, NULL);
-		}
 		vctx_progress(
 		    c, "checking others", (long long)i, (long long)c->nfound);
 	}
-	return 0;
+	return rc;
 }
 
 /* --------------------------------------------------- duplicates -- */

@@ -27,6 +27,8 @@
 struct vtest {
 	int status, reason; /* decided at the end */
 	long long bad;      /* records (or queries) at fault */
+	long long checked;  /* records looked at (set as a metric at the
+	                       end: counting in JSON costs per record) */
 	json_t *offenders;  /* at most CDB_VALIDATE_MAX_OFFENDERS */
 	json_t *metrics;    /* name -> number */
 	char note[512];     /* a sentence for the report, or "" */
@@ -71,6 +73,7 @@ struct vbatch {
 	struct vctx *ctx;
 	size_t coll;   /* target */
 	cdb_page page; /* what the new server holds of it */
+	int nan;       /* its one record's vector holds NaN: fetched without */
 	size_t n, cap;
 	struct vrec *r;
 	cdb_buf ids;
@@ -117,6 +120,7 @@ struct vctx {
 	size_t ncolls;
 	const char **names; /* ncolls collection names, for citations */
 	json_t *others;     /* new collections that are not targets */
+	json_t *warnings;   /* about the whole run: strings */
 	/* the new database's records */
 	struct frec *found;
 	size_t nfound, capfound;
@@ -136,7 +140,7 @@ struct vctx {
 		struct vbatch *head, *tail;
 		int len, closed;
 	} qin, qcmp;
-	int qstop;	/* a thread failed: everyone stops */
+	int qstop; /* a thread failed: everyone stops */
 	/* pages of the new server's answers, kept for the next batches:
 	 * their buffers are megabytes, growing new ones costs */
 	cdb_page pool[VQUEUE_MAX * 2 + 2];
@@ -151,6 +155,7 @@ struct vctx {
 	/* findings */
 	struct vtest t[CDB_VT_N];
 	long long compared;
+	long long refs_checked, cites_checked;
 	double max_dev;
 	cdb_hmap *scratch; /* comparison: key -> record of a batch */
 	cdb_page page;     /* after the joins */
@@ -180,6 +185,7 @@ int vsrc_prepare(struct vctx *c, cdb_error *e);
 void *vsrc_thread(void *arg);
 int vsrc_old_queries(struct vctx *c, cdb_error *e);
 void vbatch_free(struct vbatch *b);
+struct vbatch *vbatch_slice(const struct vbatch *b, size_t from, size_t to);
 
 /* validate_cmp.c: the fetcher and the comparison */
 void *vcmp_fetch_thread(void *arg);
@@ -194,6 +200,7 @@ struct vhave {
 	const json_t *doc, *meta, *uri;
 	const float *emb;
 	size_t dim;
+	int nan; /* the server holds NaN in its vector: cannot send it */
 };
 
 /* The expected side of one record, or NULL for records none expects. */
@@ -203,6 +210,7 @@ struct vwant {
 	size_t dim;
 };
 
+int vcmp_unusable(const cdb_error *e);
 void vcmp_record(struct vctx *c, const struct vhave *h, const struct vwant *w);
 
 /* validate_end.c: after the stream: where absent records went, what the

@@ -68,6 +68,38 @@ vbatch_new(struct vctx *c, size_t coll, size_t cap)
 	return b;
 }
 
+static int emb_room(struct vbatch *b, size_t dim);
+
+/* A new batch of b's records [from, to). */
+struct vbatch *
+vbatch_slice(const struct vbatch *b, size_t from, size_t to)
+{
+	struct vbatch *s = vbatch_new(b->ctx, b->coll, to - from);
+	size_t i;
+
+	for (i = from; s != NULL && i < to; i++) {
+		const struct vrec *r = &b->r[i];
+		struct vrec *t = &s->r[s->n];
+		*t = *r;
+		t->id_off = s->ids.len;
+		t->emb_off = s->emb_n;
+		json_incref(t->doc);
+		json_incref(t->meta);
+		json_incref(t->uri);
+		s->n++;
+		if (cdb_buf_append(&s->ids, b->ids.data + r->id_off,
+		        r->id_len + 1) == -1 ||
+		    (r->dim > 0 && emb_room(s, r->dim) == -1)) {
+			vbatch_free(s);
+			return NULL;
+		}
+		memcpy(s->emb + s->emb_n, b->emb + r->emb_off,
+		    r->dim * sizeof(*s->emb));
+		s->emb_n += r->dim;
+	}
+	return s;
+}
+
 static int
 emb_room(struct vbatch *b, size_t dim)
 {
@@ -96,8 +128,8 @@ add_record(struct prod *P, size_t coll, const char *id, size_t id_len,
 	struct vbatch *b = P->open[coll];
 	struct vrec *r;
 
-	if (b == NULL &&
-	    (b = P->open[coll] = vbatch_new(c, coll, (size_t)c->o->page)) == NULL)
+	if (b == NULL && (b = P->open[coll] = vbatch_new(
+	                      c, coll, (size_t)c->o->page)) == NULL)
 		return cdb_error_set(P->e, CDB_ERR_SYS, "out of memory");
 	r = &b->r[b->n];
 	r->id_off = b->ids.len;
@@ -393,6 +425,7 @@ read_old(struct prod *P)
 	int rc = 0;
 
 	cdb_page_init(&pg);
+	pg.no_verbatim = 1;
 	json_array_foreach(c->oldcolls, i, coll)
 	{
 		const char *name =
@@ -416,6 +449,26 @@ file_error(struct vctx *c, cdb_error *e)
 	return -1;
 }
 
+/*
+ * The stream names the schema that made it: checking it with another
+ * schema may judge it wrongly, which the report must say.
+ */
+static void
+check_stream_schema(struct vctx *c, const json_t *header)
+{
+	const char *d = json_string_value(
+	    json_object_get(json_object_get(header, "schema"), "digest"));
+	char msg[300];
+
+	if (c->s == NULL || d == NULL ||
+	    strcmp(d, cdb_schema_digest(c->s)) == 0)
+		return;
+	snprintf(msg, sizeof(msg),
+	    "the expected stream was made with schema %s, -s gives %s", d,
+	    cdb_schema_digest(c->s));
+	json_array_append_new(c->warnings, json_string(msg));
+}
+
 /* Pass 1: the target collections, their counts, the sampled queries. */
 static int
 scan_file(struct vctx *c, cdb_error *e)
@@ -431,19 +484,22 @@ scan_file(struct vctx *c, cdb_error *e)
 			const char *n =
 			    json_string_value(json_object_get(it.obj, "name"));
 			if (vctx_coll_index(c, n) < 0 &&
-			    add_target(c, n, json_deep_copy(it.obj), e) == -1)
+			    add_target(c, n, json_deep_copy(it.obj), e) == -1) {
+				rc = -1;
 				break;
+			}
 		} else if (it.kind == CDB_KIND_RECORD) {
 			k = vctx_coll_index(c, it.collection);
 			if (sample(c, (size_t)k, it.id, it.id_len, it.emb,
 			        it.emb ? it.dim : 0) == -1) {
-				rc = cdb_error_set(e, CDB_ERR_SYS,
-				    "out of "
-				    "memory");
+				rc = cdb_error_set(
+				    e, CDB_ERR_SYS, "out of memory");
 				break;
 			}
 		}
 	}
+	if (rc == 0)
+		check_stream_schema(c, cdb_reader_header(rd));
 	cdb_reader_free(rd);
 	if (rc == -1)
 		return file_error(c, e);

@@ -1,8 +1,8 @@
 #!/bin/bash
 # Deliberately broken migrations, one at a time, each fail the right test
 # with the right rollback reason, and nothing else fails that should not:
-# 6% of the records deleted, one embedding altered (l2 and cosine), a
-# required field removed, a value of the wrong type, a record duplicated
+# 6% of the records deleted, one embedding altered (l2 and cosine) or
+# turned into NaN, a required field removed, a value of the wrong type, a record duplicated
 # under a new id, a dangling reference, one collection's records moved into
 # another.  Smaller damage warns (exit 3) unless the threshold says fail.
 . "$(dirname "$0")/../lib.sh"
@@ -58,6 +58,13 @@ check alter-embedding 1 embedding_integrity "Embedding Corruption"
 assert_eq "$(cat "$T/alter-embedding.did")" "$(offender alter-embedding 2)" "altered id"
 check alter-cosine 1 embedding_integrity "Embedding Corruption"
 assert_eq "$(cat "$T/alter-cosine.did")" "$(offender alter-cosine 2)" "altered cosine id"
+
+# A vector the server holds as NaN (it sends nulls) is a finding, not a
+# reason to give up.
+check nan-embedding 1 embedding_integrity "Embedding Corruption"
+jq -r '.tests[1].offenders[0] | "\(.id) \(.problem)"' "$T/nan-embedding.json" |
+	grep -q "^$(cat "$T/nan-embedding.did") embedding holds NaN" ||
+	fail "nan: $(jq -c .tests[1].offenders "$T/nan-embedding.json")"
 
 check drop-field 1 metadata_completeness "Schema Violation"
 assert_eq 5 "$(jq .tests[2].offending_total "$T/drop-field.json")" "records without title"

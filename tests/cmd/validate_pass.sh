@@ -76,3 +76,12 @@ if grep -l -e s3cr3t -e tok-abc123 "$T/c.json" "$T/c.md" "$T/err"; then
 	fail "a credential was written"
 fi
 assert_eq "$URL_new" "$(jq -r .new_server.url "$T/c.json")" "redacted URL"
+
+# Checking a stream with another schema than the one that made it is a
+# doubt worth a WARNING, whatever the tests say.
+jq '.description = "edited since"' "$REPO/schemas/default.json" > "$T/edited.json"
+assert_status 3 cdb-validate -q --expected "$T/expected.ndjson" --new-url "$URL_new" \
+	-s "$T/edited.json" --sample 10 --report-json "$T/e.json"
+jq -r '.warnings[0]' "$T/e.json" | grep -q '^the expected stream was made with schema xxh64:' ||
+	fail "schema warning: $(jq -c .warnings "$T/e.json")"
+assert_eq 0 "$(jq '.summary.warnings' "$T/e.json")" "no test warned"
