@@ -10,8 +10,9 @@ CFLAGS ?= -O2 -g
 LDFLAGS ?=
 PKG_CONFIG ?= pkg-config
 
-DEBS = pkg-config libcurl4-openssl-dev libjansson-dev libarchive-dev check
-PKGS = libcurl jansson libarchive
+DEBS = pkg-config libcurl4-openssl-dev libjansson-dev libarchive-dev \
+	zlib1g-dev check
+PKGS = libcurl jansson libarchive zlib
 
 # (clean and demo need no libraries: demo.sh installs them before building.)
 ifeq ($(filter clean demo,$(MAKECMDGOALS)),)

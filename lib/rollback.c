@@ -5,6 +5,7 @@
  * continues where the last one stopped, with the plan and the counts of
  * the first run.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -23,6 +24,13 @@
 
 #define STATE_VERSION 1
 #define STATE_KIND    "cdb-rollback-restore"
+/*
+ * Records per import request unless told: small enough that the
+ * comparison trails the import of a collection closely, so little is
+ * left to compare when the last one lands; on Chroma 1.3 no slower than
+ * the server's maximum (5461).
+ */
+#define RESTORE_BATCH 1000
 
 struct job {
 	const cdb_rollback_opts *o;
@@ -31,6 +39,7 @@ struct job {
 	json_t *manifest;
 	cdb_chroma *c;
 	const char *tenant, *database;
+	long batch; /* records per import request */
 	cdb_buf work, state_path;
 	json_t *state;
 	struct timespec t0;
@@ -171,23 +180,47 @@ load_state(struct job *j, cdb_error *e)
 	return 0;
 }
 
+/*
+ * Ours: the state, the imports' checkpoints, and the temporary files a
+ * kill -9 in the middle of saving one of them leaves.
+ */
+static int
+work_file(const char *n)
+{
+	size_t k;
+
+	if (strncmp(n, "state.json", 10) == 0)
+		n += 10;
+	else if (strncmp(n, "import-", 7) == 0 &&
+	         (k = strspn(n + 7, "0123456789")) >= 4 &&
+	         strncmp(n + 7 + k, ".ckpt", 5) == 0)
+		n += 7 + k + 5;
+	else
+		return 0;
+	return *n == '\0' || strncmp(n, ".tmp.", 5) == 0;
+}
+
 /* Leave no trace of a finished restore but its reports and archive. */
 static void
 remove_work(struct job *j)
 {
+	struct dirent *d;
 	cdb_buf p;
-	size_t i;
+	DIR *dir;
 
+	if ((dir = opendir(j->work.data)) == NULL)
+		return;
 	cdb_buf_init(&p);
-	for (i = 0;
-	     i <= json_array_size(json_object_get(j->manifest, "collections"));
-	     i++) {
+	while ((d = readdir(dir)) != NULL) {
+		if (!work_file(d->d_name))
+			continue;
 		cdb_buf_reset(&p);
-		cdb_buf_printf(&p, "%s/import-%04zu.ckpt", j->work.data, i);
-		unlink(p.data);
+		if (cdb_buf_printf(&p, "%s/%s", j->work.data, d->d_name) == 0)
+			unlink(p.data);
 	}
+	closedir(dir);
 	cdb_buf_free(&p);
-	unlink(j->state_path.data);
+	/* Fails, harmlessly, if someone put files of their own there. */
 	rmdir(j->work.data);
 }
 
@@ -428,7 +461,7 @@ import_member(
 	io.tenant = j->tenant;
 	io.database = j->database;
 	io.http = j->o->http;
-	io.batch = j->o->batch;
+	io.batch = j->batch;
 	io.jobs = j->o->jobs;
 	io.checkpoint = ckpt.data;
 	io.input = member;
@@ -725,6 +758,8 @@ static int
 open_target(struct job *j, cdb_error *e)
 {
 	const json_t *m = j->manifest;
+	long maxb = 0;
+	int b64;
 
 	j->tenant = j->o->tenant
 	                ? j->o->tenant
@@ -736,8 +771,11 @@ open_target(struct job *j, cdb_error *e)
 		return cdb_error_set(e, CDB_ERR_USAGE,
 		    "the snapshot names no tenant or database: give them");
 	j->c = cdb_chroma_new(j->o->url, j->tenant, j->database, j->o->http, e);
-	if (j->c == NULL)
+	if (j->c == NULL || cdb_chroma_preflight(j->c, &maxb, &b64, e) == -1)
 		return -1;
+	j->batch = j->o->batch > 0 ? j->o->batch : RESTORE_BATCH;
+	if (j->o->batch == 0 && maxb > 0 && maxb < j->batch)
+		j->batch = maxb;
 	json_object_set_new(j->report, "target",
 	    json_pack("{s:s, s:s, s:s}", "server", cdb_chroma_url(j->c),
 	        "tenant", j->tenant, "database", j->database));

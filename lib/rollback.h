@@ -59,8 +59,8 @@ typedef struct cdb_rollback_opts {
 	const char *archive_dir;  /* for failed-<time>.tar.gz; NULL: "." */
 	const char *work_dir;     /* progress; NULL: "cdb-rollback.work" */
 	int dry_run;              /* plan only, change nothing */
-	long batch;               /* import batch; 0: the server's maximum */
-	int jobs;                 /* concurrent import requests; 0: 1 */
+	long batch; /* import batch; 0: 1000 or the server's max */
+	int jobs;   /* concurrent import requests; 0: 1 */
 	const char *tool;
 	cdb_step_fn *step; /* what is being done, for people */
 	cdb_progress_fn *progress;

@@ -74,12 +74,13 @@ json_t *cdb_snapshot_find_in(const json_t *list, const char *name);
 typedef struct cdb_snapshot_writer cdb_snapshot_writer;
 
 /*
- * Start writing the snapshot path, or resume an interrupted write.  Bytes
- * go to "path.partial", renamed to path by _finish; progress is kept in
- * "path.partial.ckpt" (atomic), the data of the member being written in
- * "path.partial.spool".  identity (a JSON object: server, options...) must
- * equal the checkpoint's for a resume; another one is an error.  Without
- * force, an existing path is an error.  level 0 means 1 for gzip, the
+ * Start writing the snapshot path, or resume an interrupted write.
+ * Bytes go to "path.partial", renamed to path by _finish; progress is
+ * kept in "path.partial.ckpt" (atomic), the compressed data of the
+ * members on their way in "path.partial.spool.0" and ".1".  identity (a
+ * JSON object: server, options...) must equal the checkpoint's for a
+ * resume; another one is an error.  Without force, an existing path is
+ * an error.  level 0 means Huffman-only coding for gzip, the
  * compressor's default otherwise.  Free with cdb_snapshot_writer_free.
  */
 cdb_snapshot_writer *cdb_snapshot_writer_new(const char *path, int comp,
@@ -91,7 +92,11 @@ cdb_snapshot_writer *cdb_snapshot_writer_new(const char *path, int comp,
  */
 void cdb_snapshot_writer_free(cdb_snapshot_writer *w);
 
-/* The manifest entries of the members finished so far (borrowed). */
+/*
+ * The manifest entries of the members finished so far (borrowed), as
+ * of _new (those of an interrupted run) or after _finish: members are
+ * finished by a thread in between.
+ */
 const json_t *cdb_snapshot_writer_done(const cdb_snapshot_writer *w);
 /* True when the writer resumed an earlier run's partial file. */
 int cdb_snapshot_writer_resumed(const cdb_snapshot_writer *w);
@@ -105,17 +110,21 @@ FILE *cdb_snapshot_writer_begin(
     cdb_snapshot_writer *w, const char *name, cdb_error *e);
 
 /*
- * End the member begun last and make it durable.  entry (the caller's
- * manifest fields for it: name, count, metadata...) is copied, completed
- * with "member", "bytes" and "digest", and kept for the manifest.
+ * End the member begun last.  entry (the caller's manifest fields for it:
+ * name, count, metadata...) is copied, completed with "member", "bytes"
+ * and "digest", and kept for the manifest.  The member is compressed,
+ * appended, synced and checkpointed by a thread while the caller goes on
+ * with the next one; a failure there is returned by the next _end or by
+ * _finish.
  */
 int cdb_snapshot_writer_end(
     cdb_snapshot_writer *w, const json_t *entry, cdb_error *e);
 
 /*
- * Write the manifest (the fields of top plus format, version, created,
- * compression and the collections) and the tar end, fsync, and rename the
- * partial file to its name.  The checkpoint and spool are removed.
+ * Wait for the last member, write the manifest (the fields of top plus
+ * format, version, created, records, compression and the collections) and the
+ * tar end, fsync, and rename the partial file to its name.  The checkpoint and
+ * spool are removed.
  */
 int cdb_snapshot_writer_finish(
     cdb_snapshot_writer *w, const json_t *top, cdb_error *e);
@@ -159,7 +168,7 @@ typedef struct cdb_snapshot_opts {
 	size_t nnames;
 	const char *output; /* the snapshot file */
 	int comp;           /* enum cdb_snapshot_comp */
-	int level;          /* 0: 1 for gzip, else the default */
+	int level;          /* 0: see cdb_snapshot_writer_new */
 	int form;           /* enum cdb_emb_form of the members */
 	int force;          /* replace an existing output */
 	long batch;         /* page size; 0: 1000 */

@@ -125,40 +125,48 @@ static int
 finish(cdb_snapshot_writer *w, cdb_chroma *c, const cdb_snapshot_opts *o,
     cdb_snapshot_stats *st, cdb_error *e)
 {
-	const json_t *done = cdb_snapshot_writer_done(w);
 	json_t *top, *v;
 	struct stat sb;
 	size_t i;
 	int rc;
 
-	json_array_foreach (done, i, v)
-		st->records += json_integer_value(json_object_get(v, "count"));
-	st->collections = (long long)json_array_size(done);
-	top = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I}", "tool",
+	top = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "tool",
 	    o->tool ? o->tool : "cdb", "server", cdb_chroma_url(c), "tenant",
 	    cdb_chroma_tenant(c), "database", cdb_chroma_database(c),
 	    "embeddings", form_name(o->form), "scope",
-	    o->names ? "selected" : "all", "records", (json_int_t)st->records);
+	    o->names ? "selected" : "all");
 	if (top == NULL)
 		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
 	rc = cdb_snapshot_writer_finish(w, top, e);
 	json_decref(top);
-	if (rc == 0 && stat(o->output, &sb) == 0)
+	if (rc == -1)
+		return -1;
+	/* Every member is finished now. */
+	json_array_foreach (cdb_snapshot_writer_done(w), i, v)
+		st->records += json_integer_value(json_object_get(v, "count"));
+	st->collections =
+	    (long long)json_array_size(cdb_snapshot_writer_done(w));
+	if (stat(o->output, &sb) == 0)
 		st->bytes = (long long)sb.st_size;
-	return rc;
+	return 0;
 }
 
 static int
 run(cdb_snapshot_writer *w, cdb_chroma *c, const cdb_snapshot_opts *o,
     cdb_snapshot_stats *st, cdb_error *e)
 {
-	json_t *colls, *coll;
+	json_t *colls, *coll, *done;
 	const char *name;
 	size_t i;
 	int rc = 0;
 
-	if ((colls = pick(c, o, e)) == NULL)
+	/* Finished by an earlier run that was interrupted. */
+	if ((done = json_deep_copy(cdb_snapshot_writer_done(w))) == NULL)
+		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+	if ((colls = pick(c, o, e)) == NULL) {
+		json_decref(done);
 		return -1;
+	}
 	json_array_foreach (colls, i, coll) {
 		name = json_string_value(json_object_get(coll, "name"));
 		if (name == NULL) {
@@ -166,13 +174,13 @@ run(cdb_snapshot_writer *w, cdb_chroma *c, const cdb_snapshot_opts *o,
 			    "collection without a name in the server's answer");
 			break;
 		}
-		/* Finished by an earlier run that was interrupted. */
-		if (cdb_snapshot_find_in(cdb_snapshot_writer_done(w), name))
+		if (cdb_snapshot_find_in(done, name))
 			continue;
 		if ((rc = take_one(w, c, coll, o, st, e)) == -1)
 			break;
 	}
 	json_decref(colls);
+	json_decref(done);
 	return rc == -1 ? -1 : finish(w, c, o, st, e);
 }
 

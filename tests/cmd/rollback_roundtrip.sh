@@ -90,6 +90,15 @@ grep -q '"document":"CHANGED"' failed-l2.ndjson ||
 ls ./*.partial* 2>/dev/null && fail "partial files left behind"
 
 # Restoring the same snapshot again is harmless: the database verifies.
+# The temporary files a kill -9 can leave in the work directory go with
+# it; files that are not the restore's stay, and so does the directory.
+mkdir cdb-rollback.work
+touch cdb-rollback.work/state.json.tmp.4242 cdb-rollback.work/import-0001.ckpt.tmp.7
 cdb-rollback restore -q -u "$URL_a" before.tar.gz
 node "$REPO/tests/fixtures/compare.mjs" "$URL_a" "$URL_b" >/dev/null ||
 	fail "second restore changed the result"
+[ ! -e cdb-rollback.work ] || fail "work directory left behind: $(ls cdb-rollback.work)"
+mkdir mine
+touch mine/notes.txt mine/import-1.ckpt
+cdb-rollback restore -q -u "$URL_a" -w mine before.tar.gz
+assert_eq 'import-1.ckpt notes.txt' "$(ls mine | xargs)" "files left in a work directory"

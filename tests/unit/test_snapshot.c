@@ -249,7 +249,7 @@ END_TEST
 START_TEST(test_resume)
 {
 	cdb_snapshot_writer *w;
-	char partial[160];
+	char partial[160], stale[192];
 	cdb_error e;
 	json_t *m, *id;
 	int fd;
@@ -262,6 +262,10 @@ START_TEST(test_resume)
 	snprintf(partial, sizeof(partial), "%s.partial", path);
 	fd = open(partial, O_WRONLY | O_APPEND);
 	ck_assert(write(fd, "torn bytes", 10) == 10);
+	close(fd);
+	/* What a kill in the middle of a checkpoint save leaves. */
+	snprintf(stale, sizeof(stale), "%s.partial.ckpt.tmp.4242", path);
+	ck_assert_int_ge(fd = open(stale, O_WRONLY | O_CREAT, 0600), 0);
 	close(fd);
 	/* It never looks like a snapshot. */
 	ck_assert_int_ne(access(path, F_OK), 0);
@@ -278,6 +282,7 @@ START_TEST(test_resume)
 	ck_assert_int_eq(json_array_size(cdb_snapshot_writer_done(w)), 1);
 	add_member(w, "beta", 7, 7);
 	finish(w);
+	ck_assert_int_ne(access(stale, F_OK), 0);
 	cdb_error_clear(&e);
 	ck_assert_msg(
 	    (m = cdb_snapshot_verify(path, &e)) != NULL, "%s", e.text);
