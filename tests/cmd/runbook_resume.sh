@@ -24,6 +24,18 @@ committed() {
 	jq '[.collections[]] | add // 0' "$M/import.ckpt" 2>/dev/null || echo 0
 }
 
+# import_pid PGID: the cdb-import process of process group PGID (from
+# /proc, fields pid, (comm), state, ppid, pgrp of /proc/PID/stat).
+import_pid() {
+	local f pid comm pgrp
+	for f in /proc/[0-9]*/stat; do
+		read -r pid comm _ _ pgrp _ <"$f" 2>/dev/null || continue
+		if [ "$comm" = "(cdb-import)" ] && [ "$pgrp" = "$1" ]; then
+			echo "$pid"
+		fi
+	done
+}
+
 # start_and_kill_when N WHAT: run the migration in its own process group,
 # wait until more than N records are committed, then kill -9 WHAT: "import"
 # (cdb-import alone) or "all" (the script and everything it started).
@@ -38,7 +50,7 @@ start_and_kill_when() {
 		sleep 0.01
 	done
 	case $what in
-	import) kill -9 "$(pgrep -g "$pid" -x cdb-import)" ;;
+	import) kill -9 "$(import_pid "$pid")" ;;
 	all) kill -9 -- "-$pid" ;;
 	esac
 	st=0
