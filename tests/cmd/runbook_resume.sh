@@ -41,12 +41,14 @@ import_pid() {
 # (cdb-import alone) or "all" (the script and everything it started).
 # Sets $st to the script's exit status.
 start_and_kill_when() {
-	local n=$1 what=$2 pid i
+	local n=$1 what=$2 pid deadline=$((SECONDS + 120))
 	setsid "${MIGRATE[@]}" >>"$T/out" 2>&1 &
 	pid=$!
-	for ((i = 0; i < 3000; i++)); do
-		[ "$(committed)" -le "$n" ] || break
+	# Should the test fail while it runs, it must not outlive the test.
+	at_exit "kill -9 -- -$pid 2>/dev/null"
+	while [ "$(committed)" -le "$n" ]; do
 		kill -0 "$pid" 2>/dev/null || fail "migration ended before $n records: $(tail -n 20 "$T/out")"
+		[ "$SECONDS" -lt "$deadline" ] || fail "no $n records committed in 120 s"
 		sleep 0.01
 	done
 	case $what in
