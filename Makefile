@@ -1,5 +1,6 @@
 # cdb - migrate ChromaDB databases through NDJSON pipes.
 # make; make check; make install [PREFIX=/usr/local] [DESTDIR=]
+# make demo: examples/demo.sh, which installs what is missing first
 
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
@@ -13,7 +14,8 @@ DEBS = pkg-config libcurl4-openssl-dev libjansson-dev libarchive-dev \
 	zlib1g-dev check
 PKGS = libcurl jansson libarchive zlib
 
-ifeq ($(filter clean,$(MAKECMDGOALS)),)
+# (clean and demo need no libraries: demo.sh installs them before building.)
+ifeq ($(filter clean demo,$(MAKECMDGOALS)),)
 ifneq ($(shell $(PKG_CONFIG) --exists $(PKGS) 2>/dev/null && echo ok),ok)
 $(error missing build dependencies ($(PKGS)); on Debian run: apt-get install $(DEBS))
 endif
@@ -63,11 +65,19 @@ check: all tests/unit/check_cdb lint-man
 check-sanitize:
 	./tests/sanitize
 
+demo:
+	examples/demo.sh
+
 check-unit: tests/unit/check_cdb
 	./tests/unit/check_cdb
 
+# mandoc's lint, and every cdb page a page refers to (.Xr) must exist.
 lint-man:
 	mandoc -Tlint -Wwarning $(MAN1) $(MAN5)
+	@for x in $$(grep -oh 'Xr cdb-[a-z]* [0-9]' $(MAN1) $(MAN5) | sort -u | \
+		sed 's/Xr \(.*\) \(.*\)/\1.\2/'); do \
+		[ -e "man/$$x" ] || { echo "lint-man: man/$$x is referred to but missing"; exit 1; }; \
+	done
 
 install: all
 	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5
@@ -83,4 +93,4 @@ uninstall:
 clean:
 	rm -f lib/*.o lib/libcdb.a $(PROGS) examples/cdb-demo-gen tests/unit/check_cdb
 
-.PHONY: all check check-sanitize check-unit lint-man install uninstall clean
+.PHONY: all check check-sanitize check-unit demo lint-man install uninstall clean

@@ -1,48 +1,135 @@
 #!/bin/bash
-# examples/demo.sh - the built-in demo: two local Chroma servers, 9,832
-# demo chunks in the old one, a lossless copy to the new one through
-# cdb-export | cdb-import with a checkpoint, and an independent check that
-# both servers now hold the same data.  Installs what is missing first.
+# examples/demo.sh - the whole runbook in about a minute, on a fresh Debian
+# machine: installs what is missing, builds, starts two local Chroma
+# servers (old and new) on free ports, fills the old one with the 9,832
+# demo chunks, and runs examples/migrate.sh with schemas/default.json:
+# pre-flight, snapshot, migration, validation (PASSED), cutover.  Then it
+# damages the new database and runs the same migration again: validation
+# FAILS and migrate.sh rolls the new server back to its snapshot, which the
+# demo checks record by record.  The servers are always stopped.
+#
+#   examples/demo.sh [--dir DIR] [--small] [--no-setup] [--old URL --new URL]
+#
+#   --dir DIR    where everything goes (default: demo-out in the repository;
+#                the servers' data, the migration's files and its reports)
+#   --small      1,000 records of 32 dimensions (tests/fixtures/validate-old.mjs)
+#                instead of the demo's 9,832 of 384; what the CI test runs
+#   --no-setup   do not run tests/install-deps and make
+#   --old URL --new URL   use these running, empty servers instead of
+#                starting two (they are then not stopped)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$PWD
-DEMO=${CDB_DEMO_DIR:-$REPO/demo-out}
+DEMO=$REPO/demo-out SMALL=0 SETUP=1 OLD='' NEW=''
+while [ $# -gt 0 ]; do
+	case $1 in
+	--dir) DEMO=${2:?}; shift ;;
+	--small) SMALL=1 ;;
+	--no-setup) SETUP=0 ;;
+	--old) OLD=${2:?}; shift ;;
+	--new) NEW=${2:?}; shift ;;
+	*) sed -n '11p' "$0" | sed 's/^# *//' >&2; exit 2 ;;
+	esac
+	shift
+done
+if [ -n "$OLD$NEW" ] && { [ -z "$OLD" ] || [ -z "$NEW" ]; }; then
+	echo "demo: give both --old and --new, or neither" >&2
+	exit 2
+fi
+START=$SECONDS
 
-tests/install-deps
-make -s
-rm -rf "$DEMO"
+step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
+
+if [ "$SETUP" = 1 ]; then
+	step "installing what is missing (tests/install-deps), building"
+	tests/install-deps
+	make -s
+fi
+PATH=$REPO/export:$REPO/import:$REPO/transform:$REPO/validate:$REPO/rollback:$PATH
 mkdir -p "$DEMO"
-PATH=$REPO/export:$REPO/import:$PATH
+DEMO=$(cd "$DEMO" && pwd)
+M=$DEMO/migration
 
-stop() {
-	tests/chroma-server stop "$DEMO/old-server" || true
-	tests/chroma-server stop "$DEMO/new-server" || true
-}
-trap stop EXIT
+# Servers: started here (and always stopped, however the demo ends) unless
+# given.  A run that was killed may have left its servers up: stop them.
+if [ -z "$OLD" ] || [ -z "$NEW" ]; then
+	stop() {
+		tests/chroma-server stop "$DEMO/old-server" &
+		tests/chroma-server stop "$DEMO/new-server"
+		wait
+	}
+	trap stop EXIT
+	trap 'exit 130' INT
+	trap 'exit 143' TERM
+	stop
+	rm -rf "$DEMO/old-server" "$DEMO/new-server"
+	step "starting two local Chroma servers"
+	OLD=$(tests/chroma-server start "$DEMO/old-server")
+	NEW=$(tests/chroma-server start "$DEMO/new-server")
+fi
+echo "old: $OLD"
+echo "new: $NEW"
+rm -rf "$M"
 
-echo "==> starting two local Chroma servers"
-OLD=$(tests/chroma-server start "$DEMO/old-server")
-NEW=$(tests/chroma-server start "$DEMO/new-server")
-echo "  old: $OLD"
-echo "  new: $NEW"
+if [ "$SMALL" = 1 ]; then
+	step "filling the old server with 1,000 old-schema chunks"
+	node tests/fixtures/validate-old.mjs "$OLD" 250 32 >/dev/null
+else
+	step "filling the old server with the 9,832 old-schema demo chunks"
+	node examples/gen-demo.mjs "$OLD"
+fi
 
-echo "==> generating the demo data in the old server"
-node examples/gen-demo.mjs "$OLD"
+# The new server is rarely empty: here it already holds one collection (a
+# copy of sergio_humor), which the snapshot keeps and a rollback restores.
+step "the new server already holds one collection: sergio_humor"
+cdb-export -q -u "$OLD" sergio_humor | cdb-import -q -u "$NEW"
 
-echo "==> cdb-export -u $OLD | tee old.ndjson | cdb-import -u $NEW -c import.ckpt"
-start=$(date +%s.%N)
-cdb-export -u "$OLD" | tee "$DEMO/old.ndjson" |
-	cdb-import -u "$NEW" -c "$DEMO/import.ckpt"
-end=$(date +%s.%N)
-printf '  copied in %.1f s\n' "$(echo "$end - $start" | bc 2>/dev/null || echo 0)"
+MIGRATE=(examples/migrate.sh --old "$OLD" --new "$NEW"
+	-s schemas/default.json --log-dir "$M")
 
-echo "==> what the stream holds (jq)"
-jq -r 'select(.kind=="record") | .collection' "$DEMO/old.ndjson" | sort | uniq -c
-jq -c 'select(.kind=="trailer")' "$DEMO/old.ndjson"
+step "migrating: ${MIGRATE[*]}"
+st=0
+"${MIGRATE[@]}" || st=$?
+[ "$st" -eq 0 ] || { echo "demo: the migration should have PASSED (status $st)" >&2; exit 1; }
+cp "$M/validation_report.md" "$M/validation_report.passed.md"
 
-echo "==> independent check: every collection, record, type and bit"
-node tests/fixtures/compare.mjs "$OLD" "$NEW"
+# Damage the migrated database the way a failed migration would leave it:
+# a quarter of the corpus collection's records lost, over 5% of the whole.
+step "damaging the new database: deleting a quarter of collection corpus"
+api=$NEW/api/v2/tenants/default_tenant/databases/default_database/collections
+post() { curl -fsS -H 'Content-Type: application/json' --data-binary "$2" "$1"; }
+id=$(curl -fsS "$api/corpus" | jq -r .id)
+n=$(curl -fsS "$api/$id/count")
+post "$api/$id/get" "{\"limit\": $((n / 4)), \"include\": []}" |
+	jq -c '{ids}' | post "$api/$id/delete" @- | jq -c .
 
-echo
-echo "Demo done. The saved stream is $DEMO/old.ndjson; rerun a stage from it:"
-echo "  cdb-import -u URL < $DEMO/old.ndjson"
+step "the same migration again: validation must FAIL and roll back"
+st=0
+"${MIGRATE[@]}" || st=$?
+[ "$st" -eq 4 ] || { echo "demo: expected a rollback (status 4), got $st" >&2; exit 1; }
+
+# Independent of cdb-rollback's own verification: every record of the new
+# server (ids, documents, metadata, embedding bits) is the snapshot's.
+step "checking the new server against the snapshot, record by record"
+# (jq -S: Chroma returns metadata keys in any order.)
+records() { jq -cS 'select(.kind == "record")' | LC_ALL=C sort; }
+cdb-rollback list "$M/before.tar.gz"
+tar -xzOf "$M/before.tar.gz" --wildcards 'collections/*' | records >"$DEMO/snapshot.records"
+cdb-export -q -u "$NEW" --embeddings base64 | records >"$DEMO/restored.records"
+if ! cmp -s "$DEMO/snapshot.records" "$DEMO/restored.records"; then
+	echo "demo: the new server does not hold the snapshot's records" >&2
+	exit 1
+fi
+echo "the new server holds exactly the snapshot's $(wc -l <"$DEMO/restored.records") records"
+
+step "done in $((SECONDS - START)) s; the reports"
+cat <<EOF
+  $M/validation_report.passed.md   the first validation, PASSED
+  $M/validation_report.md     the second one, FAILED (and .json)
+  $M/rollback_report.md       what the rollback restored (and .json)
+  $M/failed-*.tar.gz          the failed migration, archived as a snapshot
+  $M/before.tar.gz            the snapshot taken before the migration
+  $M/MIGRATION.log            one line per decision
+  $M/*.log                    one log per step, timestamped
+  $M/old.ndjson               the exported stream; try: jq -c 'select(.kind=="collection")' $M/old.ndjson
+EOF
