@@ -223,6 +223,10 @@ ctx_free(struct vctx *c)
 		c->qcmp.head = b->next;
 		vbatch_free(b);
 	}
+	while ((b = c->spent) != NULL) {
+		c->spent = b->next;
+		vbatch_free(b);
+	}
 	for (i = 0; i < (size_t)c->npool; i++)
 		cdb_page_free(&c->pool[i]);
 	for (i = 0; i < c->ncolls; i++) {
@@ -302,7 +306,7 @@ vq_push(struct vctx *c, struct vqueue *q, struct vbatch *b)
 	}
 	pthread_mutex_unlock(&c->mu);
 	if (stop)
-		vbatch_free(b);
+		vbatch_done(c, b);
 	return stop ? -1 : 0;
 }
 
@@ -354,6 +358,16 @@ vq_stopped(struct vctx *c)
 	return s;
 }
 
+/* Hand b back to the producer, which frees it (see vctx.spent). */
+void
+vbatch_done(struct vctx *c, struct vbatch *b)
+{
+	pthread_mutex_lock(&c->mu);
+	b->next = c->spent;
+	c->spent = b;
+	pthread_mutex_unlock(&c->mu);
+}
+
 /* An empty page into p, with the buffers of one used before. */
 void
 vpage_take(struct vctx *c, cdb_page *p)
@@ -395,7 +409,8 @@ compare_all(struct vctx *c, cdb_error *e)
 
 	while (rc == 0 && (b = vq_pop(c, &c->qcmp)) != NULL) {
 		rc = vcmp_batch(c, b, e);
-		vbatch_free(b);
+		vpage_give(c, &b->page);
+		vbatch_done(c, b);
 	}
 	if (rc == -1)
 		vq_stop(c);

@@ -142,6 +142,10 @@ struct vctx {
 		struct vbatch *head, *tail;
 		int len, closed;
 	} qin, qcmp;
+	/* batches done with, for the producer to free: the JSON values in
+	 * them came from its pages, and jansson's reference counts are
+	 * best left to one thread */
+	struct vbatch *spent;
 	int qstop; /* a thread failed: everyone stops */
 	/* pages of the new server's answers, kept for the next batches:
 	 * their buffers are megabytes, growing new ones costs */
@@ -187,6 +191,7 @@ int vsrc_prepare(struct vctx *c, cdb_error *e);
 void *vsrc_thread(void *arg);
 int vsrc_old_queries(struct vctx *c, cdb_error *e);
 void vbatch_free(struct vbatch *b);
+void vbatch_done(struct vctx *c, struct vbatch *b);
 struct vbatch *vbatch_slice(const struct vbatch *b, size_t from, size_t to);
 
 /* validate_cmp.c: the fetcher and the comparison */

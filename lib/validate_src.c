@@ -70,7 +70,7 @@ vbatch_new(struct vctx *c, size_t coll, size_t cap)
 
 static int emb_room(struct vbatch *b, size_t dim);
 
-/* A new batch of b's records [from, to). */
+/* A new batch of copies of b's records [from, to). */
 struct vbatch *
 vbatch_slice(const struct vbatch *b, size_t from, size_t to)
 {
@@ -83,9 +83,11 @@ vbatch_slice(const struct vbatch *b, size_t from, size_t to)
 		*t = *r;
 		t->id_off = s->ids.len;
 		t->emb_off = s->emb_n;
-		json_incref(t->doc);
-		json_incref(t->meta);
-		json_incref(t->uri);
+		/* Copies: this runs in the fetcher, and reference counts
+		 * of the producer's values are the producer's business. */
+		t->doc = json_deep_copy(r->doc);
+		t->meta = json_deep_copy(r->meta);
+		t->uri = json_deep_copy(r->uri);
 		s->n++;
 		if (cdb_buf_append(&s->ids, b->ids.data + r->id_off,
 		        r->id_len + 1) == -1 ||
@@ -118,6 +120,22 @@ emb_room(struct vbatch *b, size_t dim)
 	return 0;
 }
 
+/* Free the batches the other threads are done with. */
+static void
+free_spent(struct vctx *c)
+{
+	struct vbatch *b, *next;
+
+	pthread_mutex_lock(&c->mu);
+	b = c->spent;
+	c->spent = NULL;
+	pthread_mutex_unlock(&c->mu);
+	for (; b != NULL; b = next) {
+		next = b->next;
+		vbatch_free(b);
+	}
+}
+
 /* Add one expected record to its target's batch; queue a full batch. */
 static int
 add_record(struct prod *P, size_t coll, const char *id, size_t id_len,
@@ -128,6 +146,8 @@ add_record(struct prod *P, size_t coll, const char *id, size_t id_len,
 	struct vbatch *b = P->open[coll];
 	struct vrec *r;
 
+	if (b == NULL)
+		free_spent(c);
 	if (b == NULL && (b = P->open[coll] = vbatch_new(
 	                      c, coll, (size_t)c->o->page)) == NULL)
 		return cdb_error_set(P->e, CDB_ERR_SYS, "out of memory");
