@@ -362,10 +362,16 @@ vq_stopped(struct vctx *c)
 void
 vbatch_done(struct vctx *c, struct vbatch *b)
 {
+	int now;
+
 	pthread_mutex_lock(&c->mu);
-	b->next = c->spent;
-	c->spent = b;
+	if (!(now = c->pdone)) {
+		b->next = c->spent;
+		c->spent = b;
+	}
 	pthread_mutex_unlock(&c->mu);
+	if (now)
+		vbatch_free(b);
 }
 
 /* An empty page into p, with the buffers of one used before. */

@@ -146,10 +146,11 @@ struct vctx {
 	 * them came from its pages, and jansson's reference counts are
 	 * best left to one thread */
 	struct vbatch *spent;
+	int pdone; /* the producer holds no value any more: free at once */
 	int qstop; /* a thread failed: everyone stops */
 	/* pages of the new server's answers, kept for the next batches:
 	 * their buffers are megabytes, growing new ones costs */
-	cdb_page pool[VQUEUE_MAX * 2 + 2];
+	cdb_page pool[2];
 	int npool;
 	cdb_error perr; /* the producer's error */
 	cdb_error ferr; /* the fetcher's error */

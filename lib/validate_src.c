@@ -711,6 +711,7 @@ vsrc_thread(void *arg)
 		rc = c->o->expected ? read_file(&P) : read_old(&P);
 	/* The comparison may now finish; the queries come after. */
 	vq_close(c, &c->qin);
+	free_spent(c);
 	if (rc == 0 && c->o->expected != NULL)
 		rc = keep_search(&P);
 	else if (rc == 0 && c->nq > 0 && !vq_stopped(c))
@@ -718,6 +719,11 @@ vsrc_thread(void *arg)
 	if (rc == -1)
 		vq_stop(c);
 	prod_free(&P);
+	/* Nothing of the producer's is shared now: others free for it. */
+	pthread_mutex_lock(&c->mu);
+	c->pdone = 1;
+	pthread_mutex_unlock(&c->mu);
+	free_spent(c);
 	if (rc == -1 && strcmp(c->perr.text, "stopped") == 0)
 		cdb_error_clear(&c->perr);
 	return NULL;
