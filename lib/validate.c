@@ -868,6 +868,7 @@ merge_producer(struct vctx *c)
 
 	vtest_add(t, "source_records", (double)c->p.source_records);
 	vtest_add(t, "rejected_by_schema", (double)c->p.rejected);
+	t->bad += c->p.rejected;
 	json_object_set(t->metrics, "rejected_by_reason", c->p.by_reason);
 	json_array_foreach(c->p.offenders, i, o)
 	{

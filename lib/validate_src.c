@@ -6,6 +6,7 @@
  * server's answers, or an exact search of the expected stream).
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -342,6 +343,32 @@ prepare_old(struct vctx *c, cdb_error *e)
 	return old_targets(c, e);
 }
 
+static void reject(struct vctx *c, int reason, const char *coll, const char *id,
+    size_t len, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+
+/* Count a source record that is not expected, and list the first. */
+static void
+reject(struct vctx *c, int reason, const char *coll, const char *id, size_t len,
+    const char *fmt, ...)
+{
+	const char *why = cdb_schema_reason_name(reason);
+	json_t *n = json_object_get(c->p.by_reason, why);
+	char msg[700];
+	va_list ap;
+
+	c->p.rejected++;
+	json_object_set_new(c->p.by_reason, why,
+	    json_integer(n ? json_integer_value(n) + 1 : 1));
+	if (json_array_size(c->p.offenders) >= CDB_VALIDATE_MAX_OFFENDERS)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	json_array_append_new(
+	    c->p.offenders, json_pack("{s:s, s:s%, s:s}", "collection", coll,
+	                        "id", id, len, "problem", msg));
+}
+
 /* Apply the schema to one old record and queue what it becomes. */
 static int
 old_record(struct prod *P, const char *src, const cdb_page *pg, size_t i)
@@ -362,20 +389,11 @@ old_record(struct prod *P, const char *src, const cdb_page *pg, size_t i)
 	if (rc == -1)
 		return -1;
 	if (rc == 1 || (coll = vctx_coll_index(c, r->collection)) < 0) {
-		json_t *n = json_object_get(
-		    c->p.by_reason, cdb_schema_reason_name(r->reason));
-		c->p.rejected++;
-		json_object_set_new(c->p.by_reason,
-		    cdb_schema_reason_name(r->reason),
-		    json_integer(n ? json_integer_value(n) + 1 : 1));
-		if (json_array_size(c->p.offenders) <
-		    CDB_VALIDATE_MAX_OFFENDERS)
-			json_array_append_new(c->p.offenders,
-			    json_pack("{s:s, s:s%, s:s+}", "collection", src,
-			        "id", json_string_value(idv),
-			        json_string_length(idv), "problem",
-			        "the schema rejects this source record: ",
-			        r->text));
+		reject(c, r->reason, src, json_string_value(idv),
+		    json_string_length(idv),
+		    "the schema rejects this source "
+		    "record: %s",
+		    r->text);
 		return 0;
 	}
 	key = cdb_hmap_key(r->collection, r->id.data, r->id.len);
@@ -385,15 +403,10 @@ old_record(struct prod *P, const char *src, const cdb_page *pg, size_t i)
 	if (rc == 0) {
 		/* cdb-transform rejects the second record of one target id. */
 		c->p.collisions++;
-		c->p.rejected++;
-		if (json_array_size(c->p.offenders) <
-		    CDB_VALIDATE_MAX_OFFENDERS)
-			json_array_append_new(c->p.offenders,
-			    json_pack("{s:s, s:s%, s:s}", "collection", src,
-			        "id", json_string_value(idv),
-			        json_string_length(idv), "problem",
-			        "its target id is already used by an earlier "
-			        "record: not expected"));
+		reject(c, CDB_REJECT_COLLISION, src, json_string_value(idv),
+		    json_string_length(idv),
+		    "its target id is already used by an earlier record: not "
+		    "expected");
 		return 0;
 	}
 	if (sample(c, (size_t)coll, r->id.data, r->id.len, emb, pg->dim) == -1)
@@ -574,15 +587,10 @@ file_record(struct prod *P, const cdb_item *it)
 		return cdb_error_set(P->e, CDB_ERR_SYS, "out of memory");
 	if (rc == 0) {
 		c->p.collisions++;
-		c->p.rejected++;
-		if (json_array_size(c->p.offenders) <
-		    CDB_VALIDATE_MAX_OFFENDERS)
-			json_array_append_new(c->p.offenders,
-			    json_pack("{s:s, s:s%, s:s}", "collection",
-			        it->collection, "id", it->id, it->id_len,
-			        "problem",
-			        "the expected stream holds this id twice in "
-			        "the collection: only one can be stored"));
+		reject(c, CDB_REJECT_COLLISION, it->collection, it->id,
+		    it->id_len,
+		    "the expected stream holds this id twice in the "
+		    "collection: only one can be stored");
 		return 0;
 	}
 	if (search_file(P, (size_t)coll, it) == -1)
