@@ -223,6 +223,10 @@ ctx_free(struct vctx *c)
 		c->qcmp.head = b->next;
 		vbatch_free(b);
 	}
+	while ((b = c->spent) != NULL) {
+		c->spent = b->next;
+		vbatch_free(b);
+	}
 	for (i = 0; i < (size_t)c->npool; i++)
 		cdb_page_free(&c->pool[i]);
 	for (i = 0; i < c->ncolls; i++) {
@@ -302,7 +306,7 @@ vq_push(struct vctx *c, struct vqueue *q, struct vbatch *b)
 	}
 	pthread_mutex_unlock(&c->mu);
 	if (stop)
-		vbatch_free(b);
+		vbatch_done(c, b);
 	return stop ? -1 : 0;
 }
 
@@ -354,6 +358,22 @@ vq_stopped(struct vctx *c)
 	return s;
 }
 
+/* Hand b back to the producer, which frees it (see vctx.spent). */
+void
+vbatch_done(struct vctx *c, struct vbatch *b)
+{
+	int now;
+
+	pthread_mutex_lock(&c->mu);
+	if (!(now = c->pdone)) {
+		b->next = c->spent;
+		c->spent = b;
+	}
+	pthread_mutex_unlock(&c->mu);
+	if (now)
+		vbatch_free(b);
+}
+
 /* An empty page into p, with the buffers of one used before. */
 void
 vpage_take(struct vctx *c, cdb_page *p)
@@ -395,7 +415,8 @@ compare_all(struct vctx *c, cdb_error *e)
 
 	while (rc == 0 && (b = vq_pop(c, &c->qcmp)) != NULL) {
 		rc = vcmp_batch(c, b, e);
-		vbatch_free(b);
+		vpage_give(c, &b->page);
+		vbatch_done(c, b);
 	}
 	if (rc == -1)
 		vq_stop(c);
@@ -847,6 +868,7 @@ merge_producer(struct vctx *c)
 
 	vtest_add(t, "source_records", (double)c->p.source_records);
 	vtest_add(t, "rejected_by_schema", (double)c->p.rejected);
+	t->bad += c->p.rejected;
 	json_object_set(t->metrics, "rejected_by_reason", c->p.by_reason);
 	json_array_foreach(c->p.offenders, i, o)
 	{

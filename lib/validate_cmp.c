@@ -585,21 +585,21 @@ fetch_one_by_one(struct vctx *c, struct vbatch *b, cdb_error *e)
 		if (fetch(c, s, CDB_INC_ALL, &fe) == -1) {
 			if (!vcmp_unusable(&fe)) {
 				*e = fe;
-				vbatch_free(s);
+				vbatch_done(c, s);
 				rc = -1;
 				break;
 			}
 			s->nan = 1;
 			if (fetch(c, s, CDB_INC_ALL & ~CDB_INC_EMBEDDINGS, e) ==
 			    -1) {
-				vbatch_free(s);
+				vbatch_done(c, s);
 				rc = -1;
 				break;
 			}
 		}
 		rc = vq_push(c, &c->qcmp, s);
 	}
-	vbatch_free(b);
+	vbatch_done(c, b);
 	return rc;
 }
 
@@ -615,7 +615,7 @@ fetch_push(struct vctx *c, struct vbatch *b, cdb_error *e)
 	if (vcmp_unusable(&fe))
 		return fetch_one_by_one(c, b, e);
 	*e = fe;
-	vbatch_free(b);
+	vbatch_done(c, b);
 	return -1;
 }
 

@@ -142,10 +142,15 @@ struct vctx {
 		struct vbatch *head, *tail;
 		int len, closed;
 	} qin, qcmp;
+	/* batches done with, for the producer to free: the JSON values in
+	 * them came from its pages, and jansson's reference counts are
+	 * best left to one thread */
+	struct vbatch *spent;
+	int pdone; /* the producer holds no value any more: free at once */
 	int qstop; /* a thread failed: everyone stops */
 	/* pages of the new server's answers, kept for the next batches:
 	 * their buffers are megabytes, growing new ones costs */
-	cdb_page pool[VQUEUE_MAX * 2 + 2];
+	cdb_page pool[2];
 	int npool;
 	cdb_error perr; /* the producer's error */
 	cdb_error ferr; /* the fetcher's error */
@@ -187,6 +192,7 @@ int vsrc_prepare(struct vctx *c, cdb_error *e);
 void *vsrc_thread(void *arg);
 int vsrc_old_queries(struct vctx *c, cdb_error *e);
 void vbatch_free(struct vbatch *b);
+void vbatch_done(struct vctx *c, struct vbatch *b);
 struct vbatch *vbatch_slice(const struct vbatch *b, size_t from, size_t to);
 
 /* validate_cmp.c: the fetcher and the comparison */

@@ -6,6 +6,7 @@
  * server's answers, or an exact search of the expected stream).
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -70,7 +71,7 @@ vbatch_new(struct vctx *c, size_t coll, size_t cap)
 
 static int emb_room(struct vbatch *b, size_t dim);
 
-/* A new batch of b's records [from, to). */
+/* A new batch of copies of b's records [from, to). */
 struct vbatch *
 vbatch_slice(const struct vbatch *b, size_t from, size_t to)
 {
@@ -83,9 +84,11 @@ vbatch_slice(const struct vbatch *b, size_t from, size_t to)
 		*t = *r;
 		t->id_off = s->ids.len;
 		t->emb_off = s->emb_n;
-		json_incref(t->doc);
-		json_incref(t->meta);
-		json_incref(t->uri);
+		/* Copies: this runs in the fetcher, and reference counts
+		 * of the producer's values are the producer's business. */
+		t->doc = json_deep_copy(r->doc);
+		t->meta = json_deep_copy(r->meta);
+		t->uri = json_deep_copy(r->uri);
 		s->n++;
 		if (cdb_buf_append(&s->ids, b->ids.data + r->id_off,
 		        r->id_len + 1) == -1 ||
@@ -118,6 +121,22 @@ emb_room(struct vbatch *b, size_t dim)
 	return 0;
 }
 
+/* Free the batches the other threads are done with. */
+static void
+free_spent(struct vctx *c)
+{
+	struct vbatch *b, *next;
+
+	pthread_mutex_lock(&c->mu);
+	b = c->spent;
+	c->spent = NULL;
+	pthread_mutex_unlock(&c->mu);
+	for (; b != NULL; b = next) {
+		next = b->next;
+		vbatch_free(b);
+	}
+}
+
 /* Add one expected record to its target's batch; queue a full batch. */
 static int
 add_record(struct prod *P, size_t coll, const char *id, size_t id_len,
@@ -128,6 +147,8 @@ add_record(struct prod *P, size_t coll, const char *id, size_t id_len,
 	struct vbatch *b = P->open[coll];
 	struct vrec *r;
 
+	if (b == NULL)
+		free_spent(c);
 	if (b == NULL && (b = P->open[coll] = vbatch_new(
 	                      c, coll, (size_t)c->o->page)) == NULL)
 		return cdb_error_set(P->e, CDB_ERR_SYS, "out of memory");
@@ -322,6 +343,32 @@ prepare_old(struct vctx *c, cdb_error *e)
 	return old_targets(c, e);
 }
 
+static void reject(struct vctx *c, int reason, const char *coll, const char *id,
+    size_t len, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+
+/* Count a source record that is not expected, and list the first. */
+static void
+reject(struct vctx *c, int reason, const char *coll, const char *id, size_t len,
+    const char *fmt, ...)
+{
+	const char *why = cdb_schema_reason_name(reason);
+	json_t *n = json_object_get(c->p.by_reason, why);
+	char msg[700];
+	va_list ap;
+
+	c->p.rejected++;
+	json_object_set_new(c->p.by_reason, why,
+	    json_integer(n ? json_integer_value(n) + 1 : 1));
+	if (json_array_size(c->p.offenders) >= CDB_VALIDATE_MAX_OFFENDERS)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	json_array_append_new(
+	    c->p.offenders, json_pack("{s:s, s:s%, s:s}", "collection", coll,
+	                        "id", id, len, "problem", msg));
+}
+
 /* Apply the schema to one old record and queue what it becomes. */
 static int
 old_record(struct prod *P, const char *src, const cdb_page *pg, size_t i)
@@ -342,20 +389,11 @@ old_record(struct prod *P, const char *src, const cdb_page *pg, size_t i)
 	if (rc == -1)
 		return -1;
 	if (rc == 1 || (coll = vctx_coll_index(c, r->collection)) < 0) {
-		json_t *n = json_object_get(
-		    c->p.by_reason, cdb_schema_reason_name(r->reason));
-		c->p.rejected++;
-		json_object_set_new(c->p.by_reason,
-		    cdb_schema_reason_name(r->reason),
-		    json_integer(n ? json_integer_value(n) + 1 : 1));
-		if (json_array_size(c->p.offenders) <
-		    CDB_VALIDATE_MAX_OFFENDERS)
-			json_array_append_new(c->p.offenders,
-			    json_pack("{s:s, s:s%, s:s+}", "collection", src,
-			        "id", json_string_value(idv),
-			        json_string_length(idv), "problem",
-			        "the schema rejects this source record: ",
-			        r->text));
+		reject(c, r->reason, src, json_string_value(idv),
+		    json_string_length(idv),
+		    "the schema rejects this source "
+		    "record: %s",
+		    r->text);
 		return 0;
 	}
 	key = cdb_hmap_key(r->collection, r->id.data, r->id.len);
@@ -365,15 +403,10 @@ old_record(struct prod *P, const char *src, const cdb_page *pg, size_t i)
 	if (rc == 0) {
 		/* cdb-transform rejects the second record of one target id. */
 		c->p.collisions++;
-		c->p.rejected++;
-		if (json_array_size(c->p.offenders) <
-		    CDB_VALIDATE_MAX_OFFENDERS)
-			json_array_append_new(c->p.offenders,
-			    json_pack("{s:s, s:s%, s:s}", "collection", src,
-			        "id", json_string_value(idv),
-			        json_string_length(idv), "problem",
-			        "its target id is already used by an earlier "
-			        "record: not expected"));
+		reject(c, CDB_REJECT_COLLISION, src, json_string_value(idv),
+		    json_string_length(idv),
+		    "its target id is already used by an earlier record: not "
+		    "expected");
 		return 0;
 	}
 	if (sample(c, (size_t)coll, r->id.data, r->id.len, emb, pg->dim) == -1)
@@ -554,15 +587,10 @@ file_record(struct prod *P, const cdb_item *it)
 		return cdb_error_set(P->e, CDB_ERR_SYS, "out of memory");
 	if (rc == 0) {
 		c->p.collisions++;
-		c->p.rejected++;
-		if (json_array_size(c->p.offenders) <
-		    CDB_VALIDATE_MAX_OFFENDERS)
-			json_array_append_new(c->p.offenders,
-			    json_pack("{s:s, s:s%, s:s}", "collection",
-			        it->collection, "id", it->id, it->id_len,
-			        "problem",
-			        "the expected stream holds this id twice in "
-			        "the collection: only one can be stored"));
+		reject(c, CDB_REJECT_COLLISION, it->collection, it->id,
+		    it->id_len,
+		    "the expected stream holds this id twice in the "
+		    "collection: only one can be stored");
 		return 0;
 	}
 	if (search_file(P, (size_t)coll, it) == -1)
@@ -691,6 +719,7 @@ vsrc_thread(void *arg)
 		rc = c->o->expected ? read_file(&P) : read_old(&P);
 	/* The comparison may now finish; the queries come after. */
 	vq_close(c, &c->qin);
+	free_spent(c);
 	if (rc == 0 && c->o->expected != NULL)
 		rc = keep_search(&P);
 	else if (rc == 0 && c->nq > 0 && !vq_stopped(c))
@@ -698,6 +727,11 @@ vsrc_thread(void *arg)
 	if (rc == -1)
 		vq_stop(c);
 	prod_free(&P);
+	/* Nothing of the producer's is shared now: others free for it. */
+	pthread_mutex_lock(&c->mu);
+	c->pdone = 1;
+	pthread_mutex_unlock(&c->mu);
+	free_spent(c);
 	if (rc == -1 && strcmp(c->perr.text, "stopped") == 0)
 		cdb_error_clear(&c->perr);
 	return NULL;

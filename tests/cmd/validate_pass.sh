@@ -85,3 +85,23 @@ assert_status 3 cdb-validate -q --expected "$T/expected.ndjson" --new-url "$URL_
 jq -r '.warnings[0]' "$T/e.json" | grep -q '^the expected stream was made with schema xxh64:' ||
 	fail "schema warning: $(jq -c .warnings "$T/e.json")"
 assert_eq 0 "$(jq '.summary.warnings' "$T/e.json")" "no test warned"
+
+# Records the schema rejects are not expected, but worth a WARNING: here a
+# schema where "language" has no default rejects the records without one,
+# and the migration kept the rest (cdb-transform --rejects).  (Without
+# "derived_from": references to rejected records would dangle, test 8.)
+jq 'del(.fields.language.default) | del(.fields.derived_from)' \
+	"$REPO/schemas/default.json" > "$T/strict.json"
+start_server strict
+cdb-export -q -u "$URL_old" |
+	cdb-transform -q -s "$T/strict.json" --rejects "$T/rejects.ndjson" |
+	cdb-import -q -u "$URL_strict" || [ $? -eq 4 ]
+nrej=$(wc -l < "$T/rejects.ndjson")
+[ "$nrej" -gt 0 ] || fail "the strict schema rejected nothing"
+assert_status 3 cdb-validate -q --old-url "$URL_old" --new-url "$URL_strict" \
+	-s "$T/strict.json" --sample 10 --report-json "$T/strict-r.json"
+assert_eq "WARNING $nrej $((480 - nrej)) 0" "$(jq -r '.tests[0] | "\(.status) \(.metrics.rejected_by_schema) \(.metrics.expected_records) \(.metrics.missing_records)"' \
+	"$T/strict-r.json")" "rejected records"
+jq -r '.tests[0].offenders[0].problem' "$T/strict-r.json" |
+	grep -q 'the schema rejects this source record: field "language"' ||
+	fail "reject shown: $(jq -c '.tests[0].offenders[0]' "$T/strict-r.json")"
