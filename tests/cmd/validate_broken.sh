@@ -88,7 +88,8 @@ jq -r '.tests[7].offenders[0].problem' "$T/dangling.json" |
 
 # Moved records also make the searches in both collections diverge.
 check move 1 "semantic_search_equivalence collection_distribution" "Chunk Count Mismatch"
-assert_eq '[120,0,0]' "$(jq -c '[.tests[4].metrics.misplaced_records,
-	.tests[0].metrics.missing_records, .data_loss_percentage]' "$T/move.json")" "moved, not lost"
+assert_eq '[120,0,0,"WARNING",2]' "$(jq -c '[.tests[4].metrics.misplaced_records,
+	.tests[0].metrics.missing_records, .data_loss_percentage, .tests[0].status,
+	.tests[0].metrics.collections_with_other_counts]' "$T/move.json")" "moved, not lost"
 jq -r '.tests[4].offenders[0].problem' "$T/move.json" | grep -q 'belongs in "humor", found in "corpus"' ||
 	fail "move: $(jq -c .tests[4].offenders[0] "$T/move.json")"
