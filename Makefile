@@ -11,8 +11,8 @@ LDFLAGS ?=
 PKG_CONFIG ?= pkg-config
 
 DEBS = pkg-config libcurl4-openssl-dev libjansson-dev libarchive-dev \
-	zlib1g-dev check
-PKGS = libcurl jansson libarchive zlib
+	check
+PKGS = libcurl jansson libarchive
 
 # (clean and demo need no libraries: demo.sh installs them before building.)
 ifeq ($(filter clean demo,$(MAKECMDGOALS)),)

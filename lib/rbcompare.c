@@ -320,6 +320,7 @@ prepare(struct cmp *m, const json_t *entry, const json_t *have, cdb_error *e)
 	m->dims = calloc(CMP_RECORDS, sizeof(size_t));
 	m->offs = calloc(CMP_RECORDS, sizeof(size_t));
 	cdb_page_init(&m->page);
+	m->page.no_verbatim = 1; /* compared, never copied */
 	if (m->ids == NULL || m->recs == NULL || m->fix_ids == NULL ||
 	    m->fix_metas == NULL || m->fix_pos == NULL || m->emb == NULL ||
 	    m->dims == NULL || m->offs == NULL)

@@ -12,10 +12,10 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include "checkpoint.h"
 #include "digest.h"
+#include "gzip.h"
 #include "json.h"
 #include "snapshot.h"
 
@@ -263,65 +263,6 @@ arc_close(struct archive *a, const char *what, cdb_error *e)
 	return rc;
 }
 
-/*
- * A compressed segment of raw bytes.  gzip is done with zlib itself: by
- * default in its Huffman-only mode, which libarchive cannot select; on
- * base64 embeddings, most of a snapshot's bytes, it compresses almost as
- * well as deflate's string matching at a quarter of the time.  The other
- * compressors go through libarchive's raw format, which writes the data
- * and nothing else.
- */
-struct seg {
-	struct archive *a;
-	z_stream z;
-	int zlib, fd;
-	const char *what;
-	unsigned char out[65536];
-};
-
-static void
-seg_free(struct seg *s)
-{
-	if (s == NULL)
-		return;
-	if (s->zlib)
-		deflateEnd(&s->z);
-	archive_write_free(s->a);
-	free(s);
-}
-
-static struct seg *
-seg_open(int fd, int comp, int level, const char *what, cdb_error *e)
-{
-	struct seg *s = calloc(1, sizeof(*s));
-
-	if (s == NULL) {
-		cdb_error_set(e, CDB_ERR_SYS, "out of memory");
-		return NULL;
-	}
-	s->fd = fd;
-	s->what = what;
-	if (comp == CDB_SNAP_GZIP) {
-		/* windowBits 15 + 16: a gzip member, header and trailer. */
-		if (deflateInit2(&s->z, level > 0 ? level : 1, Z_DEFLATED, 31,
-		        8, level > 0 ? Z_DEFAULT_STRATEGY : Z_HUFFMAN_ONLY) !=
-		    Z_OK) {
-			free(s);
-			cdb_error_set(
-			    e, CDB_ERR_SYS, "%s: zlib: cannot start", what);
-			return NULL;
-		}
-		s->zlib = 1;
-		return s;
-	}
-	if ((s->a = writer_on_fd(fd, 1, comp, level, what, e)) == NULL ||
-	    put_entry(s->a, "data", 0, what, e) == -1) {
-		seg_free(s);
-		return NULL;
-	}
-	return s;
-}
-
 static int
 write_all(int fd, const void *p, size_t n)
 {
@@ -339,41 +280,72 @@ write_all(int fd, const void *p, size_t n)
 	return 0;
 }
 
-static int
-zlib_run(struct seg *s, const void *p, size_t n, int flush, cdb_error *e)
-{
-	int rc;
+/*
+ * A compressed segment of raw bytes.  gzip without a level is coded with
+ * Huffman codes only (gzip.h says why), by lib/gzip.c, as libarchive
+ * cannot select that; everything else goes through libarchive's raw
+ * format, which writes the data and nothing else.
+ */
+struct seg {
+	struct archive *a;
+	cdb_gzip *gz;
+	int fd;
+	const char *what;
+};
 
-	s->z.next_in = (Bytef *)p;
-	s->z.avail_in = (uInt)n;
-	do {
-		s->z.next_out = s->out;
-		s->z.avail_out = sizeof(s->out);
-		if ((rc = deflate(&s->z, flush)) == Z_STREAM_ERROR)
-			return cdb_error_set(
-			    e, CDB_ERR_SYS, "%s: zlib error", s->what);
-		if (write_all(s->fd, s->out, sizeof(s->out) - s->z.avail_out) ==
-		    -1)
-			return cdb_error_set(
-			    e, CDB_ERR_SYS, "%s: %s", s->what, strerror(errno));
-	} while (
-	    s->z.avail_out == 0 || (flush == Z_FINISH && rc != Z_STREAM_END));
+static int
+seg_sink(void *arg, const void *p, size_t n, cdb_error *e)
+{
+	struct seg *s = arg;
+
+	if (write_all(s->fd, p, n) == -1)
+		return cdb_error_set(
+		    e, CDB_ERR_SYS, "%s: %s", s->what, strerror(errno));
 	return 0;
+}
+
+static void
+seg_free(struct seg *s)
+{
+	if (s == NULL)
+		return;
+	cdb_gzip_free(s->gz);
+	archive_write_free(s->a);
+	free(s);
+}
+
+static struct seg *
+seg_open(int fd, int comp, int level, const char *what, cdb_error *e)
+{
+	struct seg *s = calloc(1, sizeof(*s));
+
+	if (s == NULL) {
+		cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		return NULL;
+	}
+	s->fd = fd;
+	s->what = what;
+	if (comp == CDB_SNAP_GZIP && level == 0) {
+		if ((s->gz = cdb_gzip_new(seg_sink, s, e)) == NULL) {
+			free(s);
+			return NULL;
+		}
+		return s;
+	}
+	if ((s->a = writer_on_fd(fd, 1, comp, level, what, e)) == NULL ||
+	    put_entry(s->a, "data", 0, what, e) == -1) {
+		seg_free(s);
+		return NULL;
+	}
+	return s;
 }
 
 static int
 seg_write(struct seg *s, const void *p, size_t n, cdb_error *e)
 {
-	size_t k;
-
-	if (!s->zlib)
-		return arc_write(s->a, p, n, s->what, e);
-	for (; n > 0; p = (const char *)p + k, n -= k) {
-		k = n < (1u << 30) ? n : (1u << 30);
-		if (zlib_run(s, p, k, Z_NO_FLUSH, e) == -1)
-			return -1;
-	}
-	return 0;
+	if (s->gz != NULL)
+		return cdb_gzip_write(s->gz, p, n, e);
+	return arc_write(s->a, p, n, s->what, e);
 }
 
 /* Finish the segment and free s, whatever happens. */
@@ -382,8 +354,8 @@ seg_close(struct seg *s, cdb_error *e)
 {
 	int rc;
 
-	if (s->zlib)
-		rc = zlib_run(s, NULL, 0, Z_FINISH, e);
+	if (s->gz != NULL)
+		rc = cdb_gzip_finish(s->gz, e);
 	else {
 		rc = arc_close(s->a, s->what, e);
 		s->a = NULL;
