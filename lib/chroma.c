@@ -52,6 +52,32 @@ cdb_chroma_new(const char *url, const char *tenant, const char *database,
 	return c;
 }
 
+cdb_chroma *
+cdb_chroma_clone(const cdb_chroma *c, cdb_error *e)
+{
+	cdb_chroma *d;
+
+	if ((d = calloc(1, sizeof(*d))) == NULL) {
+		cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		return NULL;
+	}
+	d->url = strdup(c->url);
+	d->tenant = strdup(c->tenant);
+	d->database = strdup(c->database);
+	d->prefix = strdup(c->prefix);
+	if (d->url == NULL || d->tenant == NULL || d->database == NULL ||
+	    d->prefix == NULL) {
+		cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		cdb_chroma_free(d);
+		return NULL;
+	}
+	if ((d->http = cdb_http_clone(c->http, e)) == NULL) {
+		cdb_chroma_free(d);
+		return NULL;
+	}
+	return d;
+}
+
 void
 cdb_chroma_free(cdb_chroma *c)
 {

@@ -15,6 +15,9 @@ typedef struct cdb_chroma cdb_chroma;
 /* A client for one tenant and database; caller frees with _free. */
 cdb_chroma *cdb_chroma_new(const char *url, const char *tenant,
     const char *database, const cdb_http_opts *o, cdb_error *e);
+/* Another client like c, with its own connection, for another thread (a
+ * client is used by one thread at a time).  Caller frees. */
+cdb_chroma *cdb_chroma_clone(const cdb_chroma *c, cdb_error *e);
 void cdb_chroma_free(cdb_chroma *c);
 
 /* The URL without credentials, tenant and database: borrowed strings. */

@@ -187,9 +187,11 @@ write_page(struct job *j, cdb_page *p, const char *name, cdb_error *e)
 
 /*
  * The reading side runs on its own thread: it walks the collections and
- * their pages (and the counts around them) while the writer formats,
- * writes and checkpoints what came before, so export time approaches the
- * server's own paging time.  Only the reader uses the client.
+ * their pages while the writer formats, writes and checkpoints what came
+ * before, so export time approaches the server's own paging time.  Only
+ * the reader uses the client.  The counts around each collection come
+ * from a third thread on a second connection, so that their round trips
+ * do not stall the paging.
  */
 enum { IT_BEGIN = 1, IT_PAGE, IT_END, IT_DONE, IT_ERROR };
 
@@ -198,10 +200,10 @@ enum { IT_BEGIN = 1, IT_PAGE, IT_END, IT_DONE, IT_ERROR };
 
 struct item {
 	int kind;
-	json_t *coll;	 /* BEGIN, END (borrowed from the list) */
-	long count;	 /* BEGIN: before; END: after */
+	json_t *coll;	  /* BEGIN, END (borrowed from the list) */
+	size_t idx;	  /* BEGIN, END: coll's place in the list */
 	long long offset; /* BEGIN: first record; PAGE, END: next record */
-	int page;	 /* PAGE: index into pages */
+	int page;	  /* PAGE: index into pages */
 };
 
 struct pipe {
@@ -218,6 +220,13 @@ struct pipe {
 	int busy[NPAGES];
 	int stop;
 	cdb_error err;
+	/* The counter's: counts before and after each collection (-1: not
+	 * yet), how many collections the reader is done with. */
+	cdb_chroma *cc;
+	long *before, *after;
+	size_t ended;
+	int count_failed;
+	cdb_error cerr;
 };
 
 /* Queue an item; waits for room.  Returns -1 when told to stop. */
@@ -325,21 +334,22 @@ reader(void *arg)
 	struct item it = {0, NULL, 0, 0, 0};
 	size_t i;
 	json_t *coll;
-	const char *id;
 	long long off = p->start;
 
 	json_array_foreach(p->colls, i, coll) {
-		id = json_string_value(json_object_get(coll, "id"));
 		it.coll = coll;
+		it.idx = i;
 		it.kind = IT_BEGIN;
 		it.offset = off;
-		if ((it.count = cdb_chroma_count(p->j->c, id, &p->err)) == -1 ||
-		    put(p, it) == -1 || read_pages(p, coll, &off) == -1)
+		if (put(p, it) == -1 || read_pages(p, coll, &off) == -1)
 			goto fail;
+		pthread_mutex_lock(&p->mu);
+		p->ended = i + 1;
+		pthread_cond_broadcast(&p->cv);
+		pthread_mutex_unlock(&p->mu);
 		it.kind = IT_END;
 		it.offset = off;
-		if ((it.count = cdb_chroma_count(p->j->c, id, &p->err)) == -1 ||
-		    put(p, it) == -1)
+		if (put(p, it) == -1)
 			goto fail;
 		off = 0;
 	}
@@ -350,6 +360,67 @@ fail:
 	it.kind = IT_ERROR;
 	put(p, it);
 	return NULL;
+}
+
+/* Count collection i into *slot; 0, or -1 having stopped everything. */
+static int
+count_one(struct pipe *p, size_t i, long *slot)
+{
+	const char *id = json_string_value(
+	    json_object_get(json_array_get(p->colls, i), "id"));
+	long n = cdb_chroma_count(p->cc, id, &p->cerr);
+
+	pthread_mutex_lock(&p->mu);
+	if (n == -1)
+		p->count_failed = 1;
+	else
+		*slot = n;
+	pthread_cond_broadcast(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+	return n == -1 ? -1 : 0;
+}
+
+/*
+ * Every collection's count first (the first one's while its first page
+ * is read), then each one's again once the reader is past its last page.
+ */
+static void *
+counter(void *arg)
+{
+	struct pipe *p = arg;
+	size_t i, n = json_array_size(p->colls);
+	int stop;
+
+	for (i = 0; i < n; i++)
+		if (count_one(p, i, &p->before[i]) == -1)
+			return NULL;
+	for (i = 0; i < n; i++) {
+		pthread_mutex_lock(&p->mu);
+		while (p->ended <= i && !p->stop)
+			pthread_cond_wait(&p->cv, &p->mu);
+		stop = p->stop;
+		pthread_mutex_unlock(&p->mu);
+		if (stop || count_one(p, i, &p->after[i]) == -1)
+			return NULL;
+	}
+	return NULL;
+}
+
+/* Wait for a count from the counter; -1 with e if it failed. */
+static int
+wait_count(struct pipe *p, const long *slot, long *n, cdb_error *e)
+{
+	int failed;
+
+	pthread_mutex_lock(&p->mu);
+	while (*slot == -1 && !p->count_failed)
+		pthread_cond_wait(&p->cv, &p->mu);
+	failed = *slot == -1;
+	*n = *slot;
+	pthread_mutex_unlock(&p->mu);
+	if (failed)
+		*e = p->cerr;
+	return failed ? -1 : 0;
 }
 
 /* Warn when records were added or removed while we read. */
@@ -377,16 +448,18 @@ write_item(struct job *j, struct pipe *p, struct item *it, long *before,
 	const char *name = json_string_value(json_object_get(it->coll, "name"));
 	json_t *cur = j->ckpt ? json_object_get(j->ckpt, "collection") : NULL;
 	cdb_page *pg;
+	long after;
 	int rc = 0;
 
 	switch (it->kind) {
 	case IT_BEGIN:
-		*before = it->count;
+		if (wait_count(p, &p->before[it->idx], before, e) == -1)
+			return -1;
 		j->page_start = it->offset;
 		/* Resuming inside it: its line is already in the output. */
 		if (json_is_string(cur) && strcmp(json_string_value(cur), name) == 0)
 			return 0;
-		if (write_collection_line(j, it->coll, it->count, e) == -1)
+		if (write_collection_line(j, it->coll, *before, e) == -1)
 			return -1;
 		return commit(j, name, 0, e);
 	case IT_PAGE:
@@ -405,12 +478,14 @@ write_item(struct job *j, struct pipe *p, struct item *it, long *before,
 		page_put(p, it->page);
 		return rc;
 	case IT_END:
+		if (wait_count(p, &p->after[it->idx], &after, e) == -1)
+			return -1;
 		if (j->ckpt != NULL)
 			json_array_append_new(json_object_get(j->ckpt, "done"),
 			    json_string(name));
 		if (commit(j, NULL, 0, e) == -1)
 			return -1;
-		recount(j, name, *before, it->count, it->offset);
+		recount(j, name, *before, after, it->offset);
 		return 0;
 	default:
 		*e = p->err;
@@ -419,29 +494,61 @@ write_item(struct job *j, struct pipe *p, struct item *it, long *before,
 }
 
 static int
+pipe_open(struct pipe *p, struct job *j, json_t *colls, long long start,
+    cdb_error *e)
+{
+	size_t i, n = json_array_size(colls);
+
+	memset(p, 0, sizeof(*p));
+	p->j = j;
+	p->colls = colls;
+	p->start = start;
+	p->limit = j->o->batch > 0 ? j->o->batch : 1000;
+	p->inc = CDB_INC_DOCUMENTS | CDB_INC_METADATAS | CDB_INC_URIS;
+	if (j->o->form != CDB_EMB_NONE)
+		p->inc |= CDB_INC_EMBEDDINGS;
+	cdb_error_clear(&p->err);
+	cdb_error_clear(&p->cerr);
+	for (i = 0; i < NPAGES; i++)
+		cdb_page_init(&p->pages[i]);
+	pthread_mutex_init(&p->mu, NULL);
+	pthread_cond_init(&p->cv, NULL);
+	p->before = malloc((n + 1) * sizeof(long));
+	p->after = malloc((n + 1) * sizeof(long));
+	if (p->before == NULL || p->after == NULL)
+		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+	for (i = 0; i < n; i++)
+		p->before[i] = p->after[i] = -1;
+	return (p->cc = cdb_chroma_clone(j->c, e)) == NULL ? -1 : 0;
+}
+
+static void
+pipe_close(struct pipe *p)
+{
+	int i;
+
+	for (i = 0; i < NPAGES; i++)
+		cdb_page_free(&p->pages[i]);
+	pthread_mutex_destroy(&p->mu);
+	pthread_cond_destroy(&p->cv);
+	free(p->before);
+	free(p->after);
+	cdb_chroma_free(p->cc);
+}
+
+static int
 export_all(struct job *j, json_t *colls, long long start, cdb_error *e)
 {
 	struct pipe p;
 	struct item it;
-	pthread_t th;
+	pthread_t th, tc;
 	long before = 0;
-	int i, rc = 0, started;
+	int rc, started = 0, counting = 0;
 
-	memset(&p, 0, sizeof(p));
-	p.j = j;
-	p.colls = colls;
-	p.start = start;
-	p.limit = j->o->batch > 0 ? j->o->batch : 1000;
-	p.inc = CDB_INC_DOCUMENTS | CDB_INC_METADATAS | CDB_INC_URIS;
-	if (j->o->form != CDB_EMB_NONE)
-		p.inc |= CDB_INC_EMBEDDINGS;
-	cdb_error_clear(&p.err);
-	for (i = 0; i < NPAGES; i++)
-		cdb_page_init(&p.pages[i]);
-	pthread_mutex_init(&p.mu, NULL);
-	pthread_cond_init(&p.cv, NULL);
-	started = pthread_create(&th, NULL, reader, &p) == 0;
-	if (!started)
+	rc = pipe_open(&p, j, colls, start, e);
+	if (rc == 0 && !(counting = pthread_create(&tc, NULL, counter, &p) == 0))
+		rc = cdb_error_set(e, CDB_ERR_SYS, "cannot start a thread");
+	if (rc == 0 && !(started = pthread_create(&th, NULL, reader, &p) == 0))
 		rc = cdb_error_set(e, CDB_ERR_SYS, "cannot start a thread");
 	while (rc == 0) {
 		it = take(&p);
@@ -449,17 +556,16 @@ export_all(struct job *j, json_t *colls, long long start, cdb_error *e)
 			break;
 		rc = write_item(j, &p, &it, &before, e);
 	}
-	/* Stop the reader wherever it waits (it may be done already). */
+	/* Stop the threads wherever they wait (they may be done already). */
 	pthread_mutex_lock(&p.mu);
 	p.stop = 1;
 	pthread_cond_broadcast(&p.cv);
 	pthread_mutex_unlock(&p.mu);
 	if (started)
 		pthread_join(th, NULL);
-	for (i = 0; i < NPAGES; i++)
-		cdb_page_free(&p.pages[i]);
-	pthread_mutex_destroy(&p.mu);
-	pthread_cond_destroy(&p.cv);
+	if (counting)
+		pthread_join(tc, NULL);
+	pipe_close(&p);
 	return rc;
 }
 

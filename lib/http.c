@@ -112,6 +112,12 @@ cdb_http_new(const char *base, const cdb_http_opts *o, cdb_error *e)
 	return h;
 }
 
+cdb_http *
+cdb_http_clone(const cdb_http *h, cdb_error *e)
+{
+	return cdb_http_new(h->base, &h->o, e);
+}
+
 void
 cdb_http_free(cdb_http *h)
 {

@@ -28,6 +28,9 @@ typedef struct cdb_http cdb_http;
  * copied.
  */
 cdb_http *cdb_http_new(const char *base, const cdb_http_opts *o, cdb_error *e);
+/* A new client to the same server with the same options: its own
+ * connection, for another thread.  NULL with e.  Caller frees. */
+cdb_http *cdb_http_clone(const cdb_http *h, cdb_error *e);
 void cdb_http_free(cdb_http *h);
 
 /*
