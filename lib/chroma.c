@@ -285,6 +285,7 @@ cdb_page_init(cdb_page *p)
 {
 	memset(p, 0, sizeof(*p));
 	cdb_buf_init(&p->body);
+	cdb_buf_init(&p->rest);
 }
 
 void
@@ -297,7 +298,9 @@ cdb_page_free(cdb_page *p)
 	free(p->row_off);
 	free(p->row_len);
 	free(p->row_verbatim);
+	free(p->text);
 	cdb_buf_free(&p->body);
+	cdb_buf_free(&p->rest);
 	cdb_page_init(p);
 }
 
@@ -413,6 +416,150 @@ parse_rows(cdb_page *p, const char *s, size_t n, cdb_error *e)
 	return cdb_error_set(e, CDB_ERR_SERVER, "embeddings array not closed");
 }
 
+static size_t
+ws(const char *s, size_t n, size_t i)
+{
+	while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' ||
+			    s[i] == '\r'))
+		i++;
+	return i;
+}
+
+/* Is the text at s (n bytes) a value that may stand as field f? */
+static int
+text_fits(const char *s, size_t n, int f)
+{
+	/* A raw line break would split the record's line. */
+	if (memchr(s, '\n', n) != NULL || memchr(s, '\r', n) != NULL)
+		return 0;
+	if (f == CDB_TEXT_ID)
+		return s[0] == '"';
+	return s[0] == (f == CDB_TEXT_METADATA ? '{' : '"');
+}
+
+static int
+text_reserve(cdb_page *p, size_t rows)
+{
+	size_t cap = p->text_cap ? p->text_cap : 1024, *t;
+
+	if (rows <= p->text_cap)
+		return 0;
+	while (cap < rows)
+		cap *= 2;
+	if ((t = realloc(p->text, cap * 8 * sizeof(size_t))) == NULL)
+		return -1;
+	p->text = t;
+	p->text_cap = cap;
+	return 0;
+}
+
+/*
+ * The text of each element of the array at s[i] as field f of rows 0,
+ * 1, ...; their number in *count (null counts as absent: -1).  Returns
+ * the offset after the array, or 0 when it is not laid out as expected.
+ */
+static size_t
+slice_array(cdb_page *p, size_t i, int f, long *count)
+{
+	const char *s = p->body.data;
+	size_t n = p->body.len, k = 0;
+	long len;
+
+	if (n - i >= 4 && memcmp(s + i, "null", 4) == 0) {
+		*count = -1;
+		return i + 4;
+	}
+	if (i >= n || s[i] != '[')
+		return 0;
+	for (i = ws(s, n, i + 1); i < n && s[i] != ']'; k++) {
+		if (text_reserve(p, k + 1) == -1 ||
+		    (len = cdb_json_skip(s + i, n - i)) <= 0)
+			return 0;
+		CDB_TEXT_OFF(p, k, f) = i;
+		CDB_TEXT_LEN(p, k, f) = (size_t)len;
+		if (len == 4 && f != CDB_TEXT_ID && memcmp(s + i, "null", 4) == 0)
+			CDB_TEXT_LEN(p, k, f) = 0;
+		else if (!text_fits(s + i, (size_t)len, f))
+			return 0;
+		i = ws(s, n, i + (size_t)len);
+		if (i < n && s[i] == ',')
+			i = ws(s, n, i + 1);
+		else if (i >= n || s[i] != ']')
+			return 0;
+	}
+	*count = (long)k;
+	return i < n ? i + 1 : 0;
+}
+
+/* Which CDB_TEXT_ field the top-level key s (n bytes) holds, or -1. */
+static int
+text_field(const char *s, size_t n)
+{
+	static const char *const keys[] = {
+	    "ids", "documents", "metadatas", "uris"};
+	int f;
+
+	for (f = 0; f < 4; f++)
+		if (strlen(keys[f]) == n && memcmp(s, keys[f], n) == 0)
+			return f;
+	return -1;
+}
+
+/*
+ * Walk the answer's top-level object once, slicing the four arrays and
+ * jumping over the embeddings at [evs, eve) (when has).  0, or -1 to
+ * fall back to a full parse.
+ */
+static int
+slice_all(cdb_page *p, int has, size_t evs, size_t eve)
+{
+	const char *s = p->body.data, *q;
+	size_t n = p->body.len, i = ws(s, n, 0), ks, r;
+	long count[4] = {-1, -1, -1, -1}, len;
+	int f;
+
+	if (i >= n || s[i] != '{')
+		return -1;
+	for (i = ws(s, n, i + 1); i < n && s[i] != '}';) {
+		/* Keys with escapes are not Chroma's: leave them to jansson. */
+		if (s[i] != '"' || (q = memchr(s + i + 1, '"', n - i - 1)) == NULL ||
+		    memchr(s + i + 1, '\\', (size_t)(q - s) - i - 1) != NULL)
+			return -1;
+		ks = i + 1;
+		i = ws(s, n, (size_t)(q - s) + 1);
+		if (i >= n || s[i] != ':')
+			return -1;
+		f = text_field(s + ks, (size_t)(q - s) - ks);
+		i = ws(s, n, i + 1);
+		if (f >= 0)
+			i = slice_array(p, i, f, &count[f]);
+		else if (has && i == evs)
+			i = eve;
+		else if ((len = cdb_json_skip(s + i, n - i)) > 0)
+			i += (size_t)len;
+		else
+			i = 0;
+		if (i == 0)
+			return -1;
+		i = ws(s, n, i);
+		if (i < n && s[i] == ',')
+			i = ws(s, n, i + 1);
+		else if (i >= n || s[i] != '}')
+			return -1;
+	}
+	if (i >= n || count[CDB_TEXT_ID] < 0 ||
+	    text_reserve(p, (size_t)count[CDB_TEXT_ID]) == -1)
+		return -1;
+	p->n = (size_t)count[CDB_TEXT_ID];
+	for (f = 1; f < 4; f++) {
+		if (count[f] >= 0 && (size_t)count[f] != p->n)
+			return -1;
+		for (r = 0; count[f] < 0 && r < p->n; r++)
+			CDB_TEXT_LEN(p, r, f) = 0;
+	}
+	return 0;
+}
+
 /* Parse a response whose embeddings (if has) start at vs. */
 static int
 parse_body(cdb_page *p, int has, size_t vs, cdb_error *e)
@@ -420,7 +567,7 @@ parse_body(cdb_page *p, int has, size_t vs, cdb_error *e)
 	const char *s = p->body.data;
 	size_t ve = vs, rows = 0, r;
 	long used;
-	cdb_buf rest;
+	cdb_buf *rest = &p->rest;
 
 	if (has) {
 		cdb_error pe;
@@ -434,14 +581,29 @@ parse_body(cdb_page *p, int has, size_t vs, cdb_error *e)
 		for (r = 0; r < rows; r++)
 			p->row_off[r] += vs;
 	}
-	/* Parse everything but the numbers with jansson. */
-	cdb_buf_init(&rest);
-	cdb_buf_append(&rest, s, vs);
+	if (p->want_text && slice_all(p, has, vs, ve) == 0) {
+		p->text_ok = 1;
+		if (has && p->dim > 0 && rows != p->n)
+			return cdb_error_set(e, CDB_ERR_SERVER,
+			    "server returned %zu embeddings for %zu ids", rows,
+			    p->n);
+		if (!has || rows == 0)
+			p->dim = 0;
+		return 0;
+	}
+	/*
+	 * Parse everything but the numbers into jansson values, from a copy
+	 * in a buffer kept with the page: a new one each page cost more in
+	 * malloc than the copy itself.
+	 */
+	cdb_buf_reset(rest);
+	if (cdb_buf_reserve(rest, p->body.len - (ve - vs) + 5) == -1)
+		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+	cdb_buf_append(rest, s, vs);
 	if (has)
-		cdb_buf_puts(&rest, "null");
-	cdb_buf_append(&rest, s + ve, p->body.len - ve);
-	p->root = rest.data ? cdb_json_parse(rest.data, rest.len, NULL) : NULL;
-	cdb_buf_free(&rest);
+		cdb_buf_puts(rest, "null");
+	cdb_buf_append(rest, s + ve, p->body.len - ve);
+	p->root = cdb_json_parse(rest->data, rest->len, NULL);
 	if (p->root == NULL)
 		return cdb_error_set(e, CDB_ERR_SERVER, "server answer not JSON");
 	p->ids = json_object_get(p->root, "ids");
@@ -466,8 +628,9 @@ cdb_page_parse(cdb_page *p, cdb_error *e)
 	int has;
 
 	json_decref(p->root);
-	p->root = NULL;
+	p->root = p->ids = p->documents = p->metadatas = p->uris = NULL;
 	p->n = p->dim = 0;
+	p->text_ok = 0;
 	has = cdb_json_find_start(p->body.data, p->body.len, "embeddings", &vs);
 	if (has == -1)
 		return cdb_error_set(e, CDB_ERR_SERVER, "server answer not JSON");

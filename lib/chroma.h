@@ -87,8 +87,24 @@ typedef struct cdb_page {
 	int no_verbatim; /* set by callers that never copy a row's text:
 			    row_verbatim is then all 0, and parsing faster */
 	size_t rows_cap;
+	/*
+	 * Set by callers that copy records as the server wrote them: the
+	 * parse then only finds each row's id, document, metadata and uri
+	 * text in body (CDB_TEXT_* pairs of offset and length in text; a
+	 * length of 0 is null) and builds no jansson values.  When the
+	 * answer does not allow that (unusual layout, a raw line break),
+	 * the parse falls back to root; text_ok says which was done.
+	 */
+	int want_text, text_ok;
+	size_t *text;
+	size_t text_cap; /* rows */
 	cdb_buf body;	/* raw response */
+	cdb_buf rest;	/* body without the numbers, kept between pages */
 } cdb_page;
+
+enum { CDB_TEXT_ID, CDB_TEXT_DOCUMENT, CDB_TEXT_METADATA, CDB_TEXT_URI };
+#define CDB_TEXT_OFF(p, row, f) ((p)->text[(row) * 8 + (f) * 2])
+#define CDB_TEXT_LEN(p, row, f) ((p)->text[(row) * 8 + (f) * 2 + 1])
 
 void cdb_page_init(cdb_page *p);
 void cdb_page_free(cdb_page *p);

@@ -153,30 +153,66 @@ at(json_t *arr, size_t i)
 	return v ? v : json_null();
 }
 
+/* Row i's text, as found by the page's parse (want_text). */
+static void
+row_text(const cdb_page *p, size_t i, cdb_record_text *t)
+{
+	const char *s = p->body.data;
+	size_t n;
+
+	t->id = s + CDB_TEXT_OFF(p, i, CDB_TEXT_ID);
+	t->id_len = CDB_TEXT_LEN(p, i, CDB_TEXT_ID);
+	n = CDB_TEXT_LEN(p, i, CDB_TEXT_DOCUMENT);
+	t->document = n ? s + CDB_TEXT_OFF(p, i, CDB_TEXT_DOCUMENT) : NULL;
+	t->document_len = n;
+	n = CDB_TEXT_LEN(p, i, CDB_TEXT_METADATA);
+	t->metadata = n ? s + CDB_TEXT_OFF(p, i, CDB_TEXT_METADATA) : NULL;
+	t->metadata_len = n;
+	n = CDB_TEXT_LEN(p, i, CDB_TEXT_URI);
+	t->uri = n ? s + CDB_TEXT_OFF(p, i, CDB_TEXT_URI) : NULL;
+	t->uri_len = n;
+}
+
+static int
+format_row(struct job *j, cdb_page *p, size_t i, const char *name)
+{
+	/* The server's text is copied when it already is the shortest
+	 * round-trip form: same bits, no formatting work. */
+	int copy = p->dim && j->o->form == CDB_EMB_FLOAT && p->row_verbatim[i];
+	const float *emb = p->dim && !copy ? p->emb + i * p->dim : NULL;
+	const char *et = copy ? p->body.data + p->row_off[i] : NULL;
+	size_t el = copy ? p->row_len[i] : 0;
+	cdb_record_text t;
+	json_t *id;
+
+	if (p->text_ok) {
+		/* The rest as the server wrote it too: no jansson values. */
+		row_text(p, i, &t);
+		return cdb_ndjson_format_record_text(
+		    &j->line, name, &t, emb, p->dim, j->o->form, et, el);
+	}
+	id = json_array_get(p->ids, i);
+	if (!json_is_string(id))
+		return -2;
+	return cdb_ndjson_format_record(&j->line, name, json_string_value(id),
+	    json_string_length(id), at(p->documents, i), at(p->metadatas, i),
+	    at(p->uris, i), emb, p->dim, j->o->form, et, el);
+}
+
 static int
 write_page(struct job *j, cdb_page *p, const char *name, cdb_error *e)
 {
 	size_t i;
-	json_t *id;
+	int rc;
 
 	for (i = 0; i < p->n; i++) {
-		id = json_array_get(p->ids, i);
-		if (!json_is_string(id))
+		cdb_buf_reset(&j->line);
+		if ((rc = format_row(j, p, i, name)) == -2)
 			return cdb_error_set(e, CDB_ERR_SERVER,
 			    "server returned a record without a string id");
-		/* The server's text is copied when it already is the
-		 * shortest round-trip form: same bits, no formatting work. */
-		int copy = p->dim && j->o->form == CDB_EMB_FLOAT &&
-		    p->row_verbatim[i];
-		cdb_buf_reset(&j->line);
-		if (cdb_ndjson_format_record(&j->line, name,
-			json_string_value(id), json_string_length(id),
-			at(p->documents, i), at(p->metadatas, i), at(p->uris, i),
-			p->dim && !copy ? p->emb + i * p->dim : NULL, p->dim,
-			j->o->form, copy ? p->body.data + p->row_off[i] : NULL,
-			copy ? p->row_len[i] : 0) == -1)
+		if (rc == -1)
 			return cdb_error_set(e, CDB_ERR_SYS,
-			    "cannot format record \"%s\"", json_string_value(id));
+			    "cannot format record %zu of the page", i);
 		if (cdb_writer_line(j->w, CDB_KIND_RECORD, j->line.data,
 			j->line.len, e) == -1)
 			return -1;
@@ -509,8 +545,10 @@ pipe_open(struct pipe *p, struct job *j, json_t *colls, long long start,
 		p->inc |= CDB_INC_EMBEDDINGS;
 	cdb_error_clear(&p->err);
 	cdb_error_clear(&p->cerr);
-	for (i = 0; i < NPAGES; i++)
+	for (i = 0; i < NPAGES; i++) {
 		cdb_page_init(&p->pages[i]);
+		p->pages[i].want_text = 1;
+	}
 	pthread_mutex_init(&p->mu, NULL);
 	pthread_cond_init(&p->cv, NULL);
 	p->before = malloc((n + 1) * sizeof(long));

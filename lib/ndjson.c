@@ -684,6 +684,25 @@ dump_or_null(cdb_buf *b, const json_t *v)
 	return cdb_json_dump(b, v != NULL ? v : json_null());
 }
 
+static int
+put_embedding(cdb_buf *b, const float *emb, size_t dim, int form,
+    const char *emb_text, size_t emb_len)
+{
+	int rc = 0;
+
+	if (emb != NULL && form == CDB_EMB_FLOAT)
+		rc |= cdb_embed_format_json(emb, dim, b);
+	else if (emb != NULL && form == CDB_EMB_BASE64) {
+		rc |= cdb_buf_putc(b, '"');
+		rc |= cdb_embed_b64_encode(emb, dim, b);
+		rc |= cdb_buf_putc(b, '"');
+	} else if (emb_text != NULL)
+		rc |= cdb_buf_append(b, emb_text, emb_len);
+	else
+		rc |= cdb_buf_puts(b, "null");
+	return rc;
+}
+
 int
 cdb_ndjson_format_record(cdb_buf *b, const char *collection, const char *id,
     size_t id_len, const json_t *document, const json_t *metadata,
@@ -701,18 +720,38 @@ cdb_ndjson_format_record(cdb_buf *b, const char *collection, const char *id,
 	rc |= cdb_buf_puts(b, ",\"metadata\":");
 	rc |= dump_or_null(b, metadata);
 	rc |= cdb_buf_puts(b, ",\"embedding\":");
-	if (emb != NULL && form == CDB_EMB_FLOAT)
-		rc |= cdb_embed_format_json(emb, dim, b);
-	else if (emb != NULL && form == CDB_EMB_BASE64) {
-		rc |= cdb_buf_putc(b, '"');
-		rc |= cdb_embed_b64_encode(emb, dim, b);
-		rc |= cdb_buf_putc(b, '"');
-	} else if (emb_text != NULL)
-		rc |= cdb_buf_append(b, emb_text, emb_len);
-	else
-		rc |= cdb_buf_puts(b, "null");
+	rc |= put_embedding(b, emb, dim, form, emb_text, emb_len);
 	rc |= cdb_buf_puts(b, ",\"uri\":");
 	rc |= dump_or_null(b, uri);
+	rc |= cdb_buf_putc(b, '}');
+	return rc ? -1 : 0;
+}
+
+static int
+text_or_null(cdb_buf *b, const char *s, size_t n)
+{
+	return s != NULL ? cdb_buf_append(b, s, n) : cdb_buf_puts(b, "null");
+}
+
+int
+cdb_ndjson_format_record_text(cdb_buf *b, const char *collection,
+    const cdb_record_text *t, const float *emb, size_t dim, int form,
+    const char *emb_text, size_t emb_len)
+{
+	int rc = 0;
+
+	rc |= cdb_buf_puts(b, "{\"kind\":\"record\",\"collection\":");
+	rc |= cdb_json_dump_string(b, collection, strlen(collection));
+	rc |= cdb_buf_puts(b, ",\"id\":");
+	rc |= cdb_buf_append(b, t->id, t->id_len);
+	rc |= cdb_buf_puts(b, ",\"document\":");
+	rc |= text_or_null(b, t->document, t->document_len);
+	rc |= cdb_buf_puts(b, ",\"metadata\":");
+	rc |= text_or_null(b, t->metadata, t->metadata_len);
+	rc |= cdb_buf_puts(b, ",\"embedding\":");
+	rc |= put_embedding(b, emb, dim, form, emb_text, emb_len);
+	rc |= cdb_buf_puts(b, ",\"uri\":");
+	rc |= text_or_null(b, t->uri, t->uri_len);
 	rc |= cdb_buf_putc(b, '}');
 	return rc ? -1 : 0;
 }

@@ -141,4 +141,19 @@ int cdb_ndjson_format_record(cdb_buf *b, const char *collection,
     const json_t *metadata, const json_t *uri, const float *emb, size_t dim,
     int form, const char *emb_text, size_t emb_len);
 
+/* A record's fields as JSON text to copy; a NULL text is null. */
+typedef struct cdb_record_text {
+	const char *id, *document, *metadata, *uri;
+	size_t id_len, document_len, metadata_len, uri_len;
+} cdb_record_text;
+
+/*
+ * Like cdb_ndjson_format_record, with the id (a JSON string, quotes
+ * included), document, metadata and uri copied from JSON text the
+ * caller has checked: one value each, no raw line break.
+ */
+int cdb_ndjson_format_record_text(cdb_buf *b, const char *collection,
+    const cdb_record_text *t, const float *emb, size_t dim, int form,
+    const char *emb_text, size_t emb_len);
+
 #endif

@@ -81,6 +81,69 @@ START_TEST(test_bad_answers)
 }
 END_TEST
 
+static int
+text_is(const cdb_page *p, size_t row, int f, const char *want)
+{
+	size_t n = CDB_TEXT_LEN(p, row, f);
+
+	if (want == NULL)
+		return n == 0;
+	return n == strlen(want) &&
+	    memcmp(p->body.data + CDB_TEXT_OFF(p, row, f), want, n) == 0;
+}
+
+/* want_text: each row's fields found as text, in any key order. */
+START_TEST(test_text_slices)
+{
+	cdb_page p;
+	cdb_error e;
+
+	cdb_page_init(&p);
+	p.want_text = 1;
+	ck_assert_int_eq(parse(&p,
+			     "{\"documents\":[null,\"d \\\"q\\\" ]\"],"
+			     "\"ids\":[\"a\",\"b,\\n\"],\"embeddings\":[[0.1,-2.5],"
+			     "[1,2]],\"uris\":null,\"metadatas\":[{\"k\":[1,2]},"
+			     "null],\"data\":null,\"include\":[\"embeddings\"]}",
+			     &e),
+	    0);
+	ck_assert_int_eq(p.text_ok, 1);
+	ck_assert_ptr_null(p.root);
+	ck_assert_uint_eq(p.n, 2);
+	ck_assert_uint_eq(p.dim, 2);
+	ck_assert(p.emb[2] == 1.0f);
+	ck_assert(text_is(&p, 0, CDB_TEXT_ID, "\"a\""));
+	ck_assert(text_is(&p, 1, CDB_TEXT_ID, "\"b,\\n\""));
+	ck_assert(text_is(&p, 0, CDB_TEXT_DOCUMENT, NULL));
+	ck_assert(text_is(&p, 1, CDB_TEXT_DOCUMENT, "\"d \\\"q\\\" ]\""));
+	ck_assert(text_is(&p, 0, CDB_TEXT_METADATA, "{\"k\":[1,2]}"));
+	ck_assert(text_is(&p, 1, CDB_TEXT_METADATA, NULL));
+	ck_assert(text_is(&p, 0, CDB_TEXT_URI, NULL));
+	ck_assert(text_is(&p, 1, CDB_TEXT_URI, NULL));
+	/* A raw line break, or a layout it does not know: jansson does it. */
+	ck_assert_int_eq(parse(&p, "{\"ids\":[\"a\"],\"metadatas\":[{\"k\":\n1}]}",
+			     &e),
+	    0);
+	ck_assert_int_eq(p.text_ok, 0);
+	ck_assert_int_eq(json_integer_value(json_object_get(
+			     json_array_get(p.metadatas, 0), "k")),
+	    1);
+	ck_assert_int_eq(parse(&p, "{\"i\\u0064s\":[\"a\"]}", &e), 0);
+	ck_assert_int_eq(p.text_ok, 0);
+	ck_assert_uint_eq(p.n, 1);
+	/* Wrong shapes still fail, with the full parse's messages. */
+	ck_assert_int_eq(parse(&p, "{\"ids\":[\"a\",\"b\"],\"documents\":[\"x\"]}",
+			     &e),
+	    0);
+	ck_assert_int_eq(p.text_ok, 0);
+	ck_assert_int_eq(parse(&p, "{\"ids\":[1],\"embeddings\":null}", &e), 0);
+	ck_assert_int_eq(p.text_ok, 0);
+	ck_assert_int_eq(parse(&p, "{\"ids\":[\"a\"],\"embeddings\":[[1,2]]", &e),
+	    -1);
+	cdb_page_free(&p);
+}
+END_TEST
+
 Suite *
 chroma_suite(void)
 {
@@ -89,6 +152,7 @@ chroma_suite(void)
 
 	tcase_add_test(tc, test_rows_and_verbatim);
 	tcase_add_test(tc, test_bad_answers);
+	tcase_add_test(tc, test_text_slices);
 	suite_add_tcase(s, tc);
 	return s;
 }

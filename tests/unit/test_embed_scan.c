@@ -80,6 +80,53 @@ START_TEST(test_scan_verbatim)
 END_TEST
 
 /*
+ * The same for texts of the "[-]0.ddd" fast path, whose shortest-form
+ * test is its own: every spelling that claims to be shortest has no more
+ * digits than the formatter writes for the value it reads as, and the
+ * formatter's own text is recognised.
+ */
+START_TEST(test_quick_path_shortest)
+{
+	char row[64], tok[32], mine[CDB_FLOAT_MAXLEN + 1];
+	float v, w, out[8];
+	size_t dim;
+	uint32_t bits = 0x2545f491;
+	int verb, p, own = 0, n = 0;
+	cdb_error e;
+
+	cdb_error_clear(&e);
+	for (n = 0; n < 60000; n++) {
+		bits = bits * 1664525u + 1013904223u;
+		/* Mantissas in [0.1, 1), scaled down by up to 10^-4. */
+		v = (float)(0.1 + 0.9 * (bits >> 8) / 16777216.0);
+		v /= (float)(bits % 5 == 0 ? 1 : bits % 5 == 1 ? 10
+		    : bits % 5 == 2 ? 100 : bits % 5 == 3 ? 1000 : 10000);
+		cdb_embed_format_float(v, mine);
+		/* (The fast path wants 20 bytes ahead: more values follow.) */
+		snprintf(row, sizeof(row), "[%s,0.5,0.5,0.5,0.5,0.5]", mine);
+		ck_assert_int_gt(cdb_embed_scan_json(row, strlen(row), out, 8,
+				     &dim, &verb, &e), 0);
+		ck_assert(out[0] == v);
+		own += verb;
+		for (p = 6; p <= 13; p++) {
+			snprintf(tok, sizeof(tok), "%.*f", p, (double)v);
+			snprintf(row, sizeof(row), "[%s,0.5,0.5,0.5,0.5,0.5]", tok);
+			ck_assert_int_gt(cdb_embed_scan_json(row, strlen(row), out,
+					     8, &dim, &verb, &e), 0);
+			w = out[0];
+			cdb_embed_format_float(w, mine);
+			if (verb && count_sig(tok) > count_sig(mine))
+				ck_abort_msg("%s claimed shortest; %s is shorter", tok,
+				    mine);
+		}
+	}
+	/* The formatter's text is recognised (is_shortest may decline a
+	 * rare boundary case, never more). */
+	ck_assert_int_gt(own, 59800);
+}
+END_TEST
+
+/*
  * The "[-]0.ddd" fast path agrees with strtof on every length of
  * fraction, including values built to sit on float midpoints.
  */
@@ -135,6 +182,7 @@ embed_scan_suite(void)
 	TCase *tc = tcase_create("verbatim");
 
 	tcase_add_test(tc, test_scan_verbatim);
+	tcase_add_test(tc, test_quick_path_shortest);
 	tcase_add_test(tc, test_quick_path_matches_strtof);
 	suite_add_tcase(s, tc);
 	return s;
