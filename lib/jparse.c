@@ -129,6 +129,29 @@ escape(struct jp *j)
  * The string whose opening quote is at j->p.  Plain runs are found a
  * byte-class test at a time and copied whole; jansson checks the UTF-8.
  */
+/* True when s (n bytes) is all ASCII, so UTF-8 valid without a check. */
+static int
+ascii(const char *s, size_t n)
+{
+	uint64_t w, acc = 0;
+	size_t i = 0;
+
+	for (; i + 8 <= n; i += 8) {
+		memcpy(&w, s + i, 8);
+		acc |= w;
+	}
+	for (; i < n; i++)
+		acc |= (unsigned char)s[i];
+	return (acc & 0x8080808080808080ULL) == 0;
+}
+
+/* A string value; jansson checks UTF-8 only when there is more than ASCII. */
+static json_t *
+new_string(const char *s, size_t n)
+{
+	return ascii(s, n) ? json_stringn_nocheck(s, n) : json_stringn(s, n);
+}
+
 static json_t *
 string(struct jp *j, int key, char **keyout)
 {
@@ -148,7 +171,7 @@ string(struct jp *j, int key, char **keyout)
 			j->p++;
 			return key ? (json_t *)(*keyout = strndup(run,
 						    (size_t)(j->p - run - 1)))
-				   : json_stringn(run, (size_t)(j->p - run - 1));
+				   : new_string(run, (size_t)(j->p - run - 1));
 		}
 		escaped = 1;
 		cdb_buf_append(&j->tmp, run, (size_t)(j->p - run));
@@ -166,7 +189,7 @@ string(struct jp *j, int key, char **keyout)
 		*keyout = strndup(j->tmp.data ? j->tmp.data : "", j->tmp.len);
 		return (json_t *)*keyout;
 	}
-	v = json_stringn(j->tmp.data ? j->tmp.data : "", j->tmp.len);
+	v = new_string(j->tmp.data ? j->tmp.data : "", j->tmp.len);
 	return v;
 }
 
