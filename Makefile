@@ -25,7 +25,8 @@ DEP_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 DEP_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
 ALL_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
 	-Wall -Wextra -Ilib $(DEP_CFLAGS) $(CFLAGS)
-LIBS = $(DEP_LIBS) -lpthread -lm
+# Each program loads only the libraries it uses (export needs no libarchive).
+LIBS = -Wl,--as-needed $(DEP_LIBS) -lpthread -lm
 
 LIB_SRC := $(sort $(wildcard lib/*.c))
 LIB_OBJ := $(LIB_SRC:.c=.o)
