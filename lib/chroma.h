@@ -86,6 +86,14 @@ typedef struct cdb_page {
 	unsigned char *row_verbatim;
 	int no_verbatim; /* set by callers that never copy a row's text:
 			    row_verbatim is then all 0, and parsing faster */
+	/*
+	 * Set by callers that copy rows' text and need no floats: when a
+	 * page's first row is all in shortest form (a server's formatter
+	 * either is shortest or is not), later rows of plain decimals are
+	 * checked as JSON numbers but not converted, and count as verbatim;
+	 * emb is not filled for them.
+	 */
+	int sample_shortest;
 	size_t rows_cap;
 	/*
 	 * Set by callers that copy records as the server wrote them: the

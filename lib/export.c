@@ -548,6 +548,8 @@ pipe_open(struct pipe *p, struct job *j, json_t *colls, long long start,
 	for (i = 0; i < NPAGES; i++) {
 		cdb_page_init(&p->pages[i]);
 		p->pages[i].want_text = 1;
+		/* Float output copies the server's text, needing no values. */
+		p->pages[i].sample_shortest = j->o->form == CDB_EMB_FLOAT;
 	}
 	pthread_mutex_init(&p->mu, NULL);
 	pthread_cond_init(&p->cv, NULL);

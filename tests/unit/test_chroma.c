@@ -144,6 +144,65 @@ START_TEST(test_text_slices)
 }
 END_TEST
 
+/* sample_shortest: later rows are only checked when the first is shortest. */
+START_TEST(test_sampled_rows)
+{
+	cdb_page p;
+	cdb_error e;
+
+	cdb_page_init(&p);
+	p.sample_shortest = 1;
+	ck_assert_int_eq(parse(&p,
+			     "{\"ids\":[\"a\",\"b\",\"c\",\"d\"],\"embeddings\":"
+			     "[[0.1,-2.5],[0.30000001,-0],[1e-5,2],[123456789012345678901,0.5]]}",
+			     &e),
+	    0);
+	ck_assert_uint_eq(p.n, 4);
+	ck_assert_uint_eq(p.dim, 2);
+	/* Row 1 is plain decimals: taken as the server wrote it. */
+	ck_assert_int_eq(p.row_verbatim[0], 1);
+	ck_assert_int_eq(p.row_verbatim[1], 1);
+	ck_assert_uint_eq(p.row_len[1], strlen("[0.30000001,-0]"));
+	/* An exponent, or 21 integer digits: converted and judged. */
+	ck_assert(p.emb[4] == 1e-5f && p.emb[5] == 2.0f);
+	ck_assert_int_eq(p.row_verbatim[2], 1);
+	ck_assert(p.emb[6] == 123456789012345678901.0f);
+	ck_assert_int_eq(p.row_verbatim[3], 0);
+	/* Not sampled when the first row is not shortest. */
+	ck_assert_int_eq(parse(&p,
+			     "{\"ids\":[\"a\",\"b\"],\"embeddings\":"
+			     "[[0.10000000149011612],[0.30000001]]}",
+			     &e),
+	    0);
+	ck_assert_int_eq(p.row_verbatim[0], 0);
+	ck_assert_int_eq(p.row_verbatim[1], 0);
+	ck_assert(p.emb[1] == 0.3f);
+	/* What is not JSON, or has another length, is still refused. */
+	ck_assert_int_eq(parse(&p,
+			     "{\"ids\":[\"a\",\"b\"],\"embeddings\":[[0.5],[01.5]]}",
+			     &e),
+	    -1);
+	ck_assert_int_eq(parse(&p,
+			     "{\"ids\":[\"a\",\"b\"],\"embeddings\":[[0.5],[1.,2]]}",
+			     &e),
+	    -1);
+	ck_assert_int_eq(parse(&p,
+			     "{\"ids\":[\"a\",\"b\"],\"embeddings\":[[0.5],[-]]}",
+			     &e),
+	    -1);
+	ck_assert_int_eq(parse(&p,
+			     "{\"ids\":[\"a\",\"b\"],\"embeddings\":[[0.5],[0.5,0.25]]}",
+			     &e),
+	    -1);
+	ck_assert_ptr_nonnull(strstr(e.text, "embeddings of 1 and 2 values"));
+	ck_assert_int_eq(parse(&p,
+			     "{\"ids\":[\"a\",\"b\"],\"embeddings\":[[0.5],[null]]}",
+			     &e),
+	    -1);
+	cdb_page_free(&p);
+}
+END_TEST
+
 Suite *
 chroma_suite(void)
 {
@@ -153,6 +212,7 @@ chroma_suite(void)
 	tcase_add_test(tc, test_rows_and_verbatim);
 	tcase_add_test(tc, test_bad_answers);
 	tcase_add_test(tc, test_text_slices);
+	tcase_add_test(tc, test_sampled_rows);
 	suite_add_tcase(s, tc);
 	return s;
 }
