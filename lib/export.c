@@ -416,9 +416,19 @@ count_one(struct pipe *p, size_t i, long *slot)
 	return n == -1 ? -1 : 0;
 }
 
+static int
+filtered(const struct job *j)
+{
+	return j->o->where != NULL || j->o->where_document != NULL;
+}
+
 /*
  * Every collection's count first (the first one's while its first page
- * is read), then each one's again once the reader is past its last page.
+ * is read), then, with a filter, each one's again once the reader is
+ * past its last page.  Without one, that last page is the count at the
+ * end: it held the collection's last record at the time, at an offset
+ * that says how many came before; a request would cost the server as
+ * much and tell nothing more.
  */
 static void *
 counter(void *arg)
@@ -430,7 +440,7 @@ counter(void *arg)
 	for (i = 0; i < n; i++)
 		if (count_one(p, i, &p->before[i]) == -1)
 			return NULL;
-	for (i = 0; i < n; i++) {
+	for (i = 0; filtered(p->j) && i < n; i++) {
 		pthread_mutex_lock(&p->mu);
 		while (p->ended <= i && !p->stop)
 			pthread_cond_wait(&p->cv, &p->mu);
@@ -514,7 +524,9 @@ write_item(struct job *j, struct pipe *p, struct item *it, long *before,
 		page_put(p, it->page);
 		return rc;
 	case IT_END:
-		if (wait_count(p, &p->after[it->idx], &after, e) == -1)
+		after = (long)it->offset;
+		if (filtered(j) &&
+		    wait_count(p, &p->after[it->idx], &after, e) == -1)
 			return -1;
 		if (j->ckpt != NULL)
 			json_array_append_new(json_object_get(j->ckpt, "done"),
