@@ -12,6 +12,13 @@
 
 #define CKPT_VERSION 1
 #define DEFAULT_MAX_BYTES (32u << 20)
+/*
+ * The first batch of a run goes out at this size at most: in a pipe the
+ * target starts ingesting while the export is still reading the rest of
+ * the first collection, instead of idling until a full batch arrived.
+ */
+#define FIRST_BATCH 256
+
 /* Room for the JSON punctuation around a batch's arrays. */
 #define BODY_OVERHEAD 128
 
@@ -60,6 +67,7 @@ struct imp {
 	int nflying;
 	long hold; /* first line of a batch that failed or was dropped */
 	size_t pending_bytes; /* in all partial batches */
+	int sent; /* a batch was submitted (see FIRST_BATCH) */
 };
 
 static size_t
@@ -310,6 +318,7 @@ submit(struct imp *m, struct target *t, cdb_error *e)
 
 	if (b == NULL)
 		return 0;
+	m->sent = 1;
 	m->pending_bytes -= batch_bytes(b);
 	if (m->o->dry_run) {
 		t->pending = NULL;
@@ -603,6 +612,7 @@ static int
 on_record(struct imp *m, const cdb_item *it, cdb_error *e)
 {
 	struct target *t = find_target(m, it->collection);
+	long full;
 
 	m->st->read++;
 	if (it->line <= m->skip_to) {
@@ -620,9 +630,9 @@ on_record(struct imp *m, const cdb_item *it, cdb_error *e)
 	t->dim = it->dim;
 	if (add_sized(m, t, it, e) == -1 || cap_pending(m, e) == -1)
 		return -1;
+	full = m->sent || m->batch < FIRST_BATCH ? m->batch : FIRST_BATCH;
 	/* A full batch goes now: a bad line later must not hold it back. */
-	return t->pending != NULL && t->pending->n >= m->batch ? submit(m, t, e)
-							       : 0;
+	return t->pending != NULL && t->pending->n >= full ? submit(m, t, e) : 0;
 }
 
 static int
