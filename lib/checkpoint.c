@@ -47,8 +47,9 @@ cdb_checkpoint_replaceable(const char *path, cdb_error *e)
 }
 
 static int
-write_all(int fd, const char *p, size_t n)
+write_all(int fd, const void *data, size_t n)
 {
+	const char *p = data;
 	ssize_t w;
 
 	while (n > 0) {
@@ -64,44 +65,46 @@ write_all(int fd, const char *p, size_t n)
 }
 
 int
-cdb_checkpoint_save(const char *path, const json_t *state, cdb_error *e)
+cdb_checkpoint_write_file(const char *path, const void *data, size_t len,
+    int mode, cdb_error *e)
 {
-	cdb_buf text, tmp;
+	cdb_buf tmp;
 	int fd = -1, rc = -1;
 
 	if (cdb_checkpoint_replaceable(path, e) == -1)
 		return -1;
-	cdb_buf_init(&text);
 	cdb_buf_init(&tmp);
-	if (cdb_json_dump(&text, state) == -1 || cdb_buf_putc(&text, '\n') ||
-	    cdb_buf_printf(&tmp, "%s.tmp.%ld", path, (long)getpid()) == -1) {
-		cdb_error_set(e, CDB_ERR_SYS, "out of memory");
-		goto out;
-	}
-	fd = open(tmp.data, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	if (fd == -1 || write_all(fd, text.data, text.len) == -1 ||
-	    fsync(fd) == -1) {
+	if (cdb_buf_printf(&tmp, "%s.tmp.%ld", path, (long)getpid()) == -1)
+		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+	fd = open(tmp.data, O_WRONLY | O_CREAT | O_TRUNC, mode);
+	if (fd == -1 || write_all(fd, data, len) == -1 || fsync(fd) == -1)
 		cdb_error_set(e, CDB_ERR_SYS, "%s: %s", tmp.data, strerror(errno));
-		goto out;
-	}
-	if (close(fd) == -1) {
-		fd = -1;
-		cdb_error_set(e, CDB_ERR_SYS, "%s: %s", tmp.data, strerror(errno));
-		goto out;
-	}
-	fd = -1;
-	if (rename(tmp.data, path) == -1) {
+	else if (close(fd) == -1 || (fd = -1, rename(tmp.data, path) == -1))
 		cdb_error_set(e, CDB_ERR_SYS, "%s: %s", path, strerror(errno));
-		goto out;
-	}
-	rc = cdb_checkpoint_sync_dir(path, e);
-out:
-	if (fd != -1) {
-		close(fd);
+	else
+		rc = cdb_checkpoint_sync_dir(path, e);
+	if (rc == -1) {
+		if (fd != -1)
+			close(fd);
 		unlink(tmp.data);
 	}
-	cdb_buf_free(&text);
 	cdb_buf_free(&tmp);
+	return rc;
+}
+
+int
+cdb_checkpoint_save(const char *path, const json_t *state, cdb_error *e)
+{
+	cdb_buf text;
+	int rc;
+
+	cdb_buf_init(&text);
+	if (cdb_json_dump(&text, state) == -1 || cdb_buf_putc(&text, '\n')) {
+		cdb_buf_free(&text);
+		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+	}
+	rc = cdb_checkpoint_write_file(path, text.data, text.len, 0600, e);
+	cdb_buf_free(&text);
 	return rc;
 }
 

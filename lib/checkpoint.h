@@ -11,6 +11,14 @@
 
 #include "cdb.h"
 
+/*
+ * Replace path with len bytes of data, atomically as above, the new file
+ * having permissions mode (before the umask).  0, or -1 with e.  Every
+ * whole-file writer (checkpoints, reports) goes through here.
+ */
+int cdb_checkpoint_write_file(const char *path, const void *data, size_t len,
+    int mode, cdb_error *e);
+
 /* Replace path with the JSON text of state.  0 or -1 with e. */
 int cdb_checkpoint_save(const char *path, const json_t *state, cdb_error *e);
 

@@ -136,52 +136,6 @@ cdb_rollback_archive_name(char out[64], time_t t)
 	strftime(out, 64, "failed-%Y%m%dT%H%M%SZ.tar.gz", &tm);
 }
 
-static int
-write_all(int fd, const char *p, size_t n)
-{
-	ssize_t k;
-
-	while (n > 0) {
-		if ((k = write(fd, p, n)) == -1) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += k;
-		n -= (size_t)k;
-	}
-	return 0;
-}
-
-int
-cdb_rollback_write_file(
-    const char *path, const char *data, size_t len, cdb_error *e)
-{
-	cdb_buf tmp;
-	int fd, rc = -1;
-
-	if (cdb_checkpoint_replaceable(path, e) == -1)
-		return -1;
-	cdb_buf_init(&tmp);
-	if (cdb_buf_printf(&tmp, "%s.tmp.%ld", path, (long)getpid()) == -1)
-		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
-	fd = open(tmp.data, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-	if (fd == -1 || write_all(fd, data, len) == -1 || fsync(fd) == -1)
-		cdb_error_set(
-		    e, CDB_ERR_SYS, "%s: %s", tmp.data, strerror(errno));
-	else if (close(fd) == -1 || (fd = -1, rename(tmp.data, path) == -1))
-		cdb_error_set(e, CDB_ERR_SYS, "%s: %s", path, strerror(errno));
-	else
-		rc = cdb_checkpoint_sync_dir(path, e);
-	if (rc == -1) {
-		if (fd != -1)
-			close(fd);
-		unlink(tmp.data);
-	}
-	cdb_buf_free(&tmp);
-	return rc;
-}
-
 /* ------------------------------------------------------------ Markdown -- */
 
 static const char *

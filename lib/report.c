@@ -354,29 +354,9 @@ cdb_report_markdown(const json_t *r, cdb_buf *b)
 
 /* ------------------------------------------------------------- save -- */
 
-static int
-write_all(int fd, const char *p, size_t n)
-{
-	ssize_t w;
-
-	while (n > 0) {
-		if ((w = write(fd, p, n)) == -1) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 int
 cdb_report_save(const char *path, const cdb_buf *b, cdb_error *e)
 {
-	cdb_buf tmp;
-	int fd, rc = 0;
-
 	if (strcmp(path, "-") == 0) {
 		if (fwrite(b->data, 1, b->len, stdout) != b->len ||
 		    fflush(stdout) == EOF)
@@ -384,23 +364,5 @@ cdb_report_save(const char *path, const cdb_buf *b, cdb_error *e)
 			    e, CDB_ERR_SYS, "stdout: %s", strerror(errno));
 		return 0;
 	}
-	if (cdb_checkpoint_replaceable(path, e) == -1)
-		return -1;
-	cdb_buf_init(&tmp);
-	if (cdb_buf_printf(&tmp, "%s.tmp.%ld", path, (long)getpid()) == -1)
-		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
-	fd = open(tmp.data, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-	if (fd == -1 || write_all(fd, b->data, b->len) == -1 || fsync(fd) == -1)
-		rc = cdb_error_set(
-		    e, CDB_ERR_SYS, "%s: %s", path, strerror(errno));
-	if (fd != -1 && close(fd) == -1 && rc == 0)
-		rc = cdb_error_set(
-		    e, CDB_ERR_SYS, "%s: %s", path, strerror(errno));
-	if (rc == 0 && rename(tmp.data, path) == -1)
-		rc = cdb_error_set(
-		    e, CDB_ERR_SYS, "%s: %s", path, strerror(errno));
-	if (rc == -1 && fd != -1)
-		unlink(tmp.data);
-	cdb_buf_free(&tmp);
-	return rc;
+	return cdb_checkpoint_write_file(path, b->data, b->len, 0644, e);
 }

@@ -110,11 +110,4 @@ int cdb_rollback_compare(cdb_chroma *c, const json_t *entry, FILE *in,
 /* The report as Markdown, appended to b.  0 or -1. */
 int cdb_rollback_report_md(const json_t *report, cdb_buf *b);
 
-/*
- * Write len bytes of data to path atomically (temporary file, fsync,
- * rename).  0, or -1 with e.
- */
-int cdb_rollback_write_file(
-    const char *path, const char *data, size_t len, cdb_error *e);
-
 #endif

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "chroma.h"
+#include "checkpoint.h"
 #include "cli.h"
 #include "ndjson.h"
 #include "rollback.h"
@@ -576,14 +577,14 @@ write_reports(const struct restore *r, const json_t *rep)
 	cdb_error_clear(&e);
 	if ((text = json_dumps(rep, JSON_INDENT(2))) == NULL ||
 	    cdb_buf_puts(&b, text) == -1 || cdb_buf_putc(&b, '\n') == -1 ||
-	    cdb_rollback_write_file(r->report_json, b.data, b.len, &e) == -1)
+	    cdb_checkpoint_write_file(r->report_json, b.data, b.len, 0644, &e) == -1)
 		warnx(
 		    "%s", e.text[0] ? e.text : "cannot write the JSON report");
 	free(text);
 	cdb_buf_reset(&b);
 	cdb_error_clear(&e);
 	if (cdb_rollback_report_md(rep, &b) == -1 ||
-	    cdb_rollback_write_file(r->report_md, b.data, b.len, &e) == -1)
+	    cdb_checkpoint_write_file(r->report_md, b.data, b.len, 0644, &e) == -1)
 		warnx("%s", e.text[0] ? e.text : "cannot write the report");
 	cdb_buf_free(&b);
 }

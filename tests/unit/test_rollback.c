@@ -4,6 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "checkpoint.h"
 #include "rollback.h"
 
 static char dir[64];
@@ -206,14 +207,14 @@ START_TEST(test_write_file)
 
 	snprintf(path, sizeof(path), "%s/r.json", dir);
 	cdb_error_clear(&e);
-	ck_assert_int_eq(cdb_rollback_write_file(path, "one\n", 4, &e), 0);
-	ck_assert_int_eq(cdb_rollback_write_file(path, "two\n", 4, &e), 0);
+	ck_assert_int_eq(cdb_checkpoint_write_file(path, "one\n", 4, 0644, &e), 0);
+	ck_assert_int_eq(cdb_checkpoint_write_file(path, "two\n", 4, 0644, &e), 0);
 	ck_assert_ptr_nonnull(f = fopen(path, "r"));
 	ck_assert_ptr_nonnull(fgets(buf, sizeof(buf), f));
 	fclose(f);
 	ck_assert_str_eq(buf, "two\n");
 	ck_assert_int_eq(
-	    cdb_rollback_write_file("/nonexistent/r.json", "x", 1, &e), -1);
+	    cdb_checkpoint_write_file("/nonexistent/r.json", "x", 1, 0644, &e), -1);
 	ck_assert_int_eq(e.kind, CDB_ERR_SYS);
 }
 END_TEST
