@@ -77,8 +77,9 @@ cdb_checkpoint_write_file(const char *path, const void *data, size_t len,
 	if (cdb_buf_printf(&tmp, "%s.tmp.%ld", path, (long)getpid()) == -1)
 		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
 	fd = open(tmp.data, O_WRONLY | O_CREAT | O_TRUNC, mode);
+	/* Errors name the file the user asked for, not our temporary. */
 	if (fd == -1 || write_all(fd, data, len) == -1 || fsync(fd) == -1)
-		cdb_error_set(e, CDB_ERR_SYS, "%s: %s", tmp.data, strerror(errno));
+		cdb_error_set(e, CDB_ERR_SYS, "%s: %s", path, strerror(errno));
 	else if (close(fd) == -1 || (fd = -1, rename(tmp.data, path) == -1))
 		cdb_error_set(e, CDB_ERR_SYS, "%s: %s", path, strerror(errno));
 	else

@@ -216,6 +216,8 @@ START_TEST(test_write_file)
 	ck_assert_int_eq(
 	    cdb_checkpoint_write_file("/nonexistent/r.json", "x", 1, 0644, &e), -1);
 	ck_assert_int_eq(e.kind, CDB_ERR_SYS);
+	/* The message names the file asked for, not the temporary. */
+	ck_assert_str_eq(e.text, "/nonexistent/r.json: No such file or directory");
 }
 END_TEST
 
