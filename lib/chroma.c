@@ -1,4 +1,5 @@
 /* chroma.c - Chroma v2 API client; see chroma.h. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -361,73 +362,67 @@ row_error(cdb_page *p, size_t vs, size_t row, const cdb_error *pe,
 	return -1;
 }
 
+/* The offset of the first non-digit at or after i (n if none). */
+static size_t
+skip_digits(const char *s, size_t n, size_t i)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	uint64_t v, bad;
+
+	/* Eight at a time: a byte is a digit when neither test sets bit 7. */
+	for (; i + 8 <= n; i += 8) {
+		memcpy(&v, s + i, 8);
+		bad = ((v + 0x4646464646464646U) | (v - 0x3030303030303030U)) &
+		    0x8080808080808080U;
+		if (bad != 0)
+			return i + (size_t)__builtin_ctzll(bad) / 8;
+	}
+#endif
+	while (i < n && (unsigned)(s[i] - '0') < 10u)
+		i++;
+	return i;
+}
+
 /*
  * The row at s if it is plain decimals ("[-0.125,3]": JSON numbers with
  * no exponent and at most 20 integer digits, so within float32's range):
  * its length, with its number of values in *dim; 0 for anything else.
- * A third of the work of converting them.
+ * A fraction of the work of converting them.
  */
 static size_t
 plain_row(const char *s, size_t n, size_t *dim)
 {
-	size_t i, k = 1;
-	int st = 0, idig = 0;
-	unsigned c;
+	size_t i = 1, j, k = 1;
 
 	if (n < 2 || s[0] != '[')
 		return 0;
-	for (i = 1; i < n; i++) {
-		c = (unsigned char)s[i];
-		switch (st) {
-		case 0: /* a value starts */
-			if (c == '-') {
-				st = 1;
-				break;
-			}
-			/* fall through */
-		case 1: /* its first digit */
-			if (c == '0')
-				st = 2;
-			else if (c - '1' < 9u) {
-				st = 3;
-				idig = 1;
-			} else
+	for (;; k++) {
+		if (i < n && s[i] == '-')
+			i++;
+		if (i >= n)
+			return 0;
+		if (s[i] == '0')
+			i++;
+		else if ((unsigned)(s[i] - '1') < 9u) {
+			j = i;
+			if ((i = skip_digits(s, n, i)) - j > 20)
 				return 0;
-			break;
-		case 3: /* integer digits */
-			if (c - '0' < 10u) {
-				if (++idig > 20)
-					return 0;
-				break;
-			}
-			/* fall through */
-		case 2: /* after a leading 0 */
-			if (c == '.') {
-				st = 4;
-				break;
-			}
-			goto end;
-		case 4: /* the first fraction digit */
-			if (c - '0' >= 10u)
+		} else
+			return 0;
+		if (i < n && s[i] == '.') {
+			j = ++i;
+			if ((i = skip_digits(s, n, i)) == j)
 				return 0;
-			st = 5;
-			break;
-		default: /* fraction digits: the bulk, in a loop of their own */
-			while (c - '0' < 10u && i + 1 < n)
-				c = (unsigned char)s[++i];
-		end:
-			if (c == ',') {
-				k++;
-				st = 0;
-				break;
-			}
-			if (c != ']')
-				return 0;
+		}
+		if (i >= n)
+			return 0;
+		if (s[i] == ']') {
 			*dim = k;
 			return i + 1;
 		}
+		if (s[i++] != ',')
+			return 0;
 	}
-	return 0;
 }
 
 /*

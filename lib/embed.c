@@ -866,7 +866,7 @@ quick_number(const char *s, size_t n, struct decimal *d)
 		return 0;
 	if (*p == '0')
 		p++;
-	else if ((unsigned char)*p - '1' < 9) {
+	else if ((unsigned)(*p - '1') < 9u) {
 		if ((p = quick_digits(p, end, &d->m)) == NULL)
 			return 0;
 	} else

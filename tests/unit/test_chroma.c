@@ -1,5 +1,7 @@
 /* cdb_page_parse on answers shaped like Chroma's /get responses. */
 #include <check.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "chroma.h"
@@ -203,6 +205,52 @@ START_TEST(test_sampled_rows)
 }
 END_TEST
 
+/*
+ * Rows after a sampled first row, built from valid and invalid number
+ * spellings across 8-byte boundaries: a page parses exactly when every
+ * value is a JSON number, whichever path each row takes.
+ */
+START_TEST(test_sampled_rows_random)
+{
+	static const char *const good[] = {"0.5", "-12.25", "123", "0",
+	    "-0", "0.000001234", "98765432109876543210", "1e5",
+	    "0.1234567890123456", "7.5E-3"};
+	static const char *const bad[] = {"01", "1.", "-", "+1", ".5", "1..2",
+	    "--1", "0x1", "1.2.3", "", "1e", "nan"};
+	char body[4096];
+	uint32_t r = 12345;
+	size_t len, v;
+	int k, valid, rc;
+	cdb_page p;
+	cdb_error e;
+
+	cdb_page_init(&p);
+	p.sample_shortest = 1;
+	for (k = 0; k < 3000; k++) {
+		len = (size_t)snprintf(body, sizeof(body),
+		    "{\"ids\":[\"a\",\"b\"],\"embeddings\":[[0.5,0.25,0.125],[");
+		valid = 1;
+		for (v = 0; v < 3; v++) {
+			r = r * 1664525u + 1013904223u;
+			if ((r >> 24) % 8 == 0) {
+				valid = 0;
+				len += (size_t)snprintf(body + len, sizeof(body) - len,
+				    "%s%s", v ? "," : "", bad[(r >> 8) % 12]);
+			} else
+				len += (size_t)snprintf(body + len, sizeof(body) - len,
+				    "%s%s", v ? "," : "", good[(r >> 8) % 10]);
+		}
+		snprintf(body + len, sizeof(body) - len, "]]}");
+		rc = parse(&p, body, &e);
+		if (rc != (valid ? 0 : -1))
+			ck_abort_msg("%s: parse gave %d", body, rc);
+		if (valid)
+			ck_assert_uint_eq(p.dim, 3);
+	}
+	cdb_page_free(&p);
+}
+END_TEST
+
 Suite *
 chroma_suite(void)
 {
@@ -213,6 +261,7 @@ chroma_suite(void)
 	tcase_add_test(tc, test_bad_answers);
 	tcase_add_test(tc, test_text_slices);
 	tcase_add_test(tc, test_sampled_rows);
+	tcase_add_test(tc, test_sampled_rows_random);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -440,6 +440,13 @@ START_TEST(test_json)
 	json_fails("[1,2x]", 8, "embedding value 1 is not a number");
 	json_fails("[0,01]", 8, "embedding value 1 is not a number");
 	json_fails("[1.]", 8, "embedding value 0 is not a number");
+	/* Characters below '1' once passed the first-digit test. */
+	json_fails("[.5]", 8, "embedding value 0 is not a number");
+	json_fails("[-.5]", 8, "embedding value 0 is not a number");
+	json_fails("[0.5,-,0.25]", 8, "embedding value 1 is not a number");
+	json_fails("[0.5,+1]", 8, "embedding value 1 is not a number");
+	json_fails("[0.5,0.5,.5,0.25,0.25,0.25]", 8,
+	    "embedding value 2 is not a number");
 	json_fails("[NaN]", 8, "embedding value 0 is not a number");
 	json_fails("[1,null]", 8, "embedding value 1 is not a number");
 	json_fails("[\"1\"]", 8, "embedding value 0 is not a number");
