@@ -46,8 +46,8 @@ cdb_checkpoint_replaceable(const char *path, cdb_error *e)
 	return 0;
 }
 
-static int
-write_all(int fd, const void *data, size_t n)
+int
+cdb_checkpoint_write_all(int fd, const void *data, size_t n)
 {
 	const char *p = data;
 	ssize_t w;
@@ -78,7 +78,8 @@ cdb_checkpoint_write_file(const char *path, const void *data, size_t len,
 		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
 	fd = open(tmp.data, O_WRONLY | O_CREAT | O_TRUNC, mode);
 	/* Errors name the file the user asked for, not our temporary. */
-	if (fd == -1 || write_all(fd, data, len) == -1 || fsync(fd) == -1)
+	if (fd == -1 || cdb_checkpoint_write_all(fd, data, len) == -1 ||
+	    fsync(fd) == -1)
 		cdb_error_set(e, CDB_ERR_SYS, "%s: %s", path, strerror(errno));
 	else if (close(fd) == -1 || (fd = -1, rename(tmp.data, path) == -1))
 		cdb_error_set(e, CDB_ERR_SYS, "%s: %s", path, strerror(errno));

@@ -19,6 +19,10 @@
 int cdb_checkpoint_write_file(const char *path, const void *data, size_t len,
     int mode, cdb_error *e);
 
+/* Write all n bytes to fd, through short writes and EINTR.  0, or -1
+ * with errno. */
+int cdb_checkpoint_write_all(int fd, const void *data, size_t n);
+
 /* Replace path with the JSON text of state.  0 or -1 with e. */
 int cdb_checkpoint_save(const char *path, const json_t *state, cdb_error *e);
 

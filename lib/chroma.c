@@ -1,5 +1,4 @@
 /* chroma.c - Chroma v2 API client; see chroma.h. */
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,22 +16,30 @@ struct cdb_chroma {
 	cdb_buf body;
 };
 
-cdb_chroma *
-cdb_chroma_new(const char *url, const char *tenant, const char *database,
-    const cdb_http_opts *o, cdb_error *e)
+/* A client for tenant/database over http (owned: freed on failure). */
+static cdb_chroma *
+with_http(cdb_http *http, char *url, const char *tenant, const char *database,
+    cdb_error *e)
 {
 	cdb_chroma *c;
 	char *t, *d;
 	cdb_buf p;
 
+	if (http == NULL) {
+		free(url);
+		return NULL;
+	}
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		cdb_http_free(http);
+		free(url);
 		cdb_error_set(e, CDB_ERR_SYS, "out of memory");
 		return NULL;
 	}
+	c->http = http;
+	c->url = url;
 	cdb_buf_init(&p);
 	t = cdb_http_escape(tenant);
 	d = cdb_http_escape(database);
-	c->url = cdb_http_redact(url);
 	c->tenant = strdup(tenant);
 	c->database = strdup(database);
 	if (t && d)
@@ -46,37 +53,22 @@ cdb_chroma_new(const char *url, const char *tenant, const char *database,
 		cdb_chroma_free(c);
 		return NULL;
 	}
-	if ((c->http = cdb_http_new(url, o, e)) == NULL) {
-		cdb_chroma_free(c);
-		return NULL;
-	}
 	return c;
+}
+
+cdb_chroma *
+cdb_chroma_new(const char *url, const char *tenant, const char *database,
+    const cdb_http_opts *o, cdb_error *e)
+{
+	return with_http(cdb_http_new(url, o, e), cdb_http_redact(url), tenant,
+	    database, e);
 }
 
 cdb_chroma *
 cdb_chroma_clone(const cdb_chroma *c, cdb_error *e)
 {
-	cdb_chroma *d;
-
-	if ((d = calloc(1, sizeof(*d))) == NULL) {
-		cdb_error_set(e, CDB_ERR_SYS, "out of memory");
-		return NULL;
-	}
-	d->url = strdup(c->url);
-	d->tenant = strdup(c->tenant);
-	d->database = strdup(c->database);
-	d->prefix = strdup(c->prefix);
-	if (d->url == NULL || d->tenant == NULL || d->database == NULL ||
-	    d->prefix == NULL) {
-		cdb_error_set(e, CDB_ERR_SYS, "out of memory");
-		cdb_chroma_free(d);
-		return NULL;
-	}
-	if ((d->http = cdb_http_clone(c->http, e)) == NULL) {
-		cdb_chroma_free(d);
-		return NULL;
-	}
-	return d;
+	return with_http(cdb_http_clone(c->http, e), strdup(c->url), c->tenant,
+	    c->database, e);
 }
 
 void
@@ -362,69 +354,6 @@ row_error(cdb_page *p, size_t vs, size_t row, const cdb_error *pe,
 	return -1;
 }
 
-/* The offset of the first non-digit at or after i (n if none). */
-static size_t
-skip_digits(const char *s, size_t n, size_t i)
-{
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-	uint64_t v, bad;
-
-	/* Eight at a time: a byte is a digit when neither test sets bit 7. */
-	for (; i + 8 <= n; i += 8) {
-		memcpy(&v, s + i, 8);
-		bad = ((v + 0x4646464646464646U) | (v - 0x3030303030303030U)) &
-		    0x8080808080808080U;
-		if (bad != 0)
-			return i + (size_t)__builtin_ctzll(bad) / 8;
-	}
-#endif
-	while (i < n && (unsigned)(s[i] - '0') < 10u)
-		i++;
-	return i;
-}
-
-/*
- * The row at s if it is plain decimals ("[-0.125,3]": JSON numbers with
- * no exponent and at most 20 integer digits, so within float32's range):
- * its length, with its number of values in *dim; 0 for anything else.
- * A fraction of the work of converting them.
- */
-static size_t
-plain_row(const char *s, size_t n, size_t *dim)
-{
-	size_t i = 1, j, k = 1;
-
-	if (n < 2 || s[0] != '[')
-		return 0;
-	for (;; k++) {
-		if (i < n && s[i] == '-')
-			i++;
-		if (i >= n)
-			return 0;
-		if (s[i] == '0')
-			i++;
-		else if ((unsigned)(s[i] - '1') < 9u) {
-			j = i;
-			if ((i = skip_digits(s, n, i)) - j > 20)
-				return 0;
-		} else
-			return 0;
-		if (i < n && s[i] == '.') {
-			j = ++i;
-			if ((i = skip_digits(s, n, i)) == j)
-				return 0;
-		}
-		if (i >= n)
-			return 0;
-		if (s[i] == ']') {
-			*dim = k;
-			return i + 1;
-		}
-		if (s[i++] != ',')
-			return 0;
-	}
-}
-
 /*
  * Parse "[[...],[...]]" (or null) starting at s[0] into p->emb in one
  * pass; every row must have the same length.  Returns the bytes consumed,
@@ -458,7 +387,7 @@ parse_rows(cdb_page *p, const char *s, size_t n, cdb_error *e)
 			return -1;
 		if (row > 0 && emb_reserve(p, (row + 1) * p->dim, e) == -1)
 			return -1;
-		if (sampled && (used = (long)plain_row(s + i, n - i, &dim)) > 0)
+		if (sampled && (used = cdb_embed_plain_json(s + i, n - i, &dim)) > 0)
 			verb = 1;
 		else
 			used = cdb_embed_scan_json(s + i, n - i,
@@ -485,15 +414,6 @@ parse_rows(cdb_page *p, const char *s, size_t n, cdb_error *e)
 	return cdb_error_set(e, CDB_ERR_SERVER, "embeddings array not closed");
 }
 
-static size_t
-ws(const char *s, size_t n, size_t i)
-{
-	while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' ||
-			    s[i] == '\r'))
-		i++;
-	return i;
-}
-
 /* Is the text at s (n bytes) a value that may stand as field f? */
 static int
 text_fits(const char *s, size_t n, int f)
@@ -501,8 +421,6 @@ text_fits(const char *s, size_t n, int f)
 	/* A raw line break would split the record's line. */
 	if (memchr(s, '\n', n) != NULL || memchr(s, '\r', n) != NULL)
 		return 0;
-	if (f == CDB_TEXT_ID)
-		return s[0] == '"';
 	return s[0] == (f == CDB_TEXT_METADATA ? '{' : '"');
 }
 
@@ -540,7 +458,7 @@ slice_array(cdb_page *p, size_t i, int f, long *count)
 	}
 	if (i >= n || s[i] != '[')
 		return 0;
-	for (i = ws(s, n, i + 1); i < n && s[i] != ']'; k++) {
+	for (i = cdb_json_skip_ws(s, n, i + 1); i < n && s[i] != ']'; k++) {
 		if (text_reserve(p, k + 1) == -1 ||
 		    (len = cdb_json_skip(s + i, n - i)) <= 0)
 			return 0;
@@ -550,9 +468,9 @@ slice_array(cdb_page *p, size_t i, int f, long *count)
 			CDB_TEXT_LEN(p, k, f) = 0;
 		else if (!text_fits(s + i, (size_t)len, f))
 			return 0;
-		i = ws(s, n, i + (size_t)len);
+		i = cdb_json_skip_ws(s, n, i + (size_t)len);
 		if (i < n && s[i] == ',')
-			i = ws(s, n, i + 1);
+			i = cdb_json_skip_ws(s, n, i + 1);
 		else if (i >= n || s[i] != ']')
 			return 0;
 	}
@@ -583,23 +501,23 @@ static int
 slice_all(cdb_page *p, int has, size_t evs, size_t eve)
 {
 	const char *s = p->body.data, *q;
-	size_t n = p->body.len, i = ws(s, n, 0), ks, r;
+	size_t n = p->body.len, i = cdb_json_skip_ws(s, n, 0), ks, r;
 	long count[4] = {-1, -1, -1, -1}, len;
 	int f;
 
 	if (i >= n || s[i] != '{')
 		return -1;
-	for (i = ws(s, n, i + 1); i < n && s[i] != '}';) {
+	for (i = cdb_json_skip_ws(s, n, i + 1); i < n && s[i] != '}';) {
 		/* Keys with escapes are not Chroma's: leave them to jansson. */
 		if (s[i] != '"' || (q = memchr(s + i + 1, '"', n - i - 1)) == NULL ||
 		    memchr(s + i + 1, '\\', (size_t)(q - s) - i - 1) != NULL)
 			return -1;
 		ks = i + 1;
-		i = ws(s, n, (size_t)(q - s) + 1);
+		i = cdb_json_skip_ws(s, n, (size_t)(q - s) + 1);
 		if (i >= n || s[i] != ':')
 			return -1;
 		f = text_field(s + ks, (size_t)(q - s) - ks);
-		i = ws(s, n, i + 1);
+		i = cdb_json_skip_ws(s, n, i + 1);
 		if (f >= 0)
 			i = slice_array(p, i, f, &count[f]);
 		else if (has && i == evs)
@@ -610,9 +528,9 @@ slice_all(cdb_page *p, int has, size_t evs, size_t eve)
 			i = 0;
 		if (i == 0)
 			return -1;
-		i = ws(s, n, i);
+		i = cdb_json_skip_ws(s, n, i);
 		if (i < n && s[i] == ',')
-			i = ws(s, n, i + 1);
+			i = cdb_json_skip_ws(s, n, i + 1);
 		else if (i >= n || s[i] != '}')
 			return -1;
 	}

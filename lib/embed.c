@@ -138,13 +138,19 @@ static const signed char b64_values[256] = {
  * a dependent multiply per digit.  Needs the first character in the low
  * byte, so little-endian hosts only; others use the digit loop.
  */
-static int
-is_8digits(uint64_t v)
+static inline uint64_t
+nondigits(uint64_t v)
 {
 	/* A byte above '9' sets its top bit in the sum, below '0' in the
 	 * difference; the lowest bad byte always shows. */
-	return (((v + 0x4646464646464646U) | (v - 0x3030303030303030U)) &
-		   0x8080808080808080U) == 0;
+	return ((v + 0x4646464646464646U) | (v - 0x3030303030303030U)) &
+	    0x8080808080808080U;
+}
+
+static int
+is_8digits(uint64_t v)
+{
+	return nondigits(v) == 0;
 }
 
 static uint32_t
@@ -824,8 +830,7 @@ quick_digits(const char *p, const char *end, uint64_t *m)
 	 */
 	while (end - p >= 8 && *m < 10000000000U) {
 		memcpy(&v, p, sizeof(v));
-		bad = ((v + 0x4646464646464646U) | (v - 0x3030303030303030U)) &
-		    0x8080808080808080U;
+		bad = nondigits(v);
 		k = bad ? __builtin_ctzll(bad) / 8 : 8;
 		if (k == 0)
 			return p;
@@ -918,8 +923,7 @@ digits8(const char *p, uint64_t *val)
 	int k;
 
 	memcpy(&v, p, sizeof(v));
-	bad = ((v + 0x4646464646464646U) | (v - 0x3030303030303030U)) &
-	    0x8080808080808080U;
+	bad = nondigits(v);
 	k = bad ? __builtin_ctzll(bad) / 8 : 8;
 	if (k > 0 && k < 8)
 		v = v << (64 - 8 * k) | 0x3030303030303030U >> (8 * k);
@@ -1091,6 +1095,60 @@ cdb_embed_scan_json(const char *s, size_t n, float *out, size_t cap,
 	if (verbatim != NULL)
 		*verbatim = sh;
 	return (long)(p + 1);
+}
+
+/* The offset of the first non-digit at or after i (n if none). */
+static size_t
+skip_digits(const char *s, size_t n, size_t i)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	uint64_t v, bad;
+
+	for (; i + 8 <= n; i += 8) {
+		memcpy(&v, s + i, 8);
+		if ((bad = nondigits(v)) != 0)
+			return i + (size_t)__builtin_ctzll(bad) / 8;
+	}
+#endif
+	while (i < n && (unsigned)(s[i] - '0') < 10u)
+		i++;
+	return i;
+}
+
+long
+cdb_embed_plain_json(const char *s, size_t n, size_t *dim)
+{
+	size_t i = 1, j, k = 1;
+
+	if (n < 2 || s[0] != '[')
+		return 0;
+	for (;; k++) {
+		if (i < n && s[i] == '-')
+			i++;
+		if (i >= n)
+			return 0;
+		if (s[i] == '0')
+			i++;
+		else if ((unsigned)(s[i] - '1') < 9u) {
+			j = i;
+			if ((i = skip_digits(s, n, i)) - j > 20)
+				return 0;
+		} else
+			return 0;
+		if (i < n && s[i] == '.') {
+			j = ++i;
+			if ((i = skip_digits(s, n, i)) == j)
+				return 0;
+		}
+		if (i >= n)
+			return 0;
+		if (s[i] == ']') {
+			*dim = k;
+			return (long)(i + 1);
+		}
+		if (s[i++] != ',')
+			return 0;
+	}
 }
 
 long

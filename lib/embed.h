@@ -45,6 +45,15 @@ long cdb_embed_parse_json(const char *s, size_t n, float *out, size_t cap,
     size_t *dim, cdb_error *e);
 
 /*
+ * The length of the array at s if it is plain decimals ("[-0.125,3]":
+ * compact JSON numbers with no exponent and at most 20 integer digits,
+ * so within float32's range), with its number of values in *dim; 0 for
+ * anything else.  Checks without converting, for callers that copy the
+ * text (a fraction of the work of cdb_embed_scan_json).
+ */
+long cdb_embed_plain_json(const char *s, size_t n, size_t *dim);
+
+/*
  * cdb_embed_parse_json that also reports in *verbatim (when not NULL)
  * whether the text is compact and every element already is a shortest
  * round-trip form (as few significant digits as cdb_embed_format_json

@@ -125,10 +125,6 @@ escape(struct jp *j)
 	return 0;
 }
 
-/*
- * The string whose opening quote is at j->p.  Plain runs are found a
- * byte-class test at a time and copied whole; jansson checks the UTF-8.
- */
 /* True when s (n bytes) is all ASCII, so UTF-8 valid without a check. */
 static int
 ascii(const char *s, size_t n)
@@ -152,6 +148,11 @@ new_string(const char *s, size_t n)
 	return ascii(s, n) ? json_stringn_nocheck(s, n) : json_stringn(s, n);
 }
 
+/*
+ * The string whose opening quote is at j->p.  Plain runs are found a
+ * byte-class test at a time and copied whole; jansson checks the UTF-8
+ * of strings that are not all ASCII.
+ */
 static json_t *
 string(struct jp *j, int key, char **keyout)
 {

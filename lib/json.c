@@ -169,8 +169,8 @@ cdb_json_load(const char *s, size_t n, cdb_error *e)
 	return v;
 }
 
-static size_t
-skip_ws(const char *s, size_t n, size_t i)
+size_t
+cdb_json_skip_ws(const char *s, size_t n, size_t i)
 {
 	while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' ||
 			    s[i] == '\r'))
@@ -202,7 +202,7 @@ skip_string(const char *s, size_t n, size_t i)
 long
 cdb_json_skip(const char *s, size_t n)
 {
-	size_t i = skip_ws(s, n, 0), depth = 0;
+	size_t i = cdb_json_skip_ws(s, n, 0), depth = 0;
 
 	if (i >= n)
 		return -1;
@@ -256,20 +256,20 @@ cdb_json_find_start(const char *s, size_t n, const char *key, size_t *vs)
 static int
 find(const char *s, size_t n, const char *key, size_t *vs, size_t *ve)
 {
-	size_t i = skip_ws(s, n, 0), kend, klen = strlen(key);
+	size_t i = cdb_json_skip_ws(s, n, 0), kend, klen = strlen(key);
 	long len;
 
 	if (i >= n || s[i] != '{')
 		return -1;
-	i = skip_ws(s, n, i + 1);
+	i = cdb_json_skip_ws(s, n, i + 1);
 	while (i < n && s[i] == '"') {
 		if ((kend = skip_string(s, n, i)) == 0)
 			return -1;
 		int hit = kend - i - 2 == klen && memcmp(s + i + 1, key, klen) == 0;
-		i = skip_ws(s, n, kend);
+		i = cdb_json_skip_ws(s, n, kend);
 		if (i >= n || s[i] != ':')
 			return -1;
-		i = skip_ws(s, n, i + 1);
+		i = cdb_json_skip_ws(s, n, i + 1);
 		if (hit && ve == NULL) {
 			*vs = i;
 			return i < n ? 1 : -1;
@@ -281,9 +281,9 @@ find(const char *s, size_t n, const char *key, size_t *vs, size_t *ve)
 			*ve = i + (size_t)len;
 			return 1;
 		}
-		i = skip_ws(s, n, i + (size_t)len);
+		i = cdb_json_skip_ws(s, n, i + (size_t)len);
 		if (i < n && s[i] == ',')
-			i = skip_ws(s, n, i + 1);
+			i = cdb_json_skip_ws(s, n, i + 1);
 	}
 	return 0;
 }

@@ -38,6 +38,9 @@ json_t *cdb_json_parse(const char *s, size_t n, cdb_error *e);
  */
 json_t *cdb_json_load(const char *s, size_t n, cdb_error *e);
 
+/* The offset of the first byte at or after i that is not JSON white space. */
+size_t cdb_json_skip_ws(const char *s, size_t n, size_t i);
+
 /*
  * Length of the JSON value that starts at s after optional white space,
  * or -1 if s does not hold a complete value.  Only structure is checked:

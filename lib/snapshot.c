@@ -263,23 +263,6 @@ arc_close(struct archive *a, const char *what, cdb_error *e)
 	return rc;
 }
 
-static int
-write_all(int fd, const void *p, size_t n)
-{
-	ssize_t k;
-
-	while (n > 0) {
-		if ((k = write(fd, p, n)) == -1) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p = (const char *)p + k;
-		n -= (size_t)k;
-	}
-	return 0;
-}
-
 /*
  * A compressed segment of raw bytes.  gzip without a level is coded with
  * Huffman codes only (gzip.h says why), by lib/gzip.c, as libarchive
@@ -298,7 +281,7 @@ seg_sink(void *arg, const void *p, size_t n, cdb_error *e)
 {
 	struct seg *s = arg;
 
-	if (write_all(s->fd, p, n) == -1)
+	if (cdb_checkpoint_write_all(s->fd, p, n) == -1)
 		return cdb_error_set(
 		    e, CDB_ERR_SYS, "%s: %s", s->what, strerror(errno));
 	return 0;
@@ -764,7 +747,7 @@ copy_spool(cdb_snapshot_writer *w, struct member *m, cdb_error *e)
 		if (n == -1)
 			return cdb_error_set(e, CDB_ERR_SYS, "%s: %s",
 			    m->spool_path, strerror(errno));
-		if (write_all(w->fd, buf, (size_t)n) == -1)
+		if (cdb_checkpoint_write_all(w->fd, buf, (size_t)n) == -1)
 			return cdb_error_set(e, CDB_ERR_SYS, "%s: %s",
 			    w->partial, strerror(errno));
 	}
