@@ -1115,32 +1115,87 @@ skip_digits(const char *s, size_t n, size_t i)
 	return i;
 }
 
+/*
+ * One number of cdb_embed_plain_json at i: the offset after it, or 0 if
+ * it is not [-](0|[1-9][0-9]*)[.[0-9]+] with at most 20 integer digits.
+ */
+static size_t
+plain_number(const char *s, size_t n, size_t i)
+{
+	size_t j;
+
+	if (i < n && s[i] == '-')
+		i++;
+	if (i >= n)
+		return 0;
+	if (s[i] == '0')
+		i++;
+	else if ((unsigned)(s[i] - '1') < 9u) {
+		j = i;
+		if ((i = skip_digits(s, n, i)) - j > 20)
+			return 0;
+	} else
+		return 0;
+	if (i < n && s[i] == '.') {
+		j = ++i;
+		if ((i = skip_digits(s, n, i)) == j)
+			return 0;
+	}
+	return i;
+}
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+/* How many of the 8 bytes at p are digits. */
+static inline size_t
+digit_run8(const char *p)
+{
+	uint64_t v, bad;
+
+	memcpy(&v, p, sizeof(v));
+	bad = nondigits(v);
+	return bad ? (size_t)__builtin_ctzll(bad) / 8 : 8;
+}
+
+/*
+ * plain_number for the usual short components, a word per digit run
+ * instead of a loop: needs 26 readable bytes at i (sign, 8 digits, dot,
+ * 16 digits), and leaves longer runs to plain_number and skip_digits.
+ */
+static inline size_t
+plain_number_quick(const char *s, size_t n, size_t i)
+{
+	size_t t = i + (s[i] == '-'), k;
+
+	k = digit_run8(s + t);
+	if (k == 0 || k == 8 || (k > 1 && s[t] == '0'))
+		return k == 8 ? plain_number(s, n, i) : 0;
+	t += k;
+	if (s[t] != '.')
+		return t;
+	k = digit_run8(s + t + 1);
+	if (k == 0)
+		return 0;
+	if (k < 8)
+		return t + 1 + k;
+	/* Shortest float32 fractions are often 8 or 9 digits. */
+	k = digit_run8(s + t + 9);
+	return k == 8 ? skip_digits(s, n, t + 17) : t + 9 + k;
+}
+#else
+#define plain_number_quick plain_number
+#endif
+
 long
 cdb_embed_plain_json(const char *s, size_t n, size_t *dim)
 {
-	size_t i = 1, j, k = 1;
+	size_t i = 1, k = 1;
 
 	if (n < 2 || s[0] != '[')
 		return 0;
 	for (;; k++) {
-		if (i < n && s[i] == '-')
-			i++;
-		if (i >= n)
-			return 0;
-		if (s[i] == '0')
-			i++;
-		else if ((unsigned)(s[i] - '1') < 9u) {
-			j = i;
-			if ((i = skip_digits(s, n, i)) - j > 20)
-				return 0;
-		} else
-			return 0;
-		if (i < n && s[i] == '.') {
-			j = ++i;
-			if ((i = skip_digits(s, n, i)) == j)
-				return 0;
-		}
-		if (i >= n)
+		i = n - i >= 26 ? plain_number_quick(s, n, i)
+				: plain_number(s, n, i);
+		if (i == 0 || i >= n)
 			return 0;
 		if (s[i] == ']') {
 			*dim = k;

@@ -175,6 +175,116 @@ START_TEST(test_quick_path_matches_strtof)
 }
 END_TEST
 
+/*
+ * cdb_embed_plain_json against a character-by-character reading of its
+ * grammar, on random arrays mixing the short components its word-wide
+ * path takes with long runs, boundary lengths and broken spellings.
+ */
+static long
+plain_ref(const char *s, size_t n, size_t *dim)
+{
+	size_t i = 1, j, k = 1;
+
+	if (n < 2 || s[0] != '[')
+		return 0;
+	for (;; k++) {
+		if (i < n && s[i] == '-')
+			i++;
+		for (j = i; i < n && s[i] >= '0' && s[i] <= '9'; i++)
+			;
+		if (i == j || i - j > 20 || (i - j > 1 && s[j] == '0'))
+			return 0;
+		if (i < n && s[i] == '.') {
+			for (j = ++i; i < n && s[i] >= '0' && s[i] <= '9'; i++)
+				;
+			if (i == j)
+				return 0;
+		}
+		if (i >= n)
+			return 0;
+		if (s[i] == ']') {
+			*dim = k;
+			return (long)(i + 1);
+		}
+		if (s[i++] != ',')
+			return 0;
+	}
+}
+
+static size_t
+put_digits_rand(char *p, size_t most)
+{
+	size_t i, k = 1 + rand() % (int)most;
+
+	for (i = 0; i < k; i++)
+		p[i] = (char)('0' + rand() % 10);
+	return k;
+}
+
+/* One component, usually well formed, sometimes not. */
+static size_t
+put_component(char *p)
+{
+	static const char junk[] = "-.,]0e+ 9x";
+	size_t k = 0;
+	int r = rand() % 100;
+
+	if (rand() % 2)
+		p[k++] = '-';
+	if (r < 60) {
+		p[k++] = '0';
+	} else {
+		k += put_digits_rand(p + k, r < 95 ? 9 : 23);
+		if (p[k - 1] == '0' && rand() % 2 == 0)
+			p[0] = '1'; /* keep most leading digits legal */
+	}
+	if (rand() % 10 != 0) {
+		p[k++] = '.';
+		k += put_digits_rand(p + k, rand() % 8 ? 9 : 19);
+	}
+	if (rand() % 25 == 0)
+		p[rand() % (int)k] = junk[rand() % (int)(sizeof(junk) - 1)];
+	if (rand() % 60 == 0)
+		k--; /* an empty or truncated component */
+	return k;
+}
+
+START_TEST(test_plain_json_matches_reference)
+{
+	static char buf[8192];
+	size_t n, ncomp, c, dim, dref;
+	long got, want;
+	int round, valid = 0;
+
+	srand(4242);
+	for (round = 0; round < 20000; round++) {
+		n = 0;
+		buf[n++] = '[';
+		ncomp = 1 + (size_t)(rand() % 40);
+		for (c = 0; c < ncomp; c++) {
+			if (c > 0)
+				buf[n++] = ',';
+			n += put_component(buf + n);
+		}
+		if (rand() % 30 != 0)
+			buf[n++] = ']';
+		/* Sometimes cut short, so the word-wide path meets the end. */
+		if (rand() % 10 == 0)
+			n -= (size_t)(rand() % (int)n);
+		dim = dref = 0;
+		got = cdb_embed_plain_json(buf, n, &dim);
+		want = plain_ref(buf, n, &dref);
+		if (got != want || (want > 0 && dim != dref))
+			ck_abort_msg("\"%.*s\": got %ld (dim %zu), want %ld (dim %zu)",
+			    (int)n, buf, got, dim, want, dref);
+		valid += want > 0;
+	}
+	/* Both outcomes are exercised in quantity. */
+	ck_assert_int_gt(valid, 4000);
+	ck_assert_int_lt(valid, 16000);
+}
+END_TEST
+
 Suite *
 embed_scan_suite(void)
 {
@@ -184,6 +294,7 @@ embed_scan_suite(void)
 	tcase_add_test(tc, test_scan_verbatim);
 	tcase_add_test(tc, test_quick_path_shortest);
 	tcase_add_test(tc, test_quick_path_matches_strtof);
+	tcase_add_test(tc, test_plain_json_matches_reference);
 	suite_add_tcase(s, tc);
 	return s;
 }
