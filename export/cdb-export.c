@@ -21,8 +21,8 @@ static void
 usage(int status)
 {
 	fprintf(status ? stderr : stdout,
-	    "usage: cdb-export [-q] [-b size] [-c checkpoint] [-o file] "
-	    "[-u url]\n"
+	    "usage: cdb-export [-q] [-b size] [-c checkpoint] [-j jobs] "
+	    "[-o file] [-u url]\n"
 	    "                  [--auth-header name] [--database name] "
 	    "[--embeddings float|base64|none]\n"
 	    "                  [--insecure] [--tenant name] [--where json] "
@@ -87,6 +87,7 @@ main(int argc, char *argv[])
 		{"tenant", required_argument, NULL, OPT_TENANT},
 		{"database", required_argument, NULL, OPT_DB},
 		{"batch-size", required_argument, NULL, 'b'},
+		{"jobs", required_argument, NULL, 'j'},
 		{"where", required_argument, NULL, OPT_WHERE},
 		{"where-document", required_argument, NULL, OPT_WHERE_DOC},
 		{"embeddings", required_argument, NULL, OPT_EMB},
@@ -112,7 +113,7 @@ main(int argc, char *argv[])
 	o.form = CDB_EMB_FLOAT;
 	o.tool = "cdb-export " CDB_VERSION;
 	cdb_cli_http_opts(&ho);
-	while ((ch = getopt_long(argc, argv, "b:c:ho:qu:", longopts, NULL)) !=
+	while ((ch = getopt_long(argc, argv, "b:c:hj:o:qu:", longopts, NULL)) !=
 	    -1) {
 		switch (ch) {
 		case 'u': url = optarg; break;
@@ -123,6 +124,13 @@ main(int argc, char *argv[])
 				errx(CDB_EXIT_USAGE,
 				    "-b: expected a page size from 1 to 100000");
 			o.batch = n;
+			break;
+		case 'j':
+			if (cdb_cli_number(optarg, 1, 16, &n) == -1)
+				errx(CDB_EXIT_USAGE,
+				    "-j: expected a number of requests from 1 "
+				    "to 16");
+			o.jobs = (int)n;
 			break;
 		case OPT_WHERE: o.where = json_arg("--where", optarg); break;
 		case OPT_WHERE_DOC:

@@ -10,6 +10,7 @@
 #include "export.h"
 #include "json.h"
 #include "ndjson.h"
+#include "pager.h"
 
 #define CKPT_VERSION 1
 #define OUTBUF (1 << 20) /* stdio's page-sized default costs a syscall a page */
@@ -22,7 +23,6 @@ struct job {
 	cdb_writer *w;
 	json_t *ckpt;	 /* state being saved; NULL without -c */
 	char *outbuf;	      /* stdio buffer of an output file we opened */
-	long long page_start;  /* offset of the page being written */
 	cdb_buf line;
 };
 
@@ -222,199 +222,27 @@ write_page(struct job *j, cdb_page *p, const char *name, cdb_error *e)
 }
 
 /*
- * The reading side runs on its own thread: it walks the collections and
- * their pages while the writer formats, writes and checkpoints what came
- * before, so export time approaches the server's own paging time.  Only
- * the reader uses the client.  The counts around each collection come
- * from a third thread on a second connection, so that their round trips
- * do not stall the paging.
+ * Pages come from a pager (several gets in flight, handed out in order)
+ * while this thread parses, writes and checkpoints.  The counts around
+ * each collection come from a thread of their own on another connection,
+ * so that their round trips do not stall the paging; the counts before
+ * also tell the pager where each collection should end.
  */
-enum { IT_BEGIN = 1, IT_PAGE, IT_END, IT_DONE, IT_ERROR };
-
-#define NPAGES 3 /* one written, one queued, one being read */
-#define QLEN 16
-
-struct item {
-	int kind;
-	json_t *coll;	  /* BEGIN, END (borrowed from the list) */
-	size_t idx;	  /* BEGIN, END: coll's place in the list */
-	long long offset; /* BEGIN: first record; PAGE, END: next record */
-	int page;	  /* PAGE: index into pages */
-};
-
-struct pipe {
+struct counter {
 	struct job *j;
-	json_t *colls;	 /* to export, in order */
-	long long start; /* offset in the first one (resume) */
-	long limit;
-	int inc;
+	json_t *colls;
+	cdb_chroma *cc;
+	cdb_pager *pager;
+	pthread_t th;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	struct item q[QLEN];
-	int head, len;
-	cdb_page pages[NPAGES];
-	int busy[NPAGES];
-	int stop;
-	cdb_error err;
-	/* The counter's: counts before and after each collection (-1: not
-	 * yet), how many collections the reader is done with. */
-	cdb_chroma *cc;
+	/* Counts before and after each collection (-1: not yet), and how
+	 * many collections the writer has the last page of. */
 	long *before, *after;
 	size_t ended;
-	int count_failed;
-	cdb_error cerr;
+	int failed, stop;
+	cdb_error err;
 };
-
-/* Queue an item; waits for room.  Returns -1 when told to stop. */
-static int
-put(struct pipe *p, struct item it)
-{
-	int rc = 0;
-
-	pthread_mutex_lock(&p->mu);
-	while (p->len == QLEN && !p->stop)
-		pthread_cond_wait(&p->cv, &p->mu);
-	if (p->stop)
-		rc = -1;
-	else {
-		p->q[(p->head + p->len++) % QLEN] = it;
-		pthread_cond_broadcast(&p->cv);
-	}
-	pthread_mutex_unlock(&p->mu);
-	return rc;
-}
-
-static struct item
-take(struct pipe *p)
-{
-	struct item it;
-
-	pthread_mutex_lock(&p->mu);
-	while (p->len == 0)
-		pthread_cond_wait(&p->cv, &p->mu);
-	it = p->q[p->head];
-	p->head = (p->head + 1) % QLEN;
-	p->len--;
-	pthread_cond_broadcast(&p->cv);
-	pthread_mutex_unlock(&p->mu);
-	return it;
-}
-
-/* A free page, marked busy; -1 when told to stop. */
-static int
-page_get(struct pipe *p)
-{
-	int k = -1, i;
-
-	pthread_mutex_lock(&p->mu);
-	for (;;) {
-		for (i = 0; i < NPAGES && k == -1; i++)
-			if (!p->busy[i])
-				k = i;
-		if (k != -1 || p->stop)
-			break;
-		pthread_cond_wait(&p->cv, &p->mu);
-	}
-	if (k != -1 && !p->stop)
-		p->busy[k] = 1;
-	else
-		k = -1;
-	pthread_mutex_unlock(&p->mu);
-	return k;
-}
-
-static void
-page_put(struct pipe *p, int k)
-{
-	pthread_mutex_lock(&p->mu);
-	p->busy[k] = 0;
-	pthread_cond_broadcast(&p->cv);
-	pthread_mutex_unlock(&p->mu);
-}
-
-static int
-read_pages(struct pipe *p, json_t *coll, long long *offp)
-{
-	long long off = *offp;
-	const char *id = json_string_value(json_object_get(coll, "id"));
-	struct item it = {IT_PAGE, coll, 0, 0, 0};
-	long n;
-	int k;
-
-	for (;;) {
-		if ((k = page_get(p)) == -1)
-			return -1;
-		/* Fetch only: the writer parses, while the next page is read. */
-		n = cdb_chroma_get_raw(p->j->c, id, (long)off, p->limit,
-		    p->j->o->where, p->j->o->where_document, p->inc,
-		    &p->pages[k], &p->err);
-		if (n == -1) {
-			page_put(p, k);
-			return -1;
-		}
-		off += n;
-		*offp = off;
-		it.offset = off;
-		it.page = k;
-		if (put(p, it) == -1)
-			return -1;
-		if (n < p->limit)
-			return 0;
-	}
-}
-
-static void *
-reader(void *arg)
-{
-	struct pipe *p = arg;
-	struct item it = {0, NULL, 0, 0, 0};
-	size_t i;
-	json_t *coll;
-	long long off = p->start;
-
-	json_array_foreach(p->colls, i, coll) {
-		it.coll = coll;
-		it.idx = i;
-		it.kind = IT_BEGIN;
-		it.offset = off;
-		if (put(p, it) == -1 || read_pages(p, coll, &off) == -1)
-			goto fail;
-		pthread_mutex_lock(&p->mu);
-		p->ended = i + 1;
-		pthread_cond_broadcast(&p->cv);
-		pthread_mutex_unlock(&p->mu);
-		it.kind = IT_END;
-		it.offset = off;
-		if (put(p, it) == -1)
-			goto fail;
-		off = 0;
-	}
-	it.kind = IT_DONE;
-	put(p, it);
-	return NULL;
-fail:
-	it.kind = IT_ERROR;
-	put(p, it);
-	return NULL;
-}
-
-/* Count collection i into *slot; 0, or -1 having stopped everything. */
-static int
-count_one(struct pipe *p, size_t i, long *slot)
-{
-	const char *id = json_string_value(
-	    json_object_get(json_array_get(p->colls, i), "id"));
-	long n = cdb_chroma_count(p->cc, id, &p->cerr);
-
-	pthread_mutex_lock(&p->mu);
-	if (n == -1)
-		p->count_failed = 1;
-	else
-		*slot = n;
-	pthread_cond_broadcast(&p->cv);
-	pthread_mutex_unlock(&p->mu);
-	return n == -1 ? -1 : 0;
-}
 
 static int
 filtered(const struct job *j)
@@ -423,30 +251,62 @@ filtered(const struct job *j)
 }
 
 /*
- * Every collection's count first (the first one's while its first page
- * is read), then, with a filter, each one's again once the reader is
- * past its last page.  Without one, that last page is the count at the
- * end: it held the collection's last record at the time, at an offset
- * that says how many came before; a request would cost the server as
- * much and tell nothing more.
+ * Is the count at the end a request of its own?  With a filter the pages
+ * cannot tell it.  With gets in flight together the short page may have
+ * been read before another page of the collection: a write between the
+ * two would be in neither, nor in the short page's offset.
+ */
+static int
+recounted(const struct job *j)
+{
+	return filtered(j) || j->o->jobs != 1;
+}
+
+/* Count collection i into *slot; 0, or -1 having stopped counting. */
+static int
+count_one(struct counter *k, size_t i, long *slot)
+{
+	const char *id = json_string_value(
+	    json_object_get(json_array_get(k->colls, i), "id"));
+	long n = cdb_chroma_count(k->cc, id, &k->err);
+
+	pthread_mutex_lock(&k->mu);
+	if (n == -1)
+		k->failed = 1;
+	else
+		*slot = n;
+	pthread_cond_broadcast(&k->cv);
+	pthread_mutex_unlock(&k->mu);
+	return n == -1 ? -1 : 0;
+}
+
+/*
+ * Every collection's count first, then, when recounted(), each one's
+ * again once its last page is read.  Otherwise that last page is the
+ * count at the end: read after every other page, it held the
+ * collection's last record at the time, at an offset that says how many
+ * came before; a request would cost the server as much and tell nothing
+ * more.
  */
 static void *
-counter(void *arg)
+count_loop(void *arg)
 {
-	struct pipe *p = arg;
-	size_t i, n = json_array_size(p->colls);
+	struct counter *k = arg;
+	size_t i, n = json_array_size(k->colls);
 	int stop;
 
-	for (i = 0; i < n; i++)
-		if (count_one(p, i, &p->before[i]) == -1)
+	for (i = 0; i < n; i++) {
+		if (count_one(k, i, &k->before[i]) == -1)
 			return NULL;
-	for (i = 0; filtered(p->j) && i < n; i++) {
-		pthread_mutex_lock(&p->mu);
-		while (p->ended <= i && !p->stop)
-			pthread_cond_wait(&p->cv, &p->mu);
-		stop = p->stop;
-		pthread_mutex_unlock(&p->mu);
-		if (stop || count_one(p, i, &p->after[i]) == -1)
+		cdb_pager_expect(k->pager, i, k->before[i]);
+	}
+	for (i = 0; recounted(k->j) && i < n; i++) {
+		pthread_mutex_lock(&k->mu);
+		while (k->ended <= i && !k->stop)
+			pthread_cond_wait(&k->cv, &k->mu);
+		stop = k->stop;
+		pthread_mutex_unlock(&k->mu);
+		if (stop || count_one(k, i, &k->after[i]) == -1)
 			return NULL;
 	}
 	return NULL;
@@ -454,19 +314,75 @@ counter(void *arg)
 
 /* Wait for a count from the counter; -1 with e if it failed. */
 static int
-wait_count(struct pipe *p, const long *slot, long *n, cdb_error *e)
+wait_count(struct counter *k, const long *slot, long *n, cdb_error *e)
 {
 	int failed;
 
-	pthread_mutex_lock(&p->mu);
-	while (*slot == -1 && !p->count_failed)
-		pthread_cond_wait(&p->cv, &p->mu);
+	pthread_mutex_lock(&k->mu);
+	while (*slot == -1 && !k->failed)
+		pthread_cond_wait(&k->cv, &k->mu);
 	failed = *slot == -1;
 	*n = *slot;
-	pthread_mutex_unlock(&p->mu);
+	pthread_mutex_unlock(&k->mu);
 	if (failed)
-		*e = p->cerr;
+		*e = k->err;
 	return failed ? -1 : 0;
+}
+
+static void
+count_ended(struct counter *k, size_t i)
+{
+	pthread_mutex_lock(&k->mu);
+	k->ended = i + 1;
+	pthread_cond_broadcast(&k->cv);
+	pthread_mutex_unlock(&k->mu);
+}
+
+/* Start counting for pager; counter_stop undoes it, also after a failure. */
+static int
+counter_start(struct counter *k, struct job *j, json_t *colls,
+    cdb_pager *pager, cdb_error *e)
+{
+	size_t i, n = json_array_size(colls);
+
+	memset(k, 0, sizeof(*k));
+	k->j = j;
+	k->pager = pager;
+	k->colls = colls;
+	cdb_error_clear(&k->err);
+	pthread_mutex_init(&k->mu, NULL);
+	pthread_cond_init(&k->cv, NULL);
+	k->before = malloc((n + 1) * sizeof(long));
+	k->after = malloc((n + 1) * sizeof(long));
+	if (k->before == NULL || k->after == NULL)
+		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+	for (i = 0; i < n; i++)
+		k->before[i] = k->after[i] = -1;
+	if ((k->cc = cdb_chroma_clone(j->c, e)) == NULL)
+		return -1;
+	if (pthread_create(&k->th, NULL, count_loop, k) != 0) {
+		cdb_chroma_free(k->cc);
+		k->cc = NULL;
+		return cdb_error_set(e, CDB_ERR_SYS, "cannot start a thread");
+	}
+	return 0;
+}
+
+static void
+counter_stop(struct counter *k)
+{
+	pthread_mutex_lock(&k->mu);
+	k->stop = 1;
+	pthread_cond_broadcast(&k->cv);
+	pthread_mutex_unlock(&k->mu);
+	if (k->cc != NULL) {
+		pthread_join(k->th, NULL);
+		cdb_chroma_free(k->cc);
+	}
+	pthread_mutex_destroy(&k->mu);
+	pthread_cond_destroy(&k->cv);
+	free(k->before);
+	free(k->after);
 }
 
 /* Warn when records were added or removed while we read. */
@@ -474,9 +390,7 @@ static void
 recount(struct job *j, const char *name, long before, long after,
     long long exported)
 {
-	if (after != before || (j->o->where == NULL &&
-				   j->o->where_document == NULL &&
-				   exported != before)) {
+	if (after != before || (!filtered(j) && exported != before)) {
 		j->st->changed = 1;
 		warnf(j,
 		    "collection \"%s\" changed during the export: %ld records "
@@ -486,138 +400,121 @@ recount(struct job *j, const char *name, long before, long after,
 	}
 }
 
-/* One item on the writing side. */
+/* One page: parse, write, report, checkpoint when a full page ends. */
 static int
-write_item(struct job *j, struct pipe *p, struct item *it, long *before,
-    cdb_error *e)
+write_one(struct job *j, cdb_page *pg, const char *name, long long off,
+    long n, long before, cdb_error *e)
 {
-	const char *name = json_string_value(json_object_get(it->coll, "name"));
-	json_t *cur = j->ckpt ? json_object_get(j->ckpt, "collection") : NULL;
-	cdb_page *pg;
-	long after;
-	int rc = 0;
+	long limit = j->o->batch > 0 ? j->o->batch : 1000;
 
-	switch (it->kind) {
-	case IT_BEGIN:
-		if (wait_count(p, &p->before[it->idx], before, e) == -1)
-			return -1;
-		j->page_start = it->offset;
-		/* Resuming inside it: its line is already in the output. */
-		if (json_is_string(cur) && strcmp(json_string_value(cur), name) == 0)
-			return 0;
-		if (write_collection_line(j, it->coll, *before, e) == -1)
-			return -1;
-		return commit(j, name, 0, e);
-	case IT_PAGE:
-		pg = &p->pages[it->page];
-		rc = cdb_page_parse(pg, e);
-		if (rc == 0 && (long long)pg->n != it->offset - j->page_start)
-			rc = cdb_error_set(e, CDB_ERR_SERVER,
-			    "server answer changed its record count");
-		j->page_start = it->offset;
-		if (rc == 0)
-			rc = write_page(j, pg, name, e);
-		if (rc == 0 && j->o->progress)
-			j->o->progress(j->o->arg, name, it->offset, *before);
-		if (rc == 0 && (long)pg->n == p->limit)
-			rc = commit(j, name, it->offset, e);
-		page_put(p, it->page);
-		return rc;
-	case IT_END:
-		after = (long)it->offset;
-		if (filtered(j) &&
-		    wait_count(p, &p->after[it->idx], &after, e) == -1)
-			return -1;
-		if (j->ckpt != NULL)
-			json_array_append_new(json_object_get(j->ckpt, "done"),
-			    json_string(name));
-		if (commit(j, NULL, 0, e) == -1)
-			return -1;
-		recount(j, name, *before, after, it->offset);
-		return 0;
-	default:
-		*e = p->err;
+	if (cdb_page_parse(pg, e) == -1)
 		return -1;
-	}
+	if ((long)pg->n != n)
+		return cdb_error_set(e, CDB_ERR_SERVER,
+		    "server answer changed its record count");
+	if (write_page(j, pg, name, e) == -1)
+		return -1;
+	if (j->o->progress)
+		j->o->progress(j->o->arg, name, off + n, before);
+	return n == limit ? commit(j, name, off + n, e) : 0;
 }
 
+/* Collection i: its line, its pages, its end. */
 static int
-pipe_open(struct pipe *p, struct job *j, json_t *colls, long long start,
+write_coll(struct job *j, struct counter *k, size_t i, cdb_error *e)
+{
+	json_t *coll = json_array_get(k->colls, i);
+	const char *name = json_string_value(json_object_get(coll, "name"));
+	json_t *cur = j->ckpt ? json_object_get(j->ckpt, "collection") : NULL;
+	long limit = j->o->batch > 0 ? j->o->batch : 1000, n, before, after;
+	long long off;
+	cdb_page *pg;
+	size_t ci;
+	int rc;
+
+	if (wait_count(k, &k->before[i], &before, e) == -1)
+		return -1;
+	/* Resuming inside it: its line is already in the output. */
+	if (!(json_is_string(cur) && strcmp(json_string_value(cur), name) == 0) &&
+	    (write_collection_line(j, coll, before, e) == -1 ||
+		commit(j, name, 0, e) == -1))
+		return -1;
+	do {
+		if ((rc = cdb_pager_next(k->pager, &pg, &ci, &off, &n, e)) != 1)
+			return rc == 0 ? cdb_error_set(e, CDB_ERR_SYS,
+					     "pager ended early")
+				       : -1;
+		if (n < limit)
+			count_ended(k, i);
+		rc = write_one(j, pg, name, off, n, before, e);
+		cdb_pager_release(k->pager, pg);
+		if (rc == -1)
+			return -1;
+	} while (n == limit);
+	off += n;
+	after = (long)off;
+	if (recounted(j) && wait_count(k, &k->after[i], &after, e) == -1)
+		return -1;
+	if (j->ckpt != NULL)
+		json_array_append_new(json_object_get(j->ckpt, "done"),
+		    json_string(name));
+	if (commit(j, NULL, 0, e) == -1)
+		return -1;
+	recount(j, name, before, after, off);
+	return 0;
+}
+
+static cdb_pager *
+pager_for(struct job *j, json_t *colls, const char **ids, long long start,
     cdb_error *e)
 {
-	size_t i, n = json_array_size(colls);
+	cdb_pager_opts po;
+	json_t *coll;
+	size_t i;
 
-	memset(p, 0, sizeof(*p));
-	p->j = j;
-	p->colls = colls;
-	p->start = start;
-	p->limit = j->o->batch > 0 ? j->o->batch : 1000;
-	p->inc = CDB_INC_DOCUMENTS | CDB_INC_METADATAS | CDB_INC_URIS;
+	memset(&po, 0, sizeof(po));
+	json_array_foreach(colls, i, coll)
+	    ids[i] = json_string_value(json_object_get(coll, "id"));
+	po.ids = ids;
+	po.ncoll = json_array_size(colls);
+	po.start = start;
+	po.limit = j->o->batch > 0 ? j->o->batch : 1000;
+	po.include = CDB_INC_DOCUMENTS | CDB_INC_METADATAS | CDB_INC_URIS;
 	if (j->o->form != CDB_EMB_NONE)
-		p->inc |= CDB_INC_EMBEDDINGS;
-	cdb_error_clear(&p->err);
-	cdb_error_clear(&p->cerr);
-	for (i = 0; i < NPAGES; i++) {
-		cdb_page_init(&p->pages[i]);
-		p->pages[i].want_text = 1;
-		/* Float output copies the server's text, needing no values. */
-		p->pages[i].sample_shortest = j->o->form == CDB_EMB_FLOAT;
-	}
-	pthread_mutex_init(&p->mu, NULL);
-	pthread_cond_init(&p->cv, NULL);
-	p->before = malloc((n + 1) * sizeof(long));
-	p->after = malloc((n + 1) * sizeof(long));
-	if (p->before == NULL || p->after == NULL)
-		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
-	for (i = 0; i < n; i++)
-		p->before[i] = p->after[i] = -1;
-	return (p->cc = cdb_chroma_clone(j->c, e)) == NULL ? -1 : 0;
-}
-
-static void
-pipe_close(struct pipe *p)
-{
-	int i;
-
-	for (i = 0; i < NPAGES; i++)
-		cdb_page_free(&p->pages[i]);
-	pthread_mutex_destroy(&p->mu);
-	pthread_cond_destroy(&p->cv);
-	free(p->before);
-	free(p->after);
-	cdb_chroma_free(p->cc);
+		po.include |= CDB_INC_EMBEDDINGS;
+	po.where = j->o->where;
+	po.where_document = j->o->where_document;
+	po.jobs = j->o->jobs > 0 ? j->o->jobs : CDB_EXPORT_JOBS;
+	po.want_text = 1;
+	/* Float output copies the server's text, needing no values. */
+	po.sample_shortest = j->o->form == CDB_EMB_FLOAT;
+	return cdb_pager_new(j->c, &po, e);
 }
 
 static int
 export_all(struct job *j, json_t *colls, long long start, cdb_error *e)
 {
-	struct pipe p;
-	struct item it;
-	pthread_t th, tc;
-	long before = 0;
-	int rc, started = 0, counting = 0;
+	size_t i, n = json_array_size(colls);
+	const char **ids = calloc(n + 1, sizeof(*ids));
+	struct counter k;
+	cdb_pager *pager;
+	int rc = 0;
 
-	rc = pipe_open(&p, j, colls, start, e);
-	if (rc == 0 && !(counting = pthread_create(&tc, NULL, counter, &p) == 0))
-		rc = cdb_error_set(e, CDB_ERR_SYS, "cannot start a thread");
-	if (rc == 0 && !(started = pthread_create(&th, NULL, reader, &p) == 0))
-		rc = cdb_error_set(e, CDB_ERR_SYS, "cannot start a thread");
-	while (rc == 0) {
-		it = take(&p);
-		if (it.kind == IT_DONE)
-			break;
-		rc = write_item(j, &p, &it, &before, e);
+	if (ids == NULL)
+		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+	/* The pager first: the counter tells it the counts. */
+	if ((pager = pager_for(j, colls, ids, start, e)) == NULL) {
+		free(ids);
+		return -1;
 	}
-	/* Stop the threads wherever they wait (they may be done already). */
-	pthread_mutex_lock(&p.mu);
-	p.stop = 1;
-	pthread_cond_broadcast(&p.cv);
-	pthread_mutex_unlock(&p.mu);
-	if (started)
-		pthread_join(th, NULL);
-	if (counting)
-		pthread_join(tc, NULL);
-	pipe_close(&p);
+	if (counter_start(&k, j, colls, pager, e) == -1)
+		rc = -1;
+	for (i = 0; rc == 0 && i < n; i++)
+		rc = write_coll(j, &k, i, e);
+	/* The counter first: it may be telling the pager a count. */
+	counter_stop(&k);
+	cdb_pager_free(pager);
+	free(ids);
 	return rc;
 }
 

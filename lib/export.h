@@ -17,10 +17,14 @@ typedef void cdb_warn_fn(void *arg, const char *msg);
 typedef void cdb_progress_fn(void *arg, const char *collection,
     long long done, long long total);
 
+/* A server answers a second get on another core; a third finds none. */
+#define CDB_EXPORT_JOBS 2
+
 typedef struct cdb_export_opts {
 	char *const *names;	  /* collections to export; NULL: all */
 	size_t nnames;
 	long batch;		  /* page size; 0: 1000 */
+	int jobs;		  /* gets in flight; 0: CDB_EXPORT_JOBS */
 	const json_t *where;	  /* or NULL */
 	const json_t *where_document;
 	int form;		  /* enum cdb_emb_form */
