@@ -67,6 +67,8 @@ struct imp {
 	int nflying;
 	long hold; /* first line of a batch that failed or was dropped */
 	size_t pending_bytes; /* in all partial batches */
+	struct batch *spare;  /* sent batches kept for their buffers */
+	int nspare;
 	int sent; /* a batch was submitted (see FIRST_BATCH) */
 };
 
@@ -95,6 +97,39 @@ batch_free(struct batch *b)
 	cdb_buf_free(&b->metas);
 	cdb_buf_free(&b->uris);
 	free(b);
+}
+
+/*
+ * A sent batch's buffers are kept for the next ones (as many as can be
+ * in flight at once): freeing megabytes per batch hands them back to the
+ * kernel, and every page of the next batch would fault in again.
+ */
+static void
+batch_done(struct imp *m, struct batch *b)
+{
+	struct batch keep;
+
+	if (b == NULL)
+		return;
+	if (m->nspare > m->nthreads + 1) {
+		batch_free(b);
+		return;
+	}
+	memset(&keep, 0, sizeof(keep));
+	keep.ids = b->ids;
+	keep.embs = b->embs;
+	keep.docs = b->docs;
+	keep.metas = b->metas;
+	keep.uris = b->uris;
+	*b = keep;
+	cdb_buf_reset(&b->ids);
+	cdb_buf_reset(&b->embs);
+	cdb_buf_reset(&b->docs);
+	cdb_buf_reset(&b->metas);
+	cdb_buf_reset(&b->uris);
+	b->next = m->spare;
+	m->spare = b;
+	m->nspare++;
 }
 
 /*
@@ -282,7 +317,7 @@ reap(struct imp *m, cdb_error *e)
 				m->o->progress(m->o->arg, b->t->name,
 				    m->st->sent + m->st->skipped, -1);
 		}
-		batch_free(b);
+		batch_done(m, b);
 	}
 	if (rc == 0 && any && save_ckpt(m, 0, e) == -1)
 		return -1;
@@ -323,7 +358,7 @@ submit(struct imp *m, struct target *t, cdb_error *e)
 	if (m->o->dry_run) {
 		t->pending = NULL;
 		m->st->batches++;
-		batch_free(b);
+		batch_done(m, b);
 		return 0;
 	}
 	build_body(b);
@@ -334,7 +369,7 @@ submit(struct imp *m, struct target *t, cdb_error *e)
 	if (drain(m, jobs, e) == -1) {
 		t->pending = NULL;
 		hold_at(m, b->first_line);
-		batch_free(b);
+		batch_done(m, b);
 		return -1;
 	}
 	t->pending = NULL;
@@ -496,14 +531,18 @@ on_collection(struct imp *m, const cdb_item *it, cdb_error *e)
 }
 
 static struct batch *
-new_batch(struct target *t, long line)
+new_batch(struct imp *m, struct target *t, long line)
 {
-	struct batch *b = calloc(1, sizeof(*b));
+	struct batch *b = m->spare;
 
 	if (b != NULL) {
-		b->t = t;
-		b->first_line = line;
-	}
+		m->spare = b->next;
+		m->nspare--;
+		b->next = NULL;
+	} else if ((b = calloc(1, sizeof(*b))) == NULL)
+		return NULL;
+	b->t = t;
+	b->first_line = line;
 	return b;
 }
 
@@ -573,7 +612,7 @@ add_sized(struct imp *m, struct target *t, const cdb_item *it, cdb_error *e)
 
 	for (again = 0; again < 2; again++) {
 		if (t->pending == NULL) {
-			if ((t->pending = new_batch(t, it->line)) == NULL)
+			if ((t->pending = new_batch(m, t, it->line)) == NULL)
 				return cdb_error_set(e, CDB_ERR_SYS,
 				    "out of memory");
 			m->pending_bytes += batch_bytes(t->pending);
@@ -785,6 +824,12 @@ cdb_import_run(FILE *in, const cdb_import_opts *o, cdb_import_stats *st,
 		free(m.targets[i]->name);
 		free(m.targets[i]->id);
 		free(m.targets[i]);
+	}
+	while (m.spare != NULL) {
+		struct batch *b = m.spare;
+
+		m.spare = b->next;
+		batch_free(b);
 	}
 	free(m.targets);
 	free(m.flying);
