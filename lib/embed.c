@@ -24,6 +24,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "embed.h"
 
@@ -1185,11 +1188,137 @@ plain_number_quick(const char *s, size_t n, size_t i)
 #define plain_number_quick plain_number
 #endif
 
+#ifdef __SSE2__
+/* Byte classes of 64 bytes as bit masks (bit i: byte i). */
+struct classes {
+	uint64_t d, c, p, m, e, z;
+};
+
+static inline uint64_t
+mask16(__m128i v, int k)
+{
+	return (uint64_t)(unsigned)_mm_movemask_epi8(v) << (16 * k);
+}
+
+static void
+classify64(const char *s, struct classes *cl)
+{
+	const __m128i nine = _mm_set1_epi8(9), zero = _mm_set1_epi8('0');
+	__m128i x, t;
+	int k;
+
+	memset(cl, 0, sizeof(*cl));
+	for (k = 0; k < 4; k++) {
+		x = _mm_loadu_si128((const __m128i *)(const void *)(s + 16 * k));
+		t = _mm_sub_epi8(x, zero);
+		cl->d |= mask16(_mm_cmpeq_epi8(_mm_min_epu8(t, nine), t), k);
+		cl->c |= mask16(_mm_cmpeq_epi8(x, _mm_set1_epi8(',')), k);
+		cl->p |= mask16(_mm_cmpeq_epi8(x, _mm_set1_epi8('.')), k);
+		cl->m |= mask16(_mm_cmpeq_epi8(x, _mm_set1_epi8('-')), k);
+		cl->e |= mask16(_mm_cmpeq_epi8(x, _mm_set1_epi8(']')), k);
+		cl->z |= mask16(_mm_cmpeq_epi8(x, zero), k);
+	}
+}
+
+/* What one block leaves to the next: its last byte's classes. */
+struct carry {
+	uint64_t c, m, d, p, fz; /* 0 or 1 */
+	uint64_t add;		 /* carry out of the two-dots sum */
+	int run;		 /* digits at its end */
+};
+
+/*
+ * One block of cdb_embed_plain_json's grammar, checked as bit masks (as
+ * simdjson checks JSON structure): each rule says what may stand before
+ * or after a byte class.  Returns -1 for a violation, -2 for a digit run
+ * the masks do not bound (left to the byte loop), else 0; *end is the
+ * offset of the block's ']' or 64, *commas the commas before it.
+ */
+static int
+plain_block(const struct classes *k, struct carry *cr, int *end,
+    int *commas)
+{
+	uint64_t v, d, c, p, m, s, f, q, sum, r;
+	int lead;
+
+	*end = k->e ? __builtin_ctzll(k->e) : 64;
+	v = *end == 64 ? ~0ULL : (2ULL << *end) - 1;
+	d = k->d & v, c = k->c & v, p = k->p & v, m = k->m & v;
+	if (v & ~(d | c | p | m | k->e))
+		return -1;
+	s = c << 1 | cr->c;	/* token starts */
+	f = (s & ~m) | m << 1 | cr->m; /* first digits */
+	if ((m & ~s) || (f & v & ~d) || ((f & k->z & ~(1ULL << 63)) << 1 & d) ||
+	    (cr->fz && (d & 1)))
+		return -1;
+	/* A dot and a comma or the end sit between two digits. */
+	if ((p & ~(d << 1 | cr->d)) || ((p << 1 | cr->p) & v & ~d) ||
+	    ((c | (k->e & v)) & ~(d << 1 | cr->d)))
+		return -1;
+	/* From each dot, the digits after it carry to the next separator,
+	 * which must not be another dot. */
+	q = p << 1 | cr->p;
+	sum = (d | m) + q;
+	r = sum < q;
+	sum += cr->add;
+	r |= sum < cr->add;
+	if (sum & ~(d | m) & p)
+		return -1;
+	/* Runs of 17 digits or more: left to the byte loop. */
+	lead = (int)(d == v ? 64 : __builtin_ctzll(~d));
+	q = d & d >> 1, q &= q >> 2, q &= q >> 4, q &= q >> 8, q &= d >> 16;
+	if (q || cr->run + lead >= 17)
+		return -2;
+	cr->c = c >> 63, cr->m = m >> 63, cr->d = d >> 63, cr->p = p >> 63;
+	cr->fz = (f & k->z & d) >> 63;
+	cr->add = r;
+	cr->run = d == ~0ULL ? cr->run + 64 : __builtin_clzll(~d);
+	*commas = __builtin_popcountll(c);
+	return 0;
+}
+
+/* cdb_embed_plain_json 64 bytes at a time; -2: take the byte loop. */
+static long
+plain_json_blocks(const char *s, size_t n, size_t *dim)
+{
+	char tail[64];
+	struct classes k;
+	struct carry cr = {1, 0, 0, 0, 0, 0, 0};
+	size_t i, commas = 0;
+	int end, nc, rc;
+
+	for (i = 1; i < n; i += 64) {
+		if (n - i >= 64)
+			classify64(s + i, &k);
+		else {
+			memset(tail, 0, sizeof(tail));
+			memcpy(tail, s + i, n - i);
+			classify64(tail, &k);
+		}
+		if ((rc = plain_block(&k, &cr, &end, &nc)) != 0)
+			return rc == -1 ? 0 : -2;
+		commas += (size_t)nc;
+		if (end < 64) {
+			if (i + (size_t)end >= n)
+				return 0;
+			*dim = commas + 1;
+			return (long)(i + (size_t)end + 1);
+		}
+	}
+	return 0;
+}
+#endif
+
 long
 cdb_embed_plain_json(const char *s, size_t n, size_t *dim)
 {
 	size_t i = 1, k = 1;
+#ifdef __SSE2__
+	long r;
 
+	if (n >= 2 && s[0] == '[' && (r = plain_json_blocks(s, n, dim)) != -2)
+		return r;
+#endif
 	if (n < 2 || s[0] != '[')
 		return 0;
 	for (;; k++) {
