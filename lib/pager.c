@@ -28,6 +28,9 @@ struct fetcher {
 	cdb_pager *p;
 	cdb_chroma *c;
 	cdb_chroma *owned; /* a clone, freed with the pager */
+	/* Its own copies of the filters: putting a shared value in a
+	 * request changes its reference count, from every thread. */
+	json_t *where, *where_document;
 	pthread_t th;
 	int started;
 };
@@ -206,7 +209,7 @@ fetch_loop(void *arg)
 		pthread_mutex_unlock(&p->mu);
 		cdb_error_clear(&e);
 		n = cdb_chroma_get_raw(f->c, p->o.ids[coll], (long)off,
-		    p->o.limit, p->o.where, p->o.where_document, p->o.include,
+		    p->o.limit, f->where, f->where_document, p->o.include,
 		    &s->page, &e);
 		pthread_mutex_lock(&p->mu);
 		landed(p, s, n, &e);
@@ -324,6 +327,12 @@ alloc(cdb_pager *p, cdb_chroma *c, cdb_error *e)
 	}
 	for (k = 0; k < p->o.jobs; k++) {
 		p->f[k].p = p;
+		if ((p->o.where != NULL &&
+			(p->f[k].where = json_deep_copy(p->o.where)) == NULL) ||
+		    (p->o.where_document != NULL &&
+			(p->f[k].where_document =
+				json_deep_copy(p->o.where_document)) == NULL))
+			return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
 		if (k == 0)
 			p->f[k].c = c;
 		else if ((p->f[k].c = p->f[k].owned = cdb_chroma_clone(c, e)) ==
@@ -381,6 +390,8 @@ cdb_pager_free(cdb_pager *p)
 		if (p->f[k].started)
 			pthread_join(p->f[k].th, NULL);
 		cdb_chroma_free(p->f[k].owned);
+		json_decref(p->f[k].where);
+		json_decref(p->f[k].where_document);
 	}
 	for (k = 0; p->slots != NULL && k < p->nslots; k++)
 		cdb_page_free(&p->slots[k].page);
