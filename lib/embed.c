@@ -1384,6 +1384,36 @@ b64_group(const unsigned char *in, size_t n, char *out)
 	out[3] = n > 2 ? b64_chars[v & 63] : '=';
 }
 
+static void
+put_pair(char *p, uint64_t i)
+{
+	memcpy(p, b64_pairs + 2 * i, 2);
+}
+
+/*
+ * The twelve little-endian bytes of three floats as sixteen characters.
+ * Byte-swapped words put the first byte on top, so the 96 bits are eight
+ * 12-bit pieces a shift and a mask away, each one table lookup.
+ */
+static inline void
+b64_three(const float *v, char *p)
+{
+	uint32_t u[3], c;
+	uint64_t a;
+
+	memcpy(u, v, sizeof(u));
+	a = (uint64_t)__builtin_bswap32(u[0]) << 32 | __builtin_bswap32(u[1]);
+	c = __builtin_bswap32(u[2]);
+	put_pair(p, a >> 52);
+	put_pair(p + 2, (a >> 40) & 0xfff);
+	put_pair(p + 4, (a >> 28) & 0xfff);
+	put_pair(p + 6, (a >> 16) & 0xfff);
+	put_pair(p + 8, (a >> 4) & 0xfff);
+	put_pair(p + 10, (a & 0xf) << 8 | c >> 24);
+	put_pair(p + 12, (c >> 12) & 0xfff);
+	put_pair(p + 14, c & 0xfff);
+}
+
 int
 cdb_embed_b64_encode(const float *v, size_t dim, cdb_buf *b)
 {
@@ -1397,33 +1427,9 @@ cdb_embed_b64_encode(const float *v, size_t dim, cdb_buf *b)
 	if (cdb_buf_reserve(b, len) == -1)
 		return -1;
 	p = b->data + b->len;
-	/* Three floats are twelve bytes: four whole groups, each written
-	 * as two 12-bit table lookups. */
 	b64_pairs_init();
-	for (i = 0; i + 3 <= dim; i += 3) {
-		/*
-		 * The twelve little-endian bytes of three floats are four
-		 * 24-bit groups; byte-swapped words put the first byte on top,
-		 * so each group is a shift and a mask away.
-		 */
-		uint32_t a, bb, c, g[4];
-		int q;
-
-		memcpy(&a, &v[i], 4);
-		memcpy(&bb, &v[i + 1], 4);
-		memcpy(&c, &v[i + 2], 4);
-		a = __builtin_bswap32(a);
-		bb = __builtin_bswap32(bb);
-		c = __builtin_bswap32(c);
-		g[0] = a >> 8;
-		g[1] = (a & 0xff) << 16 | bb >> 16;
-		g[2] = (bb & 0xffff) << 8 | c >> 24;
-		g[3] = c & 0xffffff;
-		for (q = 0; q < 4; q++, p += 4) {
-			memcpy(p, b64_pairs + 2 * (g[q] >> 12), 2);
-			memcpy(p + 2, b64_pairs + 2 * (g[q] & 0xfff), 2);
-		}
-	}
+	for (i = 0; i + 3 <= dim; i += 3, p += 16)
+		b64_three(v + i, p);
 	for (k = 0; i < dim; i++, k += 4)
 		put_le(bytes + k, v[i]);
 	for (i = 0; i < k; i += 3, p += 4)

@@ -733,6 +733,61 @@ START_TEST(test_base64_round_trip)
 }
 END_TEST
 
+/* Standard base64 of n bytes, a bit at a time. */
+static void
+b64_reference(const unsigned char *in, size_t n, char *out)
+{
+	static const char abc[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	size_t bit, k = 0;
+	unsigned six = 0;
+
+	for (bit = 0; bit < n * 8; bit++) {
+		six = six << 1 | (in[bit / 8] >> (7 - bit % 8) & 1);
+		if (bit % 6 == 5) {
+			out[k++] = abc[six];
+			six = 0;
+		}
+	}
+	if (n * 8 % 6 != 0)
+		out[k++] = abc[six << (6 - n * 8 % 6)];
+	while (k % 4 != 0)
+		out[k++] = '=';
+	out[k] = '\0';
+}
+
+/* Every length and byte pattern against the reference encoder. */
+START_TEST(test_base64_reference)
+{
+	unsigned char bytes[4 * 64];
+	char want[4 * 64 * 2];
+	float v[64];
+	cdb_buf b;
+	size_t n, i;
+	uint32_t u;
+	int k;
+
+	cdb_buf_init(&b);
+	for (k = 0; k < 2000; k++) {
+		n = (size_t)k % 64;
+		for (i = 0; i < n; i++) {
+			u = (uint32_t)rng();
+			v[i] = from_bits(u);
+			bytes[4 * i] = (unsigned char)u;
+			bytes[4 * i + 1] = (unsigned char)(u >> 8);
+			bytes[4 * i + 2] = (unsigned char)(u >> 16);
+			bytes[4 * i + 3] = (unsigned char)(u >> 24);
+		}
+		b64_reference(bytes, 4 * n, want);
+		cdb_buf_reset(&b);
+		ck_assert_int_eq(cdb_embed_b64_encode(v, n, &b), 0);
+		expect(strcmp(b.data, want) == 0, "%zu floats: %s, not %s", n,
+		    b.data, want);
+	}
+	cdb_buf_free(&b);
+}
+END_TEST
+
 START_TEST(test_check)
 {
 	float v[384];
@@ -783,6 +838,7 @@ embed_suite(void)
 	tcase_add_test(tc, test_json_fast_bad);
 	tcase_add_test(tc, test_base64);
 	tcase_add_test(tc, test_base64_round_trip);
+	tcase_add_test(tc, test_base64_reference);
 	tcase_add_test(tc, test_check);
 	suite_add_tcase(s, tc);
 	return s;
