@@ -981,10 +981,10 @@ quick_shortest(uint64_t m, int frac, float f)
 
 /*
  * The shape of nearly every component of a normalised embedding,
- * [-]0.d{1,16} followed by ',' or ']', straight to a float: the digits
- * make m < 10^16 < 2^53 and the divisor is an exact power of ten, so the
+ * [-]0.d{1,15} followed by ',' or ']', straight to a float: the digits
+ * make m < 10^15 < 2^53 and the divisor is an exact power of ten, so the
  * division is correctly rounded and only a double that falls exactly on a
- * float midpoint (or below FLT_MIN) needs the general path.  Needs 18
+ * float midpoint (or below FLT_MIN) needs the general path.  Needs 19
  * readable bytes.  Returns the length, or 0 to take the general path.
  * With shortest non-NULL, also tells whether the text is the shortest
  * form (as is_shortest).
@@ -1102,8 +1102,8 @@ comma_float(const char *s, float *out)
 		return NULL;
 	memcpy(&v, p + 2, sizeof(v));
 	d = v - 0x3030303030303030U;
-	/* nondigits() moved to bit 0 of each byte; bit 63 stands for "all
-	 * eight are digits", so t / 8 rounded up is the digit count. */
+	/* nondigits() moved to bit 0 of each byte, and bit 63 standing for
+	 * "all eight are digits": t / 8 rounded up is the digit count. */
 	b = nondigits(v) >> 7 | 1ULL << 63;
 	if ((t = (unsigned)__builtin_ctzll(b)) == 0)
 		return NULL;
@@ -1119,8 +1119,8 @@ comma_float(const char *s, float *out)
 /*
  * comma_float over a run of values from p, while 19 bytes are left to
  * read before stop and room in *o before end.  Returns the end of the
- * run, past its last comma, and moves *o past its last value.  Kept out
- * of line so that its constants stay in registers.
+ * run, past its last comma, and moves *o past its last value.  Out of
+ * line: inlined into cdb_embed_scan_json, the loop ran short of registers.
  */
 static __attribute__((noinline)) const char *
 comma_run(const char *p, const char *stop, float **o, float *end)
