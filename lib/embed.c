@@ -1051,7 +1051,7 @@ store_float(double x, float *out)
  * 2^54, and exact in a double like 10^16, so the quotient is still the
  * correctly rounded value.  Returns the end, or NULL.
  */
-static __attribute__((noinline)) const char *
+static inline const char *
 comma_long(const char *p, uint64_t d, size_t neg, float *out)
 {
 	uint64_t w, bad, m;
