@@ -156,16 +156,22 @@ is_8digits(uint64_t v)
 	return nondigits(v) == 0;
 }
 
-static uint32_t
-value_8digits(uint64_t v)
+/* The value of 8 digits given as byte values 0..9. */
+static inline uint32_t
+value_8bytes(uint64_t v)
 {
-	v -= 0x3030303030303030U;
 	/* Pairs of digits, then pairs of pairs, then the two halves. */
 	v = v * 10 + (v >> 8);
 	v = ((v & 0x000000ff000000ffU) * (100 + (1000000ULL << 32)) +
 		((v >> 16) & 0x000000ff000000ffU) * (1 + (10000ULL << 32))) >>
 	    32;
 	return (uint32_t)v;
+}
+
+static uint32_t
+value_8digits(uint64_t v)
+{
+	return value_8bytes(v - 0x3030303030303030U);
 }
 
 static size_t
@@ -978,10 +984,10 @@ quick_shortest(uint64_t m, int frac, float f)
 
 /*
  * The shape of nearly every component of a normalised embedding,
- * [-]0.d{1,16} followed by ',' or ']', straight to a float: the digits
- * make m < 10^16 < 2^53 and the divisor is an exact power of ten, so the
+ * [-]0.d{1,15} followed by ',' or ']', straight to a float: the digits
+ * make m < 10^15 < 2^53 and the divisor is an exact power of ten, so the
  * division is correctly rounded and only a double that falls exactly on a
- * float midpoint (or below FLT_MIN) needs the general path.  Needs 18
+ * float midpoint (or below FLT_MIN) needs the general path.  Needs 19
  * readable bytes.  Returns the length, or 0 to take the general path.
  * With shortest non-NULL, also tells whether the text is the shortest
  * form (as is_shortest).
@@ -1019,6 +1025,122 @@ quick_float(const char *s, float *out, int *shortest)
 		*shortest = quick_shortest(m, frac, f);
 	return (size_t)(p + frac - s);
 }
+
+/* Exact divisors for comma_float, with the value's sign: [neg]. */
+static const double div_1e8[2] = {1e8, -1e8};
+static const double div_1e16[2] = {1e16, -1e16};
+
+/*
+ * Store x as a float, unless the double lies on a float's rounding
+ * boundary (see quick_float); x is zero or at least 10^-15, so never
+ * subnormal in float.
+ */
+static inline int
+store_float(double x, float *out)
+{
+	uint64_t bits;
+
+	memcpy(&bits, &x, sizeof(bits));
+	if ((bits & 0x1fffffff) == 0x10000000)
+		return -1;
+	*out = (float)x;
+	return 0;
+}
+
+/*
+ * The 9 to 15 digit fractions of comma_float at p, d the first 8 digits'
+ * values.  The digits are read as a 16-digit integer, the missing ones as
+ * zeros: that is ten times an integer below 10^15, so even and below
+ * 2^54, and exact in a double like 10^16, so the quotient is still the
+ * correctly rounded value.  Returns the end, or NULL.
+ */
+static inline const char *
+comma_long(const char *p, uint64_t d, size_t neg, float *out)
+{
+	uint64_t w, bad, m;
+	unsigned k;
+
+	memcpy(&w, p + 10, sizeof(w));
+	if ((bad = nondigits(w)) == 0)
+		return NULL;
+	k = 8 + (unsigned)__builtin_ctzll(bad) / 8;
+	if (p[2 + k] != ',')
+		return NULL;
+	w = (w - 0x3030303030303030U) & (((bad & -bad) >> 7) - 1);
+	m = (uint64_t)value_8bytes(d) * 100000000 + value_8bytes(w);
+	if (store_float((double)(int64_t)m / div_1e16[neg], out) == -1)
+		return NULL;
+	return p + 3 + k;
+}
+
+/*
+ * quick_float for values followed by a comma, every one of an array but
+ * the last, with the common 1 to 8 digit fractions in straight-line code:
+ * the digits are read as an 8-digit integer, the missing ones as zeros,
+ * over 10^8, which is the same quotient.  The sign goes into the divisor,
+ * as rounding to nearest is symmetric.  Needs 19 readable bytes; returns
+ * the end, past the comma, or NULL.
+ *
+ * Unlike quick_float it needs no midpoint check: with at most 8 digits
+ * the quotient never lands on a float midpoint.  A midpoint M in
+ * [2^E, 2^(E+1)), E < 0, is an odd multiple of 2^-F, F = 24 - E >= 25,
+ * so M 10^k 2^F is an integer with exactly k <= 8 factors of two, while
+ * x 10^k 2^F = m 2^F has at least 25 (or is 0): they differ by 1 or
+ * more, so |x - M| >= 2^-F / 10^k > 2^-F / 2^29 = 2^(E-53), half the
+ * ulp of a double at M, and x does not round to M.
+ */
+static inline const char *
+comma_float(const char *s, float *out)
+{
+	const char *p;
+	uint64_t v, d, b;
+	uint16_t lead;
+	unsigned t, k;
+	size_t neg;
+
+	neg = *s == '-';
+	p = s + neg;
+	memcpy(&lead, p, sizeof(lead));
+	if (lead != ('0' | '.' << 8))
+		return NULL;
+	memcpy(&v, p + 2, sizeof(v));
+	d = v - 0x3030303030303030U;
+	/* nondigits() moved to bit 0 of each byte, and bit 63 standing for
+	 * "all eight are digits": t / 8 rounded up is the digit count. */
+	b = nondigits(v) >> 7 | 1ULL << 63;
+	if ((t = (unsigned)__builtin_ctzll(b)) == 0)
+		return NULL;
+	k = (t + 1) / 8;
+	if (p[2 + k] != ',')
+		return k == 8 ? comma_long(p, d, neg, out) : NULL;
+	/* The digits' bytes: those below the lowest bit of b. */
+	d &= (b ^ (b - 1)) >> 1;
+	*out = (float)((double)value_8bytes(d) / div_1e8[neg]);
+	return p + 3 + k;
+}
+
+/*
+ * comma_float over a run of values from p, while 19 bytes are left to
+ * read before stop and room in *o before end.  Returns the end of the
+ * run, past its last comma, and moves *o past its last value.  Out of
+ * line: inlined into cdb_embed_scan_json, the loop ran short of registers.
+ */
+static __attribute__((noinline)) const char *
+comma_run(const char *p, const char *stop, float **o, float *end)
+{
+	const char *q;
+	float *v = *o;
+
+	if (stop - p < 19)
+		return p;
+	stop -= 18;
+	while (p < stop && v < end && (q = comma_float(p, v)) != NULL) {
+		p = q;
+		v++;
+	}
+	*o = v;
+	return p;
+}
 #endif
 
 long
@@ -1042,6 +1164,18 @@ cdb_embed_scan_json(const char *s, size_t n, float *out, size_t cap,
 		return (long)(p + 1);
 	}
 	for (i = 0;; i++) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+		/* Without the shortest-form check to make, most values
+		 * take the tight loop. */
+		if (!sh) {
+			float *o = out + i;
+			const char *q = comma_run(s + p, s + n, &o, out + cap);
+
+			p = (size_t)(q - s);
+			i = (size_t)(o - out);
+			p = skip_space(s, n, p);
+		}
+#endif
 		if (i == cap)
 			return cdb_error_set(e, CDB_ERR_INPUT,
 			    "embedding has more than %zu values", cap);
@@ -1434,6 +1568,36 @@ b64_group(const unsigned char *in, size_t n, char *out)
 	out[3] = n > 2 ? b64_chars[v & 63] : '=';
 }
 
+static void
+put_pair(char *p, uint64_t i)
+{
+	memcpy(p, b64_pairs + 2 * i, 2);
+}
+
+/*
+ * The twelve little-endian bytes of three floats as sixteen characters.
+ * Byte-swapped words put the first byte on top, so the 96 bits are eight
+ * 12-bit pieces a shift and a mask away, each one table lookup.
+ */
+static inline void
+b64_three(const float *v, char *p)
+{
+	uint32_t u[3], c;
+	uint64_t a;
+
+	memcpy(u, v, sizeof(u));
+	a = (uint64_t)__builtin_bswap32(u[0]) << 32 | __builtin_bswap32(u[1]);
+	c = __builtin_bswap32(u[2]);
+	put_pair(p, a >> 52);
+	put_pair(p + 2, (a >> 40) & 0xfff);
+	put_pair(p + 4, (a >> 28) & 0xfff);
+	put_pair(p + 6, (a >> 16) & 0xfff);
+	put_pair(p + 8, (a >> 4) & 0xfff);
+	put_pair(p + 10, (a & 0xf) << 8 | c >> 24);
+	put_pair(p + 12, (c >> 12) & 0xfff);
+	put_pair(p + 14, c & 0xfff);
+}
+
 int
 cdb_embed_b64_encode(const float *v, size_t dim, cdb_buf *b)
 {
@@ -1447,33 +1611,9 @@ cdb_embed_b64_encode(const float *v, size_t dim, cdb_buf *b)
 	if (cdb_buf_reserve(b, len) == -1)
 		return -1;
 	p = b->data + b->len;
-	/* Three floats are twelve bytes: four whole groups, each written
-	 * as two 12-bit table lookups. */
 	b64_pairs_init();
-	for (i = 0; i + 3 <= dim; i += 3) {
-		/*
-		 * The twelve little-endian bytes of three floats are four
-		 * 24-bit groups; byte-swapped words put the first byte on top,
-		 * so each group is a shift and a mask away.
-		 */
-		uint32_t a, bb, c, g[4];
-		int q;
-
-		memcpy(&a, &v[i], 4);
-		memcpy(&bb, &v[i + 1], 4);
-		memcpy(&c, &v[i + 2], 4);
-		a = __builtin_bswap32(a);
-		bb = __builtin_bswap32(bb);
-		c = __builtin_bswap32(c);
-		g[0] = a >> 8;
-		g[1] = (a & 0xff) << 16 | bb >> 16;
-		g[2] = (bb & 0xffff) << 8 | c >> 24;
-		g[3] = c & 0xffffff;
-		for (q = 0; q < 4; q++, p += 4) {
-			memcpy(p, b64_pairs + 2 * (g[q] >> 12), 2);
-			memcpy(p + 2, b64_pairs + 2 * (g[q] & 0xfff), 2);
-		}
-	}
+	for (i = 0; i + 3 <= dim; i += 3, p += 16)
+		b64_three(v + i, p);
 	for (k = 0; i < dim; i++, k += 4)
 		put_le(bytes + k, v[i]);
 	for (i = 0; i < k; i += 3, p += 4)

@@ -392,7 +392,7 @@ static void
 json_fails(const char *s, size_t cap, const char *msg)
 {
 	cdb_error e;
-	float v[8];
+	float v[64];
 	size_t dim;
 
 	cdb_error_clear(&e);
@@ -492,6 +492,151 @@ START_TEST(test_json_round_trip)
 }
 END_TEST
 
+/*
+ * One array element in the shape of a normalised embedding's, [-]0.ddd
+ * with 1 to 17 digits, written to s; now and then a float midpoint's
+ * first digits (some round to the midpoint itself) or another number.
+ */
+static void
+embedding_token(char *s)
+{
+	static const char *other[] = {"0", "1", "1.5", "0.5e-3", "2.5E+1",
+	    "123.456", "0.0", "0.0000000", "1e-45", "0.1e1"};
+	uint32_t u;
+	double mid;
+	int nd, i;
+
+	nd = 1 + (int)(rng() % 17);
+	if (rng() % 2)
+		*s++ = '-';
+	switch (rng() % 8) {
+	case 0:
+		strcpy(s, other[rng() % (sizeof(other) / sizeof(other[0]))]);
+		break;
+	case 1:
+		u = 0x3f000000 + (uint32_t)(rng() % 0x800000);
+		mid = ((double)from_bits(u) + (double)from_bits(u + 1)) / 2;
+		snprintf(s, 24, "%.*f", 9 + (int)(rng() % 9), mid);
+		break;
+	case 2:
+		/* The shortest form of an embedding-like value. */
+		cdb_embed_format_float(
+		    (float)((double)(rng() % 2000001) / 1e6 - 1), s);
+		if (s[0] == '-')
+			memmove(s, s + 1, strlen(s));
+		break;
+	default:
+		memcpy(s, "0.", 2);
+		for (i = 0; i < nd; i++)
+			s[2 + i] = (char)('0' + rng() % 10);
+		s[2 + nd] = '\0';
+	}
+}
+
+/*
+ * Arrays of such elements, compact and not: every value must equal
+ * strtof's, bit for bit, with the text exactly as long as the array so
+ * that reading past it shows under the sanitizers.
+ */
+START_TEST(test_json_fast)
+{
+	static const char *seps[] = {
+	    ",", ",", ",", ",", ",", ",", ", ", " ,", ",\n", "\t,\r\n"};
+	static char tok[500][32];
+	static float want[500], got[500];
+	size_t n, len, dim, i, j;
+	int verb, trial;
+	char *text, *t;
+	cdb_error e;
+	long used;
+
+	text = malloc(500 * 40 + 2);
+	ck_assert_ptr_nonnull(text);
+	cdb_error_clear(&e);
+	for (trial = 0; trial < 3000; trial++) {
+		n = 1 + rng() % (trial % 10 == 0 ? 20 : 500);
+		t = text;
+		*t++ = '[';
+		for (i = 0; i < n; i++) {
+			embedding_token(tok[i]);
+			want[i] = strtof(tok[i], NULL);
+			t += sprintf(
+			    t, "%s%s", i > 0 ? seps[rng() % 10] : "", tok[i]);
+		}
+		*t++ = ']';
+		len = (size_t)(t - text);
+		t = malloc(len);
+		ck_assert_ptr_nonnull(t);
+		memcpy(t, text, len);
+		used = cdb_embed_parse_json(t, len, got, n, &dim, &e);
+		expect(used == (long)len, "%s", e.text);
+		expect(dim == n, "%zu values, not %zu", dim, n);
+		for (j = 0; j < n; j++)
+			expect(to_bits(got[j]) == to_bits(want[j]),
+			    "\"%s\": %a, strtof says %a", tok[j],
+			    (double)got[j], (double)want[j]);
+		/* The same with the shortest-form check. */
+		used = cdb_embed_scan_json(t, len, got, n, &dim, &verb, &e);
+		expect(used == (long)len, "%s", e.text);
+		expect(memcmp(got, want, n * sizeof(float)) == 0,
+		    "scan_json differs");
+		used = cdb_embed_parse_json(t, len, got, n - 1, &dim, &e);
+		expect(used == -1, "%zu values fit in %zu", n, n - 1);
+		free(t);
+	}
+	free(text);
+}
+END_TEST
+
+/*
+ * Bad text among values the fast path takes: rejected as before, with
+ * the same message, wherever it is.
+ */
+START_TEST(test_json_fast_bad)
+{
+	static const char *bad[] = {"0.", "-", ".5", "-.5", "0.5.5", "00.5",
+	    "-0.", "0.x", "0.5x", "--0.5", "+0.5", "0.5e", "0.12345678.9",
+	    "0.123456789012.5", "-00.25", "0.1234567x", "0.12345678x",
+	    "0.123456789x", "0.", "0.1-", "1.", "0..5", "0.5\"", "\"0.5\""};
+	char text[600], want[80];
+	size_t nb, at, n, i;
+	int k;
+
+	nb = sizeof(bad) / sizeof(bad[0]);
+	for (k = 0; k < 2000; k++) {
+		n = 2 + rng() % 30;
+		at = rng() % n;
+		text[0] = '[';
+		text[1] = '\0';
+		for (i = 0; i < n; i++) {
+			if (i > 0)
+				strcat(text, ",");
+			if (i == at)
+				strcat(text, bad[rng() % nb]);
+			else
+				strcat(text, i % 2 ? "-0.01234" : "0.98765432");
+		}
+		strcat(text, "]");
+		snprintf(want, sizeof(want),
+		    "embedding value %zu is not a number", at);
+		json_fails(text, 40, want);
+	}
+	json_fails("[0.5,,0.1]", 8, "embedding value 1 is not a number");
+	json_fails("[0.5,0.25,0.125,0.0625,0.03125,,0.1]", 8,
+	    "embedding value 5 is not a number");
+	json_fails("[0.5,0.25,0.125,0.0625,0.03125,0.1", 8,
+	    "embedding array is not closed");
+	json_fails("[0.5,0.25,0.125,0.0625,0.03125,0.1 \t\n", 8,
+	    "embedding array is not closed");
+	json_fails("[0.5,0.25,0.125,0.0625,0.03125,0.1,", 8,
+	    "embedding value 6 is not a number");
+	json_fails("[0.5,0.25,0.125,0.0625,0.03125,0.1,0.2", 6,
+	    "embedding has more than 6 values");
+	json_fails("[0.5,0.25,0.125,0.0625,0.03125 0.1]", 8,
+	    "embedding value 4 is not followed by ',' or ']'");
+}
+END_TEST
+
 /* Decode s expecting failure with message msg. */
 static void
 b64_fails(const char *s, size_t cap, const char *msg)
@@ -588,6 +733,61 @@ START_TEST(test_base64_round_trip)
 }
 END_TEST
 
+/* Standard base64 of n bytes, a bit at a time. */
+static void
+b64_reference(const unsigned char *in, size_t n, char *out)
+{
+	static const char abc[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	size_t bit, k = 0;
+	unsigned six = 0;
+
+	for (bit = 0; bit < n * 8; bit++) {
+		six = six << 1 | (in[bit / 8] >> (7 - bit % 8) & 1);
+		if (bit % 6 == 5) {
+			out[k++] = abc[six];
+			six = 0;
+		}
+	}
+	if (n * 8 % 6 != 0)
+		out[k++] = abc[six << (6 - n * 8 % 6)];
+	while (k % 4 != 0)
+		out[k++] = '=';
+	out[k] = '\0';
+}
+
+/* Every length and byte pattern against the reference encoder. */
+START_TEST(test_base64_reference)
+{
+	unsigned char bytes[4 * 64];
+	char want[4 * 64 * 2];
+	float v[64];
+	cdb_buf b;
+	size_t n, i;
+	uint32_t u;
+	int k;
+
+	cdb_buf_init(&b);
+	for (k = 0; k < 2000; k++) {
+		n = (size_t)k % 64;
+		for (i = 0; i < n; i++) {
+			u = (uint32_t)rng();
+			v[i] = from_bits(u);
+			bytes[4 * i] = (unsigned char)u;
+			bytes[4 * i + 1] = (unsigned char)(u >> 8);
+			bytes[4 * i + 2] = (unsigned char)(u >> 16);
+			bytes[4 * i + 3] = (unsigned char)(u >> 24);
+		}
+		b64_reference(bytes, 4 * n, want);
+		cdb_buf_reset(&b);
+		ck_assert_int_eq(cdb_embed_b64_encode(v, n, &b), 0);
+		expect(strcmp(b.data, want) == 0, "%zu floats: %s, not %s", n,
+		    b.data, want);
+	}
+	cdb_buf_free(&b);
+}
+END_TEST
+
 START_TEST(test_check)
 {
 	float v[384];
@@ -634,8 +834,11 @@ embed_suite(void)
 	tcase_add_test(tc, test_parse_syntax);
 	tcase_add_test(tc, test_json);
 	tcase_add_test(tc, test_json_round_trip);
+	tcase_add_test(tc, test_json_fast);
+	tcase_add_test(tc, test_json_fast_bad);
 	tcase_add_test(tc, test_base64);
 	tcase_add_test(tc, test_base64_round_trip);
+	tcase_add_test(tc, test_base64_reference);
 	tcase_add_test(tc, test_check);
 	suite_add_tcase(s, tc);
 	return s;
