@@ -1530,7 +1530,6 @@ get_le(const unsigned char *p)
 	return f;
 }
 
-/* Encode n (1..3) bytes as four characters, padded with '='. */
 /* Every 12-bit value as its two base64 characters. */
 static char b64_pairs[2 * 4096];
 static pthread_once_t b64_pairs_once = PTHREAD_ONCE_INIT;
@@ -1552,6 +1551,7 @@ b64_pairs_init(void)
 	pthread_once(&b64_pairs_once, b64_pairs_fill);
 }
 
+/* Encode n (1..3) bytes as four characters, padded with '='. */
 static void
 b64_group(const unsigned char *in, size_t n, char *out)
 {
@@ -1623,7 +1623,6 @@ cdb_embed_b64_encode(const float *v, size_t dim, cdb_buf *b)
 	return 0;
 }
 
-/* Value of a base64 character, or -1. */
 /*
  * Decode the four characters at s into three bytes.  Returns -1, or the
  * offset of the first character that is not a base64 digit.
