@@ -62,7 +62,8 @@ check: all tests/unit/check_cdb lint-man
 	./tests/unit/check_cdb
 	./tests/run-cmd-tests
 
-# The suite again under ASan/UBSan, and the unit tests under valgrind.
+# The suite again under ASan/UBSan, threads under TSan, and the unit tests
+# under valgrind.
 check-sanitize:
 	./tests/sanitize
 
