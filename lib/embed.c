@@ -174,6 +174,34 @@ value_8digits(uint64_t v)
 	return value_8bytes(v - 0x3030303030303030U);
 }
 
+/* How many of the 8 bytes at p are leading digits. */
+static inline int
+digit_run8(const char *p)
+{
+	uint64_t v, bad;
+
+	memcpy(&v, p, sizeof(v));
+	bad = nondigits(v);
+	return bad ? __builtin_ctzll(bad) / 8 : 8;
+}
+
+/*
+ * How many of the 8 bytes at p are leading digits, and their value: the
+ * run is shifted to the top with '0' bytes filling in below.
+ */
+static inline int
+digits8(const char *p, uint64_t *val)
+{
+	uint64_t v;
+	int k = digit_run8(p);
+
+	memcpy(&v, p, sizeof(v));
+	if (k > 0 && k < 8)
+		v = v << (64 - 8 * k) | 0x3030303030303030U >> (8 * k);
+	*val = k ? value_8digits(v) : 0;
+	return k;
+}
+
 static size_t
 take_8digits(const char *s, size_t n, uint64_t *m)
 {
@@ -828,25 +856,18 @@ quick_digits(const char *p, const char *end, uint64_t *m)
 	unsigned c;
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-	uint64_t v, bad;
+	uint64_t v;
 	int k;
 
 	/*
 	 * Eight bytes at a time, also when fewer than eight are digits: the
-	 * lowest non-digit byte bounds the run, and the run is shifted to
-	 * the top with '0' bytes filling in below, so one multiply-add takes
+	 * lowest non-digit byte bounds the run, so one multiply-add takes
 	 * the usual 7-9 digit fraction in one or two steps.
 	 */
 	while (end - p >= 8 && *m < 10000000000U) {
-		memcpy(&v, p, sizeof(v));
-		bad = nondigits(v);
-		k = bad ? __builtin_ctzll(bad) / 8 : 8;
-		if (k == 0)
+		if ((k = digits8(p, &v)) == 0)
 			return p;
-		if (k < 8)
-			v = v << (64 - 8 * k) |
-			    0x3030303030303030U >> (8 * k);
-		*m = *m * pow10_u64[k] + value_8digits(v);
+		*m = *m * pow10_u64[k] + v;
 		p += k;
 		if (k < 8)
 			return p;
@@ -924,22 +945,6 @@ parse_token(const char *s, size_t n, float *out, size_t *used, int *shortest)
 }
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-/* How many of the 8 bytes at p are leading digits, and their value. */
-static inline int
-digits8(const char *p, uint64_t *val)
-{
-	uint64_t v, bad;
-	int k;
-
-	memcpy(&v, p, sizeof(v));
-	bad = nondigits(v);
-	k = bad ? __builtin_ctzll(bad) / 8 : 8;
-	if (k > 0 && k < 8)
-		v = v << (64 - 8 * k) | 0x3030303030303030U >> (8 * k);
-	*val = k ? value_8digits(v) : 0;
-	return k;
-}
-
 /*
  * Does k / 10^frac read back as f?  -1 when the quick conversion might
  * round twice (its double lies on a float's rounding boundary).
@@ -1239,13 +1244,11 @@ static size_t
 skip_digits(const char *s, size_t n, size_t i)
 {
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-	uint64_t v, bad;
+	int k;
 
-	for (; i + 8 <= n; i += 8) {
-		memcpy(&v, s + i, 8);
-		if ((bad = nondigits(v)) != 0)
-			return i + (size_t)__builtin_ctzll(bad) / 8;
-	}
+	for (; i + 8 <= n; i += 8)
+		if ((k = digit_run8(s + i)) < 8)
+			return i + (size_t)k;
 #endif
 	while (i < n && (unsigned)(s[i] - '0') < 10u)
 		i++;
@@ -1282,17 +1285,6 @@ plain_number(const char *s, size_t n, size_t i)
 }
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-/* How many of the 8 bytes at p are digits. */
-static inline size_t
-digit_run8(const char *p)
-{
-	uint64_t v, bad;
-
-	memcpy(&v, p, sizeof(v));
-	bad = nondigits(v);
-	return bad ? (size_t)__builtin_ctzll(bad) / 8 : 8;
-}
-
 /*
  * plain_number for the usual short components, a word per digit run
  * instead of a loop: needs 26 readable bytes at i (sign, 8 digits, dot,
@@ -1303,19 +1295,19 @@ plain_number_quick(const char *s, size_t n, size_t i)
 {
 	size_t t = i + (s[i] == '-'), k;
 
-	k = digit_run8(s + t);
+	k = (size_t)digit_run8(s + t);
 	if (k == 0 || k == 8 || (k > 1 && s[t] == '0'))
 		return k == 8 ? plain_number(s, n, i) : 0;
 	t += k;
 	if (s[t] != '.')
 		return t;
-	k = digit_run8(s + t + 1);
+	k = (size_t)digit_run8(s + t + 1);
 	if (k == 0)
 		return 0;
 	if (k < 8)
 		return t + 1 + k;
 	/* Shortest float32 fractions are often 8 or 9 digits. */
-	k = digit_run8(s + t + 9);
+	k = (size_t)digit_run8(s + t + 9);
 	return k == 8 ? skip_digits(s, n, t + 17) : t + 9 + k;
 }
 #else
@@ -1382,7 +1374,7 @@ plain_block(const struct classes *k, struct carry *cr, int *end,
 		return -1;
 	s = c << 1 | cr->c;	/* token starts */
 	f = (s & ~m) | m << 1 | cr->m; /* first digits */
-	if ((m & ~s) || (f & v & ~d) || ((f & k->z & ~(1ULL << 63)) << 1 & d) ||
+	if ((m & ~s) || (f & v & ~d) || ((f & k->z) << 1 & d) ||
 	    (cr->fz && (d & 1)))
 		return -1;
 	/* A dot and a comma or the end sit between two digits. */
