@@ -244,6 +244,12 @@ struct counter {
 	cdb_error err;
 };
 
+static long
+page_size(const struct job *j)
+{
+	return j->o->batch > 0 ? j->o->batch : 1000;
+}
+
 static int
 filtered(const struct job *j)
 {
@@ -405,8 +411,6 @@ static int
 write_one(struct job *j, cdb_page *pg, const char *name, long long off,
     long n, long before, cdb_error *e)
 {
-	long limit = j->o->batch > 0 ? j->o->batch : 1000;
-
 	if (cdb_page_parse(pg, e) == -1)
 		return -1;
 	if ((long)pg->n != n)
@@ -416,7 +420,7 @@ write_one(struct job *j, cdb_page *pg, const char *name, long long off,
 		return -1;
 	if (j->o->progress)
 		j->o->progress(j->o->arg, name, off + n, before);
-	return n == limit ? commit(j, name, off + n, e) : 0;
+	return n == page_size(j) ? commit(j, name, off + n, e) : 0;
 }
 
 /* Collection i: its line, its pages, its end. */
@@ -426,10 +430,9 @@ write_coll(struct job *j, struct counter *k, size_t i, cdb_error *e)
 	json_t *coll = json_array_get(k->colls, i);
 	const char *name = json_string_value(json_object_get(coll, "name"));
 	json_t *cur = j->ckpt ? json_object_get(j->ckpt, "collection") : NULL;
-	long limit = j->o->batch > 0 ? j->o->batch : 1000, n, before, after;
+	long limit = page_size(j), n, before, after;
 	long long off;
 	cdb_page *pg;
-	size_t ci;
 	int rc;
 
 	if (wait_count(k, &k->before[i], &before, e) == -1)
@@ -440,7 +443,7 @@ write_coll(struct job *j, struct counter *k, size_t i, cdb_error *e)
 		commit(j, name, 0, e) == -1))
 		return -1;
 	do {
-		if ((rc = cdb_pager_next(k->pager, &pg, &ci, &off, &n, e)) != 1)
+		if ((rc = cdb_pager_next(k->pager, &pg, &off, &n, e)) != 1)
 			return rc == 0 ? cdb_error_set(e, CDB_ERR_SYS,
 					     "pager ended early")
 				       : -1;
@@ -478,7 +481,7 @@ pager_for(struct job *j, json_t *colls, const char **ids, long long start,
 	po.ids = ids;
 	po.ncoll = json_array_size(colls);
 	po.start = start;
-	po.limit = j->o->batch > 0 ? j->o->batch : 1000;
+	po.limit = page_size(j);
 	po.include = CDB_INC_DOCUMENTS | CDB_INC_METADATAS | CDB_INC_URIS;
 	if (j->o->form != CDB_EMB_NONE)
 		po.include |= CDB_INC_EMBEDDINGS;

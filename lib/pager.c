@@ -165,13 +165,10 @@ landed(cdb_pager *p, struct slot *s, long n, const cdb_error *e)
 
 	if (n == -1) {
 		/* A page past the end is not needed; its failure is not one. */
-		if (stale(p, s)) {
-			s->state = SL_FREE;
-			return;
-		}
-		if (!p->failed)
+		if (!stale(p, s) && !p->failed) {
 			p->err = *e;
-		p->failed = 1;
+			p->failed = 1;
+		}
 		s->state = SL_FREE;
 		return;
 	}
@@ -219,53 +216,41 @@ fetch_loop(void *arg)
 	return NULL;
 }
 
+/* The slot in state st holding the page the reader waits for, or NULL. */
 static struct slot *
-find_ready(cdb_pager *p)
+waited(cdb_pager *p, int st)
 {
 	int i;
 
 	for (i = 0; i < p->nslots; i++)
-		if (p->slots[i].state == SL_READY &&
-		    p->slots[i].coll == p->wc && p->slots[i].off == p->woff)
+		if (p->slots[i].state == st && p->slots[i].coll == p->wc &&
+		    p->slots[i].off == p->woff)
 			return &p->slots[i];
 	return NULL;
 }
 
-/* Is the page the reader waits for being fetched? */
-static int
-in_flight(const cdb_pager *p)
-{
-	int i;
-
-	for (i = 0; i < p->nslots; i++)
-		if (p->slots[i].state == SL_FETCHING &&
-		    p->slots[i].coll == p->wc && p->slots[i].off == p->woff)
-			return 1;
-	return 0;
-}
-
 int
-cdb_pager_next(cdb_pager *p, cdb_page **pg, size_t *coll, long long *off,
-    long *n, cdb_error *e)
+cdb_pager_next(cdb_pager *p, cdb_page **pg, long long *off, long *n,
+    cdb_error *e)
 {
 	struct slot *s = NULL;
+	int rc = 1;
 
 	pthread_mutex_lock(&p->mu);
 	/* After a failure nothing new is asked for: wait only for the page
 	 * if it is on its way. */
-	while (p->wc < p->o.ncoll && (s = find_ready(p)) == NULL &&
-	    (!p->failed || in_flight(p)))
+	while (p->wc < p->o.ncoll && (s = waited(p, SL_READY)) == NULL &&
+	    (!p->failed || waited(p, SL_FETCHING) != NULL))
 		pthread_cond_wait(&p->cv, &p->mu);
 	if (s == NULL) {
+		rc = p->wc < p->o.ncoll ? -1 : 0;
+		if (rc == -1)
+			*e = p->err;
 		pthread_mutex_unlock(&p->mu);
-		if (p->wc >= p->o.ncoll)
-			return 0;
-		*e = p->err;
-		return -1;
+		return rc;
 	}
 	s->state = SL_TAKEN;
 	*pg = &s->page;
-	*coll = s->coll;
 	*off = s->off;
 	*n = s->n;
 	if (s->n == p->o.limit)
@@ -275,7 +260,7 @@ cdb_pager_next(cdb_pager *p, cdb_page **pg, size_t *coll, long long *off,
 	drop_stale(p);
 	pthread_cond_broadcast(&p->cv);
 	pthread_mutex_unlock(&p->mu);
-	return 1;
+	return rc;
 }
 
 void

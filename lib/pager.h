@@ -53,12 +53,13 @@ void cdb_pager_expect(cdb_pager *p, size_t i, long count);
 /*
  * The next page in order, waiting for it: 1 with *pg (the raw answer
  * in (*pg)->body, not yet parsed; give it back with cdb_pager_release),
- * its collection index, the offset of its first record and its record
- * count; 0 when every collection has ended; -1 with e when a request
- * failed (the first failure).
+ * the offset of its first record and its record count; a page shorter
+ * than the limit is its collection's last, and the next one is the next
+ * collection's first.  0 when every collection has ended; -1 with e when
+ * a request failed (the first failure).
  */
-int cdb_pager_next(cdb_pager *p, cdb_page **pg, size_t *coll,
-    long long *off, long *n, cdb_error *e);
+int cdb_pager_next(cdb_pager *p, cdb_page **pg, long long *off, long *n,
+    cdb_error *e);
 
 /* Return a page from cdb_pager_next for reuse. */
 void cdb_pager_release(cdb_pager *p, cdb_page *pg);
