@@ -128,6 +128,23 @@ at_exit() {
 	_cdb_at_exit+=("$*")
 }
 
+# start_proxy NAME TARGET [ENV=VALUE...]: tests/fixtures/proxy.mjs in front
+# of TARGET with those settings (see its header; LOG defaults to
+# $T/NAME.log), stopped when the test exits; sets P_NAME to its URL.
+start_proxy() {
+	local name=$1 target=$2 i
+	shift 2
+	env LOG="$T/$name.log" "$@" node "$REPO/tests/fixtures/proxy.mjs" \
+		"$target" "$T/$name.port" &
+	at_exit "kill $! 2>/dev/null || true"
+	for ((i = 0; i < 100; i++)); do
+		[ -s "$T/$name.port" ] && break
+		sleep 0.05
+	done
+	[ -s "$T/$name.port" ] || fail "start_proxy $name: no port after 5 s"
+	printf -v "P_$name" 'http://127.0.0.1:%s' "$(cat "$T/$name.port")"
+}
+
 _cdb_cleanup() {
 	local status=$? name pids=() cmd
 	trap - ERR

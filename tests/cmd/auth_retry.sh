@@ -8,19 +8,9 @@
 start_server a
 node "$REPO/tests/fixtures/bulk.mjs" "$URL_a" auth-src 30 4
 
-proxy() { # proxy NAME [ENV=VALUE...]: start one, set $P_NAME to its URL
-	local name=$1
-	shift
-	env "$@" LOG="$T/$name.log" node "$REPO/tests/fixtures/proxy.mjs" \
-		"$URL_a" "$T/$name.port" &
-	echo $! >> "$T/proxies"
-	for ((i = 0; i < 100; i++)); do
-		[ -s "$T/$name.port" ] && break
-		sleep 0.05
-	done
-	printf -v "P_$name" 'http://127.0.0.1:%s' "$(cat "$T/$name.port")"
+proxy() { # proxy NAME [ENV=VALUE...]: one in front of server a
+	start_proxy "$1" "$URL_a" "${@:2}"
 }
-at_exit 'kill $(cat "$T/proxies" 2>/dev/null) 2>/dev/null || true'
 
 proxy bearer TOKEN=s3cr3t-t0ken
 proxy xtoken TOKEN=s3cr3t-t0ken HEADER=x-chroma-token

@@ -11,14 +11,8 @@ start_server b
 node "$REPO/tests/fixtures/bulk.mjs" "$URL_a" claims 3000 16
 cdb-export -q -u "$URL_a" > "$T/dump.ndjson"
 
-CKPT="$T/ckpt" FIRST_LINE=3 node "$REPO/tests/fixtures/proxy.mjs" \
-	"$URL_b" "$T/port" &
-at_exit "kill $! 2>/dev/null || true"
-for ((i = 0; i < 100; i++)); do
-	[ -s "$T/port" ] && break
-	sleep 0.05
-done
-proxy=http://127.0.0.1:$(cat "$T/port")
+start_proxy claims "$URL_b" CKPT="$T/ckpt" FIRST_LINE=3
+proxy=$P_claims
 
 for jobs in 1 3; do
 	cdb-import -q -u "$proxy" -b 100 -j "$jobs" -c "$T/ckpt" --append \

@@ -12,16 +12,8 @@ node "$REPO/tests/fixtures/bulk.mjs" "$URL_a" sieve 30 4
 node "$REPO/tests/fixtures/bulk.mjs" "$URL_a" rush 30 4
 
 proxy() { # proxy NAME: one that adds a record before the second /get
-	MUTATE_GET=2 MUTATE_DIM=4 node "$REPO/tests/fixtures/proxy.mjs" \
-		"$URL_a" "$T/$1.port" &
-	echo $! >> "$T/proxies"
-	for ((i = 0; i < 100; i++)); do
-		[ -s "$T/$1.port" ] && break
-		sleep 0.05
-	done
-	printf -v "P_$1" 'http://127.0.0.1:%s' "$(cat "$T/$1.port")"
+	start_proxy "$1" "$URL_a" MUTATE_GET=2 MUTATE_DIM=4
 }
-at_exit 'kill $(cat "$T/proxies") 2>/dev/null || true'
 proxy plain
 proxy filtered
 proxy parallel

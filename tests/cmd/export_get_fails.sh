@@ -12,15 +12,8 @@ node "$REPO/tests/fixtures/bulk.mjs" "$URL_a" gf-one 260 8
 node "$REPO/tests/fixtures/bulk.mjs" "$URL_a" gf-two 240 8
 
 touch "$T/broken"
-FAIL_GET=5 FAIL_STATUS=400 FAIL_WHILE="$T/broken" \
-	node "$REPO/tests/fixtures/proxy.mjs" "$URL_a" "$T/port" &
-echo $! > "$T/proxy"
-at_exit 'kill $(cat "$T/proxy") 2>/dev/null || true'
-for ((i = 0; i < 100; i++)); do
-	[ -s "$T/port" ] && break
-	sleep 0.05
-done
-P=http://127.0.0.1:$(cat "$T/port")
+start_proxy fails "$URL_a" FAIL_GET=5 FAIL_STATUS=400 FAIL_WHILE="$T/broken"
+P=$P_fails
 
 args=(-j 3 -b 50 -u "$P" -o "$T/out.ndjson" -c "$T/ckpt")
 assert_status 1 timeout 60 "$CDB_EXPORT" "${args[@]}" 2> "$T/err"
