@@ -34,8 +34,8 @@ cdb_shard_parse(const char *s, cdb_shard *sh, cdb_error *e)
 }
 
 void
-cdb_shard_range(const cdb_shard *sh, long long count, long long *lo,
-    long long *hi)
+cdb_shard_range(
+    const cdb_shard *sh, long long count, long long *lo, long long *hi)
 {
 	if (count < 0)
 		count = 0;

@@ -20,7 +20,7 @@ int cdb_shard_parse(const char *s, cdb_shard *sh, cdb_error *e);
  * holds; *hi is -1 for the last shard, which reads to the end and so
  * also takes records added after the count.
  */
-void cdb_shard_range(const cdb_shard *sh, long long count, long long *lo,
-    long long *hi);
+void cdb_shard_range(
+    const cdb_shard *sh, long long count, long long *lo, long long *hi);
 
 #endif
