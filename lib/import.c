@@ -40,6 +40,7 @@ struct target {
 	char *name;
 	char *id;     /* server's collection id; NULL in a dry run */
 	size_t dim;   /* expected embedding length, 0: not known yet */
+	long long nrec; /* its record lines so far */
 	struct batch *pending;
 };
 
@@ -556,6 +557,30 @@ submit_all(struct imp *m, cdb_error *e)
 	return 0;
 }
 
+static void
+stop_at(void *arg, long line, const char *msg)
+{
+	cdb_error_setl(arg, line, "%s", msg);
+}
+
+/*
+ * The target's limits: a dry run reports every line that breaks one, so
+ * that all can be fixed at once; an import stops at the first.
+ */
+static int
+check_limits(struct imp *m, const cdb_item *it, long long nth, cdb_error *e)
+{
+	if (m->o->limits == NULL)
+		return 0;
+	if (m->o->dry_run && m->o->broken != NULL) {
+		m->st->broken += cdb_quota_check(m->o->limits, it, nth,
+		    m->o->broken, m->o->arg);
+		return 0;
+	}
+	return cdb_quota_check(m->o->limits, it, nth, stop_at, e) > 0 ? -1
+									: 0;
+}
+
 static int
 on_collection(struct imp *m, const cdb_item *it, cdb_error *e)
 {
@@ -570,7 +595,7 @@ on_collection(struct imp *m, const cdb_item *it, cdb_error *e)
 		return cdb_error_setl(e, it->line,
 		    "collection \"%s\" in a stream that may hold only \"%s\"",
 		    name, m->o->collection);
-	if (submit_all(m, e) == -1)
+	if (check_limits(m, it, 0, e) == -1 || submit_all(m, e) == -1)
 		return -1;
 	nt = realloc(m->targets, (m->ntargets + 1) * sizeof(*nt));
 	if (nt == NULL)
@@ -720,6 +745,8 @@ on_record(struct imp *m, const cdb_item *it, cdb_error *e)
 	long full;
 
 	m->st->read++;
+	if (check_limits(m, it, ++t->nrec, e) == -1)
+		return -1;
 	if (it->line <= m->skip_to) {
 		m->st->skipped++;
 		return 0;
@@ -843,6 +870,15 @@ setup(struct imp *m, cdb_error *e)
 		return cdb_error_set(e, CDB_ERR_USAGE,
 		    "batch size %ld is above the server's limit of %ld",
 		    m->batch, maxb);
+	if (m->o->limits != NULL && m->o->limits->records_per_write > 0) {
+		if (m->o->batch > m->o->limits->records_per_write)
+			return cdb_error_set(e, CDB_ERR_USAGE,
+			    "batch size %ld is above the limit of %lld records "
+			    "per write",
+			    m->batch, m->o->limits->records_per_write);
+		if (m->batch > m->o->limits->records_per_write)
+			m->batch = (long)m->o->limits->records_per_write;
+	}
 	m->max_bytes = m->o->max_bytes ? m->o->max_bytes : DEFAULT_MAX_BYTES;
 	m->st->batch = m->batch;
 	m->st->base64 = m->base64;
@@ -884,6 +920,10 @@ run(struct imp *m, FILE *in, cdb_error *e)
 		return -1;
 	}
 	m->st->partial = cdb_reader_partial(m->r);
+	if (m->st->broken > 0)
+		return cdb_error_set(e, CDB_ERR_INPUT,
+		    "%lld limits of the target broken; nothing was written",
+		    m->st->broken);
 	if (flush_all(m, e) == -1) {
 		save_ckpt(m, 0, NULL);
 		return -1;
