@@ -8,7 +8,7 @@
 
 #define F(name)                                                                \
 	{                                                                      \
-#name, offsetof(cdb_quota, name)                              \
+#name, offsetof(cdb_quota, name)                               \
 	}
 
 static const struct field {
