@@ -8,7 +8,7 @@ command -v parallel >/dev/null || fail "GNU parallel is not installed (tests/ins
 start_server a
 start_server b
 node "$REPO/tests/fixtures/populate.mjs" "$URL_a" >/dev/null
-node "$REPO/tests/fixtures/bulk.mjs" "$URL_a" bulk 900 16 >/dev/null
+node "$REPO/tests/fixtures/bulk.mjs" "$URL_a" bulk 600 16 >/dev/null
 
 "$REPO/examples/sharded-migrate.sh" --old "$URL_a" --new "$URL_b" -n 3 \
 	--dir "$T/run" > "$T/out" 2> "$T/err" || fail "example failed: $(cat "$T/err")"

@@ -35,6 +35,22 @@ for k in 1 2 3; do
 		fail "shard $k trailer does not count its own records"
 done
 
+# cdb-rollback snapshot --shard: the same split, one snapshot per shard,
+# each verified; together they hold every record once; restore refuses one.
+for k in 1 2 3; do
+	cdb-rollback snapshot -q -u "$URL_a" --shard "$k/3" -o "$T/snap$k.tar"
+	cdb-rollback verify -q "$T/snap$k.tar"
+	jq -e --argjson k "$k" '.shard == {index: $k, of: 3}' \
+		<(tar -xOf "$T/snap$k.tar" manifest.json) >/dev/null ||
+		fail "snapshot $k: manifest does not name its shard"
+	mkdir "$T/snap$k"
+	tar -xf "$T/snap$k.tar" -C "$T/snap$k"
+done
+ids "$T"/snap?/collections/*.ndjson > "$T/ids.snap"
+cmp -s "$T/ids.full" "$T/ids.snap" || fail "the snapshot shards do not hold every record once"
+assert_status 2 cdb-rollback restore -q -f -u "$URL_b" -w "$T/w" "$T/snap1.tar" 2> "$T/err"
+grep -q 'is one shard of a snapshot' "$T/err" || fail "unexpected: $(cat "$T/err")"
+
 # Three shard pipelines at once into one empty target.
 for k in 1 2 3; do
 	cdb-export -q -u "$URL_a" --shard "$k/3" |
