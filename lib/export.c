@@ -15,6 +15,12 @@
 
 #define CKPT_VERSION 1
 #define OUTBUF (1 << 20) /* stdio's page-sized default costs a syscall a page */
+/*
+ * A default page holds about this many embedding values (1000 records of
+ * 384 dimensions): memory goes with the pages in flight, so wider vectors
+ * get fewer records per page, and the bound holds at any dimension.
+ */
+#define PAGE_VALUES (1000L * 384)
 
 struct job {
 	cdb_chroma *c;
@@ -24,6 +30,7 @@ struct job {
 	cdb_writer *w;
 	json_t *ckpt;	 /* state being saved; NULL without -c */
 	json_t *counts;	 /* a shard's collection counts, by name */
+	long page;	 /* default page size for these collections */
 	char *outbuf;	      /* stdio buffer of an output file we opened */
 	cdb_buf line;
 };
@@ -251,7 +258,7 @@ struct counter {
 static long
 page_size(const struct job *j)
 {
-	return j->o->batch > 0 ? j->o->batch : 1000;
+	return j->o->batch > 0 ? j->o->batch : j->page;
 }
 
 static int
@@ -782,6 +789,24 @@ todo_list(struct job *j, json_t *colls, long long *start, cdb_error *e)
 	return todo;
 }
 
+/* The default page size: 1000, fewer for the widest embeddings. */
+static long
+default_page(const struct job *j, json_t *colls)
+{
+	json_int_t dim, widest = 0;
+	json_t *coll;
+	size_t i;
+
+	json_array_foreach(colls, i, coll) {
+		dim = json_integer_value(json_object_get(coll, "dimension"));
+		if (dim > widest)
+			widest = dim;
+	}
+	if (j->o->form == CDB_EMB_NONE || widest * 1000 <= PAGE_VALUES)
+		return 1000;
+	return PAGE_VALUES / widest > 0 ? (long)(PAGE_VALUES / widest) : 1;
+}
+
 static int
 run(struct job *j, cdb_error *e)
 {
@@ -802,6 +827,7 @@ run(struct job *j, cdb_error *e)
 		json_decref(colls);
 		return -1;
 	}
+	j->page = default_page(j, colls);
 	if (j->w == NULL) {
 		if ((j->w = cdb_writer_new(j->out)) == NULL ||
 		    write_header(j, colls, e) == -1) {

@@ -24,7 +24,7 @@ typedef void cdb_progress_fn(void *arg, const char *collection,
 typedef struct cdb_export_opts {
 	char *const *names;	  /* collections to export; NULL: all */
 	size_t nnames;
-	long batch;		  /* page size; 0: 1000 */
+	long batch;		  /* page size; 0: 1000, fewer when wide */
 	int jobs;		  /* gets in flight; 0: CDB_EXPORT_JOBS */
 	const json_t *where;	  /* or NULL */
 	const json_t *where_document;
