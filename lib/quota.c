@@ -90,11 +90,12 @@ cdb_quota_load(const char *spec, cdb_quota *l, cdb_error *e)
 	json_object_foreach (j, key, v) {
 		if ((f = field_named(key)) == NULL || !json_is_integer(v) ||
 		    json_integer_value(v) < 1) {
-			json_decref(j);
-			return cdb_error_set(e, CDB_ERR_USAGE,
+			cdb_error_set(e, CDB_ERR_USAGE,
 			    f == NULL ? "%s: unknown limit \"%s\""
 			              : "%s: \"%s\" must be a positive integer",
 			    spec, key);
+			json_decref(j); /* after the message: key is in j */
+			return -1;
 		}
 		*slot(l, f) = json_integer_value(v);
 	}
