@@ -23,10 +23,9 @@ usage(int status)
 	    "                  [--allow-partial] [--append] [--auth-header "
 	    "name]\n"
 	    "                  [--database name] [--dry-run] [--insecure] "
-	    "[--max-request-bytes n]\n"
-	    "                  [--limits chroma-cloud|file] [--mode add|upsert] "
-	    "[--tenant name]\n"
-	    "                  [file]\n");
+	    "[--limits chroma-cloud|file]\n"
+	    "                  [--max-request-bytes n] [--mode add|upsert] "
+	    "[--tenant name] [file]\n");
 	exit(status);
 }
 
