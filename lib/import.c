@@ -414,6 +414,37 @@ empty_meta(const json_t *v)
 	    (json_is_object(v) && json_object_size(v) == 0);
 }
 
+/* Equal values, numbers by value: a server may give 1.0 back as 1. */
+static int
+same_value(const json_t *a, const json_t *b)
+{
+	const char *key;
+	json_t *v;
+	size_t i;
+
+	if (json_is_number(a) && json_is_number(b))
+		return json_number_value(a) == json_number_value(b);
+	if (json_is_object(a) && json_is_object(b)) {
+		if (json_object_size(a) != json_object_size(b))
+			return 0;
+		json_object_foreach((json_t *)a, key, v) {
+			if (!same_value(v, json_object_get(b, key)))
+				return 0;
+		}
+		return 1;
+	}
+	if (json_is_array(a) && json_is_array(b)) {
+		if (json_array_size(a) != json_array_size(b))
+			return 0;
+		json_array_foreach(a, i, v) {
+			if (!same_value(v, json_array_get(b, i)))
+				return 0;
+		}
+		return 1;
+	}
+	return json_equal(a, b);
+}
+
 /*
  * Was the existing collection made from the same collection line?  Every
  * shard of an export carries the same one, so a difference means the
@@ -438,7 +469,7 @@ same_setup(struct imp *m, const cdb_item *it, json_t *have, const char *name,
 		    name, have_sp, want_sp);
 	if (m->shard.n == 0)
 		return 0;
-	if (!(empty_meta(wm) && empty_meta(hm)) && !json_equal(wm, hm))
+	if (!(empty_meta(wm) && empty_meta(hm)) && !same_value(wm, hm))
 		return cdb_error_setl(e, it->line,
 		    "collection \"%s\" exists on the target with other "
 		    "metadata than this shard's collection line: the shards "
