@@ -25,8 +25,8 @@ usage(int status)
 	    "[-o file] [-u url]\n"
 	    "                  [--auth-header name] [--database name] "
 	    "[--embeddings float|base64|none]\n"
-	    "                  [--insecure] [--tenant name] [--where json] "
-	    "[--where-document json]\n"
+	    "                  [--insecure] [--shard K/N] [--tenant name]\n"
+	    "                  [--where json] [--where-document json]\n"
 	    "                  [collection ...]\n");
 	exit(status);
 }
@@ -81,7 +81,7 @@ int
 main(int argc, char *argv[])
 {
 	enum { OPT_TENANT = 256, OPT_DB, OPT_WHERE, OPT_WHERE_DOC, OPT_EMB,
-		OPT_INSECURE, OPT_AUTH };
+		OPT_INSECURE, OPT_AUTH, OPT_SHARD };
 	static const struct option longopts[] = {
 		{"url", required_argument, NULL, 'u'},
 		{"tenant", required_argument, NULL, OPT_TENANT},
@@ -96,6 +96,7 @@ main(int argc, char *argv[])
 		{"quiet", no_argument, NULL, 'q'},
 		{"insecure", no_argument, NULL, OPT_INSECURE},
 		{"auth-header", required_argument, NULL, OPT_AUTH},
+		{"shard", required_argument, NULL, OPT_SHARD},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -142,6 +143,11 @@ main(int argc, char *argv[])
 		case 'q': quiet = 1; break;
 		case OPT_INSECURE: ho.insecure = 1; break;
 		case OPT_AUTH: ho.auth_header = optarg; break;
+		case OPT_SHARD:
+			cdb_error_clear(&e);
+			if (cdb_shard_parse(optarg, &o.shard, &e) == -1)
+				errx(CDB_EXIT_USAGE, "%s", e.text);
+			break;
 		case 'h': usage(CDB_EXIT_OK); break;
 		default: usage(CDB_EXIT_USAGE);
 		}

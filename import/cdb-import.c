@@ -23,9 +23,16 @@ usage(int status)
 	    "                  [--allow-partial] [--append] [--auth-header "
 	    "name]\n"
 	    "                  [--database name] [--dry-run] [--insecure] "
-	    "[--max-request-bytes n]\n"
-	    "                  [--mode add|upsert] [--tenant name] [file]\n");
+	    "[--limits chroma-cloud|file]\n"
+	    "                  [--max-request-bytes n] [--mode add|upsert] "
+	    "[--tenant name] [file]\n");
 	exit(status);
+}
+
+static void
+on_broken(void *arg, long line, const char *msg)
+{
+	warnx("%s:%ld: %s", (const char *)arg, line, msg);
 }
 
 static void
@@ -77,7 +84,7 @@ int
 main(int argc, char *argv[])
 {
 	enum { OPT_TENANT = 256, OPT_DB, OPT_MODE, OPT_DRY, OPT_APPEND,
-		OPT_PARTIAL, OPT_INSECURE, OPT_AUTH, OPT_MAXB };
+		OPT_PARTIAL, OPT_INSECURE, OPT_AUTH, OPT_MAXB, OPT_LIMITS };
 	static const struct option longopts[] = {
 		{"url", required_argument, NULL, 'u'},
 		{"tenant", required_argument, NULL, OPT_TENANT},
@@ -93,11 +100,13 @@ main(int argc, char *argv[])
 		{"quiet", no_argument, NULL, 'q'},
 		{"insecure", no_argument, NULL, OPT_INSECURE},
 		{"auth-header", required_argument, NULL, OPT_AUTH},
+		{"limits", required_argument, NULL, OPT_LIMITS},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	cdb_import_opts o;
 	cdb_import_stats st;
+	cdb_quota lim;
 	cdb_http_opts ho;
 	cdb_error e;
 	FILE *in = stdin;
@@ -135,6 +144,13 @@ main(int argc, char *argv[])
 		case 'q': quiet = 1; break;
 		case OPT_INSECURE: ho.insecure = 1; break;
 		case OPT_AUTH: ho.auth_header = optarg; break;
+		case OPT_LIMITS:
+			cdb_error_clear(&e);
+			if (cdb_quota_load(optarg, &lim, &e) == -1)
+				errx(CDB_EXIT_USAGE, "--limits: %s", e.text);
+			o.limits = &lim;
+			o.broken = on_broken;
+			break;
 		case 'h': usage(CDB_EXIT_OK); break;
 		default: usage(CDB_EXIT_USAGE);
 		}
@@ -150,6 +166,7 @@ main(int argc, char *argv[])
 	signal(SIGPIPE, SIG_IGN);
 	cdb_cli_bigbuf(in, 0);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
+	o.arg = (void *)o.input;
 	if (!quiet && isatty(STDERR_FILENO))
 		o.progress = on_progress;
 	cdb_error_clear(&e);

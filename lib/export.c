@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "checkpoint.h"
+#include "digest.h"
 #include "embed.h"
 #include "export.h"
 #include "json.h"
@@ -14,6 +15,12 @@
 
 #define CKPT_VERSION 1
 #define OUTBUF (1 << 20) /* stdio's page-sized default costs a syscall a page */
+/*
+ * A default page holds about this many embedding values (1000 records of
+ * 384 dimensions): memory goes with the pages in flight, so wider vectors
+ * get fewer records per page, and the bound holds at any dimension.
+ */
+#define PAGE_VALUES (1000L * 384)
 
 struct job {
 	cdb_chroma *c;
@@ -22,6 +29,8 @@ struct job {
 	FILE *out;
 	cdb_writer *w;
 	json_t *ckpt;	 /* state being saved; NULL without -c */
+	json_t *counts;	 /* a shard's collection counts, by name */
+	long page;	 /* default page size for these collections */
 	char *outbuf;	      /* stdio buffer of an output file we opened */
 	cdb_buf line;
 };
@@ -199,13 +208,15 @@ format_row(struct job *j, cdb_page *p, size_t i, const char *name)
 	    at(p->uris, i), emb, p->dim, j->o->form, et, el);
 }
 
+/* The page's first n rows (a shard's last page may end before its end). */
 static int
-write_page(struct job *j, cdb_page *p, const char *name, cdb_error *e)
+write_page(struct job *j, cdb_page *p, size_t n, const char *name,
+    cdb_error *e)
 {
 	size_t i;
 	int rc;
 
-	for (i = 0; i < p->n; i++) {
+	for (i = 0; i < n; i++) {
 		cdb_buf_reset(&j->line);
 		if ((rc = format_row(j, p, i, name)) == -2)
 			return cdb_error_set(e, CDB_ERR_SERVER,
@@ -217,7 +228,7 @@ write_page(struct job *j, cdb_page *p, const char *name, cdb_error *e)
 			j->line.len, e) == -1)
 			return -1;
 	}
-	j->st->records += (long long)p->n;
+	j->st->records += (long long)n;
 	return 0;
 }
 
@@ -247,7 +258,7 @@ struct counter {
 static long
 page_size(const struct job *j)
 {
-	return j->o->batch > 0 ? j->o->batch : 1000;
+	return j->o->batch > 0 ? j->o->batch : j->page;
 }
 
 static int
@@ -265,7 +276,7 @@ filtered(const struct job *j)
 static int
 recounted(const struct job *j)
 {
-	return filtered(j) || j->o->jobs != 1;
+	return filtered(j) || j->o->jobs != 1 || j->o->shard.n > 0;
 }
 
 /* Count collection i into *slot; 0, or -1 having stopped counting. */
@@ -302,7 +313,8 @@ count_loop(void *arg)
 	int stop;
 
 	for (i = 0; i < n; i++) {
-		if (count_one(k, i, &k->before[i]) == -1)
+		/* A shard's counts were taken before its header. */
+		if (k->before[i] == -1 && count_one(k, i, &k->before[i]) == -1)
 			return NULL;
 		cdb_pager_expect(k->pager, i, k->before[i]);
 	}
@@ -362,8 +374,13 @@ counter_start(struct counter *k, struct job *j, json_t *colls,
 	k->after = malloc((n + 1) * sizeof(long));
 	if (k->before == NULL || k->after == NULL)
 		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		k->before[i] = k->after[i] = -1;
+		if (j->counts != NULL)
+			k->before[i] = (long)json_integer_value(json_object_get(
+			    j->counts, json_string_value(json_object_get(
+					   json_array_get(colls, i), "name"))));
+	}
 	if ((k->cc = cdb_chroma_clone(j->c, e)) == NULL)
 		return -1;
 	if (pthread_create(&k->th, NULL, count_loop, k) != 0) {
@@ -396,7 +413,8 @@ static void
 recount(struct job *j, const char *name, long before, long after,
     long long exported)
 {
-	if (after != before || (!filtered(j) && exported != before)) {
+	if (after != before ||
+	    (!filtered(j) && j->o->shard.n == 0 && exported != before)) {
 		j->st->changed = 1;
 		warnf(j,
 		    "collection \"%s\" changed during the export: %ld records "
@@ -413,10 +431,10 @@ write_one(struct job *j, cdb_page *pg, const char *name, long long off,
 {
 	if (cdb_page_parse(pg, e) == -1)
 		return -1;
-	if ((long)pg->n != n)
+	if ((long)pg->n != n && !(j->o->shard.n > 0 && (long)pg->n > n))
 		return cdb_error_set(e, CDB_ERR_SERVER,
 		    "server answer changed its record count");
-	if (write_page(j, pg, name, e) == -1)
+	if (write_page(j, pg, (size_t)n, name, e) == -1)
 		return -1;
 	if (j->o->progress)
 		j->o->progress(j->o->arg, name, off + n, before);
@@ -431,12 +449,14 @@ write_coll(struct job *j, struct counter *k, size_t i, cdb_error *e)
 	const char *name = json_string_value(json_object_get(coll, "name"));
 	json_t *cur = j->ckpt ? json_object_get(j->ckpt, "collection") : NULL;
 	long limit = page_size(j), n, before, after;
-	long long off;
+	long long off, lo, stop = -1;
 	cdb_page *pg;
 	int rc;
 
 	if (wait_count(k, &k->before[i], &before, e) == -1)
 		return -1;
+	if (j->o->shard.n > 0)
+		cdb_shard_range(&j->o->shard, before, &lo, &stop);
 	/* Resuming inside it: its line is already in the output. */
 	if (!(json_is_string(cur) && strcmp(json_string_value(cur), name) == 0) &&
 	    (write_collection_line(j, coll, before, e) == -1 ||
@@ -447,13 +467,13 @@ write_coll(struct job *j, struct counter *k, size_t i, cdb_error *e)
 			return rc == 0 ? cdb_error_set(e, CDB_ERR_SYS,
 					     "pager ended early")
 				       : -1;
-		if (n < limit)
+		if (n < limit || (stop >= 0 && off + n >= stop))
 			count_ended(k, i);
 		rc = write_one(j, pg, name, off, n, before, e);
 		cdb_pager_release(k->pager, pg);
 		if (rc == -1)
 			return -1;
-	} while (n == limit);
+	} while (n == limit && !(stop >= 0 && off + n >= stop));
 	off += n;
 	after = (long)off;
 	if (recounted(j) && wait_count(k, &k->after[i], &after, e) == -1)
@@ -468,16 +488,27 @@ write_coll(struct job *j, struct counter *k, size_t i, cdb_error *e)
 }
 
 static cdb_pager *
-pager_for(struct job *j, json_t *colls, const char **ids, long long start,
-    cdb_error *e)
+pager_for(struct job *j, json_t *colls, const char **ids, long long *range,
+    long long start, cdb_error *e)
 {
+	size_t i, n = json_array_size(colls);
 	cdb_pager_opts po;
 	json_t *coll;
-	size_t i;
+	long long count;
 
 	memset(&po, 0, sizeof(po));
-	json_array_foreach(colls, i, coll)
-	    ids[i] = json_string_value(json_object_get(coll, "id"));
+	json_array_foreach(colls, i, coll) {
+		ids[i] = json_string_value(json_object_get(coll, "id"));
+		if (j->counts == NULL)
+			continue;
+		count = json_integer_value(json_object_get(j->counts,
+		    json_string_value(json_object_get(coll, "name"))));
+		cdb_shard_range(&j->o->shard, count, &range[i], &range[n + i]);
+	}
+	if (j->counts != NULL) {
+		po.base = range;
+		po.stop = range + n;
+	}
 	po.ids = ids;
 	po.ncoll = json_array_size(colls);
 	po.start = start;
@@ -499,15 +530,18 @@ export_all(struct job *j, json_t *colls, long long start, cdb_error *e)
 {
 	size_t i, n = json_array_size(colls);
 	const char **ids = calloc(n + 1, sizeof(*ids));
+	long long *range = calloc(2 * n + 1, sizeof(*range));
 	struct counter k;
-	cdb_pager *pager;
+	cdb_pager *pager = NULL;
 	int rc = 0;
 
-	if (ids == NULL)
-		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
 	/* The pager first: the counter tells it the counts. */
-	if ((pager = pager_for(j, colls, ids, start, e)) == NULL) {
+	if (ids == NULL || range == NULL)
+		rc = cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+	if (rc == -1 ||
+	    (pager = pager_for(j, colls, ids, range, start, e)) == NULL) {
 		free(ids);
+		free(range);
 		return -1;
 	}
 	if (counter_start(&k, j, colls, pager, e) == -1)
@@ -518,6 +552,7 @@ export_all(struct job *j, json_t *colls, long long start, cdb_error *e)
 	counter_stop(&k);
 	cdb_pager_free(pager);
 	free(ids);
+	free(range);
 	return rc;
 }
 
@@ -567,6 +602,10 @@ same_export(struct job *j)
 	    cdb_json_str_is(j->ckpt, "tenant", cdb_chroma_tenant(j->c)) &&
 	    cdb_json_str_is(j->ckpt, "database", cdb_chroma_database(j->c)) &&
 	    json_integer_value(json_object_get(j->ckpt, "form")) == j->o->form &&
+	    json_integer_value(json_object_get(j->ckpt, "shard_k")) ==
+		j->o->shard.k &&
+	    json_integer_value(json_object_get(j->ckpt, "shard_n")) ==
+		j->o->shard.n &&
 	    json_is_array(json_object_get(j->ckpt, "done"));
 }
 
@@ -594,6 +633,12 @@ open_output(struct job *j, cdb_error *e)
 			    cdb_chroma_url(j->c), "tenant", cdb_chroma_tenant(j->c),
 			    "database", cdb_chroma_database(j->c), "form", o->form,
 			    "done");
+		if (j->ckpt != NULL && o->shard.n > 0) {
+			json_object_set_new(j->ckpt, "shard_k",
+			    json_integer(o->shard.k));
+			json_object_set_new(j->ckpt, "shard_n",
+			    json_integer(o->shard.n));
+		}
 		return 0;
 	}
 	if (!same_export(j)) {
@@ -601,7 +646,8 @@ open_output(struct job *j, cdb_error *e)
 		j->ckpt = NULL;
 		return cdb_error_set(e, CDB_ERR_USAGE,
 		    "%s: this checkpoint is not for this export (another "
-		    "server, tenant, database or --embeddings); rerun the same "
+		    "server, tenant, database, --embeddings or --shard); rerun "
+		    "the same "
 		    "command, or remove it to start over", o->checkpoint);
 	}
 	bytes = json_integer_value(json_object_get(j->ckpt, "bytes"));
@@ -626,8 +672,73 @@ open_output(struct job *j, cdb_error *e)
 	return 0;
 }
 
+/*
+ * A shard counts every collection before its header, or takes the counts
+ * its checkpoint kept: its ranges stay those of its first start.
+ */
 static int
-write_header(struct job *j, cdb_error *e)
+take_counts(struct job *j, json_t *colls, cdb_error *e)
+{
+	json_t *coll, *kept = j->ckpt ? json_object_get(j->ckpt, "counts") : NULL;
+	size_t i;
+	long n;
+
+	if (json_is_object(kept)) {
+		j->counts = json_incref(kept);
+		return 0;
+	}
+	if ((j->counts = json_object()) == NULL)
+		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+	json_array_foreach(colls, i, coll) {
+		n = cdb_chroma_count(j->c,
+		    json_string_value(json_object_get(coll, "id")), e);
+		if (n == -1)
+			return -1;
+		json_object_set_new(j->counts,
+		    json_string_value(json_object_get(coll, "name")),
+		    json_integer(n));
+	}
+	if (j->ckpt != NULL)
+		json_object_set(j->ckpt, "counts", j->counts);
+	return 0;
+}
+
+/*
+ * What names the export a shard belongs to: the same source, embedding
+ * form, collections and counts give every shard the same name, and a
+ * shard that counted after the source changed another one.
+ */
+static json_t *
+export_name(struct job *j, json_t *colls)
+{
+	const char *parts[3] = {cdb_chroma_url(j->c), cdb_chroma_tenant(j->c),
+	    cdb_chroma_database(j->c)};
+	char num[64], out[23];
+	cdb_digest d;
+	json_t *coll;
+	const char *name, *id;
+	size_t i;
+
+	cdb_digest_init(&d);
+	for (i = 0; i < 3; i++)
+		cdb_digest_update(&d, parts[i], strlen(parts[i]) + 1);
+	json_array_foreach(colls, i, coll) {
+		name = json_string_value(json_object_get(coll, "name"));
+		id = json_string_value(json_object_get(coll, "id"));
+		snprintf(num, sizeof(num), "%d %lld", j->o->form,
+		    (long long)json_integer_value(
+			json_object_get(j->counts, name)));
+		cdb_digest_update(&d, name, strlen(name) + 1);
+		cdb_digest_update(&d, id ? id : "", id ? strlen(id) + 1 : 1);
+		cdb_digest_update(&d, num, strlen(num) + 1);
+	}
+	cdb_digest_format(&d, out);
+	return json_pack("{s:s, s:i, s:i}", "export", out, "index",
+	    j->o->shard.k, "of", j->o->shard.n);
+}
+
+static int
+write_header(struct job *j, json_t *colls, cdb_error *e)
 {
 	json_t *h;
 	int rc;
@@ -638,6 +749,8 @@ write_header(struct job *j, cdb_error *e)
 	    json_string(j->o->form == CDB_EMB_FLOAT	 ? "float"
 			: j->o->form == CDB_EMB_BASE64 ? "base64"
 						       : "none"));
+	if (j->counts != NULL)
+		json_object_set_new(h, "shard", export_name(j, colls));
 	rc = cdb_writer_json(j->w, CDB_KIND_HEADER, h, e);
 	json_decref(h);
 	return rc == -1 ? -1 : commit(j, NULL, 0, e);
@@ -676,6 +789,24 @@ todo_list(struct job *j, json_t *colls, long long *start, cdb_error *e)
 	return todo;
 }
 
+/* The default page size: 1000, fewer for the widest embeddings. */
+static long
+default_page(const struct job *j, json_t *colls)
+{
+	json_int_t dim, widest = 0;
+	json_t *coll;
+	size_t i;
+
+	json_array_foreach(colls, i, coll) {
+		dim = json_integer_value(json_object_get(coll, "dimension"));
+		if (dim > widest)
+			widest = dim;
+	}
+	if (j->o->form == CDB_EMB_NONE || widest * 1000 <= PAGE_VALUES)
+		return 1000;
+	return PAGE_VALUES / widest > 0 ? (long)(PAGE_VALUES / widest) : 1;
+}
+
 static int
 run(struct job *j, cdb_error *e)
 {
@@ -687,13 +818,19 @@ run(struct job *j, cdb_error *e)
 		return cdb_error_set(e, CDB_ERR_USAGE,
 		    "a checkpoint needs an output file (-o): standard output "
 		    "cannot be rewound");
-	if ((colls = pick(j, e)) == NULL || open_output(j, e) == -1) {
+	if (j->o->shard.n > 0 && filtered(j))
+		return cdb_error_set(e, CDB_ERR_USAGE,
+		    "--shard splits whole collections by their counts; it "
+		    "cannot be used with --where or --where-document");
+	if ((colls = pick(j, e)) == NULL || open_output(j, e) == -1 ||
+	    (j->o->shard.n > 0 && take_counts(j, colls, e) == -1)) {
 		json_decref(colls);
 		return -1;
 	}
+	j->page = default_page(j, colls);
 	if (j->w == NULL) {
 		if ((j->w = cdb_writer_new(j->out)) == NULL ||
-		    write_header(j, e) == -1) {
+		    write_header(j, colls, e) == -1) {
 			json_decref(colls);
 			return cdb_error_set(e, CDB_ERR_SYS, "cannot start output");
 		}
@@ -736,6 +873,7 @@ cdb_export_run(cdb_chroma *c, FILE *out, const cdb_export_opts *o,
 	free(j.outbuf);
 	cdb_writer_free(j.w);
 	json_decref(j.ckpt);
+	json_decref(j.counts);
 	cdb_buf_free(&j.line);
 	return rc;
 }

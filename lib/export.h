@@ -10,6 +10,7 @@
 
 #include "cdb.h"
 #include "chroma.h"
+#include "shard.h"
 
 /* Called with a message the caller may show (counts changed, ...). */
 typedef void cdb_warn_fn(void *arg, const char *msg);
@@ -23,7 +24,7 @@ typedef void cdb_progress_fn(void *arg, const char *collection,
 typedef struct cdb_export_opts {
 	char *const *names;	  /* collections to export; NULL: all */
 	size_t nnames;
-	long batch;		  /* page size; 0: 1000 */
+	long batch;		  /* page size; 0: 1000, fewer when wide */
 	int jobs;		  /* gets in flight; 0: CDB_EXPORT_JOBS */
 	const json_t *where;	  /* or NULL */
 	const json_t *where_document;
@@ -31,6 +32,7 @@ typedef struct cdb_export_opts {
 	const char *output;	  /* output file path (for resume), or NULL */
 	const char *checkpoint;	  /* needs output; NULL: none */
 	const char *tool;	  /* "cdb-export 0.1" for the header */
+	cdb_shard shard;	  /* n == 0: the whole export */
 	cdb_warn_fn *warn;
 	cdb_progress_fn *progress;
 	void *arg;

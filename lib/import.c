@@ -9,6 +9,7 @@
 #include "import.h"
 #include "json.h"
 #include "ndjson.h"
+#include "shard.h"
 
 #define CKPT_VERSION 1
 #define DEFAULT_MAX_BYTES (32u << 20)
@@ -39,6 +40,7 @@ struct target {
 	char *name;
 	char *id;     /* server's collection id; NULL in a dry run */
 	size_t dim;   /* expected embedding length, 0: not known yet */
+	long long nrec; /* its record lines so far */
 	struct batch *pending;
 };
 
@@ -70,6 +72,7 @@ struct imp {
 	struct batch *spare;  /* sent batches kept for their buffers */
 	int nspare;
 	int sent; /* a batch was submitted (see FIRST_BATCH) */
+	cdb_shard shard; /* n > 0: the stream is one shard of an export */
 };
 
 static size_t
@@ -404,15 +407,58 @@ space_of(const json_t *conf)
 	return json_is_string(s) ? json_string_value(s) : NULL;
 }
 
-/* An existing target: may we write into it? */
 static int
-check_existing(struct imp *m, const cdb_item *it, json_t *have,
-    const char *name, cdb_error *e)
+empty_meta(const json_t *v)
 {
-	json_t *counts = m->ckpt ? json_object_get(m->ckpt, "collections")
-				 : NULL;
+	return v == NULL || json_is_null(v) ||
+	    (json_is_object(v) && json_object_size(v) == 0);
+}
+
+/* Equal values, numbers by value: a server may give 1.0 back as 1. */
+static int
+same_value(const json_t *a, const json_t *b)
+{
+	const char *key;
+	json_t *v;
+	size_t i;
+
+	if (json_is_number(a) && json_is_number(b))
+		return json_number_value(a) == json_number_value(b);
+	if (json_is_object(a) && json_is_object(b)) {
+		if (json_object_size(a) != json_object_size(b))
+			return 0;
+		json_object_foreach((json_t *)a, key, v) {
+			if (!same_value(v, json_object_get(b, key)))
+				return 0;
+		}
+		return 1;
+	}
+	if (json_is_array(a) && json_is_array(b)) {
+		if (json_array_size(a) != json_array_size(b))
+			return 0;
+		json_array_foreach(a, i, v) {
+			if (!same_value(v, json_array_get(b, i)))
+				return 0;
+		}
+		return 1;
+	}
+	return json_equal(a, b);
+}
+
+/*
+ * Was the existing collection made from the same collection line?  Every
+ * shard of an export carries the same one, so a difference means the
+ * streams were changed, or come from different sources.
+ */
+static int
+same_setup(struct imp *m, const cdb_item *it, json_t *have, const char *name,
+    cdb_error *e)
+{
 	const char *want_sp, *have_sp;
-	long n;
+	json_t *wm = json_object_get(it->obj, "metadata");
+	json_t *hm = json_object_get(have, "metadata");
+	json_t *wd = json_object_get(it->obj, "dimension");
+	json_t *hd = json_object_get(have, "dimension");
 
 	want_sp = space_of(json_object_get(it->obj, "configuration"));
 	have_sp = space_of(json_object_get(have, "configuration_json"));
@@ -421,13 +467,60 @@ check_existing(struct imp *m, const cdb_item *it, json_t *have,
 		    "collection \"%s\" exists on the target with space %s, the "
 		    "stream's uses %s",
 		    name, have_sp, want_sp);
+	if (m->shard.n == 0)
+		return 0;
+	if (!(empty_meta(wm) && empty_meta(hm)) && !same_value(wm, hm))
+		return cdb_error_setl(e, it->line,
+		    "collection \"%s\" exists on the target with other "
+		    "metadata than this shard's collection line: the shards "
+		    "do not agree on its configuration",
+		    name);
+	if (json_is_integer(wd) && json_is_integer(hd) &&
+	    json_integer_value(wd) != json_integer_value(hd))
+		return cdb_error_setl(e, it->line,
+		    "collection \"%s\" exists on the target with dimension "
+		    "%lld, this shard's has %lld",
+		    name, (long long)json_integer_value(hd),
+		    (long long)json_integer_value(wd));
+	return 0;
+}
+
+/* An existing target: may we write into it? */
+static int
+check_existing(struct imp *m, const cdb_item *it, json_t *have,
+    const char *name, cdb_error *e)
+{
+	json_t *counts = m->ckpt ? json_object_get(m->ckpt, "collections")
+				 : NULL;
+	json_t *whole = json_object_get(it->obj, "count");
+	long long lo, hi, room = 0;
+	long n;
+
+	if (same_setup(m, it, have, name, e) == -1)
+		return -1;
 	if (m->o->append || json_object_get(counts, name) != NULL)
 		return 0;
 	n = cdb_chroma_count(m->c,
 	    json_string_value(json_object_get(have, "id")), e);
 	if (n == -1)
 		return -1;
-	if (n > 0)
+	/*
+	 * The other shards of this export may be writing into it: what it
+	 * holds must fit in what the export counted for them.
+	 */
+	if (m->shard.n > 0 && json_is_integer(whole)) {
+		cdb_shard_range(&m->shard, json_integer_value(whole), &lo, &hi);
+		room = json_integer_value(whole) -
+		    ((hi < 0 ? json_integer_value(whole) : hi) - lo);
+	}
+	if (n > room && m->shard.n > 0)
+		return cdb_error_setl(e, it->line,
+		    "collection \"%s\" already exists on the target and holds "
+		    "%ld records, more than the %lld the other shards of this "
+		    "export hold: records of another export are there; use "
+		    "--append to add to it",
+		    name, n, room);
+	if (n > room)
 		return cdb_error_setl(e, it->line,
 		    "collection \"%s\" already exists on the target and holds "
 		    "%ld records; use --append to add to it",
@@ -464,6 +557,11 @@ open_target(struct imp *m, const cdb_item *it, struct target *t,
 				e->line = it->line;
 			return -1;
 		}
+		/* Another shard may have created it first: it must match. */
+		if (same_setup(m, it, have, t->name, e) == -1) {
+			json_decref(have);
+			return -1;
+		}
 	}
 	dim = json_object_get(have, "dimension");
 	if (json_is_integer(dim))
@@ -490,6 +588,30 @@ submit_all(struct imp *m, cdb_error *e)
 	return 0;
 }
 
+static void
+stop_at(void *arg, long line, const char *msg)
+{
+	cdb_error_setl(arg, line, "%s", msg);
+}
+
+/*
+ * The target's limits: a dry run reports every line that breaks one, so
+ * that all can be fixed at once; an import stops at the first.
+ */
+static int
+check_limits(struct imp *m, const cdb_item *it, long long nth, cdb_error *e)
+{
+	if (m->o->limits == NULL)
+		return 0;
+	if (m->o->dry_run && m->o->broken != NULL) {
+		m->st->broken += cdb_quota_check(m->o->limits, it, nth,
+		    m->o->broken, m->o->arg);
+		return 0;
+	}
+	return cdb_quota_check(m->o->limits, it, nth, stop_at, e) > 0 ? -1
+									: 0;
+}
+
 static int
 on_collection(struct imp *m, const cdb_item *it, cdb_error *e)
 {
@@ -504,7 +626,7 @@ on_collection(struct imp *m, const cdb_item *it, cdb_error *e)
 		return cdb_error_setl(e, it->line,
 		    "collection \"%s\" in a stream that may hold only \"%s\"",
 		    name, m->o->collection);
-	if (submit_all(m, e) == -1)
+	if (check_limits(m, it, 0, e) == -1 || submit_all(m, e) == -1)
 		return -1;
 	nt = realloc(m->targets, (m->ntargets + 1) * sizeof(*nt));
 	if (nt == NULL)
@@ -654,6 +776,8 @@ on_record(struct imp *m, const cdb_item *it, cdb_error *e)
 	long full;
 
 	m->st->read++;
+	if (check_limits(m, it, ++t->nrec, e) == -1)
+		return -1;
 	if (it->line <= m->skip_to) {
 		m->st->skipped++;
 		return 0;
@@ -674,6 +798,28 @@ on_record(struct imp *m, const cdb_item *it, cdb_error *e)
 	return t->pending != NULL && t->pending->n >= full ? submit(m, t, e) : 0;
 }
 
+/* The header's "shard" object, if any, in sh. */
+static int
+shard_of(const cdb_item *it, cdb_shard *sh, cdb_error *e)
+{
+	json_t *v = json_object_get(it->obj, "shard");
+	json_int_t k, n;
+
+	sh->k = sh->n = 0;
+	if (v == NULL || json_is_null(v))
+		return 0;
+	k = json_integer_value(json_object_get(v, "index"));
+	n = json_integer_value(json_object_get(v, "of"));
+	if (!json_is_string(json_object_get(v, "export")) || n < 1 ||
+	    n > 65536 || k < 1 || k > n)
+		return cdb_error_setl(e, it->line,
+		    "header: \"shard\" needs \"export\", \"index\" and \"of\", "
+		    "with 1 <= index <= of");
+	sh->k = (int)k;
+	sh->n = (int)n;
+	return 0;
+}
+
 static int
 check_resume(struct imp *m, const cdb_item *it, cdb_error *e)
 {
@@ -681,6 +827,8 @@ check_resume(struct imp *m, const cdb_item *it, cdb_error *e)
 	json_t *a, *b;
 	size_t i;
 
+	if (shard_of(it, &m->shard, e) == -1)
+		return -1;
 	if (m->ckpt == NULL)
 		return 0;
 	if (json_object_get(m->ckpt, "header") == NULL) {
@@ -753,6 +901,15 @@ setup(struct imp *m, cdb_error *e)
 		return cdb_error_set(e, CDB_ERR_USAGE,
 		    "batch size %ld is above the server's limit of %ld",
 		    m->batch, maxb);
+	if (m->o->limits != NULL && m->o->limits->records_per_write > 0) {
+		if (m->o->batch > m->o->limits->records_per_write)
+			return cdb_error_set(e, CDB_ERR_USAGE,
+			    "batch size %ld is above the limit of %lld records "
+			    "per write",
+			    m->batch, m->o->limits->records_per_write);
+		if (m->batch > m->o->limits->records_per_write)
+			m->batch = (long)m->o->limits->records_per_write;
+	}
 	m->max_bytes = m->o->max_bytes ? m->o->max_bytes : DEFAULT_MAX_BYTES;
 	m->st->batch = m->batch;
 	m->st->base64 = m->base64;
@@ -794,6 +951,10 @@ run(struct imp *m, FILE *in, cdb_error *e)
 		return -1;
 	}
 	m->st->partial = cdb_reader_partial(m->r);
+	if (m->st->broken > 0)
+		return cdb_error_set(e, CDB_ERR_INPUT,
+		    "%lld limits of the target broken; nothing was written",
+		    m->st->broken);
 	if (flush_all(m, e) == -1) {
 		save_ckpt(m, 0, NULL);
 		return -1;

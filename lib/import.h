@@ -11,6 +11,7 @@
 #include "cdb.h"
 #include "export.h"
 #include "http.h"
+#include "quota.h"
 
 typedef struct cdb_import_opts {
 	const char *url, *tenant, *database;
@@ -26,6 +27,8 @@ typedef struct cdb_import_opts {
 	const char *input;   /* name of the input in messages */
 	const char *collection; /* when set, the only collection the stream
 				   may hold (a snapshot member) */
+	const cdb_quota *limits; /* the target's quotas, or NULL */
+	cdb_quota_fn *broken;	  /* with limits in a dry run: each one broken */
 	cdb_warn_fn *warn;
 	cdb_progress_fn *progress;
 	void *arg;
@@ -38,6 +41,7 @@ typedef struct cdb_import_stats {
 	long long batches;
 	long long collections; /* collection lines */
 	long long created;   /* collections created (or would be, dry run) */
+	long long broken;    /* limits broken (dry run with limits) */
 	long batch;	     /* batch size used */
 	int base64;	     /* embeddings sent as base64 */
 	int resumed;

@@ -21,6 +21,7 @@ struct plan {
 	long long next; /* offset of the next page to request */
 	long long full; /* last offset whose page came back full */
 	long long end;	/* offset of its first short page; -1: not seen */
+	long long stop; /* end of its range; -1: none */
 	long count;	/* from cdb_pager_expect; -1: unknown */
 };
 
@@ -75,6 +76,20 @@ counted(const cdb_pager *p, const struct plan *pl)
 	    p->o.where_document == NULL;
 }
 
+/* Is pl->next at its range's end?  Even an empty range has one page. */
+static int
+at_stop(const struct plan *pl)
+{
+	return pl->stop >= 0 && pl->next >= pl->stop && pl->next > pl->base;
+}
+
+/* Does the page at off of n records end its collection? */
+static int
+ends(const cdb_pager *p, const struct plan *pl, long long off, long n)
+{
+	return n < p->o.limit || (pl->stop >= 0 && off + n >= pl->stop);
+}
+
 /*
  * Is the page at pl->next worth requesting?  With a count: every page up
  * to the expected end, then one past each full page (the collection
@@ -85,7 +100,7 @@ wanted(const cdb_pager *p, const struct plan *pl)
 {
 	long long last = pl->full + (long long)p->o.limit * p->o.jobs;
 
-	if (pl->end >= 0)
+	if (pl->end >= 0 || at_stop(pl))
 		return 0;
 	if (counted(p, pl)) {
 		last = pl->full + p->o.limit;
@@ -121,7 +136,8 @@ next_task(cdb_pager *p, size_t *coll, long long *off)
 			return 1;
 		}
 		/* Past a collection only when it is known to be all asked for. */
-		if (pl->end < 0 && !(counted(p, pl) && pl->next > expected_end(p, pl)))
+		if (pl->end < 0 && !at_stop(pl) &&
+		    !(counted(p, pl) && pl->next > expected_end(p, pl)))
 			return 0;
 	}
 	return 0;
@@ -172,9 +188,11 @@ landed(cdb_pager *p, struct slot *s, long n, const cdb_error *e)
 		s->state = SL_FREE;
 		return;
 	}
+	if (pl->stop >= 0 && s->off + n > pl->stop)
+		n = s->off < pl->stop ? (long)(pl->stop - s->off) : 0;
 	s->n = n;
 	s->state = SL_READY;
-	if (n == p->o.limit) {
+	if (!ends(p, pl, s->off, n)) {
 		if (s->off > pl->full)
 			pl->full = s->off;
 	} else if (pl->end < 0 || s->off < pl->end)
@@ -253,7 +271,7 @@ cdb_pager_next(cdb_pager *p, cdb_page **pg, long long *off, long *n,
 	*pg = &s->page;
 	*off = s->off;
 	*n = s->n;
-	if (s->n == p->o.limit)
+	if (!ends(p, &p->plan[p->wc], s->off, s->n))
 		p->woff += s->n;
 	else if (++p->wc < p->o.ncoll)
 		p->woff = p->plan[p->wc].base;
@@ -299,7 +317,10 @@ alloc(cdb_pager *p, cdb_chroma *c, cdb_error *e)
 	if (p->plan == NULL || p->slots == NULL || p->f == NULL)
 		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
 	for (i = 0; i < p->o.ncoll; i++) {
-		p->plan[i].base = i == 0 ? p->o.start : 0;
+		p->plan[i].base = p->o.base ? p->o.base[i] : 0;
+		if (i == 0 && p->o.start > p->plan[i].base)
+			p->plan[i].base = p->o.start;
+		p->plan[i].stop = p->o.stop ? p->o.stop[i] : -1;
 		p->plan[i].next = p->plan[i].base;
 		p->plan[i].full = p->plan[i].base - p->o.limit;
 		p->plan[i].end = -1;
@@ -341,7 +362,6 @@ cdb_pager_new(cdb_chroma *c, const cdb_pager_opts *o, cdb_error *e)
 		return NULL;
 	}
 	p->o = *o;
-	p->woff = o->start;
 	cdb_error_clear(&p->err);
 	pthread_mutex_init(&p->mu, NULL);
 	pthread_cond_init(&p->cv, NULL);
@@ -349,6 +369,7 @@ cdb_pager_new(cdb_chroma *c, const cdb_pager_opts *o, cdb_error *e)
 		cdb_pager_free(p);
 		return NULL;
 	}
+	p->woff = o->ncoll > 0 ? p->plan[0].base : o->start;
 	for (k = 0; k < o->jobs; k++) {
 		if (pthread_create(&p->f[k].th, NULL, fetch_loop, &p->f[k]) != 0) {
 			cdb_error_set(e, CDB_ERR_SYS, "cannot start a thread");

@@ -24,6 +24,9 @@ typedef struct cdb_pager_opts {
 	const char *const *ids; /* collection ids, in reading order */
 	size_t ncoll;
 	long long start;	/* first offset in ids[0] (a resume) */
+	/* A shard's range of each collection, or NULL: from base[i] (0)
+	 * up to stop[i] (-1: to its end); pages are cut at the stop. */
+	const long long *base, *stop;
 	long limit;		/* page size, > 0 */
 	int include;		/* CDB_INC_* */
 	const json_t *where;	/* filters, or NULL */
@@ -55,7 +58,8 @@ void cdb_pager_expect(cdb_pager *p, size_t i, long count);
  * in (*pg)->body, not yet parsed; give it back with cdb_pager_release),
  * the offset of its first record and its record count; a page shorter
  * than the limit is its collection's last, and the next one is the next
- * collection's first.  0 when every collection has ended; -1 with e when
+ * collection's first (so is a page reaching the collection's stop,
+ * whose count then ends there).  0 when every collection has ended; -1 with e when
  * a request failed (the first failure).
  */
 int cdb_pager_next(cdb_pager *p, cdb_page **pg, long long *off, long *n,

@@ -810,6 +810,13 @@ run(struct job *j, cdb_error *e)
 	step(j, "checking snapshot %s", j->o->snapshot);
 	if ((j->manifest = cdb_snapshot_verify(j->o->snapshot, e)) == NULL)
 		return -1;
+	/* A shard holds part of each collection: restoring it would lose the rest. */
+	if (json_is_object(json_object_get(j->manifest, "shard")))
+		return cdb_error_set(e, CDB_ERR_USAGE,
+		    "%s is one shard of a snapshot, which restore cannot put "
+		    "back alone; its members are shard streams that cdb-import "
+		    "loads, all shards concurrently",
+		    j->o->snapshot);
 	report_head(j);
 	if (open_target(j, e) == -1 || load_state(j, e) == -1 ||
 	    (j->state == NULL && plan(j, e) == -1))

@@ -173,6 +173,7 @@ typedef struct cdb_snapshot_opts {
 	int force;          /* replace an existing output */
 	long batch;         /* page size; 0: 1000 */
 	const char *tool;   /* "cdb-rollback 0.1.0" */
+	cdb_shard shard;    /* n > 0: this shard of every collection */
 	cdb_warn_fn *warn;
 	cdb_progress_fn *progress;
 	void *arg;

@@ -15,6 +15,12 @@ form_name(int form)
 	                                : "none";
 }
 
+static json_t *
+shard_of(const cdb_snapshot_opts *o)
+{
+	return json_pack("{s:i, s:i}", "index", o->shard.k, "of", o->shard.n);
+}
+
 /* What a resume must match: the same server, collections and options. */
 static json_t *
 identity(cdb_chroma *c, const cdb_snapshot_opts *o)
@@ -30,6 +36,8 @@ identity(cdb_chroma *c, const cdb_snapshot_opts *o)
 	id = json_pack("{s:s, s:s, s:s, s:o, s:s}", "server", cdb_chroma_url(c),
 	    "tenant", cdb_chroma_tenant(c), "database", cdb_chroma_database(c),
 	    "names", names, "embeddings", form_name(o->form));
+	if (id != NULL && o->shard.n > 0)
+		json_object_set_new(id, "shard", shard_of(o));
 	return id;
 }
 
@@ -108,6 +116,7 @@ take_one(cdb_snapshot_writer *w, cdb_chroma *c, const json_t *coll,
 	eo.batch = o->batch;
 	eo.form = o->form;
 	eo.tool = o->tool;
+	eo.shard = o->shard;
 	eo.warn = o->warn;
 	eo.progress = o->progress;
 	eo.arg = o->arg;
@@ -137,6 +146,8 @@ finish(cdb_snapshot_writer *w, cdb_chroma *c, const cdb_snapshot_opts *o,
 	    o->names ? "selected" : "all");
 	if (top == NULL)
 		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+	if (o->shard.n > 0)
+		json_object_set_new(top, "shard", shard_of(o));
 	rc = cdb_snapshot_writer_finish(w, top, e);
 	json_decref(top);
 	if (rc == -1)

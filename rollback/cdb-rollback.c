@@ -31,8 +31,8 @@ usage(int status)
 	    "[--database name]\n"
 	    "                             [--embeddings base64|float] "
 	    "[--insecure] [--level n]\n"
-	    "                             [--tenant name] -o file "
-	    "[collection ...]\n"
+	    "                             [--shard K/N] [--tenant name] -o "
+	    "file [collection ...]\n"
 	    "       cdb-rollback verify [-q] file\n"
 	    "       cdb-rollback list [--json] file\n"
 	    "       cdb-rollback restore [-fnq] [-a dir] [-b size] [-C name] "
@@ -111,6 +111,7 @@ enum {
 	OPT_INSECURE,
 	OPT_EMB,
 	OPT_LEVEL,
+	OPT_SHARD,
 	OPT_JSON,
 	OPT_REPORT_MD,
 	OPT_REPORT_JSON
@@ -182,8 +183,10 @@ parse_snapshot(int argc, char *argv[], struct server *s, cdb_snapshot_opts *o)
 	    {"force", no_argument, NULL, 'f'},
 	    {"embeddings", required_argument, NULL, OPT_EMB},
 	    {"batch-size", required_argument, NULL, 'b'},
+	    {"shard", required_argument, NULL, OPT_SHARD},
 	    {NULL, 0, NULL, 0},
 	};
+	cdb_error e;
 	int ch;
 
 	o->comp = -1;
@@ -211,6 +214,11 @@ parse_snapshot(int argc, char *argv[], struct server *s, cdb_snapshot_opts *o)
 			break;
 		case 'b':
 			o->batch = number("-b", optarg, 1, 100000);
+			break;
+		case OPT_SHARD:
+			cdb_error_clear(&e);
+			if (cdb_shard_parse(optarg, &o->shard, &e) == -1)
+				errx(CDB_EXIT_USAGE, "%s", e.text);
 			break;
 		case 'q':
 			quiet = 1;
