@@ -556,6 +556,15 @@ at_eof(cdb_reader *r, cdb_error *e)
 			     "truncated (use --allow-partial to accept it)");
 }
 
+/* True when s holds one whole JSON value (its structure only). */
+static int
+complete_json(const char *s, size_t n)
+{
+	long len = cdb_json_skip(s, n);
+
+	return len != -1 && cdb_json_skip_ws(s, n, (size_t)len) == n;
+}
+
 int
 cdb_reader_next(cdb_reader *r, cdb_item *it, cdb_error *e)
 {
@@ -570,13 +579,6 @@ cdb_reader_next(cdb_reader *r, cdb_item *it, cdb_error *e)
 	r->offset += n;
 	if (r->done)
 		return cdb_error_setl(e, it->line, "data after the trailer line");
-	/* A kill mid-write leaves a torn last line: with --allow-partial it
-	 * is dropped like the missing trailer. */
-	if (r->line[n - 1] != '\n' && (r->flags & CDB_READ_ALLOW_PARTIAL) &&
-	    !r->done) {
-		r->partial = 1;
-		return 0;
-	}
 	it->raw = r->line;
 	it->raw_len = (size_t)n;
 	if (it->raw_len > 0 && r->line[it->raw_len - 1] == '\n')
@@ -585,6 +587,16 @@ cdb_reader_next(cdb_reader *r, cdb_item *it, cdb_error *e)
 		return cdb_error_setl(e, it->line, "line contains a NUL byte");
 	if (it->raw_len == 0)
 		return cdb_error_setl(e, it->line, "empty line");
+	/*
+	 * A last line without its newline is kept when it is complete (a
+	 * writer stopped after it); one cut inside its JSON (a kill
+	 * mid-write) is an error, with --allow-partial too: its record is
+	 * not all there.
+	 */
+	if ((size_t)n == it->raw_len && !complete_json(it->raw, it->raw_len))
+		return cdb_error_setl(e, it->line,
+		    "last line is cut short (no newline, incomplete JSON): the "
+		    "stream was truncated mid-line");
 	if (load_line(r, it, e) == -1) {
 		r->obj = it->obj;
 		return -1;

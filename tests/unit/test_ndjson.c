@@ -97,6 +97,17 @@ START_TEST(test_truncated_and_edited)
 	ck_assert_ptr_nonnull(strstr(e.text, "without a trailer"));
 	ck_assert_int_eq(read_all(t, CDB_READ_ALLOW_PARTIAL, &n, &e), 0);
 	ck_assert_int_eq(n, 5);
+	/* A complete last record without its newline is kept... */
+	t[strlen(t) - 1] = '\0';
+	ck_assert_int_eq(read_all(t, CDB_READ_ALLOW_PARTIAL, &n, &e), 0);
+	ck_assert_int_eq(n, 5);
+	/* ...one cut inside its JSON is an error, partial or not. */
+	t[strlen(t) - 5] = '\0';
+	ck_assert_int_eq(read_all(t, CDB_READ_ALLOW_PARTIAL, &n, &e), -1);
+	ck_assert_int_eq(e.line, 7);
+	ck_assert_ptr_nonnull(strstr(e.text, "cut short"));
+	ck_assert_int_eq(read_all(t, 0, &n, &e), -1);
+	ck_assert_ptr_nonnull(strstr(e.text, "cut short"));
 	free(t);
 	/* Change one byte of a record: the digest no longer matches. */
 	t = strdup(s);
