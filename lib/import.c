@@ -461,7 +461,8 @@ open_target(struct imp *m, const cdb_item *it, struct target *t,
 		if (m->o->dry_run)
 			return 0;
 		/* Checked after the import: see check_created. */
-		if (m->caps.arrays && (t->arrays = cdb_hmap_new()) == NULL)
+		if (m->caps.arrays && !m->o->no_altered_check &&
+		    (t->arrays = cdb_hmap_new()) == NULL)
 			return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
 		have = cdb_chroma_create(m->c, t->name,
 		    json_object_get(it->obj, "metadata"),
