@@ -5,7 +5,8 @@
 //        [--import PATH] STREAM
 //
 // STREAM is a real exported stream (cdb-ndjson(5)).  Each mutant flips,
-// inserts, deletes or duplicates bytes of it; half of the mutants then get
+// inserts, deletes or duplicates bytes of it, repeats an object member
+// or cuts it short; half of the mutants then get
 // a freshly computed trailer (as tests/fixtures/retrailer writes it), so
 // that the checks behind the digest are reached too.  Every mutant is
 // given to `cdb-import --dry-run -u URL` (a server that holds none of the
@@ -316,7 +317,7 @@ function mutate(orig) {
 	const edits = 1 + rnd(3);
 	for (let k = 0; k < edits; k++) {
 		const at = rnd(b.length + 1);
-		switch (rnd(6)) {
+		switch (rnd(7)) {
 		case 0: // flip a bit
 			if (at < b.length) b[at] ^= 1 << rnd(8);
 			break;
@@ -335,6 +336,13 @@ function mutate(orig) {
 		case 4: { // duplicate a run (keys, values, lines)
 			const n = 1 + rnd(60);
 			b = Buffer.concat([b.subarray(0, at + n), b.subarray(at, at + n), b.subarray(at + n)]);
+			break;
+		}
+		case 5: { // repeat a member: ,"key":value up to the next ,"
+			const from = b.indexOf(',"', at), to = b.indexOf(',"', from + 2);
+			const nl = b.indexOf(10, from);
+			if (from < 0 || to < 0 || (nl >= 0 && nl < to)) break;
+			b = Buffer.concat([b.subarray(0, to), b.subarray(from, to), b.subarray(to)]);
 			break;
 		}
 		default: // cut the stream
