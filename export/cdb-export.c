@@ -110,6 +110,9 @@ main(int argc, char *argv[])
 	long n, all = 0;
 	int ch, rc;
 
+	/* Before anything opens a descriptor: see cdb_cli_std_fds. */
+	if (cdb_cli_std_fds() == -1)
+		err(CDB_EXIT_FAIL, "/dev/null");
 	memset(&o, 0, sizeof(o));
 	o.form = CDB_EMB_FLOAT;
 	o.tool = "cdb-export " CDB_VERSION;

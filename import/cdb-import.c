@@ -112,6 +112,9 @@ main(int argc, char *argv[])
 	FILE *in = stdin;
 	int ch, rc;
 
+	/* Before anything opens a descriptor: see cdb_cli_std_fds. */
+	if (cdb_cli_std_fds() == -1)
+		err(CDB_EXIT_FAIL, "/dev/null");
 	memset(&o, 0, sizeof(o));
 	o.url = cdb_cli_default_url();
 	o.tenant = "default_tenant";

@@ -1,9 +1,25 @@
 /* cli.c - shared main helpers; see cli.h. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+
+int
+cdb_cli_std_fds(void)
+{
+	int fd;
+
+	for (fd = 0; fd <= 2; fd++) {
+		if (fcntl(fd, F_GETFD) != -1 || errno != EBADF)
+			continue;
+		/* The lowest free descriptor is fd itself. */
+		if (open("/dev/null", fd == 0 ? O_WRONLY : O_RDONLY) != fd)
+			return -1;
+	}
+	return 0;
+}
 
 const char *
 cdb_cli_default_url(void)

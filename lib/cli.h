@@ -18,6 +18,17 @@
 #define CDB_EXIT_FAIL 1
 #define CDB_EXIT_USAGE 2
 
+/*
+ * Make sure file descriptors 0, 1 and 2 are open, opening /dev/null on a
+ * closed one.  Call first in main, before anything opens a file or a
+ * socket: otherwise that file (or libcurl's socketpair) would become
+ * "standard output" and take the stream.  /dev/null is opened against
+ * the grain (read-only for 1 and 2, write-only for 0) so that writing a
+ * stream to a closed stdout still fails with a write error instead of
+ * vanishing.  0, or -1 when /dev/null cannot be opened (errno set).
+ */
+int cdb_cli_std_fds(void);
+
 /* $CHROMA_URL, else http://localhost:8000.  Borrowed string. */
 const char *cdb_cli_default_url(void);
 

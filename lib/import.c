@@ -6,9 +6,11 @@
 #include "checkpoint.h"
 #include "chroma.h"
 #include "embed.h"
+#include "hmap.h"
 #include "import.h"
 #include "json.h"
 #include "ndjson.h"
+#include "rules.h"
 #include "shard.h"
 
 #define CKPT_VERSION 1
@@ -42,6 +44,7 @@ struct target {
 	size_t dim;   /* expected embedding length, 0: not known yet */
 	long long nrec; /* its record lines so far */
 	struct batch *pending;
+	cdb_hmap *arrays; /* created here: ids given array metadata */
 };
 
 struct imp {
@@ -58,6 +61,7 @@ struct imp {
 	long batch;
 	size_t max_bytes;
 	int base64;
+	cdb_rules_caps caps; /* what the target can store */
 	/* worker pool */
 	pthread_t *threads;
 	int nthreads;
@@ -549,6 +553,10 @@ open_target(struct imp *m, const cdb_item *it, struct target *t,
 		m->st->created++;
 		if (m->o->dry_run)
 			return 0;
+		/* Checked after the import: see check_created. */
+		if (m->caps.arrays && !m->o->no_altered_check &&
+		    (t->arrays = cdb_hmap_new()) == NULL)
+			return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
 		have = cdb_chroma_create(m->c, t->name,
 		    json_object_get(it->obj, "metadata"),
 		    json_object_get(it->obj, "configuration"), 1, e);
@@ -626,6 +634,13 @@ on_collection(struct imp *m, const cdb_item *it, cdb_error *e)
 		return cdb_error_setl(e, it->line,
 		    "collection \"%s\" in a stream that may hold only \"%s\"",
 		    name, m->o->collection);
+	/* A real run hears the server's own words; a dry run must not
+	 * pass what that server would refuse. */
+	if (m->o->dry_run && cdb_rules_collection_name(name, e) == -1) {
+		if (e != NULL)
+			e->line = it->line;
+		return -1;
+	}
 	if (check_limits(m, it, 0, e) == -1 || submit_all(m, e) == -1)
 		return -1;
 	nt = realloc(m->targets, (m->ntargets + 1) * sizeof(*nt));
@@ -770,6 +785,20 @@ add_sized(struct imp *m, struct target *t, const cdb_item *it, cdb_error *e)
 }
 
 static int
+has_array(const json_t *metadata)
+{
+	const char *k;
+	json_t *v;
+
+	json_object_foreach((json_t *)metadata, k, v)
+	{
+		if (json_is_array(v))
+			return 1;
+	}
+	return 0;
+}
+
+static int
 on_record(struct imp *m, const cdb_item *it, cdb_error *e)
 {
 	struct target *t = find_target(m, it->collection);
@@ -790,6 +819,12 @@ on_record(struct imp *m, const cdb_item *it, cdb_error *e)
 		return cdb_error_setl(e, it->line,
 		    "embedding has %zu values, collection expects %zu", it->dim,
 		    t->dim);
+	if (cdb_rules_record(it, &m->caps, e) == -1)
+		return -1;
+	if (t->arrays != NULL && has_array(it->metadata) &&
+	    cdb_hmap_put(t->arrays, cdb_hmap_key(NULL, it->id, it->id_len), 1,
+		NULL) == -1)
+		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
 	t->dim = it->dim;
 	if (add_sized(m, t, it, e) == -1 || cap_pending(m, e) == -1)
 		return -1;
@@ -818,6 +853,69 @@ shard_of(const cdb_item *it, cdb_shard *sh, cdb_error *e)
 	sh->k = (int)k;
 	sh->n = (int)n;
 	return 0;
+}
+
+/*
+ * Records of t in page p that show array metadata they were not given;
+ * the first one's id in first unless it holds one already.
+ */
+static long long
+count_altered(const struct target *t, const cdb_page *p, char *first,
+    size_t n)
+{
+	long long altered = 0;
+	const json_t *id;
+	size_t i;
+
+	for (i = 0; i < p->n; i++) {
+		id = json_array_get(p->ids, i);
+		if (!has_array(json_array_get(p->metadatas, i)) ||
+		    cdb_hmap_get(t->arrays,
+			cdb_hmap_key(NULL, json_string_value(id),
+			    json_string_length(id)),
+			NULL) == 1)
+			continue;
+		if (altered++ == 0 && *first == '\0')
+			snprintf(first, n, "%s", json_string_value(id));
+	}
+	return altered;
+}
+
+/*
+ * Chroma 1.3 keeps the array metadata of deleted records and hands it to
+ * new records that reuse their row ids: a collection created under a
+ * name that was deleted earlier can show array keys its records were
+ * never given.  Read back the metadata of a collection this run created
+ * and fail if any record shows such a key (cdb-import(1), BUGS).
+ */
+static int
+check_created(struct imp *m, const struct target *t, cdb_error *e)
+{
+	enum { PAGE = 1000 };
+	long long altered = 0;
+	char first[200] = "";
+	cdb_page p;
+	long off;
+	int rc = 0;
+
+	cdb_page_init(&p);
+	p.no_verbatim = 1;
+	for (off = 0;; off += PAGE) {
+		if ((rc = cdb_chroma_get(m->c, t->id, off, PAGE, NULL, NULL,
+			 CDB_INC_METADATAS, &p, e)) == -1 ||
+		    p.n == 0)
+			break;
+		altered += count_altered(t, &p, first, sizeof(first));
+	}
+	cdb_page_free(&p);
+	if (rc == 0 && altered > 0)
+		rc = cdb_error_set(e, CDB_ERR_INPUT,
+		    "collection \"%s\": the server shows array metadata on %lld "
+		    "records that were not given any (the first: id \"%s\"): "
+		    "Chroma reused values of records deleted earlier under this "
+		    "name; see BUGS in cdb-import(1) for the repair",
+		    t->name, altered, first);
+	return rc;
 }
 
 static int
@@ -913,6 +1011,8 @@ setup(struct imp *m, cdb_error *e)
 	m->max_bytes = m->o->max_bytes ? m->o->max_bytes : DEFAULT_MAX_BYTES;
 	m->st->batch = m->batch;
 	m->st->base64 = m->base64;
+	/* The servers that announce base64 are the ones with array values. */
+	m->caps.arrays = m->base64;
 	if (load_ckpt(m, e) == -1)
 		return -1;
 	return m->o->dry_run ? 0 : start_pool(m, e);
@@ -923,6 +1023,7 @@ run(struct imp *m, FILE *in, cdb_error *e)
 {
 	cdb_item it;
 	int rc, flags = m->o->allow_partial ? CDB_READ_ALLOW_PARTIAL : 0;
+	size_t i;
 
 	if (setup(m, e) == -1)
 		return -1;
@@ -959,6 +1060,12 @@ run(struct imp *m, FILE *in, cdb_error *e)
 		save_ckpt(m, 0, NULL);
 		return -1;
 	}
+	for (i = 0; i < m->ntargets; i++)
+		if (m->targets[i]->arrays != NULL &&
+		    check_created(m, m->targets[i], e) == -1) {
+			save_ckpt(m, 0, NULL);
+			return -1;
+		}
 	return save_ckpt(m, !m->st->partial, e);
 }
 
@@ -984,6 +1091,7 @@ cdb_import_run(FILE *in, const cdb_import_opts *o, cdb_import_stats *st,
 		batch_free(m.targets[i]->pending);
 		free(m.targets[i]->name);
 		free(m.targets[i]->id);
+		cdb_hmap_free(m.targets[i]->arrays);
 		free(m.targets[i]);
 	}
 	while (m.spare != NULL) {

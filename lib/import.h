@@ -23,6 +23,8 @@ typedef struct cdb_import_opts {
 	int append;	     /* allow adding to non-empty collections */
 	int dry_run;	     /* check everything, write nothing */
 	int allow_partial;   /* accept a stream without trailer */
+	int no_altered_check; /* skip the read-back of created collections
+				 (the caller compares every record itself) */
 	const char *checkpoint; /* or NULL */
 	const char *input;   /* name of the input in messages */
 	const char *collection; /* when set, the only collection the stream

@@ -6,11 +6,13 @@
  * pages cdb reads are megabytes of short strings, so this parser scans
  * runs of plain bytes at once and hands jansson finished values.  It
  * accepts exactly what jansson accepts with CDB_JSON_FLAGS (RFC 8259,
- * NUL allowed inside strings, integers that overflow json_int_t refused),
+ * NUL allowed inside strings, integers that overflow json_int_t refused,
+ * an object with a duplicate key refused),
  * which tests/unit/test_jparse.c checks against jansson itself.
  */
 #include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -295,7 +297,17 @@ object(struct jp *j)
 			json_decref(o);
 			return NULL;
 		}
-		/* jansson keeps the last of duplicate keys too. */
+		if (json_object_get(o, key) != NULL) {
+			/* Readers disagree on which of two keys wins (jq the
+			 * last, a scanner the first): refuse both. */
+			char what[80];
+			snprintf(what, sizeof(what), "duplicate object key \"%.40s\"",
+			    key);
+			free(key);
+			json_decref(v);
+			json_decref(o);
+			return fail(j, what);
+		}
 		if (json_object_set_new(o, key, v) == -1) {
 			free(key);
 			json_decref(o);

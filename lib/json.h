@@ -13,8 +13,12 @@
 
 #include "cdb.h"
 
-/* Flags every libcdb parse uses: NUL in strings is data, not an end. */
-#define CDB_JSON_FLAGS (JSON_ALLOW_NUL | JSON_DECODE_ANY)
+/*
+ * Flags every libcdb parse uses: NUL in strings is data, not an end; a
+ * duplicate key is an error (cdb-ndjson(5)), since readers disagree on
+ * which of the two counts.
+ */
+#define CDB_JSON_FLAGS (JSON_ALLOW_NUL | JSON_DECODE_ANY | JSON_REJECT_DUPLICATES)
 
 /*
  * Append the compact JSON text of v to b.  Object keys keep their order.

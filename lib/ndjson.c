@@ -25,6 +25,7 @@ struct cdb_reader {
 	long long records, collections;
 	json_t *header;
 	json_t *colls; /* name -> collection line */
+	json_t *dims;  /* name -> first embedding length, without dimension */
 	json_t *current;
 	json_t *obj;
 	cdb_buf rest, embtext;
@@ -43,9 +44,11 @@ cdb_reader_new(FILE *fp, const char *name, int flags)
 	r->flags = flags;
 	r->name = strdup(name ? name : "stdin");
 	r->colls = json_object();
+	r->dims = json_object();
 	r->emb = malloc(MAX_DIM * sizeof(float));
 	cdb_digest_init(&r->digest);
-	if (r->name == NULL || r->colls == NULL || r->emb == NULL) {
+	if (r->name == NULL || r->colls == NULL || r->dims == NULL ||
+	    r->emb == NULL) {
 		cdb_reader_free(r);
 		return NULL;
 	}
@@ -61,6 +64,7 @@ cdb_reader_free(cdb_reader *r)
 	free(r->line);
 	json_decref(r->header);
 	json_decref(r->colls);
+	json_decref(r->dims);
 	json_decref(r->obj);
 	cdb_buf_free(&r->rest);
 	cdb_buf_free(&r->embtext);
@@ -121,8 +125,6 @@ emb_from_json(cdb_reader *r, cdb_item *it, json_t *v, cdb_error *e)
 	it->emb_len = r->embtext.len;
 	if (json_is_string(v)) {
 		it->emb_form = CDB_EMB_BASE64;
-		if (r->flags & CDB_READ_RAW_EMB)
-			return 0;
 		return cdb_embed_b64_decode(json_string_value(v),
 		    json_string_length(v), r->emb, MAX_DIM, &it->dim, e);
 	}
@@ -170,19 +172,26 @@ emb_from_text(cdb_reader *r, cdb_item *it, size_t avail, cdb_error *e)
 			return 1;
 		it->emb_form = CDB_EMB_BASE64;
 		it->emb_len = (size_t)(q - s) + 1;
-		if (r->flags & CDB_READ_RAW_EMB)
-			return 0;
+		/* Decoded in raw mode too: bad base64 and NaN bits are errors
+		 * wherever the stream is read. */
 		return cdb_embed_b64_decode(s + 1, it->emb_len - 2, r->emb,
 		    MAX_DIM, &it->dim, e);
 	}
 	if (s[0] != '[')
 		return 1;
 	it->emb_form = CDB_EMB_FLOAT;
-	if (r->flags & CDB_READ_RAW_EMB) {
-		/* Numbers hold no ']': the first one closes the array. */
-		if ((q = memchr(s, ']', avail)) == NULL)
-			return 1;
-		it->emb_len = (size_t)(q - s) + 1;
+	/*
+	 * Raw mode copies the text, so it only has to be proven: plain
+	 * decimals (what exporters write) are checked without converting;
+	 * anything else goes through the full parser, which refuses what
+	 * is not a JSON number or not a finite float32.
+	 */
+	if ((r->flags & CDB_READ_RAW_EMB) &&
+	    (used = cdb_embed_plain_json(s, avail, &it->dim)) > 0) {
+		it->emb_len = (size_t)used;
+		if (it->dim > MAX_DIM)
+			return cdb_error_setl(e, it->line,
+			    "embedding has more than %d values", MAX_DIM);
 		return 0;
 	}
 	used = cdb_embed_parse_json(s, avail, r->emb, MAX_DIM, &it->dim, e);
@@ -348,15 +357,43 @@ cdb_ndjson_check_metadata(const json_t *m, cdb_error *e)
 }
 
 /*
+ * The length that a collection without a dimension got from its first
+ * embedding, in *want (0 for this first one, which sets it).
+ */
+static int
+learn_dim(cdb_reader *r, cdb_item *it, size_t *want, cdb_error *e)
+{
+	json_t *d = json_object_get(r->dims, it->collection);
+
+	if (d != NULL) {
+		*want = (size_t)json_integer_value(d);
+		return 0;
+	}
+	if (json_object_set_new(r->dims, it->collection,
+		json_integer((json_int_t)it->dim)) == -1)
+		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+	return 0;
+}
+
+/*
  * The embedding's length against the collection's dimension, and, when
  * it came as base64, its values: decimal text never parses to a value
  * that is not finite, but base64 bits may spell NaN or infinity.
  */
 static int
-check_embedding(cdb_item *it, const float *v, const json_t *dim, cdb_error *e)
+check_embedding(cdb_reader *r, cdb_item *it, const float *v,
+    const json_t *dim, cdb_error *e)
 {
 	size_t want = json_is_integer(dim) ? (size_t)json_integer_value(dim) : 0;
 
+	if (it->dim == 0)
+		return cdb_error_setl(e, it->line,
+		    "embedding has no values (Chroma refuses an empty "
+		    "embedding; write null for none)");
+	/* Without a dimension, Chroma takes the first embedding's length
+	 * as the collection's: the rest must match it. */
+	if (want == 0 && learn_dim(r, it, &want, e) == -1)
+		return -1;
 	if (cdb_embed_check(v, it->emb_form == CDB_EMB_BASE64 ? it->dim : 0,
 		0, e) == -1 ||
 	    (want > 0 && it->dim != want &&
@@ -401,10 +438,12 @@ check_record(cdb_reader *r, cdb_item *it, cdb_error *e)
 		return -1;
 	}
 	dim = json_object_get(coll, "dimension");
-	if (it->emb_form != CDB_EMB_NONE && !(r->flags & CDB_READ_RAW_EMB) &&
-	    check_embedding(it, r->emb, dim, e) == -1)
+	if (it->emb_form != CDB_EMB_NONE &&
+	    check_embedding(r, it, r->emb, dim, e) == -1)
 		return -1;
-	it->emb = it->emb_form != CDB_EMB_NONE ? r->emb : NULL;
+	it->emb = it->emb_form != CDB_EMB_NONE && !(r->flags & CDB_READ_RAW_EMB)
+	    ? r->emb
+	    : NULL;
 	r->records++;
 	return 0;
 }
@@ -517,6 +556,15 @@ at_eof(cdb_reader *r, cdb_error *e)
 			     "truncated (use --allow-partial to accept it)");
 }
 
+/* True when s holds one whole JSON value (its structure only). */
+static int
+complete_json(const char *s, size_t n)
+{
+	long len = cdb_json_skip(s, n);
+
+	return len != -1 && cdb_json_skip_ws(s, n, (size_t)len) == n;
+}
+
 int
 cdb_reader_next(cdb_reader *r, cdb_item *it, cdb_error *e)
 {
@@ -531,13 +579,6 @@ cdb_reader_next(cdb_reader *r, cdb_item *it, cdb_error *e)
 	r->offset += n;
 	if (r->done)
 		return cdb_error_setl(e, it->line, "data after the trailer line");
-	/* A kill mid-write leaves a torn last line: with --allow-partial it
-	 * is dropped like the missing trailer. */
-	if (r->line[n - 1] != '\n' && (r->flags & CDB_READ_ALLOW_PARTIAL) &&
-	    !r->done) {
-		r->partial = 1;
-		return 0;
-	}
 	it->raw = r->line;
 	it->raw_len = (size_t)n;
 	if (it->raw_len > 0 && r->line[it->raw_len - 1] == '\n')
@@ -546,6 +587,16 @@ cdb_reader_next(cdb_reader *r, cdb_item *it, cdb_error *e)
 		return cdb_error_setl(e, it->line, "line contains a NUL byte");
 	if (it->raw_len == 0)
 		return cdb_error_setl(e, it->line, "empty line");
+	/*
+	 * A last line without its newline is kept when it is complete (a
+	 * writer stopped after it); one cut inside its JSON (a kill
+	 * mid-write) is an error, with --allow-partial too: its record is
+	 * not all there.
+	 */
+	if ((size_t)n == it->raw_len && !complete_json(it->raw, it->raw_len))
+		return cdb_error_setl(e, it->line,
+		    "last line is cut short (no newline, incomplete JSON): the "
+		    "stream was truncated mid-line");
 	if (load_line(r, it, e) == -1) {
 		r->obj = it->obj;
 		return -1;

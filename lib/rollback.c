@@ -466,6 +466,8 @@ import_member(
 	io.checkpoint = ckpt.data;
 	io.input = member;
 	io.collection = name;
+	/* The compare that follows finds and repairs altered records. */
+	io.no_altered_check = 1;
 	io.progress = j->o->progress;
 	io.arg = j->o->arg;
 	cdb_error_clear(&ie);

@@ -1,6 +1,5 @@
 /* schema.c - loading and checking the schema file; see schema.h. */
 #include <errno.h>
-#include <regex.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -311,6 +310,58 @@ enum_miss(const struct field *f, const json_t *v, char *why, size_t n)
 	}
 }
 
+/*
+ * The key of an enum value: a hash of its type and text, so that a
+ * lookup costs the same however long the enum.  0 for values of other
+ * kinds (never in an enum of a scalar field).
+ */
+static uint64_t
+enum_key(const json_t *v)
+{
+	char t[40];
+	int n;
+
+	switch (json_typeof(v)) {
+	case JSON_STRING:
+		return cdb_hmap_key("s", json_string_value(v),
+		    json_string_length(v));
+	case JSON_INTEGER:
+		n = snprintf(t, sizeof(t), "%" JSON_INTEGER_FORMAT,
+		    json_integer_value(v));
+		return cdb_hmap_key("i", t, (size_t)n);
+	case JSON_REAL:
+		/* -0.0 equals 0.0 (json_equal): one key for both. */
+		n = snprintf(t, sizeof(t), "%.17g",
+		    json_real_value(v) == 0 ? 0.0 : json_real_value(v));
+		return cdb_hmap_key("r", t, (size_t)n);
+	case JSON_TRUE:
+	case JSON_FALSE:
+		return cdb_hmap_key("b", json_is_true(v) ? "1" : "0", 1);
+	default:
+		return 0;
+	}
+}
+
+/* True when v is one of f's enum values. */
+static int
+in_enum(const struct field *f, const json_t *v)
+{
+	uint64_t key = enum_key(v), i;
+	size_t j;
+	json_t *x;
+
+	if (key != 0 && f->enum_set != NULL)
+		return cdb_hmap_get(f->enum_set, key, &i) == 1 &&
+		    json_equal(json_array_get(f->pub.enum_values, (size_t)i),
+			(json_t *)v);
+	json_array_foreach(f->pub.enum_values, j, x)
+	{
+		if (json_equal(x, (json_t *)v))
+			return 1;
+	}
+	return 0;
+}
+
 /* Reasons a value of f is refused; 0 when it is fine. */
 static int
 check_one(const struct field *f, const json_t *v, char *why, size_t n)
@@ -318,21 +369,13 @@ check_one(const struct field *f, const json_t *v, char *why, size_t n)
 	char shown[80];
 	double d;
 
-	if (f->pub.enum_values != NULL) {
-		size_t i;
-		json_t *x;
-		json_array_foreach(f->pub.enum_values, i, x)
-		{
-			if (json_equal(x, (json_t *)v))
-				break;
-		}
-		if (i == json_array_size(f->pub.enum_values)) {
-			enum_miss(f, v, why, n);
-			return CDB_REJECT_ENUM;
-		}
+	if (f->pub.enum_values != NULL && !in_enum(f, v)) {
+		enum_miss(f, v, why, n);
+		return CDB_REJECT_ENUM;
 	}
-	if (f->has_re && json_is_string(v) &&
-	    regexec(&f->re, json_string_value(v), 0, NULL, 0) != 0) {
+	if (f->re != NULL && json_is_string(v) &&
+	    !cdb_pattern_match(f->re, json_string_value(v),
+		json_string_length(v))) {
 		cdb_coerce_show(v, shown, sizeof(shown));
 		snprintf(why, n, "%s does not match the pattern \"%s\"", shown,
 		    f->pub.pattern);
@@ -396,6 +439,26 @@ file_value(struct load *L, struct field *f, const json_t *v, int array,
 	return own(L->s, out);
 }
 
+/* The enum's values in a hash map, for lookups in constant time. */
+static int
+index_enum(struct field *f)
+{
+	size_t i;
+	json_t *x;
+	uint64_t key;
+
+	if ((f->enum_set = cdb_hmap_new()) == NULL)
+		return -1;
+	json_array_foreach(f->pub.enum_values, i, x)
+	{
+		/* An equal value already there keeps the first index. */
+		if ((key = enum_key(x)) != 0 &&
+		    cdb_hmap_put(f->enum_set, key, i, NULL) == -1)
+			return -1;
+	}
+	return 0;
+}
+
 static int
 load_enum(struct load *L, struct field *f, const json_t *spec, const char *path)
 {
@@ -418,32 +481,23 @@ load_enum(struct load *L, struct field *f, const json_t *spec, const char *path)
 		json_array_append(a, c);
 	}
 	f->pub.enum_values = a;
+	if (index_enum(f) == -1)
+		return cdb_error_set(L->e, CDB_ERR_SYS, "out of memory");
 	return 0;
 }
 
 static int
 load_pattern(struct load *L, struct field *f, const char *path)
 {
-	char p[512], msg[256];
-	cdb_buf b;
-	int rc;
+	char p[512], why[256];
 
 	if (f->pub.pattern == NULL)
 		return 0;
 	join(p, sizeof(p), path, "pattern");
 	if (f->pub.type != CDB_SCHEMA_STRING)
 		return lerr(L, p, "only string fields have a pattern");
-	cdb_buf_init(&b);
-	/* The pattern must match the whole value. */
-	if (cdb_buf_printf(&b, "^(%s)$", f->pub.pattern) == -1)
-		return cdb_error_set(L->e, CDB_ERR_SYS, "out of memory");
-	rc = regcomp(&f->re, b.data, REG_EXTENDED | REG_NOSUB);
-	cdb_buf_free(&b);
-	if (rc != 0) {
-		regerror(rc, &f->re, msg, sizeof(msg));
-		return lerr(L, p, "bad regular expression: %s", msg);
-	}
-	f->has_re = 1;
+	if ((f->re = cdb_pattern_new(f->pub.pattern, why, sizeof(why))) == NULL)
+		return lerr(L, p, "%s", why);
 	return 0;
 }
 
@@ -1099,8 +1153,8 @@ cdb_schema_free(cdb_schema *s)
 	for (i = 0; i < s->nfields; i++) {
 		free(s->fields[i].from);
 		free(s->fields[i].tpl.p);
-		if (s->fields[i].has_re)
-			regfree(&s->fields[i].re);
+		cdb_pattern_free(s->fields[i].re);
+		cdb_hmap_free(s->fields[i].enum_set);
 	}
 	free(s->fields);
 	free(s->targets);

@@ -6,9 +6,9 @@
 #ifndef CDB_SCHEMA_IMPL_H
 #define CDB_SCHEMA_IMPL_H
 
-#include <regex.h>
-
 #include "coerce.h"
+#include "hmap.h"
+#include "pattern.h"
 #include "schema.h"
 
 /* Where a field's value comes from. */
@@ -38,8 +38,8 @@ struct field {
 	struct source *from;
 	size_t nfrom;
 	cdb_coerce_opts co;
-	regex_t re;
-	int has_re;
+	cdb_pattern *re; /* or NULL */
+	cdb_hmap *enum_set; /* enum value key -> index, or NULL */
 	struct tpl tpl;
 };
 

@@ -668,6 +668,9 @@ main(int argc, char *argv[])
 	};
 	size_t i;
 
+	/* Before anything opens a descriptor: see cdb_cli_std_fds. */
+	if (cdb_cli_std_fds() == -1)
+		err(CDB_EXIT_FAIL, "/dev/null");
 	if (argc < 2)
 		usage(CDB_EXIT_USAGE);
 	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)

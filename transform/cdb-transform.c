@@ -176,6 +176,9 @@ main(int argc, char *argv[])
 	cdb_transform_opts o;
 	cdb_schema *s;
 
+	/* Before anything opens a descriptor: see cdb_cli_std_fds. */
+	if (cdb_cli_std_fds() == -1)
+		err(CDB_EXIT_FAIL, "/dev/null");
 	memset(&o, 0, sizeof(o));
 	while ((ch = getopt_long(argc, argv, "hnqs:v", longopts, NULL)) != -1) {
 		switch (ch) {

@@ -284,6 +284,9 @@ main(int argc, char *argv[])
 	json_t *r;
 	int status, rc;
 
+	/* Before anything opens a descriptor: see cdb_cli_std_fds. */
+	if (cdb_cli_std_fds() == -1)
+		err(CDB_EXIT_FAIL, "/dev/null");
 	parse_args(&a, argc, argv);
 	signal(SIGPIPE, SIG_IGN);
 	clock_gettime(CLOCK_MONOTONIC, &t0);

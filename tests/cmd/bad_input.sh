@@ -68,6 +68,18 @@ head -n 9 "$T/good.ndjson" | sed 's/"bad-src"/"bad-partial"/g' > "$T/partial.ndj
 cdb-import -q -u "$URL_b" --allow-partial "$T/partial.ndjson" 2>/dev/null
 assert_eq 7 "$(api "$URL_b" "collections/$(collection_id "$URL_b" bad-partial)/count")" \
 	"records from a partial stream with --allow-partial"
+# A complete last record without its newline is one of them; a last line
+# cut inside its JSON is an error even so (cdb-import(1)).
+head -n 9 "$T/good.ndjson" | sed 's/"bad-src"/"bad-nonl"/g' | head -c -1 > "$T/nonl.ndjson"
+cdb-import -q -u "$URL_b" --allow-partial "$T/nonl.ndjson" 2>/dev/null
+assert_eq 7 "$(api "$URL_b" "collections/$(collection_id "$URL_b" bad-nonl)/count")" \
+	"a complete last record without its newline is kept"
+head -n 9 "$T/good.ndjson" | sed 's/"bad-src"/"bad-cut"/g' | head -c -20 > "$T/cut.ndjson"
+if cdb-import -q -u "$URL_b" --allow-partial "$T/cut.ndjson" 2> "$T/err"; then
+	fail "a last line cut mid-JSON was accepted with --allow-partial"
+fi
+grep -q "^cdb-import: $T/cut.ndjson:9: last line is cut short" "$T/err" ||
+	fail "cut line message: $(cat "$T/err")"
 
 # Input errors read from stdin are named "stdin".
 if printf 'not json\n' | cdb-import -q -u "$URL_b" 2> "$T/err"; then

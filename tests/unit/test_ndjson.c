@@ -1,6 +1,7 @@
 /* The stream reader's checks and the writer's trailer, on in-memory streams. */
 #include <check.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ndjson.h"
@@ -96,6 +97,17 @@ START_TEST(test_truncated_and_edited)
 	ck_assert_ptr_nonnull(strstr(e.text, "without a trailer"));
 	ck_assert_int_eq(read_all(t, CDB_READ_ALLOW_PARTIAL, &n, &e), 0);
 	ck_assert_int_eq(n, 5);
+	/* A complete last record without its newline is kept... */
+	t[strlen(t) - 1] = '\0';
+	ck_assert_int_eq(read_all(t, CDB_READ_ALLOW_PARTIAL, &n, &e), 0);
+	ck_assert_int_eq(n, 5);
+	/* ...one cut inside its JSON is an error, partial or not. */
+	t[strlen(t) - 5] = '\0';
+	ck_assert_int_eq(read_all(t, CDB_READ_ALLOW_PARTIAL, &n, &e), -1);
+	ck_assert_int_eq(e.line, 7);
+	ck_assert_ptr_nonnull(strstr(e.text, "cut short"));
+	ck_assert_int_eq(read_all(t, 0, &n, &e), -1);
+	ck_assert_ptr_nonnull(strstr(e.text, "cut short"));
 	free(t);
 	/* Change one byte of a record: the digest no longer matches. */
 	t = strdup(s);
@@ -113,21 +125,31 @@ START_TEST(test_truncated_and_edited)
 }
 END_TEST
 
+/*
+ * A stream whose third line is line3 fails there with msg, read either
+ * way: raw mode (cdb-transform's, which copies embeddings as text) makes
+ * the same checks as a parsing reader.
+ */
 static void
 expect_bad(const char *line3, const char *msg)
 {
-	char text[2048];
+	static const int flags[] = {0, CDB_READ_RAW_EMB};
+	char text[4096];
 	cdb_error e;
+	size_t i;
 	int n;
 
 	snprintf(text, sizeof(text),
 	    "{\"kind\":\"header\",\"format\":\"cdb-ndjson\",\"version\":1}\n"
 	    "{\"kind\":\"collection\",\"name\":\"c\",\"dimension\":2}\n%s\n",
 	    line3);
-	ck_assert_int_eq(read_all(text, 0, &n, &e), -1);
-	ck_assert_int_eq(e.line, 3);
-	if (strstr(e.text, msg) == NULL)
-		ck_abort_msg("want \"%s\", got \"%s\"", msg, e.text);
+	for (i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
+		ck_assert_int_eq(read_all(text, flags[i], &n, &e), -1);
+		ck_assert_int_eq(e.line, 3);
+		if (strstr(e.text, msg) == NULL)
+			ck_abort_msg("flags %d: want \"%s\", got \"%s\"",
+			    flags[i], msg, e.text);
+	}
 }
 
 START_TEST(test_bad_lines)
@@ -166,7 +188,97 @@ START_TEST(test_bad_lines)
 	    "empty array");
 	expect_bad("{\"kind\":\"collection\",\"name\":\"c\"}",
 	    "second collection line");
+	/* What a raw reader used to copy up to the first ']' unchecked. */
+	expect_bad("{\"kind\":\"record\",\"collection\":\"c\",\"id\":\"a\","
+		   "\"embedding\":[0.5,NaN]}",
+	    "embedding");
+	expect_bad("{\"kind\":\"record\",\"collection\":\"c\",\"id\":\"a\","
+		   "\"embedding\":[0.5,1e999]}",
+	    "embedding");
+	expect_bad("{\"kind\":\"record\",\"collection\":\"c\",\"id\":\"a\","
+		   "\"embedding\":[0x1,0.5]}",
+	    "embedding");
+	expect_bad("{\"kind\":\"record\",\"collection\":\"c\",\"id\":\"a\","
+		   "\"embedding\":[\"0.5\",\"]\"]}",
+	    "embedding");
+	expect_bad("{\"kind\":\"record\",\"collection\":\"c\",\"id\":\"a\","
+		   "\"embedding\":\"AAAA*AAA\"}",
+	    "base64");
+	expect_bad("{\"kind\":\"record\",\"collection\":\"c\",\"id\":\"a\","
+		   "\"embedding\":\"AAAA\xc3" "AAA\"}",
+	    "base64");
+	expect_bad("{\"kind\":\"record\",\"collection\":\"c\",\"id\":\"a\","
+		   "\"embedding\":[0.5,0.25,0.125]}",
+	    "embedding has 3 values, collection expects 2");
+	/* Duplicate keys: readers disagree on which wins, so none does. */
+	expect_bad("{\"kind\":\"record\",\"collection\":\"c\",\"id\":\"a\","
+		   "\"embedding\":[0.5,0.25],\"embedding\":[1,2,3]}",
+	    "duplicate object key \"embedding\"");
+	expect_bad("{\"kind\":\"record\",\"collection\":\"c\",\"id\":\"a\","
+		   "\"id\":\"b\"}",
+	    "duplicate object key \"id\"");
+	expect_bad("{\"kind\":\"record\",\"collection\":\"c\",\"id\":\"a\","
+		   "\"metadata\":{\"k\":1,\"k\":2}}",
+	    "duplicate object key \"k\"");
+	expect_bad("{\"kind\":\"record\",\"kind\":\"record\","
+		   "\"collection\":\"c\",\"id\":\"a\"}",
+	    "duplicate object key \"kind\"");
+	expect_bad("{\"kind\":\"record\",\"collection\":\"c\",\"id\":\"a\","
+		   "\"embedding\":[]}",
+	    "embedding has no values");
 	expect_bad("", "empty line");
+}
+END_TEST
+
+/* Line 3 of a stream whose collection has no dimension. */
+static int
+read_nodim(const char *records, int flags, cdb_error *e)
+{
+	size_t len = strlen(records) + 200;
+	char *text = malloc(len);
+	int n, rc;
+
+	snprintf(text, len,
+	    "{\"kind\":\"header\",\"format\":\"cdb-ndjson\",\"version\":1}\n"
+	    "{\"kind\":\"collection\",\"name\":\"c\",\"dimension\":null}\n%s",
+	    records);
+	rc = read_all(text, flags | CDB_READ_ALLOW_PARTIAL, &n, e);
+	free(text);
+	return rc;
+}
+
+START_TEST(test_embedding_shape)
+{
+	const int flags = _i ? CDB_READ_RAW_EMB : 0;
+	static const char rec[] =
+	    "{\"kind\":\"record\",\"collection\":\"c\",\"id\":\"%d\","
+	    "\"embedding\":%s}\n";
+	char text[1024], *big = malloc(1 << 20);
+	cdb_error e;
+	size_t i, n;
+
+	/* Without a dimension the first embedding sets it, as in Chroma. */
+	n = (size_t)snprintf(text, sizeof(text), rec, 1, "[0.1,-2.5,1e-30]");
+	snprintf(text + n, sizeof(text) - n, rec, 2, "[0.5,0.25]");
+	ck_assert_int_eq(read_nodim(text, flags, &e), -1);
+	ck_assert_int_eq(e.line, 4);
+	ck_assert_str_eq(e.text, "embedding has 2 values, collection expects 3");
+	/* More values than any collection holds: refused, in raw mode too. */
+	memcpy(big, "[", 1);
+	for (i = 1, n = 0; n < 70000; n++) {
+		memcpy(big + i, "0.5,", 4);
+		i += 4;
+	}
+	big[i - 1] = ']';
+	big[i] = '\0';
+	{
+		char *t = malloc(i + 200);
+		snprintf(t, i + 200, rec, 1, big);
+		ck_assert_int_eq(read_nodim(t, flags, &e), -1);
+		ck_assert_ptr_nonnull(strstr(e.text, "65536"));
+		free(t);
+	}
+	free(big);
 }
 END_TEST
 
@@ -217,6 +329,7 @@ ndjson_suite(void)
 	tcase_add_test(tc, test_truncated_and_edited);
 	tcase_add_test(tc, test_bad_lines);
 	tcase_add_test(tc, test_header_checks);
+	tcase_add_loop_test(tc, test_embedding_shape, 0, 2);
 	tcase_add_test(tc, test_metadata_rules);
 	suite_add_tcase(s, tc);
 	return s;
