@@ -22,8 +22,9 @@ usage(int status)
 	    "[-u url]\n"
 	    "                  [--allow-partial] [--append] [--auth-header "
 	    "name]\n"
-	    "                  [--database name] [--dry-run] [--insecure] "
-	    "[--max-request-bytes n]\n"
+	    "                  [--create-database] [--database name] "
+	    "[--dry-run] [--insecure]\n"
+	    "                  [--max-request-bytes n]\n"
 	    "                  [--mode add|upsert] [--tenant name] [file]\n");
 	exit(status);
 }
@@ -77,7 +78,8 @@ int
 main(int argc, char *argv[])
 {
 	enum { OPT_TENANT = 256, OPT_DB, OPT_MODE, OPT_DRY, OPT_APPEND,
-		OPT_PARTIAL, OPT_INSECURE, OPT_AUTH, OPT_MAXB };
+		OPT_PARTIAL, OPT_INSECURE, OPT_AUTH, OPT_MAXB, OPT_CREATEDB,
+		OPT_VERSION };
 	static const struct option longopts[] = {
 		{"url", required_argument, NULL, 'u'},
 		{"tenant", required_argument, NULL, OPT_TENANT},
@@ -89,6 +91,7 @@ main(int argc, char *argv[])
 		{"dry-run", no_argument, NULL, OPT_DRY},
 		{"append", no_argument, NULL, OPT_APPEND},
 		{"allow-partial", no_argument, NULL, OPT_PARTIAL},
+		{"create-database", no_argument, NULL, OPT_CREATEDB},
 		{"max-request-bytes", required_argument, NULL, OPT_MAXB},
 		{"quiet", no_argument, NULL, 'q'},
 		{"insecure", no_argument, NULL, OPT_INSECURE},
@@ -128,6 +131,7 @@ main(int argc, char *argv[])
 		case OPT_DRY: o.dry_run = 1; break;
 		case OPT_APPEND: o.append = 1; break;
 		case OPT_PARTIAL: o.allow_partial = 1; break;
+		case OPT_CREATEDB: o.create_database = 1; break;
 		case OPT_MAXB:
 			o.max_bytes = (size_t)number("--max-request-bytes",
 			    optarg, 1024, 1L << 30);

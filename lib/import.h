@@ -22,6 +22,7 @@ typedef struct cdb_import_opts {
 	int append;	     /* allow adding to non-empty collections */
 	int dry_run;	     /* check everything, write nothing */
 	int allow_partial;   /* accept a stream without trailer */
+	int create_database; /* create the database when it does not exist */
 	const char *checkpoint; /* or NULL */
 	const char *input;   /* name of the input in messages */
 	const char *collection; /* when set, the only collection the stream
