@@ -14,6 +14,7 @@
 #include "chroma.h"
 #include "checkpoint.h"
 #include "cli.h"
+#include "json.h"
 #include "ndjson.h"
 #include "rollback.h"
 #include "snapshot.h"
@@ -420,6 +421,7 @@ struct restore {
 	struct server s;
 	cdb_rollback_opts o;
 	const char *report, *report_md, *report_json;
+	const char *checkpoint; /* the import's, retired once restored */
 	int force;
 	json_t *remove;
 	json_t *validation;
@@ -436,6 +438,7 @@ parse_restore(int argc, char *argv[], struct restore *r)
 	    {"archive-dir", required_argument, NULL, 'a'},
 	    {"work-dir", required_argument, NULL, 'w'},
 	    {"collection", required_argument, NULL, 'C'},
+	    {"checkpoint", required_argument, NULL, 'c'},
 	    {"from-checkpoint", required_argument, NULL, 'c'},
 	    {"batch-size", required_argument, NULL, 'b'},
 	    {"jobs", required_argument, NULL, 'j'},
@@ -477,6 +480,7 @@ parse_restore(int argc, char *argv[], struct restore *r)
 			if (cdb_rollback_checkpoint_names(
 			        optarg, r->remove, &e) == -1)
 				errx(CDB_EXIT_FAIL, "%s", e.text);
+			r->checkpoint = optarg;
 			break;
 		case 'b':
 			r->o.batch = number("-b", optarg, 1, 1000000);
@@ -589,6 +593,62 @@ write_reports(const struct restore *r, const json_t *rep)
 	cdb_buf_free(&b);
 }
 
+/* The reports go with the archive (-a), unless named. */
+static void
+report_paths(struct restore *r)
+{
+	static char md[4096], js[4096];
+
+	if (strcmp(r->report_md, "rollback_report.md") == 0 &&
+	    snprintf(md, sizeof(md), "%s/rollback_report.md",
+	        r->o.archive_dir) < (int)sizeof(md))
+		r->report_md = md;
+	if (strcmp(r->report_json, "rollback_report.json") == 0 &&
+	    snprintf(js, sizeof(js), "%s/rollback_report.json",
+	        r->o.archive_dir) < (int)sizeof(js))
+		r->report_json = js;
+}
+
+/*
+ * The import that was undone is over: its checkpoint, left in place,
+ * would make a rerun skip everything as "imported completely".  Kept
+ * beside as CKPT.rolled-back for the record.
+ */
+static void
+retire(const char *ckpt)
+{
+	char to[4096];
+
+	if (ckpt == NULL ||
+	    snprintf(to, sizeof(to), "%s.rolled-back", ckpt) >= (int)sizeof(to))
+		return;
+	if (rename(ckpt, to) == -1) {
+		if (errno != ENOENT)
+			warn("%s: cannot retire the import checkpoint", ckpt);
+	} else if (!quiet)
+		fprintf(stderr, "cdb-rollback: import checkpoint retired: %s\n",
+		    to);
+}
+
+static void
+done_message(const struct restore *r, const json_t *rep)
+{
+	const json_t *c;
+	size_t i, restored = 0, removed = 0;
+
+	json_array_foreach (json_object_get(rep, "collections"), i, c) {
+		if (cdb_json_str_is(c, "action", "restore"))
+			restored++;
+		else
+			removed++;
+	}
+	fprintf(stderr,
+	    "cdb-rollback: restored and verified %zu collection%s, removed "
+	    "%zu, in %.1f s; reports %s, %s\n",
+	    restored, restored == 1 ? "" : "s", removed, cdb_cli_elapsed(&t0),
+	    r->report_md, r->report_json);
+}
+
 static int
 cmd_restore(int argc, char *argv[])
 {
@@ -604,6 +664,8 @@ cmd_restore(int argc, char *argv[])
 	r.report_json = "rollback_report.json";
 	r.remove = json_array();
 	parse_restore(argc, argv, &r);
+	if (r.o.archive_dir != NULL)
+		report_paths(&r);
 	/* Restoring deletes collections: never to a server by default. */
 	if (r.s.url == NULL || *r.s.url == '\0')
 		errx(CDB_EXIT_USAGE,
@@ -634,12 +696,10 @@ cmd_restore(int argc, char *argv[])
 	if (rc == -1)
 		errx(e.kind == CDB_ERR_USAGE ? CDB_EXIT_USAGE : CDB_EXIT_FAIL,
 		    "%s", e.text);
+	if (!r.o.dry_run)
+		retire(r.checkpoint);
 	if (!quiet && !r.o.dry_run)
-		fprintf(stderr,
-		    "cdb-rollback: restored and verified %zu "
-		    "collections in %.1f s; reports %s, %s\n",
-		    json_array_size(json_object_get(rep, "collections")),
-		    cdb_cli_elapsed(&t0), r.report_md, r.report_json);
+		done_message(&r, rep);
 	json_decref(rep);
 	json_decref(r.remove);
 	json_decref(r.validation);
