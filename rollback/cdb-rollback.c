@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "chroma.h"
@@ -16,6 +17,7 @@
 #include "cli.h"
 #include "json.h"
 #include "ndjson.h"
+#include "prune.h"
 #include "rollback.h"
 #include "snapshot.h"
 
@@ -35,6 +37,8 @@ usage(int status)
 	    "                             [--tenant name] -o file "
 	    "[collection ...]\n"
 	    "       cdb-rollback verify [-q] file\n"
+	    "       cdb-rollback prune [-nq] [--keep n] [--keep-days days] "
+	    "file ...\n"
 	    "       cdb-rollback list [--json] file\n"
 	    "       cdb-rollback restore [-fnq] [-a dir] [-b size] [-C name] "
 	    "[-c checkpoint]\n"
@@ -706,6 +710,78 @@ cmd_restore(int argc, char *argv[])
 	return CDB_EXIT_OK;
 }
 
+/* ---------------------------------------------------------------- prune -- */
+
+static void
+prune_line(const cdb_prune_entry *p, int dry_run, int deleted)
+{
+	char when[32] = "?";
+	struct tm tm;
+
+	if (p->created != 0 && gmtime_r(&p->created, &tm) != NULL)
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	printf("%-12s %s (%s, %s%s%s): %s\n",
+	    p->keep ? "keep" : dry_run ? "would delete" : deleted ? "deleted" :
+	                                                             "not deleted",
+	    p->path, when, p->verified ? "verified" : "does not verify",
+	    p->problem[0] ? ": " : "", p->problem, p->why);
+}
+
+static int
+cmd_prune(int argc, char *argv[])
+{
+	static const struct option longopts[] = {
+	    {"keep", required_argument, NULL, 'k'},
+	    {"keep-days", required_argument, NULL, 'd'},
+	    {"dry-run", no_argument, NULL, 'n'},
+	    {"quiet", no_argument, NULL, 'q'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	cdb_prune_opts o = {-1, -1, 0};
+	cdb_prune_entry *v;
+	cdb_error e;
+	size_t i, n;
+	int ch, dry_run = 0, status = CDB_EXIT_OK, gone;
+
+	while ((ch = getopt_long(argc, argv, "hnq", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'k': o.keep = number("--keep", optarg, 1, 1000000); break;
+		case 'd':
+			o.keep_days = number("--keep-days", optarg, 0, 100000);
+			break;
+		case 'n': dry_run = 1; break;
+		case 'q': quiet = 1; break;
+		case 'h': usage(CDB_EXIT_OK); break;
+		default: usage(CDB_EXIT_USAGE);
+		}
+	}
+	if (optind == argc || (o.keep < 0 && o.keep_days < 0))
+		usage(CDB_EXIT_USAGE);
+	n = (size_t)(argc - optind);
+	o.now = time(NULL);
+	cdb_error_clear(&e);
+	if ((v = cdb_prune_plan(argv + optind, n, &o, &e)) == NULL)
+		errx(e.kind == CDB_ERR_USAGE ? CDB_EXIT_USAGE : CDB_EXIT_FAIL,
+		    "%s", e.text);
+	for (i = 0; i < n; i++) {
+		gone = 0;
+		if (!v[i].keep && !dry_run) {
+			if (unlink(v[i].path) == 0)
+				gone = 1;
+			else {
+				warn("%s", v[i].path);
+				status = CDB_EXIT_FAIL;
+			}
+		}
+		if (!quiet || (!v[i].keep && !dry_run))
+			prune_line(&v[i], dry_run, gone);
+	}
+	cdb_prune_free(v, n);
+	flush_stdout();
+	return status;
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -717,6 +793,7 @@ main(int argc, char *argv[])
 	    {"verify", cmd_verify},
 	    {"list", cmd_list},
 	    {"restore", cmd_restore},
+	    {"prune", cmd_prune},
 	};
 	size_t i;
 
