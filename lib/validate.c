@@ -23,6 +23,7 @@ cdb_validate_opts_init(cdb_validate_opts *o)
 	o->seed = 1;
 	o->page = 1000;
 	o->max_data_loss = 5;
+	o->max_missing = -1;
 	o->warn_divergence = 10;
 	o->max_divergence = 20;
 	o->tool = "cdb-validate";
@@ -506,6 +507,11 @@ judge_count(struct vctx *c)
 		    "expected records not in the new database: %.0f of %.0f "
 		    "(%.2f%% data loss, more than %g%%)",
 		    lost, want, loss, c->o->max_data_loss);
+	else if (c->o->max_missing >= 0 && lost > (double)c->o->max_missing)
+		judge(t, CDB_VS_FAILED, CDB_VR_DATA_LOSS,
+		    "expected records not in the new database: %.0f of %.0f, "
+		    "more than the %lld allowed (%.2f%% data loss)",
+		    lost, want, c->o->max_missing, loss);
 	else if (extra > 0)
 		judge(t, CDB_VS_FAILED, CDB_VR_COUNT,
 		    "records in the new database that the migration did not "
@@ -741,10 +747,12 @@ report_run(json_t *r, const cdb_validate_opts *o, double elapsed)
 	        (json_int_t)o->seed, "queries", o->queries, "page",
 	        (json_int_t)o->page));
 	json_object_set_new(r, "thresholds",
-	    json_pack("{s:f, s:f, s:f}", "max_data_loss_percentage",
-	        o->max_data_loss, "warn_divergence_percentage",
-	        o->warn_divergence, "max_divergence_percentage",
-	        o->max_divergence));
+	    json_pack("{s:f, s:o, s:f, s:f}", "max_data_loss_percentage",
+	        o->max_data_loss, "max_missing_records",
+	        o->max_missing >= 0 ? json_integer((json_int_t)o->max_missing)
+	                            : json_null(),
+	        "warn_divergence_percentage", o->warn_divergence,
+	        "max_divergence_percentage", o->max_divergence));
 }
 
 json_t *

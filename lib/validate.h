@@ -93,6 +93,8 @@ typedef struct cdb_validate_opts {
 	uint64_t seed;                      /* of the sampling */
 	long page;                          /* records per request */
 	double max_data_loss;               /* % above which test 1 fails */
+	long long max_missing;              /* records above which test 1
+	                                       fails; -1: no such limit */
 	double warn_divergence;             /* % above which test 4 warns */
 	double max_divergence;              /* % above which test 4 fails */
 	const char *tool;                   /* "cdb-validate 0.1.0" */

@@ -2,6 +2,7 @@
 #include <err.h>
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,12 +32,13 @@ usage(int status)
 	    "                    [--auth-header name] [--database name] "
 	    "[--insecure]\n"
 	    "                    [--max-data-loss pct] [--max-divergence pct] "
-	    "[--old-database name]\n"
-	    "                    [--old-tenant name] [--queries file] "
-	    "[--report-json file]\n"
-	    "                    [--report-md file] [--sample n] [--seed n] "
-	    "[--tenant name]\n"
-	    "                    [--top-k k] [--warn-divergence pct]\n");
+	    "[--max-missing n]\n"
+	    "                    [--old-database name] [--old-tenant name] "
+	    "[--queries file]\n"
+	    "                    [--report-json file] [--report-md file] "
+	    "[--sample n] [--seed n]\n"
+	    "                    [--tenant name] [--top-k k] "
+	    "[--warn-divergence pct]\n");
 	exit(status);
 }
 
@@ -159,6 +161,7 @@ enum {
 	OPT_TOPK,
 	OPT_SEED,
 	OPT_LOSS,
+	OPT_MISSING,
 	OPT_WARN,
 	OPT_MAXDIV,
 	OPT_MD,
@@ -181,6 +184,7 @@ static const struct option longopts[] = {
     {"top-k", required_argument, NULL, OPT_TOPK},
     {"seed", required_argument, NULL, OPT_SEED},
     {"max-data-loss", required_argument, NULL, OPT_LOSS},
+    {"max-missing", required_argument, NULL, OPT_MISSING},
     {"warn-divergence", required_argument, NULL, OPT_WARN},
     {"max-divergence", required_argument, NULL, OPT_MAXDIV},
     {"report-md", required_argument, NULL, OPT_MD},
@@ -213,6 +217,7 @@ option(struct args *a, int ch)
 	case OPT_TOPK: o->top_k = (int)number("--top-k", optarg, 1, 1000); break;
 	case OPT_SEED: o->seed = seed(optarg); break;
 	case OPT_LOSS: o->max_data_loss = percent("--max-data-loss", optarg); break;
+	case OPT_MISSING: o->max_missing = number("--max-missing", optarg, 0, LONG_MAX); break;
 	case OPT_WARN: o->warn_divergence = percent("--warn-divergence", optarg); break;
 	case OPT_MAXDIV: o->max_divergence = percent("--max-divergence", optarg); break;
 	case OPT_MD: a->md = optarg; break;
