@@ -214,13 +214,13 @@ conf=$(printf 'old %s %s/%s\nnew %s %s/%s\nschema %s\n' \
 if [ -e "$DIR/migration.conf" ] && [ "$conf" != "$(cat "$DIR/migration.conf")" ]; then
 	differs=$(diff <(cat "$DIR/migration.conf") <(printf '%s\n' "$conf") |
 		sed -n 's/^> \([a-z]*\) .*/\1/p' | sed 's/^old$/the old server or database/;
-			s/^new$/the new server or database/; s/^schema$/the schema/' | paste -sd, | sed 's/,/, /g')
+			s/^new$/the new server or database/; s/^schema$/the schema/' | paste -sd, | sed 's/,/, /g' || true)
 	if [ -e "$DIR/before.tar.gz" ] || [ -e "$DIR/import.ckpt" ]; then
 		echo "migrate.sh: $DIR holds another migration, already under way; changed: $differs" >&2
 		echo "use another --log-dir to start a new one" >&2
 		exit 2
 	fi
-	echo "migrate.sh: $DIR: nothing was written yet; reusing it with a new $differs" >&2
+	echo "migrate.sh: $DIR: nothing was written yet; reusing it for the changed $differs" >&2
 	case $differs in
 	*"old server"*) rm -f "$DIR/old.ndjson" "$DIR/old.ndjson.partial" "$DIR/export.ckpt" ;;
 	esac
@@ -251,7 +251,7 @@ if [ ! -e "$DIR/import.ckpt" ]; then
 			# A missing target database: say how to create it.
 			if tail -n 5 "$DIR/preflight.log" | grep -q 'cdb-import: tenant .* has no database'; then
 				say preflight "create the target database, then rerun:"
-				say preflight "  curl -X POST -H 'Content-Type: application/json' -d '{\"name\": \"${DATABASE:-default_database}\"}' $NEW/api/v2/tenants/${TENANT:-default_tenant}/databases"
+				say preflight "  curl -sS -X POST -H 'Content-Type: application/json' -d '{\"name\": \"${DATABASE:-default_database}\"}' $NEW/api/v2/tenants/${TENANT:-default_tenant}/databases"
 				say preflight "or rerun with --create-database"
 			fi
 			nogo "a server is unreachable, a database is missing, or the schema does not fit (see above)"
@@ -367,7 +367,7 @@ run import cdb-import -c "$DIR/import.ckpt" -u "$NEW" "${NEW_AT[@]}" "${AUTH[@]}
 	if [ "$ROLLBACK_ON_ERROR" = 1 ]; then
 		restore "the import failed (--rollback-on-error)"
 	fi
-	say import "the migration stopped; the new server is left as it is: rerun the same command to resume, or roll back with:"
+	say import "the migration stopped; rerun the same command to resume it (the new server is left as it is), or roll back with:"
 	say import "  cdb-rollback restore -f -u $NEW -c $DIR/import.ckpt -a $DIR $DIR/before.tar.gz"
 	exit 1
 }
