@@ -413,7 +413,7 @@ case $st in
 		say smoke "the smoke test failed: $SMOKE; switch the application back to $OLD_WHERE"
 		restore "smoke test failed"
 	fi
-	[ -n "$SMOKE" ] && journal "smoke test passed: $SMOKE"
+	[ -n "$SMOKE" ] && journal "smoke test $SMOKE passed"
 	say cutover "cut over by: $CUTOVER; keep the old server and the backups until the new one has served without problems"
 	exit 0
 	;;
