@@ -327,7 +327,7 @@ if [ "$BACKUP_OLD" = 1 ] && [ ! -e "$DIR/old-backup.tar.gz" ]; then
 	say backup "==> 2. backup of the old database"
 	run backup cdb-rollback snapshot -u "$OLD" "${OLD_AT[@]}" "${AUTH[@]}" \
 		-o "$DIR/old-backup.tar.gz.partial" &&
-		run backup cdb-rollback verify "$DIR/old-backup.tar.gz.partial" || {
+		run backup cdb-rollback verify -q "$DIR/old-backup.tar.gz.partial" || {
 		rm -f "$DIR/old-backup.tar.gz.partial"
 		say backup "the backup of the old database failed; nothing was written to the new server; rerun to retry"
 		exit 1

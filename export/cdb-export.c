@@ -77,6 +77,14 @@ parse_form(const char *s)
 	errx(CDB_EXIT_USAGE, "--embeddings: expected float, base64 or none");
 }
 
+/* cdb-... --version: the program and the suite's version. */
+static int
+version(const char *prog)
+{
+	printf("%s %s\n", prog, CDB_VERSION);
+	return cdb_cli_flush(stdout) == 0 ? CDB_EXIT_OK : CDB_EXIT_FAIL;
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -109,6 +117,8 @@ main(int argc, char *argv[])
 	long n, all = 0;
 	int ch, rc;
 
+	if (argc == 2 && strcmp(argv[1], "--version") == 0)
+		return version("cdb-export");
 	memset(&o, 0, sizeof(o));
 	o.form = CDB_EMB_FLOAT;
 	o.tool = "cdb-export " CDB_VERSION;
@@ -183,8 +193,10 @@ main(int argc, char *argv[])
 	}
 	if (!quiet)
 		fprintf(stderr,
-		    "cdb-export: %lld records in %lld collections%s, %.1f s\n",
-		    st.records, st.collections,
+		    "cdb-export: %lld record%s in %lld collection%s%s, "
+		    "%.1f s\n",
+		    st.records, cdb_cli_s(st.records), st.collections,
+		    cdb_cli_s(st.collections),
 		    st.resumed ? " (resumed)" : "", cdb_cli_elapsed(&t0));
 	return CDB_EXIT_OK;
 }

@@ -54,6 +54,8 @@ number(const char *opt, const char *s, long min, long max)
 static void
 report(const cdb_import_opts *o, const cdb_import_stats *st)
 {
+	long long n = o->dry_run ? st->read : st->sent;
+
 	if (st->already_done) {
 		fprintf(stderr, "cdb-import: nothing to do: checkpoint %s says "
 				"this stream was imported completely\n",
@@ -61,17 +63,25 @@ report(const cdb_import_opts *o, const cdb_import_stats *st)
 		return;
 	}
 	fprintf(stderr,
-	    "cdb-import: %s%lld records in %lld collections (%lld new), "
-	    "%lld batches of up to %ld, embeddings as %s%s, %.1f s\n",
-	    o->dry_run ? "dry run: checked " : "", o->dry_run ? st->read
-							      : st->sent,
-	    st->collections, st->created, st->batches, st->batch,
+	    "cdb-import: %s%lld record%s in %lld collection%s (%lld new), "
+	    "%lld batch%s of up to %ld, embeddings as %s%s, %.1f s\n",
+	    o->dry_run ? "dry run: checked " : "", n, cdb_cli_s(n),
+	    st->collections, cdb_cli_s(st->collections), st->created,
+	    st->batches, st->batches == 1 ? "" : "es", st->batch,
 	    st->base64 ? "base64" : "floats",
 	    st->resumed ? " (resumed)" : "", cdb_cli_elapsed(&t0));
 	if (st->skipped > 0)
-		fprintf(stderr, "cdb-import: %lld records were already "
+		fprintf(stderr, "cdb-import: %lld record%s already "
 				"committed by an earlier run\n",
-		    st->skipped);
+		    st->skipped, st->skipped == 1 ? " was" : "s were");
+}
+
+/* cdb-... --version: the program and the suite's version. */
+static int
+version(const char *prog)
+{
+	printf("%s %s\n", prog, CDB_VERSION);
+	return cdb_cli_flush(stdout) == 0 ? CDB_EXIT_OK : CDB_EXIT_FAIL;
 }
 
 int
@@ -106,6 +116,8 @@ main(int argc, char *argv[])
 	FILE *in = stdin;
 	int ch, rc;
 
+	if (argc == 2 && strcmp(argv[1], "--version") == 0)
+		return version("cdb-import");
 	memset(&o, 0, sizeof(o));
 	o.url = cdb_cli_default_url();
 	o.tenant = "default_tenant";

@@ -269,9 +269,10 @@ cmd_snapshot(int argc, char *argv[])
 		    "%s", e.text);
 	if (!quiet)
 		fprintf(stderr,
-		    "cdb-rollback: %s: %lld records in %lld collections, %lld "
-		    "bytes (%s)%s, %.1f s\n",
-		    o.output, st.records, st.collections, st.bytes,
+		    "cdb-rollback: %s: %lld record%s in %lld collection%s, "
+		    "%lld bytes (%s)%s, %.1f s\n",
+		    o.output, st.records, cdb_cli_s(st.records),
+		    st.collections, cdb_cli_s(st.collections), st.bytes,
 		    cdb_snapshot_comp_name(o.comp),
 		    st.resumed ? ", resumed" : "", cdb_cli_elapsed(&t0));
 	return CDB_EXIT_OK;
@@ -801,6 +802,11 @@ main(int argc, char *argv[])
 		usage(CDB_EXIT_USAGE);
 	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)
 		usage(CDB_EXIT_OK);
+	if (strcmp(argv[1], "--version") == 0) {
+		printf("cdb-rollback %s\n", CDB_VERSION);
+		flush_stdout();
+		return CDB_EXIT_OK;
+	}
 	signal(SIGPIPE, SIG_IGN);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)

@@ -300,8 +300,11 @@ parse_args(struct args *a, int argc, char *argv[])
 			usage(EXIT_CANNOT);
 	if (argc != optind)
 		usage(EXIT_CANNOT);
+	if (a->o.new_url == NULL && getenv("CHROMA_URL") != NULL &&
+	    *getenv("CHROMA_URL") != '\0')
+		a->o.new_url = getenv("CHROMA_URL");
 	if (a->o.new_url == NULL) {
-		warnx("--new-url is required");
+		warnx("--new-url (or CHROMA_URL) is required");
 		usage(EXIT_CANNOT);
 	}
 	if (a->drift.source_export != NULL && source_drift_args(a) == -1)
@@ -330,6 +333,10 @@ main(int argc, char *argv[])
 	json_t *r;
 	int status, rc;
 
+	if (argc == 2 && strcmp(argv[1], "--version") == 0) {
+		printf("cdb-validate %s\n", CDB_VERSION);
+		return cdb_cli_flush(stdout) == 0 ? EXIT_PASSED : EXIT_CANNOT;
+	}
 	parse_args(&a, argc, argv);
 	signal(SIGPIPE, SIG_IGN);
 	clock_gettime(CLOCK_MONOTONIC, &t0);

@@ -52,3 +52,13 @@ assert_status 0 "${MIGRATE[@]}" --log-dir "$M" --old-database default_database \
 	--database created_db --create-database 2>"$T/e"
 assert_eq 80 "$(cdb-export -q -u "$URL_new" --database created_db | jq -c 'select(.kind == "record")' | wc -l)" \
 	"records in the created database"
+
+# The first hour: a URL with a query string, --version, CHROMA_URL.
+assert_eq 20 "$(cdb-export -q -u "$URL_old/?x=1" sergio_humor | jq -c 'select(.kind == "record")' | wc -l)" \
+	"export from URL?x=1"
+for p in export transform import validate rollback; do
+	assert_eq "cdb-$p 0.1.0" "$(cdb-$p --version)" "cdb-$p --version"
+done
+CHROMA_URL=$URL_new cdb-validate --expected "$M/expected.ndjson" --database created_db -s "$REPO/schemas/default.json" \
+	--report-json "$T/v.json" 2>"$T/e" || fail "cdb-validate with CHROMA_URL: $(cat "$T/e")"
+jq -e '.new_server.url == "'"$URL_new"'"' "$T/v.json" >/dev/null || fail "new server: $(jq -c .new_server "$T/v.json")"
