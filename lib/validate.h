@@ -4,8 +4,11 @@
  * whether to roll back (cdb-validate(1), cdb-report(5)).
  *
  * What the new database must hold comes either from the old database
- * with the schema applied to every record (cdb_schema_apply), or from a
- * saved expected stream (the output of cdb-transform).  Records are
+ * with the schema applied to every record (cdb_schema_apply), or from
+ * saved expected streams (the output of cdb-transform).  Given both, the
+ * streams are what the new database is judged against, and the old
+ * server only the search reference of test 4: a change to it after the
+ * export can lower its recall, never fail the new database.  Records are
  * compared in batches: the expected side is read page by page while the
  * same ids are fetched from the new server, compared and forgotten.
  * Memory grows with the number of ids (a 64-bit key, a content digest and
@@ -86,7 +89,10 @@ typedef struct cdb_validate_opts {
 	const cdb_http_opts *http;          /* token etc.; may be NULL */
 	const cdb_schema *schema;           /* needed with old_url */
 	const char *schema_file;            /* for the report */
-	const char *expected;               /* expected stream file, or NULL */
+	const char *const *expected;        /* expected stream files: the
+	                                       shards of one export, read as
+	                                       one set; NULL: none */
+	size_t nexpected;
 	const char *queries;                /* queries file, or NULL */
 	long sample;                        /* sampled queries; 0: no test 4 */
 	int top_k;                          /* results compared per query */
@@ -167,6 +173,11 @@ const char *cdb_validate_space_name(int space);
 double cdb_validate_distance(
     int space, const float *a, const float *b, size_t dim);
 
+/* a.b and |a-b|^2 for the brute-force search: float lanes (vectorised),
+ * summed in double. */
+double cdb_validate_dot(const float *a, const float *b, size_t dim);
+double cdb_validate_l2sq(const float *a, const float *b, size_t dim);
+
 /*
  * The share of the reference results ref (nref ids) that got (ngot ids)
  * holds as well, in [0, 1]; -1 when nref is 0 (nothing to compare).
@@ -211,8 +222,9 @@ long cdb_vsampler_offer(cdb_vsampler *s, long long seen);
 
 /*
  * The k smallest distances seen, with their ids (exact search of the
- * expected stream).  _init with k, _offer each candidate, _sorted to
- * read them nearest first; _free.
+ * expected stream): a bounded max-heap, the farthest kept at the root.
+ * _init with k, _offer each candidate, _sort to read them nearest first;
+ * _free.
  */
 typedef struct cdb_vtopk {
 	size_t k, n;

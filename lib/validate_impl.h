@@ -26,6 +26,8 @@
 /* One test's findings. */
 struct vtest {
 	int status, reason; /* decided at the end */
+	const char *skipped; /* why SKIPPED: "not applicable" and "on
+	                        request" do not lower the verdict */
 	long long bad;      /* records (or queries) at fault */
 	long long checked;  /* records looked at (set as a metric at the
 	                       end: counting in JSON costs per record) */
@@ -84,18 +86,31 @@ struct vbatch {
 	struct vbatch *next;
 };
 
-/* One semantic query. */
+/*
+ * One semantic query.  The reference is the exact top-k of the expected
+ * records (brute force, in the target's space); each database is scored
+ * by its recall of it, and the new one judged by the recall it lost
+ * against the old one's (validate_sem.c).
+ */
 struct vquery {
 	size_t coll; /* target collection */
 	char *name;  /* sampled record's id, or the file's label */
 	float *emb;
 	size_t dim;
-	char **ref; /* reference results: new ids, nearest first */
+	double norm; /* |emb|, for cosine */
+	char **ref;  /* exact results: ids nearest first */
 	size_t nref;
-	char **got; /* the new server's results */
+	double kth;  /* the exact distance of the last of them */
+	char **old;  /* the old server's results, as new ids */
+	double *old_d;
+	size_t nold;
+	int has_old; /* the old server answered in the target's space */
+	char **got;  /* the new server's results */
+	double *got_d;
 	size_t ngot;
-	double overlap; /* -1: not compared */
-	char *err;      /* the server refused the query, or NULL */
+	double rnew, rold; /* recall@k of each against ref; -1: none */
+	double overlap;    /* old vs new; -1: not compared */
+	char *err;         /* the server refused the query, or NULL */
 };
 
 /* What the producer counts; merged into test 1 after the join. */
@@ -116,8 +131,9 @@ struct vctx {
 	const cdb_validate_opts *o;
 	const cdb_schema *s;
 	cdb_chroma *newc, *oldc;
-	json_t *oldcolls; /* the old server's collections (old mode) */
-	FILE *xfp;        /* the expected stream (file mode) */
+	json_t *oldcolls; /* the old server's collections */
+	FILE *xfp;        /* the expected stream being read (file mode) */
+	const char *xname; /* its name */
 	struct vcoll *colls;
 	size_t ncolls;
 	const char **names; /* ncolls collection names, for citations */
@@ -158,7 +174,8 @@ struct vctx {
 	/* queries */
 	struct vquery *q;
 	size_t nq;
-	int sampled; /* queries are sampled records */
+	int sampled;     /* queries are sampled records */
+	double search_s; /* spent in the exact search */
 	/* findings */
 	struct vtest t[CDB_VT_N];
 	long long compared;

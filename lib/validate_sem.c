@@ -120,6 +120,8 @@ query_line(struct vctx *c, const char *line, size_t len, long no, cdb_error *e)
 		else if (!fast)
 			rc =
 			    query_vector(q, json_object_get(o, "embedding"), e);
+		if (rc == 0 && q->emb != NULL)
+			q->norm = sqrt(cdb_validate_dot(q->emb, q->emb, q->dim));
 	}
 	json_decref(o);
 	return rc;
@@ -232,7 +234,8 @@ at(const json_t *a, size_t i, size_t j)
 	return json_array_get(json_array_get(a, i), j);
 }
 
-/* The old server's answers, each hit carried through the schema. */
+/* The old server's answers, each hit carried through the schema (none:
+ * the same id). */
 static int
 take_old(struct vctx *c, const char *src, size_t coll, json_t *ans,
     struct vquery **qs, size_t n, cdb_vtopk *top, cdb_schema_result *r,
@@ -240,24 +243,34 @@ take_old(struct vctx *c, const char *src, size_t coll, json_t *ans,
 {
 	json_t *ids = json_object_get(ans, "ids");
 	json_t *dist = json_object_get(ans, "distances");
-	size_t i, j;
+	const char *id;
+	size_t i, j, len;
 	int rc;
 
 	for (i = 0; i < n; i++)
 		for (j = 0; j < json_array_size(json_array_get(ids, i)); j++) {
-			json_t *id = at(ids, i, j);
-			rc = cdb_schema_apply(c->s, src, json_string_value(id),
-			    json_string_length(id),
-			    at(json_object_get(ans, "documents"), i, j),
-			    at(json_object_get(ans, "metadatas"), i, j),
-			    at(json_object_get(ans, "uris"), i, j), r, e);
-			if (rc == -1)
-				return -1;
-			if (rc == 1 || strcmp(r->collection, c->names[coll]))
+			json_t *idv = at(ids, i, j);
+			id = json_string_value(idv);
+			len = json_string_length(idv);
+			if (id == NULL)
 				continue;
+			if (c->s != NULL) {
+				rc = cdb_schema_apply(c->s, src, id, len,
+				    at(json_object_get(ans, "documents"), i, j),
+				    at(json_object_get(ans, "metadatas"), i, j),
+				    at(json_object_get(ans, "uris"), i, j), r,
+				    e);
+				if (rc == -1)
+					return -1;
+				if (rc == 1 ||
+				    strcmp(r->collection, c->names[coll]))
+					continue;
+				id = r->id.data;
+				len = r->id.len;
+			}
 			if (cdb_vtopk_offer(&top[qs[i] - c->q],
-			        json_number_value(at(dist, i, j)), r->id.data,
-			        r->id.len) == -1)
+			        json_number_value(at(dist, i, j)), id,
+			        len) == -1)
 				return cdb_error_set(e, CDB_ERR_SYS,
 				    "out of "
 				    "memory");
@@ -265,14 +278,39 @@ take_old(struct vctx *c, const char *src, size_t coll, json_t *ans,
 	return 0;
 }
 
+/* Does the old collection src feed target coll?  Without a schema, the
+ * collection of the same name does. */
+static int
+feeds(const struct vctx *c, const char *src, size_t coll)
+{
+	int t;
+	size_t nt;
+	int *dest, yes = 0;
+
+	if (c->s == NULL)
+		return strcmp(src, c->names[coll]) == 0;
+	t = cdb_schema_target_index(c->s, c->names[coll]);
+	nt = cdb_schema_ntargets(c->s);
+	if (t < 0 || !cdb_schema_maps(c->s, src) ||
+	    (dest = calloc(nt + 1, sizeof(*dest))) == NULL)
+		return 0;
+	cdb_schema_destinations(c->s, src, dest);
+	yes = dest[t];
+	free(dest);
+	return yes;
+}
+
 /* How many results to ask a source for: more when some go elsewhere. */
 static long
 old_k(const struct vctx *c, const char *src)
 {
-	size_t t, n = 0, nt = cdb_schema_ntargets(c->s);
-	int *dest = calloc(nt + 1, sizeof(*dest));
+	size_t t, n = 0, nt;
+	int *dest;
 
-	if (dest != NULL) {
+	if (c->s == NULL)
+		return c->o->top_k;
+	nt = cdb_schema_ntargets(c->s);
+	if ((dest = calloc(nt + 1, sizeof(*dest))) != NULL) {
 		cdb_schema_destinations(c->s, src, dest);
 		for (t = 0; t < nt; t++)
 			n += dest[t] != 0;
@@ -289,7 +327,7 @@ old_source(struct vctx *c, const json_t *src, size_t coll, cdb_vtopk *top,
 	const char *name = json_string_value(json_object_get(src, "name"));
 	const char *id = json_string_value(json_object_get(src, "id"));
 	struct vquery *qs[QUERY_BATCH];
-	size_t next = 0, n;
+	size_t next = 0, n, i;
 	cdb_buf body, resp;
 	json_t *ans;
 	int rc = 0;
@@ -298,44 +336,30 @@ old_source(struct vctx *c, const json_t *src, size_t coll, cdb_vtopk *top,
 	cdb_buf_init(&resp);
 	while (rc == 0 && (n = gather(c, coll, &next, qs, QUERY_BATCH)) > 0) {
 		if (query_body(&body, qs, n, old_k(c, name),
-		        "[\"metadatas\",\"documents\",\"uris\","
-		        "\"distances\"]") == -1) {
+		        c->s ? "[\"metadatas\",\"documents\",\"uris\","
+		               "\"distances\"]"
+		             : "[\"distances\"]") == -1) {
 			rc = cdb_error_set(e, CDB_ERR_SYS, "out of memory");
 			break;
 		}
 		if ((ans = ask(c->oldc, id, &body, &resp, e)) == NULL) {
+			verror_prefix(e, "old server: query of \"%s\"", name);
 			rc = -1;
 			break;
 		}
 		rc = take_old(c, name, coll, ans, qs, n, top, r, e);
 		json_decref(ans);
+		for (i = 0; i < n; i++)
+			qs[i]->has_old = 1;
 	}
 	cdb_buf_free(&body);
 	cdb_buf_free(&resp);
 	return rc;
 }
 
-/* Does the old collection src feed target coll? */
-static int
-feeds(const struct vctx *c, const char *src, size_t coll)
-{
-	int t = cdb_schema_target_index(c->s, c->names[coll]);
-	size_t nt = cdb_schema_ntargets(c->s);
-	int *dest, yes = 0;
-
-	if (t < 0 || !cdb_schema_maps(c->s, src) ||
-	    (dest = calloc(nt + 1, sizeof(*dest))) == NULL)
-		return 0;
-	cdb_schema_destinations(c->s, src, dest);
-	yes = dest[t];
-	free(dest);
-	return yes;
-}
-
 /*
  * Does a source of target k search in another space than k will?  Then
- * its results say nothing about k's (an exact reference needs the
- * expected stream).
+ * its recall says nothing about what the migration did to k's searches.
  */
 static int
 other_space(const struct vctx *c, size_t k)
@@ -357,21 +381,26 @@ other_space(const struct vctx *c, size_t k)
 	return 0;
 }
 
+/*
+ * The old server's answers to every query, merged over the sources of
+ * each target (the nearest of all of them, as in the target): the
+ * baseline recall the new database is judged against.
+ */
 int
 vsrc_old_queries(struct vctx *c, cdb_error *e)
 {
 	cdb_vtopk *top = calloc(c->nq + 1, sizeof(*top));
-	cdb_schema_result *r = cdb_schema_result_new(c->s);
+	cdb_schema_result *r = NULL;
 	json_t *src;
 	size_t i, k;
 	int rc = 0;
 
-	if (top == NULL || r == NULL)
+	if (top == NULL ||
+	    (c->s != NULL && (r = cdb_schema_result_new(c->s)) == NULL))
 		rc = cdb_error_set(e, CDB_ERR_SYS, "out of memory");
 	for (i = 0; rc == 0 && i < c->nq; i++)
 		if (cdb_vtopk_init(&top[i], (size_t)c->o->top_k) == -1)
 			rc = cdb_error_set(e, CDB_ERR_SYS, "out of memory");
-	/* Merged sources: the nearest of all of them, as in the target. */
 	for (k = 0; rc == 0 && k < c->ncolls; k++) {
 		if ((c->colls[k].other_space = other_space(c, k)))
 			continue;
@@ -385,9 +414,11 @@ vsrc_old_queries(struct vctx *c, cdb_error *e)
 	}
 	for (i = 0; i < c->nq && top != NULL; i++) {
 		cdb_vtopk_sort(&top[i]);
-		c->q[i].ref = top[i].id;
-		c->q[i].nref = top[i].n;
+		c->q[i].old = top[i].id;
+		c->q[i].old_d = top[i].dist;
+		c->q[i].nold = top[i].n;
 		top[i].id = NULL;
+		top[i].dist = NULL;
 		top[i].n = 0;
 		cdb_vtopk_free(&top[i]);
 	}
@@ -401,23 +432,29 @@ vsrc_old_queries(struct vctx *c, cdb_error *e)
 static int
 take_new(struct vquery **qs, size_t n, const json_t *ans, cdb_error *e)
 {
-	json_t *ids = json_object_get(ans, "ids"), *row;
+	json_t *ids = json_object_get(ans, "ids"), *row, *drow;
+	const char *id;
 	size_t i, j;
 
 	for (i = 0; i < n; i++) {
 		row = json_array_get(ids, i);
+		drow = json_array_get(json_object_get(ans, "distances"), i);
 		qs[i]->ngot = json_array_size(row);
-		if ((qs[i]->got = calloc(qs[i]->ngot + 1, sizeof(char *))) ==
-		    NULL)
+		qs[i]->got = calloc(qs[i]->ngot + 1, sizeof(char *));
+		qs[i]->got_d = calloc(qs[i]->ngot + 1, sizeof(double));
+		if (qs[i]->got == NULL || qs[i]->got_d == NULL)
 			return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
-		for (j = 0; j < qs[i]->ngot; j++)
-			if ((qs[i]->got[j] = strdup(
-			         json_string_value(json_array_get(row, j))
-			             ? json_string_value(json_array_get(row, j))
-			             : "")) == NULL)
+		for (j = 0; j < qs[i]->ngot; j++) {
+			id = json_string_value(json_array_get(row, j));
+			if ((qs[i]->got[j] = strdup(id ? id : "")) == NULL)
 				return cdb_error_set(e, CDB_ERR_SYS,
 				    "out of "
 				    "memory");
+			qs[i]->got_d[j] =
+			    json_is_number(json_array_get(drow, j))
+			        ? json_number_value(json_array_get(drow, j))
+			        : NAN;
+		}
 	}
 	return 0;
 }
@@ -487,27 +524,60 @@ vsem_new_queries(struct vctx *c, cdb_error *e)
 
 /* ------------------------------------------------------------ score -- */
 
+/*
+ * Recall@k of results (ids, distances d) against the exact top-k of q:
+ * the share of the exact results among them.  A result at the exact
+ * k-th distance (within float32 rounding) counts too: among records at
+ * equal distances any is as right as another.
+ */
 static int
-by_overlap(const void *a, const void *b)
+in_list(const char *id, char *const *list, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(id, list[i]) == 0)
+			return 1;
+	return 0;
+}
+
+static double
+recall(const struct vquery *q, char *const *ids, const double *d, size_t n)
+{
+	double tol = 1e-5 * (fabs(q->kth) > 1 ? fabs(q->kth) : 1);
+	size_t i, hits = 0;
+
+	if (q->nref == 0)
+		return -1;
+	for (i = 0; i < n; i++)
+		if (in_list(ids[i], q->ref, q->nref) ||
+		    (d != NULL && fabs(d[i] - q->kth) <= tol))
+			hits++;
+	return (double)(hits < q->nref ? hits : q->nref) / (double)q->nref;
+}
+
+static int
+by_loss(const void *a, const void *b)
 {
 	const struct vquery *x = *(struct vquery *const *)a;
 	const struct vquery *y = *(struct vquery *const *)b;
+	double lx = x->rnew - (x->rold >= 0 ? x->rold : 1);
+	double ly = y->rnew - (y->rold >= 0 ? y->rold : 1);
 
-	if (x->overlap != y->overlap)
-		return x->overlap < y->overlap ? -1 : 1;
+	if (lx != ly)
+		return lx < ly ? -1 : 1;
 	return x < y ? -1 : x > y;
 }
 
-/* "a", "b" (and 3 more): reference results the new server did not give. */
+/* "a", "b" (and 3 more): exact results the new server did not give. */
 static void
 missed(const struct vquery *q, char *out, size_t n)
 {
 	size_t i, used = 0, shown = 0, left = 0;
-	char *const *got = q->got;
 
 	out[0] = '\0';
 	for (i = 0; i < q->nref; i++) {
-		if (cdb_validate_overlap(&q->ref[i], 1, got, q->ngot) > 0)
+		if (in_list(q->ref[i], q->got, q->ngot))
 			continue;
 		if (shown < 3 && used + strlen(q->ref[i]) + 6 < n) {
 			used += (size_t)snprintf(out + used, n - used,
@@ -520,27 +590,58 @@ missed(const struct vquery *q, char *out, size_t n)
 		snprintf(out + used, n - used, " and %zu more", left);
 }
 
+/* The queries where the new database found less than the old one (or,
+ * without one, than the exact search), worst first. */
 static void
 list_worst(struct vctx *c, struct vquery **v, size_t n)
 {
 	struct vtest *t = &c->t[CDB_VT_SEMANTIC];
-	char miss[300];
+	char miss[300], old[40];
 	size_t i;
 
-	qsort(v, n, sizeof(*v), by_overlap);
-	for (i = 0; i < n && v[i]->overlap < 1; i++) {
+	qsort(v, n, sizeof(*v), by_loss);
+	for (i = 0; i < n; i++) {
 		if (v[i]->err != NULL) {
 			vtest_offend(t, c->names[v[i]->coll], v[i]->name,
 			    strlen(v[i]->name), "query refused: %s", v[i]->err);
 			continue;
 		}
+		if (v[i]->rnew >= (v[i]->rold >= 0 ? v[i]->rold : 1))
+			break;
 		missed(v[i], miss, sizeof(miss));
+		old[0] = '\0';
+		if (v[i]->rold >= 0)
+			snprintf(old, sizeof(old), " (old database %.0f%%)",
+			    100 * v[i]->rold);
 		vtest_offend(t, c->names[v[i]->coll], v[i]->name,
 		    strlen(v[i]->name),
-		    "top-%d overlap %.0f%%: the new database does not return "
-		    "%s",
-		    c->o->top_k, 100 * v[i]->overlap, miss);
+		    "recall@%d %.0f%%%s: the new database does not return %s",
+		    c->o->top_k, 100 * v[i]->rnew, old, miss);
 	}
+}
+
+static void
+set_pct(struct vtest *t, const char *name, double share)
+{
+	json_object_set_new(
+	    t->metrics, name, json_real(round(1e6 * share) / 1e4));
+}
+
+/* Score one query: recall of each database, their overlap. */
+static void
+score(struct vctx *c, struct vquery *q)
+{
+	q->rnew = q->err ? 0 : recall(q, q->got, q->got_d, q->ngot);
+	if (q->rnew < 0)
+		q->rnew = 0;
+	q->rold = -1;
+	q->overlap = -1;
+	if (!q->has_old || c->colls[q->coll].other_space)
+		return;
+	q->rold = recall(q, q->old, q->old_d, q->nold);
+	if (q->rold < 0)
+		q->rold = 0;
+	q->overlap = cdb_validate_overlap(q->old, q->nold, q->got, q->ngot);
 }
 
 void
@@ -548,43 +649,55 @@ vsem_finish(struct vctx *c)
 {
 	struct vtest *t = &c->t[CDB_VT_SEMANTIC];
 	struct vquery **v = calloc(c->nq + 1, sizeof(*v));
-	double sum = 0;
-	size_t i, n = 0;
+	double rn = 0, ro = 0, rnb = 0, ov = 0;
+	size_t i, n = 0, nb = 0, nov = 0;
 
 	vtest_add(t, "queries", (double)c->nq);
 	vtest_add(t, "top_k", c->o->top_k);
 	for (i = 0; i < c->nq; i++) {
 		struct vquery *q = &c->q[i];
-		if (c->colls[q->coll].other_space) {
+		if (c->colls[q->coll].other_space)
 			vtest_add(t, "queries_other_space", 1);
-			continue;
-		}
 		if (q->nref == 0)
 			continue;
-		q->overlap = q->err ? 0
-		                    : cdb_validate_overlap(
-		                          q->ref, q->nref, q->got, q->ngot);
-		if (q->overlap < 0)
-			q->overlap = 0;
-		sum += q->overlap;
+		score(c, q);
+		rn += q->rnew;
+		if (q->rold >= 0) {
+			ro += q->rold;
+			rnb += q->rnew;
+			nb++;
+		}
+		if (q->overlap >= 0) {
+			ov += q->overlap;
+			nov++;
+		}
 		if (v != NULL)
 			v[n] = q;
 		n++;
 	}
 	vtest_add(t, "queries_compared", (double)n);
+	vtest_add(t, "queries_with_baseline", (double)nb);
+	json_object_set_new(t->metrics, "exact_search_seconds",
+	    json_real(round(c->search_s * 1000) / 1000));
 	if (n == 0) {
 		free(v);
 		return;
 	}
-	json_object_set_new(t->metrics, "mean_overlap_percentage",
-	    json_real(round(1e6 * sum / (double)n) / 1e4));
-	json_object_set_new(t->metrics, "semantic_divergence_percentage",
-	    json_real(round(1e6 * (1 - sum / (double)n)) / 1e4));
+	set_pct(t, "recall_new_percentage", rn / (double)n);
+	if (nb > 0) {
+		set_pct(t, "recall_old_percentage", ro / (double)nb);
+		/* The share of the old database's search quality lost. */
+		set_pct(t, "semantic_divergence_percentage",
+		    ro > 0 && rnb < ro ? (ro - rnb) / ro : 0);
+	}
+	if (nov > 0)
+		set_pct(t, "mean_overlap_percentage", ov / (double)nov);
 	if (v != NULL)
 		list_worst(c, v, n);
-	/* The test's verdict rests on the divergence, not on this count. */
+	/* The verdict rests on the loss, not on this count. */
 	t->bad = 0;
 	for (i = 0; i < n && v != NULL; i++)
-		t->bad += v[i]->overlap < 1;
+		t->bad += v[i]->err != NULL ||
+		          v[i]->rnew < (v[i]->rold >= 0 ? v[i]->rold : 1);
 	free(v);
 }

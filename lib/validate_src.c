@@ -6,9 +6,11 @@
  * server's answers, or an exact search of the expected stream).
  */
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "ndjson.h"
 #include "validate_impl.h"
@@ -23,8 +25,20 @@ struct prod {
 	int started; /* the first page was read */
 	int *space;  /* per target (file mode) */
 	cdb_buf key;
+	double search_s; /* spent in the exact search */
 	cdb_error *e;
 };
+
+/* An old record's place in the new database (map_old). */
+struct mapped {
+	int coll;
+	const char *id;
+	size_t len;
+	json_t *meta;
+};
+
+static int search_record(struct prod *P, size_t coll, const char *id,
+    size_t id_len, const float *emb, size_t dim);
 
 /* ---------------------------------------------------------- batches -- */
 
@@ -204,9 +218,14 @@ vquery_free(struct vquery *q)
 	for (i = 0; i < q->nref; i++)
 		free(q->ref[i]);
 	free(q->ref);
+	for (i = 0; i < q->nold; i++)
+		free(q->old[i]);
+	free(q->old);
+	free(q->old_d);
 	for (i = 0; i < q->ngot; i++)
 		free(q->got[i]);
 	free(q->got);
+	free(q->got_d);
 	free(q->err);
 	memset(q, 0, sizeof(*q));
 }
@@ -236,6 +255,7 @@ sample(struct vctx *c, size_t coll, const char *id, size_t id_len,
 	if (q->name == NULL || q->emb == NULL)
 		return -1;
 	memcpy(q->emb, emb, dim * sizeof(*emb));
+	q->norm = sqrt(cdb_validate_dot(emb, emb, dim));
 	return 0;
 }
 
@@ -276,16 +296,49 @@ add_target(struct vctx *c, const char *name, json_t *want, cdb_error *e)
 	return 0;
 }
 
+/* Without a schema: a straight copy, each collection to its own name. */
+static int
+same_targets(struct vctx *c, cdb_error *e)
+{
+	json_t *coll, *want;
+	const char *name;
+	size_t i;
+
+	json_array_foreach(c->oldcolls, i, coll)
+	{
+		name = json_string_value(json_object_get(coll, "name"));
+		if (name == NULL)
+			continue;
+		if ((want = source_line(coll)) == NULL)
+			return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		if (add_target(c, name, want, e) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/* Does the old collection called name feed any target? */
+static int
+old_maps(const struct vctx *c, const char *name)
+{
+	return name != NULL && (c->s == NULL || cdb_schema_maps(c->s, name));
+}
+
 /* Targets of the old collections the schema maps, in the schema's order. */
 static int
 old_targets(struct vctx *c, cdb_error *e)
 {
-	size_t nt = cdb_schema_ntargets(c->s), i, t;
-	int *dest = calloc(nt + 1, sizeof(*dest));
-	json_t *coll, **want = calloc(nt + 1, sizeof(*want));
+	size_t nt, i, t;
+	int *dest;
+	json_t *coll, **want;
 	const char *name;
 	int rc = 0;
 
+	if (c->s == NULL)
+		return same_targets(c, e);
+	nt = cdb_schema_ntargets(c->s);
+	dest = calloc(nt + 1, sizeof(*dest));
+	want = calloc(nt + 1, sizeof(*want));
 	if (dest == NULL || want == NULL)
 		rc = cdb_error_set(e, CDB_ERR_SYS, "out of memory");
 	json_array_foreach(rc == 0 ? c->oldcolls : NULL, i, coll)
@@ -326,8 +379,9 @@ old_targets(struct vctx *c, cdb_error *e)
 	return rc;
 }
 
+/* Connect to the old server and list its collections. */
 static int
-prepare_old(struct vctx *c, cdb_error *e)
+connect_old(struct vctx *c, cdb_error *e)
 {
 	const cdb_validate_opts *o = c->o;
 
@@ -341,7 +395,7 @@ prepare_old(struct vctx *c, cdb_error *e)
 		verror_prefix(e, "old server");
 		return -1;
 	}
-	return old_targets(c, e);
+	return 0;
 }
 
 static void reject(struct vctx *c, int reason, const char *coll, const char *id,
@@ -370,34 +424,64 @@ reject(struct vctx *c, int reason, const char *coll, const char *id, size_t len,
 	                        "id", id, len, "problem", msg));
 }
 
-/* Apply the schema to one old record and queue what it becomes. */
+/*
+ * Where old record i of pg goes: its target collection (index), id and
+ * metadata, through the schema, or unchanged without one.  1 when it
+ * has a target, 0 when the schema rejects it (r says why), -1 on error.
+ */
+static int
+map_old(struct vctx *c, cdb_schema_result *r, const char *src,
+    const cdb_page *pg, size_t i, struct mapped *m, cdb_error *e)
+{
+	json_t *idv = json_array_get(pg->ids, i);
+	json_t *meta = json_array_get(pg->metadatas, i);
+	int rc;
+
+	m->id = json_string_value(idv);
+	m->len = json_string_length(idv);
+	m->meta = json_is_object(meta) ? meta : NULL;
+	if (c->s == NULL) {
+		m->coll = vctx_coll_index(c, src);
+		return m->coll >= 0 && m->id != NULL;
+	}
+	rc = cdb_schema_apply(c->s, src, m->id, m->len,
+	    json_array_get(pg->documents, i), meta,
+	    json_array_get(pg->uris, i), r, e);
+	if (rc != 0)
+		return rc == 1 ? 0 : -1;
+	if ((m->coll = vctx_coll_index(c, r->collection)) < 0)
+		return 0;
+	m->id = r->id.data;
+	m->len = r->id.len;
+	m->meta = r->metadata;
+	return 1;
+}
+
+/* Map one old record and queue what it becomes. */
 static int
 old_record(struct prod *P, const char *src, const cdb_page *pg, size_t i)
 {
 	struct vctx *c = P->c;
-	cdb_schema_result *r = P->res;
 	json_t *idv = json_array_get(pg->ids, i);
 	json_t *doc = json_array_get(pg->documents, i);
-	json_t *meta = json_array_get(pg->metadatas, i);
 	json_t *uri = json_array_get(pg->uris, i);
 	const float *emb = pg->dim ? pg->emb + i * pg->dim : NULL;
 	uint64_t key, digest, old;
-	int coll, rc;
+	struct mapped m;
+	int rc;
 
 	c->p.source_records++;
-	rc = cdb_schema_apply(c->s, src, json_string_value(idv),
-	    json_string_length(idv), doc, meta, uri, r, P->e);
-	if (rc == -1)
+	if ((rc = map_old(c, P->res, src, pg, i, &m, P->e)) == -1)
 		return -1;
-	if (rc == 1 || (coll = vctx_coll_index(c, r->collection)) < 0) {
-		reject(c, r->reason, src, json_string_value(idv),
+	if (rc == 0) {
+		reject(c, P->res->reason, src, json_string_value(idv),
 		    json_string_length(idv),
 		    "the schema rejects this source "
 		    "record: %s",
-		    r->text);
+		    P->res->text);
 		return 0;
 	}
-	key = cdb_hmap_key(r->collection, r->id.data, r->id.len);
+	key = cdb_hmap_key(c->names[m.coll], m.id, m.len);
 	digest = cdb_validate_content_digest(doc, emb, pg->dim);
 	if ((rc = cdb_hmap_put(c->p.xmap, key, digest, &old)) == -1)
 		return cdb_error_set(P->e, CDB_ERR_SYS, "out of memory");
@@ -410,10 +494,10 @@ old_record(struct prod *P, const char *src, const cdb_page *pg, size_t i)
 		    "expected");
 		return 0;
 	}
-	if (sample(c, (size_t)coll, r->id.data, r->id.len, emb, pg->dim) == -1)
-		return cdb_error_set(P->e, CDB_ERR_SYS, "out of memory");
-	return add_record(P, (size_t)coll, r->id.data, r->id.len, doc,
-	    r->metadata, uri, emb, pg->dim, key, digest);
+	if (search_record(P, (size_t)m.coll, m.id, m.len, emb, pg->dim) == -1)
+		return -1;
+	return add_record(P, (size_t)m.coll, m.id, m.len, doc, m.meta, uri,
+	    emb, pg->dim, key, digest);
 }
 
 static int
@@ -464,7 +548,7 @@ read_old(struct prod *P)
 	{
 		const char *name =
 		    json_string_value(json_object_get(coll, "name"));
-		if (name == NULL || !cdb_schema_maps(c->s, name))
+		if (!old_maps(c, name))
 			continue;
 		if ((rc = read_old_collection(P, coll, &pg)) == -1)
 			break;
@@ -479,8 +563,27 @@ static int
 file_error(struct vctx *c, cdb_error *e)
 {
 	if (e->line > 0)
-		verror_prefix(e, "%s:%ld", c->o->expected, e->line);
+		verror_prefix(e, "%s:%ld", c->xname, e->line);
 	return -1;
+}
+
+/* Open expected stream i for reading. */
+static int
+open_file(struct vctx *c, size_t i, cdb_error *e)
+{
+	c->xname = c->o->expected[i];
+	if ((c->xfp = fopen(c->xname, "r")) == NULL)
+		return cdb_error_set(
+		    e, CDB_ERR_SYS, "%s: %s", c->xname, strerror(errno));
+	return 0;
+}
+
+static void
+close_file(struct vctx *c)
+{
+	if (c->xfp != NULL)
+		fclose(c->xfp);
+	c->xfp = NULL;
 }
 
 /*
@@ -503,11 +606,15 @@ check_stream_schema(struct vctx *c, const json_t *header)
 	json_array_append_new(c->warnings, json_string(msg));
 }
 
-/* Pass 1: the target collections, their counts, the sampled queries. */
+/*
+ * Pass 1 over one stream: the target collections (a collection line
+ * repeated by another shard is the same collection), the sampled
+ * queries.
+ */
 static int
 scan_file(struct vctx *c, cdb_error *e)
 {
-	cdb_reader *rd = cdb_reader_new(c->xfp, c->o->expected, 0);
+	cdb_reader *rd = cdb_reader_new(c->xfp, c->xname, 0);
 	cdb_item it;
 	int rc, k;
 
@@ -535,40 +642,71 @@ scan_file(struct vctx *c, cdb_error *e)
 	if (rc == 0)
 		check_stream_schema(c, cdb_reader_header(rd));
 	cdb_reader_free(rd);
-	if (rc == -1)
-		return file_error(c, e);
-	rewind(c->xfp);
-	return 0;
+	return rc == -1 ? file_error(c, e) : 0;
 }
 
 static int
 prepare_file(struct vctx *c, cdb_error *e)
 {
-	if ((c->xfp = fopen(c->o->expected, "r")) == NULL)
-		return cdb_error_set(
-		    e, CDB_ERR_SYS, "%s: %s", c->o->expected, strerror(errno));
-	return scan_file(c, e);
+	size_t i;
+	int rc = 0;
+
+	for (i = 0; rc == 0 && i < c->o->nexpected; i++) {
+		if (open_file(c, i, e) == -1)
+			return -1;
+		rc = scan_file(c, e);
+		close_file(c);
+	}
+	return rc;
 }
 
-/* Exact search: offer one expected record to every query of its target. */
+/* The exact distance of query q and vector x (|x| = xn) in space. */
+static double
+exact_distance(int space, const struct vquery *q, const float *x, double xn)
+{
+	double dot;
+
+	if (space == CDB_SPACE_L2)
+		return cdb_validate_l2sq(q->emb, x, q->dim);
+	dot = cdb_validate_dot(q->emb, x, q->dim);
+	if (space == CDB_SPACE_IP)
+		return 1 - dot;
+	return q->norm > 0 && xn > 0 ? 1 - dot / (q->norm * xn) : 1;
+}
+
+/*
+ * Exact search: offer one expected record to the bounded heap of every
+ * query of its target.  The queries are few (--sample), the records
+ * stream past once.
+ */
 static int
-search_file(struct prod *P, size_t coll, const cdb_item *it)
+search_record(struct prod *P, size_t coll, const char *id, size_t id_len,
+    const float *emb, size_t dim)
 {
 	struct vctx *c = P->c;
+	struct timespec t0, t1;
+	double xn = 0;
 	size_t i;
+	int rc = 0;
 
-	for (i = 0; i < P->ntop && it->emb != NULL; i++) {
+	if (emb == NULL || dim == 0 || P->ntop == 0)
+		return 0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (P->space[coll] == CDB_SPACE_COSINE)
+		xn = sqrt(cdb_validate_dot(emb, emb, dim));
+	for (i = 0; rc == 0 && i < P->ntop; i++) {
 		struct vquery *q = &c->q[i];
-		if (q->coll != coll || q->dim != it->dim)
+		if (q->coll != coll || q->dim != dim || q->emb == NULL)
 			continue;
 		if (cdb_vtopk_offer(&P->top[i],
-		        cdb_validate_distance(
-		            P->space[coll], q->emb, it->emb, q->dim),
-		        it->id, it->id_len) == -1)
-			return cdb_error_set(
-			    P->e, CDB_ERR_SYS, "out of memory");
+		        exact_distance(P->space[coll], q, emb, xn), id,
+		        id_len) == -1)
+			rc = cdb_error_set(P->e, CDB_ERR_SYS, "out of memory");
 	}
-	return 0;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	P->search_s += (double)(t1.tv_sec - t0.tv_sec) +
+	               (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	return rc;
 }
 
 static int
@@ -594,7 +732,7 @@ file_record(struct prod *P, const cdb_item *it)
 		    "collection: only one can be stored");
 		return 0;
 	}
-	if (search_file(P, (size_t)coll, it) == -1)
+	if (search_record(P, (size_t)coll, it->id, it->id_len, emb, dim) == -1)
 		return -1;
 	return add_record(P, (size_t)coll, it->id, it->id_len, it->document,
 	    meta, it->uri, emb, dim, key, digest);
@@ -604,7 +742,7 @@ static int
 read_file(struct prod *P)
 {
 	struct vctx *c = P->c;
-	cdb_reader *rd = cdb_reader_new(c->xfp, c->o->expected, 0);
+	cdb_reader *rd = cdb_reader_new(c->xfp, c->xname, 0);
 	cdb_item it;
 	int rc;
 
@@ -621,9 +759,24 @@ read_file(struct prod *P)
 		}
 	}
 	cdb_reader_free(rd);
-	if (rc == -1)
-		return file_error(c, P->e);
-	return flush_all(P);
+	return rc == -1 ? file_error(c, P->e) : 0;
+}
+
+/* Pass 2: every stream in turn, one expected set. */
+static int
+read_files(struct prod *P)
+{
+	struct vctx *c = P->c;
+	size_t i;
+	int rc = 0;
+
+	for (i = 0; rc == 0 && i < c->o->nexpected; i++) {
+		if (open_file(c, i, P->e) == -1)
+			return -1;
+		rc = read_file(P);
+		close_file(c);
+	}
+	return rc == 0 ? flush_all(P) : -1;
 }
 
 /* The exact results become the queries' reference results. */
@@ -638,10 +791,134 @@ keep_search(struct prod *P)
 		cdb_vtopk_sort(t);
 		c->q[i].ref = t->id;
 		c->q[i].nref = t->n;
+		c->q[i].kth = t->n > 0 ? t->dist[t->n - 1] : 0;
 		t->id = NULL;
 		t->n = 0;
 	}
+	c->search_s = P->search_s;
 	return 0;
+}
+
+/* ------------------------------------------------- old-mode sample -- */
+
+static int
+by_position(const void *a, const void *b)
+{
+	long long x = *(const long long *)a, y = *(const long long *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Make query q of the sampled old record in pg, if it has a target. */
+static int
+take_sampled(struct vctx *c, const char *src, const cdb_page *pg,
+    cdb_schema_result *r, cdb_error *e)
+{
+	struct vquery *q = &c->q[c->nq];
+	struct mapped m;
+	int rc;
+
+	if (pg->n != 1 || pg->dim == 0)
+		return 0;
+	if ((rc = map_old(c, r, src, pg, 0, &m, e)) != 1)
+		return rc;
+	memset(q, 0, sizeof(*q));
+	q->coll = (size_t)m.coll;
+	q->dim = pg->dim;
+	q->overlap = -1;
+	q->name = strndup(m.id, m.len);
+	q->emb = malloc(pg->dim * sizeof(*q->emb));
+	if (q->name == NULL || q->emb == NULL) {
+		vquery_free(q);
+		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+	}
+	memcpy(q->emb, pg->emb, pg->dim * sizeof(*q->emb));
+	q->norm = sqrt(cdb_validate_dot(q->emb, q->emb, q->dim));
+	c->nq++;
+	return 0;
+}
+
+/* Fetch the sampled positions pos[0..n) (sorted) of the old collections,
+ * which hold count[i] records each. */
+static int
+fetch_sampled(struct vctx *c, const long long *count, const long long *pos,
+    size_t n, cdb_error *e)
+{
+	cdb_schema_result *r = NULL;
+	long long base = 0;
+	size_t i, k = 0;
+	json_t *coll;
+	cdb_page pg;
+	int rc = 0;
+
+	if (c->s != NULL && (r = cdb_schema_result_new(c->s)) == NULL)
+		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+	cdb_page_init(&pg);
+	pg.no_verbatim = 1;
+	json_array_foreach(c->oldcolls, i, coll)
+	{
+		const char *name =
+		    json_string_value(json_object_get(coll, "name"));
+		const char *id = json_string_value(json_object_get(coll, "id"));
+		for (; rc == 0 && k < n && pos[k] < base + count[i]; k++) {
+			rc = cdb_chroma_get(c->oldc, id, (long)(pos[k] - base),
+			    1, NULL, NULL, CDB_INC_ALL, &pg, e);
+			if (rc == 0)
+				rc = take_sampled(c, name, &pg, r, e);
+		}
+		base += count[i];
+	}
+	cdb_page_free(&pg);
+	cdb_schema_result_free(r);
+	return rc;
+}
+
+/*
+ * From the old server the queries are drawn before the records are read,
+ * so that the exact search can run as they stream past: a uniform sample
+ * of positions among the mapped collections' records (by their counts
+ * now), each fetched alone.  A sampled record the schema rejects, or
+ * without an embedding, makes no query.
+ */
+static int
+presample(struct vctx *c, cdb_error *e)
+{
+	size_t nsrc = json_array_size(c->oldcolls), i, n = 0;
+	long long *count = calloc(nsrc + 1, sizeof(*count));
+	long long *pos = calloc((size_t)c->o->sample + 1, sizeof(*pos));
+	long long total = 0, p;
+	cdb_vsampler smp;
+	json_t *coll;
+	long slot;
+	int rc = 0;
+
+	if (count == NULL || pos == NULL)
+		rc = cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+	json_array_foreach(rc == 0 ? c->oldcolls : NULL, i, coll)
+	{
+		const char *id = json_string_value(json_object_get(coll, "id"));
+		if (!old_maps(c, json_string_value(json_object_get(coll, "name"))))
+			continue;
+		if ((count[i] = cdb_chroma_count(c->oldc, id, e)) < 0) {
+			verror_prefix(e, "old server");
+			rc = -1;
+			break;
+		}
+		total += count[i];
+	}
+	cdb_vsampler_init(&smp, c->o->sample, c->o->seed);
+	for (p = 0; rc == 0 && p < total; p++)
+		if ((slot = cdb_vsampler_offer(&smp, p)) >= 0) {
+			pos[slot] = p;
+			if ((size_t)slot >= n)
+				n = (size_t)slot + 1;
+		}
+	qsort(pos, n, sizeof(*pos), by_position);
+	if (rc == 0)
+		rc = fetch_sampled(c, count, pos, n, e);
+	free(count);
+	free(pos);
+	return rc;
 }
 
 /* ---------------------------------------------------------- threads -- */
@@ -658,12 +935,16 @@ vsrc_prepare(struct vctx *c, cdb_error *e)
 		    NULL)
 			return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
 	}
-	if ((c->o->expected ? prepare_file(c, e) : prepare_old(c, e)) == -1)
+	if (c->o->old_url != NULL && connect_old(c, e) == -1)
+		return -1;
+	if ((c->o->nexpected ? prepare_file(c, e) : old_targets(c, e)) == -1)
 		return -1;
 	if ((c->names = calloc(c->ncolls + 1, sizeof(*c->names))) == NULL)
 		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
 	for (i = 0; i < c->ncolls; i++)
 		c->names[i] = c->colls[i].name;
+	if (c->o->nexpected == 0 && c->sampled)
+		return presample(c, e);
 	return 0;
 }
 
@@ -678,7 +959,7 @@ prod_init(struct prod *P, struct vctx *c, cdb_error *e)
 	P->open = calloc(c->ncolls + 1, sizeof(*P->open));
 	P->space = calloc(c->ncolls + 1, sizeof(*P->space));
 	/* Sampled queries are known before the file is read again. */
-	P->ntop = c->o->expected != NULL ? c->nq : 0;
+	P->ntop = c->nq;
 	P->top = calloc(P->ntop + 1, sizeof(*P->top));
 	if (c->s != NULL && (P->res = cdb_schema_result_new(c->s)) == NULL)
 		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
@@ -717,13 +998,13 @@ vsrc_thread(void *arg)
 
 	rc = prod_init(&P, c, &c->perr);
 	if (rc == 0)
-		rc = c->o->expected ? read_file(&P) : read_old(&P);
+		rc = c->o->nexpected ? read_files(&P) : read_old(&P);
 	/* The comparison may now finish; the queries come after. */
 	vq_close(c, &c->qin);
 	free_spent(c);
-	if (rc == 0 && c->o->expected != NULL)
+	if (rc == 0)
 		rc = keep_search(&P);
-	else if (rc == 0 && c->nq > 0 && !vq_stopped(c))
+	if (rc == 0 && c->oldc != NULL && c->nq > 0 && !vq_stopped(c))
 		rc = vsrc_old_queries(c, &c->perr);
 	if (rc == -1)
 		vq_stop(c);

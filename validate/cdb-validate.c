@@ -29,7 +29,7 @@ usage(int status)
 {
 	fprintf(status ? stderr : stdout,
 	    "usage: cdb-validate [-q] [-b size] [-s schema] --new-url url\n"
-	    "                    (--old-url url -s schema | --expected file)\n"
+	    "                    [--old-url url] [--expected file ...]\n"
 	    "                    [--auth-header name] [--database name] "
 	    "[--insecure]\n"
 	    "                    [--max-data-loss pct] [--max-divergence pct] "
@@ -151,6 +151,8 @@ struct args {
 	cdb_validate_opts o;
 	cdb_http_opts ho;
 	const char *md, *js, *otenant, *odb;
+	const char **files; /* --expected, then operands */
+	size_t nfiles;
 	cdb_drift_opts drift; /* source_export NULL: no drift check */
 	int quiet;
 };
@@ -216,7 +218,7 @@ option(struct args *a, int ch)
 	case OPT_NEW: o->new_url = optarg; break;
 	case OPT_OLD: o->old_url = optarg; break;
 	case 's': o->schema_file = optarg; break;
-	case OPT_EXPECTED: o->expected = optarg; break;
+	case OPT_EXPECTED: a->files[a->nfiles++] = optarg; break;
 	case OPT_QUERIES: o->queries = optarg; break;
 	case OPT_SAMPLE: o->sample = number("--sample", optarg, 0, 100000); break;
 	case OPT_TOPK: o->top_k = (int)number("--top-k", optarg, 1, 1000); break;
@@ -242,11 +244,7 @@ option(struct args *a, int ch)
 	return 0;
 }
 
-/*
- * The drift check asks the old server what changed since the export.
- * With --expected the engine judges against the file alone, so the old
- * server is the drift check's only.
- */
+/* The drift check asks the old server what changed since the export. */
 static int
 source_drift_args(struct args *a)
 {
@@ -260,8 +258,6 @@ source_drift_args(struct args *a)
 	                    : a->o.new_database ? a->o.new_database
 	                                        : "default_database";
 	a->drift.http = &a->ho;
-	if (a->o.expected != NULL)
-		a->o.old_url = NULL;
 	return 0;
 }
 
@@ -295,11 +291,18 @@ parse_args(struct args *a, int argc, char *argv[])
 	cdb_validate_opts_init(&a->o);
 	a->o.tool = "cdb-validate " CDB_VERSION;
 	cdb_cli_http_opts(&a->ho);
+	if ((a->files = calloc((size_t)argc + 1, sizeof(*a->files))) == NULL)
+		err(EXIT_CANNOT, NULL);
 	while ((ch = getopt_long(argc, argv, "b:hqs:", longopts, NULL)) != -1)
 		if (option(a, ch) == -1)
 			usage(EXIT_CANNOT);
-	if (argc != optind)
+	/* --expected shard-*.ndjson: the shell's other names are operands. */
+	if (argc != optind && a->nfiles == 0)
 		usage(EXIT_CANNOT);
+	while (optind < argc)
+		a->files[a->nfiles++] = argv[optind++];
+	a->o.expected = a->files;
+	a->o.nexpected = a->nfiles;
 	if (a->o.new_url == NULL && getenv("CHROMA_URL") != NULL &&
 	    *getenv("CHROMA_URL") != '\0')
 		a->o.new_url = getenv("CHROMA_URL");
@@ -309,13 +312,10 @@ parse_args(struct args *a, int argc, char *argv[])
 	}
 	if (a->drift.source_export != NULL && source_drift_args(a) == -1)
 		errx(EXIT_CANNOT, "--source-export needs --old-url");
-	if ((a->o.old_url == NULL) == (a->o.expected == NULL)) {
-		warnx("give either --old-url (with -s) or --expected");
+	if (a->o.old_url == NULL && a->nfiles == 0) {
+		warnx("give --old-url or --expected, or both");
 		usage(EXIT_CANNOT);
 	}
-	if (a->o.old_url != NULL && a->o.schema_file == NULL)
-		errx(EXIT_CANNOT, "--old-url needs the migration's schema "
-				  "(-s)");
 	if (a->o.warn_divergence > a->o.max_divergence)
 		errx(EXIT_CANNOT, "--warn-divergence is above "
 				  "--max-divergence");
@@ -362,6 +362,7 @@ main(int argc, char *argv[])
 		status = EXIT_CANNOT;
 	json_decref(r);
 	cdb_schema_free(schema);
+	free(a.files);
 	if (!stdout_said && (rc = cdb_cli_flush(stdout)) != 0 &&
 	    rc != EPIPE) {
 		warnx("stdout: %s", strerror(rc));

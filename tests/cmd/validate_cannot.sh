@@ -50,14 +50,14 @@ grep -q 'bad.json' "$T/err" || fail "bad schema: $(cat "$T/err")"
 # Options.
 assert_status 2 cdb-validate --expected "$T/expected.ndjson"
 assert_status 2 cdb-validate --new-url "$URL_db"
-assert_status 2 cdb-validate --new-url "$URL_db" --old-url "$URL_db"
-assert_status 2 cdb-validate --new-url "$URL_db" --old-url "$URL_db" -s "$schema" \
-	--expected "$T/expected.ndjson"
 assert_status 2 cdb-validate --new-url "$URL_db" --expected "$T/expected.ndjson" --sample -1
 assert_status 2 cdb-validate --new-url "$URL_db" --expected "$T/expected.ndjson" --max-data-loss 101
 assert_status 2 cdb-validate --new-url "$URL_db" --expected "$T/expected.ndjson" \
 	--warn-divergence 30 --max-divergence 20
-assert_status 2 cdb-validate --new-url "$URL_db" --expected "$T/expected.ndjson" extra-arg
+# Operands are more expected streams (shards): one that is not there stops.
+assert_status 2 cdb-validate -q --new-url "$URL_db" --expected "$T/expected.ndjson" extra-arg 2> "$T/err"
+grep -q "extra-arg: No such file" "$T/err" || fail "missing shard: $(cat "$T/err")"
+assert_status 2 cdb-validate --new-url "$URL_db" --old-url "$URL_db" extra-arg
 cdb-validate --help | grep -q '^usage: cdb-validate' || fail "--help"
 
 # A report that cannot be written: the verdict is not lost silently.

@@ -57,15 +57,15 @@ assert_status 0 cdb-validate -q --old-url "$URL_old" --new-url "$URL_new" \
 assert_eq '[12,12,100]' "$(jq -c '.tests[3].metrics |
 	[.queries, .queries_compared, .mean_overlap_percentage]' "$T/q.json")" "queries file"
 
-# Without a schema the citation test cannot run: WARNING, exit 3.
-assert_status 3 cdb-validate -q --expected "$T/expected.ndjson" --new-url "$URL_new" \
+# Without a schema the citation test does not apply: it does not lower
+# the verdict, nor does test 4 turned off with --sample 0.
+assert_status 0 cdb-validate -q --expected "$T/expected.ndjson" --new-url "$URL_new" \
 	--report-json "$T/w.json"
-assert_eq "WARNING:false:SKIPPED" "$(jq -r '[.overall_status, .rollback_triggered,
-	.tests[7].status] | map(tostring) | join(":")' "$T/w.json")" "no schema"
-# Nor does test 4 with --sample 0.
-assert_status 3 cdb-validate -q --expected "$T/expected.ndjson" --new-url "$URL_new" \
+assert_eq "PASSED:false:SKIPPED:not applicable" "$(jq -r '[.overall_status, .rollback_triggered,
+	.tests[7].status, .tests[7].skipped] | map(tostring) | join(":")' "$T/w.json")" "no schema"
+assert_status 0 cdb-validate -q --expected "$T/expected.ndjson" --new-url "$URL_new" \
 	-s "$REPO/schemas/default.json" --sample 0 --report-json "$T/w.json"
-assert_eq "SKIPPED null" "$(jq -r '"\(.tests[3].status) \(.semantic_divergence_percentage)"' "$T/w.json")" \
+assert_eq "SKIPPED on request null" "$(jq -r '"\(.tests[3].status) \(.tests[3].skipped) \(.semantic_divergence_percentage)"' "$T/w.json")" \
 	"--sample 0"
 
 # Credentials never reach a report or a message.
