@@ -603,15 +603,22 @@ static void
 report_paths(struct restore *r)
 {
 	static char md[4096], js[4096];
+	const char *dir = r->o.archive_dir;
 
-	if (strcmp(r->report_md, "rollback_report.md") == 0 &&
-	    snprintf(md, sizeof(md), "%s/rollback_report.md",
-	        r->o.archive_dir) < (int)sizeof(md))
-		r->report_md = md;
-	if (strcmp(r->report_json, "rollback_report.json") == 0 &&
-	    snprintf(js, sizeof(js), "%s/rollback_report.json",
-	        r->o.archive_dir) < (int)sizeof(js))
-		r->report_json = js;
+	if (r->report_md == NULL)
+		r->report_md = dir == NULL ||
+		                       snprintf(md, sizeof(md),
+		                           "%s/rollback_report.md",
+		                           dir) >= (int)sizeof(md)
+		                   ? "rollback_report.md"
+		                   : md;
+	if (r->report_json == NULL)
+		r->report_json = dir == NULL ||
+		                         snprintf(js, sizeof(js),
+		                             "%s/rollback_report.json",
+		                             dir) >= (int)sizeof(js)
+		                     ? "rollback_report.json"
+		                     : js;
 }
 
 /*
@@ -665,12 +672,9 @@ cmd_restore(int argc, char *argv[])
 	memset(&r, 0, sizeof(r));
 	cdb_cli_http_opts(&r.s.http);
 	r.s.url = getenv("CHROMA_URL");
-	r.report_md = "rollback_report.md";
-	r.report_json = "rollback_report.json";
 	r.remove = json_array();
 	parse_restore(argc, argv, &r);
-	if (r.o.archive_dir != NULL)
-		report_paths(&r);
+	report_paths(&r);
 	/* Restoring deletes collections: never to a server by default. */
 	if (r.s.url == NULL || *r.s.url == '\0')
 		errx(CDB_EXIT_USAGE,
