@@ -145,7 +145,7 @@ static const char *const metric_names[CDB_VT_N] = {
     "checked missing wrong_dimension not_finite zero zero_in_source differs",
     "records_checked",
     "queries top_k queries_compared queries_with_baseline "
-    "queries_other_space",
+    "queries_other_space text_queries text_queries_differ",
     "misplaced_records collection_metadata_differs",
     "duplicate_ids duplicate_content_records duplicate_content_in_source",
     "records_checked",
@@ -255,6 +255,7 @@ ctx_free(struct vctx *c)
 	cdb_hmap_free(c->scratch);
 	free(c->found);
 	free(c->absent);
+	free(c->dangle);
 	cdb_buf_free(&c->fids);
 	cdb_buf_free(&c->aids);
 	cdb_page_free(&c->page);
@@ -587,6 +588,20 @@ judge_semantic(struct vctx *c)
 		t->skipped = SKIP_ASKED;
 		return;
 	}
+	if (vtest_get(t, "text_queries_differ") > 0) {
+		/* Full-text search is exact: any other answer is wrong. */
+		judge(t, CDB_VS_FAILED, CDB_VR_SEARCH,
+		    "full-text queries whose matches differ from the expected "
+		    "records': %.0f of %.0f",
+		    vtest_get(t, "text_queries_differ"),
+		    vtest_get(t, "text_queries"));
+		return;
+	}
+	if (n == 0 && vtest_get(t, "text_queries") > 0) {
+		judge(t, CDB_VS_PASSED, CDB_VR_NONE,
+		    "every full-text query gives the expected records");
+		return;
+	}
 	if (n == 0) {
 		judge(t, CDB_VS_SKIPPED, CDB_VR_NONE,
 		    "no query had exact results to compare");
@@ -630,12 +645,15 @@ judge_distribution(struct vctx *c)
 {
 	struct vtest *t = &c->t[CDB_VT_DISTRIBUTION];
 
-	if (t->bad > 0)
-		judge(t, CDB_VS_FAILED, CDB_VR_COUNT,
-		    "records or collections not where the mapping puts them: "
-		    "%lld",
+	if (t->bad > 0) {
+		/* Every record where it belongs, but searched by another
+		 * distance: what breaks is search. */
+		judge(t, CDB_VS_FAILED,
+		    t->bad == c->space_bad ? CDB_VR_SEARCH : CDB_VR_COUNT,
+		    "records or collections not where the mapping puts them, "
+		    "or not as it configures them: %lld",
 		    t->bad);
-	else if (vtest_get(t, "collection_metadata_differs") > 0)
+	} else if (vtest_get(t, "collection_metadata_differs") > 0)
 		judge(t, CDB_VS_WARNING, CDB_VR_NONE,
 		    "every record is in its collection, but %.0f "
 		    "collections' metadata differ from the mapping's",
@@ -676,6 +694,48 @@ set_counts(struct vctx *c)
 	vtest_add(t8, "references_checked", (double)c->refs_checked);
 }
 
+/* Are every reference test 8 found dangling records the migration lost,
+ * and nothing else wrong there? */
+static int
+citations_lost(const struct vctx *c)
+{
+	size_t i;
+
+	if (c->cite_other > 0 || c->ndangle == 0)
+		return 0;
+	for (i = 0; i < c->ndangle; i++)
+		if (!cdb_hmap_get(c->p.xmap, c->dangle[i], NULL) ||
+		    cdb_hmap_get(c->fmap, c->dangle[i], NULL))
+			return 0;
+	return 1;
+}
+
+/*
+ * When lost records explain another test's failure (references that
+ * dangle because their target was lost, a collection missing with its
+ * records, searches that miss only lost records), the cause to name is
+ * the data loss, even when test 1 only warns about it.
+ */
+static void
+blame_loss(struct vctx *c)
+{
+	struct vtest *t4 = &c->t[CDB_VT_SEMANTIC];
+	struct vtest *t5 = &c->t[CDB_VT_DISTRIBUTION];
+	struct vtest *t8 = &c->t[CDB_VT_CITATIONS];
+
+	if (vtest_get(&c->t[CDB_VT_COUNT], "missing_records") == 0)
+		return;
+	if (t8->status == CDB_VS_FAILED && citations_lost(c))
+		t8->reason = CDB_VR_DATA_LOSS;
+	if (t5->status == CDB_VS_FAILED && t5->bad == c->lost_colls)
+		t5->reason = CDB_VR_DATA_LOSS;
+	if (t4->status == CDB_VS_FAILED &&
+	    c->loss_unlost <= c->o->max_divergence &&
+	    vtest_get(t4, "text_queries_differ") ==
+	        vtest_get(t4, "text_queries_differ_lost"))
+		t4->reason = CDB_VR_DATA_LOSS;
+}
+
 static void
 judge_all(struct vctx *c)
 {
@@ -711,6 +771,7 @@ judge_all(struct vctx *c)
 		    "resolve",
 		    "every citation is well-formed and every reference "
 		    "points at a record that exists");
+	blame_loss(c);
 }
 
 /* ----------------------------------------------------------- report -- */
@@ -950,7 +1011,7 @@ cdb_validate_run(const cdb_validate_opts *o, cdb_error *e)
 		return NULL;
 	if (ctx_init(&c, o, e) == 0 && connect_new(&c, e) == 0 &&
 	    vsrc_prepare(&c, e) == 0 && vsem_load_queries(&c, e) == 0 &&
-	    run_stream(&c, e) == 0) {
+	    vsem_find_ids(&c, e) == 0 && run_stream(&c, e) == 0) {
 		vsem_finish(&c);
 		merge_producer(&c);
 		judge_all(&c);

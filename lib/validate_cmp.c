@@ -247,6 +247,28 @@ check_content(struct hits *H, const struct vwant *w)
 		    show(h->uri, a, sizeof(a)), show(w->uri, b, sizeof(b)));
 }
 
+/*
+ * Remember a reference to a record the new database lacks: whether the
+ * migration lost it is known once every expected record went by.  Out
+ * of memory only makes the cause unknown (counted as another problem).
+ */
+static void
+dangle(struct vctx *c, const char *coll, const char *id, size_t len)
+{
+	uint64_t *d;
+
+	if (c->ndangle == c->capdangle) {
+		size_t cap = c->capdangle ? c->capdangle * 2 : 64;
+		if ((d = realloc(c->dangle, cap * sizeof(*d))) == NULL) {
+			c->cite_other++;
+			return;
+		}
+		c->dangle = d;
+		c->capdangle = cap;
+	}
+	c->dangle[c->ndangle++] = cdb_hmap_key(coll, id, len);
+}
+
 /* Is every string of v (a string or an array of them) an id there? */
 static void
 check_reference(struct hits *H, const cdb_schema_field *f, const json_t *v,
@@ -267,16 +289,23 @@ check_reference(struct hits *H, const cdb_schema_field *f, const json_t *v,
 		        NULL))
 			continue;
 		vtest_add(&c->t[CDB_VT_CITATIONS], "dangling_references", 1);
+		if (target >= 0 && json_is_string(s))
+			dangle(c, f->reference, json_string_value(s),
+			    json_string_length(s));
+		else
+			c->cite_other++;
 		problem(H, CDB_VT_CITATIONS,
 		    "field \"%s\": %s is the id of no record in collection "
 		    "\"%s\"",
 		    f->name, show(s, a, sizeof(a)), f->reference);
 		return;
 	}
-	if (xv != NULL && !json_equal((json_t *)xv, (json_t *)v))
+	if (xv != NULL && !json_equal((json_t *)xv, (json_t *)v)) {
+		c->cite_other++;
 		problem(H, CDB_VT_CITATIONS,
 		    "field \"%s\": refers to %s, the source's record to %s",
 		    f->name, show(v, a, sizeof(a)), show(xv, b, sizeof(b)));
+	}
 }
 
 static void
@@ -291,6 +320,7 @@ check_citation(struct hits *H, const cdb_schema_field *f, const json_t *v,
 
 	c->cites_checked++;
 	if (xv != NULL && !json_equal((json_t *)xv, (json_t *)v)) {
+		c->cite_other++;
 		problem(H, CDB_VT_CITATIONS,
 		    "field \"%s\": %s, the source's "
 		    "record gives %s",
@@ -311,23 +341,26 @@ check_citation(struct hits *H, const cdb_schema_field *f, const json_t *v,
 	    len == h->id_len &&
 	    memcmp(json_string_value(v) + off, h->id, len) == 0)
 		return;
-	if (rc == 0)
+	if (rc == 0) {
+		c->cite_other++;
 		problem(H, CDB_VT_CITATIONS,
 		    "field \"%s\": %s does not have the form %s", f->name,
 		    show(v, a, sizeof(a)), f->template);
-	else if (!cdb_hmap_get(c->fmap,
-	             cdb_hmap_key(
-	                 c->names[coll], json_string_value(v) + off, len),
-	             NULL))
+	} else if (!cdb_hmap_get(c->fmap,
+	               cdb_hmap_key(
+	                   c->names[coll], json_string_value(v) + off, len),
+	               NULL)) {
+		dangle(c, c->names[coll], json_string_value(v) + off, len);
 		problem(H, CDB_VT_CITATIONS,
 		    "field \"%s\": %s names no record of the new database",
 		    f->name, show(v, a, sizeof(a)));
-	else if (coll != h->home || len != h->id_len ||
-	         memcmp(json_string_value(v) + off, h->id, len) != 0)
+	} else if (coll != h->home || len != h->id_len ||
+	           memcmp(json_string_value(v) + off, h->id, len) != 0) {
+		c->cite_other++;
 		problem(H, CDB_VT_CITATIONS,
 		    "field \"%s\": %s names another record, not this one",
 		    f->name, show(v, a, sizeof(a)));
-	else
+	} else
 		return;
 	vtest_add(&c->t[CDB_VT_CITATIONS], "broken_citations", 1);
 }

@@ -324,6 +324,32 @@ count_unexpected(struct vctx *c)
 
 /* ------------------------------------------------------ collections -- */
 
+/* The names of the index parameters the two configurations both give
+ * and give differently ("ef_search 100 -> 10"), into out; 0 when none. */
+static int
+index_differs(const json_t *want, const json_t *have, char *out, size_t n)
+{
+	static const char *const keys[] = {
+	    "ef_search", "ef_construction", "max_neighbors"};
+	const json_t *w = json_object_get(want, "hnsw");
+	const json_t *h = json_object_get(have, "hnsw");
+	size_t i, used = 0;
+
+	out[0] = '\0';
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		const json_t *a = json_object_get(w, keys[i]);
+		const json_t *b = json_object_get(h, keys[i]);
+		if (!json_is_integer(a) || !json_is_integer(b) ||
+		    json_integer_value(a) == json_integer_value(b))
+			continue;
+		used += (size_t)snprintf(out + used, used < n ? n - used : 0,
+		    "%s%s %lld, the mapping's %lld", used ? "; " : "", keys[i],
+		    (long long)json_integer_value(b),
+		    (long long)json_integer_value(a));
+	}
+	return out[0] != '\0';
+}
+
 static void
 check_collection(struct vctx *c, struct vcoll *k)
 {
@@ -332,18 +358,20 @@ check_collection(struct vctx *c, struct vcoll *k)
 	int ws = cdb_validate_space(json_object_get(k->want, "configuration"));
 	json_t *wm = json_object_get(k->want, "metadata");
 	json_t *hm = json_object_get(k->have, "metadata");
+	char why[300];
 
 	if (k->have == NULL) {
-		if (k->expected > 0)
-			vtest_offend(t5, k->name, NULL, 0,
-			    "collection does not exist in the new database "
-			    "(%lld records expected)",
-			    k->expected);
+		/* The mapping requires it, records or not. */
+		vtest_offend(t5, k->name, NULL, 0,
+		    "collection does not exist in the new database "
+		    "(%lld records expected)",
+		    k->expected);
+		c->lost_colls += k->expected > 0;
 		return;
 	}
 	if (k->want == NULL)
 		return;
-	if (ws != k->space)
+	if (ws != k->space && ++c->space_bad)
 		vtest_offend(t5, k->name, NULL, 0,
 		    "collection has space %s, the mapping gives %s",
 		    cdb_validate_space_name(k->space),
@@ -353,6 +381,21 @@ check_collection(struct vctx *c, struct vcoll *k)
 		vtest_offend(t5, k->name, NULL, 0,
 		    "collection has dimension %zu, the source %lld", k->dim,
 		    (long long)json_integer_value(wd));
+	if (index_differs(json_object_get(k->want, "configuration"),
+	        json_object_get(k->have, "configuration_json"), why,
+	        sizeof(why))) {
+		/* A weaker index finds less; without the old server only
+		 * this says so.  Not wrong in itself: a warning. */
+		vtest_add(t5, "collection_index_differs", 1);
+		if (json_array_size(c->warnings) < CDB_VALIDATE_MAX_OFFENDERS) {
+			char msg[sizeof(why) + 200];
+			snprintf(msg, sizeof(msg),
+			    "collection \"%s\" searches with another index "
+			    "configuration than the expected one: %s",
+			    k->name, why);
+			json_array_append_new(c->warnings, json_string(msg));
+		}
+	}
 	if (!(json_is_null(wm) || wm == NULL ? hm == NULL || json_is_null(hm)
 	                                     : json_equal(wm, hm))) {
 		json_t *list =

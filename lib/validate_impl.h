@@ -99,7 +99,7 @@ struct vquery {
 	size_t dim;
 	double norm; /* |emb|, for cosine */
 	char **ref;  /* exact results: ids nearest first */
-	size_t nref;
+	size_t nref, capref;
 	double kth;  /* the exact distance of the last of them */
 	char **old;  /* the old server's results, as new ids */
 	double *old_d;
@@ -108,6 +108,9 @@ struct vquery {
 	char **got;  /* the new server's results */
 	double *got_d;
 	size_t ngot;
+	char *text;  /* a full-text query ($contains): ref and got are
+	                sets, every match */
+	long line;   /* of the queries file */
 	double rnew, rold; /* recall@k of each against ref; -1: none */
 	double overlap;    /* old vs new; -1: not compared */
 	char *err;         /* the server refused the query, or NULL */
@@ -175,11 +178,21 @@ struct vctx {
 	struct vquery *q;
 	size_t nq;
 	int sampled;     /* queries are sampled records */
+	size_t ntext;    /* full-text queries */
+	size_t nbyid;    /* queries by a record's id, to look up */
 	double search_s; /* spent in the exact search */
 	/* findings */
 	struct vtest t[CDB_VT_N];
 	long long compared;
 	long long refs_checked, cites_checked;
+	/* test 8's findings: references to records the new database
+	 * lacks (keys), and every other kind */
+	uint64_t *dangle;
+	size_t ndangle, capdangle;
+	long long cite_other;
+	long long lost_colls; /* test 5: missing collections with records */
+	long long space_bad;  /* test 5: collections in another space */
+	double loss_unlost;   /* test 4's loss were no record lost */
 	double max_dev;
 	cdb_hmap *scratch; /* comparison: key -> record of a batch */
 	cdb_page page;     /* after the joins */
@@ -208,6 +221,20 @@ void vctx_progress(
 int vsrc_prepare(struct vctx *c, cdb_error *e);
 void *vsrc_thread(void *arg);
 int vsrc_old_queries(struct vctx *c, cdb_error *e);
+int vsrc_find_ids_file(struct vctx *c, cdb_hmap *want, cdb_error *e);
+int vquery_set_vector(
+    struct vquery *q, const float *emb, size_t dim, cdb_error *e);
+
+/* An old record's place in the new database (vsrc_map_old). */
+struct vmapped {
+	int coll;
+	const char *id;
+	size_t len;
+	json_t *meta;
+};
+
+int vsrc_map_old(struct vctx *c, cdb_schema_result *r, const char *src,
+    const cdb_page *pg, size_t i, struct vmapped *m, cdb_error *e);
 void vbatch_free(struct vbatch *b);
 void vbatch_done(struct vctx *c, struct vbatch *b);
 struct vbatch *vbatch_slice(const struct vbatch *b, size_t from, size_t to);
@@ -246,6 +273,9 @@ int vend_run(struct vctx *c, cdb_error *e);
 int vsem_new_queries(struct vctx *c, cdb_error *e);
 void vsem_finish(struct vctx *c);
 int vsem_load_queries(struct vctx *c, cdb_error *e);
+int vsem_find_ids(struct vctx *c, cdb_error *e);
+void vsem_text_record(struct vctx *c, size_t coll, const char *id,
+    size_t len, const json_t *doc);
 void vquery_free(struct vquery *q);
 
 #endif

@@ -82,9 +82,9 @@ static int
 query_line(struct vctx *c, const char *line, size_t len, long no, cdb_error *e)
 {
 	struct vquery *q = &c->q[c->nq];
-	json_t *o, *id;
+	json_t *o, *id, *text;
 	const char *coll;
-	int k, rc, fast;
+	int k, rc, fast, emb;
 	char label[32];
 	cdb_buf rest;
 
@@ -102,21 +102,32 @@ query_line(struct vctx *c, const char *line, size_t len, long no, cdb_error *e)
 		return -1;
 	coll = json_string_value(json_object_get(o, "collection"));
 	id = json_object_get(o, "id");
-	if (!json_is_object(o) || coll == NULL)
+	text = json_object_get(o, "text");
+	emb = fast || json_object_get(o, "embedding") != NULL;
+	if (!json_is_object(o) || coll == NULL ||
+	    !(emb || json_is_string(text) || json_is_string(id)))
 		rc = cdb_error_set(e, CDB_ERR_INPUT,
-		    "a query is an object with \"collection\" and "
-		    "\"embedding\"");
+		    "a query is an object with \"collection\" and one of "
+		    "\"embedding\", \"id\" (a record's) or \"text\"");
 	else if ((k = vctx_coll_index(c, coll)) < 0)
 		rc = cdb_error_set(e, CDB_ERR_INPUT,
 		    "\"%s\" is not a target collection of the migration", coll);
 	else {
 		q->coll = (size_t)k;
 		q->overlap = -1;
+		q->line = no;
 		snprintf(label, sizeof(label), "query %ld", no);
 		q->name =
 		    strdup(json_is_string(id) ? json_string_value(id) : label);
 		if (q->name == NULL)
 			rc = cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		else if (!emb && json_is_string(text)) {
+			if ((q->text = strdup(json_string_value(text))) == NULL)
+				rc = cdb_error_set(
+				    e, CDB_ERR_SYS, "out of memory");
+			c->ntext++;
+		} else if (!emb)
+			c->nbyid++; /* its record's vector: vsem_find_ids */
 		else if (!fast)
 			rc =
 			    query_vector(q, json_object_get(o, "embedding"), e);
@@ -170,6 +181,131 @@ vsem_load_queries(struct vctx *c, cdb_error *e)
 		verror_prefix(e, "%s:%ld", c->o->queries, no);
 	free(line);
 	fclose(fp);
+	return rc;
+}
+
+/* Does doc (len bytes) contain text?  Chroma's $contains: bytes, case
+ * and all. */
+static int
+contains(const char *doc, size_t len, const char *text)
+{
+	size_t n = strlen(text), i;
+
+	if (n == 0)
+		return 1;
+	for (i = 0; i + n <= len; i++)
+		if (doc[i] == text[0] && memcmp(doc + i, text, n) == 0)
+			return 1;
+	return 0;
+}
+
+/* Most matches a full-text query keeps: beyond, it says too little. */
+#define TEXT_MAX 100000
+
+/* An expected record goes by: the reference of every text query of its
+ * collection whose text its document contains (producer thread). */
+void
+vsem_text_record(
+    struct vctx *c, size_t coll, const char *id, size_t len, const json_t *doc)
+{
+	size_t i;
+	char **r;
+
+	if (!json_is_string(doc))
+		return;
+	for (i = 0; i < c->nq; i++) {
+		struct vquery *q = &c->q[i];
+		if (q->text == NULL || q->coll != coll || q->nref > TEXT_MAX ||
+		    !contains(json_string_value(doc), json_string_length(doc),
+		        q->text))
+			continue;
+		if (q->nref == q->capref) {
+			size_t cap = q->capref ? q->capref * 2 : 16;
+			if ((r = realloc(q->ref, cap * sizeof(*r))) == NULL)
+				continue; /* scored as a miss, never as a pass */
+			q->ref = r;
+			q->capref = cap;
+		}
+		if ((q->ref[q->nref] = strndup(id, len)) != NULL)
+			q->nref++;
+	}
+}
+
+/* Query q's vector: the record it names, if old collection src holds it
+ * and it maps into q's collection. */
+static int
+old_vector(struct vctx *c, struct vquery *q, const json_t *src,
+    cdb_schema_result *r, cdb_error *e)
+{
+	const char *name = json_string_value(json_object_get(src, "name"));
+	json_t *ids = json_pack("[s]", q->name);
+	struct vmapped m;
+	int rc;
+
+	if (ids == NULL)
+		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+	rc = cdb_chroma_get_ids(c->oldc,
+	    json_string_value(json_object_get(src, "id")), ids, CDB_INC_ALL,
+	    &c->page, e);
+	json_decref(ids);
+	if (rc == -1 || c->page.n != 1 || c->page.dim == 0)
+		return rc;
+	if ((rc = vsrc_map_old(c, r, name, &c->page, 0, &m, e)) != 1 ||
+	    (size_t)m.coll != q->coll)
+		return rc == -1 ? -1 : 0;
+	return vquery_set_vector(q, c->page.emb, c->page.dim, e);
+}
+
+static int feeds(const struct vctx *c, const char *src, size_t coll);
+
+/*
+ * The vectors of the queries that name a record: its expected embedding,
+ * from the expected streams (by its id in the new database), or from the
+ * old server (by its id there, in a collection that feeds the query's).
+ * An id that names no such record is an error in the queries file.
+ */
+int
+vsem_find_ids(struct vctx *c, cdb_error *e)
+{
+	cdb_hmap *want;
+	cdb_schema_result *r = NULL;
+	json_t *src;
+	size_t i, j;
+	int rc = 0;
+
+	if (c->nbyid == 0)
+		return 0;
+	if ((want = cdb_hmap_new()) == NULL ||
+	    (c->s != NULL && (r = cdb_schema_result_new(c->s)) == NULL))
+		rc = cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+	for (i = 0; rc == 0 && i < c->nq; i++)
+		if (c->q[i].emb == NULL && c->q[i].text == NULL &&
+		    cdb_hmap_put(want,
+		        cdb_hmap_key(c->names[c->q[i].coll], c->q[i].name,
+		            strlen(c->q[i].name)),
+		        i, NULL) == -1)
+			rc = cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+	if (rc == 0 && c->o->nexpected > 0)
+		rc = vsrc_find_ids_file(c, want, e);
+	for (i = 0; rc == 0 && c->o->nexpected == 0 && i < c->nq; i++)
+		json_array_foreach(c->oldcolls, j, src)
+		{
+			const char *n =
+			    json_string_value(json_object_get(src, "name"));
+			if (rc == 0 && c->q[i].emb == NULL &&
+			    c->q[i].text == NULL && n != NULL &&
+			    feeds(c, n, c->q[i].coll))
+				rc = old_vector(c, &c->q[i], src, r, e);
+		}
+	for (i = 0; rc == 0 && i < c->nq; i++)
+		if (c->q[i].emb == NULL && c->q[i].text == NULL)
+			rc = cdb_error_set(e, CDB_ERR_INPUT,
+			    "%s:%ld: \"%s\" is the id of no expected record of "
+			    "collection \"%s\"",
+			    c->o->queries, c->q[i].line, c->q[i].name,
+			    c->names[c->q[i].coll]);
+	cdb_hmap_free(want);
+	cdb_schema_result_free(r);
 	return rc;
 }
 
@@ -505,6 +641,51 @@ new_collection(
 	return rc;
 }
 
+/* Ids per request of a full-text query's matches. */
+#define TEXT_PAGE 10000
+
+/* Every match of text query q in the new database, ids only. */
+static int
+new_text(struct vctx *c, struct vquery *q, cdb_error *e)
+{
+	json_t *wd = json_pack("{s:s}", "$contains", q->text);
+	const char *cid = c->colls[q->coll].id;
+	size_t i, cap = 0;
+	long off;
+	char **g;
+	int rc = 0;
+
+	if (wd == NULL)
+		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+	for (off = 0; rc == 0 && cid != NULL && q->ngot <= TEXT_MAX;
+	     off += TEXT_PAGE) {
+		if ((rc = cdb_chroma_get(c->newc, cid, off, TEXT_PAGE, NULL, wd,
+		         0, &c->page, e)) == -1)
+			break;
+		if (q->ngot + c->page.n > cap) {
+			cap = (q->ngot + c->page.n) * 2 + 16;
+			if ((g = realloc(q->got, cap * sizeof(*g))) == NULL) {
+				rc = cdb_error_set(
+				    e, CDB_ERR_SYS, "out of memory");
+				break;
+			}
+			q->got = g;
+		}
+		for (i = 0; i < c->page.n; i++) {
+			const char *id = json_string_value(
+			    json_array_get(c->page.ids, i));
+			if ((q->got[q->ngot] = strdup(id ? id : "")) == NULL)
+				return cdb_error_set(
+				    e, CDB_ERR_SYS, "out of memory");
+			q->ngot++;
+		}
+		if (c->page.n < TEXT_PAGE)
+			break;
+	}
+	json_decref(wd);
+	return rc;
+}
+
 int
 vsem_new_queries(struct vctx *c, cdb_error *e)
 {
@@ -517,6 +698,9 @@ vsem_new_queries(struct vctx *c, cdb_error *e)
 	vctx_progress(c, "querying", 0, (long long)c->nq);
 	for (k = 0; k < c->ncolls && rc == 0; k++)
 		rc = new_collection(c, k, &body, &resp, e);
+	for (k = 0; k < c->nq && rc == 0; k++)
+		if (c->q[k].text != NULL)
+			rc = new_text(c, &c->q[k], e);
 	cdb_buf_free(&body);
 	cdb_buf_free(&resp);
 	return rc;
@@ -627,6 +811,20 @@ set_pct(struct vtest *t, const char *name, double share)
 	    t->metrics, name, json_real(round(1e6 * share) / 1e4));
 }
 
+/* The exact results of q the new database lacks altogether (lost
+ * records, which test 1 counts), as a share of them. */
+static double
+lost_share(const struct vctx *c, const struct vquery *q)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < q->nref; i++)
+		n += !cdb_hmap_get(c->fmap,
+		    cdb_hmap_key(c->names[q->coll], q->ref[i], strlen(q->ref[i])),
+		    NULL);
+	return q->nref ? (double)n / (double)q->nref : 0;
+}
+
 /* Score one query: recall of each database, their overlap. */
 static void
 score(struct vctx *c, struct vquery *q)
@@ -644,18 +842,100 @@ score(struct vctx *c, struct vquery *q)
 	q->overlap = cdb_validate_overlap(q->old, q->nold, q->got, q->ngot);
 }
 
+/* Is id (in coll) one of the new database's records? */
+static int
+is_found(const struct vctx *c, size_t coll, const char *id)
+{
+	return cdb_hmap_get(
+	    c->fmap, cdb_hmap_key(c->names[coll], id, strlen(id)), NULL);
+}
+
+/* A set of ids (to compare result sets of any size). */
+static cdb_hmap *
+id_set(char *const *ids, size_t n)
+{
+	cdb_hmap *m = cdb_hmap_new();
+	size_t i;
+
+	for (i = 0; m != NULL && i < n; i++)
+		if (cdb_hmap_put(m, cdb_hmap_key(NULL, ids[i], strlen(ids[i])),
+		        i, NULL) == -1) {
+			cdb_hmap_free(m);
+			return NULL;
+		}
+	return m;
+}
+
+static int
+in_set(const cdb_hmap *m, const char *id)
+{
+	return cdb_hmap_get(m, cdb_hmap_key(NULL, id, strlen(id)), NULL);
+}
+
+/*
+ * A full-text query: the new database's matches must be the expected
+ * records whose document holds the text, as a set.  Matches it lacks
+ * because the record was lost are test 1's finding, counted apart.
+ */
+static void
+score_text(struct vctx *c, struct vquery *q)
+{
+	struct vtest *t = &c->t[CDB_VT_SEMANTIC];
+	size_t i, miss = 0, lost = 0, extra = 0;
+	const char *first = NULL;
+	cdb_hmap *ref, *got;
+
+	vtest_add(t, "text_queries", 1);
+	if (q->nref > TEXT_MAX || q->ngot > TEXT_MAX) {
+		vtest_add(t, "text_queries_too_broad", 1);
+		return;
+	}
+	ref = id_set(q->ref, q->nref);
+	got = id_set(q->got, q->ngot);
+	for (i = 0; ref != NULL && got != NULL && i < q->nref; i++)
+		if (!in_set(got, q->ref[i])) {
+			if (!is_found(c, q->coll, q->ref[i]))
+				lost++;
+			else if (miss++ == 0)
+				first = q->ref[i];
+		}
+	for (i = 0; ref != NULL && got != NULL && i < q->ngot; i++)
+		if (!in_set(ref, q->got[i]) && extra++ == 0 && first == NULL)
+			first = q->got[i];
+	/* Out of memory: not compared, which is no pass either. */
+	if (ref == NULL || got == NULL)
+		miss = 1;
+	cdb_hmap_free(ref);
+	cdb_hmap_free(got);
+	if (miss + extra + lost == 0)
+		return;
+	vtest_add(t, "text_queries_differ", 1);
+	if (miss + extra == 0) {
+		vtest_add(t, "text_queries_differ_lost", 1);
+		return;
+	}
+	vtest_offend(t, c->names[q->coll], q->name, strlen(q->name),
+	    "text \"%.80s\": %zu expected matches, the new database gives "
+	    "%zu: %zu missing, %zu not expected (as \"%s\")",
+	    q->text, q->nref, q->ngot, miss, extra, first ? first : "");
+}
+
 void
 vsem_finish(struct vctx *c)
 {
 	struct vtest *t = &c->t[CDB_VT_SEMANTIC];
 	struct vquery **v = calloc(c->nq + 1, sizeof(*v));
-	double rn = 0, ro = 0, rnb = 0, ov = 0;
+	double rn = 0, ro = 0, rnb = 0, ov = 0, rnu = 0;
 	size_t i, n = 0, nb = 0, nov = 0;
 
 	vtest_add(t, "queries", (double)c->nq);
 	vtest_add(t, "top_k", c->o->top_k);
 	for (i = 0; i < c->nq; i++) {
 		struct vquery *q = &c->q[i];
+		if (q->text != NULL) {
+			score_text(c, q);
+			continue;
+		}
 		if (c->colls[q->coll].other_space)
 			vtest_add(t, "queries_other_space", 1);
 		if (q->nref == 0)
@@ -665,6 +945,7 @@ vsem_finish(struct vctx *c)
 		if (q->rold >= 0) {
 			ro += q->rold;
 			rnb += q->rnew;
+			rnu += fmin(1, q->rnew + lost_share(c, q));
 			nb++;
 		}
 		if (q->overlap >= 0) {
@@ -689,13 +970,14 @@ vsem_finish(struct vctx *c)
 		/* The share of the old database's search quality lost. */
 		set_pct(t, "semantic_divergence_percentage",
 		    ro > 0 && rnb < ro ? (ro - rnb) / ro : 0);
+		c->loss_unlost = ro > 0 && rnu < ro ? 100 * (ro - rnu) / ro : 0;
 	}
 	if (nov > 0)
 		set_pct(t, "mean_overlap_percentage", ov / (double)nov);
 	if (v != NULL)
 		list_worst(c, v, n);
 	/* The verdict rests on the loss, not on this count. */
-	t->bad = 0;
+	t->bad = (long long)vtest_get(t, "text_queries_differ");
 	for (i = 0; i < n && v != NULL; i++)
 		t->bad += v[i]->err != NULL ||
 		          v[i]->rnew < (v[i]->rold >= 0 ? v[i]->rold : 1);

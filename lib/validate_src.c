@@ -29,14 +29,6 @@ struct prod {
 	cdb_error *e;
 };
 
-/* An old record's place in the new database (map_old). */
-struct mapped {
-	int coll;
-	const char *id;
-	size_t len;
-	json_t *meta;
-};
-
 static int search_record(struct prod *P, size_t coll, const char *id,
     size_t id_len, const float *emb, size_t dim);
 
@@ -184,6 +176,8 @@ add_record(struct prod *P, size_t coll, const char *id, size_t id_len,
 	r->key = key;
 	r->digest = digest;
 	c->colls[coll].expected++;
+	if (c->ntext > 0)
+		vsem_text_record(c, coll, id, id_len, doc);
 	if (++b->n < b->cap)
 		return 0;
 	P->open[coll] = NULL;
@@ -227,7 +221,21 @@ vquery_free(struct vquery *q)
 	free(q->got);
 	free(q->got_d);
 	free(q->err);
+	free(q->text);
 	memset(q, 0, sizeof(*q));
+}
+
+/* Give q a copy of the vector emb. */
+int
+vquery_set_vector(struct vquery *q, const float *emb, size_t dim, cdb_error *e)
+{
+	free(q->emb);
+	if ((q->emb = malloc(dim * sizeof(*q->emb))) == NULL)
+		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+	memcpy(q->emb, emb, dim * sizeof(*emb));
+	q->dim = dim;
+	q->norm = sqrt(cdb_validate_dot(emb, emb, dim));
+	return 0;
 }
 
 /* Offer an expected record to the sampler of semantic queries. */
@@ -429,9 +437,9 @@ reject(struct vctx *c, int reason, const char *coll, const char *id, size_t len,
  * metadata, through the schema, or unchanged without one.  1 when it
  * has a target, 0 when the schema rejects it (r says why), -1 on error.
  */
-static int
-map_old(struct vctx *c, cdb_schema_result *r, const char *src,
-    const cdb_page *pg, size_t i, struct mapped *m, cdb_error *e)
+int
+vsrc_map_old(struct vctx *c, cdb_schema_result *r, const char *src,
+    const cdb_page *pg, size_t i, struct vmapped *m, cdb_error *e)
 {
 	json_t *idv = json_array_get(pg->ids, i);
 	json_t *meta = json_array_get(pg->metadatas, i);
@@ -467,11 +475,11 @@ old_record(struct prod *P, const char *src, const cdb_page *pg, size_t i)
 	json_t *uri = json_array_get(pg->uris, i);
 	const float *emb = pg->dim ? pg->emb + i * pg->dim : NULL;
 	uint64_t key, digest, old;
-	struct mapped m;
+	struct vmapped m;
 	int rc;
 
 	c->p.source_records++;
-	if ((rc = map_old(c, P->res, src, pg, i, &m, P->e)) == -1)
+	if ((rc = vsrc_map_old(c, P->res, src, pg, i, &m, P->e)) == -1)
 		return -1;
 	if (rc == 0) {
 		reject(c, P->res->reason, src, json_string_value(idv),
@@ -762,6 +770,43 @@ read_file(struct prod *P)
 	return rc == -1 ? file_error(c, P->e) : 0;
 }
 
+/*
+ * The vectors of the queries that name a record (want: key -> query),
+ * from the expected streams: one more pass, only for queries files with
+ * such lines.
+ */
+int
+vsrc_find_ids_file(struct vctx *c, cdb_hmap *want, cdb_error *e)
+{
+	cdb_reader *rd;
+	cdb_item it;
+	uint64_t qi;
+	size_t i;
+	int rc = 0;
+
+	for (i = 0; rc == 0 && i < c->o->nexpected; i++) {
+		if (open_file(c, i, e) == -1)
+			return -1;
+		if ((rd = cdb_reader_new(c->xfp, c->xname, 0)) == NULL)
+			rc = cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		while (rc == 0 && (rc = cdb_reader_next(rd, &it, e)) == 1) {
+			rc = 0;
+			if (it.kind != CDB_KIND_RECORD || it.emb == NULL ||
+			    it.emb_form == CDB_EMB_NONE ||
+			    !cdb_hmap_get(want,
+			        cdb_hmap_key(it.collection, it.id, it.id_len),
+			        &qi))
+				continue;
+			rc = vquery_set_vector(&c->q[qi], it.emb, it.dim, e);
+		}
+		cdb_reader_free(rd);
+		close_file(c);
+		if (rc == -1)
+			return file_error(c, e);
+	}
+	return 0;
+}
+
 /* Pass 2: every stream in turn, one expected set. */
 static int
 read_files(struct prod *P)
@@ -788,6 +833,8 @@ keep_search(struct prod *P)
 
 	for (i = 0; i < P->ntop; i++) {
 		cdb_vtopk *t = &P->top[i];
+		if (c->q[i].text != NULL)
+			continue; /* its reference is a set: vsem_text_record */
 		cdb_vtopk_sort(t);
 		c->q[i].ref = t->id;
 		c->q[i].nref = t->n;
@@ -815,12 +862,12 @@ take_sampled(struct vctx *c, const char *src, const cdb_page *pg,
     cdb_schema_result *r, cdb_error *e)
 {
 	struct vquery *q = &c->q[c->nq];
-	struct mapped m;
+	struct vmapped m;
 	int rc;
 
 	if (pg->n != 1 || pg->dim == 0)
 		return 0;
-	if ((rc = map_old(c, r, src, pg, 0, &m, e)) != 1)
+	if ((rc = vsrc_map_old(c, r, src, pg, 0, &m, e)) != 1)
 		return rc;
 	memset(q, 0, sizeof(*q));
 	q->coll = (size_t)m.coll;

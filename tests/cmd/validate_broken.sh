@@ -54,6 +54,12 @@ assert_eq 20 "$(jq '.tests[0].offenders | length' "$T/delete-6pct.json")" "at mo
 check delete-6pct 3 "" none --max-data-loss 7
 assert_eq WARNING "$(jq -r .tests[0].status "$T/delete-6pct.json")" "loss under the threshold"
 
+# Lost records that others cite: the references dangle because the records
+# were lost, so the reason names the loss although test 1 only warns.
+check delete-cited 1 citation_references "Data Loss Detected"
+assert_eq WARNING "$(jq -r .tests[0].status "$T/delete-cited.json")" "a small loss"
+[ "$(jq .tests[0].metrics.missing_records "$T/delete-cited.json")" -gt 0 ] ||
+	fail "nothing lost: $(cat "$T/delete-cited.did")"
 check alter-embedding 1 embedding_integrity "Embedding Corruption"
 assert_eq "$(cat "$T/alter-embedding.did")" "$(offender alter-embedding 2)" "altered id"
 check alter-cosine 1 embedding_integrity "Embedding Corruption"

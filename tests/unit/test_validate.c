@@ -282,6 +282,58 @@ START_TEST(test_topk)
 }
 END_TEST
 
+/* The heap keeps the k nearest of many, whatever their order. */
+START_TEST(test_topk_heap)
+{
+	cdb_vtopk t;
+	char id[16];
+	size_t i;
+	uint64_t x = 7;
+
+	ck_assert_int_eq(cdb_vtopk_init(&t, 10), 0);
+	for (i = 0; i < 5000; i++) {
+		/* A permutation of 0..4999 as distances. */
+		x = (i * 2654435761u) % 5000;
+		snprintf(id, sizeof(id), "r%llu", (unsigned long long)x);
+		ck_assert_int_eq(
+		    cdb_vtopk_offer(&t, (double)x, id, strlen(id)), 0);
+	}
+	cdb_vtopk_sort(&t);
+	ck_assert_uint_eq(t.n, 10);
+	for (i = 0; i < 10; i++) {
+		snprintf(id, sizeof(id), "r%zu", i);
+		ck_assert_str_eq(t.id[i], id);
+		ck_assert(t.dist[i] == (double)i);
+	}
+	cdb_vtopk_free(&t);
+}
+END_TEST
+
+/* The vectorised dot and l2 agree with double arithmetic to float
+ * precision, at any length. */
+START_TEST(test_dot_l2)
+{
+	float a[771], b[771];
+	double dot, l2;
+	size_t n, i;
+
+	for (i = 0; i < 771; i++) {
+		a[i] = (float)((int)(i * 37 % 101) - 50) / 50.0f;
+		b[i] = (float)((int)(i * 53 % 97) - 48) / 48.0f;
+	}
+	for (n = 0; n <= 771; n += 257) {
+		dot = l2 = 0;
+		for (i = 0; i < n; i++) {
+			dot += (double)a[i] * b[i];
+			l2 += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
+		}
+		ck_assert(fabs(cdb_validate_dot(a, b, n) - dot) <= 1e-3);
+		ck_assert(fabs(cdb_validate_l2sq(a, b, n) - l2) <= 1e-3);
+	}
+	ck_assert(cdb_validate_l2sq(a, a, 771) == 0);
+}
+END_TEST
+
 START_TEST(test_cite_parse)
 {
 	const char *colls[] = {"personality", "humor", "corpus"};
@@ -551,6 +603,8 @@ validate_suite(void)
 	tcase_add_test(tc, test_emb_equal_exact);
 	tcase_add_test(tc, test_emb_equal_cosine);
 	tcase_add_test(tc, test_space_and_distance);
+	tcase_add_test(tc, test_topk_heap);
+	tcase_add_test(tc, test_dot_l2);
 	tcase_add_test(tc, test_overlap);
 	tcase_add_test(tc, test_threshold);
 	tcase_add_test(tc, test_verdict);
