@@ -5,6 +5,8 @@
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
 MANDIR ?= $(PREFIX)/share/man
+# The runbook (examples/migrate.sh) and the default schema.
+DATADIR ?= $(PREFIX)/share/cdb
 CC ?= cc
 CFLAGS ?= -O2 -g
 LDFLAGS ?=
@@ -86,11 +88,15 @@ install: all
 	for p in $(BUILT_PROGS); do install -m 755 $$p $(DESTDIR)$(BINDIR)/; done
 	for m in $(MAN1); do install -m 644 $$m $(DESTDIR)$(MANDIR)/man1/; done
 	for m in $(MAN5); do install -m 644 $$m $(DESTDIR)$(MANDIR)/man5/; done
+	mkdir -p $(DESTDIR)$(DATADIR)/schemas
+	install -m 755 examples/migrate.sh $(DESTDIR)$(DATADIR)/
+	install -m 644 schemas/default.json $(DESTDIR)$(DATADIR)/schemas/
 
 uninstall:
 	for p in $(BUILT_PROGS); do rm -f $(DESTDIR)$(BINDIR)/$${p##*/}; done
 	for m in $(MAN1); do rm -f $(DESTDIR)$(MANDIR)/man1/$${m##*/}; done
 	for m in $(MAN5); do rm -f $(DESTDIR)$(MANDIR)/man5/$${m##*/}; done
+	rm -f $(DESTDIR)$(DATADIR)/migrate.sh $(DESTDIR)$(DATADIR)/schemas/default.json
 
 clean:
 	rm -f lib/*.o lib/libcdb.a $(PROGS) examples/cdb-demo-gen tests/unit/check_cdb

@@ -3,10 +3,11 @@
 # machine: installs what is missing, builds, starts two local Chroma
 # servers (old and new) on free ports, fills the old one with the 9,832
 # demo chunks, and runs examples/migrate.sh with schemas/default.json:
-# pre-flight, snapshot, migration, validation (PASSED), cutover.  Then it
-# damages the new database and runs the same migration again: validation
-# FAILS and migrate.sh rolls the new server back to its snapshot, which the
-# demo checks record by record.  The servers are always stopped.
+# pre-flight, backups, migration, validation (PASSED), GO.  Then it rolls
+# that back by hand and runs a second migration whose import loses records
+# (a faulty cdb-import): validation FAILS and migrate.sh rolls the new
+# server back to its snapshot, which the demo checks record by record.
+# The servers are always stopped.
 #
 #   examples/demo.sh [--dir DIR] [--small] [--no-setup] [--old URL --new URL]
 #
@@ -69,7 +70,7 @@ if [ -z "$OLD" ] || [ -z "$NEW" ]; then
 fi
 echo "old: $OLD"
 echo "new: $NEW"
-rm -rf "$M"
+rm -rf "$M" "$DEMO/migration-2"
 
 if [ "$SMALL" = 1 ]; then
 	step "filling the old server with 1,000 old-schema chunks"
@@ -91,21 +92,39 @@ step "migrating: ${MIGRATE[*]}"
 st=0
 "${MIGRATE[@]}" || st=$?
 [ "$st" -eq 0 ] || { echo "demo: the migration should have PASSED (status $st)" >&2; exit 1; }
-cp "$M/validation_report.md" "$M/validation_report.passed.md"
 
-# Damage the migrated database the way a failed migration would leave it:
-# a quarter of the corpus collection's records lost, over 5% of the whole.
-step "damaging the new database: deleting a quarter of collection corpus"
-api=$NEW/api/v2/tenants/default_tenant/databases/default_database/collections
+# After a GO nothing rolls back by itself: the operator does, by hand.
+step "rolling the first migration back by hand, to show the second"
+cdb-rollback restore -q -f -u "$NEW" -c "$M/import.ckpt" -a "$M" "$M/before.tar.gz"
+
+# A migration that goes wrong: the import loses a quarter of the corpus
+# collection (a cdb-import that deletes them once it has imported, first
+# on PATH), over 5% of the whole.  Validation must FAIL and roll back.
+M=$DEMO/migration-2
+mkdir -p "$DEMO/lossy"
+cat >"$DEMO/lossy/cdb-import" <<'LOSSY'
+#!/bin/bash
+"$REAL_IMPORT" "$@" || exit
+case " $* " in *" -c "*) ;; *) exit 0 ;; esac
+case " $* " in *" --dry-run "*) exit 0 ;; esac
+api=$LOSSY_NEW/api/v2/tenants/default_tenant/databases/default_database/collections
 post() { curl -fsS -H 'Content-Type: application/json' --data-binary "$2" "$1"; }
 id=$(curl -fsS "$api/corpus" | jq -r .id)
 n=$(curl -fsS "$api/$id/count")
 post "$api/$id/get" "{\"limit\": $((n / 4)), \"include\": []}" |
-	jq -c '{ids}' | post "$api/$id/delete" @- | jq -c .
-
-step "the same migration again: validation must FAIL and roll back"
+	jq -c '{ids}' | post "$api/$id/delete" @- >/dev/null
+echo "lossy cdb-import: deleted $((n / 4)) records of corpus" >&2
+LOSSY
+chmod +x "$DEMO/lossy/cdb-import"
+step "a second migration whose import loses records: validation must FAIL and roll back"
+# The old database has not changed: the first migration's export serves
+# again (a finished export is never redone), and its backup stands.
+mkdir -p "$M"
+cp "$DEMO/migration/old.ndjson" "$M/"
 st=0
-"${MIGRATE[@]}" || st=$?
+REAL_IMPORT=$(command -v cdb-import) LOSSY_NEW=$NEW PATH=$DEMO/lossy:$PATH \
+	examples/migrate.sh --old "$OLD" --new "$NEW" -s schemas/default.json --log-dir "$M" \
+	--no-backup-old || st=$?
 [ "$st" -eq 4 ] || { echo "demo: expected a rollback (status 4), got $st" >&2; exit 1; }
 
 # Independent of cdb-rollback's own verification: every record of the new
@@ -124,7 +143,7 @@ echo "the new server holds exactly the snapshot's $(wc -l <"$DEMO/restored.recor
 
 step "done in $((SECONDS - START)) s; the reports"
 cat <<EOF
-  $M/validation_report.passed.md   the first validation, PASSED
+  $DEMO/migration/validation_report.md   the first validation, PASSED
   $M/validation_report.md     the second one, FAILED (and .json)
   $M/rollback_report.md       what the rollback restored (and .json)
   $M/failed-*.tar.gz          the failed migration, archived as a snapshot

@@ -1,78 +1,118 @@
 #!/bin/bash
 # examples/migrate.sh - the migration runbook as one script: pre-flight,
-# snapshot, migration with checkpoints, validation, then GO (cutover) or
-# NO-GO (rollback).  It composes the five cdb programs and decides on their
-# exit statuses; every step is theirs.
+# backups, migration with checkpoints, validation against the frozen
+# export, then the decision: GO (the operator's cutover) or NO-GO
+# (rollback).  It composes the five cdb programs and decides on their exit
+# statuses; every step is theirs.
 #
-#   examples/migrate.sh --old URL --new URL -s SCHEMA [--log-dir DIR]   (or --old-url, --new-url)
-#       [--tenant T] [--database D] [--old-tenant T] [--old-database D]
-#       [--auth-header NAME] [-b BATCH] [-j JOBS]
+#   examples/migrate.sh --old URL --new URL -s SCHEMA [--log-dir DIR] [--preflight-only]
+#       [--tenant T] [--database D] [--old-tenant T] [--old-database D] [--create-database]
+#       [--auth-header NAME] [-b BATCH] [-j JOBS] [--no-backup-old] [--rollback-on-error]
+#       [--max-data-loss PCT] [--max-missing N] [--max-divergence PCT] [--warn-divergence PCT]
+#       [--sample N] [--queries FILE] [--require-approval FILE] [--cutover CMD] [--smoke CMD]
 #
 # Steps (each logged, with timestamps, to DIR/STEP.log and the terminal):
-#   1 preflight  both servers reachable and the schema maps every old
-#                collection (an export of no records, transformed, checked
-#                by cdb-import --dry-run); the old database exported to
-#                DIR/old.ndjson (read-only, resumable); the whole
-#                transformed stream checked against the new server
-#                (cdb-import --dry-run: dimensions, ids, metadata, existing
-#                collections), with rejects in DIR/rejects.ndjson; free
-#                disk in DIR for the snapshot and a rollback's archive.
-#                Nothing has been written to the new server yet.
-#   2 snapshot   cdb-rollback snapshot of the new database: DIR/before.tar.gz
-#   3 import     cdb-transform DIR/old.ndjson | cdb-import -c DIR/import.ckpt
-#   4 validate   cdb-validate: DIR/validation_report.{md,json}
-#   5 decision   PASSED: cutover - prints what to switch, MIGRATION.log line;
-#                WARNING: stop for review;
-#                FAILED: cdb-rollback restore with the validation report,
-#                reports in DIR/rollback_report.{md,json}.
+#   1 preflight  both servers reachable, the source and target databases
+#                exist (a missing target is a NO-GO printing the command
+#                that creates it, or is created with --create-database),
+#                the schema maps every old collection; the old database
+#                exported to DIR/old.ndjson (read-only, resumable) and
+#                transformed once to DIR/expected.ndjson, which
+#                cdb-import --dry-run checks against the new server
+#                (dimensions, ids, metadata, existing collections), with
+#                rejects in DIR/rejects.ndjson; free disk in DIR.  Nothing
+#                has been written to either server.  --preflight-only
+#                stops here: GO exits 0, NO-GO 1 (the T-1 dry run).
+#   2 backup     cdb-rollback snapshot of the old database, verified:
+#                DIR/old-backup.tar.gz (--no-backup-old skips it: then the
+#                export, old.ndjson, is the only copy, unverified, and a
+#                lost old server is restored with cdb-import from it);
+#                then the snapshot of the new one: DIR/before.tar.gz
+#   3 import     cdb-import DIR/expected.ndjson -c DIR/import.ckpt
+#   4 validate   cdb-validate --expected DIR/expected.ndjson: the new
+#                database judged against what was exported and imported,
+#                never against the live old server, which may have changed
+#                since (it is the search reference, and a source-drift
+#                check reports what changed there as a WARNING of its
+#                own); thresholds as given: DIR/validation_report.{md,json}
+#   5 decision   PASSED: GO, recorded in MIGRATION.log.  With
+#                --require-approval FILE the GO waits until FILE exists
+#                (its content, the approvers, goes into the log).  Without
+#                --cutover it says what to switch and stops; with it, it
+#                runs CMD (the operator's switch), then --smoke CMD; a
+#                failing smoke test is a NO-GO that rolls back.
+#                WARNING: stop for review; nothing switched or undone.
+#                FAILED: NO-GO, cdb-rollback restore with the validation
+#                report, reports in DIR/rollback_report.{md,json}.
 #
 # Resuming: run the same command again.  Finished steps are not redone
-# (old.ndjson and before.tar.gz only appear when complete), an interrupted
-# export or snapshot continues from its checkpoint, and the import skips
-# what the server already acknowledged.  That is why the export goes to a
-# file first instead of straight into the pipe: cdb-import can only resume
-# on the same stream, and a second export would be a different stream (a
-# new header), while the transform of the same file is the same every time.
-# DIR/migration.conf records the servers and the schema, so a rerun with
-# other ones is refused.  After a rollback the import checkpoint is kept as
-# DIR/import.ckpt.rolled-back, so a rerun imports again from scratch into
-# the restored database.
+# (old.ndjson, expected.ndjson and the snapshots only appear when
+# complete), an interrupted export or snapshot continues from its
+# checkpoint, and the import skips what the server already acknowledged.
+# DIR/migration.conf records the servers and the schema: a rerun with
+# other ones is refused once anything was written to the new server, and
+# allowed (saying what changed) before that, as after a pre-flight NO-GO.
+# After a rollback the import checkpoint is retired (by cdb-rollback
+# restore), so a rerun imports again from scratch into the restored
+# database.  Once a GO is recorded the migration in DIR is over: a rerun
+# is refused (validate with cdb-validate, which reports and never rolls
+# back, or start a new migration in another --log-dir).
+#
+# A network error that does not clear stops the import and leaves the new
+# server as it is for a resume (rerun); --rollback-on-error restores the
+# snapshot instead.
 #
 # Exit status:
-#   0  validation PASSED: cut over (what to switch is printed)
-#   1  a step failed (pre-flight NO-GO, unreachable server, import error,
-#      validation could not run): see the step's log; rerun to resume
-#   2  usage error, or DIR belongs to another migration
+#   0  GO: validation PASSED (and the --cutover and --smoke commands
+#      succeeded), or --preflight-only and the pre-flight passed
+#   1  NO-GO before anything was written (pre-flight), or a step failed
+#      (unreachable server, import error, validation could not run, the
+#      cutover command failed): see the step's log
+#   2  usage error, DIR belongs to another migration, or a GO is recorded
 #   3  validation WARNING: stopped for review; nothing switched or undone
-#   4  validation FAILED: the new database was rolled back to the snapshot,
-#      and the restored state verified
-#   5  validation FAILED and the rollback did not complete: see
-#      DIR/rollback_report.md; rerunning the script retries it
+#   4  NO-GO after the import (validation FAILED, smoke test failed, or an
+#      error with --rollback-on-error): the new database was rolled back
+#      to the snapshot, and the restored state verified
+#   5  as 4, but the rollback did not complete: see DIR/rollback_report.md;
+#      rerunning the script retries it
 #
-# Tokens come from CHROMA_TOKEN, as for every cdb program (one token for
-# both servers); --auth-header names the header they go in.
+# Programs: the cdb-* programs on PATH, or else those of the build tree
+# this script belongs to.  Tokens come from CHROMA_TOKEN, as for every cdb
+# program (one token for both servers); --auth-header names the header.
 set -euo pipefail
 
 usage() {
-	sed -n '7,9p' "$0" | cut -c 3- >&2
+	sed -n '8,12p' "$0" | cut -c 3- >&2
 	exit 2
 }
 
-OLD='' NEW='' SCHEMA='' DIR=migration
-TENANT='' DATABASE='' OLD_TENANT='' OLD_DATABASE=''
-IMPORT_OPTS=() AUTH=()
+OLD='' NEW='' SCHEMA='' DIR=migration PREFLIGHT_ONLY=0 BACKUP_OLD=1
+TENANT='' DATABASE='' OLD_TENANT='' OLD_DATABASE='' CREATE_DB=0
+ROLLBACK_ON_ERROR=0 APPROVAL='' CUTOVER='' SMOKE='' MAX_MISSING=100
+IMPORT_OPTS=() AUTH=() VALIDATE_OPTS=()
 while [ $# -gt 0 ]; do
 	case $1 in
 	--old | --old-url) OLD=${2:?}; shift ;;
 	--new | --new-url) NEW=${2:?}; shift ;;
 	-s | --schema) SCHEMA=${2:?}; shift ;;
 	--log-dir) DIR=${2:?}; shift ;;
+	--preflight-only) PREFLIGHT_ONLY=1 ;;
 	--tenant) TENANT=${2:?}; shift ;;
 	--database) DATABASE=${2:?}; shift ;;
 	--old-tenant) OLD_TENANT=${2:?}; shift ;;
 	--old-database) OLD_DATABASE=${2:?}; shift ;;
+	--create-database) CREATE_DB=1 ;;
 	--auth-header) AUTH=(--auth-header "${2:?}"); shift ;;
 	-b | -j) IMPORT_OPTS+=("$1" "${2:?}"); shift ;;
+	--backup-old) BACKUP_OLD=1 ;;
+	--no-backup-old) BACKUP_OLD=0 ;;
+	--rollback-on-error) ROLLBACK_ON_ERROR=1 ;;
+	--max-missing) MAX_MISSING=${2:?}; shift ;;
+	--max-data-loss | --max-divergence | --warn-divergence | --sample | --queries)
+		VALIDATE_OPTS+=("$1" "${2:?}"); shift ;;
+	--require-approval) APPROVAL=${2:?}; shift ;;
+	--cutover) CUTOVER=${2:?}; shift ;;
+	--smoke) SMOKE=${2:?}; shift ;;
 	-h | --help) usage ;;
 	*) echo "migrate.sh: unknown argument: $1" >&2; usage ;;
 	esac
@@ -82,6 +122,24 @@ if [ -z "$OLD" ] || [ -z "$NEW" ] || [ -z "$SCHEMA" ]; then
 	usage
 fi
 [ -r "$SCHEMA" ] || { echo "migrate.sh: cannot read schema $SCHEMA" >&2; exit 2; }
+case $MAX_MISSING in
+'' | *[!0-9]*) echo "migrate.sh: --max-missing: expected a number of records" >&2; exit 2 ;;
+esac
+
+# The programs: on PATH (make install), or else beside this script in its
+# build tree (after make), or say what is missing.
+here=$(cd "$(dirname "$0")/.." && pwd)
+for p in export transform import validate rollback; do
+	command -v "cdb-$p" >/dev/null && continue
+	if [ -x "$here/$p/cdb-$p" ]; then
+		PATH=$here/$p:$PATH
+	else
+		echo "migrate.sh: cdb-$p not found on PATH nor in $here/$p;" \
+			"run make (and make install, or add the build tree to PATH)" >&2
+		exit 2
+	fi
+done
+VALIDATE_OPTS+=(--max-missing "$MAX_MISSING")
 
 # Where each side lives: --tenant/--database for both, --old-* for the old.
 NEW_AT=(${TENANT:+--tenant "$TENANT"} ${DATABASE:+--database "$DATABASE"})
@@ -118,43 +176,78 @@ run() {
 	{ "$@" 2>&1 1>&3 3>&- | stamp "$step"; } 3>&1
 }
 
+# journal DECISION: one line in MIGRATION.log.
+journal() {
+	TZ=UTC printf '%(%Y-%m-%dT%H:%M:%SZ)T %s: %s -> %s, schema %s, %s\n' -1 \
+		"$1" "$OLD_WHERE" "$NEW_WHERE" "$SCHEMA" "$DIR" >>"$DIR/MIGRATION.log"
+}
+
 # ------------------------------------------------------- same migration --
 
+# After a GO the new database is the application's: nothing here may
+# touch it again, and validating it is a report, never a rollback.
+gone=$(awk '/^[^ ]* GO / { go = $0 } /^[^ ]* NO-GO / { go = "" } END { print go }' \
+	"$DIR/MIGRATION.log" 2>/dev/null || true)
+if [ -n "$gone" ]; then
+	echo "migrate.sh: $DIR: a GO is recorded, this migration is over:" >&2
+	echo "  $gone" >&2
+	echo "to check the new database, validate only (a report, never a rollback):" >&2
+	echo "  cdb-validate --new-url $NEW ${NEW_AT[*]} --expected $DIR/expected.ndjson -s $SCHEMA --report-md FILE" >&2
+	echo "to migrate again, start a new migration with another --log-dir" >&2
+	exit 2
+fi
+
 # A rerun must be the same migration: the checkpoints mean nothing for
-# other servers or another schema.
+# other servers or another schema.  Before anything was written to the new
+# server (no snapshot, no import), the directory is simply reused.
 conf=$(printf 'old %s %s/%s\nnew %s %s/%s\nschema %s\n' \
 	"$OLD" "$OLD_TENANT" "$OLD_DATABASE" "$NEW" "$TENANT" "$DATABASE" \
 	"$(cksum <"$SCHEMA")")
-if [ -e "$DIR/migration.conf" ]; then
-	if [ "$conf" != "$(cat "$DIR/migration.conf")" ]; then
-		echo "migrate.sh: $DIR holds another migration:" >&2
-		cat "$DIR/migration.conf" >&2
+if [ -e "$DIR/migration.conf" ] && [ "$conf" != "$(cat "$DIR/migration.conf")" ]; then
+	differs=$(diff <(cat "$DIR/migration.conf") <(printf '%s\n' "$conf") |
+		sed -n 's/^> \([a-z]*\) .*/\1/p' | sed 's/^old$/the old server or database/;
+			s/^new$/the new server or database/; s/^schema$/the schema/' | paste -sd, | sed 's/,/, /g' || true)
+	if [ -e "$DIR/before.tar.gz" ] || [ -e "$DIR/import.ckpt" ]; then
+		echo "migrate.sh: $DIR holds another migration, already under way; changed: $differs" >&2
 		echo "use another --log-dir to start a new one" >&2
 		exit 2
 	fi
-else
-	printf '%s\n' "$conf" >"$DIR/migration.conf"
+	echo "migrate.sh: $DIR: nothing was written yet; reusing it for the changed $differs" >&2
+	case $differs in
+	*"old server"*) rm -f "$DIR/old.ndjson" "$DIR/old.ndjson.partial" "$DIR/export.ckpt" ;;
+	esac
+	rm -f "$DIR/expected.ndjson" "$DIR/rejects.ndjson" "$DIR/old-backup.tar.gz"
 fi
+printf '%s\n' "$conf" >"$DIR/migration.conf"
 
 # ------------------------------------------------------ 1. pre-flight --
 
 say preflight "==> 1. pre-flight: $OLD_WHERE -> $NEW_WHERE, schema $SCHEMA, in $DIR"
 nogo() {
-	say preflight "NO-GO: $1; nothing was written to the new server"
+	say preflight "NO-GO: $1; nothing was written to either server"
 	exit 1
 }
 
 # Both servers answer, every old collection has a target, and no target
 # collection is in the way: a stream with every collection and no record
 # (a where filter no record matches) through the real pipe, checked by
-# cdb-import --dry-run.  Seconds, before hours of export.  Once the import
-# has started, the full dry run below (with its checkpoint) does this.
+# cdb-import --dry-run.  Seconds, before hours of export.
 if [ ! -e "$DIR/import.ckpt" ]; then
+	dbopt=()
+	[ "$CREATE_DB" = 1 ] && dbopt=(--create-database)
 	run preflight cdb-export -q -u "$OLD" "${OLD_AT[@]}" "${AUTH[@]}" \
 		--where '{"cdb_preflight_matches_nothing": "x"}' |
 		run preflight cdb-transform -q -s "$SCHEMA" |
-		run preflight cdb-import --dry-run -u "$NEW" "${NEW_AT[@]}" "${AUTH[@]}" ||
-		nogo "a server is unreachable, or the schema or the target database is not ready"
+		run preflight cdb-import --dry-run "${dbopt[@]}" -u "$NEW" "${NEW_AT[@]}" "${AUTH[@]}" ||
+		{
+			# A missing target database: say how to create it.
+			if tail -n 5 "$DIR/preflight.log" | grep -q 'cdb-import: tenant .* has no database'; then
+				say preflight "create the target database, then rerun:"
+				say preflight "  curl -sS -X POST -H 'Content-Type: application/json' -d '{\"name\": \"${DATABASE:-default_database}\"}' $NEW/api/v2/tenants/${TENANT:-default_tenant}/databases"
+				say preflight "or rerun with --create-database"
+			fi
+			nogo "a server is unreachable, a database is missing, or the schema does not fit (see above)"
+		}
 fi
 
 # The export, to a file, resumable; old.ndjson appears only when complete.
@@ -165,28 +258,89 @@ if [ ! -e "$DIR/old.ndjson" ]; then
 	mv "$DIR/old.ndjson.partial" "$DIR/old.ndjson"
 fi
 
-# The whole transformed stream against the new server.  Records the
-# schema rejects are listed in rejects.ndjson; any makes a NO-GO, since
-# they would not be migrated.
-run preflight cdb-transform -s "$SCHEMA" --rejects "$DIR/rejects.ndjson" "$DIR/old.ndjson" |
-	run preflight cdb-import --dry-run -c "$DIR/import.ckpt" -u "$NEW" "${NEW_AT[@]}" "${AUTH[@]}" ||
-	nogo "the transformed stream does not fit (rejects, if any, are in $DIR/rejects.ndjson)"
+# Transformed once: the stream that is imported is the one validated
+# against.  Records the schema rejects are listed in rejects.ndjson; any
+# makes a NO-GO, since they would not be migrated.
+if [ ! -e "$DIR/expected.ndjson" ]; then
+	rm -f "$DIR/rejects.ndjson"
+	run preflight cdb-transform -s "$SCHEMA" --rejects "$DIR/rejects.ndjson" \
+		"$DIR/old.ndjson" >"$DIR/expected.ndjson.partial" ||
+		nogo "the schema rejects records (listed in $DIR/rejects.ndjson)"
+	mv "$DIR/expected.ndjson.partial" "$DIR/expected.ndjson"
+fi
+dbopt=()
+[ "$CREATE_DB" = 1 ] && dbopt=(--create-database)
+run preflight cdb-import --dry-run "${dbopt[@]}" -c "$DIR/import.ckpt" -u "$NEW" "${NEW_AT[@]}" \
+	"${AUTH[@]}" "$DIR/expected.ndjson" ||
+	nogo "the transformed stream does not fit the new server"
 
-# Room for the snapshot, and for the archive of the failed state that a
-# rollback writes: each at most about the size of the exported stream
-# (both are compressed; a target that already holds much more needs more).
-need=$(($(stat -c %s "$DIR/old.ndjson") / 1024))
+# Room for the backup, the snapshot, and the archive of the failed state
+# that a rollback writes: each at most about the size of the exported
+# stream (all compressed; a target that already holds much more needs
+# more).
+need=$(($(stat -c %s "$DIR/old.ndjson") / 1024 * (2 + BACKUP_OLD)))
 free=$(df -Pk "$DIR" | awk 'NR == 2 { print $4 }')
 say preflight "disk: ${free} KiB free in $DIR, ${need} KiB wanted"
 [ "$free" -ge "$need" ] || nogo "not enough free disk in $DIR"
+say preflight "validation thresholds: ${VALIDATE_OPTS[*]}"
 say preflight "GO: pre-flight passed"
+if [ "$PREFLIGHT_ONLY" = 1 ]; then
+	say preflight "--preflight-only: stopping here; nothing was written to either server"
+	exit 0
+fi
 
-# -------------------------------------------------------- 2. snapshot --
+# restore WHY: the NO-GO after something was written: the new database
+# back to its snapshot, verified; exits 4, or 5 when it did not complete.
+restore() {
+	local report=()
+	[ -e "$DIR/validation_report.json" ] && [ "$1" = "validation FAILED" ] &&
+		report=(-r "$DIR/validation_report.json")
+	say rollback "==> NO-GO: $1; rolling back the new database to $DIR/before.tar.gz"
+	if run rollback cdb-rollback restore -f -u "$NEW" "${AUTH[@]}" \
+		"${report[@]}" -c "$DIR/import.ckpt" \
+		-w "$DIR/rollback.work" -a "$DIR" \
+		--report-md "$DIR/rollback_report.md" \
+		--report-json "$DIR/rollback_report.json" "$DIR/before.tar.gz"; then
+		say rollback "rolled back and verified: $DIR/rollback_report.md"
+		journal "NO-GO ($1), rolled back"
+		exit 4
+	fi
+	say rollback "the rollback did not complete: $DIR/rollback_report.md; rerun to retry"
+	journal "NO-GO ($1), rollback incomplete"
+	exit 5
+}
+
+# ---------------------------------------------------------- 2. backups --
+
+# The old database, before anything is written anywhere: a verified
+# snapshot, kept until the new one has served without problems (the
+# runbook's 30 days; cdb-rollback prune --keep-days).
+if [ "$BACKUP_OLD" = 1 ] && [ ! -e "$DIR/old-backup.tar.gz" ]; then
+	say backup "==> 2. backup of the old database"
+	run backup cdb-rollback snapshot -u "$OLD" "${OLD_AT[@]}" "${AUTH[@]}" \
+		-o "$DIR/old-backup.tar.gz.partial" &&
+		run backup cdb-rollback verify -q "$DIR/old-backup.tar.gz.partial" || {
+		rm -f "$DIR/old-backup.tar.gz.partial"
+		say backup "the backup of the old database failed; nothing was written to the new server; rerun to retry"
+		exit 1
+	}
+	mv "$DIR/old-backup.tar.gz.partial" "$DIR/old-backup.tar.gz"
+elif [ "$BACKUP_OLD" = 0 ]; then
+	say backup "==> 2. no backup of the old database (--no-backup-old): $DIR/old.ndjson, the export, is its only copy here (not verified as a snapshot is; cdb-import loads it back)"
+fi
 
 # Taken once, before the first record is written: a rerun must not
 # snapshot a half-migrated database.  An interrupted snapshot never has
 # its final name, and the same command resumes it.
 if [ ! -e "$DIR/before.tar.gz" ]; then
+	if [ "$CREATE_DB" = 1 ]; then
+		head -n 1 "$DIR/expected.ndjson" |
+			run snapshot cdb-import -q --allow-partial --create-database \
+				-u "$NEW" "${NEW_AT[@]}" "${AUTH[@]}" || {
+			say snapshot "the target database could not be created; rerun to retry"
+			exit 1
+		}
+	fi
 	say snapshot "==> 2. snapshot of the new database"
 	run snapshot cdb-rollback snapshot -u "$NEW" "${NEW_AT[@]}" "${AUTH[@]}" \
 		-o "$DIR/before.tar.gz" || {
@@ -199,64 +353,80 @@ fi
 
 # ---------------------------------------------------------- 3. import --
 
-say import "==> 3. migration: cdb-transform | cdb-import, checkpoint $DIR/import.ckpt"
-run transform cdb-transform -s "$SCHEMA" "$DIR/old.ndjson" |
-	run import cdb-import -c "$DIR/import.ckpt" -u "$NEW" "${NEW_AT[@]}" "${AUTH[@]}" \
-		"${IMPORT_OPTS[@]}" || {
-	say import "the migration stopped; rerun the same command to resume it"
+say import "==> 3. migration: cdb-import $DIR/expected.ndjson, checkpoint $DIR/import.ckpt"
+run import cdb-import -c "$DIR/import.ckpt" -u "$NEW" "${NEW_AT[@]}" "${AUTH[@]}" \
+	"${IMPORT_OPTS[@]}" "$DIR/expected.ndjson" || {
+	if [ "$ROLLBACK_ON_ERROR" = 1 ]; then
+		restore "the import failed (--rollback-on-error)"
+	fi
+	say import "the migration stopped; rerun the same command to resume it (the new server is left as it is), or roll back with:"
+	say import "  cdb-rollback restore -f -u $NEW -c $DIR/import.ckpt -a $DIR $DIR/before.tar.gz"
 	exit 1
 }
 
 # -------------------------------------------------------- 4. validate --
 
-say validate "==> 4. validation"
+# Against the frozen export: the new database must hold what was
+# imported.  The old server is the search reference, and is asked what
+# changed since the export (a WARNING of its own, never a rollback).
+say validate "==> 4. validation against $DIR/expected.ndjson"
+src=(--old-url "$OLD" ${OLD_TENANT:+--old-tenant "$OLD_TENANT"}
+	${OLD_DATABASE:+--old-database "$OLD_DATABASE"} --source-export "$DIR/old.ndjson")
+if ! cdb-export -q -u "$OLD" "${OLD_AT[@]}" "${AUTH[@]}" \
+	--where '{"cdb_preflight_matches_nothing": "x"}' >/dev/null 2>&1; then
+	say validate "the old server does not answer: validating against the export alone, without the search reference and the source-drift check"
+	src=()
+fi
 st=0
-run validate cdb-validate --old-url "$OLD" --new-url "$NEW" -s "$SCHEMA" \
-	${OLD_TENANT:+--old-tenant "$OLD_TENANT"} ${OLD_DATABASE:+--old-database "$OLD_DATABASE"} \
-	"${NEW_AT[@]}" "${AUTH[@]}" \
+run validate cdb-validate --new-url "$NEW" "${NEW_AT[@]}" "${AUTH[@]}" \
+	--expected "$DIR/expected.ndjson" -s "$SCHEMA" "${src[@]}" "${VALIDATE_OPTS[@]}" \
 	--report-md "$DIR/validation_report.md" \
 	--report-json "$DIR/validation_report.json" || st=$?
 
 # -------------------------------------------------------- 5. decision --
 
-journal() {
-	TZ=UTC printf '%(%Y-%m-%dT%H:%M:%SZ)T %s: %s -> %s, schema %s, %s\n' -1 \
-		"$1" "$OLD_WHERE" "$NEW_WHERE" "$SCHEMA" "$DIR" >>"$DIR/MIGRATION.log"
-}
-
 case $st in
 0)
-	say cutover "==> 5. GO: validation PASSED ($DIR/validation_report.md)"
-	say cutover "cut over: point the application from $OLD_WHERE to $NEW_WHERE"
-	say cutover "keep the old server and $DIR/before.tar.gz until the new one has served without problems"
-	journal "PASSED, cut over"
+	say decision "==> 5. GO: validation PASSED ($DIR/validation_report.md)"
+	if [ -n "$APPROVAL" ]; then
+		say decision "waiting for the sign-off: $APPROVAL (create it, naming the approvers)"
+		while [ ! -e "$APPROVAL" ]; do sleep 2; done
+		while IFS= read -r line; do say decision "approved: $line"; done <"$APPROVAL"
+	fi
+	journal "GO (validation PASSED)"
+	if [ -z "$CUTOVER" ]; then
+		say decision "nothing was switched: point the application from $OLD_WHERE to $NEW_WHERE"
+		say decision "keep the old server, $DIR/old-backup.tar.gz and $DIR/before.tar.gz until the new one has served without problems"
+		exit 0
+	fi
+	if ! run cutover bash -c "$CUTOVER"; then
+		say cutover "the cutover command failed: $CUTOVER; check where the application points; nothing rolled back"
+		journal "cutover by $CUTOVER FAILED"
+		exit 1
+	fi
+	journal "cut over by $CUTOVER"
+	if [ -n "$SMOKE" ] && ! run smoke bash -c "$SMOKE"; then
+		say smoke "the smoke test failed: $SMOKE; switch the application back to $OLD_WHERE"
+		restore "smoke test failed"
+	fi
+	[ -n "$SMOKE" ] && journal "smoke test $SMOKE passed"
+	say cutover "cut over by: $CUTOVER; keep the old server and the backups until the new one has served without problems"
 	exit 0
 	;;
 3)
 	say review "==> 5. REVIEW: validation WARNING; nothing switched, nothing undone"
 	say review "read $DIR/validation_report.md, then either cut over to $NEW, or roll back:"
-	say review "  cdb-rollback restore -f -r $DIR/validation_report.json -c $DIR/import.ckpt -a $DIR -u $NEW $DIR/before.tar.gz"
+	say review "  cdb-rollback restore -f -c $DIR/import.ckpt -a $DIR -u $NEW $DIR/before.tar.gz"
 	journal "WARNING, stopped for review"
 	exit 3
 	;;
 1)
-	say rollback "==> 5. NO-GO: validation FAILED; rolling back to the snapshot"
-	if run rollback cdb-rollback restore -u "$NEW" "${AUTH[@]}" \
-		-r "$DIR/validation_report.json" -c "$DIR/import.ckpt" \
-		-w "$DIR/rollback.work" -a "$DIR" \
-		--report-md "$DIR/rollback_report.md" \
-		--report-json "$DIR/rollback_report.json" "$DIR/before.tar.gz"; then
-		# The import it undid is over; a rerun starts a new one.
-		mv "$DIR/import.ckpt" "$DIR/import.ckpt.rolled-back"
-		say rollback "rolled back and verified: $DIR/rollback_report.md"
-		journal "FAILED, rolled back"
-		exit 4
-	fi
-	say rollback "the rollback did not complete: $DIR/rollback_report.md; rerun to retry"
-	journal "FAILED, rollback incomplete"
-	exit 5
+	restore "validation FAILED"
 	;;
 *)
+	if [ "$ROLLBACK_ON_ERROR" = 1 ]; then
+		restore "validation could not run (--rollback-on-error)"
+	fi
 	say validate "validation could not run (status $st); rerun when the cause is fixed"
 	exit 1
 	;;

@@ -77,6 +77,14 @@ parse_form(const char *s)
 	errx(CDB_EXIT_USAGE, "--embeddings: expected float, base64 or none");
 }
 
+/* cdb-... --version: the program and the suite's version. */
+static int
+version(const char *prog)
+{
+	printf("%s %s\n", prog, CDB_VERSION);
+	return cdb_cli_flush(stdout) == 0 ? CDB_EXIT_OK : CDB_EXIT_FAIL;
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -113,6 +121,8 @@ main(int argc, char *argv[])
 	/* Before anything opens a descriptor: see cdb_cli_std_fds. */
 	if (cdb_cli_std_fds() == -1)
 		err(CDB_EXIT_FAIL, "/dev/null");
+	if (argc == 2 && strcmp(argv[1], "--version") == 0)
+		return version("cdb-export");
 	memset(&o, 0, sizeof(o));
 	o.form = CDB_EMB_FLOAT;
 	o.tool = "cdb-export " CDB_VERSION;
@@ -192,8 +202,10 @@ main(int argc, char *argv[])
 	}
 	if (!quiet)
 		fprintf(stderr,
-		    "cdb-export: %lld records in %lld collections%s, %.1f s\n",
-		    st.records, st.collections,
+		    "cdb-export: %lld record%s in %lld collection%s%s, "
+		    "%.1f s\n",
+		    st.records, cdb_cli_s(st.records), st.collections,
+		    cdb_cli_s(st.collections),
 		    st.resumed ? " (resumed)" : "", cdb_cli_elapsed(&t0));
 	return CDB_EXIT_OK;
 }

@@ -22,10 +22,10 @@ usage(int status)
 	    "[-u url]\n"
 	    "                  [--allow-partial] [--append] [--auth-header "
 	    "name]\n"
-	    "                  [--database name] [--dry-run] [--insecure] "
-	    "[--limits chroma-cloud|file]\n"
-	    "                  [--max-request-bytes n] [--mode add|upsert] "
-	    "[--tenant name] [file]\n");
+	    "                  [--create-database] [--database name] "
+	    "[--dry-run] [--insecure]\n"
+	    "                  [--limits chroma-cloud|file] [--max-request-bytes n]\n"
+	    "                  [--mode add|upsert] [--tenant name] [file]\n");
 	exit(status);
 }
 
@@ -60,6 +60,8 @@ number(const char *opt, const char *s, long min, long max)
 static void
 report(const cdb_import_opts *o, const cdb_import_stats *st)
 {
+	long long n = o->dry_run ? st->read : st->sent;
+
 	if (st->already_done) {
 		fprintf(stderr, "cdb-import: nothing to do: checkpoint %s says "
 				"this stream was imported completely\n",
@@ -67,24 +69,33 @@ report(const cdb_import_opts *o, const cdb_import_stats *st)
 		return;
 	}
 	fprintf(stderr,
-	    "cdb-import: %s%lld records in %lld collections (%lld new), "
-	    "%lld batches of up to %ld, embeddings as %s%s, %.1f s\n",
-	    o->dry_run ? "dry run: checked " : "", o->dry_run ? st->read
-							      : st->sent,
-	    st->collections, st->created, st->batches, st->batch,
+	    "cdb-import: %s%lld record%s in %lld collection%s (%lld new), "
+	    "%lld batch%s of up to %ld, embeddings as %s%s, %.1f s\n",
+	    o->dry_run ? "dry run: checked " : "", n, cdb_cli_s(n),
+	    st->collections, cdb_cli_s(st->collections), st->created,
+	    st->batches, st->batches == 1 ? "" : "es", st->batch,
 	    st->base64 ? "base64" : "floats",
 	    st->resumed ? " (resumed)" : "", cdb_cli_elapsed(&t0));
 	if (st->skipped > 0)
-		fprintf(stderr, "cdb-import: %lld records were already "
+		fprintf(stderr, "cdb-import: %lld record%s already "
 				"committed by an earlier run\n",
-		    st->skipped);
+		    st->skipped, st->skipped == 1 ? " was" : "s were");
+}
+
+/* cdb-... --version: the program and the suite's version. */
+static int
+version(const char *prog)
+{
+	printf("%s %s\n", prog, CDB_VERSION);
+	return cdb_cli_flush(stdout) == 0 ? CDB_EXIT_OK : CDB_EXIT_FAIL;
 }
 
 int
 main(int argc, char *argv[])
 {
 	enum { OPT_TENANT = 256, OPT_DB, OPT_MODE, OPT_DRY, OPT_APPEND,
-		OPT_PARTIAL, OPT_INSECURE, OPT_AUTH, OPT_MAXB, OPT_LIMITS };
+		OPT_PARTIAL, OPT_INSECURE, OPT_AUTH, OPT_MAXB, OPT_LIMITS,
+		OPT_CREATEDB, OPT_VERSION };
 	static const struct option longopts[] = {
 		{"url", required_argument, NULL, 'u'},
 		{"tenant", required_argument, NULL, OPT_TENANT},
@@ -96,6 +107,7 @@ main(int argc, char *argv[])
 		{"dry-run", no_argument, NULL, OPT_DRY},
 		{"append", no_argument, NULL, OPT_APPEND},
 		{"allow-partial", no_argument, NULL, OPT_PARTIAL},
+		{"create-database", no_argument, NULL, OPT_CREATEDB},
 		{"max-request-bytes", required_argument, NULL, OPT_MAXB},
 		{"quiet", no_argument, NULL, 'q'},
 		{"insecure", no_argument, NULL, OPT_INSECURE},
@@ -115,6 +127,8 @@ main(int argc, char *argv[])
 	/* Before anything opens a descriptor: see cdb_cli_std_fds. */
 	if (cdb_cli_std_fds() == -1)
 		err(CDB_EXIT_FAIL, "/dev/null");
+	if (argc == 2 && strcmp(argv[1], "--version") == 0)
+		return version("cdb-import");
 	memset(&o, 0, sizeof(o));
 	o.url = cdb_cli_default_url();
 	o.tenant = "default_tenant";
@@ -140,6 +154,7 @@ main(int argc, char *argv[])
 		case OPT_DRY: o.dry_run = 1; break;
 		case OPT_APPEND: o.append = 1; break;
 		case OPT_PARTIAL: o.allow_partial = 1; break;
+		case OPT_CREATEDB: o.create_database = 1; break;
 		case OPT_MAXB:
 			o.max_bytes = (size_t)number("--max-request-bytes",
 			    optarg, 1024, 1L << 30);

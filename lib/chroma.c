@@ -146,6 +146,52 @@ cdb_chroma_heartbeat(cdb_chroma *c, cdb_error *e)
 }
 
 int
+cdb_chroma_check_database(cdb_chroma *c, cdb_error *e)
+{
+	json_t *j;
+	cdb_error e2;
+
+	cdb_error_clear(&e2);
+	if ((j = call_json(c, "GET", c->prefix, NULL, 0, &e2)) != NULL) {
+		json_decref(j);
+		return 0;
+	}
+	if (e2.http_status != 404) {
+		if (e != NULL && e->kind == CDB_ERR_NONE)
+			*e = e2;
+		return -1;
+	}
+	if (e != NULL && e->kind == CDB_ERR_NONE) {
+		cdb_error_set(e, CDB_ERR_USAGE,
+		    "tenant \"%s\" has no database \"%s\"", c->tenant,
+		    c->database);
+		e->http_status = 404;
+	}
+	return -1;
+}
+
+int
+cdb_chroma_create_database(cdb_chroma *c, cdb_error *e)
+{
+	char *t = cdb_http_escape(c->tenant);
+	json_t *req = json_pack("{ss}", "name", c->database), *j = NULL;
+
+	cdb_buf_reset(&c->path);
+	cdb_buf_reset(&c->body);
+	if (t == NULL || req == NULL ||
+	    cdb_buf_printf(&c->path, "/api/v2/tenants/%s/databases", t) == -1 ||
+	    cdb_json_dump(&c->body, req) == -1)
+		cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+	else
+		j = call_json(c, "POST", c->path.data, c->body.data,
+		    c->body.len, e);
+	free(t);
+	json_decref(req);
+	json_decref(j);
+	return j ? 0 : -1;
+}
+
+int
 cdb_chroma_preflight(cdb_chroma *c, long *max_batch, int *base64,
     cdb_error *e)
 {

@@ -28,6 +28,18 @@ const char *cdb_chroma_database(const cdb_chroma *c);
 /* GET /api/v2/heartbeat.  0 or -1. */
 int cdb_chroma_heartbeat(cdb_chroma *c, cdb_error *e);
 
+/*
+ * Does the client's tenant and database exist?  0 when it does; -1 with
+ * e->http_status 404 and kind CDB_ERR_USAGE, naming the tenant and
+ * database, when it does not (Chroma lists no collections in a database
+ * that does not exist, so a mistyped name would read as an empty one).
+ */
+int cdb_chroma_check_database(cdb_chroma *c, cdb_error *e);
+
+/* Create the client's database in its tenant (which must exist).  0 or
+ * -1. */
+int cdb_chroma_create_database(cdb_chroma *c, cdb_error *e);
+
 /* GET /api/v2/pre-flight-checks: max_batch_size and base64 support. */
 int cdb_chroma_preflight(cdb_chroma *c, long *max_batch, int *base64,
     cdb_error *e);

@@ -80,3 +80,9 @@ cdb_cli_bigbuf(FILE *f, int output)
 
 	setvbuf(f, output ? out : in, _IOFBF, output ? sizeof(out) : sizeof(in));
 }
+
+const char *
+cdb_cli_s(long long n)
+{
+	return n == 1 ? "" : "s";
+}

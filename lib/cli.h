@@ -58,4 +58,7 @@ void cdb_cli_bigbuf(FILE *f, int output);
 /* Seconds since t0 (CLOCK_MONOTONIC). */
 double cdb_cli_elapsed(const struct timespec *t0);
 
+/* "s" unless n is 1: "%lld record%s" for messages ("1 record"). */
+const char *cdb_cli_s(long long n);
+
 #endif

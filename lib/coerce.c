@@ -449,22 +449,30 @@ blank(const char *s, size_t n, int trim)
 	return n == 0;
 }
 
-/* A string cut at every delimiter; empty pieces are dropped. */
+/*
+ * A string cut at every delimiter; each piece trimmed of the white space
+ * around it (in "a, b" the space belongs to the delimiting, not to "b",
+ * whatever the field's "trim" says), empty pieces dropped.
+ */
 static int
 split_into(json_t *a, const json_t *v, const cdb_coerce_opts *o, char *why,
     size_t whylen)
 {
 	const char *s = json_string_value(v), *end = s + json_string_length(v);
 	size_t dl = strlen(o->split);
-	const char *p;
+	const char *p, *b, *q;
 
 	while (s <= end) {
 		for (p = s; p + dl <= end && memcmp(p, o->split, dl) != 0; p++)
 			;
 		if (p + dl > end)
 			p = end;
-		if (!blank(s, (size_t)(p - s), o->trim) &&
-		    append_one(a, NULL, s, (size_t)(p - s), o, why, whylen) ==
+		for (b = s, q = p; b < q && is_space(*b); b++)
+			;
+		while (q > b && is_space(q[-1]))
+			q--;
+		if (!blank(b, (size_t)(q - b), o->trim) &&
+		    append_one(a, NULL, b, (size_t)(q - b), o, why, whylen) ==
 		        -1)
 			return -1;
 		s = p + dl;

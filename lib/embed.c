@@ -1202,14 +1202,14 @@ cdb_embed_scan_json(const char *s, size_t n, float *out, size_t cap,
 #endif
 		if ((rc = parse_token(s + p, n - p, &out[i], &used, &sh)) == -2)
 			return cdb_error_set(e, CDB_ERR_INPUT,
-			    "embedding value %zu is out of float32 range", i);
+			    "embedding value at index %zu is out of float32 range", i);
 		if (rc != 0)
 			return cdb_error_set(e, CDB_ERR_INPUT,
-			    "embedding value %zu is not a number", i);
+			    "embedding value at index %zu is not a number", i);
 		p += used;
 		if (p < n && !is_space(s[p]) && s[p] != ',' && s[p] != ']')
 			return cdb_error_set(e, CDB_ERR_INPUT,
-			    "embedding value %zu is not a number", i);
+			    "embedding value at index %zu is not a number", i);
 		if (p < n && s[p] == ',') {
 			p++;
 			if (p < n && is_space(s[p])) {
@@ -1229,7 +1229,7 @@ cdb_embed_scan_json(const char *s, size_t n, float *out, size_t cap,
 			    "embedding array is not closed");
 		if (s[p] != ',')
 			return cdb_error_set(e, CDB_ERR_INPUT,
-			    "embedding value %zu is not followed by ',' or ']'",
+			    "embedding value at index %zu is not followed by ',' or ']'",
 			    i);
 		p = skip_space(s, n, p + 1);
 	}
@@ -1726,6 +1726,6 @@ cdb_embed_check(const float *v, size_t dim, size_t want, cdb_error *e)
 	for (i = 0; i < dim; i++)
 		if (!isfinite(v[i]))
 			return cdb_error_set(e, CDB_ERR_INPUT,
-			    "embedding value %zu is not finite", i);
+			    "embedding value at index %zu is not finite", i);
 	return 0;
 }

@@ -61,6 +61,8 @@ pick(struct job *j, cdb_error *e)
 	size_t i, k;
 	const char *name;
 
+	if (cdb_chroma_check_database(j->c, e) == -1)
+		return NULL;
 	if ((all = cdb_chroma_list(j->c, e)) == NULL || j->o->names == NULL)
 		return all;
 	sel = json_array();

@@ -19,6 +19,7 @@ struct body {
 struct cdb_http {
 	CURL *curl;
 	char *base;
+	char *query; /* the base URL's "?x=1", for every request, or NULL */
 	struct curl_slist *headers;
 	cdb_http_opts o;
 	unsigned int seed;
@@ -75,6 +76,7 @@ cdb_http *
 cdb_http_new(const char *base, const cdb_http_opts *o, cdb_error *e)
 {
 	cdb_http *h;
+	char *q;
 	size_t n;
 
 	pthread_once(&global_once, global_init);
@@ -87,6 +89,16 @@ cdb_http_new(const char *base, const cdb_http_opts *o, cdb_error *e)
 		free(h);
 		cdb_error_set(e, CDB_ERR_SYS, "out of memory");
 		return NULL;
+	}
+	/* http://h/?x=1: the query goes after each request's path. */
+	if ((q = strchr(h->base, '?')) != NULL) {
+		if ((h->query = strdup(q + 1)) == NULL) {
+			free(h->base);
+			free(h);
+			cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+			return NULL;
+		}
+		*q = '\0';
 	}
 	n = strlen(h->base);
 	while (n > 0 && h->base[n - 1] == '/')
@@ -115,7 +127,20 @@ cdb_http_new(const char *base, const cdb_http_opts *o, cdb_error *e)
 cdb_http *
 cdb_http_clone(const cdb_http *h, cdb_error *e)
 {
-	return cdb_http_new(h->base, &h->o, e);
+	cdb_buf b;
+	cdb_http *c;
+
+	if (h->query == NULL)
+		return cdb_http_new(h->base, &h->o, e);
+	cdb_buf_init(&b);
+	if (cdb_buf_printf(&b, "%s?%s", h->base, h->query) == -1) {
+		cdb_buf_free(&b);
+		cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		return NULL;
+	}
+	c = cdb_http_new(b.data, &h->o, e);
+	cdb_buf_free(&b);
+	return c;
 }
 
 void
@@ -132,6 +157,7 @@ cdb_http_free(cdb_http *h)
 	}
 	free((char *)h->o.auth_header);
 	free(h->base);
+	free(h->query);
 	free(h);
 }
 
@@ -290,10 +316,15 @@ request(cdb_http *h, const char *method, const char *path, const char *body,
 	long status = 0;
 	int attempt;
 
-	if ((url = malloc(strlen(h->base) + strlen(path) + 1)) == NULL)
+	if ((url = malloc(strlen(h->base) + strlen(path) +
+	         (h->query ? strlen(h->query) + 2 : 1))) == NULL)
 		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
 	strcpy(url, h->base);
 	strcat(url, path);
+	if (h->query != NULL && *h->query != '\0') {
+		strcat(url, strchr(path, '?') ? "&" : "?");
+		strcat(url, h->query);
+	}
 	for (attempt = 0;; attempt++) {
 		cdb_buf_reset(resp);
 		setup(h, method, url, body, len, resp, pieces);

@@ -984,6 +984,28 @@ load_ckpt(struct imp *m, cdb_error *e)
 	return 0;
 }
 
+/* The target database must exist, or be created when asked (a dry run
+ * only checks that it could be). */
+static int
+target_database(struct imp *m, cdb_error *e)
+{
+	cdb_error e2;
+
+	cdb_error_clear(&e2);
+	if (cdb_chroma_check_database(m->c, &e2) == 0)
+		return 0;
+	if (e2.http_status != 404 || !m->o->create_database) {
+		if (e2.http_status == 404)
+			cdb_error_set(e, CDB_ERR_USAGE,
+			    "%s; create it first, or give --create-database",
+			    e2.text);
+		else
+			*e = e2;
+		return -1;
+	}
+	return m->o->dry_run ? 0 : cdb_chroma_create_database(m->c, e);
+}
+
 static int
 setup(struct imp *m, cdb_error *e)
 {
@@ -992,7 +1014,8 @@ setup(struct imp *m, cdb_error *e)
 	m->c = cdb_chroma_new(m->o->url, m->o->tenant, m->o->database,
 	    m->o->http, e);
 	if (m->c == NULL ||
-	    cdb_chroma_preflight(m->c, &maxb, &m->base64, e) == -1)
+	    cdb_chroma_preflight(m->c, &maxb, &m->base64, e) == -1 ||
+	    target_database(m, e) == -1)
 		return -1;
 	m->batch = m->o->batch > 0 ? m->o->batch : maxb > 0 ? maxb : 1000;
 	if (maxb > 0 && m->batch > maxb)

@@ -25,6 +25,7 @@ typedef struct cdb_import_opts {
 	int allow_partial;   /* accept a stream without trailer */
 	int no_altered_check; /* skip the read-back of created collections
 				 (the caller compares every record itself) */
+	int create_database; /* create the database when it does not exist */
 	const char *checkpoint; /* or NULL */
 	const char *input;   /* name of the input in messages */
 	const char *collection; /* when set, the only collection the stream

@@ -139,11 +139,11 @@ emb_from_json(cdb_reader *r, cdb_item *it, json_t *v, cdb_error *e)
 		json_t *x = json_array_get(v, i);
 		if (!json_is_number(x))
 			return cdb_error_setl(e, it->line,
-			    "embedding value %zu is not a number", i);
+			    "embedding value at index %zu is not a number", i);
 		r->emb[i] = (float)json_number_value(x);
 		if (!isfinite(r->emb[i]))
 			return cdb_error_setl(e, it->line,
-			    "embedding value %zu is out of float range", i);
+			    "embedding value at index %zu is out of float range", i);
 	}
 	it->dim = i;
 	return 0;

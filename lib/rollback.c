@@ -864,6 +864,23 @@ finish_report(struct job *j, int rc, const cdb_error *e)
 		json_object_set_new(r, "error", json_string(e->text));
 }
 
+/*
+ * The target as given, until the snapshot (which may be damaged) says
+ * the rest: a report must not show "?" for what the operator named.
+ */
+static void
+preliminary_target(struct job *j)
+{
+	char *url = j->o->url ? cdb_http_redact(j->o->url) : NULL;
+	const char *from = "from the snapshot";
+
+	json_object_set_new(j->report, "target",
+	    json_pack("{s:s, s:s, s:s}", "server", url ? url : "?", "tenant",
+	        j->o->tenant ? j->o->tenant : from, "database",
+	        j->o->database ? j->o->database : from));
+	free(url);
+}
+
 int
 cdb_rollback_restore(const cdb_rollback_opts *o, json_t *report, cdb_error *e)
 {
@@ -883,6 +900,7 @@ cdb_rollback_restore(const cdb_rollback_opts *o, json_t *report, cdb_error *e)
 	j.remove = o->remove ? json_incref((json_t *)o->remove) : json_array();
 	json_object_set_new(
 	    report, "tool", json_string(o->tool ? o->tool : "cdb"));
+	preliminary_target(&j);
 	cdb_error_clear(&le);
 	rc = run(&j, &le);
 	finish_report(&j, rc, &le);

@@ -59,6 +59,8 @@ pick(cdb_chroma *c, const cdb_snapshot_opts *o, cdb_error *e)
 	json_t *all, *sel, *v;
 	size_t i;
 
+	if (cdb_chroma_check_database(c, e) == -1)
+		return NULL;
 	if ((all = cdb_chroma_list(c, e)) == NULL || o->names == NULL)
 		return all;
 	sel = json_array();

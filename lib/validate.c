@@ -276,7 +276,8 @@ connect_new(struct vctx *c, cdb_error *e)
 	    o->new_url, o->new_tenant, o->new_database, o->http, e);
 	if (c->newc == NULL)
 		return -1;
-	if (cdb_chroma_heartbeat(c->newc, e) == -1) {
+	if (cdb_chroma_heartbeat(c->newc, e) == -1 ||
+	    cdb_chroma_check_database(c->newc, e) == -1) {
 		verror_prefix(e, "new server");
 		return -1;
 	}

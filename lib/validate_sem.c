@@ -44,7 +44,7 @@ query_vector(struct vquery *q, const json_t *v, cdb_error *e)
 		if (!json_is_number(x) ||
 		    !isfinite((float)json_number_value(x)))
 			return cdb_error_set(e, CDB_ERR_INPUT,
-			    "embedding value %zu is not a finite number", i);
+			    "embedding value at index %zu is not a finite number", i);
 		q->emb[i] = (float)json_number_value(x);
 	}
 	q->dim = n;

@@ -398,6 +398,7 @@ connect_old(struct vctx *c, cdb_error *e)
 	if (c->oldc == NULL)
 		return -1;
 	if (cdb_chroma_heartbeat(c->oldc, e) == -1 ||
+	    cdb_chroma_check_database(c->oldc, e) == -1 ||
 	    (c->oldcolls = cdb_chroma_list(c->oldc, e)) == NULL) {
 		verror_prefix(e, "old server");
 		return -1;

@@ -9,12 +9,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "chroma.h"
 #include "checkpoint.h"
 #include "cli.h"
+#include "json.h"
 #include "ndjson.h"
+#include "prune.h"
 #include "rollback.h"
 #include "snapshot.h"
 
@@ -34,6 +37,8 @@ usage(int status)
 	    "                             [--shard K/N] [--tenant name] -o "
 	    "file [collection ...]\n"
 	    "       cdb-rollback verify [-q] file\n"
+	    "       cdb-rollback prune [-nq] [--keep n] [--keep-days days] "
+	    "file ...\n"
 	    "       cdb-rollback list [--json] file\n"
 	    "       cdb-rollback restore [-fnq] [-a dir] [-b size] [-C name] "
 	    "[-c checkpoint]\n"
@@ -272,9 +277,10 @@ cmd_snapshot(int argc, char *argv[])
 		    "%s", e.text);
 	if (!quiet)
 		fprintf(stderr,
-		    "cdb-rollback: %s: %lld records in %lld collections, %lld "
-		    "bytes (%s)%s, %.1f s\n",
-		    o.output, st.records, st.collections, st.bytes,
+		    "cdb-rollback: %s: %lld record%s in %lld collection%s, "
+		    "%lld bytes (%s)%s, %.1f s\n",
+		    o.output, st.records, cdb_cli_s(st.records),
+		    st.collections, cdb_cli_s(st.collections), st.bytes,
 		    cdb_snapshot_comp_name(o.comp),
 		    st.resumed ? ", resumed" : "", cdb_cli_elapsed(&t0));
 	return CDB_EXIT_OK;
@@ -428,6 +434,7 @@ struct restore {
 	struct server s;
 	cdb_rollback_opts o;
 	const char *report, *report_md, *report_json;
+	const char *checkpoint; /* the import's, retired once restored */
 	int force;
 	json_t *remove;
 	json_t *validation;
@@ -444,6 +451,7 @@ parse_restore(int argc, char *argv[], struct restore *r)
 	    {"archive-dir", required_argument, NULL, 'a'},
 	    {"work-dir", required_argument, NULL, 'w'},
 	    {"collection", required_argument, NULL, 'C'},
+	    {"checkpoint", required_argument, NULL, 'c'},
 	    {"from-checkpoint", required_argument, NULL, 'c'},
 	    {"batch-size", required_argument, NULL, 'b'},
 	    {"jobs", required_argument, NULL, 'j'},
@@ -485,6 +493,7 @@ parse_restore(int argc, char *argv[], struct restore *r)
 			if (cdb_rollback_checkpoint_names(
 			        optarg, r->remove, &e) == -1)
 				errx(CDB_EXIT_FAIL, "%s", e.text);
+			r->checkpoint = optarg;
 			break;
 		case 'b':
 			r->o.batch = number("-b", optarg, 1, 1000000);
@@ -597,6 +606,69 @@ write_reports(const struct restore *r, const json_t *rep)
 	cdb_buf_free(&b);
 }
 
+/* The reports go with the archive (-a), unless named. */
+static void
+report_paths(struct restore *r)
+{
+	static char md[4096], js[4096];
+	const char *dir = r->o.archive_dir;
+
+	if (r->report_md == NULL)
+		r->report_md = dir == NULL ||
+		                       snprintf(md, sizeof(md),
+		                           "%s/rollback_report.md",
+		                           dir) >= (int)sizeof(md)
+		                   ? "rollback_report.md"
+		                   : md;
+	if (r->report_json == NULL)
+		r->report_json = dir == NULL ||
+		                         snprintf(js, sizeof(js),
+		                             "%s/rollback_report.json",
+		                             dir) >= (int)sizeof(js)
+		                     ? "rollback_report.json"
+		                     : js;
+}
+
+/*
+ * The import that was undone is over: its checkpoint, left in place,
+ * would make a rerun skip everything as "imported completely".  Kept
+ * beside as CKPT.rolled-back for the record.
+ */
+static void
+retire(const char *ckpt)
+{
+	char to[4096];
+
+	if (ckpt == NULL ||
+	    snprintf(to, sizeof(to), "%s.rolled-back", ckpt) >= (int)sizeof(to))
+		return;
+	if (rename(ckpt, to) == -1) {
+		if (errno != ENOENT)
+			warn("%s: cannot retire the import checkpoint", ckpt);
+	} else if (!quiet)
+		fprintf(stderr, "cdb-rollback: import checkpoint retired: %s\n",
+		    to);
+}
+
+static void
+done_message(const struct restore *r, const json_t *rep)
+{
+	const json_t *c;
+	size_t i, restored = 0, removed = 0;
+
+	json_array_foreach (json_object_get(rep, "collections"), i, c) {
+		if (cdb_json_str_is(c, "action", "restore"))
+			restored++;
+		else
+			removed++;
+	}
+	fprintf(stderr,
+	    "cdb-rollback: restored and verified %zu collection%s, removed "
+	    "%zu, in %.1f s; reports %s, %s\n",
+	    restored, restored == 1 ? "" : "s", removed, cdb_cli_elapsed(&t0),
+	    r->report_md, r->report_json);
+}
+
 static int
 cmd_restore(int argc, char *argv[])
 {
@@ -608,10 +680,9 @@ cmd_restore(int argc, char *argv[])
 	memset(&r, 0, sizeof(r));
 	cdb_cli_http_opts(&r.s.http);
 	r.s.url = getenv("CHROMA_URL");
-	r.report_md = "rollback_report.md";
-	r.report_json = "rollback_report.json";
 	r.remove = json_array();
 	parse_restore(argc, argv, &r);
+	report_paths(&r);
 	/* Restoring deletes collections: never to a server by default. */
 	if (r.s.url == NULL || *r.s.url == '\0')
 		errx(CDB_EXIT_USAGE,
@@ -642,16 +713,86 @@ cmd_restore(int argc, char *argv[])
 	if (rc == -1)
 		errx(e.kind == CDB_ERR_USAGE ? CDB_EXIT_USAGE : CDB_EXIT_FAIL,
 		    "%s", e.text);
+	if (!r.o.dry_run)
+		retire(r.checkpoint);
 	if (!quiet && !r.o.dry_run)
-		fprintf(stderr,
-		    "cdb-rollback: restored and verified %zu "
-		    "collections in %.1f s; reports %s, %s\n",
-		    json_array_size(json_object_get(rep, "collections")),
-		    cdb_cli_elapsed(&t0), r.report_md, r.report_json);
+		done_message(&r, rep);
 	json_decref(rep);
 	json_decref(r.remove);
 	json_decref(r.validation);
 	return CDB_EXIT_OK;
+}
+
+/* ---------------------------------------------------------------- prune -- */
+
+static void
+prune_line(const cdb_prune_entry *p, int dry_run, int deleted)
+{
+	char when[32] = "?";
+	struct tm tm;
+
+	if (p->created != 0 && gmtime_r(&p->created, &tm) != NULL)
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	printf("%-12s %s (%s, %s%s%s): %s\n",
+	    p->keep ? "keep" : dry_run ? "would delete" : deleted ? "deleted" :
+	                                                             "not deleted",
+	    p->path, when, p->verified ? "verified" : "does not verify",
+	    p->problem[0] ? ": " : "", p->problem, p->why);
+}
+
+static int
+cmd_prune(int argc, char *argv[])
+{
+	static const struct option longopts[] = {
+	    {"keep", required_argument, NULL, 'k'},
+	    {"keep-days", required_argument, NULL, 'd'},
+	    {"dry-run", no_argument, NULL, 'n'},
+	    {"quiet", no_argument, NULL, 'q'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	cdb_prune_opts o = {-1, -1, 0};
+	cdb_prune_entry *v;
+	cdb_error e;
+	size_t i, n;
+	int ch, dry_run = 0, status = CDB_EXIT_OK, gone;
+
+	while ((ch = getopt_long(argc, argv, "hnq", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'k': o.keep = number("--keep", optarg, 1, 1000000); break;
+		case 'd':
+			o.keep_days = number("--keep-days", optarg, 0, 100000);
+			break;
+		case 'n': dry_run = 1; break;
+		case 'q': quiet = 1; break;
+		case 'h': usage(CDB_EXIT_OK); break;
+		default: usage(CDB_EXIT_USAGE);
+		}
+	}
+	if (optind == argc || (o.keep < 0 && o.keep_days < 0))
+		usage(CDB_EXIT_USAGE);
+	n = (size_t)(argc - optind);
+	o.now = time(NULL);
+	cdb_error_clear(&e);
+	if ((v = cdb_prune_plan(argv + optind, n, &o, &e)) == NULL)
+		errx(e.kind == CDB_ERR_USAGE ? CDB_EXIT_USAGE : CDB_EXIT_FAIL,
+		    "%s", e.text);
+	for (i = 0; i < n; i++) {
+		gone = 0;
+		if (!v[i].keep && !dry_run) {
+			if (unlink(v[i].path) == 0)
+				gone = 1;
+			else {
+				warn("%s", v[i].path);
+				status = CDB_EXIT_FAIL;
+			}
+		}
+		if (!quiet || (!v[i].keep && !dry_run))
+			prune_line(&v[i], dry_run, gone);
+	}
+	cdb_prune_free(v, n);
+	flush_stdout();
+	return status;
 }
 
 int
@@ -665,6 +806,7 @@ main(int argc, char *argv[])
 	    {"verify", cmd_verify},
 	    {"list", cmd_list},
 	    {"restore", cmd_restore},
+	    {"prune", cmd_prune},
 	};
 	size_t i;
 
@@ -675,6 +817,11 @@ main(int argc, char *argv[])
 		usage(CDB_EXIT_USAGE);
 	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)
 		usage(CDB_EXIT_OK);
+	if (strcmp(argv[1], "--version") == 0) {
+		printf("cdb-rollback %s\n", CDB_VERSION);
+		flush_stdout();
+		return CDB_EXIT_OK;
+	}
 	signal(SIGPIPE, SIG_IGN);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)

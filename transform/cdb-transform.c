@@ -154,6 +154,14 @@ run(cdb_transform_opts *o, const char *file, const char *rpath, int quiet,
 	return rc;
 }
 
+/* cdb-... --version: the program and the suite's version. */
+static int
+version(const char *prog)
+{
+	printf("%s %s\n", prog, CDB_VERSION);
+	return cdb_cli_flush(stdout) == 0 ? CDB_EXIT_OK : CDB_EXIT_FAIL;
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -179,6 +187,8 @@ main(int argc, char *argv[])
 	/* Before anything opens a descriptor: see cdb_cli_std_fds. */
 	if (cdb_cli_std_fds() == -1)
 		err(CDB_EXIT_FAIL, "/dev/null");
+	if (argc == 2 && strcmp(argv[1], "--version") == 0)
+		return version("cdb-transform");
 	memset(&o, 0, sizeof(o));
 	while ((ch = getopt_long(argc, argv, "hnqs:v", longopts, NULL)) != -1) {
 		switch (ch) {

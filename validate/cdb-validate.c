@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "drift.h"
 #include "report.h"
 #include "schema.h"
 #include "validate.h"
@@ -37,8 +38,9 @@ usage(int status)
 	    "[--queries file]\n"
 	    "                    [--report-json file] [--report-md file] "
 	    "[--sample n] [--seed n]\n"
-	    "                    [--tenant name] [--top-k k] "
-	    "[--warn-divergence pct]\n");
+	    "                    [--source-export file] [--tenant name] "
+	    "[--top-k k]\n"
+	    "                    [--warn-divergence pct]\n");
 	exit(status);
 }
 
@@ -151,6 +153,7 @@ struct args {
 	const char *md, *js, *otenant, *odb;
 	const char **files; /* --expected, then operands */
 	size_t nfiles;
+	cdb_drift_opts drift; /* source_export NULL: no drift check */
 	int quiet;
 };
 
@@ -173,7 +176,8 @@ enum {
 	OPT_OTENANT,
 	OPT_ODB,
 	OPT_AUTH,
-	OPT_INSECURE
+	OPT_INSECURE,
+	OPT_SOURCE
 };
 
 static const struct option longopts[] = {
@@ -198,6 +202,7 @@ static const struct option longopts[] = {
     {"old-database", required_argument, NULL, OPT_ODB},
     {"auth-header", required_argument, NULL, OPT_AUTH},
     {"insecure", no_argument, NULL, OPT_INSECURE},
+    {"source-export", required_argument, NULL, OPT_SOURCE},
     {"quiet", no_argument, NULL, 'q'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -231,11 +236,50 @@ option(struct args *a, int ch)
 	case OPT_ODB: a->odb = optarg; break;
 	case OPT_AUTH: a->ho.auth_header = optarg; break;
 	case OPT_INSECURE: a->ho.insecure = 1; break;
+	case OPT_SOURCE: a->drift.source_export = optarg; break;
 	case 'q': a->quiet = 1; break;
 	case 'h': usage(EXIT_PASSED); break;
 	default: return -1;
 	}
 	return 0;
+}
+
+/* The drift check asks the old server what changed since the export. */
+static int
+source_drift_args(struct args *a)
+{
+	if (a->o.old_url == NULL)
+		return -1;
+	a->drift.url = a->o.old_url;
+	a->drift.tenant = a->otenant ? a->otenant
+	                  : a->o.new_tenant ? a->o.new_tenant
+	                                    : "default_tenant";
+	a->drift.database = a->odb ? a->odb
+	                    : a->o.new_database ? a->o.new_database
+	                                        : "default_database";
+	a->drift.http = &a->ho;
+	return 0;
+}
+
+/* The source-drift finding, added to the report r (never a failure). */
+static json_t *
+source_drift(struct args *a, json_t *r)
+{
+	cdb_drift d;
+	cdb_error e;
+
+	if (r == NULL || a->drift.source_export == NULL)
+		return r;
+	cdb_error_clear(&e);
+	a->drift.page = a->o.page;
+	if (cdb_drift_run(&a->drift, &d, &e) == -1)
+		warnx("could not check the source for drift: %s", e.text);
+	if ((e.kind == CDB_ERR_NONE ? cdb_drift_report(r, &d)
+	                            : cdb_drift_report_failed(r, &e)) == -1) {
+		json_decref(r);
+		return NULL;
+	}
+	return r;
 }
 
 static void
@@ -259,10 +303,15 @@ parse_args(struct args *a, int argc, char *argv[])
 		a->files[a->nfiles++] = argv[optind++];
 	a->o.expected = a->files;
 	a->o.nexpected = a->nfiles;
+	if (a->o.new_url == NULL && getenv("CHROMA_URL") != NULL &&
+	    *getenv("CHROMA_URL") != '\0')
+		a->o.new_url = getenv("CHROMA_URL");
 	if (a->o.new_url == NULL) {
-		warnx("--new-url is required");
+		warnx("--new-url (or CHROMA_URL) is required");
 		usage(EXIT_CANNOT);
 	}
+	if (a->drift.source_export != NULL && source_drift_args(a) == -1)
+		errx(EXIT_CANNOT, "--source-export needs --old-url");
 	if (a->o.old_url == NULL && a->nfiles == 0) {
 		warnx("give --old-url or --expected, or both");
 		usage(EXIT_CANNOT);
@@ -287,6 +336,10 @@ main(int argc, char *argv[])
 	/* Before anything opens a descriptor: see cdb_cli_std_fds. */
 	if (cdb_cli_std_fds() == -1)
 		err(CDB_EXIT_FAIL, "/dev/null");
+	if (argc == 2 && strcmp(argv[1], "--version") == 0) {
+		printf("cdb-validate %s\n", CDB_VERSION);
+		return cdb_cli_flush(stdout) == 0 ? EXIT_PASSED : EXIT_CANNOT;
+	}
 	parse_args(&a, argc, argv);
 	signal(SIGPIPE, SIG_IGN);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -297,7 +350,7 @@ main(int argc, char *argv[])
 	a.o.schema = schema;
 	if (!a.quiet && isatty(STDERR_FILENO))
 		a.o.progress = on_progress;
-	r = cdb_validate_run(&a.o, &e);
+	r = source_drift(&a, cdb_validate_run(&a.o, &e));
 	if (a.o.progress != NULL)
 		fputs("\r\033[K", stderr);
 	if (r == NULL) {

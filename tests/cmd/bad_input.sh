@@ -49,7 +49,7 @@ replace 6 "$(rec 6 | jq -c '.embedding |= .[0:3]')"
 expect_error 6 'embedding has 3 values, collection expects 4' 2
 
 replace 5 "$(rec 5 | sed 's/"embedding":\[[^],]*/"embedding":[1e39/')"
-expect_error 5 'embedding value 0' 2
+expect_error 5 'embedding value at index 0' 2
 
 replace 4 "$(rec 4 | jq -c '.metadata.nested = {"a":1}')"
 expect_error 4 'metadata "nested"' 0

@@ -282,6 +282,12 @@ START_TEST(test_arrays)
 	absent(&o, "\"\"");
 	absent(&o, "\" , ,\"");
 	absent(&o, "[]");
+	/* Pieces lose the spaces around them even when the field does not
+	 * trim (cdb-schema(5)); a single value keeps its own. */
+	o.trim = o.lowercase = 0;
+	converts(&o, "\"wit, irony ,\\ttiming\"", "[\"wit\",\"irony\",\"timing\"]");
+	o.split = NULL;
+	converts(&o, "\" a b \"", "[\" a b \"]");
 	o = opts(CDB_SCHEMA_INT, 1);
 	o.split = " | ";
 	converts(&o, "\"1 | 2 | 3\"", "[1,2,3]");

@@ -430,28 +430,28 @@ START_TEST(test_json)
 	json_fails("  ", 8, "embedding is not a JSON array");
 	json_fails("{}", 8, "embedding is not a JSON array");
 	json_fails("1", 8, "embedding is not a JSON array");
-	json_fails("[", 8, "embedding value 0 is not a number");
+	json_fails("[", 8, "embedding value at index 0 is not a number");
 	json_fails("[1", 8, "embedding array is not closed");
-	json_fails("[1, ", 8, "embedding value 1 is not a number");
-	json_fails("[1,]", 8, "embedding value 1 is not a number");
-	json_fails("[,1]", 8, "embedding value 0 is not a number");
+	json_fails("[1, ", 8, "embedding value at index 1 is not a number");
+	json_fails("[1,]", 8, "embedding value at index 1 is not a number");
+	json_fails("[,1]", 8, "embedding value at index 0 is not a number");
 	json_fails(
-	    "[1 2]", 8, "embedding value 0 is not followed by ',' or ']'");
-	json_fails("[1,2x]", 8, "embedding value 1 is not a number");
-	json_fails("[0,01]", 8, "embedding value 1 is not a number");
-	json_fails("[1.]", 8, "embedding value 0 is not a number");
+	    "[1 2]", 8, "embedding value at index 0 is not followed by ',' or ']'");
+	json_fails("[1,2x]", 8, "embedding value at index 1 is not a number");
+	json_fails("[0,01]", 8, "embedding value at index 1 is not a number");
+	json_fails("[1.]", 8, "embedding value at index 0 is not a number");
 	/* Characters below '1' once passed the first-digit test. */
-	json_fails("[.5]", 8, "embedding value 0 is not a number");
-	json_fails("[-.5]", 8, "embedding value 0 is not a number");
-	json_fails("[0.5,-,0.25]", 8, "embedding value 1 is not a number");
-	json_fails("[0.5,+1]", 8, "embedding value 1 is not a number");
+	json_fails("[.5]", 8, "embedding value at index 0 is not a number");
+	json_fails("[-.5]", 8, "embedding value at index 0 is not a number");
+	json_fails("[0.5,-,0.25]", 8, "embedding value at index 1 is not a number");
+	json_fails("[0.5,+1]", 8, "embedding value at index 1 is not a number");
 	json_fails("[0.5,0.5,.5,0.25,0.25,0.25]", 8,
-	    "embedding value 2 is not a number");
-	json_fails("[NaN]", 8, "embedding value 0 is not a number");
-	json_fails("[1,null]", 8, "embedding value 1 is not a number");
-	json_fails("[\"1\"]", 8, "embedding value 0 is not a number");
+	    "embedding value at index 2 is not a number");
+	json_fails("[NaN]", 8, "embedding value at index 0 is not a number");
+	json_fails("[1,null]", 8, "embedding value at index 1 is not a number");
+	json_fails("[\"1\"]", 8, "embedding value at index 0 is not a number");
 	json_fails(
-	    "[1,2,-1e39]", 8, "embedding value 2 is out of float32 range");
+	    "[1,2,-1e39]", 8, "embedding value at index 2 is out of float32 range");
 	json_fails("[1,2,3]", 2, "embedding has more than 2 values");
 	json_fails("[1]", 0, "embedding has more than 0 values");
 }
@@ -618,22 +618,22 @@ START_TEST(test_json_fast_bad)
 		}
 		strcat(text, "]");
 		snprintf(want, sizeof(want),
-		    "embedding value %zu is not a number", at);
+		    "embedding value at index %zu is not a number", at);
 		json_fails(text, 40, want);
 	}
-	json_fails("[0.5,,0.1]", 8, "embedding value 1 is not a number");
+	json_fails("[0.5,,0.1]", 8, "embedding value at index 1 is not a number");
 	json_fails("[0.5,0.25,0.125,0.0625,0.03125,,0.1]", 8,
-	    "embedding value 5 is not a number");
+	    "embedding value at index 5 is not a number");
 	json_fails("[0.5,0.25,0.125,0.0625,0.03125,0.1", 8,
 	    "embedding array is not closed");
 	json_fails("[0.5,0.25,0.125,0.0625,0.03125,0.1 \t\n", 8,
 	    "embedding array is not closed");
 	json_fails("[0.5,0.25,0.125,0.0625,0.03125,0.1,", 8,
-	    "embedding value 6 is not a number");
+	    "embedding value at index 6 is not a number");
 	json_fails("[0.5,0.25,0.125,0.0625,0.03125,0.1,0.2", 6,
 	    "embedding has more than 6 values");
 	json_fails("[0.5,0.25,0.125,0.0625,0.03125 0.1]", 8,
-	    "embedding value 4 is not followed by ',' or ']'");
+	    "embedding value at index 4 is not followed by ',' or ']'");
 }
 END_TEST
 
@@ -808,12 +808,12 @@ START_TEST(test_check)
 	v[17] = NAN;
 	cdb_error_clear(&e);
 	ck_assert_int_eq(cdb_embed_check(v, 384, 384, &e), -1);
-	ck_assert_str_eq(e.text, "embedding value 17 is not finite");
+	ck_assert_str_eq(e.text, "embedding value at index 17 is not finite");
 	v[17] = 0;
 	v[383] = -INFINITY;
 	cdb_error_clear(&e);
 	ck_assert_int_eq(cdb_embed_check(v, 384, 0, &e), -1);
-	ck_assert_str_eq(e.text, "embedding value 383 is not finite");
+	ck_assert_str_eq(e.text, "embedding value at index 383 is not finite");
 }
 END_TEST
 

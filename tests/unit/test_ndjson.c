@@ -166,11 +166,11 @@ START_TEST(test_bad_lines)
 	    "embedding has 3 values, collection expects 2");
 	expect_bad("{\"kind\":\"record\",\"collection\":\"c\",\"id\":\"a\","
 		   "\"embedding\":[1,1e39]}",
-	    "embedding value 1");
+	    "embedding value at index 1");
 	/* NaN and 0.0 as base64 little-endian float32. */
 	expect_bad("{\"kind\":\"record\",\"collection\":\"c\",\"id\":\"a\","
 		   "\"embedding\":\"AADAfwAAAAA=\"}",
-	    "embedding value 0 is not finite");
+	    "embedding value at index 0 is not finite");
 	expect_bad("{\"kind\":\"record\",\"collection\":\"c\",\"id\":\"a\","
 		   "\"embedding\":\"AAAAAA==\"}",
 	    "embedding has 1 values, collection expects 2");
