@@ -1,0 +1,57 @@
+#!/bin/bash
+# Hostile and partial snapshots, and reports that cannot be written
+# (issue 12): a manifest whose fields differ from its members' own
+# collection lines is refused by verify, and by restore before it touches
+# the server; a restore whose report could not be written fails.
+. "$(dirname "$0")/../lib.sh"
+
+start_server a
+node "$REPO/tests/fixtures/bulk.mjs" "$URL_a" docs 40 4
+node "$REPO/tests/fixtures/bulk.mjs" "$URL_a" faq 35 4
+mkdir "$T/work" "$T/x" "$T/y"
+cd "$T/work"
+cdb-rollback snapshot -q -u "$URL_a" -o good.tar.gz
+tar -xzf good.tar.gz -C "$T/x"
+m1=collections/0001-docs.ndjson
+m2=collections/0002-faq.ndjson
+cp -r "$T/x/collections" "$T/y/"
+node "$REPO/tests/fixtures/bulk.mjs" "$URL_a" mig 5 4
+before=$(api "$URL_a" collections | jq -r '[.[].name] | sort | join(",")')
+
+refused() {
+	local file=$1 want=$2
+	assert_status 1 cdb-rollback verify "$file" 2>err
+	grep -qF "$want" err || fail "verify $file: expected '$want', got: $(cat err)"
+	assert_status 1 cdb-rollback restore -u "$URL_a" -C mig "$file" 2>err
+	grep -qF "$want" err || fail "restore $file: expected '$want', got: $(cat err)"
+	assert_eq "$before" "$(api "$URL_a" collections | jq -r '[.[].name] | sort | join(",")')" \
+		"server changed by a refused restore of $file"
+	[ ! -e cdb-rollback.work ] || fail "$file: work directory written"
+	ls failed-* 2>/dev/null && fail "$file: archive written"
+	return 0
+}
+
+# A manifest edited without its members (digests intact): every field
+# restore would use is checked against the member's collection line.
+edited() {
+	local name=$1 filter=$2 want=$3
+	jq -c "$filter" "$T/x/manifest.json" >"$T/y/manifest.json"
+	tar -czf "$name.tar.gz" -C "$T/y" "$m1" "$m2" manifest.json
+	refused "$name.tar.gz" "$want"
+}
+edited records '.records = 82' 'the manifest says 82 records, its collections hold 75'
+edited meta '.collections[0].metadata = {"owner": "evil"}' \
+	"member \"$m1\": the manifest's collection metadata differs"
+edited conf '.collections[1].configuration.hnsw.space = "ip"' \
+	"member \"$m2\": the manifest's collection configuration differs"
+edited dim '.collections[1].dimension = 8' \
+	"member \"$m2\": the manifest's collection dimension differs"
+edited tenant '.tenant = "other"' "the manifest's tenant differs"
+
+# A report that was asked for and could not be written is a failure,
+# though the restore itself worked.
+assert_status 1 cdb-rollback restore -q -u "$URL_a" -C mig \
+	--report-json /dev/full good.tar.gz 2>err
+grep -qF 'the report was not written' err || fail "report failure: $(cat err)"
+assert_eq 'docs,faq' "$(api "$URL_a" collections | jq -r '[.[].name] | sort | join(",")')" \
+	"collections after the restore"
