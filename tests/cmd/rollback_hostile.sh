@@ -55,3 +55,33 @@ assert_status 1 cdb-rollback restore -q -u "$URL_a" -C mig \
 grep -qF 'the report was not written' err || fail "report failure: $(cat err)"
 assert_eq 'docs,faq' "$(api "$URL_a" collections | jq -r '[.[].name] | sort | join(",")')" \
 	"collections after the restore"
+
+# A snapshot bomb: one line of 300 MiB in a 300 KB file, with a manifest
+# that matches it.  verify stops at the line limit, naming the line, in
+# bounded memory.
+python3 - bomb.tar.gz $((300 << 20)) <<'PY'
+import io, json, subprocess, sys, tarfile
+path, size = sys.argv[1], int(sys.argv[2])
+class X(io.RawIOBase):
+    def __init__(self, n): self.left = n
+    def read(self, n=-1):
+        n = min(self.left, 1 << 20 if n is None or n < 0 else n)
+        self.left -= n
+        return b'x' * n
+member = 'collections/0001-docs.ndjson'
+h = subprocess.run("head -c %d /dev/zero | tr '\\0' x | xxhsum -H1" % size,
+                   shell=True, capture_output=True, text=True, check=True)
+manifest = json.dumps({"format": "cdb-snapshot", "version": 1, "records": 0,
+    "collections": [{"name": "docs", "member": member, "count": 0,
+        "bytes": size, "digest": "xxh64:" + h.stdout.split()[0]}]}).encode()
+with tarfile.open(path, 'w:gz', compresslevel=1) as t:
+    i = tarfile.TarInfo(member); i.size = size
+    t.addfile(i, X(size))
+    i = tarfile.TarInfo('manifest.json'); i.size = len(manifest)
+    t.addfile(i, io.BytesIO(manifest))
+PY
+/usr/bin/time -f %M -o rss cdb-rollback verify bomb.tar.gz 2>err && fail "bomb verified"
+grep -qF "member \"collections/0001-docs.ndjson\", line 1: line is longer than 44040192 bytes" err ||
+	fail "bomb: $(cat err)"
+rss=$(tail -1 rss)
+[ "$rss" -lt $((128 << 10)) ] || fail "verify of a bomb used $rss KiB"
