@@ -18,6 +18,7 @@
 #include "cli.h"
 #include "import.h"
 #include "json.h"
+#include "lock.h"
 #include "ndjson.h"
 #include "rollback.h"
 #include "snapshot.h"
@@ -197,7 +198,9 @@ work_file(const char *n)
 		n += 7 + k + 5;
 	else
 		return 0;
-	return *n == '\0' || strncmp(n, ".tmp.", 5) == 0;
+	/* A lock's sidecar stays after a kill -9 (lock.h). */
+	return *n == '\0' || strncmp(n, ".tmp.", 5) == 0 ||
+	       strcmp(n, ".lock") == 0;
 }
 
 /* Leave no trace of a finished restore but its reports and archive. */
@@ -858,6 +861,7 @@ finish_report(struct job *j, int rc, const cdb_error *e)
 int
 cdb_rollback_restore(const cdb_rollback_opts *o, json_t *report, cdb_error *e)
 {
+	cdb_lock *lock = NULL;
 	struct job j;
 	cdb_error le;
 	int rc;
@@ -875,7 +879,13 @@ cdb_rollback_restore(const cdb_rollback_opts *o, json_t *report, cdb_error *e)
 	json_object_set_new(
 	    report, "tool", json_string(o->tool ? o->tool : "cdb"));
 	cdb_error_clear(&le);
-	rc = run(&j, &le);
+	/* One restore per work directory; a dry run changes nothing. */
+	if (!o->dry_run &&
+	    (lock = cdb_lock_new(o->work_dir ? o->work_dir : "cdb-rollback.work",
+	         &le)) == NULL)
+		rc = -1;
+	else
+		rc = run(&j, &le);
 	finish_report(&j, rc, &le);
 	if (rc == -1 && e != NULL && e->kind == CDB_ERR_NONE)
 		*e = le;
@@ -888,5 +898,6 @@ cdb_rollback_restore(const cdb_rollback_opts *o, json_t *report, cdb_error *e)
 	cdb_buf_free(&j.state_path);
 	pthread_mutex_destroy(&j.mu);
 	pthread_cond_destroy(&j.cv);
+	cdb_lock_free(lock);
 	return rc;
 }

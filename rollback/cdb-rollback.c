@@ -14,6 +14,7 @@
 #include "chroma.h"
 #include "checkpoint.h"
 #include "cli.h"
+#include "lock.h"
 #include "ndjson.h"
 #include "rollback.h"
 #include "snapshot.h"
@@ -602,6 +603,7 @@ cmd_restore(int argc, char *argv[])
 	struct restore r;
 	json_t *rep;
 	cdb_error e;
+	cdb_lock *lj = NULL, *lm = NULL;
 	int rc, wrc = 0;
 
 	memset(&r, 0, sizeof(r));
@@ -630,14 +632,22 @@ cmd_restore(int argc, char *argv[])
 	r.o.tool = "cdb-rollback " CDB_VERSION;
 	r.o.step = on_step;
 	show_progress(&r.o.progress);
-	rep = json_object();
 	cdb_error_clear(&e);
+	/* The reports are this run's for as long as it runs. */
+	if (!r.o.dry_run && ((lj = cdb_lock_new(r.report_json, &e)) == NULL ||
+	                        (lm = cdb_lock_new(r.report_md, &e)) == NULL)) {
+		cdb_lock_free(lj);
+		errx(CDB_EXIT_FAIL, "%s", e.text);
+	}
+	rep = json_object();
 	rc = cdb_rollback_restore(&r.o, rep, &e);
 	if (r.o.dry_run && rc == 0) {
 		print_plan(rep);
 		flush_stdout();
 	} else if (!r.o.dry_run)
 		wrc = write_reports(&r, rep);
+	cdb_lock_free(lm);
+	cdb_lock_free(lj);
 	if (rc == -1)
 		errx(e.kind == CDB_ERR_USAGE ? CDB_EXIT_USAGE : CDB_EXIT_FAIL,
 		    "%s", e.text);
