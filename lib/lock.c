@@ -92,7 +92,9 @@ cdb_lock_new(const char *path, cdb_error *e)
 	int rc;
 
 	/* A device or a FIFO is not published by rename: nothing to lock. */
-	if (l != NULL && stat(path, &sb) == 0 && !S_ISREG(sb.st_mode)) {
+	if (l != NULL && stat(path, &sb) == 0 &&
+	    (S_ISCHR(sb.st_mode) || S_ISBLK(sb.st_mode) ||
+	        S_ISFIFO(sb.st_mode) || S_ISSOCK(sb.st_mode))) {
 		l->fd = -1;
 		return l;
 	}

@@ -17,8 +17,9 @@ typedef struct cdb_lock cdb_lock;
 
 /*
  * Lock path for this run, without waiting.  When another run holds it:
- * NULL with e ("PATH is in use by another run (pid N)").  A path that
- * exists and is not a regular file (a device, a FIFO) is not locked.
+ * NULL with e ("PATH is in use by another run (pid N)").  A device, a
+ * FIFO or a socket is not locked (nothing is renamed over it); a
+ * directory is.
  * Free with cdb_lock_free.
  */
 cdb_lock *cdb_lock_new(const char *path, cdb_error *e);

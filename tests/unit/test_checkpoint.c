@@ -91,6 +91,10 @@ START_TEST(test_lock)
 	ck_assert_int_eq(close(creat(side, 0600)), 0);
 	ck_assert_ptr_nonnull(a = cdb_lock_new(path, &e));
 	cdb_lock_free(a);
+	/* A directory is locked like a file. */
+	ck_assert_ptr_nonnull(a = cdb_lock_new(dir, &e));
+	ck_assert_ptr_null(cdb_lock_new(dir, &e));
+	cdb_lock_free(a);
 	/* Devices are not locked. */
 	ck_assert_ptr_nonnull(a = cdb_lock_new("/dev/null", &e));
 	ck_assert_ptr_nonnull(b = cdb_lock_new("/dev/null", &e));
