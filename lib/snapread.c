@@ -128,6 +128,13 @@ cdb_snapshot_check_manifest(const json_t *m, cdb_error *e)
 	if (!json_is_array(colls = json_object_get(m, "collections")))
 		return cdb_error_set(
 		    e, CDB_ERR_INPUT, "manifest has no collections list");
+	/* A scope this reader does not know is a manifest it cannot read. */
+	v = json_object_get(m, "scope");
+	if (v != NULL && !cdb_json_str_is(m, "scope", "all") &&
+	    !cdb_json_str_is(m, "scope", "selected"))
+		return cdb_error_set(e, CDB_ERR_INPUT,
+		    "manifest: unknown \"scope\" (this program knows \"all\" "
+		    "and \"selected\")");
 	names = json_object();
 	members = json_object();
 	json_array_foreach (colls, i, c) {

@@ -48,6 +48,31 @@ edited dim '.collections[1].dimension = 8' \
 	"member \"$m2\": the manifest's collection dimension differs"
 edited tenant '.tenant = "other"' "the manifest's tenant differs"
 
+# An unknown "scope" is a manifest this reader cannot vouch for: strict.
+edited scope '.scope = "evil"' 'manifest: unknown "scope"'
+
+# Lenient, as documented in cdb-snapshot(5): a tar without its end blocks
+# (everything with a meaning is there and checked), and a member whose
+# trailer line lacks its newline (complete, and its counts and digest
+# match).
+python3 - good.tar.gz noend.tar.gz <<'PY'
+import gzip, io, sys, tarfile
+raw = gzip.decompress(open(sys.argv[1], 'rb').read())
+last = tarfile.open(fileobj=io.BytesIO(raw)).getmembers()[-1]
+end = last.offset_data + (last.size + 511) // 512 * 512
+assert end < len(raw) and raw[end:].strip(b'\0') == b''
+open(sys.argv[2], 'wb').write(gzip.compress(raw[:end]))
+PY
+cdb-rollback verify -q noend.tar.gz
+head -c -1 "$T/x/$m2" >"$T/y/$m2"
+jq -c --arg d "xxh64:$(xxhsum -H1 <"$T/y/$m2" | cut -d' ' -f1)" \
+	--argjson n "$(stat -c %s "$T/y/$m2")" \
+	'.collections[1].digest = $d | .collections[1].bytes = $n' \
+	"$T/x/manifest.json" >"$T/y/manifest.json"
+tar -czf nonl.tar.gz -C "$T/y" "$m1" "$m2" manifest.json
+cdb-rollback verify -q nonl.tar.gz
+cp "$T/x/$m2" "$T/y/$m2"
+
 # A report that was asked for and could not be written is a failure,
 # though the restore itself worked.
 assert_status 1 cdb-rollback restore -q -u "$URL_a" -C mig \

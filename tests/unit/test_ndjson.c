@@ -236,6 +236,28 @@ read_mem(const char *text, size_t size, int *records, cdb_error *e)
 	return rc;
 }
 
+/*
+ * A trailer without its newline is accepted (cdb-ndjson(5)): it is
+ * complete JSON, and its counts and digest are checked all the same.
+ */
+START_TEST(test_trailer_newline)
+{
+	size_t len;
+	char *s = make_stream(3, CDB_EMB_BASE64, &len);
+	cdb_error e;
+	int n;
+
+	s[len - 1] = '\0';
+	ck_assert_msg(read_all(s, 0, &n, &e) == 0, "%s", e.text);
+	ck_assert_int_eq(n, 3);
+	/* Not when it is cut short. */
+	s[len - 2] = '\0';
+	ck_assert_int_eq(read_all(s, 0, &n, &e), -1);
+	ck_assert_int_eq(e.line, 6);
+	free(s);
+}
+END_TEST
+
 /* Lines are bounded: CDB_LINE_MAX bytes pass, one more is refused. */
 START_TEST(test_line_limit)
 {
@@ -319,6 +341,7 @@ ndjson_suite(void)
 	tcase_add_test(tc, test_bad_lines);
 	tcase_add_test(tc, test_header_checks);
 	tcase_add_test(tc, test_metadata_rules);
+	tcase_add_test(tc, test_trailer_newline);
 	suite_add_tcase(s, tc);
 	/* Lines of 42 MiB take a while under valgrind. */
 	tc = tcase_create("limits");

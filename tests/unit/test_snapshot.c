@@ -623,6 +623,11 @@ START_TEST(test_manifest_checks)
 	    "{\"format\":\"cdb-snapshot\",\"version\":1,\"collections\":[{"
 	    "\"name\":\"a\",\"member\":\"collections/0001-a.ndjson\","
 	    "\"count\":1,\"bytes\":1,\"digest\":\"md5:00\"}]}",
+	    /* A scope the reader does not know (issue 12): strict. */
+	    "{\"format\":\"cdb-snapshot\",\"version\":1,\"scope\":\"evil\","
+	    "\"collections\":[]}",
+	    "{\"format\":\"cdb-snapshot\",\"version\":1,\"scope\":null,"
+	    "\"collections\":[]}",
 	};
 	cdb_error e;
 	json_t *m;
