@@ -18,7 +18,8 @@ cdb_testpoint(const char *name, long long value)
 	int fd, len;
 
 	if (want == NULL || fifo == NULL || fired ||
-	    strncmp(want, name, n) != 0 || (want[n] != '\0' && want[n] != ' ') ||
+	    strncmp(want, name, n) != 0 ||
+	    (want[n] != '\0' && want[n] != ' ') ||
 	    value < (want[n] == ' ' ? atoll(want + n + 1) : 0))
 		return;
 	fired = 1;
