@@ -108,5 +108,6 @@ PY
 /usr/bin/time -f %M -o rss cdb-rollback verify bomb.tar.gz 2>err && fail "bomb verified"
 grep -qF "member \"collections/0001-docs.ndjson\", line 1: line is longer than 44040192 bytes" err ||
 	fail "bomb: $(cat err)"
+# About 55 MiB here (150 under AddressSanitizer); the line alone is 300.
 rss=$(tail -1 rss)
-[ "$rss" -lt $((128 << 10)) ] || fail "verify of a bomb used $rss KiB"
+[ "$rss" -lt $((256 << 10)) ] || fail "verify of a bomb used $rss KiB"
