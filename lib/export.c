@@ -10,8 +10,10 @@
 #include "embed.h"
 #include "export.h"
 #include "json.h"
+#include "lock.h"
 #include "ndjson.h"
 #include "pager.h"
+#include "testpoint.h"
 
 #define CKPT_VERSION 1
 #define OUTBUF (1 << 20) /* stdio's page-sized default costs a syscall a page */
@@ -124,7 +126,10 @@ commit(struct job *j, const char *coll, long long offset, cdb_error *e)
 	json_object_set_new(j->ckpt, "collection", coll ? json_string(coll)
 							 : json_null());
 	json_object_set_new(j->ckpt, "offset", json_integer(offset));
-	return cdb_checkpoint_save(j->o->checkpoint, j->ckpt, e);
+	if (cdb_checkpoint_save(j->o->checkpoint, j->ckpt, e) == -1)
+		return -1;
+	cdb_testpoint("export", cdb_writer_records(j->w));
+	return 0;
 }
 
 static int
@@ -857,6 +862,7 @@ int
 cdb_export_run(cdb_chroma *c, FILE *out, const cdb_export_opts *o,
     cdb_export_stats *st, cdb_error *e)
 {
+	cdb_lock *lo, *lc;
 	struct job j;
 	int rc;
 
@@ -867,6 +873,14 @@ cdb_export_run(cdb_chroma *c, FILE *out, const cdb_export_opts *o,
 	j.st = st;
 	j.out = out;
 	cdb_buf_init(&j.line);
+	/* Before the output is truncated or the checkpoint read. */
+	lo = o->output ? cdb_lock_new(o->output, e) : NULL;
+	lc = lo && o->checkpoint ? cdb_lock_new(o->checkpoint, e) : NULL;
+	if ((o->output && lo == NULL) || (lo && o->checkpoint && lc == NULL)) {
+		cdb_lock_free(lo);
+		cdb_buf_free(&j.line);
+		return -1;
+	}
 	rc = run(&j, e);
 	if (o->output != NULL && j.out != NULL && j.out != out &&
 	    fclose(j.out) == EOF && rc == 0)
@@ -877,5 +891,7 @@ cdb_export_run(cdb_chroma *c, FILE *out, const cdb_export_opts *o,
 	json_decref(j.ckpt);
 	json_decref(j.counts);
 	cdb_buf_free(&j.line);
+	cdb_lock_free(lc);
+	cdb_lock_free(lo);
 	return rc;
 }

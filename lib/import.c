@@ -9,9 +9,11 @@
 #include "hmap.h"
 #include "import.h"
 #include "json.h"
+#include "lock.h"
 #include "ndjson.h"
 #include "rules.h"
 #include "shard.h"
+#include "testpoint.h"
 
 #define CKPT_VERSION 1
 #define DEFAULT_MAX_BYTES (32u << 20)
@@ -265,6 +267,24 @@ committed_line(struct imp *m)
 	return low;
 }
 
+/* "import:NAME" with the records of each collection the checkpoint holds. */
+static void
+testpoints(const json_t *ckpt)
+{
+	const char *name;
+	char point[300];
+	json_t *v;
+
+	/* A checkpoint may name many collections: no loop unless testing. */
+	if (getenv("CDB_TEST_PAUSE") == NULL)
+		return;
+	json_object_foreach ((json_t *)json_object_get(ckpt, "collections"),
+	    name, v) {
+		snprintf(point, sizeof(point), "import:%s", name);
+		cdb_testpoint(point, json_integer_value(v));
+	}
+}
+
 static int
 save_ckpt(struct imp *m, int complete, cdb_error *e)
 {
@@ -278,7 +298,10 @@ save_ckpt(struct imp *m, int complete, cdb_error *e)
 		line = m->skip_to;
 	json_object_set_new(m->ckpt, "line", json_integer(line));
 	json_object_set_new(m->ckpt, "complete", json_boolean(complete));
-	return cdb_checkpoint_save(m->o->checkpoint, m->ckpt, e);
+	if (cdb_checkpoint_save(m->o->checkpoint, m->ckpt, e) == -1)
+		return -1;
+	testpoints(m->ckpt);
+	return 0;
 }
 
 /* Account for finished batches.  Returns -1 on the first failed one. */
@@ -1096,12 +1119,17 @@ int
 cdb_import_run(FILE *in, const cdb_import_opts *o, cdb_import_stats *st,
     cdb_error *e)
 {
+	cdb_lock *lock = NULL;
 	struct imp m;
 	size_t i;
 	int rc;
 
 	memset(&m, 0, sizeof(m));
 	memset(st, 0, sizeof(*st));
+	/* Before the checkpoint is read: another run may be updating it. */
+	if (o->checkpoint != NULL && !o->dry_run &&
+	    (lock = cdb_lock_new(o->checkpoint, e)) == NULL)
+		return -1;
 	m.o = o;
 	m.st = st;
 	m.index = json_object();
@@ -1131,5 +1159,6 @@ cdb_import_run(FILE *in, const cdb_import_opts *o, cdb_import_stats *st,
 	cdb_chroma_free(m.c);
 	pthread_mutex_destroy(&m.mu);
 	pthread_cond_destroy(&m.cv);
+	cdb_lock_free(lock);
 	return rc;
 }

@@ -1,6 +1,7 @@
 /* ndjson.c - the cdb stream; see ndjson.h and cdb-ndjson(5). */
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -565,6 +566,82 @@ complete_json(const char *s, size_t n)
 	return len != -1 && cdb_json_skip_ws(s, n, (size_t)len) == n;
 }
 
+/* Room for n + 2 bytes in r->line, growing it up to CDB_LINE_MAX + 1. */
+static int
+grow_line(cdb_reader *r, size_t n)
+{
+	size_t cap = r->linecap ? r->linecap : 4096;
+	char *p;
+
+	while (cap < n + 2)
+		cap *= 2;
+	if (cap > (size_t)CDB_LINE_MAX + 1)
+		cap = (size_t)CDB_LINE_MAX + 1;
+	if ((p = realloc(r->line, cap)) == NULL)
+		return -1;
+	r->line = p;
+	r->linecap = cap;
+	return 0;
+}
+
+/*
+ * Append the next piece of the line to r->line at *n with fgets(3),
+ * which reads through the stdio buffer as fast as getline(3).  A NUL
+ * byte in the data must not shorten it: the room is filled with
+ * newlines first, so the last NUL in it is the one fgets put after what
+ * it read.  1 when the line goes on, 0 at its end (or the input's).
+ */
+static int
+read_piece(cdb_reader *r, size_t *n)
+{
+	size_t room = r->linecap - *n, k;
+	char *p = r->line + *n, *z;
+
+	/* Pieces the size of the line so far: filling them stays cheap. */
+	if (room > 4096 && room > *n)
+		room = *n > 4096 ? *n : 4096;
+	memset(p, '\n', room);
+	if (fgets(p, (int)(room > INT_MAX ? INT_MAX : room), r->fp) == NULL)
+		return 0;
+	for (z = p + room - 1; z > p && *z != '\0'; z--)
+		;
+	k = (size_t)(z - p);
+	*n += k;
+	return !(k > 0 && p[k - 1] == '\n') && k == room - 1;
+}
+
+/*
+ * getline(3) with a bound: the next line into r->line, its length (the
+ * newline included), 0 at the end, or -1 with e for a line longer than
+ * CDB_LINE_MAX or memory that could not be had.  Nothing past the bound
+ * is read into memory.
+ */
+static ssize_t
+read_line(cdb_reader *r, cdb_error *e)
+{
+	size_t n = 0;
+	int c;
+
+	for (;;) {
+		if (n + 2 > r->linecap && n == (size_t)CDB_LINE_MAX) {
+			if ((c = getc(r->fp)) == EOF)
+				break;
+			ungetc(c, r->fp);
+			return cdb_error_setl(e, r->lineno + 1,
+			    "line is longer than %ld bytes, more than any "
+			    "record Chroma can hold (cdb-ndjson(5))",
+			    CDB_LINE_MAX);
+		}
+		if (n + 2 > r->linecap && grow_line(r, n) == -1)
+			return cdb_error_set(e, CDB_ERR_SYS,
+			    "%s: line %ld: out of memory", r->name,
+			    r->lineno + 1);
+		if (read_piece(r, &n) == 0)
+			break;
+	}
+	return (ssize_t)n;
+}
+
 int
 cdb_reader_next(cdb_reader *r, cdb_item *it, cdb_error *e)
 {
@@ -573,7 +650,9 @@ cdb_reader_next(cdb_reader *r, cdb_item *it, cdb_error *e)
 	json_decref(r->obj);
 	r->obj = NULL;
 	memset(it, 0, sizeof(*it));
-	if ((n = getline(&r->line, &r->linecap, r->fp)) == -1)
+	if ((n = read_line(r, e)) == -1)
+		return -1;
+	if (n == 0)
 		return at_eof(r, e);
 	it->line = ++r->lineno;
 	r->offset += n;

@@ -19,6 +19,17 @@
 #define CDB_FORMAT_NAME "cdb-ndjson"
 #define CDB_FORMAT_VERSION 1
 
+/*
+ * The longest line a reader accepts, newline included, so that its
+ * memory stays bounded whatever the input claims.  A record Chroma
+ * accepted came in one add request of at most 40 MiB (the server's
+ * max_payload_size_bytes), and its id, document, metadata and URI are
+ * no longer in cdb's spelling than in any other JSON; its embedding
+ * (at most 65536 values, 16 bytes each as text) adds 1 MiB, the line's
+ * keys and collection name less than 1 MiB: 42 MiB.  cdb-ndjson(5).
+ */
+#define CDB_LINE_MAX (42L << 20)
+
 enum cdb_kind {
 	CDB_KIND_HEADER = 1,
 	CDB_KIND_COLLECTION,

@@ -14,43 +14,44 @@
 #include "json.h"
 #include "rollback.h"
 
+/* Append s to names unless seen (name -> true) has it. */
 static void
-add_name(json_t *names, const char *s)
+add_name(json_t *names, json_t *seen, const char *s)
 {
-	json_t *v;
-	size_t i;
-
-	if (s == NULL || *s == '\0')
+	if (s == NULL || *s == '\0' || json_object_get(seen, s) != NULL)
 		return;
-	json_array_foreach (names, i, v) {
-		if (strcmp(json_string_value(v), s) == 0)
-			return;
-	}
+	json_object_set_new(seen, s, json_true());
 	json_array_append_new(names, json_string(s));
 }
 
+/*
+ * A report may name tens of thousands of collections: duplicates are
+ * found in a hash table, not by scanning the list for each name.
+ */
 void
 cdb_rollback_add_names(json_t *names, const json_t *v)
 {
+	json_t *seen = json_object(), *x, *n;
 	const char *k;
-	json_t *x, *n;
 	size_t i;
 
+	json_array_foreach (names, i, x)
+		json_object_set_new(seen, json_string_value(x), json_true());
 	if (json_is_object(v)) {
 		json_object_foreach ((json_t *)v, k, x)
-			add_name(names, k);
-		return;
+			add_name(names, seen, k);
 	}
 	json_array_foreach (v, i, x) {
 		if (json_is_string(x))
-			add_name(names, json_string_value(x));
+			add_name(names, seen, json_string_value(x));
 		else if (json_is_object(x)) {
 			n = json_object_get(x, "name");
 			if (!json_is_string(n))
 				n = json_object_get(x, "collection");
-			add_name(names, json_string_value(n));
+			add_name(names, seen, json_string_value(n));
 		}
 	}
+	json_decref(seen);
 }
 
 static json_t *

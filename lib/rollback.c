@@ -18,6 +18,7 @@
 #include "cli.h"
 #include "import.h"
 #include "json.h"
+#include "lock.h"
 #include "ndjson.h"
 #include "rollback.h"
 #include "snapshot.h"
@@ -197,7 +198,9 @@ work_file(const char *n)
 		n += 7 + k + 5;
 	else
 		return 0;
-	return *n == '\0' || strncmp(n, ".tmp.", 5) == 0;
+	/* A lock's sidecar stays after a kill -9 (lock.h). */
+	return *n == '\0' || strncmp(n, ".tmp.", 5) == 0 ||
+	       strcmp(n, ".lock") == 0;
 }
 
 /* Leave no trace of a finished restore but its reports and archive. */
@@ -884,6 +887,7 @@ preliminary_target(struct job *j)
 int
 cdb_rollback_restore(const cdb_rollback_opts *o, json_t *report, cdb_error *e)
 {
+	cdb_lock *lock = NULL;
 	struct job j;
 	cdb_error le;
 	int rc;
@@ -902,7 +906,13 @@ cdb_rollback_restore(const cdb_rollback_opts *o, json_t *report, cdb_error *e)
 	    report, "tool", json_string(o->tool ? o->tool : "cdb"));
 	preliminary_target(&j);
 	cdb_error_clear(&le);
-	rc = run(&j, &le);
+	/* One restore per work directory; a dry run changes nothing. */
+	if (!o->dry_run &&
+	    (lock = cdb_lock_new(o->work_dir ? o->work_dir : "cdb-rollback.work",
+	         &le)) == NULL)
+		rc = -1;
+	else
+		rc = run(&j, &le);
 	finish_report(&j, rc, &le);
 	if (rc == -1 && e != NULL && e->kind == CDB_ERR_NONE)
 		*e = le;
@@ -915,5 +925,6 @@ cdb_rollback_restore(const cdb_rollback_opts *o, json_t *report, cdb_error *e)
 	cdb_buf_free(&j.state_path);
 	pthread_mutex_destroy(&j.mu);
 	pthread_cond_destroy(&j.cv);
+	cdb_lock_free(lock);
 	return rc;
 }

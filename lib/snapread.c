@@ -128,6 +128,13 @@ cdb_snapshot_check_manifest(const json_t *m, cdb_error *e)
 	if (!json_is_array(colls = json_object_get(m, "collections")))
 		return cdb_error_set(
 		    e, CDB_ERR_INPUT, "manifest has no collections list");
+	/* A scope this reader does not know is a manifest it cannot read. */
+	v = json_object_get(m, "scope");
+	if (v != NULL && !cdb_json_str_is(m, "scope", "all") &&
+	    !cdb_json_str_is(m, "scope", "selected"))
+		return cdb_error_set(e, CDB_ERR_INPUT,
+		    "manifest: unknown \"scope\" (this program knows \"all\" "
+		    "and \"selected\")");
 	names = json_object();
 	members = json_object();
 	json_array_foreach (colls, i, c) {
@@ -570,11 +577,12 @@ cdb_snapshot_read(const char *path, const json_t *manifest,
 
 struct parsed {
 	const char *path;
-	json_t *found; /* member -> {"name", "records"} */
+	json_t *found; /* member -> {"line", "header", "records"} */
 };
 
+/* The member's collection line in *coll; the records counted in *n. */
 static int
-parse_lines(cdb_reader *rd, json_t **name, long long *n, cdb_error *e)
+parse_lines(cdb_reader *rd, json_t **coll, long long *n, cdb_error *e)
 {
 	cdb_item it;
 	int rc;
@@ -582,27 +590,28 @@ parse_lines(cdb_reader *rd, json_t **name, long long *n, cdb_error *e)
 	while ((rc = cdb_reader_next(rd, &it, e)) == 1) {
 		if (it.kind == CDB_KIND_RECORD)
 			(*n)++;
-		else if (it.kind == CDB_KIND_COLLECTION && *name != NULL)
+		else if (it.kind == CDB_KIND_COLLECTION && *coll != NULL)
 			return cdb_error_setl(e, it.line,
 			    "a second collection, \"%s\"",
 			    json_string_value(json_object_get(it.obj, "name")));
 		else if (it.kind == CDB_KIND_COLLECTION)
-			*name = json_incref(json_object_get(it.obj, "name"));
+			*coll = json_incref(it.obj);
 	}
 	return rc;
 }
 
 /*
  * Parse a member as a stream of one collection and count its records.  A
- * problem is noted, not returned: once the manifest is read, a digest
- * that does not match is the better diagnosis.
+ * problem with the data is noted, not returned: once the manifest is
+ * read, a digest that does not match is the better diagnosis.  A system
+ * error (out of memory) is returned as such.
  */
 static int
 parse_member(
     void *arg, const char *member, const json_t *entry, FILE *in, cdb_error *e)
 {
 	struct parsed *p = arg;
-	json_t *name = NULL;
+	json_t *coll = NULL, *hdr;
 	long long n = 0;
 	cdb_reader *rd;
 	cdb_error pe;
@@ -612,55 +621,111 @@ parse_member(
 	if ((rd = cdb_reader_new(in, member, 0)) == NULL)
 		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
 	cdb_error_clear(&pe);
-	rc = parse_lines(rd, &name, &n, &pe);
+	rc = parse_lines(rd, &coll, &n, &pe);
+	hdr = json_incref(cdb_reader_header(rd));
 	cdb_reader_free(rd);
-	if (rc == 0 && name == NULL)
+	if (rc == 0 && coll == NULL)
 		rc = cdb_error_set(&pe, CDB_ERR_INPUT, "no collection line");
+	if (rc == -1 && pe.kind == CDB_ERR_SYS) {
+		json_decref(coll);
+		json_decref(hdr);
+		return cdb_error_set(e, CDB_ERR_SYS, "%s: member \"%s\": %s",
+		    p->path, member, pe.text);
+	}
 	if (rc == -1) {
-		json_decref(name);
+		json_decref(coll);
+		json_decref(hdr);
 		json_object_set_new(p->found, member,
 		    json_sprintf("%s: member \"%s\", line %ld: %s", p->path,
 		        member, pe.line, pe.text));
 		return 0;
 	}
 	json_object_set_new(p->found, member,
-	    json_pack("{s:o, s:I}", "name", name, "records", (json_int_t)n));
+	    json_pack("{s:o, s:o, s:I}", "line", coll, "header", hdr,
+	        "records", (json_int_t)n));
+	return 0;
+}
+
+/* a[key] and b[key2] the same, an absent value being null. */
+static int
+same(const json_t *a, const char *key, const json_t *b, const char *key2)
+{
+	json_t *x = json_object_get(a, key), *y = json_object_get(b, key2);
+
+	return json_equal(x ? x : json_null(), y ? y : json_null());
+}
+
+/*
+ * The manifest entry c against what its member holds: every field the
+ * member also has must agree, so that verify proves what restore uses.
+ */
+static int
+check_fields(const struct parsed *p, const json_t *m, const json_t *c,
+    const json_t *f, cdb_error *e)
+{
+	static const char *const coll_keys[] = {
+	    "metadata", "configuration", "dimension"};
+	static const char *const top_keys[] = {"tenant", "database"};
+	const char *member = json_string_value(json_object_get(c, "member"));
+	const json_t *line = json_object_get(f, "line");
+	size_t i;
+
+	if (!same(c, "name", line, "name"))
+		return cdb_error_set(e, CDB_ERR_INPUT,
+		    "%s: member \"%s\" holds collection \"%s\", the manifest "
+		    "says \"%s\"",
+		    p->path, member,
+		    json_string_value(json_object_get(line, "name")),
+		    json_string_value(json_object_get(c, "name")));
+	for (i = 0; i < sizeof(coll_keys) / sizeof(coll_keys[0]); i++)
+		if (!same(c, coll_keys[i], line, coll_keys[i]))
+			return cdb_error_set(e, CDB_ERR_INPUT,
+			    "%s: member \"%s\": the manifest's collection %s "
+			    "differs from the member's collection line",
+			    p->path, member, coll_keys[i]);
+	for (i = 0; i < sizeof(top_keys) / sizeof(top_keys[0]); i++)
+		if (!same(m, top_keys[i], json_object_get(f, "header"),
+		        top_keys[i]))
+			return cdb_error_set(e, CDB_ERR_INPUT,
+			    "%s: member \"%s\": the manifest's %s differs "
+			    "from the member's header line",
+			    p->path, member, top_keys[i]);
+	if (!json_equal(json_object_get(f, "records"), json_object_get(c, "count")))
+		return cdb_error_set(e, CDB_ERR_INPUT,
+		    "%s: member \"%s\" holds %lld records, the manifest says "
+		    "%lld",
+		    p->path, member,
+		    (long long)json_integer_value(json_object_get(f, "records")),
+		    (long long)json_integer_value(json_object_get(c, "count")));
 	return 0;
 }
 
 static int
 check_parsed(const struct parsed *p, const json_t *m, cdb_error *e)
 {
-	const char *member, *name;
+	const char *member;
+	json_int_t total = 0;
 	json_t *c, *f;
 	size_t i;
 
 	json_array_foreach (json_object_get(m, "collections"), i, c) {
 		member = json_string_value(json_object_get(c, "member"));
-		name = json_string_value(json_object_get(c, "name"));
 		f = json_object_get(p->found, member);
 		if (json_is_string(f))
 			return cdb_error_set(
 			    e, CDB_ERR_INPUT, "%s", json_string_value(f));
-		if (!cdb_json_str_is(f, "name", name))
-			return cdb_error_set(e, CDB_ERR_INPUT,
-			    "%s: member \"%s\" holds collection \"%s\", the "
-			    "manifest says \"%s\"",
-			    p->path, member,
-			    json_string_value(json_object_get(f, "name")),
-			    name);
-		if (!json_equal(json_object_get(f, "records"),
-		        json_object_get(c, "count")))
-			return cdb_error_set(e, CDB_ERR_INPUT,
-			    "%s: member \"%s\" holds %lld records, the "
-			    "manifest "
-			    "says %lld",
-			    p->path, member,
-			    (long long)json_integer_value(
-			        json_object_get(f, "records")),
-			    (long long)json_integer_value(
-			        json_object_get(c, "count")));
+		if (check_fields(p, m, c, f, e) == -1)
+			return -1;
+		total += json_integer_value(json_object_get(c, "count"));
 	}
+	if (!json_is_integer(json_object_get(m, "records")) ||
+	    json_integer_value(json_object_get(m, "records")) != total)
+		return cdb_error_set(e, CDB_ERR_INPUT,
+		    "%s: the manifest says %lld records, its collections hold "
+		    "%lld",
+		    p->path,
+		    (long long)json_integer_value(json_object_get(m, "records")),
+		    (long long)total);
 	return 0;
 }
 

@@ -17,7 +17,9 @@
 #include "digest.h"
 #include "gzip.h"
 #include "json.h"
+#include "lock.h"
 #include "snapshot.h"
+#include "testpoint.h"
 
 #define CKPT_VERSION 1
 /*
@@ -70,6 +72,7 @@ struct cdb_snapshot_writer {
 	size_t next;        /* number of the next member */
 	pthread_t finisher;
 	struct member *fin; /* being finished, or NULL */
+	cdb_lock *lock;     /* on path, for the writer's life */
 };
 
 static const char *const comp_names[] = {"none", "gzip", "zstd", "xz"};
@@ -538,6 +541,11 @@ cdb_snapshot_writer_new(const char *path, int comp, int level, int force,
 		return NULL;
 	}
 	w->fd = -1;
+	/* Before anything is looked at: another run may be writing it. */
+	if ((w->lock = cdb_lock_new(path, e)) == NULL) {
+		free(w);
+		return NULL;
+	}
 	for (i = 0; i < 2; i++) {
 		w->slot[i].w = w;
 		w->slot[i].spool = -1;
@@ -793,7 +801,11 @@ commit_member(cdb_snapshot_writer *w, struct member *m, cdb_error *e)
 	json_object_set_new(m->entry, "digest", json_string(dg));
 	json_array_append(json_object_get(w->ckpt, "collections"), m->entry);
 	json_object_set_new(w->ckpt, "offset", json_integer((json_int_t)off));
-	return cdb_checkpoint_save(w->ckpt_path, w->ckpt, e);
+	if (cdb_checkpoint_save(w->ckpt_path, w->ckpt, e) == -1)
+		return -1;
+	cdb_testpoint("snapshot-member",
+	    (long long)json_array_size(json_object_get(w->ckpt, "collections")));
+	return 0;
 }
 
 /*
@@ -1042,6 +1054,7 @@ cdb_snapshot_writer_free(cdb_snapshot_writer *w)
 	free(w->path);
 	free(w->partial);
 	free(w->ckpt_path);
+	cdb_lock_free(w->lock);
 	free(w);
 }
 

@@ -16,6 +16,7 @@
 #include "checkpoint.h"
 #include "cli.h"
 #include "json.h"
+#include "lock.h"
 #include "ndjson.h"
 #include "prune.h"
 #include "rollback.h"
@@ -583,27 +584,34 @@ print_plan(const json_t *rep)
 		    json_string_value(c));
 }
 
-static void
+/* Write both reports; a report asked for and not written is a failure. */
+static int
 write_reports(const struct restore *r, const json_t *rep)
 {
 	cdb_buf b;
 	cdb_error e;
 	char *text;
+	int rc = 0;
 
 	cdb_buf_init(&b);
 	cdb_error_clear(&e);
 	if ((text = json_dumps(rep, JSON_INDENT(2))) == NULL ||
 	    cdb_buf_puts(&b, text) == -1 || cdb_buf_putc(&b, '\n') == -1 ||
-	    cdb_checkpoint_write_file(r->report_json, b.data, b.len, 0644, &e) == -1)
+	    cdb_checkpoint_write_file(r->report_json, b.data, b.len, 0644, &e) == -1) {
 		warnx(
 		    "%s", e.text[0] ? e.text : "cannot write the JSON report");
+		rc = -1;
+	}
 	free(text);
 	cdb_buf_reset(&b);
 	cdb_error_clear(&e);
 	if (cdb_rollback_report_md(rep, &b) == -1 ||
-	    cdb_checkpoint_write_file(r->report_md, b.data, b.len, 0644, &e) == -1)
+	    cdb_checkpoint_write_file(r->report_md, b.data, b.len, 0644, &e) == -1) {
 		warnx("%s", e.text[0] ? e.text : "cannot write the report");
+		rc = -1;
+	}
 	cdb_buf_free(&b);
+	return rc;
 }
 
 /* The reports go with the archive (-a), unless named. */
@@ -675,7 +683,8 @@ cmd_restore(int argc, char *argv[])
 	struct restore r;
 	json_t *rep;
 	cdb_error e;
-	int rc;
+	cdb_lock *lj = NULL, *lm = NULL;
+	int rc, wrc = 0;
 
 	memset(&r, 0, sizeof(r));
 	cdb_cli_http_opts(&r.s.http);
@@ -702,19 +711,30 @@ cmd_restore(int argc, char *argv[])
 	r.o.tool = "cdb-rollback " CDB_VERSION;
 	r.o.step = on_step;
 	show_progress(&r.o.progress);
-	rep = json_object();
 	cdb_error_clear(&e);
+	/* The reports are this run's for as long as it runs. */
+	if (!r.o.dry_run && ((lj = cdb_lock_new(r.report_json, &e)) == NULL ||
+	                        (lm = cdb_lock_new(r.report_md, &e)) == NULL)) {
+		cdb_lock_free(lj);
+		errx(CDB_EXIT_FAIL, "%s", e.text);
+	}
+	rep = json_object();
 	rc = cdb_rollback_restore(&r.o, rep, &e);
 	if (r.o.dry_run && rc == 0) {
 		print_plan(rep);
 		flush_stdout();
 	} else if (!r.o.dry_run)
-		write_reports(&r, rep);
+		wrc = write_reports(&r, rep);
+	cdb_lock_free(lm);
+	cdb_lock_free(lj);
 	if (rc == -1)
 		errx(e.kind == CDB_ERR_USAGE ? CDB_EXIT_USAGE : CDB_EXIT_FAIL,
 		    "%s", e.text);
 	if (!r.o.dry_run)
 		retire(r.checkpoint);
+	if (wrc == -1)
+		errx(CDB_EXIT_FAIL, "restored and verified, but the report "
+		                    "was not written");
 	if (!quiet && !r.o.dry_run)
 		done_message(&r, rep);
 	json_decref(rep);

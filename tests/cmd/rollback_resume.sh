@@ -19,24 +19,28 @@ api_method DELETE "$URL_a" collections/big-two >/dev/null
 id=$(collection_id "$URL_a" big-one)
 api "$URL_a" "collections/$id/delete" \
 	'{"ids":["big-one-0000000","big-one-0000001","big-one-0000002"]}' >/dev/null
-# Big enough that archiving it takes a while after big-one is archived.
 node "$REPO/tests/fixtures/bulk.mjs" "$URL_a" mig-x 8000 16
 
 args=(-q -b 100 -u "$URL_a" -C mig-x before.tar.zst)
 
-# Start the restore, wait until cond holds, kill -9 it.
-kill_when() {
-	local what=$1 cond=$2 pid i
-	"$CDB_ROLLBACK" restore "${args[@]}" &
+# Start the restore with a pause point (lib/testpoint.h): once it has
+# reached it, everything before is done and nothing after, and it waits
+# there for its kill -9.  No race: the test waits for the program to say
+# it is there.
+mkfifo "$T/pause"
+exec 9<>"$T/pause"
+kill_at() {
+	local point=$1 pid line
+	shift
+	CDB_TEST_PAUSE=$point CDB_TEST_PAUSE_FIFO=$T/pause "$@" &
 	pid=$!
-	for ((i = 0; i < 1500; i++)); do
-		eval "$cond" && break
-		kill -0 "$pid" 2>/dev/null || fail "restore ended before $what"
-		sleep 0.02
-	done
+	read -r -t 120 -u 9 line || fail "never reached pause point $point"
+	assert_eq "$pid ${point%% *}" "$line" "pause point reached"
 	kill -9 "$pid"
 	wait "$pid" 2>/dev/null || true
-	eval "$cond" || fail "never reached $what"
+}
+kill_when() {
+	kill_at "$1" "$CDB_ROLLBACK" restore "${args[@]}"
 }
 archived() {
 	jq -e '.collections | length >= 1' failed-*.tar.gz.partial.ckpt >/dev/null 2>&1
@@ -46,17 +50,20 @@ imported() {
 		>/dev/null 2>&1
 }
 
-kill_when "the archive" archived
+kill_when "snapshot-member 1"
+archived || fail "killed before the archive of big-one was recorded"
 ls failed-*.tar.gz >/dev/null 2>&1 &&
 	fail "the archive was finished before the kill; the test proves nothing"
 jq -e '.phase == "archive"' cdb-rollback.work/state.json >/dev/null ||
 	fail "killed in phase $(jq -r .phase cdb-rollback.work/state.json)"
 
-kill_when "the import of big-one" "imported 0001 800"
+kill_when "import:big-one 800"
+imported 0001 800 || fail "killed before 800 records of big-one were recorded"
 jq -e '.phase == "import" and .imported == []' cdb-rollback.work/state.json >/dev/null ||
 	fail "not killed in the first import: $(jq -c '{phase, imported}' cdb-rollback.work/state.json)"
 
-kill_when "the import of big-two" "imported 0002 300"
+kill_when "import:big-two 300"
+imported 0002 300 || fail "killed before 300 records of big-two were recorded"
 jq -e '.imported == ["big-one"]' cdb-rollback.work/state.json >/dev/null ||
 	fail "not killed in the second import: $(jq -c '{phase, imported}' cdb-rollback.work/state.json)"
 jq -e '.complete == false' cdb-rollback.work/import-0002.ckpt >/dev/null ||
@@ -81,17 +88,10 @@ assert_eq 'big-one 2997,mig-x 8000' \
 ls ./*.partial* 2>/dev/null && fail "partial files left behind"
 
 # kill -9 a snapshot after its first member: no snapshot appears, the
-# partial file is not one, and the same command finishes it.  Small pages
-# make the second member take a while.
-"$CDB_ROLLBACK" snapshot -q -b 10 -u "$URL_a" -o after.tar.gz &
-pid=$!
-for ((i = 0; i < 1500; i++)); do
-	jq -e '.collections | length >= 1' after.tar.gz.partial.ckpt >/dev/null 2>&1 && break
-	kill -0 "$pid" 2>/dev/null || fail "snapshot ended before the kill"
-	sleep 0.02
-done
-kill -9 "$pid"
-wait "$pid" 2>/dev/null || true
+# partial file is not one, and the same command finishes it.
+kill_at "snapshot-member 1" "$CDB_ROLLBACK" snapshot -q -b 10 -u "$URL_a" -o after.tar.gz
+jq -e '.collections | length == 1' after.tar.gz.partial.ckpt >/dev/null ||
+	fail "killed before the first member was recorded"
 [ ! -e after.tar.gz ] || fail "an interrupted snapshot has its final name"
 assert_status 1 cdb-rollback verify -q after.tar.gz.partial 2>/dev/null
 "$CDB_ROLLBACK" snapshot -b 10 -u "$URL_a" -o after.tar.gz 2>err

@@ -3,9 +3,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include "checkpoint.h"
+#include "lock.h"
 
 static char dir[] = "/tmp/cdb-unit-ckpt.XXXXXX";
 
@@ -61,6 +63,47 @@ START_TEST(test_corrupt_and_unwritable)
 }
 END_TEST
 
+/* One run at a time: a second lock on a path is refused, naming the pid. */
+START_TEST(test_lock)
+{
+	char path[128], side[140], want[200];
+	cdb_lock *a, *b;
+	cdb_error e;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/out.tar.gz", dir);
+	snprintf(side, sizeof(side), "%s.lock", path);
+	cdb_error_clear(&e);
+	ck_assert_ptr_nonnull(a = cdb_lock_new(path, &e));
+	ck_assert_int_eq(access(side, F_OK), 0);
+	ck_assert_ptr_null(cdb_lock_new(path, &e));
+	snprintf(want, sizeof(want),
+	    "%s is in use by another run (pid %ld); wait for it to end", path,
+	    (long)getpid());
+	ck_assert_str_eq(e.text, want);
+	cdb_lock_free(a);
+	/* Released and its sidecar gone; then it can be taken again. */
+	ck_assert_int_eq(access(side, F_OK), -1);
+	cdb_error_clear(&e);
+	ck_assert_ptr_nonnull(a = cdb_lock_new(path, &e));
+	cdb_lock_free(a);
+	/* A sidecar a kill -9 left is taken over. */
+	ck_assert_int_eq(close(creat(side, 0600)), 0);
+	ck_assert_ptr_nonnull(a = cdb_lock_new(path, &e));
+	cdb_lock_free(a);
+	/* A directory is locked like a file. */
+	ck_assert_ptr_nonnull(a = cdb_lock_new(dir, &e));
+	ck_assert_ptr_null(cdb_lock_new(dir, &e));
+	cdb_lock_free(a);
+	/* Devices are not locked. */
+	ck_assert_ptr_nonnull(a = cdb_lock_new("/dev/null", &e));
+	ck_assert_ptr_nonnull(b = cdb_lock_new("/dev/null", &e));
+	cdb_lock_free(a);
+	cdb_lock_free(b);
+	ck_assert_int_eq(rmdir(dir), 0);
+}
+END_TEST
+
 Suite *
 checkpoint_suite(void)
 {
@@ -69,6 +112,7 @@ checkpoint_suite(void)
 
 	tcase_add_test(tc, test_save_load_replace);
 	tcase_add_test(tc, test_corrupt_and_unwritable);
+	tcase_add_test(tc, test_lock);
 	suite_add_tcase(s, tc);
 	return s;
 }

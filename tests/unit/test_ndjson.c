@@ -282,6 +282,128 @@ START_TEST(test_embedding_shape)
 }
 END_TEST
 
+/*
+ * A stream whose record line (line 3) is len bytes with its newline,
+ * with a NUL byte at nul when nul > 0; *size is the stream's size.
+ */
+static char *
+stream_with_line(size_t len, size_t nul, size_t *size)
+{
+	char *mem = NULL, *doc;
+	FILE *f = open_memstream(&mem, size);
+	cdb_writer *w = cdb_writer_new(f);
+	json_t *h = cdb_ndjson_header("http://x:1", "t", "d", "test");
+	json_t *c = json_pack("{s:s, s:s}", "kind", "collection", "name", "c");
+	json_t *d;
+	cdb_buf b;
+
+	cdb_buf_init(&b);
+	ck_assert_int_eq(cdb_ndjson_format_record(&b, "c", "a", 1, NULL, NULL,
+			     NULL, NULL, 0, 0, NULL, 0),
+	    0);
+	/* The document's text fills the line to len bytes. */
+	ck_assert_ptr_nonnull(doc = malloc(len));
+	/* "x..." in place of null: 2 quotes less 4 letters, and a newline. */
+	memset(doc, 'x', len - b.len + 1);
+	doc[len - b.len + 1] = '\0';
+	d = json_string(doc);
+	free(doc);
+	cdb_buf_reset(&b);
+	ck_assert_int_eq(cdb_ndjson_format_record(&b, "c", "a", 1, d, NULL,
+			     NULL, NULL, 0, 0, NULL, 0),
+	    0);
+	ck_assert_uint_eq(b.len + 1, len);
+	if (nul > 0)
+		b.data[nul] = '\0';
+	ck_assert_int_eq(cdb_writer_json(w, CDB_KIND_HEADER, h, NULL), 0);
+	ck_assert_int_eq(cdb_writer_json(w, CDB_KIND_COLLECTION, c, NULL), 0);
+	ck_assert_int_eq(
+	    cdb_writer_line(w, CDB_KIND_RECORD, b.data, b.len, NULL), 0);
+	ck_assert_int_eq(cdb_writer_trailer(w, NULL), 0);
+	cdb_writer_free(w);
+	fclose(f);
+	json_decref(h);
+	json_decref(c);
+	json_decref(d);
+	cdb_buf_free(&b);
+	return mem;
+}
+
+/* Read a stream of size bytes (NULs allowed) to the end. */
+static int
+read_mem(const char *text, size_t size, int *records, cdb_error *e)
+{
+	FILE *f = fmemopen((void *)text, size, "r");
+	cdb_reader *r = cdb_reader_new(f, "mem", 0);
+	cdb_item it;
+	int rc;
+
+	*records = 0;
+	cdb_error_clear(e);
+	while ((rc = cdb_reader_next(r, &it, e)) == 1)
+		*records += it.kind == CDB_KIND_RECORD;
+	cdb_reader_free(r);
+	fclose(f);
+	return rc;
+}
+
+/*
+ * A trailer without its newline is accepted (cdb-ndjson(5)): it is
+ * complete JSON, and its counts and digest are checked all the same.
+ */
+START_TEST(test_trailer_newline)
+{
+	size_t len;
+	char *s = make_stream(3, CDB_EMB_BASE64, &len);
+	cdb_error e;
+	int n;
+
+	s[len - 1] = '\0';
+	ck_assert_msg(read_all(s, 0, &n, &e) == 0, "%s", e.text);
+	ck_assert_int_eq(n, 3);
+	/* Not when it is cut short. */
+	s[len - 2] = '\0';
+	ck_assert_int_eq(read_all(s, 0, &n, &e), -1);
+	ck_assert_int_eq(e.line, 6);
+	free(s);
+}
+END_TEST
+
+/* Lines are bounded: CDB_LINE_MAX bytes pass, one more is refused. */
+START_TEST(test_line_limit)
+{
+	static const size_t lens[] = {200, 4095, 4096, 4097, 9000, 70000};
+	size_t size, i;
+	cdb_error e;
+	char *s;
+	int n;
+
+	for (i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+		s = stream_with_line(lens[i], 0, &size);
+		ck_assert_msg(read_mem(s, size, &n, &e) == 0, "%zu: %s",
+		    lens[i], e.text);
+		ck_assert_int_eq(n, 1);
+		free(s);
+		/* A NUL byte anywhere, in any piece of the line. */
+		s = stream_with_line(lens[i], lens[i] - 3, &size);
+		ck_assert_int_eq(read_mem(s, size, &n, &e), -1);
+		ck_assert_int_eq(e.line, 3);
+		ck_assert_str_eq(e.text, "line contains a NUL byte");
+		free(s);
+	}
+	s = stream_with_line((size_t)CDB_LINE_MAX, 0, &size);
+	ck_assert_msg(read_mem(s, size, &n, &e) == 0, "%s", e.text);
+	ck_assert_int_eq(n, 1);
+	free(s);
+	s = stream_with_line((size_t)CDB_LINE_MAX + 1, 0, &size);
+	ck_assert_int_eq(read_mem(s, size, &n, &e), -1);
+	ck_assert_int_eq(e.line, 3);
+	ck_assert_int_eq(e.kind, CDB_ERR_INPUT);
+	ck_assert_ptr_nonnull(strstr(e.text, "line is longer than 44040192"));
+	free(s);
+}
+END_TEST
+
 START_TEST(test_header_checks)
 {
 	cdb_error e;
@@ -331,6 +453,12 @@ ndjson_suite(void)
 	tcase_add_test(tc, test_header_checks);
 	tcase_add_loop_test(tc, test_embedding_shape, 0, 2);
 	tcase_add_test(tc, test_metadata_rules);
+	tcase_add_test(tc, test_trailer_newline);
+	suite_add_tcase(s, tc);
+	/* Lines of 42 MiB take a while under valgrind. */
+	tc = tcase_create("limits");
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_line_limit);
 	suite_add_tcase(s, tc);
 	return s;
 }

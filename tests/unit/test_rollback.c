@@ -221,6 +221,29 @@ START_TEST(test_write_file)
 }
 END_TEST
 
+/* A validation report naming 64k collections: linear, not quadratic. */
+START_TEST(test_many_names)
+{
+	json_t *in = json_array(), *out = json_array();
+	char name[32];
+	int i;
+
+	for (i = 0; i < 65536; i++) {
+		snprintf(name, sizeof(name), "coll-%06d", i);
+		json_array_append_new(in, json_string(name));
+	}
+	/* Duplicates, in the list itself and with what is there, are dropped. */
+	json_array_append_new(in, json_string("coll-000007"));
+	json_array_append_new(out, json_string("coll-065535"));
+	cdb_rollback_add_names(out, in);
+	ck_assert_int_eq(json_array_size(out), 65536);
+	ck_assert_str_eq(json_string_value(json_array_get(out, 0)), "coll-065535");
+	ck_assert_str_eq(json_string_value(json_array_get(out, 1)), "coll-000000");
+	json_decref(in);
+	json_decref(out);
+}
+END_TEST
+
 Suite *
 rollback_suite(void)
 {
@@ -235,6 +258,7 @@ rollback_suite(void)
 	tcase_add_test(tc, test_archive_name);
 	tcase_add_test(tc, test_markdown);
 	tcase_add_test(tc, test_write_file);
+	tcase_add_test(tc, test_many_names);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -84,8 +84,9 @@ open_writer(int comp, const char *who)
 static void
 add_member(cdb_snapshot_writer *w, const char *name, int n, int claimed)
 {
-	json_t *ent = json_pack("{s:s, s:i, s:n, s:n}", "name", name, "count",
-	    claimed, "metadata", "configuration");
+	json_t *ent = json_pack("{s:s, s:i, s:{s:s}, s:{s:{s:s}}, s:i}",
+	    "name", name, "count", claimed, "metadata", "k", "v",
+	    "configuration", "hnsw", "space", "l2", "dimension", 2);
 	cdb_error e;
 	FILE *f;
 
@@ -99,8 +100,8 @@ add_member(cdb_snapshot_writer *w, const char *name, int n, int claimed)
 static void
 finish(cdb_snapshot_writer *w)
 {
-	json_t *top =
-	    json_pack("{s:s, s:s}", "server", "http://h", "tool", "t");
+	json_t *top = json_pack("{s:s, s:s, s:s, s:s}", "server", "http://h",
+	    "tool", "t", "tenant", "t", "database", "d");
 	cdb_error e;
 
 	cdb_error_clear(&e);
@@ -427,16 +428,20 @@ craft_member(struct craft *c, const char *member, const char *name)
 	cdb_digest_update(&d, text, len);
 	cdb_digest_format(&d, dg);
 	json_array_append_new(c->colls,
-	    json_pack("{s:s, s:s, s:i, s:I, s:s}", "name", name, "member",
-	        member, "count", 2, "bytes", (json_int_t)len, "digest", dg));
+	    json_pack("{s:s, s:s, s:i, s:I, s:s, s:{s:s}, s:{s:{s:s}}, s:i}",
+	        "name", name, "member", member, "count", 2, "bytes",
+	        (json_int_t)len, "digest", dg, "metadata", "k", "v",
+	        "configuration", "hnsw", "space", "l2", "dimension", 2));
 	free(text);
 }
 
 static void
 craft_close(struct craft *c, int with_manifest)
 {
-	json_t *m = json_pack("{s:s, s:i, s:o}", "format", CDB_SNAPSHOT_FORMAT,
-	    "version", 1, "collections", c->colls);
+	json_t *m = json_pack("{s:s, s:i, s:s, s:s, s:I, s:o}", "format",
+	    CDB_SNAPSHOT_FORMAT, "version", 1, "tenant", "t", "database", "d",
+	    "records", (json_int_t)(2 * json_array_size(c->colls)),
+	    "collections", c->colls);
 	char *text = json_dumps(m, 0);
 
 	if (with_manifest)
@@ -555,6 +560,53 @@ START_TEST(test_crafted_structure)
 }
 END_TEST
 
+/* verify proves every manifest field restore uses, not the digests alone. */
+START_TEST(test_crafted_fields)
+{
+	static const struct {
+		const char *key, *json, *want;
+	} t[] = {
+	    {"metadata", "{\"k\":\"w\"}", "collection metadata differs"},
+	    {"metadata", "null", "collection metadata differs"},
+	    {"configuration", "{\"hnsw\":{\"space\":\"ip\"}}",
+	        "collection configuration differs"},
+	    {"dimension", "3", "collection dimension differs"},
+	    {"count", "3", "holds 2 records, the manifest says 3"},
+	    {"records", "9", "the manifest says 9 records, its collections"},
+	    {"tenant", "\"u\"", "manifest's tenant differs"},
+	    {"database", "null", "manifest's database differs"},
+	};
+	struct craft c;
+	json_t *m, *v;
+	size_t i;
+	char *text;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		craft_open(&c);
+		craft_member(&c, "collections/0001-a.ndjson", "aaa");
+		m = json_pack("{s:s, s:i, s:s, s:s, s:i, s:O}", "format",
+		    CDB_SNAPSHOT_FORMAT, "version", 1, "tenant", "t",
+		    "database", "d", "records", 2, "collections", c.colls);
+		v = json_loads(t[i].json, JSON_DECODE_ANY, NULL);
+		if (strcmp(t[i].key, "records") == 0 ||
+		    strcmp(t[i].key, "tenant") == 0 ||
+		    strcmp(t[i].key, "database") == 0)
+			json_object_set_new(m, t[i].key, v);
+		else
+			json_object_set_new(
+			    json_array_get(c.colls, 0), t[i].key, v);
+		text = json_dumps(m, 0);
+		craft_entry(&c, CDB_SNAPSHOT_MANIFEST, AE_IFREG, text, NULL);
+		free(text);
+		json_decref(m);
+		json_decref(c.colls);
+		ck_assert_int_eq(archive_write_close(c.a), ARCHIVE_OK);
+		archive_write_free(c.a);
+		expect_refused(1, t[i].want);
+	}
+}
+END_TEST
+
 START_TEST(test_manifest_checks)
 {
 	static const char *const bad[] = {
@@ -571,6 +623,11 @@ START_TEST(test_manifest_checks)
 	    "{\"format\":\"cdb-snapshot\",\"version\":1,\"collections\":[{"
 	    "\"name\":\"a\",\"member\":\"collections/0001-a.ndjson\","
 	    "\"count\":1,\"bytes\":1,\"digest\":\"md5:00\"}]}",
+	    /* A scope the reader does not know (issue 12): strict. */
+	    "{\"format\":\"cdb-snapshot\",\"version\":1,\"scope\":\"evil\","
+	    "\"collections\":[]}",
+	    "{\"format\":\"cdb-snapshot\",\"version\":1,\"scope\":null,"
+	    "\"collections\":[]}",
 	};
 	cdb_error e;
 	json_t *m;
@@ -605,6 +662,7 @@ snapshot_suite(void)
 	tcase_add_test(tc, test_crafted_good);
 	tcase_add_test(tc, test_crafted_paths);
 	tcase_add_test(tc, test_crafted_structure);
+	tcase_add_test(tc, test_crafted_fields);
 	tcase_add_test(tc, test_manifest_checks);
 	suite_add_tcase(s, tc);
 	return s;
