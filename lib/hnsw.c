@@ -126,7 +126,8 @@ check_header(
 }
 
 /*
- * length.bin holds one 32-bit entry per element.  Its values and
+ * length.bin holds one 32-bit entry per element (or per slot of the
+ * capacity, like data_level0.bin after an incremental persist).  Its values and
  * link_lists.bin (the upper levels) are not read: Chroma's incremental
  * persist leaves entries no reader of level 0 needs.
  */
@@ -140,9 +141,9 @@ check_links(cdb_hnsw *h, const char *dir, cdb_error *e)
 	if ((fd = open_file(dir, "length.bin", path, &size, e)) == -1)
 		return -1;
 	close(fd);
-	if ((uint64_t)size != h->count * 4)
+	if ((uint64_t)size < h->count * 4)
 		return bad(e, path, (long long)size,
-		    "size is not 4 bytes per element of the header");
+		    "smaller than 4 bytes per element of the header");
 	return 0;
 }
 
@@ -207,7 +208,7 @@ cdb_hnsw_open(const char *dir, cdb_error *e)
 	    -1)
 		goto fail;
 	if (h->count > (uint64_t)INT64_MAX / h->size ||
-	    (uint64_t)size != h->count * h->size) {
+	    (uint64_t)size < h->count * h->size) {
 		bad(e, h->path, (long long)size,
 		    "size does not hold the header's element count");
 		goto fail;
