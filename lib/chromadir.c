@@ -604,10 +604,11 @@ apply_row(coll *c, sqlite3_stmt *st, sqlite3_stmt *has, cdb_error *e)
 		    "%s/chroma.sqlite3: embeddings_queue seq_id %lld: unknown "
 		    "operation %d",
 		    c->dir, seq, op);
-	if (ms != NULL &&
-	    !json_is_object(
-	        m = json_loadb(ms, (size_t)sqlite3_column_bytes(st, 5),
-	            JSON_ALLOW_NUL, NULL))) {
+	/* json_is_object evaluates its argument twice: load first. */
+	if (ms != NULL)
+		m = json_loadb(ms, (size_t)sqlite3_column_bytes(st, 5),
+		    JSON_ALLOW_NUL, NULL);
+	if (ms != NULL && !json_is_object(m)) {
 		json_decref(m);
 		return cdb_error_set(e, CDB_ERR_INPUT,
 		    "%s/chroma.sqlite3: embeddings_queue seq_id %lld: metadata "
@@ -876,6 +877,8 @@ coll_line(coll *c, out *w, sqlite3_stmt *st, long long count, cdb_error *e)
 	if (line == NULL)
 		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
 	rc = cdb_writer_json(w->w, CDB_KIND_COLLECTION, line, e);
+	if (rc == 0 && w->o->collection != NULL)
+		w->o->collection(w->o->arg, line);
 	json_decref(line);
 	return rc;
 }

@@ -8,6 +8,7 @@
 #ifndef CDB_CHROMADIR_H
 #define CDB_CHROMADIR_H
 
+#include <jansson.h>
 #include <stdio.h>
 
 #include "cdb.h"
@@ -24,6 +25,8 @@ typedef struct cdb_chromadir_opts {
 	cdb_warn_fn *warn;
 	cdb_progress_fn *progress;
 	void *arg;
+	/* Called with each collection line written (borrowed), or NULL. */
+	void (*collection)(void *arg, const json_t *line);
 } cdb_chromadir_opts;
 
 /*
@@ -48,5 +51,20 @@ void cdb_chromadir_cleanup(const char *dir);
 /* cdb_chromadir_export of the directory a backup holds. */
 int cdb_chromadir_export_archive(const char *path, FILE *out,
     const cdb_chromadir_opts *o, cdb_export_stats *st, cdb_error *e);
+
+/*
+ * 1 when path is a Chroma data directory or a tar backup of one (it
+ * holds chroma.sqlite3 and nothing of a cdb snapshot), else 0.
+ */
+int cdb_chromadir_is_backup(const char *path);
+
+/*
+ * Write the collections of the Chroma directory or backup src, in tenant
+ * and database (NULL: the defaults), as a cdb-snapshot(5) file at out for
+ * cdb-rollback restore.  An existing out (from an interrupted restore of
+ * the same backup) is kept.  0, or -1 with e.
+ */
+int cdb_chromadir_to_snapshot(const char *src, const char *out,
+    const char *tenant, const char *database, const char *tool, cdb_error *e);
 
 #endif

@@ -58,3 +58,15 @@ node "$REPO/tests/fixtures/samestream.mjs" "$T/online2.ndjson" "$T/arch.ndjson" 
 cdb-export -q --from-archive "$T/backup.tar.zst" tail-l2 > "$T/zst.ndjson"
 assert_eq 250 "$(jq -c 'select(.kind=="record")' "$T/zst.ndjson" | wc -l)" \
 	"records of tail-l2 from the .tar.zst"
+
+# cdb-rollback restore takes the same backup as its source and verifies.
+start_server b
+cdb-rollback restore -q -u "$URL_b" -w "$T/work" -a "$T/arch" \
+	--report-md "$T/r.md" --report-json "$T/r.json" "$T/backup.tar.gz" 2> "$T/err" ||
+	fail "restore from the directory backup: $(cat "$T/err")"
+cdb-export -q -u "$URL_b" > "$T/restored.ndjson"
+node "$REPO/tests/fixtures/samestream.mjs" "$T/online2.ndjson" "$T/restored.ndjson" ||
+	fail "the server restored from the backup differs"
+jq -e '.verified == true and .status == "RESTORED"' "$T/r.json" > /dev/null ||
+	fail "restore report: $(cat "$T/r.json")"
+[ ! -e "$T/work/backup.cdb.tar" ] || fail "the converted backup was left behind"
