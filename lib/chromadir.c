@@ -231,6 +231,24 @@ schema_vector_config(json_t *schema)
  * the hnsw parameters (Chroma 1.0), else built from the schema (1.1 and
  * later store "{}" there and keep the parameters in schema_str).
  */
+/* Chroma 1.0 keeps {"vector_index": {"hnsw" | "spann": ...}, ...}. */
+static json_t *
+from_vector_index(json_t *config, json_t *vi)
+{
+	json_t *h = json_object_get(vi, "hnsw"),
+	       *sp = json_object_get(vi, "spann");
+	json_t *ef = json_object_get(config, "embedding_function");
+
+	return json_pack("{s:O, s:O, s:O}", "hnsw", h ? h : json_null(),
+	    "spann", sp ? sp : json_null(), "embedding_function",
+	    ef ? ef : json_null());
+}
+
+/*
+ * The configuration the server reports: from config_json_str when it
+ * names the index (Chroma 1.0), else built from the schema (later 1.x
+ * store "{}" there and keep the parameters in schema_str).
+ */
 static json_t *
 coll_configuration(json_t *config, json_t *schema)
 {
@@ -239,6 +257,9 @@ coll_configuration(json_t *config, json_t *schema)
 	json_t *vc, *h, *hn, *ef;
 	size_t i;
 
+	if (json_is_object(json_object_get(config, "vector_index")))
+		return from_vector_index(
+		    config, json_object_get(config, "vector_index"));
 	if (json_is_object(json_object_get(config, "hnsw")) ||
 	    json_is_object(json_object_get(config, "spann")) ||
 	    (vc = schema_vector_config(schema)) == NULL)
