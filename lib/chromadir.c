@@ -945,61 +945,58 @@ done:
 	return rc;
 }
 
+/* Export the collections st selects (name bound, or all); count found. */
 static int
-wanted(const cdb_chromadir_opts *o, const char *name)
+run_collections(const char *dir, sqlite3 *db, sqlite3_stmt *st,
+    const chromadir_layout *l, out *w, size_t *found, cdb_error *e)
 {
-	size_t i;
+	int rc;
 
-	if (o->names == NULL)
-		return 1;
-	for (i = 0; i < o->nnames; i++)
-		if (strcmp(o->names[i], name) == 0)
-			return 1;
-	return 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		(*found)++;
+		if (one_collection(dir, db, st, w, l->has_arrays, e) == -1)
+			return -1;
+	}
+	return rc == SQLITE_DONE ? 0 : dberr(db, dir, e);
 }
 
+/* All collections by name, or those named, in the order given. */
 static int
 collections(const char *dir, sqlite3 *db, const chromadir_layout *l, out *w,
     cdb_error *e)
 {
 	const cdb_chromadir_opts *o = w->o;
+	const char *tenant = o->tenant ? o->tenant : "default_tenant";
+	const char *dbname = o->database ? o->database : "default_database";
 	sqlite3_stmt *st;
 	char sql[512];
-	size_t found = 0;
-	int rc;
+	size_t i = 0, found = 0;
+	int rc = 0;
 
 	snprintf(sql, sizeof(sql),
 	    "SELECT c.id, c.name, c.dimension, %s, %s FROM collections c "
-	    "JOIN databases d ON c.database_id = d.id WHERE d.tenant_id = ? "
-	    "AND d.name = ? ORDER BY c.name",
+	    "JOIN databases d ON c.database_id = d.id WHERE d.tenant_id = ?1 "
+	    "AND d.name = ?2 AND (?3 IS NULL OR c.name = ?3) ORDER BY c.name",
 	    l->has_config ? "c.config_json_str" : "NULL",
 	    l->has_schema ? "c.schema_str" : "NULL");
 	if (cdb_chromadir_prepare(db, dir, sql, &st, e) == -1)
 		return -1;
-	sqlite3_bind_text(
-	    st, 1, o->tenant ? o->tenant : "default_tenant", -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, o->database ? o->database : "default_database",
-	    -1, SQLITE_STATIC);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *name = (const char *)sqlite3_column_text(st, 1);
-
-		if (name == NULL || !wanted(o, name))
-			continue;
-		found++;
-		if (one_collection(dir, db, st, w, l->has_arrays, e) == -1)
-			break;
-	}
+	sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, dbname, -1, SQLITE_STATIC);
+	do {
+		sqlite3_reset(st);
+		if (o->names != NULL)
+			sqlite3_bind_text(
+			    st, 3, o->names[i], -1, SQLITE_STATIC);
+		rc = run_collections(dir, db, st, l, w, &found, e);
+	} while (rc == 0 && o->names != NULL && ++i < o->nnames);
 	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE)
-		return rc == SQLITE_ROW ? -1 : dberr(db, dir, e);
-	if (o->names != NULL && found < o->nnames)
+	if (rc == 0 && o->names != NULL && found < o->nnames)
 		return cdb_error_set(e, CDB_ERR_USAGE,
 		    "%s: %zu of the %zu collections named are not in tenant "
 		    "\"%s\", database \"%s\"",
-		    dir, o->nnames - found, o->nnames,
-		    o->tenant ? o->tenant : "default_tenant",
-		    o->database ? o->database : "default_database");
-	return 0;
+		    dir, o->nnames - found, o->nnames, tenant, dbname);
+	return rc;
 }
 
 static int
