@@ -24,37 +24,8 @@
 #include "ndjson.h"
 #include "pickle.h"
 
-enum { OP_ADD = 0, OP_UPDATE, OP_UPSERT, OP_DELETE };
-enum { ST_BASE = 0, ST_GONE, ST_SET };
-
-/* What the log tail did to one id. */
-typedef struct change {
-	char *id;
-	long long first; /* seq_id that first touched it, for the order */
-	int meta;        /* ST_*: ST_BASE with patch = merge onto base */
-	json_t *rec;     /* ST_SET: flat map with chroma:document/uri */
-	json_t *patch;   /* ST_BASE: keys to set, null to remove */
-	int vec;         /* ST_* */
-	float *emb;      /* ST_SET */
-	int in_base, vec_in_base, done;
-} change;
-
-typedef struct coll {
-	const char *dir;
-	sqlite3 *db;
-	char id[64], name[512], meta_seg[64], vec_seg[64];
-	long long dim, meta_seq, vec_seq;
-	cdb_hnsw *hnsw;
-	cdb_pickle_val *pk;
-	cdb_hmap *ids; /* hash of id -> pair index in the id_to_label dict */
-	change *ch;
-	size_t nch, capch;
-	cdb_hmap *chmap; /* hash of id -> index in ch */
-	float *buf;
-} coll;
-
-static int
-dberr(sqlite3 *db, const char *dir, cdb_error *e)
+int
+cdb_chromadir_dberr(sqlite3 *db, const char *dir, cdb_error *e)
 {
 	return cdb_error_set(
 	    e, CDB_ERR_INPUT, "%s/chroma.sqlite3: %s", dir, sqlite3_errmsg(db));
@@ -65,46 +36,8 @@ cdb_chromadir_prepare(sqlite3 *db, const char *dir, const char *sql,
     sqlite3_stmt **st, cdb_error *e)
 {
 	if (sqlite3_prepare_v2(db, sql, -1, st, NULL) != SQLITE_OK)
-		return dberr(db, dir, e);
+		return cdb_chromadir_dberr(db, dir, e);
 	return 0;
-}
-
-/* max_seq_id is an INTEGER since Chroma 0.5.x; before, 8 big-endian bytes. */
-static long long
-seq_value(sqlite3_stmt *st, int col)
-{
-	const unsigned char *p;
-	long long x = 0;
-	int i;
-
-	if (sqlite3_column_type(st, col) != SQLITE_BLOB)
-		return sqlite3_column_int64(st, col);
-	p = sqlite3_column_blob(st, col);
-	if (sqlite3_column_bytes(st, col) != 8)
-		return -1;
-	for (i = 0; i < 8; i++)
-		x = (long long)((unsigned long long)x << 8 | p[i]);
-	return x;
-}
-
-static int
-seg_seq(coll *c, const char *seg, long long *seq, cdb_error *e)
-{
-	sqlite3_stmt *st;
-	int rc;
-
-	*seq = -1;
-	if (cdb_chromadir_prepare(c->db, c->dir,
-	        "SELECT seq_id FROM max_seq_id WHERE segment_id = ?", &st,
-	        e) == -1)
-		return -1;
-	sqlite3_bind_text(st, 1, seg, -1, SQLITE_STATIC);
-	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		*seq = seq_value(st, 0);
-	else if (rc != SQLITE_DONE)
-		dberr(c->db, c->dir, e);
-	sqlite3_finalize(st);
-	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
 }
 
 /* ------------------------------------------------------------- values -- */
@@ -158,7 +91,7 @@ typed_rows(sqlite3_stmt *st, json_t *o, int arrays, const char *dir,
 			json_object_set_new(o, k, a = json_array());
 		json_array_append_new(a, v);
 	}
-	return rc == SQLITE_DONE ? 0 : dberr(db, dir, e);
+	return rc == SQLITE_DONE ? 0 : cdb_chromadir_dberr(db, dir, e);
 }
 
 /* Collection metadata as the server returns it; NULL when it has none. */
@@ -292,401 +225,6 @@ parse_col(sqlite3_stmt *st, int col)
 	         : NULL;
 }
 
-/* ----------------------------------------------------- vector segment -- */
-
-static int
-copy_seg(char *dst, const unsigned char *s)
-{
-	if (s == NULL || strlen((const char *)s) >= 64)
-		return -1;
-	strcpy(dst, (const char *)s);
-	return 0;
-}
-
-/* The collection's two segments and how far each has applied the log. */
-static int
-load_segments(coll *c, cdb_error *e)
-{
-	sqlite3_stmt *st;
-	const char *scope;
-	int rc;
-
-	if (cdb_chromadir_prepare(c->db, c->dir,
-	        "SELECT id, scope FROM segments WHERE collection = ?", &st,
-	        e) == -1)
-		return -1;
-	sqlite3_bind_text(st, 1, c->id, -1, SQLITE_STATIC);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		scope = (const char *)sqlite3_column_text(st, 1);
-		if (scope && strcmp(scope, "METADATA") == 0)
-			rc = copy_seg(c->meta_seg, sqlite3_column_text(st, 0));
-		else if (scope && strcmp(scope, "VECTOR") == 0)
-			rc = copy_seg(c->vec_seg, sqlite3_column_text(st, 0));
-		if (rc == -1)
-			break;
-	}
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE || c->meta_seg[0] == '\0' ||
-	    c->vec_seg[0] == '\0')
-		return cdb_error_set(e, CDB_ERR_INPUT,
-		    "%s/chroma.sqlite3: collection \"%s\" lacks a metadata or "
-		    "vector segment",
-		    c->dir, c->name);
-	if (seg_seq(c, c->meta_seg, &c->meta_seq, e) == -1 ||
-	    seg_seq(c, c->vec_seg, &c->vec_seq, e) == -1)
-		return -1;
-	if (c->meta_seq < 0)
-		c->meta_seq = 0;
-	return 0;
-}
-
-/* id -> pair index of the pickle's id_to_label, for cdb_hnsw_get. */
-static int
-index_ids(coll *c, const cdb_pickle_val *map, const char *path, cdb_error *e)
-{
-	size_t i;
-
-	if ((c->ids = cdb_hmap_new()) == NULL)
-		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
-	for (i = 0; i < map->len; i++) {
-		const cdb_pickle_val *k = &map->v[2 * i],
-		                     *v = &map->v[2 * i + 1];
-
-		if (k->type != CDB_PICKLE_STR || v->type != CDB_PICKLE_INT ||
-		    v->i < 0)
-			return cdb_error_set(e, CDB_ERR_INPUT,
-			    "%s: id_to_label holds a pair that is not "
-			    "string -> label",
-			    path);
-		if (cdb_hmap_put(
-		        c->ids, cdb_hmap_key(NULL, k->s, k->len), i, NULL) != 1)
-			return cdb_error_set(e, CDB_ERR_INPUT,
-			    "%s: id \"%s\" twice in id_to_label (or out of "
-			    "memory)",
-			    path, k->s);
-	}
-	return 0;
-}
-
-static const cdb_pickle_val *
-id_label(const coll *c, const char *id, size_t len)
-{
-	const cdb_pickle_val *map = cdb_pickle_get(c->pk, "id_to_label");
-	uint64_t i;
-
-	if (c->ids == NULL ||
-	    !cdb_hmap_get(c->ids, cdb_hmap_key(NULL, id, len), &i))
-		return NULL;
-	if (map->v[2 * i].len != len || memcmp(map->v[2 * i].s, id, len) != 0)
-		return NULL;
-	return &map->v[2 * i + 1];
-}
-
-/*
- * The persisted hnsw index, used (as the server does) only when its
- * pickle names elements; otherwise the whole log is the vector segment.
- */
-static int
-load_vectors(coll *c, cdb_error *e)
-{
-	static const char *const keep[] = {
-	    "id_to_label", "max_seq_id", "dimensionality", NULL};
-	const cdb_pickle_val *map, *ms;
-	char dir[PATH_MAX], path[PATH_MAX + 32];
-	struct stat sb;
-	FILE *fp;
-
-	snprintf(dir, sizeof(dir), "%s/%s", c->dir, c->vec_seg);
-	snprintf(path, sizeof(path), "%s/index_metadata.pickle", dir);
-	if (lstat(path, &sb) == -1) {
-		c->vec_seq = 0;
-		return errno == ENOENT ? 0
-		                       : cdb_error_set(e, CDB_ERR_SYS, "%s: %s",
-		                             path, strerror(errno));
-	}
-	if (!S_ISREG(sb.st_mode) || (fp = fopen(path, "rb")) == NULL)
-		return cdb_error_set(
-		    e, CDB_ERR_INPUT, "%s: not a readable file", path);
-	c->pk = cdb_pickle_read(fp, path, keep, e);
-	fclose(fp);
-	if (c->pk == NULL)
-		return -1;
-	map = cdb_pickle_get(c->pk, "id_to_label");
-	if (map == NULL || map->type != CDB_PICKLE_DICT)
-		return cdb_error_set(
-		    e, CDB_ERR_INPUT, "%s: no id_to_label dict", path);
-	if (map->len == 0) {
-		c->vec_seq = 0;
-		return 0;
-	}
-	ms = cdb_pickle_get(c->pk, "max_seq_id");
-	if (c->vec_seq < 0)
-		c->vec_seq = ms && ms->type == CDB_PICKLE_INT ? ms->i : 0;
-	if ((c->hnsw = cdb_hnsw_open(dir, e)) == NULL)
-		return -1;
-	if (c->dim > 0 && (long long)cdb_hnsw_dim(c->hnsw) != c->dim)
-		return cdb_error_set(e, CDB_ERR_INPUT,
-		    "%s/header.bin: %zu dimensions, the collection has %lld",
-		    dir, cdb_hnsw_dim(c->hnsw), c->dim);
-	c->dim = (long long)cdb_hnsw_dim(c->hnsw);
-	return index_ids(c, map, path, e);
-}
-
-/* ------------------------------------------------------------ the log -- */
-
-static int
-base_has(coll *c, sqlite3_stmt *has, const char *id, size_t len, cdb_error *e)
-{
-	int rc;
-
-	sqlite3_reset(has);
-	sqlite3_bind_text(has, 1, c->meta_seg, -1, SQLITE_STATIC);
-	sqlite3_bind_text(has, 2, id, (int)len, SQLITE_STATIC);
-	if ((rc = sqlite3_step(has)) != SQLITE_ROW && rc != SQLITE_DONE)
-		return dberr(c->db, c->dir, e);
-	return rc == SQLITE_ROW;
-}
-
-static change *
-find_change(const coll *c, const char *id, size_t len)
-{
-	uint64_t i;
-
-	if (!cdb_hmap_get(c->chmap, cdb_hmap_key(NULL, id, len), &i))
-		return NULL;
-	return strlen(c->ch[i].id) == len && memcmp(c->ch[i].id, id, len) == 0
-	           ? &c->ch[i]
-	           : NULL;
-}
-
-static change *
-get_change(coll *c, sqlite3_stmt *has, const char *id, size_t len,
-    long long seq, cdb_error *e)
-{
-	change *ch;
-	int in;
-
-	if ((ch = find_change(c, id, len)) != NULL)
-		return ch;
-	if (memchr(id, '\0', len) != NULL) {
-		cdb_error_set(e, CDB_ERR_INPUT,
-		    "%s/chroma.sqlite3: "
-		    "embeddings_queue seq_id %lld: id holds a NUL byte",
-		    c->dir, seq);
-		return NULL;
-	}
-	if ((in = base_has(c, has, id, len, e)) == -1)
-		return NULL;
-	if (c->nch == c->capch) {
-		size_t cap = c->capch ? 2 * c->capch : 64;
-		change *p = realloc(c->ch, cap * sizeof(*p));
-
-		if (p == NULL)
-			goto oom;
-		c->ch = p;
-		c->capch = cap;
-	}
-	ch = &c->ch[c->nch];
-	memset(ch, 0, sizeof(*ch));
-	if ((ch->id = strndup(id, len)) == NULL ||
-	    cdb_hmap_put(c->chmap, cdb_hmap_key(NULL, id, len), c->nch, NULL) !=
-	        1) {
-		free(ch->id);
-		goto oom;
-	}
-	ch->first = seq;
-	ch->in_base = in;
-	ch->vec_in_base = id_label(c, id, len) != NULL;
-	c->nch++;
-	return ch;
-oom:
-	cdb_error_set(e, CDB_ERR_SYS, "out of memory");
-	return NULL;
-}
-
-/* Set keys of patch onto o; a null value removes the key. */
-static void
-merge(json_t *o, json_t *patch)
-{
-	const char *k;
-	json_t *v;
-
-	json_object_foreach (patch, k, v) {
-		if (json_is_null(v))
-			json_object_del(o, k);
-		else
-			json_object_set(o, k, v);
-	}
-}
-
-static void
-meta_op(change *ch, int op, json_t *m)
-{
-	int exists = ch->meta == ST_SET || (ch->meta == ST_BASE && ch->in_base);
-
-	if (op == OP_DELETE) {
-		if (exists) {
-			json_decref(ch->rec);
-			json_decref(ch->patch);
-			ch->rec = ch->patch = NULL;
-			ch->meta = ST_GONE;
-		}
-		return;
-	}
-	if (exists && op != OP_ADD) {
-		if (ch->meta == ST_SET) {
-			merge(ch->rec, m);
-			return;
-		}
-		if (ch->patch == NULL)
-			ch->patch = json_object();
-		json_object_update(ch->patch, m);
-		return;
-	}
-	if (!exists && op != OP_UPDATE) {
-		json_decref(ch->rec);
-		json_decref(ch->patch);
-		ch->patch = NULL;
-		ch->rec = json_object();
-		merge(ch->rec, m);
-		ch->meta = ST_SET;
-	}
-}
-
-static void
-vec_op(change *ch, int op, float *emb)
-{
-	int exists =
-	    ch->vec == ST_SET || (ch->vec == ST_BASE && ch->vec_in_base);
-
-	if (op == OP_DELETE) {
-		if (exists)
-			ch->vec = ST_GONE;
-		free(emb);
-		return;
-	}
-	if ((exists && op == OP_ADD) || (!exists && op == OP_UPDATE) ||
-	    emb == NULL) {
-		free(emb);
-		return;
-	}
-	free(ch->emb);
-	ch->emb = emb;
-	ch->vec = ST_SET;
-}
-
-/* The vector of a log row: packed little-endian float32. */
-static int
-log_vector(coll *c, sqlite3_stmt *st, long long seq, float **out, cdb_error *e)
-{
-	const unsigned char *p = sqlite3_column_blob(st, 3);
-	const char *enc = (const char *)sqlite3_column_text(st, 4);
-	size_t n = (size_t)sqlite3_column_bytes(st, 3), k;
-	float *v;
-
-	*out = NULL;
-	if (sqlite3_column_type(st, 3) == SQLITE_NULL)
-		return 0;
-	if (enc == NULL || strcmp(enc, "FLOAT32") != 0 || n % 4 != 0 ||
-	    n == 0 || (c->dim > 0 && n != (size_t)c->dim * 4))
-		return cdb_error_set(e, CDB_ERR_INPUT,
-		    "%s/chroma.sqlite3: embeddings_queue seq_id %lld: vector "
-		    "of %zu bytes in encoding %s, expected FLOAT32 of %lld "
-		    "dimensions",
-		    c->dir, seq, n, enc ? enc : "NULL", c->dim);
-	if ((v = malloc(n)) == NULL)
-		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
-	for (k = 0; k < n / 4; k++) {
-		uint32_t x = (uint32_t)p[4 * k] | (uint32_t)p[4 * k + 1] << 8 |
-		             (uint32_t)p[4 * k + 2] << 16 |
-		             (uint32_t)p[4 * k + 3] << 24;
-
-		memcpy(&v[k], &x, 4);
-	}
-	if (c->dim <= 0)
-		c->dim = (long long)(n / 4);
-	*out = v;
-	return 0;
-}
-
-static int
-apply_row(coll *c, sqlite3_stmt *st, sqlite3_stmt *has, cdb_error *e)
-{
-	long long seq = sqlite3_column_int64(st, 0);
-	int op = sqlite3_column_int(st, 1);
-	const char *id = (const char *)sqlite3_column_text(st, 2);
-	const char *ms = (const char *)sqlite3_column_text(st, 5);
-	json_t *m = NULL;
-	float *emb;
-	change *ch;
-
-	if (id == NULL || op < OP_ADD || op > OP_DELETE)
-		return cdb_error_set(e, CDB_ERR_INPUT,
-		    "%s/chroma.sqlite3: embeddings_queue seq_id %lld: unknown "
-		    "operation %d",
-		    c->dir, seq, op);
-	/* json_is_object evaluates its argument twice: load first. */
-	if (ms != NULL)
-		m = json_loadb(ms, (size_t)sqlite3_column_bytes(st, 5),
-		    JSON_ALLOW_NUL, NULL);
-	if (ms != NULL && !json_is_object(m)) {
-		json_decref(m);
-		return cdb_error_set(e, CDB_ERR_INPUT,
-		    "%s/chroma.sqlite3: embeddings_queue seq_id %lld: metadata "
-		    "is not a JSON object",
-		    c->dir, seq);
-	}
-	if (m == NULL)
-		m = json_object();
-	if (log_vector(c, st, seq, &emb, e) == -1 ||
-	    (ch = get_change(c, has, id, (size_t)sqlite3_column_bytes(st, 2),
-	         seq, e)) == NULL) {
-		json_decref(m);
-		return -1;
-	}
-	if (seq > c->meta_seq)
-		meta_op(ch, op, m);
-	if (seq > c->vec_seq)
-		vec_op(ch, op, emb);
-	else
-		free(emb);
-	json_decref(m);
-	return 0;
-}
-
-/* Replay the log rows of the collection past what a segment applied. */
-static int
-load_log(coll *c, cdb_error *e)
-{
-	sqlite3_stmt *st = NULL, *has = NULL;
-	long long from = c->meta_seq < c->vec_seq ? c->meta_seq : c->vec_seq;
-	int rc = 0;
-
-	if ((c->chmap = cdb_hmap_new()) == NULL)
-		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
-	if (cdb_chromadir_prepare(c->db, c->dir,
-	        "SELECT seq_id, operation, id, vector, encoding, metadata "
-	        "FROM embeddings_queue WHERE substr(topic, -36) = ? AND "
-	        "seq_id > ? ORDER BY seq_id",
-	        &st, e) == -1 ||
-	    cdb_chromadir_prepare(c->db, c->dir,
-	        "SELECT 1 FROM embeddings WHERE segment_id = ? AND "
-	        "embedding_id = ?",
-	        &has, e) == -1) {
-		sqlite3_finalize(st);
-		return -1;
-	}
-	sqlite3_bind_text(st, 1, c->id, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, from);
-	while (rc == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW)
-		rc = apply_row(c, st, has, e);
-	if (rc != -1 && rc != SQLITE_DONE)
-		rc = dberr(c->db, c->dir, e);
-	sqlite3_finalize(st);
-	sqlite3_finalize(has);
-	return rc == -1 ? -1 : 0;
-}
-
 /* ------------------------------------------------------------ records -- */
 
 typedef struct out {
@@ -710,7 +248,7 @@ vector_of(coll *c, const change *ch, const char *id, size_t len,
 	}
 	if (ch != NULL && ch->vec == ST_GONE)
 		goto missing;
-	if ((label = id_label(c, id, len)) == NULL)
+	if ((label = cdb_chromadir_id_label(c, id, len)) == NULL)
 		goto missing;
 	if ((rc = cdb_hnsw_get(c->hnsw, (uint64_t)label->i, c->buf, e)) == -1)
 		return -1;
@@ -767,7 +305,7 @@ base_record(coll *c, out *w, sqlite3_stmt *st, sqlite3_stmt *kv,
 {
 	const char *id = (const char *)sqlite3_column_text(st, 1);
 	size_t len = (size_t)sqlite3_column_bytes(st, 1);
-	change *ch = find_change(c, id, len);
+	change *ch = cdb_chromadir_find_change(c, id, len);
 	json_t *flat;
 	int rc;
 
@@ -781,7 +319,7 @@ base_record(coll *c, out *w, sqlite3_stmt *st, sqlite3_stmt *kv,
 	flat = json_object();
 	rc = row_metadata(c, kv, arr, sqlite3_column_int64(st, 0), flat, e);
 	if (rc == 0 && ch != NULL && ch->patch != NULL)
-		merge(flat, ch->patch);
+		cdb_chromadir_merge(flat, ch->patch);
 	if (rc == 0)
 		rc = emit(c, w, id, len, flat, ch, e);
 	json_decref(flat);
@@ -814,7 +352,8 @@ records(coll *c, out *w, int arrays, cdb_error *e)
 		if (base_record(c, w, st, kv, arr, e) == -1)
 			break;
 	if (rc != SQLITE_DONE) {
-		rc = rc == SQLITE_ROW ? -1 : dberr(c->db, c->dir, e);
+		rc = rc == SQLITE_ROW ? -1
+		                      : cdb_chromadir_dberr(c->db, c->dir, e);
 		goto done;
 	}
 	rc = 0;
@@ -843,7 +382,7 @@ count_records(coll *c, long long *n, cdb_error *e)
 	sqlite3_bind_text(st, 1, c->meta_seg, -1, SQLITE_STATIC);
 	if (sqlite3_step(st) != SQLITE_ROW) {
 		sqlite3_finalize(st);
-		return dberr(c->db, c->dir, e);
+		return cdb_chromadir_dberr(c->db, c->dir, e);
 	}
 	*n = sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);
@@ -915,19 +454,22 @@ one_collection(const char *dir, sqlite3 *db, sqlite3_stmt *st, out *w,
 	memset(&c, 0, sizeof(c));
 	c.dir = dir;
 	c.db = db;
-	if (copy_seg(c.id, sqlite3_column_text(st, 0)) == -1 ||
-	    strlen(c.id) != 36 || sqlite3_column_text(st, 1) == NULL) {
+	if (sqlite3_column_bytes(st, 0) != 36 ||
+	    sqlite3_column_text(st, 1) == NULL) {
 		return cdb_error_set(e, CDB_ERR_INPUT,
 		    "%s/chroma.sqlite3: a collection without a valid id or "
 		    "name",
 		    dir);
 	}
+	memcpy(c.id, sqlite3_column_text(st, 0), 36);
 	snprintf(c.name, sizeof(c.name), "%s", sqlite3_column_text(st, 1));
 	c.dim = sqlite3_column_type(st, 2) == SQLITE_INTEGER
 	            ? sqlite3_column_int64(st, 2)
 	            : 0;
-	if (load_segments(&c, e) == -1 || load_vectors(&c, e) == -1 ||
-	    load_log(&c, e) == -1 || count_records(&c, &count, e) == -1)
+	if (cdb_chromadir_load_segments(&c, e) == -1 ||
+	    cdb_chromadir_load_vectors(&c, e) == -1 ||
+	    cdb_chromadir_load_log(&c, e) == -1 ||
+	    count_records(&c, &count, e) == -1)
 		goto done;
 	if ((c.buf = calloc(c.dim > 0 ? (size_t)c.dim : 1, sizeof(float))) ==
 	    NULL) {
@@ -957,7 +499,7 @@ run_collections(const char *dir, sqlite3 *db, sqlite3_stmt *st,
 		if (one_collection(dir, db, st, w, l->has_arrays, e) == -1)
 			return -1;
 	}
-	return rc == SQLITE_DONE ? 0 : dberr(db, dir, e);
+	return rc == SQLITE_DONE ? 0 : cdb_chromadir_dberr(db, dir, e);
 }
 
 /* All collections by name, or those named, in the order given. */
