@@ -443,6 +443,29 @@ coll_line(coll *c, out *w, sqlite3_stmt *st, long long count, cdb_error *e)
 	return rc;
 }
 
+/*
+ * Whether the index is cosine: the configuration's space, else the
+ * "hnsw:space" metadata older versions kept.
+ */
+static int
+space_cosine(coll *c, sqlite3_stmt *st, int *cosine, cdb_error *e)
+{
+	json_t *config = parse_col(st, 3), *schema = parse_col(st, 4);
+	json_t *cfg = coll_configuration(config, schema), *meta = NULL, *sp;
+	int rc = 0;
+
+	sp = json_object_get(json_object_get(cfg, "hnsw"), "space");
+	if (!json_is_string(sp) && (rc = coll_metadata(c, &meta, e)) == 0)
+		sp = json_object_get(meta, "hnsw:space");
+	*cosine =
+	    json_is_string(sp) && strcmp(json_string_value(sp), "cosine") == 0;
+	json_decref(config);
+	json_decref(schema);
+	json_decref(cfg);
+	json_decref(meta);
+	return rc;
+}
+
 static int
 one_collection(const char *dir, sqlite3 *db, sqlite3_stmt *st, out *w,
     int arrays, cdb_error *e)
@@ -467,6 +490,7 @@ one_collection(const char *dir, sqlite3 *db, sqlite3_stmt *st, out *w,
 	            ? sqlite3_column_int64(st, 2)
 	            : 0;
 	if (cdb_chromadir_load_segments(&c, e) == -1 ||
+	    space_cosine(&c, st, &c.cosine, e) == -1 ||
 	    cdb_chromadir_load_vectors(&c, e) == -1 ||
 	    cdb_chromadir_load_log(&c, e) == -1 ||
 	    count_records(&c, &count, e) == -1)

@@ -30,6 +30,7 @@ typedef struct coll {
 	sqlite3 *db;
 	char id[64], name[1024], meta_seg[64], vec_seg[64];
 	long long dim, meta_seq, vec_seq;
+	int cosine; /* the index keeps vectors normalised */
 	cdb_hnsw *hnsw;
 	cdb_pickle_val *pk;
 	cdb_hmap *ids; /* hash of id -> pair index in the id_to_label dict */

@@ -185,7 +185,7 @@ cdb_chromadir_load_vectors(coll *c, cdb_error *e)
 	ms = cdb_pickle_get(c->pk, "max_seq_id");
 	if (c->vec_seq < 0)
 		c->vec_seq = ms && ms->type == CDB_PICKLE_INT ? ms->i : 0;
-	if ((c->hnsw = cdb_hnsw_open(dir, e)) == NULL)
+	if ((c->hnsw = cdb_hnsw_open(dir, c->cosine, e)) == NULL)
 		return -1;
 	if (c->dim > 0 && (long long)cdb_hnsw_dim(c->hnsw) != c->dim)
 		return cdb_error_set(e, CDB_ERR_INPUT,

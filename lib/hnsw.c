@@ -18,6 +18,8 @@
 struct cdb_hnsw {
 	char path[PATH_MAX]; /* data_level0.bin, for messages */
 	int fd;              /* data_level0.bin */
+	int lfd;             /* length.bin, for a normalised (cosine) index */
+	char lpath[PATH_MAX];
 	uint64_t count, max, size, label_off, data_off, m0;
 	size_t dim;
 	cdb_hmap *labels; /* label + 1 -> element index */
@@ -126,24 +128,28 @@ check_header(
 }
 
 /*
- * length.bin holds one 32-bit entry per element (or per slot of the
- * capacity, like data_level0.bin after an incremental persist).  Its values and
- * link_lists.bin (the upper levels) are not read: Chroma's incremental
- * persist leaves entries no reader of level 0 needs.
+ * length.bin: one float32 per element, the norm a cosine index divided
+ * its vector by (the vector read back is the stored one times it); an
+ * l2 or ip index leaves the values unset.  Sized to the capacity at
+ * first, it must hold at least the header's elements.
  */
 static int
-check_links(cdb_hnsw *h, const char *dir, cdb_error *e)
+open_lengths(cdb_hnsw *h, const char *dir, int normalized, cdb_error *e)
 {
-	char path[PATH_MAX];
 	off_t size;
 	int fd;
 
-	if ((fd = open_file(dir, "length.bin", path, &size, e)) == -1)
+	if ((fd = open_file(dir, "length.bin", h->lpath, &size, e)) == -1)
 		return -1;
-	close(fd);
-	if ((uint64_t)size < h->count * 4)
-		return bad(e, path, (long long)size,
+	if ((uint64_t)size < h->count * 4) {
+		close(fd);
+		return bad(e, h->lpath, (long long)size,
 		    "smaller than 4 bytes per element of the header");
+	}
+	if (normalized)
+		h->lfd = fd;
+	else
+		close(fd);
 	return 0;
 }
 
@@ -178,7 +184,7 @@ index_labels(cdb_hnsw *h, cdb_error *e)
 }
 
 cdb_hnsw *
-cdb_hnsw_open(const char *dir, cdb_error *e)
+cdb_hnsw_open(const char *dir, int normalized, cdb_error *e)
 {
 	unsigned char b[HEADER_SIZE];
 	char path[PATH_MAX];
@@ -190,7 +196,7 @@ cdb_hnsw_open(const char *dir, cdb_error *e)
 		cdb_error_set(e, CDB_ERR_SYS, "out of memory");
 		return NULL;
 	}
-	h->fd = -1;
+	h->fd = h->lfd = -1;
 	if ((fd = open_file(dir, "header.bin", path, &size, e)) == -1)
 		goto fail;
 	if (size != HEADER_SIZE) {
@@ -213,7 +219,8 @@ cdb_hnsw_open(const char *dir, cdb_error *e)
 		    "size does not hold the header's element count");
 		goto fail;
 	}
-	if (check_links(h, dir, e) == -1 || index_labels(h, e) == -1)
+	if (open_lengths(h, dir, normalized, e) == -1 ||
+	    index_labels(h, e) == -1)
 		goto fail;
 	return h;
 fail:
@@ -228,6 +235,8 @@ cdb_hnsw_free(cdb_hnsw *h)
 		return;
 	if (h->fd != -1)
 		close(h->fd);
+	if (h->lfd != -1)
+		close(h->lfd);
 	cdb_hmap_free(h->labels);
 	free(h);
 }
@@ -247,7 +256,8 @@ cdb_hnsw_count(const cdb_hnsw *h)
 int
 cdb_hnsw_get(cdb_hnsw *h, uint64_t label, float *out, cdb_error *e)
 {
-	unsigned char *b = (unsigned char *)out;
+	unsigned char *b = (unsigned char *)out, lb[4];
+	float len = 1.0f;
 	uint64_t i;
 	size_t k;
 
@@ -256,12 +266,22 @@ cdb_hnsw_get(cdb_hnsw *h, uint64_t label, float *out, cdb_error *e)
 	if (read_at(h->fd, h->path, out, h->dim * 4,
 	        (off_t)(i * h->size + h->data_off), e) == -1)
 		return -1;
-	/* The file is little-endian; so is every host this runs on, but say
-	 * so once rather than assume. */
+	if (h->lfd != -1) {
+		uint32_t x;
+
+		if (read_at(h->lfd, h->lpath, lb, 4, (off_t)(i * 4), e) == -1)
+			return -1;
+		x = (uint32_t)le(lb, 4);
+		memcpy(&len, &x, 4);
+	}
+	/* Little-endian in the file; the product in float, as hnswlib's
+	 * getDataByLabel computes it, so the bits are the server's. */
 	for (k = 0; k < h->dim; k++) {
 		uint32_t x = (uint32_t)le(b + 4 * k, 4);
+		float v;
 
-		memcpy(&out[k], &x, 4);
+		memcpy(&v, &x, 4);
+		out[k] = h->lfd != -1 ? v * len : v;
 	}
 	return 1;
 }

@@ -16,10 +16,12 @@
 typedef struct cdb_hnsw cdb_hnsw;
 
 /*
- * Open the index in directory dir.  Returns it, to free with
- * cdb_hnsw_free, or NULL with e naming the file and offset at fault.
+ * Open the index in directory dir; normalized for a cosine index, whose
+ * vectors are stored divided by the norm kept in length.bin.  Returns it,
+ * to free with cdb_hnsw_free, or NULL with e naming the file and offset
+ * at fault.
  */
-cdb_hnsw *cdb_hnsw_open(const char *dir, cdb_error *e);
+cdb_hnsw *cdb_hnsw_open(const char *dir, int normalized, cdb_error *e);
 void cdb_hnsw_free(cdb_hnsw *h);
 
 /* Vector dimension and element count the header gives. */
@@ -27,7 +29,8 @@ size_t cdb_hnsw_dim(const cdb_hnsw *h);
 size_t cdb_hnsw_count(const cdb_hnsw *h);
 
 /*
- * Copy the vector of the element labelled label into out (dim floats).
+ * Copy the vector of the element labelled label into out (dim floats),
+ * times its norm for a normalized index.
  * 1 when found, 0 when no element has that label, -1 with e.
  */
 int cdb_hnsw_get(cdb_hnsw *h, uint64_t label, float *out, cdb_error *e);

@@ -210,17 +210,27 @@ START_TEST(hnsw_read)
 	ck_assert_ptr_nonnull(mkdtemp(dir));
 	make_index(dir, 3, 3);
 	cdb_error_clear(&e);
-	ck_assert_ptr_nonnull(h = cdb_hnsw_open(dir, &e));
+	ck_assert_ptr_nonnull(h = cdb_hnsw_open(dir, 0, &e));
 	ck_assert_uint_eq(cdb_hnsw_dim(h), 2);
 	ck_assert_uint_eq(cdb_hnsw_count(h), 3);
 	ck_assert_int_eq(cdb_hnsw_get(h, 7, out, &e), 1);
 	ck_assert(out[0] == 1.5f && out[1] == -1.0f);
 	ck_assert_int_eq(cdb_hnsw_get(h, 6, out, &e), 0);
 	cdb_hnsw_free(h);
+	/* Normalised (cosine): stored vector times its norm in length.bin. */
+	{
+		float lens[3] = {1.0f, 4.0f, 0.5f};
+
+		write_file(dir, "length.bin", lens, sizeof(lens));
+		ck_assert_ptr_nonnull(h = cdb_hnsw_open(dir, 1, &e));
+		ck_assert_int_eq(cdb_hnsw_get(h, 7, out, &e), 1);
+		ck_assert(out[0] == 6.0f && out[1] == -4.0f);
+		cdb_hnsw_free(h);
+	}
 	/* A header claiming more elements than the file holds. */
 	make_index(dir, 4, 3);
 	cdb_error_clear(&e);
-	ck_assert_ptr_null(cdb_hnsw_open(dir, &e));
+	ck_assert_ptr_null(cdb_hnsw_open(dir, 0, &e));
 	ck_assert_msg(strstr(e.text, "data_level0.bin: offset 84: size does "
 	                             "not hold") != NULL,
 	    "got: %s", e.text);
@@ -239,13 +249,13 @@ START_TEST(hnsw_read)
 		write_file(dir, "header.bin", h2, 100);
 	}
 	cdb_error_clear(&e);
-	ck_assert_ptr_null(cdb_hnsw_open(dir, &e));
+	ck_assert_ptr_null(cdb_hnsw_open(dir, 0, &e));
 	ck_assert_msg(
 	    strstr(e.text, "header.bin: offset 44") != NULL, "got: %s", e.text);
 	/* A truncated header. */
 	write_file(dir, "header.bin", "\1\0\0\0", 4);
 	cdb_error_clear(&e);
-	ck_assert_ptr_null(cdb_hnsw_open(dir, &e));
+	ck_assert_ptr_null(cdb_hnsw_open(dir, 0, &e));
 	ck_assert_msg(
 	    strstr(e.text, "not 100 bytes") != NULL, "got: %s", e.text);
 	remove_index(dir);
