@@ -101,11 +101,13 @@ layout(sqlite3 *db, const char *dir, chromadir_layout *l, cdb_error *e)
 	        "embedding_metadata_array", &l->has_arrays) == -1)
 		return cdb_error_set(e, CDB_ERR_INPUT, "%s/chroma.sqlite3: %s",
 		    dir, sqlite3_errmsg(db));
-	/* Chroma 1.x (Rust) added maintenance_log (sysdb 8); Python 0.4-0.6
-	 * stopped before it. */
+	/* Collection schemas (sysdb 10) came with Chroma 1.x; 1.0 and the
+	 * Python 0.5/0.6 releases share the earlier migrations, which only
+	 * the pickle tells apart (an object in Python's). */
 	snprintf(l->version, sizeof(l->version),
 	    "%s (migrations: sysdb %d, metadb %d, embeddings_queue %d)",
-	    l->sysdb >= 8 ? "1.x" : "0.4-0.6", l->sysdb, l->metadb, l->queue);
+	    l->sysdb >= 10 ? "1.x" : "0.4-1.0", l->sysdb, l->metadb,
+	    l->queue);
 	return 0;
 }
 
