@@ -219,6 +219,9 @@ cdb_hnsw_open(const char *dir, int normalized, cdb_error *e)
 		    "size does not hold the header's element count");
 		goto fail;
 	}
+	/* One pread per vector: ask for the file ahead rather than wait on
+	 * each page. */
+	(void)posix_fadvise(h->fd, 0, 0, POSIX_FADV_WILLNEED);
 	if (open_lengths(h, dir, normalized, e) == -1 ||
 	    index_labels(h, e) == -1)
 		goto fail;
