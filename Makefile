@@ -13,8 +13,8 @@ LDFLAGS ?=
 PKG_CONFIG ?= pkg-config
 
 DEBS = pkg-config libcurl4-openssl-dev libjansson-dev libarchive-dev \
-	check
-PKGS = libcurl jansson libarchive
+	libsqlite3-dev check
+PKGS = libcurl jansson libarchive sqlite3
 
 # (clean and demo need no libraries: demo.sh installs them before building.)
 ifeq ($(filter clean demo,$(MAKECMDGOALS)),)

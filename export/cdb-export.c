@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "chroma.h"
+#include "chromadir.h"
 #include "cli.h"
 #include "export.h"
 #include "json.h"
@@ -27,7 +28,11 @@ usage(int status)
 	    "[--embeddings float|base64|none]\n"
 	    "                  [--insecure] [--shard K/N] [--tenant name]\n"
 	    "                  [--where json] [--where-document json]\n"
-	    "                  [collection ...]\n");
+	    "                  [collection ...]\n"
+	    "       cdb-export [-q] [-o file] [--copy] [--database name] "
+	    "[--embeddings float|base64|none]\n"
+	    "                  [--tenant name] --from-dir dir | --from-archive "
+	    "backup [collection ...]\n");
 	exit(status);
 }
 
@@ -85,11 +90,49 @@ version(const char *prog)
 	return cdb_cli_flush(stdout) == 0 ? CDB_EXIT_OK : CDB_EXIT_FAIL;
 }
 
+/* --from-dir, --from-archive: the stream read from Chroma's own files. */
+static int
+offline(const char *dir, const char *archive, int copy, const char *tenant,
+    const char *db, const cdb_export_opts *o, cdb_export_stats *st,
+    cdb_error *e)
+{
+	cdb_chromadir_opts d;
+	FILE *out = stdout;
+	int rc;
+
+	if (dir != NULL && archive != NULL)
+		errx(CDB_EXIT_USAGE, "--from-dir and --from-archive exclude "
+				     "each other");
+	if (o->where != NULL || o->where_document != NULL ||
+	    o->checkpoint != NULL || o->shard.n > 0)
+		errx(CDB_EXIT_USAGE, "--where, --where-document, --shard and -c "
+				     "need a server");
+	memset(&d, 0, sizeof(d));
+	d.names = o->names;
+	d.nnames = o->nnames;
+	d.tenant = tenant;
+	d.database = db;
+	d.form = o->form;
+	d.copy = copy;
+	d.tool = o->tool;
+	d.progress = o->progress;
+	d.arg = o->arg;
+	if (o->output != NULL && (out = fopen(o->output, "w")) == NULL)
+		err(CDB_EXIT_FAIL, "%s", o->output);
+	rc = dir != NULL ? cdb_chromadir_export(dir, out, &d, st, e)
+			 : cdb_chromadir_export_archive(archive, out, &d, st, e);
+	if (out != stdout && fclose(out) == EOF && rc == 0)
+		rc = cdb_error_set(e, CDB_ERR_SYS, "%s: %s", o->output,
+		    strerror(errno));
+	return rc;
+}
+
 int
 main(int argc, char *argv[])
 {
 	enum { OPT_TENANT = 256, OPT_DB, OPT_WHERE, OPT_WHERE_DOC, OPT_EMB,
-		OPT_INSECURE, OPT_AUTH, OPT_SHARD };
+		OPT_INSECURE, OPT_AUTH, OPT_SHARD, OPT_FROM_DIR, OPT_FROM_ARCHIVE,
+		OPT_COPY };
 	static const struct option longopts[] = {
 		{"url", required_argument, NULL, 'u'},
 		{"tenant", required_argument, NULL, OPT_TENANT},
@@ -105,11 +148,16 @@ main(int argc, char *argv[])
 		{"insecure", no_argument, NULL, OPT_INSECURE},
 		{"auth-header", required_argument, NULL, OPT_AUTH},
 		{"shard", required_argument, NULL, OPT_SHARD},
+		{"from-dir", required_argument, NULL, OPT_FROM_DIR},
+		{"from-archive", required_argument, NULL, OPT_FROM_ARCHIVE},
+		{"copy", no_argument, NULL, OPT_COPY},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	const char *url = cdb_cli_default_url(), *tenant = "default_tenant";
 	const char *db = "default_database";
+	const char *from_dir = NULL, *from_archive = NULL;
+	int copy = 0;
 	cdb_export_opts o;
 	cdb_export_stats st;
 	cdb_http_opts ho;
@@ -161,6 +209,9 @@ main(int argc, char *argv[])
 			if (cdb_shard_parse(optarg, &o.shard, &e) == -1)
 				errx(CDB_EXIT_USAGE, "%s", e.text);
 			break;
+		case OPT_FROM_DIR: from_dir = optarg; break;
+		case OPT_FROM_ARCHIVE: from_archive = optarg; break;
+		case OPT_COPY: copy = 1; break;
 		case 'h': usage(CDB_EXIT_OK); break;
 		default: usage(CDB_EXIT_USAGE);
 		}
@@ -181,10 +232,15 @@ main(int argc, char *argv[])
 		o.arg = &all;
 	}
 	cdb_error_clear(&e);
-	if ((c = cdb_chroma_new(url, tenant, db, &ho, &e)) == NULL)
-		errx(CDB_EXIT_FAIL, "%s", e.text);
-	rc = cdb_export_run(c, stdout, &o, &st, &e);
-	cdb_chroma_free(c);
+	if (from_dir != NULL || from_archive != NULL) {
+		rc = offline(from_dir, from_archive, copy, tenant, db, &o, &st,
+		    &e);
+	} else {
+		if ((c = cdb_chroma_new(url, tenant, db, &ho, &e)) == NULL)
+			errx(CDB_EXIT_FAIL, "%s", e.text);
+		rc = cdb_export_run(c, stdout, &o, &st, &e);
+		cdb_chroma_free(c);
+	}
 	json_decref((json_t *)o.where);
 	json_decref((json_t *)o.where_document);
 	if (o.progress != NULL)

@@ -10,9 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "chroma.h"
+#include "chromadir.h"
 #include "checkpoint.h"
 #include "cli.h"
 #include "json.h"
@@ -677,9 +679,33 @@ done_message(const struct restore *r, const json_t *rep)
 	    r->report_md, r->report_json);
 }
 
+/*
+ * The runbook's backups are tarballs of Chroma's data directory: such a
+ * source is read offline into a cdb snapshot in the work directory (kept
+ * there, so a rerun resumes with the same snapshot).
+ */
+static void
+from_backup(struct restore *r, char *conv, size_t size)
+{
+	const char *w = r->o.work_dir ? r->o.work_dir : "cdb-rollback.work";
+	cdb_error e;
+
+	if (!cdb_chromadir_is_backup(r->o.snapshot))
+		return;
+	if (mkdir(w, 0700) == -1 && errno != EEXIST)
+		err(CDB_EXIT_FAIL, "%s", w);
+	snprintf(conv, size, "%s/backup.cdb.tar", w);
+	cdb_error_clear(&e);
+	if (cdb_chromadir_to_snapshot(r->o.snapshot, conv, r->s.tenant,
+	        r->s.database, "cdb-rollback " CDB_VERSION, &e) == -1)
+		errx(CDB_EXIT_FAIL, "%s", e.text);
+	r->o.snapshot = conv;
+}
+
 static int
 cmd_restore(int argc, char *argv[])
 {
+	char conv[4096] = "";
 	struct restore r;
 	json_t *rep;
 	cdb_error e;
@@ -701,6 +727,7 @@ cmd_restore(int argc, char *argv[])
 		json_decref(r.validation);
 		return CDB_EXIT_OK;
 	}
+	from_backup(&r, conv, sizeof(conv));
 	r.o.url = r.s.url;
 	r.o.tenant = r.s.tenant;
 	r.o.database = r.s.database;
@@ -720,6 +747,8 @@ cmd_restore(int argc, char *argv[])
 	}
 	rep = json_object();
 	rc = cdb_rollback_restore(&r.o, rep, &e);
+	if (rc == 0 && !r.o.dry_run && conv[0] != '\0')
+		unlink(conv);
 	if (r.o.dry_run && rc == 0) {
 		print_plan(rep);
 		flush_stdout();
