@@ -51,7 +51,7 @@ bad '[]' "embedding has no values"
 bad '"AAAA*AAAAAAAAAAA"' "base64"
 bad "\"AAAA$(printf '\xc3\xa9')AAAAAAAAAA\"" "base64"
 # NaN, 0 and 0 as base64 little-endian float32.
-bad '"AADAfwAAAAAAAAAA"' "embedding value 0 is not finite"
+bad '"AADAfwAAAAAAAAAA"' "embedding value at index 0 is not finite"
 big=$(printf '0.5,%.0s' $(seq 70000))
 bad "[${big}0.5]" "more than 65536 values"
 

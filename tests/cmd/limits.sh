@@ -75,6 +75,6 @@ assert_status 2 cdb-import -q -u "$URL_b" --dry-run --limits "$T/typo.json" "$T/
 node "$REPO/tests/fixtures/bulk.mjs" "$URL_a" bulk 1000 8 >/dev/null
 cdb-export -q -u "$URL_a" > "$T/bulk.ndjson"
 cdb-import -u "$URL_b" --limits chroma-cloud "$T/bulk.ndjson" 2> "$T/err"
-grep -q '1000 records in 1 collections (1 new), 4 batches of up to 300' "$T/err" ||
+grep -q '1000 records in 1 collection (1 new), 4 batches of up to 300' "$T/err" ||
 	fail "batches: $(cat "$T/err")"
 assert_status 2 cdb-import -q -u "$URL_b" -b 500 --limits chroma-cloud --dry-run "$T/bulk.ndjson"
