@@ -48,7 +48,7 @@ for k in 1 2 3; do
 done
 ids "$T"/snap?/collections/*.ndjson > "$T/ids.snap"
 cmp -s "$T/ids.full" "$T/ids.snap" || fail "the snapshot shards do not hold every record once"
-assert_status 2 cdb-rollback restore -q -f -u "$URL_b" -w "$T/w" "$T/snap1.tar" 2> "$T/err"
+assert_status 2 cdb-rollback restore -q -f -u "$URL_b" -w "$T/w" --report-json "$T/r.json" --report-md "$T/r.md" "$T/snap1.tar" 2> "$T/err"
 grep -q 'is one shard of a snapshot' "$T/err" || fail "unexpected: $(cat "$T/err")"
 
 # Three shard pipelines at once into one empty target.
