@@ -576,8 +576,12 @@ open_target(struct imp *m, const cdb_item *it, struct target *t,
 		m->st->created++;
 		if (m->o->dry_run)
 			return 0;
-		/* Checked after the import: see check_created. */
+		/*
+		 * Checked after the import: see check_created.  Not for a
+		 * shard: the other shards' records, unknown here, are there.
+		 */
 		if (m->caps.arrays && !m->o->no_altered_check &&
+		    m->shard.n <= 1 &&
 		    (t->arrays = cdb_hmap_new()) == NULL)
 			return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
 		have = cdb_chroma_create(m->c, t->name,
