@@ -10,6 +10,7 @@
 #       [--auth-header NAME] [-b BATCH] [-j JOBS] [--no-backup-old] [--rollback-on-error]
 #       [--max-data-loss PCT] [--max-missing N] [--max-divergence PCT] [--warn-divergence PCT]
 #       [--sample N] [--queries FILE] [--require-approval FILE] [--cutover CMD] [--smoke CMD]
+#       [-P N | --parallel N]
 #
 # Steps (each logged, with timestamps, to DIR/STEP.log and the terminal):
 #   1 preflight  both servers reachable, the source and target databases
@@ -58,6 +59,20 @@
 # is refused (validate with cdb-validate, which reports and never rolls
 # back, or start a new migration in another --log-dir).
 #
+# -P N, --parallel N: N shard pipelines (cdb-export --shard K/N) instead
+# of one, each with its own files in DIR: old-K.ndjson (its export, with
+# export-K.ckpt), expected-K.ndjson and rejects-K.ndjson, import-K.ckpt,
+# and the logs export-K.log and import-K.log.  The N exports and
+# transforms run at once in step 1, the N imports at once in step 3 (each
+# into the same target: cdb-import(1), SHARDS), and step 4 validates once
+# against all N expected files as one set.  Every failed shard is named;
+# a rerun redoes only the shards that did not finish (a finished import
+# is skipped, an unfinished one resumes from its checkpoint).  The
+# source-drift check needs the export as one file: with N > 1 it is
+# skipped (the search reference still runs).  The default, 1, is the
+# single pipeline with the file names above; N is part of the migration
+# (migration.conf), and cannot change once anything was written.
+#
 # A network error that does not clear stops the import and leaves the new
 # server as it is for a resume (rerun); --rollback-on-error restores the
 # snapshot instead.
@@ -82,13 +97,13 @@
 set -euo pipefail
 
 usage() {
-	sed -n '8,12p' "$0" | cut -c 3- >&2
+	sed -n '8,13p' "$0" | cut -c 3- >&2
 	exit 2
 }
 
 OLD='' NEW='' SCHEMA='' DIR=migration PREFLIGHT_ONLY=0 BACKUP_OLD=1
 TENANT='' DATABASE='' OLD_TENANT='' OLD_DATABASE='' CREATE_DB=0
-ROLLBACK_ON_ERROR=0 APPROVAL='' CUTOVER='' SMOKE='' MAX_MISSING=100
+ROLLBACK_ON_ERROR=0 APPROVAL='' CUTOVER='' SMOKE='' MAX_MISSING=100 P=1
 IMPORT_OPTS=() AUTH=() VALIDATE_OPTS=()
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -113,6 +128,7 @@ while [ $# -gt 0 ]; do
 	--require-approval) APPROVAL=${2:?}; shift ;;
 	--cutover) CUTOVER=${2:?}; shift ;;
 	--smoke) SMOKE=${2:?}; shift ;;
+	-P | --parallel) P=${2:?}; shift ;;
 	-h | --help) usage ;;
 	*) echo "migrate.sh: unknown argument: $1" >&2; usage ;;
 	esac
@@ -125,6 +141,7 @@ fi
 case $MAX_MISSING in
 '' | *[!0-9]*) echo "migrate.sh: --max-missing: expected a number of records" >&2; exit 2 ;;
 esac
+[[ $P =~ ^[1-9][0-9]*$ ]] || { echo "migrate.sh: -P: expected a number of shards from 1" >&2; exit 2; }
 
 # The programs: on PATH (make install), or else beside this script in its
 # build tree (after make), or say what is missing.
@@ -151,6 +168,41 @@ OLD_WHERE=$(where "$OLD" "${OLD_TENANT:+tenant $OLD_TENANT}${OLD_TENANT:+${OLD_D
 NEW_WHERE=$(where "$NEW" "${TENANT:+tenant $TENANT}${TENANT:+${DATABASE:+, }}${DATABASE:+database $DATABASE}")
 
 mkdir -p "$DIR"
+
+# The pipelines: one, whose files have no number (K empty), or shards 1..P
+# with -K in their names.
+SHARDS=('')
+[ "$P" -gt 1 ] && SHARDS=($(seq 1 "$P"))
+OLDS=() EXPECTED=() CKPTS=() FAILED=()
+for k in "${SHARDS[@]}"; do
+	OLDS+=("$DIR/old${k:+-$k}.ndjson")
+	EXPECTED+=("$DIR/expected${k:+-$k}.ndjson")
+	CKPTS+=(-c "$DIR/import${k:+-$k}.ckpt")
+done
+
+# started: an import checkpoint exists, so the new server may be written.
+started() {
+	local k
+	for k in "${SHARDS[@]}"; do
+		[ -e "$DIR/import${k:+-$k}.ckpt" ] && return 0
+	done
+	return 1
+}
+
+# shards FUNC: FUNC K for every shard K at once; FAILED lists those that
+# failed, each waited for by its own pid.
+shards() {
+	local k pids=()
+	FAILED=()
+	for k in "${SHARDS[@]}"; do
+		"$1" "$k" &
+		pids[k]=$!
+	done
+	for k in "${SHARDS[@]}"; do
+		wait "${pids[k]}" || FAILED+=("$k")
+	done
+	[ ${#FAILED[@]} = 0 ]
+}
 
 # ------------------------------------------------------------ logging --
 
@@ -192,7 +244,7 @@ if [ -n "$gone" ]; then
 	echo "migrate.sh: $DIR: a GO is recorded, this migration is over:" >&2
 	echo "  $gone" >&2
 	echo "to check the new database, validate only (a report, never a rollback):" >&2
-	echo "  cdb-validate --new-url $NEW ${NEW_AT[*]} --expected $DIR/expected.ndjson -s $SCHEMA --report-md FILE" >&2
+	echo "  cdb-validate --new-url $NEW ${NEW_AT[*]} --expected ${EXPECTED[*]} -s $SCHEMA --report-md FILE" >&2
 	echo "to migrate again, start a new migration with another --log-dir" >&2
 	exit 2
 fi
@@ -203,11 +255,14 @@ fi
 conf=$(printf 'old %s %s/%s\nnew %s %s/%s\nschema %s\n' \
 	"$OLD" "$OLD_TENANT" "$OLD_DATABASE" "$NEW" "$TENANT" "$DATABASE" \
 	"$(cksum <"$SCHEMA")")
+[ "$P" -gt 1 ] && conf+=$'\n'"shards $P"
 if [ -e "$DIR/migration.conf" ] && [ "$conf" != "$(cat "$DIR/migration.conf")" ]; then
 	differs=$(diff <(cat "$DIR/migration.conf") <(printf '%s\n' "$conf") |
 		sed -n 's/^> \([a-z]*\) .*/\1/p' | sed 's/^old$/the old server or database/;
-			s/^new$/the new server or database/; s/^schema$/the schema/' | paste -sd, | sed 's/,/, /g' || true)
-	if [ -e "$DIR/before.tar.gz" ] || [ -e "$DIR/import.ckpt" ]; then
+			s/^new$/the new server or database/; s/^schema$/the schema/;
+			s/^shards$/number of shards (-P)/' | paste -sd, | sed 's/,/, /g' || true)
+	if [ -e "$DIR/before.tar.gz" ] || [ -e "$DIR/import.ckpt" ] ||
+		compgen -G "$DIR/import-[0-9]*.ckpt" >/dev/null; then
 		echo "migrate.sh: $DIR holds another migration, already under way; changed: $differs" >&2
 		echo "use another --log-dir to start a new one" >&2
 		exit 2
@@ -216,7 +271,12 @@ if [ -e "$DIR/migration.conf" ] && [ "$conf" != "$(cat "$DIR/migration.conf")" ]
 	case $differs in
 	*"old server"*) rm -f "$DIR/old.ndjson" "$DIR/old.ndjson.partial" "$DIR/export.ckpt" ;;
 	esac
-	rm -f "$DIR/expected.ndjson" "$DIR/rejects.ndjson" "$DIR/old-backup.tar.gz"
+	case $differs in
+	*"old server"* | *shards*)
+		rm -f "$DIR"/old-[0-9]*.ndjson "$DIR"/old-[0-9]*.ndjson.partial "$DIR"/export-[0-9]*.ckpt ;;
+	esac
+	rm -f "$DIR/expected.ndjson" "$DIR/rejects.ndjson" "$DIR/old-backup.tar.gz" \
+		"$DIR"/expected-[0-9]*.ndjson "$DIR"/rejects-[0-9]*.ndjson
 fi
 printf '%s\n' "$conf" >"$DIR/migration.conf"
 
@@ -232,7 +292,7 @@ nogo() {
 # collection is in the way: a stream with every collection and no record
 # (a where filter no record matches) through the real pipe, checked by
 # cdb-import --dry-run.  Seconds, before hours of export.
-if [ ! -e "$DIR/import.ckpt" ]; then
+if ! started; then
 	dbopt=()
 	[ "$CREATE_DB" = 1 ] && dbopt=(--create-database)
 	run preflight cdb-export -q -u "$OLD" "${OLD_AT[@]}" "${AUTH[@]}" \
@@ -250,35 +310,51 @@ if [ ! -e "$DIR/import.ckpt" ]; then
 		}
 fi
 
-# The export, to a file, resumable; old.ndjson appears only when complete.
-if [ ! -e "$DIR/old.ndjson" ]; then
-	run export cdb-export -u "$OLD" "${OLD_AT[@]}" "${AUTH[@]}" \
-		--embeddings base64 -o "$DIR/old.ndjson.partial" -c "$DIR/export.ckpt" ||
-		nogo "the export failed (rerun to resume it)"
-	mv "$DIR/old.ndjson.partial" "$DIR/old.ndjson"
-fi
-
-# Transformed once: the stream that is imported is the one validated
-# against.  Records the schema rejects are listed in rejects.ndjson; any
-# makes a NO-GO, since they would not be migrated.
-if [ ! -e "$DIR/expected.ndjson" ]; then
-	rm -f "$DIR/rejects.ndjson"
-	run preflight cdb-transform -s "$SCHEMA" --rejects "$DIR/rejects.ndjson" \
-		"$DIR/old.ndjson" >"$DIR/expected.ndjson.partial" ||
-		nogo "the schema rejects records (listed in $DIR/rejects.ndjson)"
-	mv "$DIR/expected.ndjson.partial" "$DIR/expected.ndjson"
+# prepare K: the export of shard K (of everything when K is empty), to a
+# file, resumable; old.ndjson appears only when complete.  Then transformed
+# once: the stream that is imported is the one validated against.
+# Records the schema rejects are listed in rejects.ndjson; any makes a
+# NO-GO, since they would not be migrated.  Returns 1 when the export
+# failed, 2 when the schema rejects records.
+prepare() {
+	local s=${1:+-$1} step=preflight shard=()
+	[ -n "$1" ] && step=export$s shard=(--shard "$1/$P")
+	if [ ! -e "$DIR/old$s.ndjson" ]; then
+		run export$s cdb-export -u "$OLD" "${OLD_AT[@]}" "${AUTH[@]}" "${shard[@]}" \
+			--embeddings base64 -o "$DIR/old$s.ndjson.partial" -c "$DIR/export$s.ckpt" ||
+			return 1
+		mv "$DIR/old$s.ndjson.partial" "$DIR/old$s.ndjson"
+	fi
+	if [ ! -e "$DIR/expected$s.ndjson" ]; then
+		rm -f "$DIR/rejects$s.ndjson"
+		run $step cdb-transform -s "$SCHEMA" --rejects "$DIR/rejects$s.ndjson" \
+			"$DIR/old$s.ndjson" >"$DIR/expected$s.ndjson.partial" || return 2
+		mv "$DIR/expected$s.ndjson.partial" "$DIR/expected$s.ndjson"
+	fi
+}
+if [ "$P" = 1 ]; then
+	st=0
+	prepare '' || st=$?
+	[ $st = 1 ] && nogo "the export failed (rerun to resume it)"
+	[ $st = 2 ] && nogo "the schema rejects records (listed in $DIR/rejects.ndjson)"
+else
+	say preflight "exporting and transforming $P shards at once: $DIR/export-K.log"
+	shards prepare ||
+		nogo "shard(s) ${FAILED[*]} of $P: the export failed or the schema rejects records (see $DIR/export-K.log, $DIR/rejects-K.ndjson; rerun to resume them)"
 fi
 dbopt=()
 [ "$CREATE_DB" = 1 ] && dbopt=(--create-database)
-run preflight cdb-import --dry-run "${dbopt[@]}" -c "$DIR/import.ckpt" -u "$NEW" "${NEW_AT[@]}" \
-	"${AUTH[@]}" "$DIR/expected.ndjson" ||
-	nogo "the transformed stream does not fit the new server"
+for k in "${SHARDS[@]}"; do
+	run preflight cdb-import --dry-run "${dbopt[@]}" -c "$DIR/import${k:+-$k}.ckpt" -u "$NEW" \
+		"${NEW_AT[@]}" "${AUTH[@]}" "$DIR/expected${k:+-$k}.ndjson" ||
+		nogo "the transformed stream${k:+ of shard $k/$P} does not fit the new server"
+done
 
 # Room for the backup, the snapshot, and the archive of the failed state
 # that a rollback writes: each at most about the size of the exported
 # stream (all compressed; a target that already holds much more needs
 # more).
-need=$(($(stat -c %s "$DIR/old.ndjson") / 1024 * (2 + BACKUP_OLD)))
+need=$(($(stat -c %s "${OLDS[@]}" | awk '{ n += $1 } END { print n }') / 1024 * (2 + BACKUP_OLD)))
 free=$(df -Pk "$DIR" | awk 'NR == 2 { print $4 }')
 say preflight "disk: ${free} KiB free in $DIR, ${need} KiB wanted"
 [ "$free" -ge "$need" ] || nogo "not enough free disk in $DIR"
@@ -292,12 +368,15 @@ fi
 # restore WHY: the NO-GO after something was written: the new database
 # back to its snapshot, verified; exits 4, or 5 when it did not complete.
 restore() {
-	local report=()
+	local report=() c=() k
+	for k in "${SHARDS[@]}"; do
+		[ -e "$DIR/import${k:+-$k}.ckpt" ] && c+=(-c "$DIR/import${k:+-$k}.ckpt")
+	done
 	[ -e "$DIR/validation_report.json" ] && [ "$1" = "validation FAILED" ] &&
 		report=(-r "$DIR/validation_report.json")
 	say rollback "==> NO-GO: $1; rolling back the new database to $DIR/before.tar.gz"
 	if run rollback cdb-rollback restore -f -u "$NEW" "${AUTH[@]}" \
-		"${report[@]}" -c "$DIR/import.ckpt" \
+		"${report[@]}" "${c[@]}" \
 		-w "$DIR/rollback.work" -a "$DIR" \
 		--report-md "$DIR/rollback_report.md" \
 		--report-json "$DIR/rollback_report.json" "$DIR/before.tar.gz"; then
@@ -334,7 +413,7 @@ fi
 # its final name, and the same command resumes it.
 if [ ! -e "$DIR/before.tar.gz" ]; then
 	if [ "$CREATE_DB" = 1 ]; then
-		head -n 1 "$DIR/expected.ndjson" |
+		head -n 1 "${EXPECTED[0]}" |
 			run snapshot cdb-import -q --allow-partial --create-database \
 				-u "$NEW" "${NEW_AT[@]}" "${AUTH[@]}" || {
 			say snapshot "the target database could not be created; rerun to retry"
@@ -353,25 +432,42 @@ fi
 
 # ---------------------------------------------------------- 3. import --
 
-say import "==> 3. migration: cdb-import $DIR/expected.ndjson, checkpoint $DIR/import.ckpt"
-run import cdb-import -c "$DIR/import.ckpt" -u "$NEW" "${NEW_AT[@]}" "${AUTH[@]}" \
-	"${IMPORT_OPTS[@]}" "$DIR/expected.ndjson" || {
+# import K: shard K's import (everything when K is empty), resuming from
+# its checkpoint; a finished one says so and writes nothing.
+import_shard() {
+	local s=${1:+-$1}
+	run import$s cdb-import -c "$DIR/import$s.ckpt" -u "$NEW" "${NEW_AT[@]}" "${AUTH[@]}" \
+		"${IMPORT_OPTS[@]}" "$DIR/expected$s.ndjson"
+}
+if [ "$P" = 1 ]; then
+	say import "==> 3. migration: cdb-import $DIR/expected.ndjson, checkpoint $DIR/import.ckpt"
+	import_shard '' || FAILED=(1)
+else
+	say import "==> 3. migration: $P shards at once: cdb-import $DIR/expected-K.ndjson, checkpoint $DIR/import-K.ckpt, log $DIR/import-K.log"
+	shards import_shard || say import "shard(s) ${FAILED[*]} of $P failed (see $DIR/import-K.log); the others finished"
+fi
+if [ ${#FAILED[@]} != 0 ]; then
 	if [ "$ROLLBACK_ON_ERROR" = 1 ]; then
 		restore "the import failed (--rollback-on-error)"
 	fi
 	say import "the migration stopped; rerun the same command to resume it (the new server is left as it is), or roll back with:"
-	say import "  cdb-rollback restore -f -u $NEW -c $DIR/import.ckpt -a $DIR $DIR/before.tar.gz"
+	say import "  cdb-rollback restore -f -u $NEW ${CKPTS[*]} -a $DIR $DIR/before.tar.gz"
 	exit 1
-}
+fi
 
 # -------------------------------------------------------- 4. validate --
 
 # Against the frozen export: the new database must hold what was
 # imported.  The old server is the search reference, and is asked what
 # changed since the export (a WARNING of its own, never a rollback).
-say validate "==> 4. validation against $DIR/expected.ndjson"
+say validate "==> 4. validation against ${EXPECTED[*]}"
 src=(--old-url "$OLD" ${OLD_TENANT:+--old-tenant "$OLD_TENANT"}
-	${OLD_DATABASE:+--old-database "$OLD_DATABASE"} --source-export "$DIR/old.ndjson")
+	${OLD_DATABASE:+--old-database "$OLD_DATABASE"})
+if [ "$P" = 1 ]; then
+	src+=(--source-export "$DIR/old.ndjson")
+else
+	say validate "-P $P: no source-drift check (it reads the export as one file)"
+fi
 if ! cdb-export -q -u "$OLD" "${OLD_AT[@]}" "${AUTH[@]}" \
 	--where '{"cdb_preflight_matches_nothing": "x"}' >/dev/null 2>&1; then
 	say validate "the old server does not answer: validating against the export alone, without the search reference and the source-drift check"
@@ -379,7 +475,7 @@ if ! cdb-export -q -u "$OLD" "${OLD_AT[@]}" "${AUTH[@]}" \
 fi
 st=0
 run validate cdb-validate --new-url "$NEW" "${NEW_AT[@]}" "${AUTH[@]}" \
-	--expected "$DIR/expected.ndjson" -s "$SCHEMA" "${src[@]}" "${VALIDATE_OPTS[@]}" \
+	--expected "${EXPECTED[@]}" -s "$SCHEMA" "${src[@]}" "${VALIDATE_OPTS[@]}" \
 	--report-md "$DIR/validation_report.md" \
 	--report-json "$DIR/validation_report.json" || st=$?
 
@@ -416,7 +512,7 @@ case $st in
 3)
 	say review "==> 5. REVIEW: validation WARNING; nothing switched, nothing undone"
 	say review "read $DIR/validation_report.md, then either cut over to $NEW, or roll back:"
-	say review "  cdb-rollback restore -f -c $DIR/import.ckpt -a $DIR -u $NEW $DIR/before.tar.gz"
+	say review "  cdb-rollback restore -f ${CKPTS[*]} -a $DIR -u $NEW $DIR/before.tar.gz"
 	journal "WARNING, stopped for review"
 	exit 3
 	;;

@@ -582,7 +582,7 @@ open_target(struct imp *m, const cdb_item *it, struct target *t,
 		 * tell from its own, land in the same collection meanwhile.
 		 */
 		if (m->caps.arrays && !m->o->no_altered_check &&
-		    m->shard.n == 0 &&
+		    m->shard.n <= 1 &&
 		    (t->arrays = cdb_hmap_new()) == NULL)
 			return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
 		have = cdb_chroma_create(m->c, t->name,

@@ -105,6 +105,28 @@ merge_patch(json_t *target, const json_t *patch)
 	return target;
 }
 
+/*
+ * Whether target t is exactly source collection name, all of it: its one
+ * route, without a condition, and the source's one route.  Then the
+ * source's count still holds (a shard's importer checks the records the
+ * other shards may have written against it).
+ */
+static int
+whole_copy(const cdb_schema *s, int t, const char *name)
+{
+	size_t i, to_t = 0, from = 0, whole = 0;
+
+	for (i = 0; i < s->nroutes; i++) {
+		const struct route *r = &s->routes[i];
+		int same = name != NULL && strcmp(r->source, name) == 0;
+
+		to_t += r->target == t;
+		from += same;
+		whole += same && r->target == t && r->where == NULL;
+	}
+	return name != NULL && to_t == 1 && from == 1 && whole == 1;
+}
+
 json_t *
 cdb_schema_collection_line(const cdb_schema *s, int t, const json_t *src)
 {
@@ -127,7 +149,8 @@ cdb_schema_collection_line(const cdb_schema *s, int t, const json_t *src)
 	}
 	json_object_set_new(line, "metadata", m ? m : json_null());
 	json_object_set_new(line, "configuration", c ? c : json_null());
-	json_object_set_new(line, "count", json_null());
+	if (!whole_copy(s, t, json_string_value(json_object_get(src, "name"))))
+		json_object_set_new(line, "count", json_null());
 	/* The server's index schema names the old keys: not the target's. */
 	json_object_set_new(line, "schema", json_null());
 	return line;

@@ -465,6 +465,37 @@ START_TEST(test_collection_line)
 }
 END_TEST
 
+/* The source's count stays only where the target is all of it alone. */
+START_TEST(test_collection_line_count)
+{
+	cdb_schema *s = parse(
+	    "{\"collections\":{\"docs\":{\"from\":\"old\"},"
+	    "\"both\":{\"from\":[\"a\",\"b\"]},"
+	    "\"part\":{\"from\":[{\"collection\":\"c\",\"where\":"
+	    "{\"kind\":\"x\"}}]}},\"fields\":{\"kind\":{\"type\":"
+	    "\"string\"}}}");
+	const char *names[] = {"old", "a", "c"};
+	json_t *src, *line;
+	int t;
+
+	for (t = 0; t < 3; t++) {
+		src = json_pack("{s:s,s:s,s:i}", "kind", "collection", "name",
+		    names[t], "count", 7);
+		line = cdb_schema_collection_line(s, t, src);
+		ck_assert_ptr_nonnull(line);
+		if (t == 0)
+			ck_assert_int_eq(
+			    json_integer_value(json_object_get(line, "count")),
+			    7);
+		else
+			ck_assert(json_is_null(json_object_get(line, "count")));
+		json_decref(line);
+		json_decref(src);
+	}
+	cdb_schema_free(s);
+}
+END_TEST
+
 START_TEST(test_sources_defaults_templates)
 {
 	cdb_schema *s = parse(
@@ -781,6 +812,7 @@ schema_suite(void)
 	tcase_add_test(tc, test_load_file_errors);
 	tcase_add_test(tc, test_routing);
 	tcase_add_test(tc, test_collection_line);
+	tcase_add_test(tc, test_collection_line_count);
 	tcase_add_test(tc, test_sources_defaults_templates);
 	tcase_add_test(tc, test_dropped_and_missing_template);
 	tcase_add_test(tc, test_check_value);
