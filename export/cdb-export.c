@@ -32,7 +32,8 @@ usage(int status)
 	    "       cdb-export [-q] [-o file] [--copy] [--database name] "
 	    "[--embeddings float|base64|none]\n"
 	    "                  [--tenant name] --from-dir dir | --from-archive "
-	    "backup [collection ...]\n");
+	    "backup [collection ...]\n"
+	    "       cdb-export -h | --version\n");
 	exit(status);
 }
 
@@ -82,14 +83,6 @@ parse_form(const char *s)
 	errx(CDB_EXIT_USAGE, "--embeddings: expected float, base64 or none");
 }
 
-/* cdb-... --version: the program and the suite's version. */
-static int
-version(const char *prog)
-{
-	printf("%s %s\n", prog, CDB_VERSION);
-	return cdb_cli_flush(stdout) == 0 ? CDB_EXIT_OK : CDB_EXIT_FAIL;
-}
-
 /* --from-dir, --from-archive: the stream read from Chroma's own files. */
 static int
 offline(const char *dir, const char *archive, int copy, const char *tenant,
@@ -132,7 +125,7 @@ main(int argc, char *argv[])
 {
 	enum { OPT_TENANT = 256, OPT_DB, OPT_WHERE, OPT_WHERE_DOC, OPT_EMB,
 		OPT_INSECURE, OPT_AUTH, OPT_SHARD, OPT_FROM_DIR, OPT_FROM_ARCHIVE,
-		OPT_COPY };
+		OPT_COPY, OPT_VERSION };
 	static const struct option longopts[] = {
 		{"url", required_argument, NULL, 'u'},
 		{"tenant", required_argument, NULL, OPT_TENANT},
@@ -152,6 +145,7 @@ main(int argc, char *argv[])
 		{"from-archive", required_argument, NULL, OPT_FROM_ARCHIVE},
 		{"copy", no_argument, NULL, OPT_COPY},
 		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, OPT_VERSION},
 		{NULL, 0, NULL, 0},
 	};
 	const char *url = cdb_cli_default_url(), *tenant = "default_tenant";
@@ -169,8 +163,6 @@ main(int argc, char *argv[])
 	/* Before anything opens a descriptor: see cdb_cli_std_fds. */
 	if (cdb_cli_std_fds() == -1)
 		err(CDB_EXIT_FAIL, "/dev/null");
-	if (argc == 2 && strcmp(argv[1], "--version") == 0)
-		return version("cdb-export");
 	memset(&o, 0, sizeof(o));
 	o.form = CDB_EMB_FLOAT;
 	o.tool = "cdb-export " CDB_VERSION;
@@ -213,6 +205,10 @@ main(int argc, char *argv[])
 		case OPT_FROM_ARCHIVE: from_archive = optarg; break;
 		case OPT_COPY: copy = 1; break;
 		case 'h': usage(CDB_EXIT_OK); break;
+		case OPT_VERSION:
+			return cdb_cli_version(stdout, "cdb-export") == 0
+			           ? CDB_EXIT_OK
+			           : CDB_EXIT_FAIL;
 		default: usage(CDB_EXIT_USAGE);
 		}
 	}

@@ -25,7 +25,8 @@ usage(int status)
 	    "                  [--create-database] [--database name] "
 	    "[--dry-run] [--insecure]\n"
 	    "                  [--limits chroma-cloud|file] [--max-request-bytes n]\n"
-	    "                  [--mode add|upsert] [--tenant name] [file]\n");
+	    "                  [--mode add|upsert] [--tenant name] [file]\n"
+	    "       cdb-import -h | --version\n");
 	exit(status);
 }
 
@@ -82,14 +83,6 @@ report(const cdb_import_opts *o, const cdb_import_stats *st)
 		    st->skipped, st->skipped == 1 ? " was" : "s were");
 }
 
-/* cdb-... --version: the program and the suite's version. */
-static int
-version(const char *prog)
-{
-	printf("%s %s\n", prog, CDB_VERSION);
-	return cdb_cli_flush(stdout) == 0 ? CDB_EXIT_OK : CDB_EXIT_FAIL;
-}
-
 int
 main(int argc, char *argv[])
 {
@@ -114,6 +107,7 @@ main(int argc, char *argv[])
 		{"auth-header", required_argument, NULL, OPT_AUTH},
 		{"limits", required_argument, NULL, OPT_LIMITS},
 		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, OPT_VERSION},
 		{NULL, 0, NULL, 0},
 	};
 	cdb_import_opts o;
@@ -127,8 +121,6 @@ main(int argc, char *argv[])
 	/* Before anything opens a descriptor: see cdb_cli_std_fds. */
 	if (cdb_cli_std_fds() == -1)
 		err(CDB_EXIT_FAIL, "/dev/null");
-	if (argc == 2 && strcmp(argv[1], "--version") == 0)
-		return version("cdb-import");
 	memset(&o, 0, sizeof(o));
 	o.url = cdb_cli_default_url();
 	o.tenant = "default_tenant";
@@ -170,6 +162,10 @@ main(int argc, char *argv[])
 			o.broken = on_broken;
 			break;
 		case 'h': usage(CDB_EXIT_OK); break;
+		case OPT_VERSION:
+			return cdb_cli_version(stdout, "cdb-import") == 0
+			           ? CDB_EXIT_OK
+			           : CDB_EXIT_FAIL;
 		default: usage(CDB_EXIT_USAGE);
 		}
 	}

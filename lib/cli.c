@@ -62,6 +62,13 @@ cdb_cli_flush(FILE *f)
 	return 0;
 }
 
+int
+cdb_cli_version(FILE *f, const char *prog)
+{
+	fprintf(f, "%s %s\n", prog, CDB_VERSION);
+	return cdb_cli_flush(f);
+}
+
 double
 cdb_cli_elapsed(const struct timespec *t0)
 {

@@ -1,7 +1,7 @@
 /*
  * cli.h - small pieces every cdb program's main shares: defaults from the
  * environment, number parsing and the final flush of standard output.
- * Nothing here prints: the mains decide what to say.
+ * Nothing here prints a diagnostic: the mains decide what to say.
  */
 #ifndef CDB_CLI_H
 #define CDB_CLI_H
@@ -54,6 +54,12 @@ int cdb_cli_flush(FILE *f);
  * input and one for output, as a program has one of each).
  */
 void cdb_cli_bigbuf(FILE *f, int output);
+
+/*
+ * --version: write "prog version" to f and flush it.  0, or the errno as
+ * cdb_cli_flush returns it.
+ */
+int cdb_cli_version(FILE *f, const char *prog);
 
 /* Seconds since t0 (CLOCK_MONOTONIC). */
 double cdb_cli_elapsed(const struct timespec *t0);

@@ -9,8 +9,10 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "digest.h"
 #include "json.h"
 #include "ndjson.h"
@@ -193,7 +195,9 @@ fail_archive(struct rd *r, cdb_error *e)
 
 /*
  * Only tar, and only decompressors built into libarchive: it would
- * otherwise run external programs on a file that may be hostile.
+ * otherwise run external programs on a file that may be hostile.  The tar
+ * reader goes on after the end blocks, to the end of the decompressed
+ * data, so that anything appended there is seen (end_of_file).
  */
 static int
 rd_open(struct rd *r, cdb_error *e)
@@ -207,11 +211,35 @@ rd_open(struct rd *r, cdb_error *e)
 		archive_read_support_filter_zstd(r->a);
 	if (archive_liblzma_version() != NULL)
 		archive_read_support_filter_xz(r->a);
-	if (archive_read_open_filename(r->a, r->path, IOBUF) != ARCHIVE_OK) {
+	if (archive_read_set_format_option(r->a, "tar",
+	        "read_concatenated_archives", "1") != ARCHIVE_OK ||
+	    archive_read_open_filename(r->a, r->path, IOBUF) != ARCHIVE_OK) {
 		const char *s = archive_error_string(r->a);
 		return cdb_error_set(
 		    e, CDB_ERR_INPUT, "%s: %s", r->path, s ? s : "cannot open");
 	}
+	return 0;
+}
+
+/*
+ * The tar reader has read to the end of the decompressed data: nothing
+ * may follow the compressed data in the file either.  A verified snapshot
+ * vouches for every byte of its file.
+ */
+static int
+end_of_file(struct rd *r, cdb_error *e)
+{
+	struct stat sb;
+	long long left;
+
+	if (stat(r->path, &sb) == -1)
+		return cdb_error_set(
+		    e, CDB_ERR_SYS, "%s: %s", r->path, strerror(errno));
+	left = (long long)sb.st_size - archive_filter_bytes(r->a, -1);
+	if (S_ISREG(sb.st_mode) && left != 0)
+		return cdb_error_set(e, CDB_ERR_INPUT,
+		    "%s: %lld byte%s after the end of the compressed data",
+		    r->path, left, cdb_cli_s(left));
 	return 0;
 }
 
@@ -481,6 +509,18 @@ on_member(
 	return rc == -1 ? -1 : check_digest(r, name, entry, &f, e);
 }
 
+static int check_all(struct rd *, cdb_error *);
+
+/* Whether the members read so far make a whole snapshot. */
+static int
+complete(struct rd *r)
+{
+	cdb_error scratch;
+
+	cdb_error_clear(&scratch);
+	return r->found != NULL && check_all(r, &scratch) == 0;
+}
+
 static int
 next_entry(struct rd *r, cdb_error *e)
 {
@@ -491,6 +531,12 @@ next_entry(struct rd *r, cdb_error *e)
 	rc = archive_read_next_header(r->a, &en);
 	if (rc == ARCHIVE_EOF)
 		return 0;
+	if (rc != ARCHIVE_OK && complete(r)) {
+		const char *s = archive_error_string(r->a);
+		return cdb_error_set(e, CDB_ERR_INPUT,
+		    "%s: data after the end of the snapshot: %s", r->path,
+		    s ? s : "unknown error");
+	}
 	if (rc != ARCHIVE_OK)
 		return fail_archive(r, e);
 	if ((name = archive_entry_pathname(en)) == NULL)
@@ -562,6 +608,8 @@ cdb_snapshot_read(const char *path, const json_t *manifest,
 			;
 		if (rc == 0)
 			rc = check_all(&r, e);
+		if (rc == 0)
+			rc = end_of_file(&r, e);
 	}
 	archive_read_free(r.a);
 	json_decref(r.seen);

@@ -165,10 +165,10 @@ finish(cdb_snapshot_writer *w, cdb_chroma *c, const cdb_snapshot_opts *o,
 }
 
 static int
-run(cdb_snapshot_writer *w, cdb_chroma *c, const cdb_snapshot_opts *o,
-    cdb_snapshot_stats *st, cdb_error *e)
+run(cdb_snapshot_writer *w, cdb_chroma *c, const json_t *colls,
+    const cdb_snapshot_opts *o, cdb_snapshot_stats *st, cdb_error *e)
 {
-	json_t *colls, *coll, *done;
+	json_t *coll, *done;
 	const char *name;
 	size_t i;
 	int rc = 0;
@@ -176,10 +176,6 @@ run(cdb_snapshot_writer *w, cdb_chroma *c, const cdb_snapshot_opts *o,
 	/* Finished by an earlier run that was interrupted. */
 	if ((done = json_deep_copy(cdb_snapshot_writer_done(w))) == NULL)
 		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
-	if ((colls = pick(c, o, e)) == NULL) {
-		json_decref(done);
-		return -1;
-	}
 	json_array_foreach (colls, i, coll) {
 		name = json_string_value(json_object_get(coll, "name"));
 		if (name == NULL) {
@@ -192,7 +188,6 @@ run(cdb_snapshot_writer *w, cdb_chroma *c, const cdb_snapshot_opts *o,
 		if ((rc = take_one(w, c, coll, o, st, e)) == -1)
 			break;
 	}
-	json_decref(colls);
 	json_decref(done);
 	return rc == -1 ? -1 : finish(w, c, o, st, e);
 }
@@ -202,19 +197,27 @@ cdb_snapshot_take(cdb_chroma *c, const cdb_snapshot_opts *o,
     cdb_snapshot_stats *st, cdb_error *e)
 {
 	cdb_snapshot_writer *w;
-	json_t *id;
+	json_t *id, *colls;
 	int rc;
 
 	memset(st, 0, sizeof(*st));
-	if ((id = identity(c, o)) == NULL)
+	/* A missing database or collection: nothing is written. */
+	if ((colls = pick(c, o, e)) == NULL)
+		return -1;
+	if ((id = identity(c, o)) == NULL) {
+		json_decref(colls);
 		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+	}
 	w = cdb_snapshot_writer_new(
 	    o->output, o->comp, o->level, o->force, id, e);
 	json_decref(id);
-	if (w == NULL)
+	if (w == NULL) {
+		json_decref(colls);
 		return -1;
+	}
 	st->resumed = cdb_snapshot_writer_resumed(w);
-	rc = run(w, c, o, st, e);
+	rc = run(w, c, colls, o, st, e);
 	cdb_snapshot_writer_free(w);
+	json_decref(colls);
 	return rc;
 }

@@ -50,7 +50,8 @@ usage(int status)
 	    "                            [--database name] [--insecure] "
 	    "[--report-json file]\n"
 	    "                            [--report-md file] [--tenant name] "
-	    "snapshot\n");
+	    "snapshot\n"
+	    "       cdb-rollback -h | --version\n");
 	exit(status);
 }
 
@@ -113,6 +114,7 @@ struct server {
 };
 
 enum {
+	OPT_VERSION = 255,
 	OPT_TENANT = 256,
 	OPT_DB,
 	OPT_AUTH,
@@ -857,20 +859,34 @@ main(int argc, char *argv[])
 	    {"restore", cmd_restore},
 	    {"prune", cmd_prune},
 	};
+	static const struct option longopts[] = {
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, OPT_VERSION},
+	    {NULL, 0, NULL, 0},
+	};
 	size_t i;
+	int ch;
 
 	/* Before anything opens a descriptor: see cdb_cli_std_fds. */
 	if (cdb_cli_std_fds() == -1)
 		err(CDB_EXIT_FAIL, "/dev/null");
+	/* "+": the options before the command; it parses its own. */
+	while ((ch = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'h': usage(CDB_EXIT_OK); break;
+		case OPT_VERSION:
+			return cdb_cli_version(stdout, "cdb-rollback") == 0
+			           ? CDB_EXIT_OK
+			           : CDB_EXIT_FAIL;
+		default: usage(CDB_EXIT_USAGE);
+		}
+	}
+	argc -= optind - 1;
+	argv += optind - 1;
+	/* glibc starts afresh, forgetting the "+", only from 0. */
+	optind = 0;
 	if (argc < 2)
 		usage(CDB_EXIT_USAGE);
-	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)
-		usage(CDB_EXIT_OK);
-	if (strcmp(argv[1], "--version") == 0) {
-		printf("cdb-rollback %s\n", CDB_VERSION);
-		flush_stdout();
-		return CDB_EXIT_OK;
-	}
 	signal(SIGPIPE, SIG_IGN);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)

@@ -23,7 +23,8 @@ usage(int status)
 	fprintf(status ? stderr : stdout,
 	    "usage: cdb-transform [-nqv] -s schema [--check] "
 	    "[--max-rejects n] [--no-id-check]\n"
-	    "                     [--rejects file] [file]\n");
+	    "                     [--rejects file] [file]\n"
+	    "       cdb-transform -h | --version\n");
 	exit(status);
 }
 
@@ -154,18 +155,10 @@ run(cdb_transform_opts *o, const char *file, const char *rpath, int quiet,
 	return rc;
 }
 
-/* cdb-... --version: the program and the suite's version. */
-static int
-version(const char *prog)
-{
-	printf("%s %s\n", prog, CDB_VERSION);
-	return cdb_cli_flush(stdout) == 0 ? CDB_EXIT_OK : CDB_EXIT_FAIL;
-}
-
 int
 main(int argc, char *argv[])
 {
-	enum { OPT_CHECK = 256, OPT_REJECTS, OPT_MAX, OPT_NOID };
+	enum { OPT_CHECK = 256, OPT_REJECTS, OPT_MAX, OPT_NOID, OPT_VERSION };
 	static const struct option longopts[] = {
 	    {"schema", required_argument, NULL, 's'},
 	    {"check", no_argument, NULL, OPT_CHECK},
@@ -176,6 +169,7 @@ main(int argc, char *argv[])
 	    {"quiet", no_argument, NULL, 'q'},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, OPT_VERSION},
 	    {NULL, 0, NULL, 0},
 	};
 	const char *schema_path = NULL, *rpath = NULL, *file = NULL;
@@ -187,8 +181,6 @@ main(int argc, char *argv[])
 	/* Before anything opens a descriptor: see cdb_cli_std_fds. */
 	if (cdb_cli_std_fds() == -1)
 		err(CDB_EXIT_FAIL, "/dev/null");
-	if (argc == 2 && strcmp(argv[1], "--version") == 0)
-		return version("cdb-transform");
 	memset(&o, 0, sizeof(o));
 	while ((ch = getopt_long(argc, argv, "hnqs:v", longopts, NULL)) != -1) {
 		switch (ch) {
@@ -219,6 +211,10 @@ main(int argc, char *argv[])
 		case 'v':
 			verbose = 1;
 			break;
+		case OPT_VERSION:
+			return cdb_cli_version(stdout, "cdb-transform") == 0
+			           ? CDB_EXIT_OK
+			           : CDB_EXIT_FAIL;
 		case 'h':
 			usage(CDB_EXIT_OK);
 			break;

@@ -40,7 +40,8 @@ usage(int status)
 	    "[--sample n] [--seed n]\n"
 	    "                    [--source-export file] [--tenant name] "
 	    "[--top-k k]\n"
-	    "                    [--warn-divergence pct]\n");
+	    "                    [--warn-divergence pct]\n"
+	    "       cdb-validate -h | --version\n");
 	exit(status);
 }
 
@@ -177,7 +178,8 @@ enum {
 	OPT_ODB,
 	OPT_AUTH,
 	OPT_INSECURE,
-	OPT_SOURCE
+	OPT_SOURCE,
+	OPT_VERSION
 };
 
 static const struct option longopts[] = {
@@ -205,6 +207,7 @@ static const struct option longopts[] = {
     {"source-export", required_argument, NULL, OPT_SOURCE},
     {"quiet", no_argument, NULL, 'q'},
     {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0},
 };
 
@@ -239,6 +242,9 @@ option(struct args *a, int ch)
 	case OPT_SOURCE: a->drift.source_export = optarg; break;
 	case 'q': a->quiet = 1; break;
 	case 'h': usage(EXIT_PASSED); break;
+	case OPT_VERSION:
+		exit(cdb_cli_version(stdout, "cdb-validate") == 0 ? EXIT_PASSED
+		                                                   : EXIT_CANNOT);
 	default: return -1;
 	}
 	return 0;
@@ -336,10 +342,6 @@ main(int argc, char *argv[])
 	/* Before anything opens a descriptor: see cdb_cli_std_fds. */
 	if (cdb_cli_std_fds() == -1)
 		err(CDB_EXIT_FAIL, "/dev/null");
-	if (argc == 2 && strcmp(argv[1], "--version") == 0) {
-		printf("cdb-validate %s\n", CDB_VERSION);
-		return cdb_cli_flush(stdout) == 0 ? EXIT_PASSED : EXIT_CANNOT;
-	}
 	parse_args(&a, argc, argv);
 	signal(SIGPIPE, SIG_IGN);
 	clock_gettime(CLOCK_MONOTONIC, &t0);

@@ -51,6 +51,11 @@ edited tenant '.tenant = "other"' "the manifest's tenant differs"
 # An unknown "scope" is a manifest this reader cannot vouch for: strict.
 edited scope '.scope = "evil"' 'manifest: unknown "scope"'
 
+# Bytes appended to a good snapshot: verify vouches for the whole file.
+cp good.tar.gz appended.tar.gz
+printf 'junk\n' >>appended.tar.gz
+refused appended.tar.gz "appended.tar.gz: 5 bytes after the end of the compressed data"
+
 # Lenient, as documented in cdb-snapshot(5): a tar without its end blocks
 # (everything with a meaning is there and checked), and a member whose
 # trailer line lacks its newline (complete, and its counts and digest

@@ -89,4 +89,8 @@ assert_eq fid-ip "$(cdb-rollback list --json s.tar.gz | jq -r '[.collections[].n
 	"replaced snapshot"
 # A snapshot of a collection that does not exist is a usage error.
 assert_status 2 cdb-rollback snapshot -q -u "$URL_a" -o none.tar.gz nope 2>/dev/null
-[ ! -e none.tar.gz ] || fail "a failed snapshot left a file"
+[ -z "$(ls none.tar.gz* 2>/dev/null)" ] || fail "a failed snapshot left a file"
+# So is a database that does not exist, found before anything is written.
+assert_status 2 cdb-rollback snapshot -q -u "$URL_a" --database nosuchdb -o nodb.tar.gz 2>err
+grep -qF 'has no database "nosuchdb"' err || fail "snapshot of a missing database: $(cat err)"
+[ -z "$(ls nodb.tar.gz* 2>/dev/null)" ] || fail "a snapshot of a missing database left a file"

@@ -347,6 +347,67 @@ START_TEST(test_damage)
 }
 END_TEST
 
+/* Append n bytes (data, or zeros when data is NULL) to the snapshot. */
+static void
+append(const void *data, size_t n)
+{
+	FILE *f = fopen(path, "ab");
+	size_t i;
+
+	ck_assert_ptr_nonnull(f);
+	for (i = 0; i < n; i++)
+		ck_assert_int_ne(fputc(data ? ((const char *)data)[i] : 0, f), EOF);
+	ck_assert_int_eq(fclose(f), 0);
+}
+
+/*
+ * A verified snapshot vouches for every byte of its file: data after the
+ * compressed stream, or after the tar end blocks inside it, is refused.
+ * Zero blocks after the end blocks are tar's padding.
+ */
+START_TEST(test_appended)
+{
+	/* "this", gzipped. */
+	static const unsigned char gz[] = {0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3,
+	    0x2b, 0xc9, 0xc8, 0x2c, 6, 0, 0x27, 0x82, 0xee, 0xfe, 4, 0, 0, 0};
+	int comp;
+	cdb_error e;
+	json_t *m;
+
+	for (comp = CDB_SNAP_NONE; comp <= CDB_SNAP_XZ; comp++) {
+		if ((comp == CDB_SNAP_ZSTD && archive_libzstd_version() == NULL) ||
+		    (comp == CDB_SNAP_XZ && archive_liblzma_version() == NULL))
+			continue;
+		make_snapshot(comp);
+		append("junk\n", 5);
+		/* zstd and xz read the junk as a damaged frame. */
+		expect_refused(1, comp == CDB_SNAP_NONE
+		                      ? "data after the end of the snapshot"
+		                  : comp == CDB_SNAP_GZIP
+		                      ? "5 bytes after the end of the compressed data"
+		                      : "damaged or truncated archive");
+		unlink(path);
+		/* Uncompressed, a zero block is padding; compressed, a byte. */
+		make_snapshot(comp);
+		append(NULL, comp == CDB_SNAP_NONE ? 512 : 1);
+		if (comp == CDB_SNAP_NONE) {
+			cdb_error_clear(&e);
+			ck_assert_msg((m = cdb_snapshot_verify(path, &e)) != NULL,
+			    "%s", e.text);
+			json_decref(m);
+		} else
+			expect_refused(1, comp == CDB_SNAP_GZIP
+			                      ? "1 byte after the end of the compressed data"
+			                      : "damaged or truncated archive");
+		unlink(path);
+	}
+	/* A second gzip member decompresses as part of the stream. */
+	make_snapshot(CDB_SNAP_GZIP);
+	append(gz, sizeof(gz));
+	expect_refused(0, "data after the end of the snapshot");
+}
+END_TEST
+
 START_TEST(test_truncated_at_a_member)
 {
 	cdb_snapshot_writer *w;
@@ -657,6 +718,7 @@ snapshot_suite(void)
 	tcase_add_test(tc, test_second_pass);
 	tcase_add_test(tc, test_resume);
 	tcase_add_test(tc, test_damage);
+	tcase_add_test(tc, test_appended);
 	tcase_add_test(tc, test_truncated_at_a_member);
 	tcase_add_test(tc, test_wrong_count);
 	tcase_add_test(tc, test_crafted_good);
