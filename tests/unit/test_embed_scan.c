@@ -291,6 +291,11 @@ embed_scan_suite(void)
 	Suite *s = suite_create("embed_scan");
 	TCase *tc = tcase_create("verbatim");
 
+	/*
+	 * Tens of thousands of values each: Check's 4 s default is too short
+	 * under the sanitizers on a busy machine (a timeout failed CI once).
+	 */
+	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_scan_verbatim);
 	tcase_add_test(tc, test_quick_path_shortest);
 	tcase_add_test(tc, test_quick_path_matches_strtof);
