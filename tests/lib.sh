@@ -205,6 +205,23 @@ api() {
 	fi
 }
 
+# snapshot_refused URL BEFORE FILE WANT: cdb-rollback verify and restore
+# (into collection "mig" on URL) both refuse FILE with a message holding
+# WANT, and leave the server's collection names BEFORE, no work directory
+# and no archive in the current directory.
+snapshot_refused() {
+	local url=$1 before=$2 file=$3 want=$4
+	assert_status 1 cdb-rollback verify "$file" 2>err
+	grep -qF "$want" err || fail "verify $file: expected '$want', got: $(cat err)"
+	assert_status 1 cdb-rollback restore -u "$url" -C mig "$file" 2>err
+	grep -qF "$want" err || fail "restore $file: expected '$want', got: $(cat err)"
+	assert_eq "$before" "$(api "$url" collections | jq -r '[.[].name] | sort | join(",")')" \
+		"server changed by a refused restore of $file"
+	[ ! -e cdb-rollback.work ] || fail "$file: work directory written"
+	ls failed-* 2>/dev/null && fail "$file: archive written"
+	return 0
+}
+
 create_collection() {
 	local url=$1 name=$2 meta=${3:-null}
 	api "$url" collections "$(jq -cn --arg n "$name" --argjson m "$meta" \

@@ -23,18 +23,7 @@ cdb-rollback verify -q remade.tar.gz || fail "a remade snapshot does not verify"
 node "$REPO/tests/fixtures/bulk.mjs" "$URL_a" mig 5 4
 before=$(api "$URL_a" collections | jq -r '[.[].name] | sort | join(",")')
 
-refused() {
-	local file=$1 want=$2
-	assert_status 1 cdb-rollback verify "$file" 2>err
-	grep -qF "$want" err || fail "verify $file: expected '$want', got: $(cat err)"
-	assert_status 1 cdb-rollback restore -u "$URL_a" -C mig "$file" 2>err
-	grep -qF "$want" err || fail "restore $file: expected '$want', got: $(cat err)"
-	assert_eq "$before" "$(api "$URL_a" collections | jq -r '[.[].name] | sort | join(",")')" \
-		"server changed by a refused restore of $file"
-	[ ! -e cdb-rollback.work ] || fail "$file: work directory written"
-	ls failed-* 2>/dev/null && fail "$file: archive written"
-	return 0
-}
+refused() { snapshot_refused "$URL_a" "$before" "$@"; }
 
 echo 'evil' >"$T/x/evil.ndjson"
 # ../ path (GNU tar keeps it only with -P).

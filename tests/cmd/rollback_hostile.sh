@@ -18,18 +18,7 @@ cp -r "$T/x/collections" "$T/y/"
 node "$REPO/tests/fixtures/bulk.mjs" "$URL_a" mig 5 4
 before=$(api "$URL_a" collections | jq -r '[.[].name] | sort | join(",")')
 
-refused() {
-	local file=$1 want=$2
-	assert_status 1 cdb-rollback verify "$file" 2>err
-	grep -qF "$want" err || fail "verify $file: expected '$want', got: $(cat err)"
-	assert_status 1 cdb-rollback restore -u "$URL_a" -C mig "$file" 2>err
-	grep -qF "$want" err || fail "restore $file: expected '$want', got: $(cat err)"
-	assert_eq "$before" "$(api "$URL_a" collections | jq -r '[.[].name] | sort | join(",")')" \
-		"server changed by a refused restore of $file"
-	[ ! -e cdb-rollback.work ] || fail "$file: work directory written"
-	ls failed-* 2>/dev/null && fail "$file: archive written"
-	return 0
-}
+refused() { snapshot_refused "$URL_a" "$before" "$@"; }
 
 # A manifest edited without its members (digests intact): every field
 # restore would use is checked against the member's collection line.
