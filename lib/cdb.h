@@ -8,6 +8,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 
 enum cdb_errkind {
 	CDB_ERR_NONE = 0,
@@ -60,5 +61,17 @@ int cdb_buf_printf(cdb_buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* Forget the contents, keep the storage. */
 void cdb_buf_reset(cdb_buf *b);
+
+/* The n-byte little-endian unsigned number at p (n <= 8): the on-disk
+ * integers of Chroma's own files (hnswlib, pickle). */
+static inline uint64_t
+cdb_le(const unsigned char *p, size_t n)
+{
+	uint64_t x = 0;
+
+	while (n-- > 0)
+		x = x << 8 | p[n];
+	return x;
+}
 
 #endif

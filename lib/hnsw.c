@@ -38,16 +38,6 @@ bad(cdb_error *e, const char *path, long long off, const char *what)
 	    e, CDB_ERR_INPUT, "%s: offset %lld: %s", path, off, what);
 }
 
-static uint64_t
-le(const unsigned char *p, size_t n)
-{
-	uint64_t x = 0;
-
-	while (n-- > 0)
-		x = x << 8 | p[n];
-	return x;
-}
-
 /* Read all of n bytes at off; short reads past the end are errors. */
 static int
 read_at(int fd, const char *path, void *p, size_t n, off_t off, cdb_error *e)
@@ -97,16 +87,16 @@ check_header(
 {
 	uint64_t links;
 
-	if (le(b, 4) != HEADER_VERSION)
+	if (cdb_le(b, 4) != HEADER_VERSION)
 		return bad(e, path, 0, "unknown header version");
-	if (le(b + 4, 8) != 0)
+	if (cdb_le(b + 4, 8) != 0)
 		return bad(e, path, 4, "level-0 offset is not 0");
-	h->max = le(b + 12, 8);
-	h->count = le(b + 20, 8);
-	h->size = le(b + 28, 8);
-	h->label_off = le(b + 36, 8);
-	h->data_off = le(b + 44, 8);
-	h->m0 = le(b + 68, 8);
+	h->max = cdb_le(b + 12, 8);
+	h->count = cdb_le(b + 20, 8);
+	h->size = cdb_le(b + 28, 8);
+	h->label_off = cdb_le(b + 36, 8);
+	h->data_off = cdb_le(b + 44, 8);
+	h->m0 = cdb_le(b + 68, 8);
 	if (h->count > h->max)
 		return bad(e, path, 20, "more elements than the capacity");
 	if (h->m0 == 0 || h->m0 > 1 << 16)
@@ -167,7 +157,7 @@ index_labels(cdb_hnsw *h, cdb_error *e)
 
 		if (read_at(h->fd, h->path, b, 8, off, e) == -1)
 			return -1;
-		label = le(b, 8);
+		label = cdb_le(b, 8);
 		if (label == UINT64_MAX)
 			return bad(e, h->path, (long long)off,
 			    "label out of "
@@ -274,13 +264,13 @@ cdb_hnsw_get(cdb_hnsw *h, uint64_t label, float *out, cdb_error *e)
 
 		if (read_at(h->lfd, h->lpath, lb, 4, (off_t)(i * 4), e) == -1)
 			return -1;
-		x = (uint32_t)le(lb, 4);
+		x = (uint32_t)cdb_le(lb, 4);
 		memcpy(&len, &x, 4);
 	}
 	/* Little-endian in the file; the product in float, as hnswlib's
 	 * getDataByLabel computes it, so the bits are the server's. */
 	for (k = 0; k < h->dim; k++) {
-		uint32_t x = (uint32_t)le(b + 4 * k, 4);
+		uint32_t x = (uint32_t)cdb_le(b + 4 * k, 4);
 		float v;
 
 		memcpy(&v, &x, 4);

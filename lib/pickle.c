@@ -65,16 +65,6 @@ get(reader *r, void *p, size_t n)
 	return 0;
 }
 
-static uint64_t
-le(const unsigned char *p, size_t n)
-{
-	uint64_t x = 0;
-
-	while (n-- > 0)
-		x = x << 8 | p[n];
-	return x;
-}
-
 static int
 push(reader *r, const cdb_pickle_val *v)
 {
@@ -111,7 +101,7 @@ push_str(reader *r, size_t lenbytes)
 
 	if (get(r, b, lenbytes) == -1)
 		return -1;
-	n = le(b, lenbytes);
+	n = cdb_le(b, lenbytes);
 	/* A length past what a file can hold is a lie, not an allocation. */
 	if (n > (uint64_t)1 << 30)
 		return fail(r, "string length out of range");
@@ -140,7 +130,7 @@ push_int(reader *r, size_t n, int is_signed)
 
 	if (get(r, b, n) == -1)
 		return -1;
-	x = le(b, n);
+	x = cdb_le(b, n);
 	if (is_signed && n < 8 && (x >> (8 * n - 1)) & 1)
 		x |= ~(uint64_t)0 << (8 * n);
 	return push_scalar(r, CDB_PICKLE_INT, (long long)x, 0);
