@@ -33,6 +33,10 @@ LIBS = -Wl,--as-needed $(DEP_LIBS) -lpthread -lm
 LIB_SRC := $(sort $(wildcard lib/*.c))
 LIB_OBJ := $(LIB_SRC:.c=.o)
 LIB_HDR := $(wildcard lib/*.h)
+# What only the programs share (options, progress, stdout): not libcdb.
+CLI_SRC := $(sort $(wildcard cli/*.c))
+CLI_OBJ := $(CLI_SRC:.c=.o)
+CLI_HDR := $(wildcard cli/*.h)
 
 PROGS = export/cdb-export import/cdb-import transform/cdb-transform \
 	validate/cdb-validate rollback/cdb-rollback
@@ -52,8 +56,16 @@ lib/libcdb.a: $(LIB_OBJ)
 lib/%.o: lib/%.c $(LIB_HDR)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
-%: %.c lib/libcdb.a $(LIB_HDR)
-	$(CC) $(ALL_CFLAGS) -o $@ $< lib/libcdb.a $(LDFLAGS) $(LIBS)
+cli/libcdbcli.a: $(CLI_OBJ)
+	rm -f $@
+	$(AR) rcs $@ $(CLI_OBJ)
+
+cli/%.o: cli/%.c $(CLI_HDR) $(LIB_HDR)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+%: %.c cli/libcdbcli.a lib/libcdb.a $(LIB_HDR) $(CLI_HDR)
+	$(CC) $(ALL_CFLAGS) -Icli -o $@ $< cli/libcdbcli.a lib/libcdb.a \
+		$(LDFLAGS) $(LIBS)
 
 tests/unit/check_cdb: $(UNIT_SRC) lib/libcdb.a $(LIB_HDR)
 	$(CC) $(ALL_CFLAGS) $$($(PKG_CONFIG) --cflags check) -o $@ \
@@ -99,6 +111,6 @@ uninstall:
 	rm -f $(DESTDIR)$(DATADIR)/migrate.sh $(DESTDIR)$(DATADIR)/schemas/default.json
 
 clean:
-	rm -f lib/*.o lib/libcdb.a $(PROGS) examples/cdb-demo-gen tests/unit/check_cdb
+	rm -f lib/*.o lib/libcdb.a cli/*.o cli/libcdbcli.a $(PROGS) examples/cdb-demo-gen tests/unit/check_cdb
 
 .PHONY: all check check-sanitize check-unit demo lint-man install uninstall clean

@@ -49,7 +49,7 @@ on_warn(void *arg, const char *msg)
 static void
 on_progress(void *arg, const char *coll, long long done, long long total)
 {
-	double s = cdb_cli_elapsed(&t0);
+	double s = cdb_elapsed(&t0);
 	long long *all = arg;
 
 	*all += 0;
@@ -157,7 +157,7 @@ main(int argc, char *argv[])
 	cdb_http_opts ho;
 	cdb_chroma *c;
 	cdb_error e;
-	long n, all = 0;
+	long all = 0;
 	int ch, rc;
 
 	/* Before anything opens a descriptor: see cdb_cli_std_fds. */
@@ -174,17 +174,10 @@ main(int argc, char *argv[])
 		case OPT_TENANT: tenant = optarg; break;
 		case OPT_DB: db = optarg; break;
 		case 'b':
-			if (cdb_cli_number(optarg, 1, 100000, &n) == -1)
-				errx(CDB_EXIT_USAGE,
-				    "-b: expected a page size from 1 to 100000");
-			o.batch = n;
+			o.batch = cdb_cli_number("-b", optarg, 1, 100000);
 			break;
 		case 'j':
-			if (cdb_cli_number(optarg, 1, 16, &n) == -1)
-				errx(CDB_EXIT_USAGE,
-				    "-j: expected a number of requests from 1 "
-				    "to 16");
-			o.jobs = (int)n;
+			o.jobs = (int)cdb_cli_number("-j", optarg, 1, 16);
 			break;
 		case OPT_WHERE: o.where = json_arg("--where", optarg); break;
 		case OPT_WHERE_DOC:
@@ -242,7 +235,7 @@ main(int argc, char *argv[])
 	if (o.progress != NULL)
 		fputc('\n', stderr);
 	if (rc == -1) {
-		if (e.kind == CDB_ERR_SYS && strstr(e.text, strerror(EPIPE)))
+		if (cdb_cli_epipe(&e))
 			return CDB_EXIT_OK;
 		errx(e.kind == CDB_ERR_USAGE ? CDB_EXIT_USAGE : CDB_EXIT_FAIL,
 		    "%s", e.text);
@@ -258,6 +251,6 @@ main(int argc, char *argv[])
 		    "%.1f s\n",
 		    st.records, cdb_cli_s(st.records), st.collections,
 		    cdb_cli_s(st.collections),
-		    st.resumed ? " (resumed)" : "", cdb_cli_elapsed(&t0));
+		    st.resumed ? " (resumed)" : "", cdb_elapsed(&t0));
 	return CDB_EXIT_OK;
 }

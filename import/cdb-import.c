@@ -39,23 +39,12 @@ on_broken(void *arg, long line, const char *msg)
 static void
 on_progress(void *arg, const char *coll, long long done, long long total)
 {
-	double s = cdb_cli_elapsed(&t0);
+	double s = cdb_elapsed(&t0);
 
 	(void)arg;
 	(void)total;
 	fprintf(stderr, "\rcdb-import: %s: %lld records (%.0f records/s)   ",
 	    coll, done, s > 0 ? (double)done / s : 0.0);
-}
-
-static long
-number(const char *opt, const char *s, long min, long max)
-{
-	long n;
-
-	if (cdb_cli_number(s, min, max, &n) == -1)
-		errx(CDB_EXIT_USAGE, "%s: expected a number from %ld to %ld",
-		    opt, min, max);
-	return n;
 }
 
 static void
@@ -76,7 +65,7 @@ report(const cdb_import_opts *o, const cdb_import_stats *st)
 	    st->collections, cdb_cli_s(st->collections), st->created,
 	    st->batches, st->batches == 1 ? "" : "es", st->batch,
 	    st->base64 ? "base64" : "floats",
-	    st->resumed ? " (resumed)" : "", cdb_cli_elapsed(&t0));
+	    st->resumed ? " (resumed)" : "", cdb_elapsed(&t0));
 	if (st->skipped > 0)
 		fprintf(stderr, "cdb-import: %lld record%s already "
 				"committed by an earlier run\n",
@@ -133,8 +122,8 @@ main(int argc, char *argv[])
 		case 'u': o.url = optarg; break;
 		case OPT_TENANT: o.tenant = optarg; break;
 		case OPT_DB: o.database = optarg; break;
-		case 'b': o.batch = number("-b", optarg, 1, 1000000); break;
-		case 'j': o.jobs = (int)number("-j", optarg, 1, 64); break;
+		case 'b': o.batch = cdb_cli_number("-b", optarg, 1, 1000000); break;
+		case 'j': o.jobs = (int)cdb_cli_number("-j", optarg, 1, 64); break;
 		case OPT_MODE:
 			if (strcmp(optarg, "add") != 0 &&
 			    strcmp(optarg, "upsert") != 0)
@@ -148,7 +137,7 @@ main(int argc, char *argv[])
 		case OPT_PARTIAL: o.allow_partial = 1; break;
 		case OPT_CREATEDB: o.create_database = 1; break;
 		case OPT_MAXB:
-			o.max_bytes = (size_t)number("--max-request-bytes",
+			o.max_bytes = (size_t)cdb_cli_number("--max-request-bytes",
 			    optarg, 1024, 1L << 30);
 			break;
 		case 'q': quiet = 1; break;

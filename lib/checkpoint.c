@@ -18,11 +18,11 @@ cdb_checkpoint_sync_dir(const char *path, cdb_error *e)
 	int fd, rc = 0;
 
 	if (copy == NULL)
-		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		return cdb_error_oom(e);
 	fd = open(dirname(copy), O_RDONLY | O_DIRECTORY);
 	if (fd == -1 || fsync(fd) == -1)
-		rc = cdb_error_set(e, CDB_ERR_SYS, "%s: cannot sync directory: %s",
-		    path, strerror(errno));
+		rc = cdb_error_sys(e, errno, "%s: cannot sync directory",
+		    path);
 	if (fd != -1)
 		close(fd);
 	free(copy);
@@ -36,8 +36,8 @@ cdb_checkpoint_replaceable(const char *path, cdb_error *e)
 
 	if (stat(path, &st) == -1)
 		return errno == ENOENT ? 0
-				       : cdb_error_set(e, CDB_ERR_SYS, "%s: %s",
-					     path, strerror(errno));
+				       : cdb_error_sys(e, errno, "%s",
+					     path);
 	if (!S_ISREG(st.st_mode))
 		return cdb_error_set(e, CDB_ERR_USAGE,
 		    "%s: not a regular file; cdb replaces its files whole, "
@@ -75,14 +75,14 @@ cdb_checkpoint_write_file(const char *path, const void *data, size_t len,
 		return -1;
 	cdb_buf_init(&tmp);
 	if (cdb_buf_printf(&tmp, "%s.tmp.%ld", path, (long)getpid()) == -1)
-		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		return cdb_error_oom(e);
 	fd = open(tmp.data, O_WRONLY | O_CREAT | O_TRUNC, mode);
 	/* Errors name the file the user asked for, not our temporary. */
 	if (fd == -1 || cdb_checkpoint_write_all(fd, data, len) == -1 ||
 	    fsync(fd) == -1)
-		cdb_error_set(e, CDB_ERR_SYS, "%s: %s", path, strerror(errno));
+		cdb_error_sys(e, errno, "%s", path);
 	else if (close(fd) == -1 || (fd = -1, rename(tmp.data, path) == -1))
-		cdb_error_set(e, CDB_ERR_SYS, "%s: %s", path, strerror(errno));
+		cdb_error_sys(e, errno, "%s", path);
 	else
 		rc = cdb_checkpoint_sync_dir(path, e);
 	if (rc == -1) {
@@ -103,7 +103,7 @@ cdb_checkpoint_save(const char *path, const json_t *state, cdb_error *e)
 	cdb_buf_init(&text);
 	if (cdb_json_dump(&text, state) == -1 || cdb_buf_putc(&text, '\n')) {
 		cdb_buf_free(&text);
-		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		return cdb_error_oom(e);
 	}
 	rc = cdb_checkpoint_write_file(path, text.data, text.len, 0600, e);
 	cdb_buf_free(&text);
@@ -134,7 +134,6 @@ int
 cdb_checkpoint_remove(const char *path, cdb_error *e)
 {
 	if (unlink(path) == -1 && errno != ENOENT)
-		return cdb_error_set(e, CDB_ERR_SYS, "%s: %s", path,
-		    strerror(errno));
+		return cdb_error_sys(e, errno, "%s", path);
 	return 0;
 }

@@ -32,7 +32,7 @@ with_http(cdb_http *http, char *url, const char *tenant, const char *database,
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
 		cdb_http_free(http);
 		free(url);
-		cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		cdb_error_oom(e);
 		return NULL;
 	}
 	c->http = http;
@@ -49,7 +49,7 @@ with_http(cdb_http *http, char *url, const char *tenant, const char *database,
 	free(d);
 	if (c->url == NULL || c->tenant == NULL || c->database == NULL ||
 	    c->prefix == NULL) {
-		cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		cdb_error_oom(e);
 		cdb_chroma_free(c);
 		return NULL;
 	}
@@ -181,7 +181,7 @@ cdb_chroma_create_database(cdb_chroma *c, cdb_error *e)
 	if (t == NULL || req == NULL ||
 	    cdb_buf_printf(&c->path, "/api/v2/tenants/%s/databases", t) == -1 ||
 	    cdb_json_dump(&c->body, req) == -1)
-		cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		cdb_error_oom(e);
 	else
 		j = call_json(c, "POST", c->path.data, c->body.data,
 		    c->body.len, e);
@@ -263,7 +263,7 @@ cdb_chroma_list(cdb_chroma *c, cdb_error *e)
 	}
 	if (all == NULL || sort_by_name(all) == -1) {
 		json_decref(all);
-		cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		cdb_error_oom(e);
 		return NULL;
 	}
 	return all;
@@ -290,7 +290,7 @@ cdb_chroma_create(cdb_chroma *c, const char *name, const json_t *metadata,
 	cdb_buf_reset(&c->body);
 	if (cdb_json_dump(&c->body, req) == -1) {
 		json_decref(req);
-		cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		cdb_error_oom(e);
 		return NULL;
 	}
 	json_decref(req);
@@ -351,7 +351,7 @@ emb_reserve(cdb_page *p, size_t n, cdb_error *e)
 	if (n <= p->emb_cap)
 		return 0;
 	if ((f = realloc(p->emb, n * sizeof(float))) == NULL)
-		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		return cdb_error_oom(e);
 	p->emb = f;
 	p->emb_cap = n;
 	return 0;
@@ -373,7 +373,7 @@ rows_reserve(cdb_page *p, cdb_error *e)
 	if (a != NULL && (a = realloc(p->row_verbatim, n)) != NULL)
 		p->row_verbatim = a;
 	if (a == NULL)
-		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		return cdb_error_oom(e);
 	p->rows_cap = n;
 	return 0;
 }
@@ -631,7 +631,7 @@ parse_body(cdb_page *p, int has, size_t vs, cdb_error *e)
 	 */
 	cdb_buf_reset(rest);
 	if (cdb_buf_reserve(rest, p->body.len - (ve - vs) + 5) == -1)
-		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		return cdb_error_oom(e);
 	cdb_buf_append(rest, s, vs);
 	if (has)
 		cdb_buf_puts(rest, "null");
@@ -696,7 +696,7 @@ post_get(cdb_chroma *c, const char *id, json_t *req, cdb_page *p, int parse,
 	rc = cdb_json_dump(&c->body, req);
 	json_decref(req);
 	if (rc == -1)
-		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		return cdb_error_oom(e);
 	if (cdb_http_request(c->http, "POST", coll_path(c, id, "/get"),
 		c->body.data, c->body.len, &p->body, e) == -1)
 		return -1;

@@ -65,8 +65,7 @@ make_tmp(char *dir, size_t size, cdb_error *e)
 	if ((size_t)snprintf(dir, size, "%s/cdb-chroma.XXXXXX", t) >= size)
 		return cdb_error_set(e, CDB_ERR_USAGE, "TMPDIR too long");
 	if (mkdtemp(dir) == NULL)
-		return cdb_error_set(
-		    e, CDB_ERR_SYS, "%s: %s", dir, strerror(errno));
+		return cdb_error_sys(e, errno, "%s", dir);
 	return 0;
 }
 
@@ -95,8 +94,7 @@ create_in(const char *dir, const char *sub, const char *name, char *path,
 	if (sub != NULL) {
 		snprintf(path, PATH_MAX, "%s/%s", dir, sub);
 		if (mkdir(path, 0700) == -1 && errno != EEXIST)
-			return cdb_error_set(
-			    e, CDB_ERR_SYS, "%s: %s", path, strerror(errno));
+			return cdb_error_sys(e, errno, "%s", path);
 		snprintf(path, PATH_MAX, "%s/%s/%s", dir, sub, name);
 	} else {
 		snprintf(path, PATH_MAX, "%s/%s", dir, name);
@@ -212,7 +210,7 @@ one_member(arc *a, struct archive *ar, struct archive_entry *en, cdb_error *e)
 		cdb_error_set(e, CDB_ERR_INPUT, "%s: member \"%s\": %s",
 		    a->path, name, archive_error_string(ar));
 	if (close(fd) == -1 && rc == ARCHIVE_OK) {
-		cdb_error_set(e, CDB_ERR_SYS, "%s: %s", path, strerror(errno));
+		cdb_error_sys(e, errno, "%s", path);
 		rc = ARCHIVE_FATAL;
 	}
 	if (strcmp(base, "chroma.sqlite3") == 0)
@@ -228,7 +226,7 @@ extract(arc *a, cdb_error *e)
 	int rc = 0, r;
 
 	if ((ar = archive_read_new()) == NULL)
-		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		return cdb_error_oom(e);
 	archive_read_support_format_tar(ar);
 	archive_read_support_filter_gzip(ar);
 	archive_read_support_filter_zstd(ar);
@@ -281,17 +279,14 @@ copy_file(const char *src, int out, const char *dst, cdb_error *e)
 	int in, rc = 0;
 
 	if ((in = open(src, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1)
-		return cdb_error_set(
-		    e, CDB_ERR_SYS, "%s: %s", src, strerror(errno));
+		return cdb_error_sys(e, errno, "%s", src);
 	while ((n = read(in, buf, sizeof(buf))) > 0)
 		if (write(out, buf, (size_t)n) != n) {
-			rc = cdb_error_set(
-			    e, CDB_ERR_SYS, "%s: %s", dst, strerror(errno));
+			rc = cdb_error_sys(e, errno, "%s", dst);
 			break;
 		}
 	if (n < 0)
-		rc = cdb_error_set(
-		    e, CDB_ERR_SYS, "%s: %s", src, strerror(errno));
+		rc = cdb_error_sys(e, errno, "%s", src);
 	close(in);
 	return rc;
 }
@@ -307,8 +302,7 @@ copy_segments(const char *dir, const char *tmp, cdb_error *e)
 	int fd, rc = 0;
 
 	if ((dp = opendir(dir)) == NULL)
-		return cdb_error_set(
-		    e, CDB_ERR_SYS, "%s: %s", dir, strerror(errno));
+		return cdb_error_sys(e, errno, "%s", dir);
 	while (rc == 0 && (d = readdir(dp)) != NULL) {
 		if (!is_uuid(d->d_name, strlen(d->d_name)))
 			continue;
@@ -321,8 +315,8 @@ copy_segments(const char *dir, const char *tmp, cdb_error *e)
 				rc = -1;
 			else if ((rc = copy_file(src, fd, dst, e)) == 0 &&
 			         close(fd) == -1)
-				rc = cdb_error_set(e, CDB_ERR_SYS, "%s: %s",
-				    dst, strerror(errno));
+				rc = cdb_error_sys(e, errno, "%s",
+				    dst);
 			else if (rc == -1)
 				close(fd);
 		}

@@ -435,7 +435,7 @@ coll_line(coll *c, out *w, sqlite3_stmt *st, long long count, cdb_error *e)
 	    (json_int_t)count);
 	json_decref(config);
 	if (line == NULL)
-		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		return cdb_error_oom(e);
 	rc = cdb_writer_json(w->w, CDB_KIND_COLLECTION, line, e);
 	if (rc == 0 && w->o->collection != NULL)
 		w->o->collection(w->o->arg, line);
@@ -497,7 +497,7 @@ one_collection(const char *dir, sqlite3 *db, sqlite3_stmt *st, out *w,
 		goto done;
 	if ((c.buf = calloc(c.dim > 0 ? (size_t)c.dim : 1, sizeof(float))) ==
 	    NULL) {
-		cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		cdb_error_oom(e);
 		goto done;
 	}
 	w->done = 0;
@@ -578,7 +578,7 @@ export_db(const char *dir, sqlite3 *db, const chromadir_layout *l, FILE *fp,
 	w.o = o;
 	cdb_buf_init(&w.b);
 	if ((w.w = cdb_writer_new(fp)) == NULL)
-		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		return cdb_error_oom(e);
 	if (realpath(dir, abs) == NULL)
 		snprintf(abs, sizeof(abs), "%s", dir);
 	h = cdb_ndjson_header(abs, o->tenant ? o->tenant : "default_tenant",

@@ -85,7 +85,7 @@ get_change(coll *c, sqlite3_stmt *has, const char *id, size_t len,
 	c->nch++;
 	return ch;
 oom:
-	cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+	cdb_error_oom(e);
 	return NULL;
 }
 
@@ -180,7 +180,7 @@ log_vector(coll *c, sqlite3_stmt *st, long long seq, float **out, cdb_error *e)
 		    "dimensions",
 		    c->dir, seq, n, enc ? enc : "NULL", c->dim);
 	if ((v = malloc(n)) == NULL)
-		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		return cdb_error_oom(e);
 	for (k = 0; k < n / 4; k++) {
 		uint32_t x = (uint32_t)p[4 * k] | (uint32_t)p[4 * k + 1] << 8 |
 		             (uint32_t)p[4 * k + 2] << 16 |
@@ -248,7 +248,7 @@ cdb_chromadir_load_log(coll *c, cdb_error *e)
 	int rc = 0;
 
 	if ((c->chmap = cdb_hmap_new()) == NULL)
-		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		return cdb_error_oom(e);
 	if (cdb_chromadir_prepare(c->db, c->dir,
 	        "SELECT seq_id, operation, id, vector, encoding, metadata "
 	        "FROM embeddings_queue WHERE substr(topic, -36) = ? AND "

@@ -110,7 +110,7 @@ index_ids(coll *c, const cdb_pickle_val *map, const char *path, cdb_error *e)
 	size_t i;
 
 	if ((c->ids = cdb_hmap_new()) == NULL)
-		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		return cdb_error_oom(e);
 	for (i = 0; i < map->len; i++) {
 		const cdb_pickle_val *k = &map->v[2 * i],
 		                     *v = &map->v[2 * i + 1];
@@ -164,8 +164,8 @@ cdb_chromadir_load_vectors(coll *c, cdb_error *e)
 	if (lstat(path, &sb) == -1) {
 		c->vec_seq = 0;
 		return errno == ENOENT ? 0
-		                       : cdb_error_set(e, CDB_ERR_SYS, "%s: %s",
-		                             path, strerror(errno));
+		                       : cdb_error_sys(e, errno, "%s",
+		                             path);
 	}
 	if (!S_ISREG(sb.st_mode) || (fp = fopen(path, "rb")) == NULL)
 		return cdb_error_set(

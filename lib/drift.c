@@ -145,7 +145,7 @@ on_record(struct drift *x, const cdb_item *it, cdb_error *e)
 	        content(it->document, it->metadata, it->emb, it->dim),
 	        NULL) == -1 ||
 	    json_array_append_new(x->ids, json_stringn(it->id, it->id_len)))
-		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		return cdb_error_oom(e);
 	if ((long)json_array_size(x->ids) >=
 	    (x->o->page > 0 ? x->o->page : 1000))
 		return flush(x, e);
@@ -184,7 +184,7 @@ stream(struct drift *x, FILE *fp, cdb_error *e)
 	int rc;
 
 	if ((r = cdb_reader_new(fp, x->o->source_export, 0)) == NULL)
-		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		return cdb_error_oom(e);
 	while ((rc = cdb_reader_next(r, &it, e)) == 1) {
 		if (it.kind == CDB_KIND_COLLECTION)
 			rc = on_collection(x, &it, e);
@@ -220,7 +220,7 @@ cdb_drift_run(const cdb_drift_opts *o, cdb_drift *d, cdb_error *e)
 	x.batch = cdb_hmap_new();
 	x.c = cdb_chroma_new(o->url, o->tenant, o->database, o->http, e);
 	if (x.ids == NULL || x.seen == NULL || x.batch == NULL)
-		cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		cdb_error_oom(e);
 	else if (x.c != NULL && cdb_chroma_check_database(x.c, e) == 0 &&
 	         (x.colls = cdb_chroma_list(x.c, e)) != NULL)
 		rc = stream(&x, fp, e);

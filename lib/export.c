@@ -101,11 +101,10 @@ static int
 sync_out(struct job *j, cdb_error *e)
 {
 	if (fflush(j->out) == EOF)
-		return cdb_error_set(e, CDB_ERR_SYS, "write error: %s",
-		    strerror(errno));
+		return cdb_error_sys(e, errno, "write error");
 	if (j->ckpt != NULL && fsync(fileno(j->out)) == -1)
-		return cdb_error_set(e, CDB_ERR_SYS, "%s: fsync: %s",
-		    j->o->output, strerror(errno));
+		return cdb_error_sys(e, errno, "%s: fsync",
+		    j->o->output);
 	return 0;
 }
 
@@ -380,7 +379,7 @@ counter_start(struct counter *k, struct job *j, json_t *colls,
 	k->before = malloc((n + 1) * sizeof(long));
 	k->after = malloc((n + 1) * sizeof(long));
 	if (k->before == NULL || k->after == NULL)
-		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		return cdb_error_oom(e);
 	for (i = 0; i < n; i++) {
 		k->before[i] = k->after[i] = -1;
 		if (j->counts != NULL)
@@ -544,7 +543,7 @@ export_all(struct job *j, json_t *colls, long long start, cdb_error *e)
 
 	/* The pager first: the counter tells it the counts. */
 	if (ids == NULL || range == NULL)
-		rc = cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		rc = cdb_error_oom(e);
 	if (rc == -1 ||
 	    (pager = pager_for(j, colls, ids, range, start, e)) == NULL) {
 		free(ids);
@@ -630,8 +629,7 @@ open_output(struct job *j, cdb_error *e)
 		return -1;
 	if (j->ckpt == NULL) {
 		if (o->output && (j->out = fopen(o->output, "w")) == NULL)
-			return cdb_error_set(e, CDB_ERR_SYS, "%s: %s", o->output,
-			    strerror(errno));
+			return cdb_error_sys(e, errno, "%s", o->output);
 		if (o->output && (j->outbuf = malloc(OUTBUF)) != NULL)
 			setvbuf(j->out, j->outbuf, _IOFBF, OUTBUF);
 		if (o->checkpoint != NULL)
@@ -667,11 +665,10 @@ open_output(struct job *j, cdb_error *e)
 		return -1;
 	if (ftruncate(fileno(j->out), (off_t)bytes) == -1 ||
 	    fseeko(j->out, (off_t)bytes, SEEK_SET) == -1)
-		return cdb_error_set(e, CDB_ERR_SYS, "%s: %s", o->output,
-		    strerror(errno));
+		return cdb_error_sys(e, errno, "%s", o->output);
 	j->w = cdb_writer_new(j->out);
 	if (j->w == NULL)
-		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		return cdb_error_oom(e);
 	cdb_writer_resume(j->w, &d,
 	    json_integer_value(json_object_get(j->ckpt, "records")),
 	    json_integer_value(json_object_get(j->ckpt, "collections")), bytes);
@@ -695,7 +692,7 @@ take_counts(struct job *j, json_t *colls, cdb_error *e)
 		return 0;
 	}
 	if ((j->counts = json_object()) == NULL)
-		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		return cdb_error_oom(e);
 	json_array_foreach(colls, i, coll) {
 		n = cdb_chroma_count(j->c,
 		    json_string_value(json_object_get(coll, "id")), e);
@@ -884,8 +881,7 @@ cdb_export_run(cdb_chroma *c, FILE *out, const cdb_export_opts *o,
 	rc = run(&j, e);
 	if (o->output != NULL && j.out != NULL && j.out != out &&
 	    fclose(j.out) == EOF && rc == 0)
-		rc = cdb_error_set(e, CDB_ERR_SYS, "%s: %s", o->output,
-		    strerror(errno));
+		rc = cdb_error_sys(e, errno, "%s", o->output);
 	free(j.outbuf);
 	cdb_writer_free(j.w);
 	json_decref(j.ckpt);

@@ -298,7 +298,7 @@ cdb_gzip_new(cdb_gzip_sink sink, void *arg, cdb_error *e)
 	cdb_gzip *z = malloc(sizeof(*z));
 
 	if (z == NULL) {
-		cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		cdb_error_oom(e);
 		return NULL;
 	}
 	z->sink = sink;

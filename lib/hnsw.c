@@ -28,7 +28,7 @@ struct cdb_hnsw {
 static int
 ioerr(cdb_error *e, const char *path)
 {
-	return cdb_error_set(e, CDB_ERR_SYS, "%s: %s", path, strerror(errno));
+	return cdb_error_sys(e, errno, "%s", path);
 }
 
 static int
@@ -151,7 +151,7 @@ index_labels(cdb_hnsw *h, cdb_error *e)
 	uint64_t i, label;
 
 	if ((h->labels = cdb_hmap_new()) == NULL)
-		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		return cdb_error_oom(e);
 	for (i = 0; i < h->count; i++) {
 		off_t off = (off_t)(i * h->size + h->label_off);
 
@@ -164,7 +164,7 @@ index_labels(cdb_hnsw *h, cdb_error *e)
 			    "range");
 		switch (cdb_hmap_put(h->labels, label + 1, i, NULL)) {
 		case -1:
-			return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+			return cdb_error_oom(e);
 		case 0:
 			return bad(
 			    e, h->path, (long long)off, "label used twice");
@@ -183,7 +183,7 @@ cdb_hnsw_open(const char *dir, int normalized, cdb_error *e)
 	int fd;
 
 	if ((h = calloc(1, sizeof(*h))) == NULL) {
-		cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		cdb_error_oom(e);
 		return NULL;
 	}
 	h->fd = h->lfd = -1;

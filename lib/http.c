@@ -53,7 +53,7 @@ add_headers(cdb_http *h, cdb_error *e)
 	if (h->headers != NULL)
 		h->headers = curl_slist_append(h->headers, "Expect:");
 	if (h->headers == NULL)
-		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		return cdb_error_oom(e);
 	if (h->o.token == NULL || *h->o.token == '\0')
 		return 0;
 	cdb_buf_init(&b);
@@ -67,7 +67,7 @@ add_headers(cdb_http *h, cdb_error *e)
 		memset(b.data, 0, b.len);
 	cdb_buf_free(&b);
 	if (l == NULL)
-		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		return cdb_error_oom(e);
 	h->headers = l;
 	return 0;
 }
@@ -87,7 +87,7 @@ cdb_http_new(const char *base, const cdb_http_opts *o, cdb_error *e)
 	if ((h = calloc(1, sizeof(*h))) == NULL ||
 	    (h->base = strdup(base)) == NULL) {
 		free(h);
-		cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		cdb_error_oom(e);
 		return NULL;
 	}
 	/* http://h/?x=1: the query goes after each request's path. */
@@ -95,7 +95,7 @@ cdb_http_new(const char *base, const cdb_http_opts *o, cdb_error *e)
 		if ((h->query = strdup(q + 1)) == NULL) {
 			free(h->base);
 			free(h);
-			cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+			cdb_error_oom(e);
 			return NULL;
 		}
 		*q = '\0';
@@ -135,7 +135,7 @@ cdb_http_clone(const cdb_http *h, cdb_error *e)
 	cdb_buf_init(&b);
 	if (cdb_buf_printf(&b, "%s?%s", h->base, h->query) == -1) {
 		cdb_buf_free(&b);
-		cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		cdb_error_oom(e);
 		return NULL;
 	}
 	c = cdb_http_new(b.data, &h->o, e);
@@ -318,7 +318,7 @@ request(cdb_http *h, const char *method, const char *path, const char *body,
 
 	if ((url = malloc(strlen(h->base) + strlen(path) +
 	         (h->query ? strlen(h->query) + 2 : 1))) == NULL)
-		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		return cdb_error_oom(e);
 	strcpy(url, h->base);
 	strcat(url, path);
 	if (h->query != NULL && *h->query != '\0') {
@@ -352,7 +352,7 @@ request(cdb_http *h, const char *method, const char *path, const char *body,
 		return -1;
 	}
 	if (resp->data == NULL && cdb_buf_reserve(resp, 0) == -1)
-		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		return cdb_error_oom(e);
 	return (int)status;
 }
 

@@ -220,7 +220,7 @@ start_pool(struct imp *m, cdb_error *e)
 
 	if ((m->threads = calloc((size_t)n, sizeof(pthread_t))) == NULL ||
 	    (m->flying = calloc((size_t)n + 1, sizeof(*m->flying))) == NULL)
-		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		return cdb_error_oom(e);
 	for (i = 0; i < n; i++) {
 		if (pthread_create(&m->threads[i], NULL, worker, m) != 0)
 			return cdb_error_set(e, CDB_ERR_SYS,
@@ -584,7 +584,7 @@ open_target(struct imp *m, const cdb_item *it, struct target *t,
 		if (m->caps.arrays && !m->o->no_altered_check &&
 		    m->shard.n <= 1 &&
 		    (t->arrays = cdb_hmap_new()) == NULL)
-			return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+			return cdb_error_oom(e);
 		have = cdb_chroma_create(m->c, t->name,
 		    json_object_get(it->obj, "metadata"),
 		    json_object_get(it->obj, "configuration"), 1, e);
@@ -673,13 +673,13 @@ on_collection(struct imp *m, const cdb_item *it, cdb_error *e)
 		return -1;
 	nt = realloc(m->targets, (m->ntargets + 1) * sizeof(*nt));
 	if (nt == NULL)
-		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		return cdb_error_oom(e);
 	m->targets = nt;
 	if ((t = calloc(1, sizeof(*t))) == NULL)
-		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		return cdb_error_oom(e);
 	m->targets[m->ntargets] = t;
 	if ((t->name = strdup(name)) == NULL)
-		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		return cdb_error_oom(e);
 	json_object_set_new(m->index, name, json_integer((json_int_t)m->ntargets));
 	m->ntargets++;
 	if (open_target(m, it, t, e) == -1)
@@ -778,8 +778,7 @@ add_sized(struct imp *m, struct target *t, const cdb_item *it, cdb_error *e)
 	for (again = 0; again < 2; again++) {
 		if (t->pending == NULL) {
 			if ((t->pending = new_batch(m, t, it->line)) == NULL)
-				return cdb_error_set(e, CDB_ERR_SYS,
-				    "out of memory");
+				return cdb_error_oom(e);
 			m->pending_bytes += batch_bytes(t->pending);
 		}
 		b = t->pending;
@@ -790,7 +789,7 @@ add_sized(struct imp *m, struct target *t, const cdb_item *it, cdb_error *e)
 		len[4] = b->uris.len;
 		before = batch_bytes(b);
 		if (append_record(m, b, it) == -1)
-			return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+			return cdb_error_oom(e);
 		m->pending_bytes += batch_bytes(b) - before;
 		if (batch_bytes(b) <= m->max_bytes)
 			return 0;
@@ -852,7 +851,7 @@ on_record(struct imp *m, const cdb_item *it, cdb_error *e)
 	if (t->arrays != NULL && has_array(it->metadata) &&
 	    cdb_hmap_put(t->arrays, cdb_hmap_key(NULL, it->id, it->id_len), 1,
 		NULL) == -1)
-		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		return cdb_error_oom(e);
 	t->dim = it->dim;
 	if (add_sized(m, t, it, e) == -1 || cap_pending(m, e) == -1)
 		return -1;
@@ -992,7 +991,7 @@ load_ckpt(struct imp *m, cdb_error *e)
 		    "version", CKPT_VERSION, "kind", "cdb-import", "target",
 		    cdb_chroma_url(m->c), "tenant", m->o->tenant, "database",
 		    m->o->database, "line", 0, "collections");
-		return m->ckpt ? 0 : cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		return m->ckpt ? 0 : cdb_error_oom(e);
 	}
 	if (json_integer_value(json_object_get(m->ckpt, "version")) !=
 	    CKPT_VERSION ||
@@ -1079,7 +1078,7 @@ run(struct imp *m, FILE *in, cdb_error *e)
 	if (setup(m, e) == -1)
 		return -1;
 	if ((m->r = cdb_reader_new(in, m->o->input, flags)) == NULL)
-		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		return cdb_error_oom(e);
 	while ((rc = cdb_reader_next(m->r, &it, e)) == 1) {
 		m->last_line = it.line - 1;
 		if (it.kind == CDB_KIND_HEADER)

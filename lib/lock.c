@@ -64,13 +64,12 @@ take(cdb_lock *l, const char *path, cdb_error *e)
 
 	l->fd = open(l->path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (l->fd == -1)
-		return cdb_error_set(
-		    e, CDB_ERR_SYS, "%s: %s", l->path, strerror(errno));
+		return cdb_error_sys(e, errno, "%s", l->path);
 	if (flock(l->fd, LOCK_EX | LOCK_NB) == -1)
 		return errno == EWOULDBLOCK
 		           ? busy(path, l->fd, e)
-		           : cdb_error_set(e, CDB_ERR_SYS, "%s: lock: %s",
-		                 l->path, strerror(errno));
+		           : cdb_error_sys(e, errno, "%s: lock",
+		                 l->path);
 	if (!current(l->path, l->fd)) {
 		close(l->fd);
 		l->fd = -1;
@@ -78,8 +77,7 @@ take(cdb_lock *l, const char *path, cdb_error *e)
 	}
 	n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
 	if (ftruncate(l->fd, 0) == -1 || pwrite(l->fd, pid, (size_t)n, 0) != n)
-		return cdb_error_set(
-		    e, CDB_ERR_SYS, "%s: %s", l->path, strerror(errno));
+		return cdb_error_sys(e, errno, "%s", l->path);
 	return 1;
 }
 
@@ -100,7 +98,7 @@ cdb_lock_new(const char *path, cdb_error *e)
 	}
 	if (l == NULL || (l->path = malloc(n + 6)) == NULL) {
 		free(l);
-		cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		cdb_error_oom(e);
 		return NULL;
 	}
 	memcpy(l->path, path, n);

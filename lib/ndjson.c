@@ -372,7 +372,7 @@ learn_dim(cdb_reader *r, cdb_item *it, size_t *want, cdb_error *e)
 	}
 	if (json_object_set_new(r->dims, it->collection,
 		json_integer((json_int_t)it->dim)) == -1)
-		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		return cdb_error_oom(e);
 	return 0;
 }
 
@@ -543,8 +543,8 @@ static int
 at_eof(cdb_reader *r, cdb_error *e)
 {
 	if (ferror(r->fp))
-		return cdb_error_set(e, CDB_ERR_SYS, "%s: read error: %s",
-		    r->name, strerror(errno));
+		return cdb_error_sys(e, errno, "%s: read error",
+		    r->name);
 	if (r->done)
 		return 0;
 	if (r->flags & CDB_READ_ALLOW_PARTIAL) {
@@ -730,8 +730,7 @@ cdb_writer_line(cdb_writer *w, int kind, const char *line, size_t len,
     cdb_error *e)
 {
 	if (fwrite(line, 1, len, w->fp) != len || putc('\n', w->fp) == EOF)
-		return cdb_error_set(e, CDB_ERR_SYS, "write error: %s",
-		    strerror(errno));
+		return cdb_error_sys(e, errno, "write error");
 	if (kind != CDB_KIND_TRAILER) {
 		cdb_digest_update(&w->digest, line, len);
 		cdb_digest_update(&w->digest, "\n", 1);

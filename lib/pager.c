@@ -315,7 +315,7 @@ alloc(cdb_pager *p, cdb_chroma *c, cdb_error *e)
 	p->slots = calloc((size_t)p->nslots, sizeof(*p->slots));
 	p->f = calloc((size_t)p->o.jobs, sizeof(*p->f));
 	if (p->plan == NULL || p->slots == NULL || p->f == NULL)
-		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		return cdb_error_oom(e);
 	for (i = 0; i < p->o.ncoll; i++) {
 		p->plan[i].base = p->o.base ? p->o.base[i] : 0;
 		if (i == 0 && p->o.start > p->plan[i].base)
@@ -338,7 +338,7 @@ alloc(cdb_pager *p, cdb_chroma *c, cdb_error *e)
 		    (p->o.where_document != NULL &&
 			(p->f[k].where_document =
 				json_deep_copy(p->o.where_document)) == NULL))
-			return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+			return cdb_error_oom(e);
 		if (k == 0)
 			p->f[k].c = c;
 		else if ((p->f[k].c = p->f[k].owned = cdb_chroma_clone(c, e)) ==
@@ -358,7 +358,7 @@ cdb_pager_new(cdb_chroma *c, const cdb_pager_opts *o, cdb_error *e)
 		return cdb_error_set(e, CDB_ERR_USAGE, "bad pager options"),
 		       NULL;
 	if ((p = calloc(1, sizeof(*p))) == NULL) {
-		cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		cdb_error_oom(e);
 		return NULL;
 	}
 	p->o = *o;

@@ -154,7 +154,7 @@ cdb_prune_plan(
 	return v;
 nomem:
 	cdb_prune_free(v, n);
-	cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+	cdb_error_oom(e);
 	return NULL;
 }
 

@@ -176,7 +176,7 @@ repair(struct cmp *m, cdb_error *e)
 	cdb_buf_init(&b);
 	rc = body && cdb_json_dump(&b, body) == 0
 	         ? cdb_chroma_update(m->c, m->id, b.data, b.len, e)
-	         : cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+	         : cdb_error_oom(e);
 	json_decref(body);
 	cdb_buf_free(&b);
 	if (rc == -1 || cdb_chroma_get_ids(m->c, m->id, m->fix_ids, CDB_INC_ALL,
@@ -223,7 +223,7 @@ check_batch(struct cmp *m, cdb_error *e)
 	        -1)
 		return -1;
 	if ((index = page_index(&m->page)) == NULL)
-		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		return cdb_error_oom(e);
 	json_array_foreach (m->ids, k, v) {
 		if ((x = find(index, v)) == NULL) {
 			m->compared++;
@@ -324,7 +324,7 @@ prepare(struct cmp *m, const json_t *entry, const json_t *have, cdb_error *e)
 	if (m->ids == NULL || m->recs == NULL || m->fix_ids == NULL ||
 	    m->fix_metas == NULL || m->fix_pos == NULL || m->emb == NULL ||
 	    m->dims == NULL || m->offs == NULL)
-		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		return cdb_error_oom(e);
 	compare_collection(m, entry, have);
 	return 0;
 }
@@ -385,7 +385,7 @@ cdb_rollback_compare(cdb_chroma *c, const json_t *entry, FILE *in,
 		return -1;
 	if (prepare(&m, entry, have, e) == 0 &&
 	    (rd = cdb_reader_new(in, name, 0)) == NULL)
-		cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		cdb_error_oom(e);
 	else if (rd != NULL && walk(&m, rd, e) == 0)
 		rc = fill(&m, entry, result, e);
 	cdb_reader_free(rd);

@@ -104,7 +104,7 @@ cdb_rollback_read_report(const char *path, cdb_error *e)
 	    string_or_null(j, "overall_status"), "collections", names);
 	json_decref(j);
 	if (out == NULL)
-		cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		cdb_error_oom(e);
 	return out;
 }
 

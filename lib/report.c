@@ -360,8 +360,7 @@ cdb_report_save(const char *path, const cdb_buf *b, cdb_error *e)
 	if (strcmp(path, "-") == 0) {
 		if (fwrite(b->data, 1, b->len, stdout) != b->len ||
 		    fflush(stdout) == EOF)
-			return cdb_error_set(
-			    e, CDB_ERR_SYS, "stdout: %s", strerror(errno));
+			return cdb_error_sys(e, errno, "stdout");
 		return 0;
 	}
 	return cdb_checkpoint_write_file(path, b->data, b->len, 0644, e);

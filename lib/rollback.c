@@ -15,7 +15,6 @@
 #include <unistd.h>
 
 #include "checkpoint.h"
-#include "cli.h"
 #include "import.h"
 #include "json.h"
 #include "lock.h"
@@ -146,8 +145,7 @@ save_state(struct job *j, const char *phase, cdb_error *e)
 	if (phase != NULL)
 		json_object_set_new(j->state, "phase", json_string(phase));
 	if (mkdir(j->work.data, 0700) == -1 && errno != EEXIST)
-		return cdb_error_set(
-		    e, CDB_ERR_SYS, "%s: %s", j->work.data, strerror(errno));
+		return cdb_error_sys(e, errno, "%s", j->work.data);
 	return cdb_checkpoint_save(j->state_path.data, j->state, e);
 }
 
@@ -160,7 +158,7 @@ load_state(struct job *j, cdb_error *e)
 
 	if (cdb_buf_puts(&j->work, w) == -1 ||
 	    cdb_buf_printf(&j->state_path, "%s/state.json", w) == -1)
-		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		return cdb_error_oom(e);
 	j->state = cdb_checkpoint_load(j->state_path.data, e);
 	if (j->state == NULL)
 		return e != NULL && e->kind != CDB_ERR_NONE ? -1 : 0;
@@ -302,7 +300,7 @@ plan(struct job *j, cdb_error *e)
 	}
 	json_decref(present);
 	if (rc == 0 && make_state(j, plan) == -1)
-		rc = cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		rc = cdb_error_oom(e);
 	json_decref(plan);
 	return rc;
 }
@@ -330,7 +328,7 @@ archive(struct job *j, cdb_error *e)
 	}
 	step(j, "archiving %zu collection%s to %s", n, n == 1 ? "" : "s", path);
 	if ((v = calloc(n + 1, sizeof(*v))) == NULL)
-		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		return cdb_error_oom(e);
 	for (i = 0; i < n; i++)
 		v[i] = (char *)json_string_value(json_array_get(names, i));
 	memset(&so, 0, sizeof(so));
@@ -458,7 +456,7 @@ import_member(
 	cdb_buf_init(&ckpt);
 	if (cdb_buf_printf(&ckpt, "%s/import-%04zu.ckpt", j->work.data,
 	        index_of(j->manifest, name)) == -1)
-		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		return cdb_error_oom(e);
 	memset(&io, 0, sizeof(io));
 	io.url = j->o->url;
 	io.tenant = j->tenant;
@@ -556,7 +554,7 @@ verify_member(
 	    cdb_buf_printf(&w.ckpt, "%s/import-%04zu.ckpt", j->work.data,
 	        index_of(j->manifest, name)) == -1) {
 		json_decref(res);
-		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		return cdb_error_oom(e);
 	}
 	rc = cdb_rollback_compare(j->vc, entry, in, &co, res, e);
 	cdb_buf_free(&w.ckpt);
@@ -862,7 +860,7 @@ finish_report(struct job *j, int rc, const cdb_error *e)
 	    j->o->validation ? (json_t *)j->o->validation : json_null());
 	json_object_set_new(r, "finished", json_string(when));
 	json_object_set_new(
-	    r, "elapsed_seconds", json_real(cdb_cli_elapsed(&j->t0)));
+	    r, "elapsed_seconds", json_real(cdb_elapsed(&j->t0)));
 	if (rc == -1 && e != NULL)
 		json_object_set_new(r, "error", json_string(e->text));
 }

@@ -266,7 +266,7 @@ load_from(struct load *L, struct field *f, const json_t *spec, const char *path)
 	join(p, sizeof(p), path, "from");
 	n = json_is_array(v) ? json_array_size(v) : 1;
 	if ((f->from = calloc(n, sizeof(*f->from))) == NULL)
-		return cdb_error_set(L->e, CDB_ERR_SYS, "out of memory");
+		return cdb_error_oom(L->e);
 	if (v == NULL) {
 		f->from[0].name = f->pub.name;
 		f->from[0].kind = SRC_META;
@@ -472,7 +472,7 @@ load_enum(struct load *L, struct field *f, const json_t *spec, const char *path)
 	if (!json_is_array(v) || json_array_size(v) == 0)
 		return lerr(L, p, "expected a non-empty array of values");
 	if ((a = own(L->s, json_array())) == NULL)
-		return cdb_error_set(L->e, CDB_ERR_SYS, "out of memory");
+		return cdb_error_oom(L->e);
 	json_array_foreach(v, i, x)
 	{
 		pathf(q, sizeof(q), "%s[%zu]", p, i);
@@ -482,7 +482,7 @@ load_enum(struct load *L, struct field *f, const json_t *spec, const char *path)
 	}
 	f->pub.enum_values = a;
 	if (index_enum(f) == -1)
-		return cdb_error_set(L->e, CDB_ERR_SYS, "out of memory");
+		return cdb_error_oom(L->e);
 	return 0;
 }
 
@@ -707,7 +707,7 @@ load_fields(struct load *L, const json_t *fields)
 		return lerr(L, "fields", "expected an object of fields");
 	s->nfields = json_object_size(fields);
 	if ((s->fields = calloc(s->nfields + 1, sizeof(*s->fields))) == NULL)
-		return cdb_error_set(L->e, CDB_ERR_SYS, "out of memory");
+		return cdb_error_oom(L->e);
 	json_object_foreach((json_t *)fields, k, v)
 	{
 		if (load_field(L, &s->fields[i], k, v) == -1)
@@ -782,8 +782,7 @@ parse_template(
 			/* Doubled braces are literal braces. */
 			if (add_part(t, lit, (size_t)(s - lit) + 1, REF_LIT) ==
 			    -1)
-				return cdb_error_set(
-				    L->e, CDB_ERR_SYS, "out of memory");
+				return cdb_error_oom(L->e);
 			lit = s += 2;
 		} else if (*s == '}')
 			return lerr(L, p,
@@ -804,14 +803,13 @@ parse_template(
 			if (add_part(t, lit, (size_t)(s - lit), REF_LIT) ==
 			        -1 ||
 			    add_part(t, NULL, 0, ref) == -1)
-				return cdb_error_set(
-				    L->e, CDB_ERR_SYS, "out of memory");
+				return cdb_error_oom(L->e);
 			lit = s = end + 1;
 		} else
 			s++;
 	}
 	if (add_part(t, lit, (size_t)(s - lit), REF_LIT) == -1)
-		return cdb_error_set(L->e, CDB_ERR_SYS, "out of memory");
+		return cdb_error_oom(L->e);
 	return 0;
 }
 
@@ -878,7 +876,7 @@ add_route(struct load *L, const char *source, const json_t *where, int target,
 			    "\"%s\"",
 			    s->targets[s->routes[i].target].name, source);
 	if ((nr = realloc(s->routes, (s->nroutes + 1) * sizeof(*nr))) == NULL)
-		return cdb_error_set(L->e, CDB_ERR_SYS, "out of memory");
+		return cdb_error_oom(L->e);
 	s->routes = nr;
 	nr[s->nroutes].source = source;
 	nr[s->nroutes].where = where;
@@ -988,7 +986,7 @@ load_collections(struct load *L, const json_t *c)
 		    "collections");
 	s->ntargets = json_object_size(c);
 	if ((s->targets = calloc(s->ntargets, sizeof(*s->targets))) == NULL)
-		return cdb_error_set(L->e, CDB_ERR_SYS, "out of memory");
+		return cdb_error_oom(L->e);
 	s->ntargets = 0;
 	json_object_foreach((json_t *)c, k, v)
 	{
@@ -1082,7 +1080,7 @@ cdb_schema_parse(const char *text, size_t len, const char *name, cdb_error *e)
 	cdb_digest d;
 
 	if ((s = calloc(1, sizeof(*s))) == NULL) {
-		cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		cdb_error_oom(e);
 		return NULL;
 	}
 	L.s = s;
@@ -1093,7 +1091,7 @@ cdb_schema_parse(const char *text, size_t len, const char *name, cdb_error *e)
 	s->consumed = json_object();
 	if ((s->name = strdup(name)) == NULL || s->owned == NULL ||
 	    s->fieldidx == NULL || s->consumed == NULL) {
-		cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		cdb_error_oom(e);
 		cdb_schema_free(s);
 		return NULL;
 	}
@@ -1121,7 +1119,7 @@ cdb_schema_load(const char *path, cdb_error *e)
 	FILE *f;
 
 	if ((f = fopen(path, "r")) == NULL) {
-		cdb_error_set(e, CDB_ERR_SYS, "%s: %s", path, strerror(errno));
+		cdb_error_sys(e, errno, "%s", path);
 		return NULL;
 	}
 	cdb_buf_init(&b);

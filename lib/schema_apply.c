@@ -561,7 +561,7 @@ cdb_schema_apply(const cdb_schema *s, const char *source, const char *id,
 	if ((rc = fill_all(&c)) == 0 && (rc = build_metadata(&c)) == 0)
 		rc = make_id(&c);
 	if (rc == -1)
-		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		return cdb_error_oom(e);
 	return rc;
 }
 

@@ -12,7 +12,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cli.h"
 #include "digest.h"
 #include "json.h"
 #include "ndjson.h"
@@ -203,7 +202,7 @@ static int
 rd_open(struct rd *r, cdb_error *e)
 {
 	if ((r->a = archive_read_new()) == NULL)
-		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		return cdb_error_oom(e);
 	archive_read_support_format_tar(r->a);
 	if (archive_zlib_version() != NULL)
 		archive_read_support_filter_gzip(r->a);
@@ -233,13 +232,12 @@ end_of_file(struct rd *r, cdb_error *e)
 	long long left;
 
 	if (stat(r->path, &sb) == -1)
-		return cdb_error_set(
-		    e, CDB_ERR_SYS, "%s: %s", r->path, strerror(errno));
+		return cdb_error_sys(e, errno, "%s", r->path);
 	left = (long long)sb.st_size - archive_filter_bytes(r->a, -1);
 	if (S_ISREG(sb.st_mode) && left != 0)
 		return cdb_error_set(e, CDB_ERR_INPUT,
 		    "%s: %lld byte%s after the end of the compressed data",
-		    r->path, left, cdb_cli_s(left));
+		    r->path, left, left == 1 ? "" : "s");
 	return 0;
 }
 
@@ -346,7 +344,7 @@ read_manifest(struct rd *r, struct archive_entry *en, cdb_error *e)
 		    CDB_SNAPSHOT_MANIFEST_MAX);
 	cdb_buf_init(&text);
 	if (cdb_buf_reserve(&text, (size_t)size) == -1)
-		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		return cdb_error_oom(e);
 	while ((n = archive_read_data(r->a, r->buf, IOBUF)) > 0)
 		cdb_buf_append(&text, r->buf, (size_t)n);
 	if (n < 0) {
@@ -418,8 +416,7 @@ pipe_member(struct rd *r, struct feed *f, const char *member,
 	int p[2], rc;
 
 	if (pipe(p) == -1)
-		return cdb_error_set(
-		    e, CDB_ERR_SYS, "pipe: %s", strerror(errno));
+		return cdb_error_sys(e, errno, "pipe");
 	f->fd = p[1];
 	if ((in = fdopen(p[0], "r")) == NULL ||
 	    pthread_create(&t, NULL, feed_member, f) != 0) {
@@ -503,7 +500,7 @@ on_member(
 	f.a = r->a;
 	cdb_digest_init(&f.d);
 	if ((f.buf = malloc(IOBUF)) == NULL)
-		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		return cdb_error_oom(e);
 	rc = r->fn ? pipe_member(r, &f, name, entry, e) : read_data(r, &f, e);
 	free(f.buf);
 	return rc == -1 ? -1 : check_digest(r, name, entry, &f, e);
@@ -602,7 +599,7 @@ cdb_snapshot_read(const char *path, const json_t *manifest,
 	r.seen = json_object();
 	r.buf = malloc(IOBUF);
 	if (r.seen == NULL || r.buf == NULL)
-		rc = cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		rc = cdb_error_oom(e);
 	else if ((rc = rd_open(&r, e)) == 0) {
 		while ((rc = next_entry(&r, e)) == 1)
 			;
@@ -667,7 +664,7 @@ parse_member(
 
 	(void)entry;
 	if ((rd = cdb_reader_new(in, member, 0)) == NULL)
-		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		return cdb_error_oom(e);
 	cdb_error_clear(&pe);
 	rc = parse_lines(rd, &coll, &n, &pe);
 	hdr = json_incref(cdb_reader_header(rd));
@@ -784,7 +781,7 @@ cdb_snapshot_verify(const char *path, cdb_error *e)
 	json_t *m;
 
 	if (p.found == NULL) {
-		cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		cdb_error_oom(e);
 		return NULL;
 	}
 	m = cdb_snapshot_read(path, NULL, parse_member, &p, e);

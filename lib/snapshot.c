@@ -230,7 +230,7 @@ put_entry(struct archive *a, const char *name, long long size, const char *what,
 	int rc;
 
 	if (en == NULL)
-		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		return cdb_error_oom(e);
 	archive_entry_set_pathname(en, name);
 	archive_entry_set_filetype(en, AE_IFREG);
 	archive_entry_set_perm(en, 0644);
@@ -285,8 +285,7 @@ seg_sink(void *arg, const void *p, size_t n, cdb_error *e)
 	struct seg *s = arg;
 
 	if (cdb_checkpoint_write_all(s->fd, p, n) == -1)
-		return cdb_error_set(
-		    e, CDB_ERR_SYS, "%s: %s", s->what, strerror(errno));
+		return cdb_error_sys(e, errno, "%s", s->what);
 	return 0;
 }
 
@@ -306,7 +305,7 @@ seg_open(int fd, int comp, int level, const char *what, cdb_error *e)
 	struct seg *s = calloc(1, sizeof(*s));
 
 	if (s == NULL) {
-		cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		cdb_error_oom(e);
 		return NULL;
 	}
 	s->fd = fd;
@@ -457,13 +456,12 @@ fresh(cdb_snapshot_writer *w, json_t *id, cdb_error *e)
 	utc_now(when);
 	w->fd = open(w->partial, O_RDWR | O_CREAT | O_TRUNC, 0600);
 	if (w->fd == -1)
-		return cdb_error_set(
-		    e, CDB_ERR_SYS, "%s: %s", w->partial, strerror(errno));
+		return cdb_error_sys(e, errno, "%s", w->partial);
 	w->ckpt = json_pack("{s:i, s:s, s:O, s:s, s:i, s:[]}", "version",
 	    CKPT_VERSION, "kind", "cdb-snapshot", "identity", id, "created",
 	    when, "offset", 0, "collections");
 	if (w->ckpt == NULL)
-		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		return cdb_error_oom(e);
 	return cdb_checkpoint_save(w->ckpt_path, w->ckpt, e);
 }
 
@@ -497,8 +495,7 @@ resume(cdb_snapshot_writer *w, const json_t *id, cdb_error *e)
 	/* Drop the torn end of the member that was being written. */
 	if (ftruncate(w->fd, (off_t)off) == -1 ||
 	    lseek(w->fd, (off_t)off, SEEK_SET) == -1)
-		return cdb_error_set(
-		    e, CDB_ERR_SYS, "%s: %s", w->partial, strerror(errno));
+		return cdb_error_sys(e, errno, "%s", w->partial);
 	w->resumed = 1;
 	return 0;
 }
@@ -517,7 +514,7 @@ writer_open(cdb_snapshot_writer *w, const json_t *identity, cdb_error *e)
 	if (check_comp(w->comp, w->level, e) == -1)
 		return -1;
 	if ((id = full_identity(identity, w->comp, w->level)) == NULL)
-		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		return cdb_error_oom(e);
 	w->ckpt = cdb_checkpoint_load(w->ckpt_path, e);
 	if (w->ckpt == NULL && e != NULL && e->kind != CDB_ERR_NONE)
 		rc = -1;
@@ -537,7 +534,7 @@ cdb_snapshot_writer_new(const char *path, int comp, int level, int force,
 	if (cdb_checkpoint_replaceable(path, e) == -1)
 		return NULL;
 	if ((w = calloc(1, sizeof(*w))) == NULL) {
-		cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		cdb_error_oom(e);
 		return NULL;
 	}
 	w->fd = -1;
@@ -562,7 +559,7 @@ cdb_snapshot_writer_new(const char *path, int comp, int level, int force,
 	w->slot[1].spool_path = concat(path, ".partial.spool.1");
 	if (w->path == NULL || w->partial == NULL || w->ckpt_path == NULL ||
 	    w->slot[0].spool_path == NULL || w->slot[1].spool_path == NULL) {
-		cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		cdb_error_oom(e);
 		cdb_snapshot_writer_free(w);
 		return NULL;
 	}
@@ -691,11 +688,10 @@ start_member(struct member *m, int comp, int level, cdb_error *e)
 	m->q.head = m->q.len = 0;
 	m->q.closed = 0;
 	if (m->q.buf == NULL && (m->q.buf = malloc(QUEUE_BYTES)) == NULL)
-		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		return cdb_error_oom(e);
 	m->spool = open(m->spool_path, O_RDWR | O_CREAT | O_TRUNC, 0600);
 	if (m->spool == -1)
-		return cdb_error_set(
-		    e, CDB_ERR_SYS, "%s: %s", m->spool_path, strerror(errno));
+		return cdb_error_sys(e, errno, "%s", m->spool_path);
 	if ((m->seg = seg_open(m->spool, comp, level, m->spool_path, e)) ==
 	    NULL)
 		return -1;
@@ -725,7 +721,7 @@ cdb_snapshot_writer_begin(
 	m = w->fin == &w->slot[0] ? &w->slot[1] : &w->slot[0];
 	cdb_snapshot_member_name(m->name, sizeof(m->name), w->next, name);
 	if ((w->out = fopencookie(&m->q, "w", io)) == NULL) {
-		cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		cdb_error_oom(e);
 		return NULL;
 	}
 	setvbuf(w->out, NULL, _IOFBF, 1 << 16);
@@ -747,17 +743,16 @@ copy_spool(cdb_snapshot_writer *w, struct member *m, cdb_error *e)
 	ssize_t n;
 
 	if (lseek(m->spool, 0, SEEK_SET) == -1)
-		return cdb_error_set(
-		    e, CDB_ERR_SYS, "%s: %s", m->spool_path, strerror(errno));
+		return cdb_error_sys(e, errno, "%s", m->spool_path);
 	while ((n = read(m->spool, buf, sizeof(buf))) != 0) {
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1)
-			return cdb_error_set(e, CDB_ERR_SYS, "%s: %s",
-			    m->spool_path, strerror(errno));
+			return cdb_error_sys(e, errno, "%s",
+			    m->spool_path);
 		if (cdb_checkpoint_write_all(w->fd, buf, (size_t)n) == -1)
-			return cdb_error_set(e, CDB_ERR_SYS, "%s: %s",
-			    w->partial, strerror(errno));
+			return cdb_error_sys(e, errno, "%s",
+			    w->partial);
 	}
 	return 0;
 }
@@ -780,8 +775,7 @@ append_member(cdb_snapshot_writer *w, struct member *m, cdb_error *e)
 	}
 	cdb_buf_free(&hdr);
 	if (rc == 0 && fsync(w->fd) == -1)
-		rc = cdb_error_set(e, CDB_ERR_SYS, "%s: fsync: %s", w->partial,
-		    strerror(errno));
+		rc = cdb_error_sys(e, errno, "%s: fsync", w->partial);
 	return rc;
 }
 
@@ -793,8 +787,7 @@ commit_member(cdb_snapshot_writer *w, struct member *m, cdb_error *e)
 	off_t off;
 
 	if ((off = lseek(w->fd, 0, SEEK_CUR)) == -1)
-		return cdb_error_set(
-		    e, CDB_ERR_SYS, "%s: %s", w->partial, strerror(errno));
+		return cdb_error_sys(e, errno, "%s", w->partial);
 	cdb_digest_format(&m->digest, dg);
 	json_object_set_new(m->entry, "member", json_string(m->name));
 	json_object_set_new(m->entry, "bytes", json_integer(m->bytes));
@@ -878,8 +871,7 @@ cdb_snapshot_writer_end(
 	if (fclose(w->out) == EOF) {
 		w->out = NULL;
 		drop_member(w);
-		return cdb_error_set(
-		    e, CDB_ERR_SYS, "%s: %s", m->spool_path, strerror(errno));
+		return cdb_error_sys(e, errno, "%s", m->spool_path);
 	}
 	w->out = NULL;
 	/* Members are appended in order, one finisher at a time. */
@@ -888,7 +880,7 @@ cdb_snapshot_writer_end(
 		drop_member(w);
 		return e != NULL && e->kind != CDB_ERR_NONE
 		           ? -1
-		           : cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		           : cdb_error_oom(e);
 	}
 	if (pthread_create(&w->finisher, NULL, finish_member, m) != 0) {
 		json_decref(m->entry);
@@ -994,8 +986,7 @@ commit_file(cdb_snapshot_writer *w, cdb_error *e)
 {
 	if (fsync(w->fd) == -1 || close(w->fd) == -1) {
 		w->fd = -1;
-		return cdb_error_set(
-		    e, CDB_ERR_SYS, "%s: %s", w->partial, strerror(errno));
+		return cdb_error_sys(e, errno, "%s", w->partial);
 	}
 	w->fd = -1;
 	if (!w->force && access(w->path, F_OK) == 0)
@@ -1004,8 +995,7 @@ commit_file(cdb_snapshot_writer *w, cdb_error *e)
 		    "is in %s",
 		    w->path, w->partial);
 	if (rename(w->partial, w->path) == -1)
-		return cdb_error_set(
-		    e, CDB_ERR_SYS, "%s: %s", w->path, strerror(errno));
+		return cdb_error_sys(e, errno, "%s", w->path);
 	if (cdb_checkpoint_sync_dir(w->path, e) == -1)
 		return -1;
 	unlink(w->slot[0].spool_path);
@@ -1027,7 +1017,7 @@ cdb_snapshot_writer_finish(
 	if (wait_finisher(w, e) == -1)
 		return -1;
 	if ((m = build_manifest(w, top)) == NULL)
-		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		return cdb_error_oom(e);
 	rc = write_manifest(w, m, e);
 	json_decref(m);
 	return rc == -1 ? -1 : commit_file(w, e);

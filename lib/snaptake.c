@@ -126,7 +126,7 @@ take_one(cdb_snapshot_writer *w, cdb_chroma *c, const json_t *coll,
 		return -1;
 	st->changed |= es.changed;
 	if ((ent = entry_of(coll, es.records)) == NULL)
-		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		return cdb_error_oom(e);
 	rc = cdb_snapshot_writer_end(w, ent, e);
 	json_decref(ent);
 	return rc;
@@ -147,7 +147,7 @@ finish(cdb_snapshot_writer *w, cdb_chroma *c, const cdb_snapshot_opts *o,
 	    "embeddings", form_name(o->form), "scope",
 	    o->names ? "selected" : "all");
 	if (top == NULL)
-		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		return cdb_error_oom(e);
 	if (o->shard.n > 0)
 		json_object_set_new(top, "shard", shard_of(o));
 	rc = cdb_snapshot_writer_finish(w, top, e);
@@ -175,7 +175,7 @@ run(cdb_snapshot_writer *w, cdb_chroma *c, const json_t *colls,
 
 	/* Finished by an earlier run that was interrupted. */
 	if ((done = json_deep_copy(cdb_snapshot_writer_done(w))) == NULL)
-		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		return cdb_error_oom(e);
 	json_array_foreach (colls, i, coll) {
 		name = json_string_value(json_object_get(coll, "name"));
 		if (name == NULL) {
@@ -206,7 +206,7 @@ cdb_snapshot_take(cdb_chroma *c, const cdb_snapshot_opts *o,
 		return -1;
 	if ((id = identity(c, o)) == NULL) {
 		json_decref(colls);
-		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		return cdb_error_oom(e);
 	}
 	w = cdb_snapshot_writer_new(
 	    o->output, o->comp, o->level, o->force, id, e);

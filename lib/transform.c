@@ -282,7 +282,7 @@ write_reject(struct tx *t, const cdb_item *it, const char *field,
 	rc |= cdb_buf_append(b, it->raw, it->raw_len);
 	rc |= cdb_buf_puts(b, "}\n");
 	if (rc != 0)
-		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		return cdb_error_oom(e);
 	if (fwrite(b->data, 1, b->len, t->o->rejects) != b->len)
 		return cdb_error_set(e, CDB_ERR_SYS,
 		    "rejects file: write "
@@ -308,7 +308,7 @@ reject(struct tx *t, const cdb_item *it, int reason, int field,
 	snprintf(key, sizeof(key), "%s%s%s%s", f ? "field \"" : "",
 	    f ? f->name : "", f ? "\": " : "", cdb_schema_reason_name(reason));
 	if (bump(t->st->reasons, key, 0, NULL) == -1)
-		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		return cdb_error_oom(e);
 	if (t->o->rejects != NULL &&
 	    write_reject(t, it, f ? f->name : NULL,
 	        cdb_schema_reason_name(reason), text, e) == -1)
@@ -387,7 +387,7 @@ on_collection(struct tx *t, const cdb_item *it, cdb_error *e)
 			continue;
 		if ((line = cdb_schema_collection_line(
 		         t->s, (int)i, it->obj)) == NULL)
-			return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+			return cdb_error_oom(e);
 		if (t->tline[i] == NULL)
 			t->tline[i] = line;
 		else {
@@ -426,7 +426,7 @@ write_record(struct tx *t, const cdb_item *it, cdb_error *e)
 	if (cdb_ndjson_format_record(&t->buf, r->collection, r->id.data,
 	        r->id.len, it->document, m, it->uri, NULL, 0, it->emb_form,
 	        it->emb_text, it->emb_len) == -1)
-		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		return cdb_error_oom(e);
 	return cdb_writer_line(
 	    t->w, CDB_KIND_RECORD, t->buf.data, t->buf.len, e);
 }
@@ -439,7 +439,7 @@ on_record(struct tx *t, const cdb_item *it, cdb_error *e)
 	int rc;
 
 	if (bump(t->st->in_by, it->collection, 0, NULL) == -1)
-		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		return cdb_error_oom(e);
 	t->st->in++;
 	rc = cdb_schema_apply(t->s, it->collection, it->id, it->id_len,
 	    it->document, it->metadata, it->uri, r, e);
@@ -466,7 +466,7 @@ on_record(struct tx *t, const cdb_item *it, cdb_error *e)
 	    emit_collection(t, (size_t)r->target, e) == -1)
 		return -1;
 	if (count_out(t->st, r) == -1)
-		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		return cdb_error_oom(e);
 	return t->o->dry_run ? 0 : write_record(t, it, e);
 }
 
@@ -479,7 +479,7 @@ on_header(struct tx *t, const cdb_item *it, cdb_error *e)
 	int rc;
 
 	if (h == NULL)
-		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		return cdb_error_oom(e);
 	json_object_set_new(
 	    h, "tool", json_string(t->o->tool ? t->o->tool : "cdb"));
 	json_object_set_new(h, "schema",
@@ -558,7 +558,7 @@ cdb_transform_run(FILE *in, FILE *out, const cdb_transform_opts *o,
 	    t.res == NULL || t.w == NULL || rd == NULL) {
 		cdb_reader_free(rd);
 		tx_free(&t);
-		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		return cdb_error_oom(e);
 	}
 	while ((rc = cdb_reader_next(rd, &it, e)) == 1)
 		if (on_item(&t, &it, e) == -1) {

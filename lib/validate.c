@@ -9,7 +9,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "cli.h"
 #include "validate_impl.h"
 
 void
@@ -204,7 +203,7 @@ ctx_init(struct vctx *c, const cdb_validate_opts *o, cdb_error *e)
 	    c->p.xmap == NULL || c->p.by_reason == NULL ||
 	    c->p.offenders == NULL || c->p.sources == NULL ||
 	    c->p.unmapped == NULL || c->others == NULL || c->warnings == NULL)
-		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		return cdb_error_oom(e);
 	return 0;
 }
 
@@ -1015,8 +1014,8 @@ cdb_validate_run(const cdb_validate_opts *o, cdb_error *e)
 		vsem_finish(&c);
 		merge_producer(&c);
 		judge_all(&c);
-		if ((r = build_report(&c, cdb_cli_elapsed(&t0))) == NULL)
-			cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		if ((r = build_report(&c, cdb_elapsed(&t0))) == NULL)
+			cdb_error_oom(e);
 	}
 	ctx_free(&c);
 	return r;

@@ -28,7 +28,7 @@ add_found(struct vctx *c, size_t coll, const char *id, size_t len, size_t *idx,
 	int rc;
 
 	if ((rc = cdb_hmap_put(c->fmap, key, c->nfound, &old)) == -1)
-		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		return cdb_error_oom(e);
 	if (rc == 0) {
 		*idx = (size_t)old;
 		return 0;
@@ -36,7 +36,7 @@ add_found(struct vctx *c, size_t coll, const char *id, size_t len, size_t *idx,
 	if (c->nfound == c->capfound) {
 		size_t cap = c->capfound ? c->capfound * 2 : 4096;
 		if ((f = realloc(c->found, cap * sizeof(*f))) == NULL)
-			return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+			return cdb_error_oom(e);
 		c->found = f;
 		c->capfound = cap;
 	}
@@ -49,7 +49,7 @@ add_found(struct vctx *c, size_t coll, const char *id, size_t len, size_t *idx,
 	f->id_len = (uint32_t)len;
 	if (cdb_buf_append(&c->fids, id, len) == -1 ||
 	    cdb_buf_putc(&c->fids, '\0') == -1)
-		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		return cdb_error_oom(e);
 	*idx = c->nfound++;
 	c->colls[coll].found++;
 	return 0;
@@ -119,7 +119,7 @@ enumerate(struct vctx *c, cdb_error *e)
 			c->colls[i].space = cdb_validate_space(
 			    json_object_get(c->colls[i].want, "configuration"));
 		if (c->colls[i].have != NULL && c->colls[i].id == NULL)
-			return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+			return cdb_error_oom(e);
 		if (c->colls[i].id != NULL && list_ids(c, i, e) == -1)
 			return -1;
 	}
@@ -497,7 +497,7 @@ add_absent(
 	if (c->nabsent == c->capabsent) {
 		size_t cap = c->capabsent ? c->capabsent * 2 : 1024;
 		if ((a = realloc(c->absent, cap * sizeof(*a))) == NULL)
-			return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+			return cdb_error_oom(e);
 		c->absent = a;
 		c->capabsent = cap;
 	}
@@ -507,7 +507,7 @@ add_absent(
 	a->len = (uint32_t)len;
 	if (cdb_buf_append(&c->aids, id, len) == -1 ||
 	    cdb_buf_putc(&c->aids, '\0') == -1)
-		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		return cdb_error_oom(e);
 	return 0;
 }
 
@@ -587,7 +587,7 @@ fetch(struct vctx *c, struct vbatch *b, int include, cdb_error *e)
 	if (c->colls[b->coll].id == NULL)
 		return 0;
 	if ((ids = batch_ids(b)) == NULL)
-		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		return cdb_error_oom(e);
 	vpage_take(c, &b->page);
 	b->page.no_verbatim = 1; /* compared, never copied */
 	rc = cdb_chroma_get_ids(
@@ -611,7 +611,7 @@ fetch_one_by_one(struct vctx *c, struct vbatch *b, cdb_error *e)
 
 	for (i = 0; rc == 0 && i < b->n; i++) {
 		if ((s = vbatch_slice(b, i, i + 1)) == NULL) {
-			rc = cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+			rc = cdb_error_oom(e);
 			break;
 		}
 		cdb_error_clear(&fe);
@@ -682,7 +682,7 @@ vcmp_batch(struct vctx *c, struct vbatch *b, cdb_error *e)
 	cdb_hmap_clear(c->scratch);
 	for (i = 0; i < b->n; i++)
 		if (cdb_hmap_put(c->scratch, b->r[i].key, i, NULL) == -1)
-			return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+			return cdb_error_oom(e);
 	for (i = 0; i < b->page.n && rc == 0; i++)
 		rc = compare_row(c, b, i, e);
 	for (i = 0; i < b->n && rc == 0; i++)

@@ -136,7 +136,7 @@ fetch_singly(struct vctx *c, size_t coll, const json_t *ids, cdb_error *e)
 
 	for (i = 0; rc == 0 && i < json_array_size(ids); i++) {
 		if ((one = json_pack("[O]", json_array_get(ids, i))) == NULL)
-			return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+			return cdb_error_oom(e);
 		cdb_error_clear(&fe);
 		rc = cdb_chroma_get_ids(
 		    c->newc, cid, one, CDB_INC_ALL, &c->page, &fe);
@@ -182,7 +182,7 @@ fetch_rest(struct vctx *c, size_t coll, cdb_error *e)
 
 	while (rc == 0 && i < c->nfound) {
 		if ((ids = next_ids(c, coll, &i)) == NULL)
-			return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+			return cdb_error_oom(e);
 		if (json_array_size(ids) == 0) {
 			json_decref(ids);
 			break;
@@ -287,7 +287,7 @@ find_duplicates(struct vctx *c, cdb_error *e)
 	size_t i, j, n = 0;
 
 	if (a == NULL)
-		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		return cdb_error_oom(e);
 	for (i = 0; i < c->nfound; i++)
 		if (c->found[i].fetched) {
 			a[n].digest = c->found[i].digest;

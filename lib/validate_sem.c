@@ -26,7 +26,7 @@ query_vector(struct vquery *q, const json_t *v, cdb_error *e)
 	if (json_is_string(v)) {
 		n = json_string_length(v) * 3 / 4 + 4;
 		if ((q->emb = malloc(n * sizeof(float))) == NULL)
-			return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+			return cdb_error_oom(e);
 		return cdb_embed_b64_decode(json_string_value(v),
 		    json_string_length(v), q->emb, n, &q->dim, e);
 	}
@@ -38,7 +38,7 @@ query_vector(struct vquery *q, const json_t *v, cdb_error *e)
 		    "string");
 	n = json_array_size(v);
 	if ((q->emb = malloc(n * sizeof(float))) == NULL)
-		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		return cdb_error_oom(e);
 	for (i = 0; i < n; i++) {
 		json_t *x = json_array_get(v, i);
 		if (!json_is_number(x) ||
@@ -67,14 +67,14 @@ fast_vector(
 	    line[vs] != '[')
 		return 0;
 	if ((q->emb = malloc((ve - vs) / 2 * sizeof(float) + 1)) == NULL)
-		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		return cdb_error_oom(e);
 	if (cdb_embed_parse_json(
 	        line + vs, ve - vs, q->emb, (ve - vs) / 2, &q->dim, e) == -1)
 		return -1;
 	if (cdb_buf_append(rest, line, vs) == -1 ||
 	    cdb_buf_puts(rest, "null") == -1 ||
 	    cdb_buf_append(rest, line + ve, len - ve) == -1)
-		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		return cdb_error_oom(e);
 	return 1;
 }
 
@@ -120,11 +120,10 @@ query_line(struct vctx *c, const char *line, size_t len, long no, cdb_error *e)
 		q->name =
 		    strdup(json_is_string(id) ? json_string_value(id) : label);
 		if (q->name == NULL)
-			rc = cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+			rc = cdb_error_oom(e);
 		else if (!emb && json_is_string(text)) {
 			if ((q->text = strdup(json_string_value(text))) == NULL)
-				rc = cdb_error_set(
-				    e, CDB_ERR_SYS, "out of memory");
+				rc = cdb_error_oom(e);
 			c->ntext++;
 		} else if (!emb)
 			c->nbyid++; /* its record's vector: vsem_find_ids */
@@ -151,8 +150,7 @@ vsem_load_queries(struct vctx *c, cdb_error *e)
 	if (c->o->queries == NULL)
 		return 0;
 	if ((fp = fopen(c->o->queries, "r")) == NULL)
-		return cdb_error_set(
-		    e, CDB_ERR_SYS, "%s: %s", c->o->queries, strerror(errno));
+		return cdb_error_sys(e, errno, "%s", c->o->queries);
 	while (rc == 0 && (n = getline(&line, &cap, fp)) != -1) {
 		no++;
 		if (strspn(line, " \t\r\n") == (size_t)n)
@@ -243,7 +241,7 @@ old_vector(struct vctx *c, struct vquery *q, const json_t *src,
 	int rc;
 
 	if (ids == NULL)
-		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		return cdb_error_oom(e);
 	rc = cdb_chroma_get_ids(c->oldc,
 	    json_string_value(json_object_get(src, "id")), ids, CDB_INC_ALL,
 	    &c->page, e);
@@ -277,14 +275,14 @@ vsem_find_ids(struct vctx *c, cdb_error *e)
 		return 0;
 	if ((want = cdb_hmap_new()) == NULL ||
 	    (c->s != NULL && (r = cdb_schema_result_new(c->s)) == NULL))
-		rc = cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		rc = cdb_error_oom(e);
 	for (i = 0; rc == 0 && i < c->nq; i++)
 		if (c->q[i].emb == NULL && c->q[i].text == NULL &&
 		    cdb_hmap_put(want,
 		        cdb_hmap_key(c->names[c->q[i].coll], c->q[i].name,
 		            strlen(c->q[i].name)),
 		        i, NULL) == -1)
-			rc = cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+			rc = cdb_error_oom(e);
 	if (rc == 0 && c->o->nexpected > 0)
 		rc = vsrc_find_ids_file(c, want, e);
 	for (i = 0; rc == 0 && c->o->nexpected == 0 && i < c->nq; i++)
@@ -475,7 +473,7 @@ old_source(struct vctx *c, const json_t *src, size_t coll, cdb_vtopk *top,
 		        c->s ? "[\"metadatas\",\"documents\",\"uris\","
 		               "\"distances\"]"
 		             : "[\"distances\"]") == -1) {
-			rc = cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+			rc = cdb_error_oom(e);
 			break;
 		}
 		if ((ans = ask(c->oldc, id, &body, &resp, e)) == NULL) {
@@ -533,10 +531,10 @@ vsrc_old_queries(struct vctx *c, cdb_error *e)
 
 	if (top == NULL ||
 	    (c->s != NULL && (r = cdb_schema_result_new(c->s)) == NULL))
-		rc = cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		rc = cdb_error_oom(e);
 	for (i = 0; rc == 0 && i < c->nq; i++)
 		if (cdb_vtopk_init(&top[i], (size_t)c->o->top_k) == -1)
-			rc = cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+			rc = cdb_error_oom(e);
 	for (k = 0; rc == 0 && k < c->ncolls; k++) {
 		if ((c->colls[k].other_space = other_space(c, k)))
 			continue;
@@ -579,7 +577,7 @@ take_new(struct vquery **qs, size_t n, const json_t *ans, cdb_error *e)
 		qs[i]->got = calloc(qs[i]->ngot + 1, sizeof(char *));
 		qs[i]->got_d = calloc(qs[i]->ngot + 1, sizeof(double));
 		if (qs[i]->got == NULL || qs[i]->got_d == NULL)
-			return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+			return cdb_error_oom(e);
 		for (j = 0; j < qs[i]->ngot; j++) {
 			id = json_string_value(json_array_get(row, j));
 			if ((qs[i]->got[j] = strdup(id ? id : "")) == NULL)
@@ -622,7 +620,7 @@ new_collection(
 		}
 		if (query_body(body, qs, n, c->o->top_k, "[\"distances\"]") ==
 		    -1)
-			return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+			return cdb_error_oom(e);
 		cdb_error_clear(&qe);
 		if ((ans = ask(c->newc, c->colls[coll].id, body, resp, &qe)) ==
 		    NULL) {
@@ -656,7 +654,7 @@ new_text(struct vctx *c, struct vquery *q, cdb_error *e)
 	int rc = 0;
 
 	if (wd == NULL)
-		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		return cdb_error_oom(e);
 	for (off = 0; rc == 0 && cid != NULL && q->ngot <= TEXT_MAX;
 	     off += TEXT_PAGE) {
 		if ((rc = cdb_chroma_get(c->newc, cid, off, TEXT_PAGE, NULL, wd,
@@ -665,8 +663,7 @@ new_text(struct vctx *c, struct vquery *q, cdb_error *e)
 		if (q->ngot + c->page.n > cap) {
 			cap = (q->ngot + c->page.n) * 2 + 16;
 			if ((g = realloc(q->got, cap * sizeof(*g))) == NULL) {
-				rc = cdb_error_set(
-				    e, CDB_ERR_SYS, "out of memory");
+				rc = cdb_error_oom(e);
 				break;
 			}
 			q->got = g;
@@ -675,8 +672,7 @@ new_text(struct vctx *c, struct vquery *q, cdb_error *e)
 			const char *id = json_string_value(
 			    json_array_get(c->page.ids, i));
 			if ((q->got[q->ngot] = strdup(id ? id : "")) == NULL)
-				return cdb_error_set(
-				    e, CDB_ERR_SYS, "out of memory");
+				return cdb_error_oom(e);
 			q->ngot++;
 		}
 		if (c->page.n < TEXT_PAGE)

@@ -157,14 +157,14 @@ add_record(struct prod *P, size_t coll, const char *id, size_t id_len,
 		free_spent(c);
 	if (b == NULL && (b = P->open[coll] = vbatch_new(
 	                      c, coll, (size_t)c->o->page)) == NULL)
-		return cdb_error_set(P->e, CDB_ERR_SYS, "out of memory");
+		return cdb_error_oom(P->e);
 	r = &b->r[b->n];
 	r->id_off = b->ids.len;
 	r->id_len = id_len;
 	if (cdb_buf_append(&b->ids, id, id_len) == -1 ||
 	    cdb_buf_putc(&b->ids, '\0') == -1 ||
 	    (dim > 0 && emb_room(b, dim) == -1))
-		return cdb_error_set(P->e, CDB_ERR_SYS, "out of memory");
+		return cdb_error_oom(P->e);
 	r->doc = json_incref((json_t *)doc);
 	r->meta = json_incref(meta);
 	r->uri = json_incref((json_t *)uri);
@@ -231,7 +231,7 @@ vquery_set_vector(struct vquery *q, const float *emb, size_t dim, cdb_error *e)
 {
 	free(q->emb);
 	if ((q->emb = malloc(dim * sizeof(*q->emb))) == NULL)
-		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		return cdb_error_oom(e);
 	memcpy(q->emb, emb, dim * sizeof(*emb));
 	q->dim = dim;
 	q->norm = sqrt(cdb_validate_dot(emb, emb, dim));
@@ -293,13 +293,13 @@ add_target(struct vctx *c, const char *name, json_t *want, cdb_error *e)
 	nc = realloc(c->colls, (c->ncolls + 1) * sizeof(*nc));
 	if (nc == NULL) {
 		json_decref(want);
-		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		return cdb_error_oom(e);
 	}
 	c->colls = nc;
 	memset(&nc[c->ncolls], 0, sizeof(*nc));
 	nc[c->ncolls].want = want;
 	if ((nc[c->ncolls].name = strdup(name)) == NULL)
-		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		return cdb_error_oom(e);
 	c->ncolls++;
 	return 0;
 }
@@ -318,7 +318,7 @@ same_targets(struct vctx *c, cdb_error *e)
 		if (name == NULL)
 			continue;
 		if ((want = source_line(coll)) == NULL)
-			return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+			return cdb_error_oom(e);
 		if (add_target(c, name, want, e) == -1)
 			return -1;
 	}
@@ -348,7 +348,7 @@ old_targets(struct vctx *c, cdb_error *e)
 	dest = calloc(nt + 1, sizeof(*dest));
 	want = calloc(nt + 1, sizeof(*want));
 	if (dest == NULL || want == NULL)
-		rc = cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		rc = cdb_error_oom(e);
 	json_array_foreach(rc == 0 ? c->oldcolls : NULL, i, coll)
 	{
 		name = json_string_value(json_object_get(coll, "name"));
@@ -492,7 +492,7 @@ old_record(struct prod *P, const char *src, const cdb_page *pg, size_t i)
 	key = cdb_hmap_key(c->names[m.coll], m.id, m.len);
 	digest = cdb_validate_content_digest(doc, emb, pg->dim);
 	if ((rc = cdb_hmap_put(c->p.xmap, key, digest, &old)) == -1)
-		return cdb_error_set(P->e, CDB_ERR_SYS, "out of memory");
+		return cdb_error_oom(P->e);
 	if (rc == 0) {
 		/* cdb-transform rejects the second record of one target id. */
 		c->p.collisions++;
@@ -581,8 +581,7 @@ open_file(struct vctx *c, size_t i, cdb_error *e)
 {
 	c->xname = c->o->expected[i];
 	if ((c->xfp = fopen(c->xname, "r")) == NULL)
-		return cdb_error_set(
-		    e, CDB_ERR_SYS, "%s: %s", c->xname, strerror(errno));
+		return cdb_error_sys(e, errno, "%s", c->xname);
 	return 0;
 }
 
@@ -627,7 +626,7 @@ scan_file(struct vctx *c, cdb_error *e)
 	int rc, k;
 
 	if (rd == NULL)
-		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		return cdb_error_oom(e);
 	while ((rc = cdb_reader_next(rd, &it, e)) == 1) {
 		if (it.kind == CDB_KIND_COLLECTION) {
 			const char *n =
@@ -641,8 +640,7 @@ scan_file(struct vctx *c, cdb_error *e)
 			k = vctx_coll_index(c, it.collection);
 			if (sample(c, (size_t)k, it.id, it.id_len, it.emb,
 			        it.emb ? it.dim : 0) == -1) {
-				rc = cdb_error_set(
-				    e, CDB_ERR_SYS, "out of memory");
+				rc = cdb_error_oom(e);
 				break;
 			}
 		}
@@ -709,7 +707,7 @@ search_record(struct prod *P, size_t coll, const char *id, size_t id_len,
 		if (cdb_vtopk_offer(&P->top[i],
 		        exact_distance(P->space[coll], q, emb, xn), id,
 		        id_len) == -1)
-			rc = cdb_error_set(P->e, CDB_ERR_SYS, "out of memory");
+			rc = cdb_error_oom(P->e);
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	P->search_s += (double)(t1.tv_sec - t0.tv_sec) +
@@ -731,7 +729,7 @@ file_record(struct prod *P, const cdb_item *it)
 
 	c->p.source_records++;
 	if ((rc = cdb_hmap_put(c->p.xmap, key, digest, NULL)) == -1)
-		return cdb_error_set(P->e, CDB_ERR_SYS, "out of memory");
+		return cdb_error_oom(P->e);
 	if (rc == 0) {
 		c->p.collisions++;
 		reject(c, CDB_REJECT_COLLISION, it->collection, it->id,
@@ -755,7 +753,7 @@ read_file(struct prod *P)
 	int rc;
 
 	if (rd == NULL)
-		return cdb_error_set(P->e, CDB_ERR_SYS, "out of memory");
+		return cdb_error_oom(P->e);
 	while ((rc = cdb_reader_next(rd, &it, P->e)) == 1) {
 		if (it.kind == CDB_KIND_RECORD && file_record(P, &it) == -1) {
 			rc = -1;
@@ -788,7 +786,7 @@ vsrc_find_ids_file(struct vctx *c, cdb_hmap *want, cdb_error *e)
 		if (open_file(c, i, e) == -1)
 			return -1;
 		if ((rd = cdb_reader_new(c->xfp, c->xname, 0)) == NULL)
-			rc = cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+			rc = cdb_error_oom(e);
 		while (rc == 0 && (rc = cdb_reader_next(rd, &it, e)) == 1) {
 			rc = 0;
 			if (it.kind != CDB_KIND_RECORD || it.emb == NULL ||
@@ -877,7 +875,7 @@ take_sampled(struct vctx *c, const char *src, const cdb_page *pg,
 	q->emb = malloc(pg->dim * sizeof(*q->emb));
 	if (q->name == NULL || q->emb == NULL) {
 		vquery_free(q);
-		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		return cdb_error_oom(e);
 	}
 	memcpy(q->emb, pg->emb, pg->dim * sizeof(*q->emb));
 	q->norm = sqrt(cdb_validate_dot(q->emb, q->emb, q->dim));
@@ -899,7 +897,7 @@ fetch_sampled(struct vctx *c, const long long *count, const long long *pos,
 	int rc = 0;
 
 	if (c->s != NULL && (r = cdb_schema_result_new(c->s)) == NULL)
-		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		return cdb_error_oom(e);
 	cdb_page_init(&pg);
 	pg.no_verbatim = 1;
 	json_array_foreach(c->oldcolls, i, coll)
@@ -940,7 +938,7 @@ presample(struct vctx *c, cdb_error *e)
 	int rc = 0;
 
 	if (count == NULL || pos == NULL)
-		rc = cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		rc = cdb_error_oom(e);
 	json_array_foreach(rc == 0 ? c->oldcolls : NULL, i, coll)
 	{
 		const char *id = json_string_value(json_object_get(coll, "id"));
@@ -980,14 +978,14 @@ vsrc_prepare(struct vctx *c, cdb_error *e)
 		cdb_vsampler_init(&c->p.sampler, c->o->sample, c->o->seed);
 		if ((c->q = calloc((size_t)c->o->sample, sizeof(*c->q))) ==
 		    NULL)
-			return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+			return cdb_error_oom(e);
 	}
 	if (c->o->old_url != NULL && connect_old(c, e) == -1)
 		return -1;
 	if ((c->o->nexpected ? prepare_file(c, e) : old_targets(c, e)) == -1)
 		return -1;
 	if ((c->names = calloc(c->ncolls + 1, sizeof(*c->names))) == NULL)
-		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		return cdb_error_oom(e);
 	for (i = 0; i < c->ncolls; i++)
 		c->names[i] = c->colls[i].name;
 	if (c->o->nexpected == 0 && c->sampled)
@@ -1009,15 +1007,15 @@ prod_init(struct prod *P, struct vctx *c, cdb_error *e)
 	P->ntop = c->nq;
 	P->top = calloc(P->ntop + 1, sizeof(*P->top));
 	if (c->s != NULL && (P->res = cdb_schema_result_new(c->s)) == NULL)
-		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		return cdb_error_oom(e);
 	if (P->open == NULL || P->space == NULL || P->top == NULL)
-		return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+		return cdb_error_oom(e);
 	for (i = 0; i < c->ncolls; i++)
 		P->space[i] = cdb_validate_space(
 		    json_object_get(c->colls[i].want, "configuration"));
 	for (i = 0; i < P->ntop; i++)
 		if (cdb_vtopk_init(&P->top[i], (size_t)c->o->top_k) == -1)
-			return cdb_error_set(e, CDB_ERR_SYS, "out of memory");
+			return cdb_error_oom(e);
 	return 0;
 }
 

@@ -73,7 +73,7 @@ on_warn(void *arg, const char *msg)
 static void
 on_progress(void *arg, const char *coll, long long done, long long total)
 {
-	double s = cdb_cli_elapsed(&t0);
+	double s = cdb_elapsed(&t0);
 
 	(void)arg;
 	if (total > 0)
@@ -85,17 +85,6 @@ on_progress(void *arg, const char *coll, long long done, long long total)
 		    "\rcdb-rollback: %s: %lld records (%.0f records/s)"
 		    "   ",
 		    coll, done, s > 0 ? (double)done / s : 0.0);
-}
-
-static long
-number(const char *opt, const char *s, long min, long max)
-{
-	long n;
-
-	if (cdb_cli_number(s, min, max, &n) == -1)
-		errx(CDB_EXIT_USAGE, "%s: expected a number from %ld to %ld",
-		    opt, min, max);
-	return n;
 }
 
 static void
@@ -214,7 +203,7 @@ parse_snapshot(int argc, char *argv[], struct server *s, cdb_snapshot_opts *o)
 				                     "xz or none");
 			break;
 		case OPT_LEVEL:
-			o->level = (int)number("--level", optarg, 1, 22);
+			o->level = (int)cdb_cli_number("--level", optarg, 1, 22);
 			break;
 		case 'f':
 			o->force = 1;
@@ -223,7 +212,7 @@ parse_snapshot(int argc, char *argv[], struct server *s, cdb_snapshot_opts *o)
 			o->form = parse_form(optarg);
 			break;
 		case 'b':
-			o->batch = number("-b", optarg, 1, 100000);
+			o->batch = cdb_cli_number("-b", optarg, 1, 100000);
 			break;
 		case OPT_SHARD:
 			cdb_error_clear(&e);
@@ -287,7 +276,7 @@ cmd_snapshot(int argc, char *argv[])
 		    o.output, st.records, cdb_cli_s(st.records),
 		    st.collections, cdb_cli_s(st.collections), st.bytes,
 		    cdb_snapshot_comp_name(o.comp),
-		    st.resumed ? ", resumed" : "", cdb_cli_elapsed(&t0));
+		    st.resumed ? ", resumed" : "", cdb_elapsed(&t0));
 	return CDB_EXIT_OK;
 }
 
@@ -501,10 +490,10 @@ parse_restore(int argc, char *argv[], struct restore *r)
 			r->checkpoint = optarg;
 			break;
 		case 'b':
-			r->o.batch = number("-b", optarg, 1, 1000000);
+			r->o.batch = cdb_cli_number("-b", optarg, 1, 1000000);
 			break;
 		case 'j':
-			r->o.jobs = (int)number("-j", optarg, 1, 64);
+			r->o.jobs = (int)cdb_cli_number("-j", optarg, 1, 64);
 			break;
 		case OPT_REPORT_MD:
 			r->report_md = optarg;
@@ -677,7 +666,7 @@ done_message(const struct restore *r, const json_t *rep)
 	fprintf(stderr,
 	    "cdb-rollback: restored and verified %zu collection%s, removed "
 	    "%zu, in %.1f s; reports %s, %s\n",
-	    restored, restored == 1 ? "" : "s", removed, cdb_cli_elapsed(&t0),
+	    restored, restored == 1 ? "" : "s", removed, cdb_elapsed(&t0),
 	    r->report_md, r->report_json);
 }
 
@@ -810,9 +799,9 @@ cmd_prune(int argc, char *argv[])
 
 	while ((ch = getopt_long(argc, argv, "hnq", longopts, NULL)) != -1) {
 		switch (ch) {
-		case 'k': o.keep = number("--keep", optarg, 1, 1000000); break;
+		case 'k': o.keep = cdb_cli_number("--keep", optarg, 1, 1000000); break;
 		case 'd':
-			o.keep_days = number("--keep-days", optarg, 0, 100000);
+			o.keep_days = cdb_cli_number("--keep-days", optarg, 0, 100000);
 			break;
 		case 'n': dry_run = 1; break;
 		case 'q': quiet = 1; break;

@@ -99,7 +99,7 @@ finish(int rc, const cdb_error *e, FILE *rejects, const char *rpath)
 		return CDB_EXIT_FAIL;
 	}
 	if (rc == -1 && e->kind != CDB_ERR_NONE) {
-		if (e->kind == CDB_ERR_SYS && strstr(e->text, strerror(EPIPE)))
+		if (cdb_cli_epipe(e))
 			return CDB_EXIT_OK;
 		if (e->line > 0)
 			warnx("%s:%ld: %s", input, e->line, e->text);
@@ -145,7 +145,7 @@ run(cdb_transform_opts *o, const char *file, const char *rpath, int quiet,
 	rc = cdb_transform_run(in, stdout, o, st, &e);
 	if (!quiet && (rc == 0 || o->dry_run))
 		summary(st, verbose || o->dry_run, o->dry_run,
-		    cdb_cli_elapsed(&t0));
+		    cdb_elapsed(&t0));
 	rc = finish(rc, &e, o->rejects, rpath);
 	if (rc == CDB_EXIT_OK && cdb_transform_stats_rejected(st) > 0)
 		rc = EXIT_REJECTS;
@@ -197,10 +197,8 @@ main(int argc, char *argv[])
 			rpath = optarg;
 			break;
 		case OPT_MAX:
-			if (cdb_cli_number(optarg, 0, 1L << 62, &max) == -1)
-				errx(CDB_EXIT_USAGE,
-				    "--max-rejects: expected a "
-				    "number, 0 for no limit");
+			max = cdb_cli_number("--max-rejects", optarg, 0,
+			    1L << 62);
 			break;
 		case OPT_NOID:
 			o.no_id_check = 1;

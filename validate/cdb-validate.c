@@ -57,17 +57,6 @@ on_progress(void *arg, const char *phase, long long done, long long total)
 		    stderr, "\rcdb-validate: %s: %lld records   ", phase, done);
 }
 
-static long
-number(const char *opt, const char *s, long min, long max)
-{
-	long n;
-
-	if (cdb_cli_number(s, min, max, &n) == -1)
-		errx(EXIT_CANNOT, "%s: expected a number from %ld to %ld", opt,
-		    min, max);
-	return n;
-}
-
 static double
 percent(const char *opt, const char *s)
 {
@@ -112,7 +101,7 @@ save(const char *path, const json_t *r, int (*fn)(const json_t *, cdb_buf *))
 	else if ((rc = cdb_report_save(path, &b, &e)) == -1) {
 		/* A reader that went away, as with head(1), is no error. */
 		stdout_said = strcmp(path, "-") == 0;
-		if (stdout_said && strstr(e.text, strerror(EPIPE)))
+		if (stdout_said && cdb_cli_epipe(&e))
 			rc = 0;
 		else
 			warnx("%s", e.text);
@@ -223,16 +212,16 @@ option(struct args *a, int ch)
 	case 's': o->schema_file = optarg; break;
 	case OPT_EXPECTED: a->files[a->nfiles++] = optarg; break;
 	case OPT_QUERIES: o->queries = optarg; break;
-	case OPT_SAMPLE: o->sample = number("--sample", optarg, 0, 100000); break;
-	case OPT_TOPK: o->top_k = (int)number("--top-k", optarg, 1, 1000); break;
+	case OPT_SAMPLE: o->sample = cdb_cli_number("--sample", optarg, 0, 100000); break;
+	case OPT_TOPK: o->top_k = (int)cdb_cli_number("--top-k", optarg, 1, 1000); break;
 	case OPT_SEED: o->seed = seed(optarg); break;
 	case OPT_LOSS: o->max_data_loss = percent("--max-data-loss", optarg); break;
-	case OPT_MISSING: o->max_missing = number("--max-missing", optarg, 0, LONG_MAX); break;
+	case OPT_MISSING: o->max_missing = cdb_cli_number("--max-missing", optarg, 0, LONG_MAX); break;
 	case OPT_WARN: o->warn_divergence = percent("--warn-divergence", optarg); break;
 	case OPT_MAXDIV: o->max_divergence = percent("--max-divergence", optarg); break;
 	case OPT_MD: a->md = optarg; break;
 	case OPT_JSON: a->js = optarg; break;
-	case 'b': o->page = number("-b", optarg, 1, 100000); break;
+	case 'b': o->page = cdb_cli_number("-b", optarg, 1, 100000); break;
 	case OPT_TENANT: o->new_tenant = optarg; break;
 	case OPT_DB: o->new_database = optarg; break;
 	case OPT_OTENANT: a->otenant = optarg; break;
@@ -358,7 +347,7 @@ main(int argc, char *argv[])
 	if (r == NULL) {
 		warnx("could not validate: %s", e.text);
 		/* Replace any earlier verdict: it no longer holds. */
-		r = cdb_validate_error_report(&a.o, &e, cdb_cli_elapsed(&t0));
+		r = cdb_validate_error_report(&a.o, &e, cdb_elapsed(&t0));
 	} else if (!a.quiet)
 		summary(r);
 	status = r ? exit_status(r) : EXIT_CANNOT;

@@ -1,4 +1,5 @@
 /* cli.c - shared main helpers; see cli.h. */
+#include <err.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -39,8 +40,8 @@ cdb_cli_http_opts(cdb_http_opts *o)
 	o->token = t != NULL && *t != '\0' ? t : NULL;
 }
 
-int
-cdb_cli_number(const char *s, long min, long max, long *out)
+long
+cdb_cli_number(const char *opt, const char *s, long min, long max)
 {
 	char *end;
 	long v;
@@ -48,9 +49,15 @@ cdb_cli_number(const char *s, long min, long max, long *out)
 	errno = 0;
 	v = strtol(s, &end, 10);
 	if (errno != 0 || end == s || *end != '\0' || v < min || v > max)
-		return -1;
-	*out = v;
-	return 0;
+		errx(CDB_EXIT_USAGE, "%s: expected a number from %ld to %ld",
+		    opt, min, max);
+	return v;
+}
+
+int
+cdb_cli_epipe(const cdb_error *e)
+{
+	return e->kind == CDB_ERR_SYS && e->code == EPIPE;
 }
 
 int
@@ -67,16 +74,6 @@ cdb_cli_version(FILE *f, const char *prog)
 {
 	fprintf(f, "%s %s\n", prog, CDB_VERSION);
 	return cdb_cli_flush(f);
-}
-
-double
-cdb_cli_elapsed(const struct timespec *t0)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)(t.tv_sec - t0->tv_sec) +
-	    (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
 }
 
 void

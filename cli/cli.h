@@ -1,7 +1,9 @@
 /*
- * cli.h - small pieces every cdb program's main shares: defaults from the
- * environment, number parsing and the final flush of standard output.
- * Nothing here prints a diagnostic: the mains decide what to say.
+ * cli.h - what every cdb program's main shares and the library must not
+ * do: defaults from the environment, option numbers (a bad one ends the
+ * program), progress timing, the final flush of standard output and the
+ * quiet end on a closed pipe.  Linked by the programs only (libcdbcli.a),
+ * never part of libcdb.
  */
 #ifndef CDB_CLI_H
 #define CDB_CLI_H
@@ -9,6 +11,7 @@
 #include <stdio.h>
 #include <time.h>
 
+#include "cdb.h"
 #include "http.h"
 
 #define CDB_VERSION "0.1.0"
@@ -38,8 +41,15 @@ const char *cdb_cli_default_url(void);
  */
 void cdb_cli_http_opts(cdb_http_opts *o);
 
-/* Parse a decimal integer in [min, max].  0, or -1 if not. */
-int cdb_cli_number(const char *s, long min, long max, long *out);
+/*
+ * The decimal integer s in [min, max] given to option opt; anything else
+ * ends the program with CDB_EXIT_USAGE and "opt: expected a number from
+ * min to max".
+ */
+long cdb_cli_number(const char *opt, const char *s, long min, long max);
+
+/* Whether e is a write to a reader that went away (EPIPE): a quiet end. */
+int cdb_cli_epipe(const cdb_error *e);
 
 /*
  * Flush f and check it for earlier write errors.  Returns 0, or the errno
@@ -60,9 +70,6 @@ void cdb_cli_bigbuf(FILE *f, int output);
  * cdb_cli_flush returns it.
  */
 int cdb_cli_version(FILE *f, const char *prog);
-
-/* Seconds since t0 (CLOCK_MONOTONIC). */
-double cdb_cli_elapsed(const struct timespec *t0);
 
 /* "s" unless n is 1: "%lld record%s" for messages ("1 record"). */
 const char *cdb_cli_s(long long n);
