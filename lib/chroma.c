@@ -803,3 +803,13 @@ cdb_chroma_query(cdb_chroma *c, const char *id, const char *body, size_t len,
 	    ? -1
 	    : 0;
 }
+
+const char *
+cdb_chroma_space(const json_t *conf)
+{
+	const json_t *s = json_object_get(json_object_get(conf, "hnsw"), "space");
+
+	if (!json_is_string(s))
+		s = json_object_get(json_object_get(conf, "spann"), "space");
+	return json_is_string(s) ? json_string_value(s) : NULL;
+}

@@ -181,4 +181,11 @@ int cdb_chroma_update(cdb_chroma *c, const char *id, const char *body,
 int cdb_chroma_query(cdb_chroma *c, const char *id, const char *body,
     size_t len, cdb_buf *resp, cdb_error *e);
 
+/*
+ * The distance space a collection configuration names ("l2", "ip",
+ * "cosine"; hnsw's, else spann's), or NULL when it names none (the
+ * server's default is l2).  Borrowed from conf.
+ */
+const char *cdb_chroma_space(const json_t *conf);
+
 #endif

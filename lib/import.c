@@ -423,17 +423,6 @@ find_target(struct imp *m, const char *name)
 	return v ? m->targets[json_integer_value(v)] : NULL;
 }
 
-static const char *
-space_of(const json_t *conf)
-{
-	json_t *h = json_object_get(conf, "hnsw");
-	json_t *s = json_object_get(h, "space");
-
-	if (!json_is_string(s))
-		s = json_object_get(json_object_get(conf, "spann"), "space");
-	return json_is_string(s) ? json_string_value(s) : NULL;
-}
-
 static int
 empty_meta(const json_t *v)
 {
@@ -487,8 +476,8 @@ same_setup(struct imp *m, const cdb_item *it, json_t *have, const char *name,
 	json_t *wd = json_object_get(it->obj, "dimension");
 	json_t *hd = json_object_get(have, "dimension");
 
-	want_sp = space_of(json_object_get(it->obj, "configuration"));
-	have_sp = space_of(json_object_get(have, "configuration_json"));
+	want_sp = cdb_chroma_space(json_object_get(it->obj, "configuration"));
+	have_sp = cdb_chroma_space(json_object_get(have, "configuration_json"));
 	if (want_sp && have_sp && strcmp(want_sp, have_sp) != 0)
 		return cdb_error_setl(e, it->line,
 		    "collection \"%s\" exists on the target with space %s, the "

@@ -276,11 +276,9 @@ walk(struct cmp *m, cdb_reader *rd, cdb_error *e)
 static const char *
 space_of(const json_t *conf)
 {
-	json_t *s = json_object_get(json_object_get(conf, "hnsw"), "space");
+	const char *s = cdb_chroma_space(conf);
 
-	if (!json_is_string(s))
-		s = json_object_get(json_object_get(conf, "spann"), "space");
-	return json_is_string(s) ? json_string_value(s) : "l2";
+	return s != NULL ? s : "l2";
 }
 
 /* The collection itself: metadata and index configuration. */

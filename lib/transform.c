@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chroma.h"
 #include "coerce.h"
 #include "digest.h"
 #include "json.h"
@@ -330,12 +331,10 @@ reject(struct tx *t, const cdb_item *it, int reason, int field,
 static const char *
 space_of(const json_t *line)
 {
-	const json_t *c = json_object_get(line, "configuration");
-	const json_t *sp = json_object_get(json_object_get(c, "hnsw"), "space");
+	const char *s =
+	    cdb_chroma_space(json_object_get(line, "configuration"));
 
-	if (!json_is_string(sp))
-		sp = json_object_get(json_object_get(c, "spann"), "space");
-	return json_is_string(sp) ? json_string_value(sp) : "l2";
+	return s != NULL ? s : "l2";
 }
 
 /* A second source for target i: its line must agree with the first's. */

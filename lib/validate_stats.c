@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chroma.h"
 #include "digest.h"
 #include "hmap.h"
 #include "validate.h"
@@ -129,16 +130,11 @@ cdb_validate_emb_equal(
 int
 cdb_validate_space(const json_t *conf)
 {
-	const json_t *sp =
-	    json_object_get(json_object_get(conf, "hnsw"), "space");
+	const char *sp = cdb_chroma_space(conf);
 
-	if (!json_is_string(sp))
-		sp = json_object_get(json_object_get(conf, "spann"), "space");
-	if (!json_is_string(sp))
-		return CDB_SPACE_L2;
-	if (strcmp(json_string_value(sp), "cosine") == 0)
+	if (sp != NULL && strcmp(sp, "cosine") == 0)
 		return CDB_SPACE_COSINE;
-	if (strcmp(json_string_value(sp), "ip") == 0)
+	if (sp != NULL && strcmp(sp, "ip") == 0)
 		return CDB_SPACE_IP;
 	return CDB_SPACE_L2;
 }
