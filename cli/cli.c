@@ -82,7 +82,7 @@ cdb_cli_bigbuf(FILE *f, int output)
 	/* glibc ignores the size unless it is given the buffer too. */
 	static char in[1 << 20], out[1 << 20];
 
-	setvbuf(f, output ? out : in, _IOFBF, output ? sizeof(out) : sizeof(in));
+	setvbuf(f, output ? out : in, _IOFBF, sizeof(out));
 }
 
 const char *
