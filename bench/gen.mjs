@@ -1,6 +1,7 @@
 // bench/gen.mjs URL TOTAL COLLECTIONS DIM - fill a Chroma server with the
 // benchmark dataset (bench/dataset.mjs) through the HTTP API, 1,000 records
 // per request.
+import { chroma } from '../tests/fixtures/api.mjs';
 import { collections, records } from './dataset.mjs';
 
 const [url, totalArg, ncollArg, dimArg] = process.argv.slice(2);
@@ -8,18 +9,7 @@ if (!url || !totalArg || !ncollArg || !dimArg) {
 	console.error('usage: gen.mjs URL TOTAL COLLECTIONS DIM');
 	process.exit(2);
 }
-const base = `${url}/api/v2/tenants/default_tenant/databases/default_database`;
-
-const post = async (p, body) => {
-	const r = await fetch(base + p, {
-		method: 'POST',
-		headers: { 'content-type': 'application/json' },
-		body: JSON.stringify(body),
-	});
-	const t = await r.text();
-	if (!r.ok) throw new Error(`${p}: HTTP ${r.status} ${t}`);
-	return JSON.parse(t);
-};
+const post = chroma(url);
 
 for (const c of collections(Number(totalArg), Number(ncollArg))) {
 	const coll = await post('/collections',
