@@ -105,6 +105,20 @@ assert_status() {
 
 # -------------------------------------------------------------- servers --
 
+# migrate_setup N DIM [OPTION...]: the runbook's scene.  An old server
+# filled by tests/fixtures/validate-old.mjs (N records per collection of
+# DIM dimensions), an empty new one, and MIGRATE: examples/migrate.sh
+# between them with the default schema and the given options.
+migrate_setup() {
+	local n=$1 dim=$2
+	shift 2
+	start_server old
+	start_server new
+	node "$REPO/tests/fixtures/validate-old.mjs" "$URL_old" "$n" "$dim" >/dev/null
+	MIGRATE=("$REPO/examples/migrate.sh" --old "$URL_old" --new "$URL_new"
+		-s "$REPO/schemas/default.json" "$@")
+}
+
 start_server() {
 	local name=$1 url
 	case $name in

@@ -6,12 +6,8 @@
 # under a --max-data-loss it does not reach.
 . "$(dirname "$0")/../lib.sh"
 
-start_server old
-start_server new
-node "$REPO/tests/fixtures/validate-old.mjs" "$URL_old" 500 8 >/dev/null
-MIGRATE=("$REPO/examples/migrate.sh" --old "$URL_old" --new "$URL_new"
-	-s "$REPO/schemas/default.json" --old-database default_database --create-database
-	--no-backup-old --sample 20)
+migrate_setup 500 8 --old-database default_database --create-database \
+	--no-backup-old --sample 20
 records() {
 	cdb-export -q -u "$URL_new" --database "$1" | jq -c 'select(.kind == "record")' | wc -l
 }

@@ -7,12 +7,8 @@
 # and nothing is rolled back.  The backup of the old database verifies.
 . "$(dirname "$0")/../lib.sh"
 
-start_server old
-start_server new
-node "$REPO/tests/fixtures/validate-old.mjs" "$URL_old" 50 16 >/dev/null
 M=$T/m
-MIGRATE=("$REPO/examples/migrate.sh" --old "$URL_old" --new "$URL_new"
-	-s "$REPO/schemas/default.json" --log-dir "$M")
+migrate_setup 50 16 --log-dir "$M"
 
 # T-1: the dry run.
 assert_status 0 "${MIGRATE[@]}" --preflight-only 2>"$T/pre.err"

@@ -6,12 +6,8 @@
 # creates the target.  The programs themselves name a missing database.
 . "$(dirname "$0")/../lib.sh"
 
-start_server old
-start_server new
-node "$REPO/tests/fixtures/validate-old.mjs" "$URL_old" 20 8 >/dev/null
 M=$T/m
-MIGRATE=("$REPO/examples/migrate.sh" --old "$URL_old" --new "$URL_new"
-	-s "$REPO/schemas/default.json" --log-dir "$M")
+migrate_setup 20 8 --log-dir "$M"
 nothing_written() {
 	assert_eq "" "$(api "$URL_new" collections | jq -r '.[].name' | xargs)" "new server after $1"
 	[ ! -e "$M/before.tar.gz" ] && [ ! -e "$M/old-backup.tar.gz" ] || fail "$1 went on: $(ls "$M")"

@@ -10,14 +10,10 @@
 # and embedding).
 . "$(dirname "$0")/../lib.sh"
 
-start_server old
-start_server new
-start_server ref
 # 2,000 records, imported 10 at a time: 200 batches to interrupt.
-node "$REPO/tests/fixtures/validate-old.mjs" "$URL_old" 500 32 >/dev/null
 M=$T/m
-MIGRATE=("$REPO/examples/migrate.sh" --old "$URL_old" --new "$URL_new"
-	-s "$REPO/schemas/default.json" --log-dir "$M" -b 10)
+migrate_setup 500 32 --log-dir "$M" -b 10
+start_server ref
 
 # committed: records the import checkpoint says the server acknowledged.
 committed() {
