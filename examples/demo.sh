@@ -19,6 +19,8 @@
 #   --old URL --new URL   use these running, empty servers instead of
 #                starting two (they are then not stopped)
 set -euo pipefail
+# The servers started here stop when this script ends, however it ends.
+export CDB_SERVER_OWNER=$$
 cd "$(dirname "$0")/.."
 REPO=$PWD
 DEMO=$REPO/demo-out SMALL=0 SETUP=1 OLD='' NEW=''

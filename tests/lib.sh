@@ -64,6 +64,8 @@ CDB_ROLLBACK=$REPO/rollback/cdb-rollback
 CDB_DEMO_GEN=$REPO/examples/cdb-demo-gen
 PATH=$REPO/export:$REPO/import:$REPO/transform:$REPO/validate:$REPO/rollback:$REPO/examples:$PATH
 export PATH
+# Servers this test starts stop when it ends, however it ends.
+export CDB_SERVER_OWNER=$$
 CHROMA_DB_PATH=/api/v2/tenants/default_tenant/databases/default_database
 
 _cdb_servers=()
