@@ -183,7 +183,7 @@ static int
 one_member(arc *a, struct archive *ar, struct archive_entry *en, cdb_error *e)
 {
 	const char *name = archive_entry_pathname(en), *sub, *base;
-	char path[PATH_MAX], subdir[64];
+	char path[PATH_MAX], subdir[64] = "";
 	size_t sublen = 0;
 	int fd, rc;
 
@@ -411,8 +411,10 @@ archive_is_backup(const char *path)
 	       (n = archive_entry_pathname(en)) != NULL &&
 	       !cdb_snapshot_member_ok(n)) {
 		base = strrchr(n, '/') ? strrchr(n, '/') + 1 : n;
-		if ((found = strcmp(base, "chroma.sqlite3") == 0))
+		if (strcmp(base, "chroma.sqlite3") == 0) {
+			found = 1;
 			break;
+		}
 	}
 	archive_read_free(ar);
 	return found;

@@ -435,6 +435,26 @@ load_vectors(coll *c, int cosine, cdb_error *e)
 	return index_ids(c, map, path, e);
 }
 
+/*
+ * The JSON text in column col of st into *v: NULL for SQL NULL or text
+ * that is not JSON (the caller says whether that is an error).  -1 with
+ * e only when out of memory.
+ */
+static int
+col_json(sqlite3_stmt *st, int col, json_t **v, cdb_error *e)
+{
+	const char *s = (const char *)sqlite3_column_text(st, col);
+	json_error_t je;
+
+	*v = s ? json_loadb(s, (size_t)sqlite3_column_bytes(st, col),
+	             JSON_ALLOW_NUL, &je)
+	       : NULL;
+	if (s != NULL && *v == NULL &&
+	    json_error_code(&je) == json_error_out_of_memory)
+		return cdb_error_oom(e);
+	return 0;
+}
+
 /* ---------------------------------------------------------------- log -- */
 
 static change *
@@ -616,16 +636,16 @@ apply_row(coll *c, sqlite3_stmt *st, sqlite3_stmt *has, cdb_error *e)
 		    "%s/chroma.sqlite3: embeddings_queue seq_id %lld: unknown "
 		    "operation %d",
 		    c->dir, seq, op);
-	m = ms ? json_loadb(ms, (size_t)sqlite3_column_bytes(st, 5),
-	             JSON_ALLOW_NUL, NULL)
-	       : json_object();
+	if (col_json(st, 5, &m, e) == -1)
+		return -1;
+	if (ms == NULL && (m = json_object()) == NULL)
+		return cdb_error_oom(e);
 	if (!json_is_object(m)) {
 		json_decref(m);
-		return ms ? cdb_error_set(e, CDB_ERR_INPUT,
-		                "%s/chroma.sqlite3: embeddings_queue seq_id "
-		                "%lld: metadata is not a JSON object",
-		                c->dir, seq)
-		          : cdb_error_oom(e);
+		return cdb_error_set(e, CDB_ERR_INPUT,
+		    "%s/chroma.sqlite3: embeddings_queue seq_id %lld: metadata "
+		    "is not a JSON object",
+		    c->dir, seq);
 	}
 	if (log_vector(c, st, seq, &emb, e) == -1 ||
 	    (ch = get_change(c, has, id, (size_t)sqlite3_column_bytes(st, 2),
@@ -825,16 +845,6 @@ coll_configuration(json_t *config, json_t *schema)
 		ef = json_object_get(vc, "embedding_function");
 	return json_pack("{s:o, s:n, s:O}", "hnsw", h, "spann",
 	    "embedding_function", or_null(ef));
-}
-
-static json_t *
-parse_col(sqlite3_stmt *st, int col)
-{
-	const char *s = (const char *)sqlite3_column_text(st, col);
-
-	return s ? json_loadb(s, (size_t)sqlite3_column_bytes(st, col),
-	               JSON_ALLOW_NUL, NULL)
-	         : NULL;
 }
 
 /*
@@ -1109,44 +1119,57 @@ coll_line(coll *c, out *w, long long count, cdb_error *e)
 	return rc;
 }
 
-/* The collection of the row st holds (id, name, dimension, config, schema). */
+/*
+ * Read what the export of the collection in the row st holds (id, name,
+ * dimension, config, schema) needs: segments, index, log; 0 or -1 with e.
+ */
+static int
+coll_load(coll *c, sqlite3_stmt *st, long long *count, cdb_error *e)
+{
+	int cosine;
+
+	if (sqlite3_column_bytes(st, 0) != 36 ||
+	    sqlite3_column_text(st, 1) == NULL)
+		return cdb_error_set(e, CDB_ERR_INPUT,
+		    "%s/chroma.sqlite3: a collection without a valid id or "
+		    "name",
+		    c->dir);
+	memcpy(c->id, sqlite3_column_text(st, 0), 36);
+	snprintf(c->name, sizeof(c->name), "%s", sqlite3_column_text(st, 1));
+	c->dim = sqlite3_column_type(st, 2) == SQLITE_INTEGER
+	             ? sqlite3_column_int64(st, 2)
+	             : 0;
+	if (col_json(st, 3, &c->config, e) == -1 ||
+	    col_json(st, 4, &c->schema, e) == -1)
+		return -1;
+	if ((c->cfg = coll_configuration(c->config, c->schema)) == NULL)
+		return cdb_error_oom(e);
+	if (load_segments(c, e) == -1 || space_cosine(c, &cosine, e) == -1 ||
+	    load_vectors(c, cosine, e) == -1 || load_log(c, e) == -1 ||
+	    count_records(c, count, e) == -1)
+		return -1;
+	if ((c->buf = calloc(c->dim > 0 ? (size_t)c->dim : 1, sizeof(float))) ==
+	    NULL)
+		return cdb_error_oom(e);
+	return 0;
+}
+
 static int
 one_collection(const char *dir, sqlite3 *db, sqlite3_stmt *st, out *w,
     int arrays, cdb_error *e)
 {
 	coll c;
 	long long count = 0;
-	int rc = -1, cosine;
+	int rc = -1;
 
 	memset(&c, 0, sizeof(c));
 	c.dir = dir;
 	c.db = db;
-	if (sqlite3_column_bytes(st, 0) != 36 ||
-	    sqlite3_column_text(st, 1) == NULL)
-		return cdb_error_set(e, CDB_ERR_INPUT,
-		    "%s/chroma.sqlite3: a collection without a valid id or "
-		    "name",
-		    dir);
-	memcpy(c.id, sqlite3_column_text(st, 0), 36);
-	snprintf(c.name, sizeof(c.name), "%s", sqlite3_column_text(st, 1));
-	c.dim = sqlite3_column_type(st, 2) == SQLITE_INTEGER
-	            ? sqlite3_column_int64(st, 2)
-	            : 0;
-	c.config = parse_col(st, 3);
-	c.schema = parse_col(st, 4);
-	if ((c.cfg = coll_configuration(c.config, c.schema)) == NULL)
-		cdb_error_oom(e);
-	else if (load_segments(&c, e) == 0 &&
-	         space_cosine(&c, &cosine, e) == 0 &&
-	         load_vectors(&c, cosine, e) == 0 && load_log(&c, e) == 0 &&
-	         count_records(&c, &count, e) == 0) {
+	if (coll_load(&c, st, &count, e) == 0) {
 		w->done = 0;
 		w->total = count;
-		if ((c.buf = calloc(c.dim > 0 ? (size_t)c.dim : 1,
-		         sizeof(float))) == NULL)
-			cdb_error_oom(e);
-		else if (coll_line(&c, w, count, e) == 0 &&
-		         records(&c, w, arrays, e) == 0)
+		if (coll_line(&c, w, count, e) == 0 &&
+		    records(&c, w, arrays, e) == 0)
 			rc = 0;
 	}
 	coll_clear(&c);

@@ -29,19 +29,20 @@ keep_line(void *arg, const json_t *line)
 
 static int
 one_member(cdb_snapshot_writer *w, const char *dir, const char *name,
-    cdb_chromadir_opts *o, cdb_error *e)
+    const cdb_chromadir_opts *o, cdb_error *e)
 {
+	cdb_chromadir_opts one = *o;
 	cdb_export_stats st;
 	json_t *ent = NULL;
 	FILE *out;
 	int rc;
 
-	o->names = (char *const *)&name;
-	o->nnames = 1;
-	o->arg = &ent;
+	one.names = (char *const *)&name;
+	one.nnames = 1;
+	one.arg = &ent;
 	if ((out = cdb_snapshot_writer_begin(w, name, e)) == NULL)
 		return -1;
-	rc = cdb_chromadir_export(dir, out, o, &st, e);
+	rc = cdb_chromadir_export(dir, out, &one, &st, e);
 	if (rc == 0 && json_is_null(ent))
 		rc = cdb_error_oom(e);
 	if (rc == 0 && ent == NULL)
@@ -55,7 +56,7 @@ one_member(cdb_snapshot_writer *w, const char *dir, const char *name,
 
 static int
 write_snapshot(const char *src, const char *dir, const char *out,
-    cdb_chromadir_opts *o, cdb_error *e)
+    const cdb_chromadir_opts *o, cdb_error *e)
 {
 	cdb_snapshot_writer *w;
 	json_t *names, *id, *top, *v;
