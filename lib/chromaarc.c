@@ -2,7 +2,9 @@
  * chromaarc.c - the private directory an offline export reads when the
  * data directory comes in a tar backup (or must be copied first): only
  * chroma.sqlite3 and the hnswlib files of the segment folders, written
- * with O_EXCL under a new mkdtemp(3) directory.
+ * with O_EXCL under a new mkdtemp(3) directory.  A backup is untrusted:
+ * as cdb-rollback does with snapshots, only regular files with relative
+ * names free of ".." are taken, and nothing is written outside.
  */
 #define _XOPEN_SOURCE 700 /* nftw(3) */
 #include <archive.h>
@@ -20,7 +22,7 @@
 #include <unistd.h>
 
 #include "chromadir.h"
-#include "chromadir_impl.h"
+#include "snapshot.h"
 
 #define IOBUF 65536
 
@@ -181,7 +183,7 @@ static int
 one_member(arc *a, struct archive *ar, struct archive_entry *en, cdb_error *e)
 {
 	const char *name = archive_entry_pathname(en), *sub, *base;
-	char path[PATH_MAX], subdir[64];
+	char path[PATH_MAX], subdir[64] = "";
 	size_t sublen = 0;
 	int fd, rc;
 
@@ -218,6 +220,28 @@ one_member(arc *a, struct archive *ar, struct archive_entry *en, cdb_error *e)
 	return rc == ARCHIVE_OK ? 0 : -1;
 }
 
+/* A reader of the tar (plain, gzip, zstd or xz) at path; NULL with e. */
+static struct archive *
+open_tar(const char *path, cdb_error *e)
+{
+	struct archive *ar;
+
+	if ((ar = archive_read_new()) == NULL) {
+		cdb_error_oom(e);
+		return NULL;
+	}
+	archive_read_support_format_tar(ar);
+	archive_read_support_filter_gzip(ar);
+	archive_read_support_filter_zstd(ar);
+	archive_read_support_filter_xz(ar);
+	if (archive_read_open_filename(ar, path, IOBUF) == ARCHIVE_OK)
+		return ar;
+	cdb_error_set(
+	    e, CDB_ERR_INPUT, "%s: %s", path, archive_error_string(ar));
+	archive_read_free(ar);
+	return NULL;
+}
+
 static int
 extract(arc *a, cdb_error *e)
 {
@@ -225,17 +249,8 @@ extract(arc *a, cdb_error *e)
 	struct archive *ar;
 	int rc = 0, r;
 
-	if ((ar = archive_read_new()) == NULL)
-		return cdb_error_oom(e);
-	archive_read_support_format_tar(ar);
-	archive_read_support_filter_gzip(ar);
-	archive_read_support_filter_zstd(ar);
-	archive_read_support_filter_xz(ar);
-	if (archive_read_open_filename(ar, a->path, IOBUF) != ARCHIVE_OK) {
-		rc = cdb_error_set(e, CDB_ERR_INPUT, "%s: %s", a->path,
-		    archive_error_string(ar));
-		goto done;
-	}
+	if ((ar = open_tar(a->path, e)) == NULL)
+		return -1;
 	while (
 	    rc == 0 && (r = archive_read_next_header(ar, &en)) != ARCHIVE_EOF) {
 		if (r != ARCHIVE_OK && r != ARCHIVE_WARN)
@@ -247,7 +262,6 @@ extract(arc *a, cdb_error *e)
 	if (rc == 0 && !a->have_db)
 		rc = cdb_error_set(e, CDB_ERR_INPUT,
 		    "%s: no chroma.sqlite3 in the backup", a->path);
-done:
 	archive_read_free(ar);
 	return rc;
 }
@@ -369,7 +383,7 @@ done:
 }
 
 int
-cdb_chromadir_snapshot(const char *dir, char *tmp, size_t size, cdb_error *e)
+cdb_chromadir_copy(const char *dir, char *tmp, size_t size, cdb_error *e)
 {
 	if (make_tmp(tmp, size, e) == -1)
 		return -1;
@@ -378,4 +392,45 @@ cdb_chromadir_snapshot(const char *dir, char *tmp, size_t size, cdb_error *e)
 		return -1;
 	}
 	return 0;
+}
+
+/* Stop at the first member that decides: chroma.sqlite3 or a cdb one. */
+static int
+archive_is_backup(const char *path)
+{
+	struct archive_entry *en;
+	struct archive *ar;
+	const char *n, *base;
+	cdb_error e;
+	int found = 0;
+
+	cdb_error_clear(&e);
+	if ((ar = open_tar(path, &e)) == NULL)
+		return 0;
+	while (archive_read_next_header(ar, &en) == ARCHIVE_OK &&
+	       (n = archive_entry_pathname(en)) != NULL &&
+	       !cdb_snapshot_member_ok(n)) {
+		base = strrchr(n, '/') ? strrchr(n, '/') + 1 : n;
+		if (strcmp(base, "chroma.sqlite3") == 0) {
+			found = 1;
+			break;
+		}
+	}
+	archive_read_free(ar);
+	return found;
+}
+
+int
+cdb_chromadir_is_backup(const char *path)
+{
+	char db[PATH_MAX];
+	struct stat sb;
+
+	if (stat(path, &sb) == -1)
+		return 0;
+	if (S_ISDIR(sb.st_mode)) {
+		snprintf(db, sizeof(db), "%s/chroma.sqlite3", path);
+		return stat(db, &sb) == 0;
+	}
+	return S_ISREG(sb.st_mode) && archive_is_backup(path);
 }

@@ -1,11 +1,17 @@
 /*
- * chromadir.c - export from a Chroma data directory; see chromadir.h.
+ * chromadir.c - the reader of a stopped Chroma's data directory; see
+ * chromadir.h.
  *
- * Per collection: the metadata segment's rows in chroma.sqlite3, the
- * vector segment's hnswlib files with the id map of index_metadata.pickle,
+ * Bottom up: pickle.c and hnsw.c read a vector segment's untrusted
+ * files, chromaarc.c makes the private copies an export may read, and
+ * this file opens chroma.sqlite3 immutable and exports each collection:
+ * the metadata segment's rows in one ordered scan, each record's vector
+ * from the hnswlib index through the id map of index_metadata.pickle,
  * and the rows of embeddings_queue past what each segment has applied
- * (its max_seq_id), replayed in order the way the server would on start.
+ * (its max_seq_id), replayed in order the way the server does on start.
+ * chromasnap.c, on top, turns a backup into a cdb snapshot.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <jansson.h>
 #include <limits.h>
@@ -17,215 +23,46 @@
 #include <unistd.h>
 
 #include "chromadir.h"
-#include "chromadir_impl.h"
 #include "hmap.h"
 #include "hnsw.h"
-#include "json.h"
 #include "ndjson.h"
 #include "pickle.h"
 
-int
-cdb_chromadir_dberr(sqlite3 *db, const char *dir, cdb_error *e)
-{
-	return cdb_error_set(
-	    e, CDB_ERR_INPUT, "%s/chroma.sqlite3: %s", dir, sqlite3_errmsg(db));
-}
+enum { OP_ADD = 0, OP_UPDATE, OP_UPSERT, OP_DELETE };
+enum { ST_BASE = 0, ST_GONE, ST_SET };
 
-int
-cdb_chromadir_prepare(sqlite3 *db, const char *dir, const char *sql,
-    sqlite3_stmt **st, cdb_error *e)
-{
-	if (sqlite3_prepare_v2(db, sql, -1, st, NULL) != SQLITE_OK)
-		return cdb_chromadir_dberr(db, dir, e);
-	return 0;
-}
+/* What the log tail did to one id. */
+typedef struct change {
+	char *id;
+	int meta;      /* ST_*: ST_BASE with patch = merge onto base */
+	json_t *rec;   /* ST_SET: flat map with chroma:document/uri */
+	json_t *patch; /* ST_BASE: keys to set, null to remove */
+	int vec;       /* ST_* */
+	float *emb;    /* ST_SET */
+	int in_base, vec_in_base, done;
+} change;
 
-/* ------------------------------------------------------------- values -- */
+typedef struct coll {
+	const char *dir;
+	sqlite3 *db;
+	char id[64], name[1024], meta_seg[64], vec_seg[64];
+	long long dim, meta_seq, vec_seq;
+	json_t *config, *schema, *cfg; /* stored; as the server reports it */
+	cdb_hnsw *hnsw;
+	cdb_pickle_val *pk;
+	cdb_hmap *ids; /* hash of id -> pair index in the id_to_label dict */
+	change *ch;
+	size_t nch, capch;
+	cdb_hmap *chmap; /* hash of id -> index in ch */
+	float *buf;
+} coll;
 
-/* One typed value of a metadata row: string, int, float or bool column. */
-static json_t *
-typed(sqlite3_stmt *st, int col0, cdb_error *e, const char *where)
-{
-	if (sqlite3_column_type(st, col0) != SQLITE_NULL) {
-		json_t *s =
-		    json_stringn((const char *)sqlite3_column_text(st, col0),
-		        (size_t)sqlite3_column_bytes(st, col0));
-
-		if (s == NULL)
-			cdb_error_set(e, CDB_ERR_INPUT,
-			    "%s: string is not valid UTF-8", where);
-		return s;
-	}
-	if (sqlite3_column_type(st, col0 + 1) != SQLITE_NULL)
-		return json_integer(sqlite3_column_int64(st, col0 + 1));
-	if (sqlite3_column_type(st, col0 + 2) != SQLITE_NULL)
-		return json_real(sqlite3_column_double(st, col0 + 2));
-	if (sqlite3_column_type(st, col0 + 3) != SQLITE_NULL)
-		return json_boolean(sqlite3_column_int(st, col0 + 3));
-	return json_null();
-}
-
-/* Rows of (key, str, int, float, bool) into object o; arrays append. */
-static int
-typed_rows(sqlite3_stmt *st, json_t *o, int arrays, const char *dir,
-    sqlite3 *db, cdb_error *e)
-{
-	const char *k;
-	json_t *v, *a;
-	int rc;
-
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		k = (const char *)sqlite3_column_text(st, 0);
-		if (k == NULL || (v = typed(st, 1, e, dir)) == NULL)
-			return cdb_error_set(e, CDB_ERR_INPUT,
-			    "%s/chroma.sqlite3: metadata row without a key "
-			    "or with a bad value",
-			    dir);
-		if (json_is_null(v) && !arrays) {
-			continue; /* a document or uri stored as null */
-		} else if (!arrays) {
-			json_object_set_new(o, k, v);
-			continue;
-		}
-		if ((a = json_object_get(o, k)) == NULL)
-			json_object_set_new(o, k, a = json_array());
-		json_array_append_new(a, v);
-	}
-	return rc == SQLITE_DONE ? 0 : cdb_chromadir_dberr(db, dir, e);
-}
-
-/* Collection metadata as the server returns it; NULL when it has none. */
-static int
-coll_metadata(coll *c, json_t **out, cdb_error *e)
-{
-	sqlite3_stmt *st;
-	json_t *o = json_object();
-	int rc;
-
-	if (cdb_chromadir_prepare(c->db, c->dir,
-	        "SELECT key, str_value, int_value, float_value, bool_value "
-	        "FROM collection_metadata WHERE collection_id = ? "
-	        "ORDER BY rowid",
-	        &st, e) == -1)
-		return -1;
-	sqlite3_bind_text(st, 1, c->id, -1, SQLITE_STATIC);
-	rc = typed_rows(st, o, 0, c->dir, c->db, e);
-	sqlite3_finalize(st);
-	if (rc == 0 && json_object_size(o) > 0)
-		*out = o;
-	else
-		json_decref(o);
-	return rc;
-}
-
-/* The flat metadata (chroma:document and chroma:uri included) of row. */
-static int
-row_metadata(coll *c, sqlite3_stmt *kv, sqlite3_stmt *arr, long long row,
-    json_t *o, cdb_error *e)
-{
-	int rc;
-
-	sqlite3_reset(kv);
-	sqlite3_bind_int64(kv, 1, row);
-	if ((rc = typed_rows(kv, o, 0, c->dir, c->db, e)) == -1 || arr == NULL)
-		return rc;
-	sqlite3_reset(arr);
-	sqlite3_bind_int64(arr, 1, row);
-	return typed_rows(arr, o, 1, c->dir, c->db, e);
-}
-
-/* ------------------------------------------------------ configuration -- */
-
-/* The vector index config of a 1.x schema: keys.#embedding, defaults. */
-static json_t *
-schema_vector_config(json_t *schema)
-{
-	json_t *vi;
-
-	vi = json_object_get(
-	    json_object_get(
-	        json_object_get(json_object_get(json_object_get(schema, "keys"),
-	                            "#embedding"),
-	            "float_list"),
-	        "vector_index"),
-	    "config");
-	if (vi == NULL)
-		vi = json_object_get(
-		    json_object_get(
-		        json_object_get(
-		            json_object_get(schema, "defaults"), "float_list"),
-		        "vector_index"),
-		    "config");
-	return vi;
-}
-
-/*
- * The configuration the server reports: config_json_str when it names
- * the hnsw parameters (Chroma 1.0), else built from the schema (1.1 and
- * later store "{}" there and keep the parameters in schema_str).
- */
-/* Chroma 1.0 keeps {"vector_index": {"hnsw" | "spann": ...}, ...}. */
-static json_t *
-from_vector_index(json_t *config, json_t *vi)
-{
-	json_t *h = json_object_get(vi, "hnsw"),
-	       *sp = json_object_get(vi, "spann");
-	json_t *ef = json_object_get(config, "embedding_function");
-
-	return json_pack("{s:O, s:O, s:O}", "hnsw", h ? h : json_null(),
-	    "spann", sp ? sp : json_null(), "embedding_function",
-	    ef ? ef : json_null());
-}
-
-/*
- * The configuration the server reports: from config_json_str when it
- * names the index (Chroma 1.0), else built from the schema (later 1.x
- * store "{}" there and keep the parameters in schema_str).
- */
-static json_t *
-coll_configuration(json_t *config, json_t *schema)
-{
-	static const char *keys[] = {"ef_construction", "ef_search",
-	    "max_neighbors", "resize_factor", "sync_threshold"};
-	json_t *vc, *h, *hn, *ef;
-	size_t i;
-
-	if (json_is_object(json_object_get(config, "vector_index")))
-		return from_vector_index(
-		    config, json_object_get(config, "vector_index"));
-	if (json_is_object(json_object_get(config, "hnsw")) ||
-	    json_is_object(json_object_get(config, "spann")) ||
-	    (vc = schema_vector_config(schema)) == NULL)
-		return json_incref(config);
-	hn = json_object_get(vc, "hnsw");
-	if (!json_is_object(hn))
-		return json_incref(config);
-	h = json_object();
-	json_object_set(h, "space",
-	    json_object_get(vc, "space") ? json_object_get(vc, "space")
-	                                 : json_null());
-	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-		if (json_object_get(hn, keys[i]) != NULL)
-			json_object_set(
-			    h, keys[i], json_object_get(hn, keys[i]));
-	ef = json_object_get(config, "embedding_function");
-	if (ef == NULL)
-		ef = json_object_get(vc, "embedding_function");
-	return json_pack("{s:o, s:n, s:O}", "hnsw", h, "spann",
-	    "embedding_function", ef ? ef : json_null());
-}
-
-static json_t *
-parse_col(sqlite3_stmt *st, int col)
-{
-	const char *s = (const char *)sqlite3_column_text(st, col);
-
-	return s ? json_loadb(s, (size_t)sqlite3_column_bytes(st, col),
-	               JSON_ALLOW_NUL, NULL)
-	         : NULL;
-}
-
-/* ------------------------------------------------------------ records -- */
+/* What the migrations table says about the directory's layout. */
+typedef struct layout {
+	int sysdb, metadb, queue; /* highest migration applied per dir */
+	int has_config, has_schema, has_arrays;
+	char version[96]; /* "1.x ..." for the header */
+} layout;
 
 typedef struct out {
 	cdb_writer *w;
@@ -235,128 +72,970 @@ typedef struct out {
 } out;
 
 static int
+dberr(sqlite3 *db, const char *dir, cdb_error *e)
+{
+	return cdb_error_set(
+	    e, CDB_ERR_INPUT, "%s/chroma.sqlite3: %s", dir, sqlite3_errmsg(db));
+}
+
+static int
+prepare(sqlite3 *db, const char *dir, const char *sql, sqlite3_stmt **st,
+    cdb_error *e)
+{
+	if (sqlite3_prepare_v2(db, sql, -1, st, NULL) != SQLITE_OK)
+		return dberr(db, dir, e);
+	return 0;
+}
+
+/* ------------------------------------------------------------ opening -- */
+
+/* A file: URI for path (sqlite decodes %XX; '?' and '#' would end it). */
+static int
+file_uri(const char *path, char *uri, size_t size)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t n = (size_t)snprintf(uri, size, "file:");
+	const unsigned char *p;
+
+	for (p = (const unsigned char *)path; *p != '\0'; p++) {
+		if (n + 4 >= size)
+			return -1;
+		if (*p == '%' || *p == '?' || *p == '#' || *p < 0x20) {
+			uri[n++] = '%';
+			uri[n++] = hex[*p >> 4];
+			uri[n++] = hex[*p & 15];
+		} else {
+			uri[n++] = (char)*p;
+		}
+	}
+	return snprintf(uri + n, size - n, "?mode=ro&immutable=1") <
+	               (int)(size - n)
+	           ? 0
+	           : -1;
+}
+
+/* The integer the one-row query sql gives for arg; 0 for no row. */
+static int
+scalar(sqlite3 *db, const char *sql, const char *arg, int *out)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_text(st, 1, arg, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	*out = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+}
+
+static int
+read_layout(sqlite3 *db, const char *dir, layout *l, cdb_error *e)
+{
+	static const char *const tables[] = {"collections", "segments",
+	    "embeddings", "embedding_metadata", "embeddings_queue",
+	    "max_seq_id", "databases", "collection_metadata", "migrations",
+	    NULL};
+	static const char mig[] =
+	    "SELECT max(version) FROM migrations WHERE dir = ?";
+	static const char col[] = "SELECT count(*) FROM "
+	                          "pragma_table_info('collections') WHERE "
+	                          "name = ?";
+	static const char tab[] =
+	    "SELECT count(*) FROM sqlite_master WHERE name = ?";
+	const char *const *t;
+	int n;
+
+	memset(l, 0, sizeof(*l));
+	for (t = tables; *t != NULL; t++) {
+		if (scalar(db, tab, *t, &n) == -1)
+			return dberr(db, dir, e);
+		if (n == 0)
+			return cdb_error_set(e, CDB_ERR_INPUT,
+			    "%s/chroma.sqlite3: not a Chroma database (no "
+			    "table %s)",
+			    dir, *t);
+	}
+	if (scalar(db, mig, "sysdb", &l->sysdb) == -1 ||
+	    scalar(db, mig, "metadb", &l->metadb) == -1 ||
+	    scalar(db, mig, "embeddings_queue", &l->queue) == -1 ||
+	    scalar(db, col, "config_json_str", &l->has_config) == -1 ||
+	    scalar(db, col, "schema_str", &l->has_schema) == -1 ||
+	    scalar(db, tab, "embedding_metadata_array", &l->has_arrays) == -1)
+		return dberr(db, dir, e);
+	/* Collection schemas (sysdb 10) came with Chroma 1.x; 1.0 and the
+	 * Python 0.5/0.6 releases share the earlier migrations, which only
+	 * the pickle tells apart (an object in Python's). */
+	snprintf(l->version, sizeof(l->version),
+	    "%s (migrations: sysdb %d, metadb %d, embeddings_queue %d)",
+	    l->sysdb >= 10 ? "1.x" : "0.4-1.0", l->sysdb, l->metadb,
+	    l->queue);
+	return 0;
+}
+
+/* Open dir/chroma.sqlite3 read-only and immutable, check it is Chroma's. */
+static sqlite3 *
+open_db(const char *dir, layout *l, cdb_error *e)
+{
+	char path[PATH_MAX], uri[3 * PATH_MAX + 32];
+	struct stat sb;
+	sqlite3 *db = NULL;
+
+	snprintf(path, sizeof(path), "%s/chroma.sqlite3", dir);
+	if (stat(path, &sb) == -1)
+		cdb_error_sys(e, errno, "%s", path);
+	else if (!S_ISREG(sb.st_mode))
+		cdb_error_set(e, CDB_ERR_INPUT, "%s: not a regular file", path);
+	else if (file_uri(path, uri, sizeof(uri)) == -1)
+		cdb_error_set(e, CDB_ERR_INPUT, "%s: path too long", path);
+	else if (sqlite3_open_v2(uri, &db,
+	             SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL) != SQLITE_OK)
+		cdb_error_set(e, CDB_ERR_INPUT, "%s: %s", path,
+		    db ? sqlite3_errmsg(db) : "out of memory");
+	else if (read_layout(db, dir, l, e) == 0)
+		return db;
+	sqlite3_close(db);
+	return NULL;
+}
+
+/* The pid of a process with an open descriptor on the file sb, or 0. */
+static long
+holder(const struct stat *sb)
+{
+	char fds[300], fd[PATH_MAX];
+	struct dirent *p, *f;
+	struct stat st;
+	DIR *proc, *d;
+	long pid = 0;
+
+	if ((proc = opendir("/proc")) == NULL)
+		return 0;
+	while (pid == 0 && (p = readdir(proc)) != NULL) {
+		if (p->d_name[0] < '1' || p->d_name[0] > '9' ||
+		    atol(p->d_name) == (long)getpid())
+			continue;
+		snprintf(fds, sizeof(fds), "/proc/%s/fd", p->d_name);
+		if ((d = opendir(fds)) == NULL)
+			continue;
+		while (pid == 0 && (f = readdir(d)) != NULL) {
+			snprintf(fd, sizeof(fd), "%s/%s", fds, f->d_name);
+			if (f->d_name[0] != '.' && stat(fd, &st) == 0 &&
+			    st.st_dev == sb->st_dev && st.st_ino == sb->st_ino)
+				pid = atol(p->d_name);
+		}
+		closedir(d);
+	}
+	closedir(proc);
+	return pid;
+}
+
+/*
+ * 1 (with e saying why) when a process holds dir/chroma.sqlite3 open or
+ * a sqlite journal shows an unfinished write; 0 when neither; -1 with e.
+ */
+static int
+busy(const char *dir, cdb_error *e)
+{
+	static const char *const journals[] = {"-journal", "-wal", NULL};
+	const char *const *j;
+	char path[PATH_MAX], side[PATH_MAX + 16];
+	struct stat sb;
+	long pid;
+
+	snprintf(path, sizeof(path), "%s/chroma.sqlite3", dir);
+	if (stat(path, &sb) == -1)
+		return cdb_error_sys(e, errno, "%s", path);
+	if ((pid = holder(&sb)) != 0) {
+		cdb_error_set(e, CDB_ERR_INPUT,
+		    "%s is open in process %ld (a running Chroma server?): "
+		    "stop it, or pass --copy to read a consistent copy",
+		    path, pid);
+		return 1;
+	}
+	for (j = journals; *j != NULL; j++) {
+		snprintf(side, sizeof(side), "%s%s", path, *j);
+		if (stat(side, &sb) == 0 && sb.st_size > 0) {
+			cdb_error_set(e, CDB_ERR_INPUT,
+			    "%s exists: a write did not finish; pass --copy to "
+			    "read a copy that sqlite completes or rolls back",
+			    side);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* ----------------------------------------------------------- segments -- */
+
+/* max_seq_id is an INTEGER since Chroma 0.5.x; before, 8 big-endian bytes. */
+static long long
+seq_value(sqlite3_stmt *st, int col)
+{
+	const unsigned char *p = sqlite3_column_blob(st, col);
+	long long x = 0;
+	int i;
+
+	if (sqlite3_column_type(st, col) != SQLITE_BLOB)
+		return sqlite3_column_int64(st, col);
+	if (sqlite3_column_bytes(st, col) != 8)
+		return -1;
+	for (i = 0; i < 8; i++)
+		x = (long long)((unsigned long long)x << 8 | p[i]);
+	return x;
+}
+
+/* The log position segment seg has applied; -1 when it has none. */
+static int
+seg_seq(coll *c, const char *seg, long long *seq, cdb_error *e)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	*seq = -1;
+	if (prepare(c->db, c->dir,
+	        "SELECT seq_id FROM max_seq_id WHERE segment_id = ?", &st,
+	        e) == -1)
+		return -1;
+	sqlite3_bind_text(st, 1, seg, -1, SQLITE_STATIC);
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		*seq = seq_value(st, 0);
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0
+	                                             : dberr(c->db, c->dir, e);
+}
+
+static int
+load_segments(coll *c, cdb_error *e)
+{
+	sqlite3_stmt *st;
+	const char *scope, *id;
+	int rc;
+
+	if (prepare(c->db, c->dir,
+	        "SELECT id, scope FROM segments WHERE collection = ?", &st,
+	        e) == -1)
+		return -1;
+	sqlite3_bind_text(st, 1, c->id, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		id = (const char *)sqlite3_column_text(st, 0);
+		scope = (const char *)sqlite3_column_text(st, 1);
+		if (id == NULL || scope == NULL || strlen(id) >= 64)
+			break;
+		if (strcmp(scope, "METADATA") == 0)
+			strcpy(c->meta_seg, id);
+		else if (strcmp(scope, "VECTOR") == 0)
+			strcpy(c->vec_seg, id);
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE || c->meta_seg[0] == '\0' ||
+	    c->vec_seg[0] == '\0')
+		return cdb_error_set(e, CDB_ERR_INPUT,
+		    "%s/chroma.sqlite3: collection \"%s\" lacks a metadata or "
+		    "vector segment",
+		    c->dir, c->name);
+	if (seg_seq(c, c->meta_seg, &c->meta_seq, e) == -1 ||
+	    seg_seq(c, c->vec_seg, &c->vec_seq, e) == -1)
+		return -1;
+	if (c->meta_seq < 0)
+		c->meta_seq = 0;
+	return 0;
+}
+
+/* id -> pair index of the pickle's id_to_label, for cdb_hnsw_get. */
+static int
+index_ids(coll *c, const cdb_pickle_val *map, const char *path, cdb_error *e)
+{
+	size_t i;
+
+	if ((c->ids = cdb_hmap_new()) == NULL)
+		return cdb_error_oom(e);
+	for (i = 0; i < map->len; i++) {
+		const cdb_pickle_val *k = &map->v[2 * i],
+		                     *v = &map->v[2 * i + 1];
+
+		if (k->type != CDB_PICKLE_STR || v->type != CDB_PICKLE_INT ||
+		    v->i < 0)
+			return cdb_error_set(e, CDB_ERR_INPUT,
+			    "%s: id_to_label holds a pair that is not "
+			    "string -> label",
+			    path);
+		switch (cdb_hmap_put(
+		    c->ids, cdb_hmap_key(NULL, k->s, k->len), i, NULL)) {
+		case -1:
+			return cdb_error_oom(e);
+		case 0:
+			return cdb_error_set(e, CDB_ERR_INPUT,
+			    "%s: id \"%s\" twice in id_to_label", path, k->s);
+		}
+	}
+	return 0;
+}
+
+/* The label of id in the pickle's id_to_label (borrowed), or NULL. */
+static const cdb_pickle_val *
+id_label(const coll *c, const char *id, size_t len)
+{
+	const cdb_pickle_val *map = cdb_pickle_get(c->pk, "id_to_label");
+	uint64_t i;
+
+	if (c->ids == NULL ||
+	    !cdb_hmap_get(c->ids, cdb_hmap_key(NULL, id, len), &i))
+		return NULL;
+	if (map->v[2 * i].len != len || memcmp(map->v[2 * i].s, id, len) != 0)
+		return NULL;
+	return &map->v[2 * i + 1];
+}
+
+/*
+ * The persisted hnsw index, used (as the server does) only when its
+ * pickle names elements; otherwise the whole log is the vector segment.
+ */
+static int
+load_vectors(coll *c, int cosine, cdb_error *e)
+{
+	static const char *const keep[] = {
+	    "id_to_label", "max_seq_id", "dimensionality", NULL};
+	const cdb_pickle_val *map, *ms;
+	char dir[PATH_MAX], path[PATH_MAX + 32];
+	struct stat sb;
+	FILE *fp;
+
+	snprintf(dir, sizeof(dir), "%s/%s", c->dir, c->vec_seg);
+	snprintf(path, sizeof(path), "%s/index_metadata.pickle", dir);
+	if (lstat(path, &sb) == -1) {
+		c->vec_seq = 0;
+		return errno == ENOENT ? 0 : cdb_error_sys(e, errno, "%s", path);
+	}
+	if (!S_ISREG(sb.st_mode) || (fp = fopen(path, "rb")) == NULL)
+		return cdb_error_set(
+		    e, CDB_ERR_INPUT, "%s: not a readable file", path);
+	c->pk = cdb_pickle_read(fp, path, keep, e);
+	fclose(fp);
+	if (c->pk == NULL)
+		return -1;
+	map = cdb_pickle_get(c->pk, "id_to_label");
+	if (map == NULL || map->type != CDB_PICKLE_DICT)
+		return cdb_error_set(
+		    e, CDB_ERR_INPUT, "%s: no id_to_label dict", path);
+	if (map->len == 0) {
+		c->vec_seq = 0;
+		return 0;
+	}
+	ms = cdb_pickle_get(c->pk, "max_seq_id");
+	if (c->vec_seq < 0)
+		c->vec_seq = ms && ms->type == CDB_PICKLE_INT ? ms->i : 0;
+	if ((c->hnsw = cdb_hnsw_open(dir, cosine, e)) == NULL)
+		return -1;
+	if (c->dim > 0 && (long long)cdb_hnsw_dim(c->hnsw) != c->dim)
+		return cdb_error_set(e, CDB_ERR_INPUT,
+		    "%s/header.bin: %zu dimensions, the collection has %lld",
+		    dir, cdb_hnsw_dim(c->hnsw), c->dim);
+	c->dim = (long long)cdb_hnsw_dim(c->hnsw);
+	return index_ids(c, map, path, e);
+}
+
+/*
+ * The JSON text in column col of st into *v: NULL for SQL NULL or text
+ * that is not JSON (the caller says whether that is an error).  -1 with
+ * e only when out of memory.
+ */
+static int
+col_json(sqlite3_stmt *st, int col, json_t **v, cdb_error *e)
+{
+	const char *s = (const char *)sqlite3_column_text(st, col);
+	json_error_t je;
+
+	*v = s ? json_loadb(s, (size_t)sqlite3_column_bytes(st, col),
+	             JSON_ALLOW_NUL, &je)
+	       : NULL;
+	if (s != NULL && *v == NULL &&
+	    json_error_code(&je) == json_error_out_of_memory)
+		return cdb_error_oom(e);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- log -- */
+
+static change *
+find_change(const coll *c, const char *id, size_t len)
+{
+	uint64_t i;
+
+	if (!cdb_hmap_get(c->chmap, cdb_hmap_key(NULL, id, len), &i))
+		return NULL;
+	return strlen(c->ch[i].id) == len && memcmp(c->ch[i].id, id, len) == 0
+	           ? &c->ch[i]
+	           : NULL;
+}
+
+/* 1 when the metadata segment holds id, 0 when not, -1 with e. */
+static int
+base_has(coll *c, sqlite3_stmt *has, const char *id, size_t len, cdb_error *e)
+{
+	int rc;
+
+	sqlite3_reset(has);
+	sqlite3_bind_text(has, 1, c->meta_seg, -1, SQLITE_STATIC);
+	sqlite3_bind_text(has, 2, id, (int)len, SQLITE_STATIC);
+	if ((rc = sqlite3_step(has)) != SQLITE_ROW && rc != SQLITE_DONE)
+		return dberr(c->db, c->dir, e);
+	return rc == SQLITE_ROW;
+}
+
+/* The change of id, a new one when the log names it the first time. */
+static change *
+get_change(coll *c, sqlite3_stmt *has, const char *id, size_t len,
+    long long seq, cdb_error *e)
+{
+	change *ch, *p;
+	int in;
+
+	if ((ch = find_change(c, id, len)) != NULL)
+		return ch;
+	if (memchr(id, '\0', len) != NULL) {
+		cdb_error_set(e, CDB_ERR_INPUT,
+		    "%s/chroma.sqlite3: embeddings_queue seq_id %lld: id holds "
+		    "a NUL byte",
+		    c->dir, seq);
+		return NULL;
+	}
+	if ((in = base_has(c, has, id, len, e)) == -1)
+		return NULL;
+	if (c->nch == c->capch) {
+		c->capch = c->capch ? 2 * c->capch : 64;
+		if ((p = realloc(c->ch, c->capch * sizeof(*p))) == NULL)
+			goto oom;
+		c->ch = p;
+	}
+	ch = memset(&c->ch[c->nch], 0, sizeof(*ch));
+	if ((ch->id = strndup(id, len)) == NULL ||
+	    cdb_hmap_put(c->chmap, cdb_hmap_key(NULL, id, len), c->nch, NULL) !=
+	        1) {
+		free(ch->id);
+		goto oom;
+	}
+	ch->in_base = in;
+	ch->vec_in_base = id_label(c, id, len) != NULL;
+	c->nch++;
+	return ch;
+oom:
+	cdb_error_oom(e);
+	return NULL;
+}
+
+/* Set the keys of patch onto o; a null value removes the key. */
+static int
+merge(json_t *o, json_t *patch)
+{
+	const char *k;
+	json_t *v;
+
+	json_object_foreach (patch, k, v) {
+		if (json_is_null(v))
+			json_object_del(o, k);
+		else if (json_object_set(o, k, v) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/* Apply operation op with metadata m to what ch holds; -1 out of memory. */
+static int
+meta_op(change *ch, int op, json_t *m)
+{
+	int exists = ch->meta == ST_SET || (ch->meta == ST_BASE && ch->in_base);
+
+	if (op == OP_DELETE && exists) {
+		json_decref(ch->rec);
+		json_decref(ch->patch);
+		ch->rec = ch->patch = NULL;
+		ch->meta = ST_GONE;
+	} else if (op != OP_DELETE && exists && op != OP_ADD) {
+		if (ch->meta == ST_SET)
+			return merge(ch->rec, m);
+		if (ch->patch == NULL && (ch->patch = json_object()) == NULL)
+			return -1;
+		return json_object_update(ch->patch, m);
+	} else if (op != OP_DELETE && !exists && op != OP_UPDATE) {
+		json_decref(ch->rec);
+		json_decref(ch->patch);
+		ch->patch = NULL;
+		ch->meta = ST_SET;
+		if ((ch->rec = json_object()) == NULL)
+			return -1;
+		return merge(ch->rec, m);
+	}
+	return 0;
+}
+
+/* Apply operation op with vector emb (taken) to what ch holds. */
+static void
+vec_op(change *ch, int op, float *emb)
+{
+	int exists =
+	    ch->vec == ST_SET || (ch->vec == ST_BASE && ch->vec_in_base);
+
+	if (op == OP_DELETE && exists)
+		ch->vec = ST_GONE;
+	if (op == OP_DELETE || (exists && op == OP_ADD) ||
+	    (!exists && op == OP_UPDATE) || emb == NULL) {
+		free(emb);
+		return;
+	}
+	free(ch->emb);
+	ch->emb = emb;
+	ch->vec = ST_SET;
+}
+
+/* The vector of a log row: packed little-endian float32. */
+static int
+log_vector(coll *c, sqlite3_stmt *st, long long seq, float **out, cdb_error *e)
+{
+	const unsigned char *p = sqlite3_column_blob(st, 3);
+	const char *enc = (const char *)sqlite3_column_text(st, 4);
+	size_t n = (size_t)sqlite3_column_bytes(st, 3), k;
+	float *v;
+
+	*out = NULL;
+	if (sqlite3_column_type(st, 3) == SQLITE_NULL)
+		return 0;
+	if (enc == NULL || strcmp(enc, "FLOAT32") != 0 || n % 4 != 0 ||
+	    n == 0 || (c->dim > 0 && n != (size_t)c->dim * 4))
+		return cdb_error_set(e, CDB_ERR_INPUT,
+		    "%s/chroma.sqlite3: embeddings_queue seq_id %lld: vector "
+		    "of %zu bytes in encoding %s, expected FLOAT32 of %lld "
+		    "dimensions",
+		    c->dir, seq, n, enc ? enc : "NULL", c->dim);
+	if ((v = malloc(n)) == NULL)
+		return cdb_error_oom(e);
+	for (k = 0; k < n / 4; k++) {
+		uint32_t x = (uint32_t)cdb_le(p + 4 * k, 4);
+
+		memcpy(&v[k], &x, 4);
+	}
+	if (c->dim <= 0)
+		c->dim = (long long)(n / 4);
+	*out = v;
+	return 0;
+}
+
+static int
+apply_row(coll *c, sqlite3_stmt *st, sqlite3_stmt *has, cdb_error *e)
+{
+	long long seq = sqlite3_column_int64(st, 0);
+	int op = sqlite3_column_int(st, 1), rc = 0;
+	const char *id = (const char *)sqlite3_column_text(st, 2);
+	const char *ms = (const char *)sqlite3_column_text(st, 5);
+	json_t *m;
+	float *emb;
+	change *ch;
+
+	if (id == NULL || op < OP_ADD || op > OP_DELETE)
+		return cdb_error_set(e, CDB_ERR_INPUT,
+		    "%s/chroma.sqlite3: embeddings_queue seq_id %lld: unknown "
+		    "operation %d",
+		    c->dir, seq, op);
+	if (col_json(st, 5, &m, e) == -1)
+		return -1;
+	if (ms == NULL && (m = json_object()) == NULL)
+		return cdb_error_oom(e);
+	if (!json_is_object(m)) {
+		json_decref(m);
+		return cdb_error_set(e, CDB_ERR_INPUT,
+		    "%s/chroma.sqlite3: embeddings_queue seq_id %lld: metadata "
+		    "is not a JSON object",
+		    c->dir, seq);
+	}
+	if (log_vector(c, st, seq, &emb, e) == -1 ||
+	    (ch = get_change(c, has, id, (size_t)sqlite3_column_bytes(st, 2),
+	         seq, e)) == NULL) {
+		json_decref(m);
+		return -1;
+	}
+	if (seq > c->meta_seq && meta_op(ch, op, m) == -1)
+		rc = cdb_error_oom(e);
+	if (seq > c->vec_seq)
+		vec_op(ch, op, emb);
+	else
+		free(emb);
+	json_decref(m);
+	return rc;
+}
+
+/* Replay the log rows of the collection past what a segment applied. */
+static int
+load_log(coll *c, cdb_error *e)
+{
+	sqlite3_stmt *st = NULL, *has = NULL;
+	long long from = c->meta_seq < c->vec_seq ? c->meta_seq : c->vec_seq;
+	int rc = 0;
+
+	if ((c->chmap = cdb_hmap_new()) == NULL)
+		return cdb_error_oom(e);
+	if (prepare(c->db, c->dir,
+	        "SELECT seq_id, operation, id, vector, encoding, metadata "
+	        "FROM embeddings_queue WHERE substr(topic, -36) = ? AND "
+	        "seq_id > ? ORDER BY seq_id",
+	        &st, e) == -1 ||
+	    prepare(c->db, c->dir,
+	        "SELECT 1 FROM embeddings WHERE segment_id = ? AND "
+	        "embedding_id = ?",
+	        &has, e) == -1) {
+		sqlite3_finalize(st);
+		return -1;
+	}
+	sqlite3_bind_text(st, 1, c->id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, from);
+	while (rc == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW)
+		rc = apply_row(c, st, has, e);
+	if (rc != -1 && rc != SQLITE_DONE)
+		rc = dberr(c->db, c->dir, e);
+	sqlite3_finalize(st);
+	sqlite3_finalize(has);
+	return rc == -1 ? -1 : 0;
+}
+
+/* ------------------------------------------------------------- values -- */
+
+/*
+ * Add the typed value of a metadata row (key in column col, then the
+ * string, int, float and bool columns) to o; into an array under the key
+ * when array.  A document or uri stored as null is left out.
+ */
+static int
+add_value(sqlite3_stmt *st, int col, json_t *o, int array, const char *dir,
+    cdb_error *e)
+{
+	const char *k = (const char *)sqlite3_column_text(st, col);
+	json_t *v, *a;
+
+	if (k == NULL)
+		return cdb_error_set(e, CDB_ERR_INPUT,
+		    "%s/chroma.sqlite3: metadata row without a key", dir);
+	if (sqlite3_column_type(st, col + 1) != SQLITE_NULL) {
+		v = json_stringn((const char *)sqlite3_column_text(st, col + 1),
+		    (size_t)sqlite3_column_bytes(st, col + 1));
+		if (v == NULL)
+			return cdb_error_set(e, CDB_ERR_INPUT,
+			    "%s/chroma.sqlite3: metadata \"%s\": string is "
+			    "not valid UTF-8",
+			    dir, k);
+	} else if (sqlite3_column_type(st, col + 2) != SQLITE_NULL) {
+		v = json_integer(sqlite3_column_int64(st, col + 2));
+	} else if (sqlite3_column_type(st, col + 3) != SQLITE_NULL) {
+		v = json_real(sqlite3_column_double(st, col + 3));
+	} else if (sqlite3_column_type(st, col + 4) != SQLITE_NULL) {
+		v = json_boolean(sqlite3_column_int(st, col + 4));
+	} else if (!array) {
+		return 0;
+	} else {
+		v = json_null();
+	}
+	if (!array)
+		return json_object_set_new(o, k, v) == -1 ? cdb_error_oom(e) : 0;
+	if ((a = json_object_get(o, k)) == NULL &&
+	    json_object_set_new(o, k, a = json_array()) == -1) {
+		json_decref(v);
+		return cdb_error_oom(e);
+	}
+	return json_array_append_new(a, v) == -1 ? cdb_error_oom(e) : 0;
+}
+
+/* Rows of (key, str, int, float, bool) from st into o. */
+static int
+add_rows(coll *c, sqlite3_stmt *st, json_t *o, int array, cdb_error *e)
+{
+	int rc;
+
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		if (add_value(st, 0, o, array, c->dir, e) == -1)
+			return -1;
+	return rc == SQLITE_DONE ? 0 : dberr(c->db, c->dir, e);
+}
+
+/* Collection metadata as the server returns it; NULL when it has none. */
+static int
+coll_metadata(coll *c, json_t **out, cdb_error *e)
+{
+	sqlite3_stmt *st;
+	json_t *o;
+	int rc;
+
+	*out = NULL;
+	if ((o = json_object()) == NULL)
+		return cdb_error_oom(e);
+	if (prepare(c->db, c->dir,
+	        "SELECT key, str_value, int_value, float_value, bool_value "
+	        "FROM collection_metadata WHERE collection_id = ? "
+	        "ORDER BY rowid",
+	        &st, e) == -1) {
+		json_decref(o);
+		return -1;
+	}
+	sqlite3_bind_text(st, 1, c->id, -1, SQLITE_STATIC);
+	rc = add_rows(c, st, o, 0, e);
+	sqlite3_finalize(st);
+	if (rc == 0 && json_object_size(o) > 0)
+		*out = o;
+	else
+		json_decref(o);
+	return rc;
+}
+
+/* ------------------------------------------------------ configuration -- */
+
+/* The vector index config of a 1.x schema: keys.#embedding, defaults. */
+static json_t *
+schema_vector_config(json_t *schema)
+{
+	json_t *fl = json_object_get(
+	    json_object_get(json_object_get(schema, "keys"), "#embedding"),
+	    "float_list");
+
+	if (fl == NULL)
+		fl = json_object_get(
+		    json_object_get(schema, "defaults"), "float_list");
+	return json_object_get(json_object_get(fl, "vector_index"), "config");
+}
+
+static json_t *
+or_null(json_t *v)
+{
+	return v ? v : json_null();
+}
+
+/*
+ * The configuration the server reports: from config_json_str when it
+ * names the index (Chroma 1.0 keeps {"vector_index": {"hnsw" | "spann":
+ * ...}}), else built from the schema (later 1.x store "{}" there and
+ * keep the parameters in schema_str).  NULL when out of memory.
+ */
+static json_t *
+coll_configuration(json_t *config, json_t *schema)
+{
+	static const char *keys[] = {"ef_construction", "ef_search",
+	    "max_neighbors", "resize_factor", "sync_threshold"};
+	json_t *vi = json_object_get(config, "vector_index"), *vc, *h, *hn, *ef;
+	size_t i;
+
+	if (json_is_object(vi))
+		return json_pack("{s:O, s:O, s:O}", "hnsw",
+		    or_null(json_object_get(vi, "hnsw")), "spann",
+		    or_null(json_object_get(vi, "spann")), "embedding_function",
+		    or_null(json_object_get(config, "embedding_function")));
+	vc = schema_vector_config(schema);
+	hn = json_object_get(vc, "hnsw");
+	if (json_is_object(json_object_get(config, "hnsw")) ||
+	    json_is_object(json_object_get(config, "spann")) ||
+	    !json_is_object(hn))
+		return config ? json_incref(config) : json_null();
+	if ((h = json_pack("{s:O}", "space",
+	         or_null(json_object_get(vc, "space")))) == NULL)
+		return NULL;
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (json_object_get(hn, keys[i]) != NULL &&
+		    json_object_set(h, keys[i], json_object_get(hn, keys[i])) ==
+		        -1) {
+			json_decref(h);
+			return NULL;
+		}
+	ef = json_object_get(config, "embedding_function");
+	if (ef == NULL)
+		ef = json_object_get(vc, "embedding_function");
+	return json_pack("{s:o, s:n, s:O}", "hnsw", h, "spann",
+	    "embedding_function", or_null(ef));
+}
+
+/*
+ * Whether the index is cosine: the configuration's space, else the
+ * "hnsw:space" metadata older versions kept.
+ */
+static int
+space_cosine(coll *c, int *cosine, cdb_error *e)
+{
+	json_t *meta = NULL, *sp;
+	int rc = 0;
+
+	sp = json_object_get(json_object_get(c->cfg, "hnsw"), "space");
+	if (!json_is_string(sp) && (rc = coll_metadata(c, &meta, e)) == 0)
+		sp = json_object_get(meta, "hnsw:space");
+	*cosine =
+	    json_is_string(sp) && strcmp(json_string_value(sp), "cosine") == 0;
+	json_decref(meta);
+	return rc;
+}
+
+/* ------------------------------------------------------------ records -- */
+
+static int
 vector_of(coll *c, const change *ch, const char *id, size_t len,
     const float **emb, cdb_error *e)
 {
 	const cdb_pickle_val *label;
 	int rc;
 
-	*emb = NULL;
+	*emb = c->buf;
 	if (ch != NULL && ch->vec == ST_SET) {
 		*emb = ch->emb;
 		return 0;
 	}
-	if (ch != NULL && ch->vec == ST_GONE)
-		goto missing;
-	if ((label = cdb_chromadir_id_label(c, id, len)) == NULL)
-		goto missing;
-	if ((rc = cdb_hnsw_get(c->hnsw, (uint64_t)label->i, c->buf, e)) == -1)
-		return -1;
-	if (rc == 0)
-		goto missing;
-	*emb = c->buf;
-	return 0;
-missing:
+	if ((ch == NULL || ch->vec != ST_GONE) &&
+	    (label = id_label(c, id, len)) != NULL &&
+	    (rc = cdb_hnsw_get(c->hnsw, (uint64_t)label->i, c->buf, e)) != 0)
+		return rc == 1 ? 0 : -1;
 	return cdb_error_set(e, CDB_ERR_INPUT,
 	    "%s: collection \"%s\": record \"%s\" has no vector in segment %s "
 	    "nor in the log",
 	    c->dir, c->name, id, c->vec_seg);
 }
 
-/* Split the flat map into document, uri and metadata and write the line. */
+/* Write the record of the flat map (its document and uri taken out). */
 static int
 emit(coll *c, out *w, const char *id, size_t len, json_t *flat,
     const change *ch, cdb_error *e)
 {
-	json_t *doc = json_object_get(flat, "chroma:document");
-	json_t *uri = json_object_get(flat, "chroma:uri");
-	json_t *meta = json_copy(flat);
+	json_t *doc = json_incref(json_object_get(flat, "chroma:document"));
+	json_t *uri = json_incref(json_object_get(flat, "chroma:uri"));
 	const float *emb;
-	int rc;
+	int rc = vector_of(c, ch, id, len, &emb, e);
 
-	if (vector_of(c, ch, id, len, &emb, e) == -1) {
-		json_decref(meta);
-		return -1;
-	}
-	json_object_del(meta, "chroma:document");
-	json_object_del(meta, "chroma:uri");
+	json_object_del(flat, "chroma:document");
+	json_object_del(flat, "chroma:uri");
 	cdb_buf_reset(&w->b);
-	rc = cdb_ndjson_format_record(&w->b, c->name, id, len, doc,
-	    json_object_size(meta) ? meta : NULL, uri, emb, (size_t)c->dim,
-	    w->o->form, NULL, 0);
-	json_decref(meta);
-	if (rc == -1)
-		return cdb_error_set(e, CDB_ERR_INPUT,
+	if (rc == 0 && cdb_ndjson_format_record(&w->b, c->name, id, len, doc,
+	                   json_object_size(flat) ? flat : NULL, uri, emb,
+	                   (size_t)c->dim, w->o->form, NULL, 0) == -1)
+		rc = cdb_error_set(e, CDB_ERR_INPUT,
 		    "%s: collection \"%s\": record \"%s\" cannot be written "
 		    "(a non-finite value?)",
 		    c->dir, c->name, id);
-	if (cdb_writer_line(w->w, CDB_KIND_RECORD, w->b.data, w->b.len, e) ==
-	    -1)
+	json_decref(doc);
+	json_decref(uri);
+	if (rc == -1 ||
+	    cdb_writer_line(w->w, CDB_KIND_RECORD, w->b.data, w->b.len, e) == -1)
 		return -1;
-	w->done++;
-	if (w->o->progress != NULL && w->done % 1000 == 0)
+	if (w->o->progress != NULL && ++w->done % 1000 == 0)
 		w->o->progress(w->o->arg, c->name, w->done, w->total);
 	return 0;
 }
 
+/* A record of the metadata segment: flat holds its rows (taken). */
 static int
-base_record(coll *c, out *w, sqlite3_stmt *st, sqlite3_stmt *kv,
-    sqlite3_stmt *arr, cdb_error *e)
+base_record(coll *c, out *w, sqlite3_stmt *arr, long long row, cdb_buf *id,
+    json_t *flat, cdb_error *e)
 {
-	const char *id = (const char *)sqlite3_column_text(st, 1);
-	size_t len = (size_t)sqlite3_column_bytes(st, 1);
-	change *ch = cdb_chromadir_find_change(c, id, len);
-	json_t *flat;
-	int rc;
+	change *ch = find_change(c, id->data, id->len);
+	int rc = 0;
 
-	if (ch != NULL) {
+	if (ch != NULL)
 		ch->done = 1;
-		if (ch->meta == ST_GONE)
-			return 0;
-		if (ch->meta == ST_SET)
-			return emit(c, w, id, len, ch->rec, ch, e);
+	if (ch != NULL && ch->meta != ST_BASE) {
+		json_decref(flat);
+		return ch->meta == ST_GONE
+		           ? 0
+		           : emit(c, w, id->data, id->len, ch->rec, ch, e);
 	}
-	flat = json_object();
-	rc = row_metadata(c, kv, arr, sqlite3_column_int64(st, 0), flat, e);
-	if (rc == 0 && ch != NULL && ch->patch != NULL)
-		cdb_chromadir_merge(flat, ch->patch);
+	if (arr != NULL) {
+		sqlite3_reset(arr);
+		sqlite3_bind_int64(arr, 1, row);
+		rc = add_rows(c, arr, flat, 1, e);
+	}
+	if (rc == 0 && ch != NULL && ch->patch != NULL &&
+	    merge(flat, ch->patch) == -1)
+		rc = cdb_error_oom(e);
 	if (rc == 0)
-		rc = emit(c, w, id, len, flat, ch, e);
+		rc = emit(c, w, id->data, id->len, flat, ch, e);
 	json_decref(flat);
 	return rc;
+}
+
+/* 1 when records of the segment have array metadata, 0, or -1 with e. */
+static int
+has_arrays(coll *c, cdb_error *e)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (prepare(c->db, c->dir,
+	        "SELECT 1 FROM embedding_metadata_array a JOIN embeddings e "
+	        "ON e.id = a.id WHERE e.segment_id = ? LIMIT 1",
+	        &st, e) == -1)
+		return -1;
+	sqlite3_bind_text(st, 1, c->meta_seg, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return dberr(c->db, c->dir, e);
+	return rc == SQLITE_ROW;
+}
+
+/*
+ * The segment's records with their metadata rows in one ordered scan
+ * (a query per record cost more than the rest of the export), the array
+ * values only where the segment has any.
+ */
+static int
+scan(coll *c, out *w, sqlite3_stmt *st, sqlite3_stmt *arr, cdb_error *e)
+{
+	const unsigned char *id;
+	json_t *flat = NULL;
+	long long row = -1;
+	cdb_buf b;
+	int rc = SQLITE_DONE, ok = 0;
+
+	cdb_buf_init(&b);
+	while (ok == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (sqlite3_column_int64(st, 0) != row) {
+			if (flat != NULL) /* base_record takes flat */
+				ok = base_record(c, w, arr, row, &b, flat, e);
+			flat = NULL;
+			row = sqlite3_column_int64(st, 0);
+			id = sqlite3_column_text(st, 1);
+			cdb_buf_reset(&b);
+			if (ok == 0 && ((flat = json_object()) == NULL ||
+			                   cdb_buf_append(&b, id,
+			                       (size_t)sqlite3_column_bytes(
+			                           st, 1)) == -1))
+				ok = cdb_error_oom(e);
+		}
+		if (ok == 0 && sqlite3_column_type(st, 2) != SQLITE_NULL)
+			ok = add_value(st, 2, flat, 0, c->dir, e);
+	}
+	if (ok == 0 && rc != SQLITE_DONE)
+		ok = dberr(c->db, c->dir, e);
+	if (ok == 0 && flat != NULL)
+		ok = base_record(c, w, arr, row, &b, flat, e);
+	else if (ok == -1)
+		json_decref(flat);
+	cdb_buf_free(&b);
+	return ok;
 }
 
 static int
 records(coll *c, out *w, int arrays, cdb_error *e)
 {
-	sqlite3_stmt *st = NULL, *kv = NULL, *arr = NULL;
+	sqlite3_stmt *st = NULL, *arr = NULL;
 	size_t i;
 	int rc = -1;
 
-	if (cdb_chromadir_prepare(c->db, c->dir,
-	        "SELECT id, embedding_id FROM embeddings WHERE segment_id = ? "
-	        "ORDER BY id",
+	if (arrays && (arrays = has_arrays(c, e)) == -1)
+		return -1;
+	if (prepare(c->db, c->dir,
+	        "SELECT e.id, e.embedding_id, m.key, m.string_value, "
+	        "m.int_value, m.float_value, m.bool_value FROM embeddings e "
+	        "LEFT JOIN embedding_metadata m ON m.id = e.id WHERE e.id IN "
+	        "(SELECT id FROM embeddings WHERE segment_id = ?) ORDER BY "
+	        "e.id",
 	        &st, e) == -1 ||
-	    cdb_chromadir_prepare(c->db, c->dir,
-	        "SELECT key, string_value, int_value, float_value, bool_value "
-	        "FROM embedding_metadata WHERE id = ? ORDER BY rowid",
-	        &kv, e) == -1 ||
-	    (arrays && cdb_chromadir_prepare(c->db, c->dir,
+	    (arrays && prepare(c->db, c->dir,
 	                   "SELECT key, string_value, int_value, float_value, "
 	                   "bool_value FROM embedding_metadata_array WHERE "
 	                   "id = ? ORDER BY rowid",
 	                   &arr, e) == -1))
 		goto done;
 	sqlite3_bind_text(st, 1, c->meta_seg, -1, SQLITE_STATIC);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		if (base_record(c, w, st, kv, arr, e) == -1)
-			break;
-	if (rc != SQLITE_DONE) {
-		rc = rc == SQLITE_ROW ? -1
-		                      : cdb_chromadir_dberr(c->db, c->dir, e);
-		goto done;
-	}
-	rc = 0;
+	rc = scan(c, w, st, arr, e);
 	/* Ids the log added, in the order the log first named them. */
 	for (i = 0; rc == 0 && i < c->nch; i++)
 		if (!c->ch[i].done && c->ch[i].meta == ST_SET)
@@ -364,7 +1043,6 @@ records(coll *c, out *w, int arrays, cdb_error *e)
 			    c->ch[i].rec, &c->ch[i], e);
 done:
 	sqlite3_finalize(st);
-	sqlite3_finalize(kv);
 	sqlite3_finalize(arr);
 	return rc;
 }
@@ -374,18 +1052,18 @@ count_records(coll *c, long long *n, cdb_error *e)
 {
 	sqlite3_stmt *st;
 	size_t i;
+	int rc;
 
-	if (cdb_chromadir_prepare(c->db, c->dir,
+	if (prepare(c->db, c->dir,
 	        "SELECT count(*) FROM embeddings WHERE segment_id = ?", &st,
 	        e) == -1)
 		return -1;
 	sqlite3_bind_text(st, 1, c->meta_seg, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) != SQLITE_ROW) {
-		sqlite3_finalize(st);
-		return cdb_chromadir_dberr(c->db, c->dir, e);
-	}
+	rc = sqlite3_step(st);
 	*n = sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);
+	if (rc != SQLITE_ROW)
+		return dberr(c->db, c->dir, e);
 	for (i = 0; i < c->nch; i++) {
 		if (c->ch[i].in_base && c->ch[i].meta == ST_GONE)
 			(*n)--;
@@ -412,28 +1090,26 @@ coll_clear(coll *c)
 	cdb_pickle_free(c->pk);
 	cdb_hnsw_free(c->hnsw);
 	free(c->buf);
+	json_decref(c->config);
+	json_decref(c->schema);
+	json_decref(c->cfg);
 }
 
 /* -------------------------------------------------------- collections -- */
 
 static int
-coll_line(coll *c, out *w, sqlite3_stmt *st, long long count, cdb_error *e)
+coll_line(coll *c, out *w, long long count, cdb_error *e)
 {
-	json_t *meta = NULL, *config, *schema, *line, *cfg;
+	json_t *meta, *line;
 	int rc;
 
 	if (coll_metadata(c, &meta, e) == -1)
 		return -1;
-	config = parse_col(st, 3);
-	schema = parse_col(st, 4);
-	cfg = coll_configuration(config, schema);
-	line = json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:I}", "kind",
-	    "collection", "name", c->name, "metadata",
-	    meta ? meta : json_null(), "configuration", cfg ? cfg : json_null(),
-	    "schema", schema ? schema : json_null(), "dimension",
-	    c->dim > 0 ? json_integer(c->dim) : json_null(), "count",
-	    (json_int_t)count);
-	json_decref(config);
+	line = json_pack("{s:s, s:s, s:o, s:O, s:O, s:o, s:I}", "kind",
+	    "collection", "name", c->name, "metadata", or_null(meta),
+	    "configuration", or_null(c->cfg), "schema", or_null(c->schema),
+	    "dimension", c->dim > 0 ? json_integer(c->dim) : json_null(),
+	    "count", (json_int_t)count);
 	if (line == NULL)
 		return cdb_error_oom(e);
 	rc = cdb_writer_json(w->w, CDB_KIND_COLLECTION, line, e);
@@ -444,26 +1120,38 @@ coll_line(coll *c, out *w, sqlite3_stmt *st, long long count, cdb_error *e)
 }
 
 /*
- * Whether the index is cosine: the configuration's space, else the
- * "hnsw:space" metadata older versions kept.
+ * Read what the export of the collection in the row st holds (id, name,
+ * dimension, config, schema) needs: segments, index, log; 0 or -1 with e.
  */
 static int
-space_cosine(coll *c, sqlite3_stmt *st, int *cosine, cdb_error *e)
+coll_load(coll *c, sqlite3_stmt *st, long long *count, cdb_error *e)
 {
-	json_t *config = parse_col(st, 3), *schema = parse_col(st, 4);
-	json_t *cfg = coll_configuration(config, schema), *meta = NULL, *sp;
-	int rc = 0;
+	int cosine;
 
-	sp = json_object_get(json_object_get(cfg, "hnsw"), "space");
-	if (!json_is_string(sp) && (rc = coll_metadata(c, &meta, e)) == 0)
-		sp = json_object_get(meta, "hnsw:space");
-	*cosine =
-	    json_is_string(sp) && strcmp(json_string_value(sp), "cosine") == 0;
-	json_decref(config);
-	json_decref(schema);
-	json_decref(cfg);
-	json_decref(meta);
-	return rc;
+	if (sqlite3_column_bytes(st, 0) != 36 ||
+	    sqlite3_column_text(st, 1) == NULL)
+		return cdb_error_set(e, CDB_ERR_INPUT,
+		    "%s/chroma.sqlite3: a collection without a valid id or "
+		    "name",
+		    c->dir);
+	memcpy(c->id, sqlite3_column_text(st, 0), 36);
+	snprintf(c->name, sizeof(c->name), "%s", sqlite3_column_text(st, 1));
+	c->dim = sqlite3_column_type(st, 2) == SQLITE_INTEGER
+	             ? sqlite3_column_int64(st, 2)
+	             : 0;
+	if (col_json(st, 3, &c->config, e) == -1 ||
+	    col_json(st, 4, &c->schema, e) == -1)
+		return -1;
+	if ((c->cfg = coll_configuration(c->config, c->schema)) == NULL)
+		return cdb_error_oom(e);
+	if (load_segments(c, e) == -1 || space_cosine(c, &cosine, e) == -1 ||
+	    load_vectors(c, cosine, e) == -1 || load_log(c, e) == -1 ||
+	    count_records(c, count, e) == -1)
+		return -1;
+	if ((c->buf = calloc(c->dim > 0 ? (size_t)c->dim : 1, sizeof(float))) ==
+	    NULL)
+		return cdb_error_oom(e);
+	return 0;
 }
 
 static int
@@ -477,58 +1165,20 @@ one_collection(const char *dir, sqlite3 *db, sqlite3_stmt *st, out *w,
 	memset(&c, 0, sizeof(c));
 	c.dir = dir;
 	c.db = db;
-	if (sqlite3_column_bytes(st, 0) != 36 ||
-	    sqlite3_column_text(st, 1) == NULL) {
-		return cdb_error_set(e, CDB_ERR_INPUT,
-		    "%s/chroma.sqlite3: a collection without a valid id or "
-		    "name",
-		    dir);
+	if (coll_load(&c, st, &count, e) == 0) {
+		w->done = 0;
+		w->total = count;
+		if (coll_line(&c, w, count, e) == 0 &&
+		    records(&c, w, arrays, e) == 0)
+			rc = 0;
 	}
-	memcpy(c.id, sqlite3_column_text(st, 0), 36);
-	snprintf(c.name, sizeof(c.name), "%s", sqlite3_column_text(st, 1));
-	c.dim = sqlite3_column_type(st, 2) == SQLITE_INTEGER
-	            ? sqlite3_column_int64(st, 2)
-	            : 0;
-	if (cdb_chromadir_load_segments(&c, e) == -1 ||
-	    space_cosine(&c, st, &c.cosine, e) == -1 ||
-	    cdb_chromadir_load_vectors(&c, e) == -1 ||
-	    cdb_chromadir_load_log(&c, e) == -1 ||
-	    count_records(&c, &count, e) == -1)
-		goto done;
-	if ((c.buf = calloc(c.dim > 0 ? (size_t)c.dim : 1, sizeof(float))) ==
-	    NULL) {
-		cdb_error_oom(e);
-		goto done;
-	}
-	w->done = 0;
-	w->total = count;
-	if (coll_line(&c, w, st, count, e) == -1 ||
-	    records(&c, w, arrays, e) == -1)
-		goto done;
-	rc = 0;
-done:
 	coll_clear(&c);
 	return rc;
 }
 
-/* Export the collections st selects (name bound, or all); count found. */
-static int
-run_collections(const char *dir, sqlite3 *db, sqlite3_stmt *st,
-    const chromadir_layout *l, out *w, size_t *found, cdb_error *e)
-{
-	int rc;
-
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		(*found)++;
-		if (one_collection(dir, db, st, w, l->has_arrays, e) == -1)
-			return -1;
-	}
-	return rc == SQLITE_DONE ? 0 : cdb_chromadir_dberr(db, dir, e);
-}
-
 /* All collections by name, or those named, in the order given. */
 static int
-collections(const char *dir, sqlite3 *db, const chromadir_layout *l, out *w,
+collections(const char *dir, sqlite3 *db, const layout *l, out *w,
     cdb_error *e)
 {
 	const cdb_chromadir_opts *o = w->o;
@@ -545,16 +1195,19 @@ collections(const char *dir, sqlite3 *db, const chromadir_layout *l, out *w,
 	    "AND d.name = ?2 AND (?3 IS NULL OR c.name = ?3) ORDER BY c.name",
 	    l->has_config ? "c.config_json_str" : "NULL",
 	    l->has_schema ? "c.schema_str" : "NULL");
-	if (cdb_chromadir_prepare(db, dir, sql, &st, e) == -1)
+	if (prepare(db, dir, sql, &st, e) == -1)
 		return -1;
 	sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, dbname, -1, SQLITE_STATIC);
 	do {
 		sqlite3_reset(st);
 		if (o->names != NULL)
-			sqlite3_bind_text(
-			    st, 3, o->names[i], -1, SQLITE_STATIC);
-		rc = run_collections(dir, db, st, l, w, &found, e);
+			sqlite3_bind_text(st, 3, o->names[i], -1, SQLITE_STATIC);
+		while (rc == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+			found++;
+			rc = one_collection(dir, db, st, w, l->has_arrays, e);
+		}
+		rc = rc == SQLITE_DONE ? 0 : rc == -1 ? -1 : dberr(db, dir, e);
 	} while (rc == 0 && o->names != NULL && ++i < o->nnames);
 	sqlite3_finalize(st);
 	if (rc == 0 && o->names != NULL && found < o->nnames)
@@ -566,7 +1219,7 @@ collections(const char *dir, sqlite3 *db, const chromadir_layout *l, out *w,
 }
 
 static int
-export_db(const char *dir, sqlite3 *db, const chromadir_layout *l, FILE *fp,
+export_db(const char *dir, sqlite3 *db, const layout *l, FILE *fp,
     const cdb_chromadir_opts *o, cdb_export_stats *st, cdb_error *e)
 {
 	char abs[PATH_MAX];
@@ -583,10 +1236,13 @@ export_db(const char *dir, sqlite3 *db, const chromadir_layout *l, FILE *fp,
 		snprintf(abs, sizeof(abs), "%s", dir);
 	h = cdb_ndjson_header(abs, o->tenant ? o->tenant : "default_tenant",
 	    o->database ? o->database : "default_database", o->tool);
-	json_object_set_new(h, "chroma_version", json_string(l->version));
-	if (cdb_writer_json(w.w, CDB_KIND_HEADER, h, e) == 0 &&
-	    collections(dir, db, l, &w, e) == 0 &&
-	    cdb_writer_trailer(w.w, e) == 0)
+	if (h == NULL ||
+	    json_object_set_new(h, "chroma_version", json_string(l->version)) ==
+	        -1)
+		cdb_error_oom(e);
+	else if (cdb_writer_json(w.w, CDB_KIND_HEADER, h, e) == 0 &&
+	         collections(dir, db, l, &w, e) == 0 &&
+	         cdb_writer_trailer(w.w, e) == 0)
 		rc = 0;
 	json_decref(h);
 	st->records = cdb_writer_records(w.w);
@@ -601,24 +1257,22 @@ cdb_chromadir_export(const char *dir, FILE *fp, const cdb_chromadir_opts *o,
     cdb_export_stats *st, cdb_error *e)
 {
 	char tmp[PATH_MAX];
-	chromadir_layout l;
+	layout l;
 	sqlite3 *db;
 	int rc, live;
 
 	memset(st, 0, sizeof(*st));
-	if ((live = cdb_chromadir_busy(dir, e)) == -1)
-		return -1;
-	if (live && !o->copy)
+	if ((live = busy(dir, e)) == -1 || (live && !o->copy))
 		return -1; /* e says why */
 	if (live) {
 		cdb_error_clear(e);
-		if (cdb_chromadir_snapshot(dir, tmp, sizeof(tmp), e) == -1)
+		if (cdb_chromadir_copy(dir, tmp, sizeof(tmp), e) == -1)
 			return -1;
 		rc = cdb_chromadir_export(tmp, fp, o, st, e);
 		cdb_chromadir_cleanup(tmp);
 		return rc;
 	}
-	if ((db = cdb_chromadir_open(dir, &l, e)) == NULL)
+	if ((db = open_db(dir, &l, e)) == NULL)
 		return -1;
 	rc = export_db(dir, db, &l, fp, o, st, e);
 	sqlite3_close(db);
@@ -638,4 +1292,45 @@ cdb_chromadir_export_archive(const char *path, FILE *fp,
 	rc = cdb_chromadir_export(dir, fp, o, st, e);
 	cdb_chromadir_cleanup(dir);
 	return rc;
+}
+
+json_t *
+cdb_chromadir_names(
+    const char *dir, const char *tenant, const char *database, cdb_error *e)
+{
+	sqlite3_stmt *st;
+	sqlite3 *db;
+	layout l;
+	json_t *a;
+	int rc;
+
+	if ((db = open_db(dir, &l, e)) == NULL)
+		return NULL;
+	if (prepare(db, dir,
+	        "SELECT c.name FROM collections c JOIN databases d ON "
+	        "c.database_id = d.id WHERE d.tenant_id = ? AND d.name = ? "
+	        "ORDER BY c.name",
+	        &st, e) == -1) {
+		sqlite3_close(db);
+		return NULL;
+	}
+	sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, database, -1, SQLITE_STATIC);
+	if ((a = json_array()) == NULL)
+		cdb_error_oom(e);
+	while (a != NULL && (rc = sqlite3_step(st)) != SQLITE_DONE) {
+		if (rc != SQLITE_ROW)
+			dberr(db, dir, e);
+		else if (json_array_append_new(a,
+		             json_string((const char *)sqlite3_column_text(
+		                 st, 0))) == -1)
+			cdb_error_oom(e);
+		else
+			continue;
+		json_decref(a);
+		a = NULL;
+	}
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return a;
 }

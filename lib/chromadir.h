@@ -48,9 +48,23 @@ int cdb_chromadir_extract(
     const char *path, char *dir, size_t size, cdb_error *e);
 void cdb_chromadir_cleanup(const char *dir);
 
+/*
+ * A consistent copy of the live directory dir in a new private directory
+ * (its name in tmp, size bytes): sqlite's online backup of the database,
+ * then the segment files.  Remove it with cdb_chromadir_cleanup.
+ */
+int cdb_chromadir_copy(const char *dir, char *tmp, size_t size, cdb_error *e);
+
 /* cdb_chromadir_export of the directory a backup holds. */
 int cdb_chromadir_export_archive(const char *path, FILE *out,
     const cdb_chromadir_opts *o, cdb_export_stats *st, cdb_error *e);
+
+/*
+ * The names of the collections of directory dir in tenant and database,
+ * sorted, as a new JSON array (the caller frees it), or NULL with e.
+ */
+json_t *cdb_chromadir_names(
+    const char *dir, const char *tenant, const char *database, cdb_error *e);
 
 /*
  * 1 when path is a Chroma data directory or a tar backup of one (it

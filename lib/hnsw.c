@@ -14,22 +14,30 @@
 /* header.bin as Chroma's hnswlib writes it: a version, then hnswlib's. */
 #define HEADER_SIZE    100
 #define HEADER_VERSION 1
+#define WINDOW         (1 << 20)
+
+/*
+ * A file read through one buffer: when elements are read in order (all
+ * labels at open; records added one after the other) one read serves
+ * hundreds of them instead of a system call each; a read out of order
+ * takes only the bytes asked for.  Memory stays flat.
+ */
+typedef struct window {
+	char path[PATH_MAX];
+	int fd;
+	off_t size, off; /* file size; offset of buf[0] */
+	size_t len, cap; /* bytes in buf; its size */
+	unsigned char *buf;
+} window;
 
 struct cdb_hnsw {
-	char path[PATH_MAX]; /* data_level0.bin, for messages */
-	int fd;              /* data_level0.bin */
-	int lfd;             /* length.bin, for a normalised (cosine) index */
-	char lpath[PATH_MAX];
+	window data; /* data_level0.bin */
+	window lens; /* length.bin; fd -1 unless normalised (cosine) */
 	uint64_t count, max, size, label_off, data_off, m0;
+	uint64_t next; /* the element after the last read */
 	size_t dim;
 	cdb_hmap *labels; /* label + 1 -> element index */
 };
-
-static int
-ioerr(cdb_error *e, const char *path)
-{
-	return cdb_error_sys(e, errno, "%s", path);
-}
 
 static int
 bad(cdb_error *e, const char *path, long long off, const char *what)
@@ -38,46 +46,62 @@ bad(cdb_error *e, const char *path, long long off, const char *what)
 	    e, CDB_ERR_INPUT, "%s: offset %lld: %s", path, off, what);
 }
 
-/* Read all of n bytes at off; short reads past the end are errors. */
 static int
-read_at(int fd, const char *path, void *p, size_t n, off_t off, cdb_error *e)
+win_open(window *w, const char *dir, const char *name, size_t cap,
+    cdb_error *e)
 {
-	ssize_t k;
-	size_t got = 0;
+	struct stat st;
 
-	while (got < n) {
-		k = pread(fd, (char *)p + got, n - got, off + (off_t)got);
-		if (k == -1 && errno == EINTR)
-			continue;
-		if (k == -1)
-			return ioerr(e, path);
-		if (k == 0)
-			return bad(e, path, (long long)off + (long long)got,
-			    "truncated");
-		got += (size_t)k;
-	}
+	snprintf(w->path, sizeof(w->path), "%s/%s", dir, name);
+	if ((w->fd = open(w->path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1)
+		return cdb_error_sys(e, errno, "%s", w->path);
+	if (fstat(w->fd, &st) == -1)
+		return cdb_error_sys(e, errno, "%s", w->path);
+	if (!S_ISREG(st.st_mode))
+		return cdb_error_sys(e, EINVAL, "%s", w->path);
+	w->size = st.st_size;
+	w->cap = cap;
+	if (cap > 0 && (w->buf = malloc(cap)) == NULL)
+		return cdb_error_oom(e);
 	return 0;
 }
 
-static int
-open_file(
-    const char *dir, const char *name, char *path, off_t *size, cdb_error *e)
+static void
+win_close(window *w)
 {
-	struct stat st;
-	int fd;
+	if (w->fd != -1)
+		close(w->fd);
+	free(w->buf);
+}
 
-	snprintf(path, PATH_MAX, "%s/%s", dir, name);
-	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1)
-		return ioerr(e, path);
-	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
-		if (!S_ISREG(st.st_mode))
-			errno = EINVAL;
-		ioerr(e, path);
-		close(fd);
-		return -1;
+/* The n bytes at off (n <= w->cap), and a buffer full after them ahead. */
+static const unsigned char *
+win_at(window *w, off_t off, size_t n, int ahead, cdb_error *e)
+{
+	size_t want = ahead ? w->cap : n;
+	ssize_t k;
+
+	if (off >= w->off && off + (off_t)n <= w->off + (off_t)w->len)
+		return w->buf + (off - w->off);
+	w->off = off;
+	w->len = 0;
+	while (w->len < n) {
+		k = pread(w->fd, w->buf + w->len, want - w->len,
+		    off + (off_t)w->len);
+		if (k == -1 && errno == EINTR)
+			continue;
+		if (k == -1) {
+			cdb_error_sys(e, errno, "%s", w->path);
+			return NULL;
+		}
+		if (k == 0) {
+			bad(e, w->path, (long long)(off + (off_t)w->len),
+			    "truncated");
+			return NULL;
+		}
+		w->len += (size_t)k;
 	}
-	*size = st.st_size;
-	return fd;
+	return w->buf;
 }
 
 /* Every field must agree with the layout level 0 is read with. */
@@ -104,16 +128,63 @@ check_header(
 	links = 4 + 4 * h->m0;
 	if (h->data_off != links)
 		return bad(e, path, 44,
-		    "vector offset does not follow the "
-		    "level-0 links");
+		    "vector offset does not follow the level-0 links");
 	if (h->label_off <= h->data_off || (h->label_off - links) % 4 != 0 ||
 	    h->label_off - links > 4 * 65536)
 		return bad(e, path, 36, "label offset out of range");
 	if (h->size != h->label_off + 8)
-		return bad(e, path, 28,
-		    "element size does not match the "
-		    "offsets");
+		return bad(e, path, 28, "element size does not match the offsets");
 	h->dim = (size_t)(h->label_off - links) / 4;
+	return 0;
+}
+
+static int
+read_header(cdb_hnsw *h, const char *dir, cdb_error *e)
+{
+	window w = {.fd = -1};
+	const unsigned char *b;
+	int rc = -1;
+
+	if (win_open(&w, dir, "header.bin", HEADER_SIZE, e) == -1)
+		goto done;
+	if (w.size != HEADER_SIZE) {
+		bad(e, w.path, (long long)w.size, "header.bin is not 100 bytes");
+		goto done;
+	}
+	if ((b = win_at(&w, 0, HEADER_SIZE, 0, e)) != NULL)
+		rc = check_header(h, b, w.path, e);
+done:
+	win_close(&w);
+	return rc;
+}
+
+/* Element index by label, from the label at the end of each element. */
+static int
+index_labels(cdb_hnsw *h, cdb_error *e)
+{
+	const unsigned char *b;
+	uint64_t i, label;
+
+	if ((h->labels = cdb_hmap_new()) == NULL)
+		return cdb_error_oom(e);
+	for (i = 0; i < h->count; i++) {
+		off_t off = (off_t)(i * h->size + h->label_off);
+
+		if ((b = win_at(&h->data, (off_t)(i * h->size), h->size, 1,
+		         e)) == NULL)
+			return -1;
+		label = cdb_le(b + h->label_off, 8);
+		if (label == UINT64_MAX)
+			return bad(e, h->data.path, (long long)off,
+			    "label out of range");
+		switch (cdb_hmap_put(h->labels, label + 1, i, NULL)) {
+		case -1:
+			return cdb_error_oom(e);
+		case 0:
+			return bad(e, h->data.path, (long long)off,
+			    "label used twice");
+		}
+	}
 	return 0;
 }
 
@@ -124,51 +195,25 @@ check_header(
  * first, it must hold at least the header's elements.
  */
 static int
-open_lengths(cdb_hnsw *h, const char *dir, int normalized, cdb_error *e)
+open_files(cdb_hnsw *h, const char *dir, int normalized, cdb_error *e)
 {
-	off_t size;
-	int fd;
+	size_t cap = h->size > WINDOW ? (size_t)h->size : WINDOW;
 
-	if ((fd = open_file(dir, "length.bin", h->lpath, &size, e)) == -1)
+	if (win_open(&h->data, dir, "data_level0.bin", cap, e) == -1)
 		return -1;
-	if ((uint64_t)size < h->count * 4) {
-		close(fd);
-		return bad(e, h->lpath, (long long)size,
+	if (h->count > (uint64_t)INT64_MAX / h->size ||
+	    (uint64_t)h->data.size < h->count * h->size)
+		return bad(e, h->data.path, (long long)h->data.size,
+		    "size does not hold the header's element count");
+	if (win_open(&h->lens, dir, "length.bin", normalized ? WINDOW : 0,
+	        e) == -1)
+		return -1;
+	if ((uint64_t)h->lens.size < h->count * 4)
+		return bad(e, h->lens.path, (long long)h->lens.size,
 		    "smaller than 4 bytes per element of the header");
-	}
-	if (normalized)
-		h->lfd = fd;
-	else
-		close(fd);
-	return 0;
-}
-
-/* Element index by label, from the label at the end of each element. */
-static int
-index_labels(cdb_hnsw *h, cdb_error *e)
-{
-	unsigned char b[8];
-	uint64_t i, label;
-
-	if ((h->labels = cdb_hmap_new()) == NULL)
-		return cdb_error_oom(e);
-	for (i = 0; i < h->count; i++) {
-		off_t off = (off_t)(i * h->size + h->label_off);
-
-		if (read_at(h->fd, h->path, b, 8, off, e) == -1)
-			return -1;
-		label = cdb_le(b, 8);
-		if (label == UINT64_MAX)
-			return bad(e, h->path, (long long)off,
-			    "label out of "
-			    "range");
-		switch (cdb_hmap_put(h->labels, label + 1, i, NULL)) {
-		case -1:
-			return cdb_error_oom(e);
-		case 0:
-			return bad(
-			    e, h->path, (long long)off, "label used twice");
-		}
+	if (!normalized) {
+		close(h->lens.fd);
+		h->lens.fd = -1;
 	}
 	return 0;
 }
@@ -176,49 +221,20 @@ index_labels(cdb_hnsw *h, cdb_error *e)
 cdb_hnsw *
 cdb_hnsw_open(const char *dir, int normalized, cdb_error *e)
 {
-	unsigned char b[HEADER_SIZE];
-	char path[PATH_MAX];
 	cdb_hnsw *h;
-	off_t size;
-	int fd;
 
 	if ((h = calloc(1, sizeof(*h))) == NULL) {
 		cdb_error_oom(e);
 		return NULL;
 	}
-	h->fd = h->lfd = -1;
-	if ((fd = open_file(dir, "header.bin", path, &size, e)) == -1)
-		goto fail;
-	if (size != HEADER_SIZE) {
-		bad(e, path, (long long)size, "header.bin is not 100 bytes");
-		close(fd);
-		goto fail;
+	h->data.fd = h->lens.fd = -1;
+	if (read_header(h, dir, e) == -1 ||
+	    open_files(h, dir, normalized, e) == -1 ||
+	    index_labels(h, e) == -1) {
+		cdb_hnsw_free(h);
+		return NULL;
 	}
-	if (read_at(fd, path, b, sizeof(b), 0, e) == -1 ||
-	    check_header(h, b, path, e) == -1) {
-		close(fd);
-		goto fail;
-	}
-	close(fd);
-	if ((h->fd = open_file(dir, "data_level0.bin", h->path, &size, e)) ==
-	    -1)
-		goto fail;
-	if (h->count > (uint64_t)INT64_MAX / h->size ||
-	    (uint64_t)size < h->count * h->size) {
-		bad(e, h->path, (long long)size,
-		    "size does not hold the header's element count");
-		goto fail;
-	}
-	/* One pread per vector: ask for the file ahead rather than wait on
-	 * each page. */
-	(void)posix_fadvise(h->fd, 0, 0, POSIX_FADV_WILLNEED);
-	if (open_lengths(h, dir, normalized, e) == -1 ||
-	    index_labels(h, e) == -1)
-		goto fail;
 	return h;
-fail:
-	cdb_hnsw_free(h);
-	return NULL;
 }
 
 void
@@ -226,10 +242,8 @@ cdb_hnsw_free(cdb_hnsw *h)
 {
 	if (h == NULL)
 		return;
-	if (h->fd != -1)
-		close(h->fd);
-	if (h->lfd != -1)
-		close(h->lfd);
+	win_close(&h->data);
+	win_close(&h->lens);
 	cdb_hmap_free(h->labels);
 	free(h);
 }
@@ -246,35 +260,41 @@ cdb_hnsw_count(const cdb_hnsw *h)
 	return (size_t)h->count;
 }
 
+static float
+le_float(const unsigned char *p)
+{
+	uint32_t x = (uint32_t)cdb_le(p, 4);
+	float v;
+
+	memcpy(&v, &x, 4);
+	return v;
+}
+
 int
 cdb_hnsw_get(cdb_hnsw *h, uint64_t label, float *out, cdb_error *e)
 {
-	unsigned char *b = (unsigned char *)out, lb[4];
+	const unsigned char *b, *lb;
 	float len = 1.0f;
 	uint64_t i;
 	size_t k;
+	int ahead;
 
 	if (label == UINT64_MAX || !cdb_hmap_get(h->labels, label + 1, &i))
 		return 0;
-	if (read_at(h->fd, h->path, out, h->dim * 4,
-	        (off_t)(i * h->size + h->data_off), e) == -1)
+	ahead = i == h->next;
+	h->next = i + 1;
+	if ((b = win_at(&h->data, (off_t)(i * h->size), h->size, ahead, e)) ==
+	    NULL)
 		return -1;
-	if (h->lfd != -1) {
-		uint32_t x;
-
-		if (read_at(h->lfd, h->lpath, lb, 4, (off_t)(i * 4), e) == -1)
+	if (h->lens.fd != -1) {
+		if ((lb = win_at(&h->lens, (off_t)(i * 4), 4, ahead, e)) == NULL)
 			return -1;
-		x = (uint32_t)cdb_le(lb, 4);
-		memcpy(&len, &x, 4);
+		len = le_float(lb);
 	}
-	/* Little-endian in the file; the product in float, as hnswlib's
-	 * getDataByLabel computes it, so the bits are the server's. */
-	for (k = 0; k < h->dim; k++) {
-		uint32_t x = (uint32_t)cdb_le(b + 4 * k, 4);
-		float v;
-
-		memcpy(&v, &x, 4);
-		out[k] = h->lfd != -1 ? v * len : v;
-	}
+	/* The product in float, as hnswlib's getDataByLabel computes it, so
+	 * the bits are the server's. */
+	for (k = 0; k < h->dim; k++)
+		out[k] = h->lens.fd != -1 ? le_float(b + h->data_off + 4 * k) * len
+		                          : le_float(b + h->data_off + 4 * k);
 	return 1;
 }
