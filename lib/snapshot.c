@@ -251,42 +251,30 @@ arc_close(struct archive *a, const char *what, cdb_error *e)
 	return rc;
 }
 
-static la_ssize_t
-capture_write(struct archive *a, void *arg, const void *p, size_t n)
-{
-	cdb_buf **b = arg;
-
-	(void)a;
-	if (*b != NULL && cdb_buf_append(*b, p, n) == -1)
-		return -1;
-	return (la_ssize_t)n;
-}
-
 /*
  * The tar header (pax extension included when the size needs it) of a
- * member of size bytes.  libarchive writes it when asked for the header;
- * freeing then writes the member's size in zeros and the end blocks,
- * which are dropped: the real data is compressed separately.
+ * member of size bytes, into out[HDR_MAX]: its length, or 0 with e.
+ * libarchive writes it when asked for the header; what freeing writes
+ * after it (zeros for the data, end blocks) is not counted: the real data
+ * is compressed separately.
  */
-static int
-tar_header(cdb_buf *out, const char *name, long long size, cdb_error *e)
+#define HDR_MAX 8192
+static size_t
+tar_header(char *out, const char *name, long long size, cdb_error *e)
 {
 	struct archive *a = archive_write_new();
-	cdb_buf *to = out;
-	int rc = -1;
+	size_t used = 0, len = 0;
 
 	if (a == NULL ||
 	    archive_write_set_format_pax_restricted(a) != ARCHIVE_OK ||
 	    archive_write_add_filter_none(a) != ARCHIVE_OK ||
 	    archive_write_set_bytes_per_block(a, 0) != ARCHIVE_OK ||
-	    archive_write_open2(a, &to, NULL, capture_write, NULL, NULL) !=
-	        ARCHIVE_OK)
+	    archive_write_open_memory(a, out, HDR_MAX, &used) != ARCHIVE_OK)
 		archive_fail(a, "tar header", e);
-	else
-		rc = put_entry(a, name, size, "tar header", e);
-	to = NULL;
+	else if (put_entry(a, name, size, "tar header", e) == 0)
+		len = used;
 	archive_write_free(a);
-	return rc;
+	return len;
 }
 
 /* ------------------------------------------------------ opening, resume -- */
@@ -592,23 +580,23 @@ copy_spool(cdb_snapshot_writer *w, cdb_error *e)
 static int
 append_member(cdb_snapshot_writer *w, cdb_error *e)
 {
-	struct archive *a = NULL;
-	cdb_buf hdr;
-	int rc = -1;
+	char hdr[HDR_MAX];
+	struct archive *a;
+	size_t n;
 
-	cdb_buf_init(&hdr);
-	if (tar_header(&hdr, w->name, w->bytes, e) == 0 &&
+	if ((n = tar_header(hdr, w->name, w->bytes, e)) == 0 ||
 	    (a = writer_on_fd(w->fd, w->comp, w->level, 1, "data", 0,
-	         w->partial, e)) != NULL) {
-		if (arc_write(a, hdr.data, hdr.len, w->partial, e) == -1)
-			archive_write_free(a);
-		else if (arc_close(a, w->partial, e) == 0 && copy_spool(w, e) == 0)
-			rc = 0;
+	         w->partial, e)) == NULL)
+		return -1;
+	if (arc_write(a, hdr, n, w->partial, e) == -1) {
+		archive_write_free(a);
+		return -1;
 	}
-	cdb_buf_free(&hdr);
-	if (rc == 0 && fsync(w->fd) == -1)
-		rc = cdb_error_sys(e, errno, "%s: fsync", w->partial);
-	return rc;
+	if (arc_close(a, w->partial, e) == -1 || copy_spool(w, e) == -1)
+		return -1;
+	if (fsync(w->fd) == -1)
+		return cdb_error_sys(e, errno, "%s: fsync", w->partial);
+	return 0;
 }
 
 /* Record the appended member, its entry completed, in the checkpoint. */
