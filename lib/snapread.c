@@ -6,15 +6,16 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <errno.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "checkpoint.h"
 #include "digest.h"
 #include "json.h"
 #include "ndjson.h"
+#include "queue.h"
 #include "snapshot.h"
 
 #define IOBUF 65536
@@ -38,7 +39,7 @@ printable(const char *s, char out[128])
 {
 	size_t i;
 
-	for (i = 0; s[i] != '\0' && i < 120; i++)
+	for (i = 0; i < 120 && s[i] != '\0'; i++)
 		out[i] = (unsigned char)s[i] < 32 || s[i] == 127 ? '?' : s[i];
 	if (s[i] != '\0') {
 		memcpy(out + i, "...", 3);
@@ -51,14 +52,8 @@ printable(const char *s, char out[128])
 static int
 valid_digest(const char *s)
 {
-	size_t i;
-
-	if (s == NULL || strncmp(s, "xxh64:", 6) != 0 || strlen(s) != 22)
-		return 0;
-	for (i = 6; i < 22; i++)
-		if (strchr("0123456789abcdef", s[i]) == NULL)
-			return 0;
-	return 1;
+	return s != NULL && strlen(s) == 22 && strncmp(s, "xxh64:", 6) == 0 &&
+	       strspn(s + 6, "0123456789abcdef") == 16;
 }
 
 static int
@@ -101,8 +96,9 @@ check_entry(
 		return cdb_error_set(e, CDB_ERR_INPUT,
 		    "manifest: collection \"%s\" or its member is listed twice",
 		    name);
-	json_object_set_new(names, name, json_true());
-	json_object_set_new(members, member, json_true());
+	if (json_object_set_new(names, name, json_true()) == -1 ||
+	    json_object_set_new(members, member, json_true()) == -1)
+		return cdb_error_oom(e);
 	return 0;
 }
 
@@ -138,7 +134,11 @@ cdb_snapshot_check_manifest(const json_t *m, cdb_error *e)
 		    "and \"selected\")");
 	names = json_object();
 	members = json_object();
+	if (names == NULL || members == NULL)
+		rc = cdb_error_oom(e);
 	json_array_foreach (colls, i, c) {
+		if (rc == -1)
+			break;
 		if ((rc = check_entry(c, i, names, members, e)) == -1)
 			break;
 	}
@@ -147,17 +147,24 @@ cdb_snapshot_check_manifest(const json_t *m, cdb_error *e)
 	return rc;
 }
 
-json_t *
-cdb_snapshot_find_in(const json_t *list, const char *name)
+/* The object of list whose key is the string value, or NULL. */
+static json_t *
+find_by(const json_t *list, const char *key, const char *value)
 {
 	json_t *c;
 	size_t i;
 
 	json_array_foreach (list, i, c) {
-		if (cdb_json_str_is(c, "name", name))
+		if (cdb_json_str_is(c, key, value))
 			return c;
 	}
 	return NULL;
+}
+
+json_t *
+cdb_snapshot_find_in(const json_t *list, const char *name)
+{
+	return find_by(list, "name", name);
 }
 
 json_t *
@@ -170,14 +177,8 @@ cdb_snapshot_find(const json_t *manifest, const char *name)
 static json_t *
 entry_by_member(const json_t *manifest, const char *member)
 {
-	json_t *c;
-	size_t i;
-
-	json_array_foreach (json_object_get(manifest, "collections"), i, c) {
-		if (cdb_json_str_is(c, "member", member))
-			return c;
-	}
-	return NULL;
+	return find_by(json_object_get(manifest, "collections"), "member",
+	    member);
 }
 
 /* ----------------------------------------------------------- archive -- */
@@ -343,10 +344,11 @@ read_manifest(struct rd *r, struct archive_entry *en, cdb_error *e)
 		    "%s: the manifest is larger than %ld bytes", r->path,
 		    CDB_SNAPSHOT_MANIFEST_MAX);
 	cdb_buf_init(&text);
-	if (cdb_buf_reserve(&text, (size_t)size) == -1)
-		return cdb_error_oom(e);
 	while ((n = archive_read_data(r->a, r->buf, IOBUF)) > 0)
-		cdb_buf_append(&text, r->buf, (size_t)n);
+		if (cdb_buf_append(&text, r->buf, (size_t)n) == -1) {
+			cdb_buf_free(&text);
+			return cdb_error_oom(e);
+		}
 	if (n < 0) {
 		cdb_buf_free(&text);
 		return fail_archive(r, e);
@@ -369,39 +371,30 @@ read_manifest(struct rd *r, struct archive_entry *en, cdb_error *e)
 
 struct feed {
 	struct archive *a;
-	int fd;
+	int fd; /* the pipe fn reads, or -1 */
 	cdb_digest d;
 	long long bytes;
 	int failed;
 	char *buf;
 };
 
-/* Copy a member's data into the pipe that fn reads. */
+/* Hash a member's data, copying it into the pipe that fn reads. */
 static void *
 feed_member(void *arg)
 {
 	struct feed *f = arg;
 	la_ssize_t n;
-	ssize_t k;
-	size_t off;
 
 	while ((n = archive_read_data(f->a, f->buf, IOBUF)) > 0) {
 		cdb_digest_update(&f->d, f->buf, (size_t)n);
 		f->bytes += n;
-		for (off = 0; off < (size_t)n; off += (size_t)k)
-			if ((k = write(f->fd, f->buf + off, (size_t)n - off)) ==
-			    -1) {
-				if (errno == EINTR) {
-					k = 0;
-					continue;
-				}
-				f->failed = 1;
-				goto out;
-			}
+		if (f->fd != -1 &&
+		    cdb_checkpoint_write_all(f->fd, f->buf, (size_t)n) == -1)
+			break;
 	}
-	f->failed = n < 0;
-out:
-	close(f->fd);
+	f->failed = n != 0;
+	if (f->fd != -1)
+		close(f->fd);
 	return NULL;
 }
 
@@ -410,7 +403,7 @@ static int
 pipe_member(struct rd *r, struct feed *f, const char *member,
     const json_t *entry, cdb_error *e)
 {
-	pthread_t t;
+	cdb_workers *t = NULL;
 	cdb_error fe;
 	FILE *in;
 	int p[2], rc;
@@ -418,14 +411,15 @@ pipe_member(struct rd *r, struct feed *f, const char *member,
 	if (pipe(p) == -1)
 		return cdb_error_sys(e, errno, "pipe");
 	f->fd = p[1];
-	if ((in = fdopen(p[0], "r")) == NULL ||
-	    pthread_create(&t, NULL, feed_member, f) != 0) {
-		if (in != NULL)
-			fclose(in);
-		else
-			close(p[0]);
+	if ((in = fdopen(p[0], "r")) == NULL) {
+		close(p[0]);
 		close(p[1]);
-		return cdb_error_set(e, CDB_ERR_SYS, "cannot start a thread");
+		return cdb_error_oom(e);
+	}
+	if (cdb_workers_start(&t, 1, feed_member, f, e) == -1) {
+		close(p[1]);
+		fclose(in);
+		return -1;
 	}
 	cdb_error_clear(&fe);
 	rc = r->fn(r->arg, member, entry, in, &fe);
@@ -433,7 +427,7 @@ pipe_member(struct rd *r, struct feed *f, const char *member,
 	while (fread(r->buf, 1, IOBUF, in) > 0)
 		;
 	fclose(in);
-	pthread_join(t, NULL);
+	cdb_workers_join(t);
 	if (f->failed)
 		return fail_archive(r, e);
 	if (rc == -1) {
@@ -442,18 +436,6 @@ pipe_member(struct rd *r, struct feed *f, const char *member,
 		return -1;
 	}
 	return 0;
-}
-
-static int
-read_data(struct rd *r, struct feed *f, cdb_error *e)
-{
-	la_ssize_t n;
-
-	while ((n = archive_read_data(r->a, f->buf, IOBUF)) > 0) {
-		cdb_digest_update(&f->d, f->buf, (size_t)n);
-		f->bytes += n;
-	}
-	return n < 0 ? fail_archive(r, e) : 0;
 }
 
 /* Does the member's data match its manifest entry? */
@@ -480,9 +462,10 @@ check_digest(struct rd *r, const char *member, const json_t *entry,
 	char dg[23];
 
 	cdb_digest_format(&f->d, dg);
-	json_object_set_new(r->seen, member,
-	    json_pack(
-	        "{s:I, s:s}", "bytes", (json_int_t)f->bytes, "digest", dg));
+	if (json_object_set_new(r->seen, member,
+	        json_pack("{s:I, s:s}", "bytes", (json_int_t)f->bytes,
+	            "digest", dg)) == -1)
+		return cdb_error_oom(e);
 	return entry ? match_entry(r, member, entry, f->bytes, dg, e) : 0;
 }
 
@@ -498,10 +481,16 @@ on_member(
 		return -1;
 	memset(&f, 0, sizeof(f));
 	f.a = r->a;
+	f.fd = -1;
 	cdb_digest_init(&f.d);
 	if ((f.buf = malloc(IOBUF)) == NULL)
 		return cdb_error_oom(e);
-	rc = r->fn ? pipe_member(r, &f, name, entry, e) : read_data(r, &f, e);
+	if (r->fn != NULL)
+		rc = pipe_member(r, &f, name, entry, e);
+	else {
+		feed_member(&f);
+		rc = f.failed ? fail_archive(r, e) : 0;
+	}
 	free(f.buf);
 	return rc == -1 ? -1 : check_digest(r, name, entry, &f, e);
 }
@@ -680,15 +669,14 @@ parse_member(
 	if (rc == -1) {
 		json_decref(coll);
 		json_decref(hdr);
-		json_object_set_new(p->found, member,
+		rc = json_object_set_new(p->found, member,
 		    json_sprintf("%s: member \"%s\", line %ld: %s", p->path,
 		        member, pe.line, pe.text));
-		return 0;
-	}
-	json_object_set_new(p->found, member,
-	    json_pack("{s:o, s:o, s:I}", "line", coll, "header", hdr,
-	        "records", (json_int_t)n));
-	return 0;
+	} else
+		rc = json_object_set_new(p->found, member,
+		    json_pack("{s:o, s:o, s:I}", "line", coll, "header", hdr,
+		        "records", (json_int_t)n));
+	return rc == -1 ? cdb_error_oom(e) : 0;
 }
 
 /* a[key] and b[key2] the same, an absent value being null. */

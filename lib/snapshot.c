@@ -1,12 +1,18 @@
-/* snapshot.c - writing snapshot files; see snapshot.h and cdb-snapshot(5). */
-#define _GNU_SOURCE /* F_SETPIPE_SZ */
+/*
+ * snapshot.c - writing snapshot files (see snapshot.h, cdb-snapshot(5)).
+ * Every byte is compressed by libarchive's filters.  The caller exports
+ * a member into a pipe; a thread hashes and compresses it, as it comes,
+ * into a spool file (its size, which the tar header needs first, is known
+ * only at the end); the member's end appends header and spool to the
+ * partial file and checkpoints it.
+ */
+#define _GNU_SOURCE /* F_SETPIPE_SZ, where the system has it */
 #include <archive.h>
 #include <archive_entry.h>
 #include <dirent.h>
 #include <errno.h>
-#include <libgen.h>
 #include <fcntl.h>
-#include <pthread.h>
+#include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -15,64 +21,37 @@
 
 #include "checkpoint.h"
 #include "digest.h"
-#include "gzip.h"
 #include "json.h"
 #include "lock.h"
+#include "queue.h" /* cdb_workers */
 #include "snapshot.h"
 #include "testpoint.h"
 
 #define CKPT_VERSION 1
 /*
- * Room between the exporter and the compressor: a whole page of records
- * (a few MB) fits, so the exporter never waits for the compressor while
+ * Room in the pipe between the exporter and the compressor: a page of
+ * records fits, so the exporter seldom waits for the compressor while
  * the server could be preparing the next page.
  */
-#define QUEUE_BYTES (8u << 20)
-
-/* A bounded byte queue from one writer thread to one reader thread. */
-struct queue {
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	char *buf;
-	size_t head, len;
-	int closed;
-};
-
-/*
- * A member on its way: the caller exports into its queue, a compressor
- * thread hashes and compresses that into its spool file, and a finisher
- * thread appends it to the partial file, while the next member is
- * already being exported into the other slot.
- */
-struct member {
-	cdb_snapshot_writer *w;
-	char name[160];
-	char *spool_path;
-	int spool;
-	struct seg *seg;
-	struct queue q;
-	pthread_t compressor;
-	int compressing; /* started, not joined */
-	cdb_digest digest;
-	long long bytes;
-	json_t *entry; /* the caller's manifest fields */
-	cdb_error err; /* the compressor's, then the finisher's */
-};
+#define PIPE_BYTES (1 << 20)
 
 struct cdb_snapshot_writer {
-	char *path, *partial, *ckpt_path;
+	char *path, *partial, *ckpt_path, *spool_path;
 	int comp, level, force;
-	int fd; /* the partial file, positioned at its end */
-	json_t
-	    *ckpt; /* version, kind, identity, created, offset, collections */
+	int fd;       /* the partial file, positioned at its end */
+	json_t *ckpt; /* version, kind, identity, created, offset, collections */
 	int resumed;
-	struct member slot[2];
-	struct member *cur; /* being written by the caller, or NULL */
-	FILE *out;          /* the caller's end of cur's queue */
-	size_t next;        /* number of the next member */
-	pthread_t finisher;
-	struct member *fin; /* being finished, or NULL */
-	cdb_lock *lock;     /* on path, for the writer's life */
+	size_t next; /* number of the next member */
+	cdb_lock *lock; /* on path, for the writer's life */
+	/* The member being written: */
+	char name[160];
+	FILE *out; /* the caller's end of the pipe */
+	int in;    /* the compressor's end */
+	int spool;
+	cdb_workers *compressor;
+	cdb_digest digest;
+	long long bytes;
+	cdb_error err; /* the compressor's */
 };
 
 static const char *const comp_names[] = {"none", "gzip", "zstd", "xz"};
@@ -132,7 +111,7 @@ cdb_snapshot_member_name(char *out, size_t size, size_t index, const char *name)
 	char safe[101];
 	size_t i;
 
-	for (i = 0; name[i] != '\0' && i < sizeof(safe) - 1; i++)
+	for (i = 0; i < sizeof(safe) - 1 && name[i] != '\0'; i++)
 		safe[i] = safe_char(name[i]) ? name[i] : '_';
 	safe[i] = '\0';
 	snprintf(
@@ -153,14 +132,24 @@ cdb_snapshot_member_ok(const char *m)
 	n = strlen(m);
 	if (n <= 7 || strcmp(m + n - 7, ".ndjson") != 0)
 		return 0;
-	for (; safe < n - 7 && safe_char(m[safe]); safe++)
-		;
+	while (safe < n - 7 && safe_char(m[safe]))
+		safe++;
 	return safe == n - 7 && safe <= 100;
 }
 
-/* ------------------------------------------------------------ segments -- */
+/* ---------------------------------------------------------- archives -- */
 
-/* The compressor for comp, refusing libarchive's external programs. */
+static int
+archive_fail(struct archive *a, const char *what, cdb_error *e)
+{
+	const char *s = a ? archive_error_string(a) : NULL;
+
+	return cdb_error_set(
+	    e, CDB_ERR_SYS, "%s: %s", what, s ? s : "out of memory");
+}
+
+/* The compressor for comp (level 0: its default), never one of
+ * libarchive's external programs. */
 static int
 add_filter(struct archive *a, int comp, int level)
 {
@@ -180,46 +169,12 @@ add_filter(struct archive *a, int comp, int level)
 	default:
 		return archive_write_add_filter_none(a) == ARCHIVE_OK ? 0 : -1;
 	}
-	if (rc != ARCHIVE_OK)
-		return -1;
-	/* Only the manifest's gzip segment comes here (see struct seg). */
-	if (level == 0 && comp == CDB_SNAP_GZIP)
-		level = 1;
 	snprintf(lv, sizeof(lv), "%d", level);
-	if (level > 0 && archive_write_set_filter_option(
-	                     a, NULL, "compression-level", lv) != ARCHIVE_OK)
+	if (rc != ARCHIVE_OK ||
+	    (level > 0 && archive_write_set_filter_option(a, NULL,
+	                      "compression-level", lv) != ARCHIVE_OK))
 		return -1;
 	return 0;
-}
-
-static int
-archive_fail(struct archive *a, const char *what, cdb_error *e)
-{
-	const char *s = a ? archive_error_string(a) : NULL;
-
-	return cdb_error_set(
-	    e, CDB_ERR_SYS, "%s: %s", what, s ? s : "out of memory");
-}
-
-/* A writer to fd without blocking or padding: output is exact bytes. */
-static struct archive *
-writer_on_fd(
-    int fd, int raw, int comp, int level, const char *what, cdb_error *e)
-{
-	struct archive *a = archive_write_new();
-
-	if (a == NULL ||
-	    (raw ? archive_write_set_format_raw(a)
-	         : archive_write_set_format_pax_restricted(a)) != ARCHIVE_OK ||
-	    add_filter(a, comp, level) == -1 ||
-	    archive_write_set_bytes_per_block(a, 0) != ARCHIVE_OK ||
-	    archive_write_set_bytes_in_last_block(a, 1) != ARCHIVE_OK ||
-	    archive_write_open_fd(a, fd) != ARCHIVE_OK) {
-		archive_fail(a, what, e);
-		archive_write_free(a);
-		return NULL;
-	}
-	return a;
 }
 
 static int
@@ -241,6 +196,35 @@ put_entry(struct archive *a, const char *name, long long size, const char *what,
 	return rc == ARCHIVE_OK ? 0 : archive_fail(a, what, e);
 }
 
+/*
+ * A writer to fd without blocking or padding: output is exact bytes.
+ * With raw set it writes one compressed segment of data only (the "data"
+ * entry), without it a tar with the entry name of size bytes.
+ */
+static struct archive *
+writer_on_fd(int fd, int comp, int level, int raw, const char *name,
+    long long size, const char *what, cdb_error *e)
+{
+	struct archive *a = archive_write_new();
+
+	if (a == NULL ||
+	    (raw ? archive_write_set_format_raw(a)
+	         : archive_write_set_format_pax_restricted(a)) != ARCHIVE_OK ||
+	    add_filter(a, comp, level) == -1 ||
+	    archive_write_set_bytes_per_block(a, 0) != ARCHIVE_OK ||
+	    archive_write_set_bytes_in_last_block(a, 1) != ARCHIVE_OK ||
+	    archive_write_open_fd(a, fd) != ARCHIVE_OK) {
+		archive_fail(a, what, e);
+		archive_write_free(a);
+		return NULL;
+	}
+	if (put_entry(a, name, size, what, e) == -1) {
+		archive_write_free(a);
+		return NULL;
+	}
+	return a;
+}
+
 static int
 arc_write(
     struct archive *a, const void *p, size_t n, const char *what, cdb_error *e)
@@ -256,6 +240,7 @@ arc_write(
 	return 0;
 }
 
+/* Finish the archive and free it, whatever happens. */
 static int
 arc_close(struct archive *a, const char *what, cdb_error *e)
 {
@@ -267,134 +252,32 @@ arc_close(struct archive *a, const char *what, cdb_error *e)
 }
 
 /*
- * A compressed segment of raw bytes.  gzip without a level is coded with
- * Huffman codes only (gzip.h says why), by lib/gzip.c, as libarchive
- * cannot select that; everything else goes through libarchive's raw
- * format, which writes the data and nothing else.
- */
-struct seg {
-	struct archive *a;
-	cdb_gzip *gz;
-	int fd;
-	const char *what;
-};
-
-static int
-seg_sink(void *arg, const void *p, size_t n, cdb_error *e)
-{
-	struct seg *s = arg;
-
-	if (cdb_checkpoint_write_all(s->fd, p, n) == -1)
-		return cdb_error_sys(e, errno, "%s", s->what);
-	return 0;
-}
-
-static void
-seg_free(struct seg *s)
-{
-	if (s == NULL)
-		return;
-	cdb_gzip_free(s->gz);
-	archive_write_free(s->a);
-	free(s);
-}
-
-static struct seg *
-seg_open(int fd, int comp, int level, const char *what, cdb_error *e)
-{
-	struct seg *s = calloc(1, sizeof(*s));
-
-	if (s == NULL) {
-		cdb_error_oom(e);
-		return NULL;
-	}
-	s->fd = fd;
-	s->what = what;
-	if (comp == CDB_SNAP_GZIP && level == 0) {
-		if ((s->gz = cdb_gzip_new(seg_sink, s, e)) == NULL) {
-			free(s);
-			return NULL;
-		}
-		return s;
-	}
-	if ((s->a = writer_on_fd(fd, 1, comp, level, what, e)) == NULL ||
-	    put_entry(s->a, "data", 0, what, e) == -1) {
-		seg_free(s);
-		return NULL;
-	}
-	return s;
-}
-
-static int
-seg_write(struct seg *s, const void *p, size_t n, cdb_error *e)
-{
-	if (s->gz != NULL)
-		return cdb_gzip_write(s->gz, p, n, e);
-	return arc_write(s->a, p, n, s->what, e);
-}
-
-/* Finish the segment and free s, whatever happens. */
-static int
-seg_close(struct seg *s, cdb_error *e)
-{
-	int rc;
-
-	if (s->gz != NULL)
-		rc = cdb_gzip_finish(s->gz, e);
-	else {
-		rc = arc_close(s->a, s->what, e);
-		s->a = NULL;
-	}
-	seg_free(s);
-	return rc;
-}
-
-struct capture {
-	cdb_buf *b;
-	int on;
-};
-
-static la_ssize_t
-capture_write(struct archive *a, void *arg, const void *p, size_t n)
-{
-	struct capture *c = arg;
-
-	(void)a;
-	if (c->on && cdb_buf_append(c->b, p, n) == -1)
-		return -1;
-	return (la_ssize_t)n;
-}
-
-/*
  * The tar header (pax extension included when the size needs it) of a
- * member of size bytes.  libarchive writes it when asked for the header;
- * closing then writes the member's size in zeros and the end blocks,
- * which are dropped: the real data is compressed separately.
+ * member of size bytes, into out[HDR_MAX]: its length, or 0 with e.
+ * libarchive writes it when asked for the header; what freeing writes
+ * after it (zeros for the data, end blocks) is not counted: the real data
+ * is compressed separately.
  */
-static int
-tar_header(cdb_buf *out, const char *name, long long size, cdb_error *e)
+#define HDR_MAX 8192
+static size_t
+tar_header(char *out, const char *name, long long size, cdb_error *e)
 {
-	struct capture cap = {out, 1};
 	struct archive *a = archive_write_new();
-	int rc;
+	size_t used = 0, len = 0;
 
 	if (a == NULL ||
 	    archive_write_set_format_pax_restricted(a) != ARCHIVE_OK ||
 	    archive_write_add_filter_none(a) != ARCHIVE_OK ||
 	    archive_write_set_bytes_per_block(a, 0) != ARCHIVE_OK ||
-	    archive_write_open2(a, &cap, NULL, capture_write, NULL, NULL) !=
-	        ARCHIVE_OK) {
+	    archive_write_open_memory(a, out, HDR_MAX, &used) != ARCHIVE_OK)
 		archive_fail(a, "tar header", e);
-		archive_write_free(a);
-		return -1;
-	}
-	rc = put_entry(a, name, size, "tar header", e);
-	cap.on = 0;
+	else if (put_entry(a, name, size, "tar header", e) == 0)
+		len = used;
 	archive_write_free(a);
-	return rc;
+	return len;
 }
 
-/* ---------------------------------------------------------- the writer -- */
+/* ------------------------------------------------------ opening, resume -- */
 
 static char *
 concat(const char *a, const char *b)
@@ -407,16 +290,6 @@ concat(const char *a, const char *b)
 		memcpy(s + n, b, m + 1);
 	}
 	return s;
-}
-
-static void
-utc_now(char out[32])
-{
-	time_t now = time(NULL);
-	struct tm tm;
-
-	gmtime_r(&now, &tm);
-	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
 /* Fail now, not after an hour of export, when a compressor is missing. */
@@ -438,12 +311,14 @@ check_comp(int comp, int level, cdb_error *e)
 static json_t *
 full_identity(const json_t *identity, int comp, int level)
 {
-	json_t *id = json_deep_copy(identity ? identity : json_object());
+	json_t *id = identity ? json_deep_copy(identity) : json_object();
 
-	if (id != NULL) {
-		json_object_set_new(id, "compression",
-		    json_string(cdb_snapshot_comp_name(comp)));
-		json_object_set_new(id, "level", json_integer(level));
+	if (id == NULL ||
+	    json_object_set_new(id, "compression",
+	        json_string(cdb_snapshot_comp_name(comp))) == -1 ||
+	    json_object_set_new(id, "level", json_integer(level)) == -1) {
+		json_decref(id);
+		return NULL;
 	}
 	return id;
 }
@@ -451,15 +326,14 @@ full_identity(const json_t *identity, int comp, int level)
 static int
 fresh(cdb_snapshot_writer *w, json_t *id, cdb_error *e)
 {
-	char when[32];
+	char when[CDB_TIME_LEN];
 
-	utc_now(when);
 	w->fd = open(w->partial, O_RDWR | O_CREAT | O_TRUNC, 0600);
 	if (w->fd == -1)
 		return cdb_error_sys(e, errno, "%s", w->partial);
 	w->ckpt = json_pack("{s:i, s:s, s:O, s:s, s:i, s:[]}", "version",
 	    CKPT_VERSION, "kind", "cdb-snapshot", "identity", id, "created",
-	    when, "offset", 0, "collections");
+	    cdb_time_utc(when, time(NULL), 0), "offset", 0, "collections");
 	if (w->ckpt == NULL)
 		return cdb_error_oom(e);
 	return cdb_checkpoint_save(w->ckpt_path, w->ckpt, e);
@@ -529,7 +403,6 @@ cdb_snapshot_writer_new(const char *path, int comp, int level, int force,
     const json_t *identity, cdb_error *e)
 {
 	cdb_snapshot_writer *w;
-	int i;
 
 	if (cdb_checkpoint_replaceable(path, e) == -1)
 		return NULL;
@@ -537,17 +410,11 @@ cdb_snapshot_writer_new(const char *path, int comp, int level, int force,
 		cdb_error_oom(e);
 		return NULL;
 	}
-	w->fd = -1;
+	w->fd = w->in = w->spool = -1;
 	/* Before anything is looked at: another run may be writing it. */
 	if ((w->lock = cdb_lock_new(path, e)) == NULL) {
 		free(w);
 		return NULL;
-	}
-	for (i = 0; i < 2; i++) {
-		w->slot[i].w = w;
-		w->slot[i].spool = -1;
-		pthread_mutex_init(&w->slot[i].q.mu, NULL);
-		pthread_cond_init(&w->slot[i].q.cv, NULL);
 	}
 	w->comp = comp;
 	w->level = level;
@@ -555,10 +422,9 @@ cdb_snapshot_writer_new(const char *path, int comp, int level, int force,
 	w->path = strdup(path);
 	w->partial = concat(path, ".partial");
 	w->ckpt_path = concat(path, ".partial.ckpt");
-	w->slot[0].spool_path = concat(path, ".partial.spool.0");
-	w->slot[1].spool_path = concat(path, ".partial.spool.1");
+	w->spool_path = concat(path, ".partial.spool.0");
 	if (w->path == NULL || w->partial == NULL || w->ckpt_path == NULL ||
-	    w->slot[0].spool_path == NULL || w->slot[1].spool_path == NULL) {
+	    w->spool_path == NULL) {
 		cdb_error_oom(e);
 		cdb_snapshot_writer_free(w);
 		return NULL;
@@ -583,337 +449,225 @@ cdb_snapshot_writer_resumed(const cdb_snapshot_writer *w)
 	return w->resumed;
 }
 
-static ssize_t
-queue_write(void *cookie, const char *p, size_t n)
-{
-	struct queue *q = cookie;
-	size_t done = 0, tail, k;
-
-	pthread_mutex_lock(&q->mu);
-	while (done < n) {
-		while (q->len == QUEUE_BYTES)
-			pthread_cond_wait(&q->cv, &q->mu);
-		/* Not full here, so tail == head means empty. */
-		tail = (q->head + q->len) % QUEUE_BYTES;
-		k = tail >= q->head ? QUEUE_BYTES - tail : q->head - tail;
-		if (k > n - done)
-			k = n - done;
-		memcpy(q->buf + tail, p + done, k);
-		q->len += k;
-		done += k;
-		pthread_cond_broadcast(&q->cv);
-	}
-	pthread_mutex_unlock(&q->mu);
-	return (ssize_t)n;
-}
-
-static int
-queue_close(void *cookie)
-{
-	struct queue *q = cookie;
-
-	pthread_mutex_lock(&q->mu);
-	q->closed = 1;
-	pthread_cond_broadcast(&q->cv);
-	pthread_mutex_unlock(&q->mu);
-	return 0;
-}
+/* ----------------------------------------------------------- members -- */
 
 /*
- * The next run of queued bytes, left in place until queue_pop: 0 when the
- * writer has closed and everything was read.
- */
-static size_t
-queue_peek(struct queue *q, const char **p)
-{
-	size_t n;
-
-	pthread_mutex_lock(&q->mu);
-	while (q->len == 0 && !q->closed)
-		pthread_cond_wait(&q->cv, &q->mu);
-	n = q->len;
-	if (q->head + n > QUEUE_BYTES)
-		n = QUEUE_BYTES - q->head;
-	*p = q->buf + q->head;
-	pthread_mutex_unlock(&q->mu);
-	return n;
-}
-
-static void
-queue_pop(struct queue *q, size_t n)
-{
-	pthread_mutex_lock(&q->mu);
-	q->head = (q->head + n) % QUEUE_BYTES;
-	q->len -= n;
-	pthread_cond_broadcast(&q->cv);
-	pthread_mutex_unlock(&q->mu);
-}
-
-/*
- * The compressor: hash, count and compress what the caller writes, then
- * pad the member to a tar block.  After an error it keeps reading, so the
- * caller never blocks on a full queue; the error is reported later.
+ * The compressor: hash, count and compress what the caller writes into
+ * the spool, padded to a tar block.  After an error it reads on to the
+ * end, so the caller never blocks on a full pipe; _end reports it.
  */
 static void *
 compress_member(void *arg)
 {
 	static const char zeros[512];
-	struct member *m = arg;
-	const char *p;
-	size_t n;
-	int ok = 1;
+	cdb_snapshot_writer *w = arg;
+	struct archive *a;
+	char buf[65536];
+	ssize_t n;
+	int ok;
 
-	while ((n = queue_peek(&m->q, &p)) > 0) {
-		cdb_digest_update(&m->digest, p, n);
-		m->bytes += (long long)n;
-		if (ok && seg_write(m->seg, p, n, &m->err) == -1)
+	a = writer_on_fd(w->spool, w->comp, w->level, 1, "data", 0,
+	    w->spool_path, &w->err);
+	ok = a != NULL;
+	while ((n = read(w->in, buf, sizeof(buf))) != 0) {
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) { /* not seen on a pipe; ends the member */
+			cdb_error_sys(&w->err, errno, "%s", w->spool_path);
 			ok = 0;
-		queue_pop(&m->q, n);
+			break;
+		}
+		cdb_digest_update(&w->digest, buf, (size_t)n);
+		w->bytes += n;
+		if (ok && arc_write(a, buf, (size_t)n, w->spool_path, &w->err) == -1)
+			ok = 0;
 	}
-	if (ok && m->bytes % 512 != 0)
-		ok = seg_write(m->seg, zeros, (size_t)(512 - m->bytes % 512),
-		         &m->err) == 0;
-	if (seg_close(m->seg, ok ? &m->err : NULL) == -1)
-		ok = 0;
-	m->seg = NULL;
+	ok = ok && (w->bytes % 512 == 0 ||
+	               arc_write(a, zeros, (size_t)(512 - w->bytes % 512),
+	                   w->spool_path, &w->err) == 0);
+	if (a != NULL)
+		arc_close(a, w->spool_path, ok ? &w->err : NULL);
 	return NULL;
 }
 
+/* Wait for the compressor and close the member's files.  0, or -1 with
+ * the compressor's error. */
 static int
-start_member(struct member *m, int comp, int level, cdb_error *e)
+stop_member(cdb_snapshot_writer *w, cdb_error *e)
 {
-	cdb_digest_init(&m->digest);
-	m->bytes = 0;
-	cdb_error_clear(&m->err);
-	m->q.head = m->q.len = 0;
-	m->q.closed = 0;
-	if (m->q.buf == NULL && (m->q.buf = malloc(QUEUE_BYTES)) == NULL)
+	int rc = w->out != NULL && fclose(w->out) == EOF ? -1 : 0;
+
+	if (rc == -1)
+		cdb_error_sys(e, errno, "%s", w->spool_path);
+	w->out = NULL;
+	cdb_workers_join(w->compressor);
+	w->compressor = NULL;
+	if (w->in != -1)
+		close(w->in);
+	w->in = -1;
+	if (rc == 0 && w->err.kind != CDB_ERR_NONE)
+		rc = cdb_error_set(e, w->err.kind, "%s", w->err.text);
+	return rc;
+}
+
+static int
+start_member(cdb_snapshot_writer *w, cdb_error *e)
+{
+	int p[2];
+
+	cdb_digest_init(&w->digest);
+	w->bytes = 0;
+	cdb_error_clear(&w->err);
+	w->spool = open(w->spool_path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	if (w->spool == -1)
+		return cdb_error_sys(e, errno, "%s", w->spool_path);
+	if (pipe(p) == -1)
+		return cdb_error_sys(e, errno, "pipe");
+	w->in = p[0];
+#ifdef F_SETPIPE_SZ
+	(void)fcntl(p[1], F_SETPIPE_SZ, PIPE_BYTES); /* a hint */
+#endif
+	if ((w->out = fdopen(p[1], "w")) == NULL) {
+		close(p[1]);
 		return cdb_error_oom(e);
-	m->spool = open(m->spool_path, O_RDWR | O_CREAT | O_TRUNC, 0600);
-	if (m->spool == -1)
-		return cdb_error_sys(e, errno, "%s", m->spool_path);
-	if ((m->seg = seg_open(m->spool, comp, level, m->spool_path, e)) ==
-	    NULL)
-		return -1;
-	if (pthread_create(&m->compressor, NULL, compress_member, m) != 0) {
-		seg_free(m->seg);
-		m->seg = NULL;
-		return cdb_error_set(e, CDB_ERR_SYS, "cannot start a thread");
 	}
-	m->compressing = 1;
-	return 0;
+	setvbuf(w->out, NULL, _IOFBF, 1 << 16);
+	return cdb_workers_start(&w->compressor, 1, compress_member, w, e);
 }
 
 FILE *
 cdb_snapshot_writer_begin(
     cdb_snapshot_writer *w, const char *name, cdb_error *e)
 {
-	static const cookie_io_functions_t io = {
-	    NULL, queue_write, NULL, queue_close};
-	struct member *m;
-
-	if (w->cur != NULL || w->fd == -1) {
+	if (w->spool != -1 || w->fd == -1) {
 		cdb_error_set(
 		    e, CDB_ERR_USAGE, "snapshot member already begun");
 		return NULL;
 	}
-	/* The other slot may still be being finished. */
-	m = w->fin == &w->slot[0] ? &w->slot[1] : &w->slot[0];
-	cdb_snapshot_member_name(m->name, sizeof(m->name), w->next, name);
-	if ((w->out = fopencookie(&m->q, "w", io)) == NULL) {
-		cdb_error_oom(e);
+	cdb_snapshot_member_name(w->name, sizeof(w->name), w->next, name);
+	if (start_member(w, e) == -1) {
+		stop_member(w, NULL);
+		if (w->spool != -1)
+			close(w->spool);
+		w->spool = -1;
 		return NULL;
 	}
-	setvbuf(w->out, NULL, _IOFBF, 1 << 16);
-	if (start_member(m, w->comp, w->level, e) == -1) {
-		fclose(w->out);
-		w->out = NULL;
-		return NULL;
-	}
-	w->cur = m;
 	w->next++;
 	return w->out;
 }
 
 /* Append the spooled, already compressed member data. */
 static int
-copy_spool(cdb_snapshot_writer *w, struct member *m, cdb_error *e)
+copy_spool(cdb_snapshot_writer *w, cdb_error *e)
 {
 	char buf[65536];
 	ssize_t n;
 
-	if (lseek(m->spool, 0, SEEK_SET) == -1)
-		return cdb_error_sys(e, errno, "%s", m->spool_path);
-	while ((n = read(m->spool, buf, sizeof(buf))) != 0) {
+	if (lseek(w->spool, 0, SEEK_SET) == -1)
+		return cdb_error_sys(e, errno, "%s", w->spool_path);
+	while ((n = read(w->spool, buf, sizeof(buf))) != 0) {
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1)
-			return cdb_error_sys(e, errno, "%s",
-			    m->spool_path);
+			return cdb_error_sys(e, errno, "%s", w->spool_path);
 		if (cdb_checkpoint_write_all(w->fd, buf, (size_t)n) == -1)
-			return cdb_error_sys(e, errno, "%s",
-			    w->partial);
+			return cdb_error_sys(e, errno, "%s", w->partial);
 	}
 	return 0;
 }
 
 /* Header segment, then the data segment; durable before the checkpoint. */
 static int
-append_member(cdb_snapshot_writer *w, struct member *m, cdb_error *e)
+append_member(cdb_snapshot_writer *w, cdb_error *e)
 {
-	struct seg *h = NULL;
-	cdb_buf hdr;
-	int rc = -1;
+	char hdr[HDR_MAX];
+	struct archive *a;
+	size_t n;
 
-	cdb_buf_init(&hdr);
-	if (tar_header(&hdr, m->name, m->bytes, e) == 0 &&
-	    (h = seg_open(w->fd, w->comp, w->level, w->partial, e)) != NULL) {
-		if (seg_write(h, hdr.data, hdr.len, e) == -1)
-			seg_free(h);
-		else if (seg_close(h, e) == 0 && copy_spool(w, m, e) == 0)
-			rc = 0;
-	}
-	cdb_buf_free(&hdr);
-	if (rc == 0 && fsync(w->fd) == -1)
-		rc = cdb_error_sys(e, errno, "%s: fsync", w->partial);
-	return rc;
-}
-
-/* Record the appended member in the checkpoint. */
-static int
-commit_member(cdb_snapshot_writer *w, struct member *m, cdb_error *e)
-{
-	char dg[23];
-	off_t off;
-
-	if ((off = lseek(w->fd, 0, SEEK_CUR)) == -1)
-		return cdb_error_sys(e, errno, "%s", w->partial);
-	cdb_digest_format(&m->digest, dg);
-	json_object_set_new(m->entry, "member", json_string(m->name));
-	json_object_set_new(m->entry, "bytes", json_integer(m->bytes));
-	json_object_set_new(m->entry, "digest", json_string(dg));
-	json_array_append(json_object_get(w->ckpt, "collections"), m->entry);
-	json_object_set_new(w->ckpt, "offset", json_integer((json_int_t)off));
-	if (cdb_checkpoint_save(w->ckpt_path, w->ckpt, e) == -1)
+	if ((n = tar_header(hdr, w->name, w->bytes, e)) == 0 ||
+	    (a = writer_on_fd(w->fd, w->comp, w->level, 1, "data", 0,
+	         w->partial, e)) == NULL)
 		return -1;
-	cdb_testpoint("snapshot-member",
-	    (long long)json_array_size(json_object_get(w->ckpt, "collections")));
+	if (arc_write(a, hdr, n, w->partial, e) == -1) {
+		archive_write_free(a);
+		return -1;
+	}
+	if (arc_close(a, w->partial, e) == -1 || copy_spool(w, e) == -1)
+		return -1;
+	if (fsync(w->fd) == -1)
+		return cdb_error_sys(e, errno, "%s: fsync", w->partial);
 	return 0;
 }
 
-/*
- * The finisher: once the member is compressed, append it and checkpoint
- * it, while the caller exports the next one.  Errors stay in m->err.
- */
-static void *
-finish_member(void *arg)
-{
-	struct member *m = arg;
-	cdb_snapshot_writer *w = m->w;
-
-	pthread_join(m->compressor, NULL);
-	m->compressing = 0;
-	if (m->err.kind == CDB_ERR_NONE && append_member(w, m, &m->err) == 0)
-		commit_member(w, m, &m->err);
-	close(m->spool);
-	m->spool = -1;
-	json_decref(m->entry);
-	m->entry = NULL;
-	return NULL;
-}
-
-/* Wait for the member being finished.  0, or -1 with its error. */
+/* Record the appended member, its entry completed, in the checkpoint. */
 static int
-wait_finisher(cdb_snapshot_writer *w, cdb_error *e)
+commit_member(cdb_snapshot_writer *w, const json_t *entry, cdb_error *e)
 {
-	struct member *m = w->fin;
+	json_t *colls = json_object_get(w->ckpt, "collections");
+	json_t *c = json_deep_copy(entry);
+	char dg[23];
+	off_t off;
 
-	if (m == NULL)
-		return 0;
-	pthread_join(w->finisher, NULL);
-	w->fin = NULL;
-	if (m->err.kind == CDB_ERR_NONE)
-		return 0;
-	return cdb_error_set(e, m->err.kind, "%s", m->err.text);
-}
-
-/* Let go of the member being written: its data is dropped. */
-static void
-drop_member(cdb_snapshot_writer *w)
-{
-	struct member *m = w->cur;
-
-	if (w->out != NULL)
-		fclose(w->out);
-	w->out = NULL;
-	w->cur = NULL;
-	if (m == NULL)
-		return;
-	if (m->compressing)
-		pthread_join(m->compressor, NULL);
-	m->compressing = 0;
-	seg_free(m->seg);
-	m->seg = NULL;
-	if (m->spool != -1)
-		close(m->spool);
-	m->spool = -1;
+	if ((off = lseek(w->fd, 0, SEEK_CUR)) == -1) {
+		json_decref(c);
+		return cdb_error_sys(e, errno, "%s", w->partial);
+	}
+	cdb_digest_format(&w->digest, dg);
+	if (c == NULL ||
+	    json_object_set_new(c, "member", json_string(w->name)) == -1 ||
+	    json_object_set_new(c, "bytes", json_integer(w->bytes)) == -1 ||
+	    json_object_set_new(c, "digest", json_string(dg)) == -1 ||
+	    json_array_append_new(colls, c) == -1 ||
+	    json_object_set_new(w->ckpt, "offset", json_integer(off)) == -1)
+		return cdb_error_oom(e);
+	if (cdb_checkpoint_save(w->ckpt_path, w->ckpt, e) == -1)
+		return -1;
+	cdb_testpoint("snapshot-member", (long long)json_array_size(colls));
+	return 0;
 }
 
 int
 cdb_snapshot_writer_end(
     cdb_snapshot_writer *w, const json_t *entry, cdb_error *e)
 {
-	struct member *m = w->cur;
+	int rc;
 
-	if (m == NULL)
+	if (w->spool == -1)
 		return cdb_error_set(
 		    e, CDB_ERR_USAGE, "no snapshot member begun");
-	if (fclose(w->out) == EOF) {
-		w->out = NULL;
-		drop_member(w);
-		return cdb_error_sys(e, errno, "%s", m->spool_path);
-	}
-	w->out = NULL;
-	/* Members are appended in order, one finisher at a time. */
-	if (wait_finisher(w, e) == -1 ||
-	    (m->entry = json_deep_copy(entry)) == NULL) {
-		drop_member(w);
-		return e != NULL && e->kind != CDB_ERR_NONE
-		           ? -1
-		           : cdb_error_oom(e);
-	}
-	if (pthread_create(&w->finisher, NULL, finish_member, m) != 0) {
-		json_decref(m->entry);
-		m->entry = NULL;
-		drop_member(w);
-		return cdb_error_set(e, CDB_ERR_SYS, "cannot start a thread");
-	}
-	w->fin = m;
-	w->cur = NULL;
-	return 0;
+	rc = stop_member(w, e);
+	if (rc == 0)
+		rc = append_member(w, e);
+	if (rc == 0)
+		rc = commit_member(w, entry, e);
+	close(w->spool);
+	w->spool = -1;
+	return rc;
 }
+
+/* ---------------------------------------------------------- finishing -- */
 
 static json_t *
 build_manifest(cdb_snapshot_writer *w, const json_t *top)
 {
-	json_t *colls = json_object_get(w->ckpt, "collections"), *c;
+	json_t *colls = json_object_get(w->ckpt, "collections"), *c, *m;
 	json_int_t records = 0;
-	json_t *m;
 	size_t i;
 
+	json_array_foreach (colls, i, c)
+		records += json_integer_value(json_object_get(c, "count"));
 	m = json_pack("{s:s, s:i, s:O}", "format", CDB_SNAPSHOT_FORMAT,
 	    "version", CDB_SNAPSHOT_VERSION, "created",
 	    json_object_get(w->ckpt, "created"));
-	if (m == NULL)
+	if (m == NULL ||
+	    (top != NULL && json_object_update_missing(m, (json_t *)top) == -1) ||
+	    json_object_set_new(m, "records", json_integer(records)) == -1 ||
+	    json_object_set_new(m, "compression",
+	        json_string(cdb_snapshot_comp_name(w->comp))) == -1 ||
+	    json_object_set(m, "collections", colls) == -1) {
+		json_decref(m);
 		return NULL;
-	if (top != NULL)
-		json_object_update_missing(m, (json_t *)top);
-	json_array_foreach (colls, i, c)
-		records += json_integer_value(json_object_get(c, "count"));
-	json_object_set_new(m, "records", json_integer(records));
-	json_object_set_new(
-	    m, "compression", json_string(cdb_snapshot_comp_name(w->comp)));
-	json_object_set(m, "collections", colls);
+	}
 	return m;
 }
 
@@ -921,26 +675,21 @@ build_manifest(cdb_snapshot_writer *w, const json_t *top)
 static int
 write_manifest(cdb_snapshot_writer *w, const json_t *m, cdb_error *e)
 {
-	struct archive *a;
+	struct archive *a = NULL;
 	cdb_buf text;
 	int rc = -1;
 
 	cdb_buf_init(&text);
-	if (cdb_json_dump(&text, m) == -1 || cdb_buf_putc(&text, '\n') == -1) {
-		cdb_buf_free(&text);
-		return cdb_error_set(
-		    e, CDB_ERR_SYS, "cannot format the manifest");
+	if (cdb_json_dump(&text, m) == -1 || cdb_buf_putc(&text, '\n') == -1)
+		cdb_error_oom(e);
+	else if ((a = writer_on_fd(w->fd, w->comp, w->level, 0,
+	              CDB_SNAPSHOT_MANIFEST, (long long)text.len, w->partial,
+	              e)) != NULL) {
+		if (arc_write(a, text.data, text.len, w->partial, e) == -1)
+			archive_write_free(a);
+		else
+			rc = arc_close(a, w->partial, e);
 	}
-	a = writer_on_fd(w->fd, 0, w->comp, w->level, w->partial, e);
-	if (a != NULL &&
-	    (put_entry(a, CDB_SNAPSHOT_MANIFEST, (long long)text.len,
-	         w->partial, e) == -1 ||
-	        arc_write(a, text.data, text.len, w->partial, e) == -1)) {
-		archive_write_free(a);
-		a = NULL;
-	}
-	if (a != NULL)
-		rc = arc_close(a, w->partial, e);
 	cdb_buf_free(&text);
 	return rc;
 }
@@ -952,30 +701,27 @@ write_manifest(cdb_snapshot_writer *w, const json_t *m, cdb_error *e)
 static void
 remove_ckpt_tmp(const char *ckpt)
 {
-	char *a = strdup(ckpt), *b = strdup(ckpt), *dir, *base;
+	char *a = strdup(ckpt), *b = strdup(ckpt), *dir;
 	struct dirent *d;
-	cdb_buf p;
-	size_t n;
+	cdb_buf p, prefix;
 	DIR *dp;
 
-	if (a == NULL || b == NULL ||
-	    (dp = opendir(dir = dirname(a))) == NULL) {
-		free(a);
-		free(b);
-		return;
-	}
-	base = basename(b);
-	n = strlen(base);
 	cdb_buf_init(&p);
-	while ((d = readdir(dp)) != NULL)
-		if (strncmp(d->d_name, base, n) == 0 &&
-		    strncmp(d->d_name + n, ".tmp.", 5) == 0) {
-			cdb_buf_reset(&p);
-			if (cdb_buf_printf(&p, "%s/%s", dir, d->d_name) == 0)
-				unlink(p.data);
-		}
-	closedir(dp);
+	cdb_buf_init(&prefix);
+	if (a != NULL && b != NULL && (dp = opendir(dir = dirname(a))) != NULL) {
+		if (cdb_buf_printf(&prefix, "%s.tmp.", basename(b)) == 0)
+			while ((d = readdir(dp)) != NULL)
+				if (strncmp(d->d_name, prefix.data,
+				        prefix.len) == 0) {
+					cdb_buf_reset(&p);
+					if (cdb_buf_printf(&p, "%s/%s", dir,
+					        d->d_name) == 0)
+						unlink(p.data);
+				}
+		closedir(dp);
+	}
 	cdb_buf_free(&p);
+	cdb_buf_free(&prefix);
 	free(a);
 	free(b);
 }
@@ -984,11 +730,11 @@ remove_ckpt_tmp(const char *ckpt)
 static int
 commit_file(cdb_snapshot_writer *w, cdb_error *e)
 {
-	if (fsync(w->fd) == -1 || close(w->fd) == -1) {
-		w->fd = -1;
-		return cdb_error_sys(e, errno, "%s", w->partial);
-	}
+	int rc = fsync(w->fd) == -1 ? -1 : close(w->fd);
+
 	w->fd = -1;
+	if (rc == -1)
+		return cdb_error_sys(e, errno, "%s", w->partial);
 	if (!w->force && access(w->path, F_OK) == 0)
 		return cdb_error_set(e, CDB_ERR_USAGE,
 		    "%s appeared while the snapshot was written; the snapshot "
@@ -998,8 +744,7 @@ commit_file(cdb_snapshot_writer *w, cdb_error *e)
 		return cdb_error_sys(e, errno, "%s", w->path);
 	if (cdb_checkpoint_sync_dir(w->path, e) == -1)
 		return -1;
-	unlink(w->slot[0].spool_path);
-	unlink(w->slot[1].spool_path);
+	unlink(w->spool_path);
 	remove_ckpt_tmp(w->ckpt_path);
 	return cdb_checkpoint_remove(w->ckpt_path, e);
 }
@@ -1011,11 +756,9 @@ cdb_snapshot_writer_finish(
 	json_t *m;
 	int rc;
 
-	if (w->cur != NULL || w->fd == -1)
+	if (w->spool != -1 || w->fd == -1)
 		return cdb_error_set(
 		    e, CDB_ERR_USAGE, "snapshot member not ended");
-	if (wait_finisher(w, e) == -1)
-		return -1;
 	if ((m = build_manifest(w, top)) == NULL)
 		return cdb_error_oom(e);
 	rc = write_manifest(w, m, e);
@@ -1026,21 +769,16 @@ cdb_snapshot_writer_finish(
 void
 cdb_snapshot_writer_free(cdb_snapshot_writer *w)
 {
-	int i;
-
 	if (w == NULL)
 		return;
-	drop_member(w);
-	wait_finisher(w, NULL);
+	/* A member being written is dropped. */
+	stop_member(w, NULL);
+	if (w->spool != -1)
+		close(w->spool);
 	if (w->fd != -1)
 		close(w->fd);
 	json_decref(w->ckpt);
-	for (i = 0; i < 2; i++) {
-		pthread_mutex_destroy(&w->slot[i].q.mu);
-		pthread_cond_destroy(&w->slot[i].q.cv);
-		free(w->slot[i].q.buf);
-		free(w->slot[i].spool_path);
-	}
+	free(w->spool_path);
 	free(w->path);
 	free(w->partial);
 	free(w->ckpt_path);

@@ -77,11 +77,11 @@ typedef struct cdb_snapshot_writer cdb_snapshot_writer;
  * Start writing the snapshot path, or resume an interrupted write.
  * Bytes go to "path.partial", renamed to path by _finish; progress is
  * kept in "path.partial.ckpt" (atomic), the compressed data of the
- * members on their way in "path.partial.spool.0" and ".1".  identity (a
+ * member on its way in "path.partial.spool.0".  identity (a
  * JSON object: server, options...) must equal the checkpoint's for a
  * resume; another one is an error.  Without force, an existing path is
- * an error.  level 0 means Huffman-only coding for gzip, the
- * compressor's default otherwise.  Free with cdb_snapshot_writer_free.
+ * an error.  level 0 means the compressor's default.  Free with
+ * cdb_snapshot_writer_free.
  */
 cdb_snapshot_writer *cdb_snapshot_writer_new(const char *path, int comp,
     int level, int force, const json_t *identity, cdb_error *e);
@@ -93,9 +93,8 @@ cdb_snapshot_writer *cdb_snapshot_writer_new(const char *path, int comp,
 void cdb_snapshot_writer_free(cdb_snapshot_writer *w);
 
 /*
- * The manifest entries of the members finished so far (borrowed), as
- * of _new (those of an interrupted run) or after _finish: members are
- * finished by a thread in between.
+ * The manifest entries of the members finished so far (borrowed),
+ * those of an interrupted run included.
  */
 const json_t *cdb_snapshot_writer_done(const cdb_snapshot_writer *w);
 /* True when the writer resumed an earlier run's partial file. */
@@ -112,10 +111,8 @@ FILE *cdb_snapshot_writer_begin(
 /*
  * End the member begun last.  entry (the caller's manifest fields for it:
  * name, count, metadata...) is copied, completed with "member", "bytes"
- * and "digest", and kept for the manifest.  The member is compressed,
- * appended, synced and checkpointed by a thread while the caller goes on
- * with the next one; a failure there is returned by the next _end or by
- * _finish.
+ * and "digest", and kept for the manifest.  The member is appended,
+ * synced and checkpointed before _end returns.
  */
 int cdb_snapshot_writer_end(
     cdb_snapshot_writer *w, const json_t *entry, cdb_error *e);
@@ -168,7 +165,7 @@ typedef struct cdb_snapshot_opts {
 	size_t nnames;
 	const char *output; /* the snapshot file */
 	int comp;           /* enum cdb_snapshot_comp */
-	int level;          /* 0: see cdb_snapshot_writer_new */
+	int level;          /* 0: the compressor's default */
 	int form;           /* enum cdb_emb_form of the members */
 	int force;          /* replace an existing output */
 	long batch;         /* page size; 0: 1000 */

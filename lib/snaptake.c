@@ -1,4 +1,8 @@
-/* snaptake.c - a snapshot of a Chroma database; see snapshot.h. */
+/*
+ * snaptake.c - a snapshot of a Chroma server's collections: each one
+ * exported (lib/export.c) into a member of a snapshot writer, resumable
+ * at the last finished member; see snapshot.h.
+ */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -15,29 +19,35 @@ form_name(int form)
 	                                : "none";
 }
 
-static json_t *
-shard_of(const cdb_snapshot_opts *o)
+/* Add the shard taken, if any, to o: 0, or -1 on no memory. */
+static int
+add_shard(json_t *obj, const cdb_snapshot_opts *o)
 {
-	return json_pack("{s:i, s:i}", "index", o->shard.k, "of", o->shard.n);
+	if (o->shard.n <= 0)
+		return 0;
+	return json_object_set_new(obj, "shard",
+	    json_pack("{s:i, s:i}", "index", o->shard.k, "of", o->shard.n));
 }
 
 /* What a resume must match: the same server, collections and options. */
 static json_t *
 identity(cdb_chroma *c, const cdb_snapshot_opts *o)
 {
-	json_t *id, *names = json_null();
+	json_t *id, *names = o->names != NULL ? json_array() : json_null();
 	size_t i;
 
-	if (o->names != NULL) {
-		names = json_array();
-		for (i = 0; i < o->nnames; i++)
-			json_array_append_new(names, json_string(o->names[i]));
-	}
+	for (i = 0; names != NULL && i < o->nnames; i++)
+		if (json_array_append_new(names, json_string(o->names[i])) == -1) {
+			json_decref(names);
+			return NULL;
+		}
 	id = json_pack("{s:s, s:s, s:s, s:o, s:s}", "server", cdb_chroma_url(c),
 	    "tenant", cdb_chroma_tenant(c), "database", cdb_chroma_database(c),
 	    "names", names, "embeddings", form_name(o->form));
-	if (id != NULL && o->shard.n > 0)
-		json_object_set_new(id, "shard", shard_of(o));
+	if (id != NULL && add_shard(id, o) == -1) {
+		json_decref(id);
+		return NULL;
+	}
 	return id;
 }
 
@@ -46,7 +56,7 @@ named(const cdb_snapshot_opts *o, const char *name)
 {
 	size_t i;
 
-	for (i = 0; i < o->nnames; i++)
+	for (i = 0; name != NULL && i < o->nnames; i++)
 		if (strcmp(o->names[i], name) == 0)
 			return 1;
 	return 0;
@@ -65,10 +75,18 @@ pick(cdb_chroma *c, const cdb_snapshot_opts *o, cdb_error *e)
 		return all;
 	sel = json_array();
 	json_array_foreach (all, i, v) {
-		if (named(o, json_string_value(json_object_get(v, "name"))))
-			json_array_append(sel, v);
+		if (sel != NULL &&
+		    named(o, json_string_value(json_object_get(v, "name"))) &&
+		    json_array_append(sel, v) == -1) {
+			json_decref(sel);
+			sel = NULL;
+		}
 	}
 	json_decref(all);
+	if (sel == NULL) {
+		cdb_error_oom(e);
+		return NULL;
+	}
 	for (i = 0; i < o->nnames; i++)
 		if (cdb_snapshot_find_in(sel, o->names[i]) == NULL) {
 			cdb_error_set(e, CDB_ERR_USAGE,
@@ -146,10 +164,10 @@ finish(cdb_snapshot_writer *w, cdb_chroma *c, const cdb_snapshot_opts *o,
 	    cdb_chroma_tenant(c), "database", cdb_chroma_database(c),
 	    "embeddings", form_name(o->form), "scope",
 	    o->names ? "selected" : "all");
-	if (top == NULL)
+	if (top == NULL || add_shard(top, o) == -1) {
+		json_decref(top);
 		return cdb_error_oom(e);
-	if (o->shard.n > 0)
-		json_object_set_new(top, "shard", shard_of(o));
+	}
 	rc = cdb_snapshot_writer_finish(w, top, e);
 	json_decref(top);
 	if (rc == -1)
