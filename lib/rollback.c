@@ -380,21 +380,30 @@ archive(struct job *j, cdb_error *e)
 
 /* ------------------------------------------------------------ remove -- */
 
+/* Collection name on the server: 0 present, 1 absent, -1 unknown. */
+static int
+gone(struct job *j, const char *name)
+{
+	cdb_error ge;
+	json_t *have;
+
+	cdb_error_clear(&ge);
+	if ((have = cdb_chroma_get_collection(j->c, name, &ge)) != NULL) {
+		json_decref(have);
+		return 0;
+	}
+	return ge.http_status == 404 ? 1 : -1;
+}
+
 static int
 remove_one(struct job *j, const char *name, cdb_error *e)
 {
-	cdb_error de, ge;
-	json_t *have;
+	cdb_error de;
 
 	cdb_error_clear(&de);
-	if (cdb_chroma_delete(j->c, name, &de) == 0)
+	/* Or removed already, by a run that stopped before saying so. */
+	if (cdb_chroma_delete(j->c, name, &de) == 0 || gone(j, name) == 1)
 		return 0;
-	/* Removed already, by a run that stopped before saying so? */
-	cdb_error_clear(&ge);
-	if ((have = cdb_chroma_get_collection(j->c, name, &ge)) == NULL &&
-	    ge.http_status == 404)
-		return 0;
-	json_decref(have);
 	return cdb_error_set(
 	    e, de.kind, "cannot remove collection \"%s\": %s", name, de.text);
 }
@@ -714,23 +723,18 @@ report_results(struct job *j)
 static int
 check_removed(struct job *j)
 {
-	json_t *r, *have;
-	cdb_error ge;
+	json_t *r;
 	size_t i;
-	int rc = 0;
+	int g, rc = 0;
 
 	json_array_foreach (json_object_get(j->report, "collections"), i, r) {
 		if (!cdb_json_str_is(r, "action", "remove"))
 			continue;
-		cdb_error_clear(&ge);
-		have = cdb_chroma_get_collection(
-		    j->c, json_string_value(json_object_get(r, "name")), &ge);
-		rc |= json_object_set_new(r, "verified",
-		    json_boolean(have == NULL && ge.http_status == 404));
-		if (have != NULL)
+		g = gone(j, json_string_value(json_object_get(r, "name")));
+		rc |= json_object_set_new(r, "verified", json_boolean(g == 1));
+		if (g == 0)
 			rc |= json_object_set_new(
 			    r, "problem", json_string("still on the server"));
-		json_decref(have);
 	}
 	return rc;
 }
