@@ -404,8 +404,8 @@ remove_one(struct job *j, const char *name, cdb_error *e)
 	/* Or removed already, by a run that stopped before saying so. */
 	if (cdb_chroma_delete(j->c, name, &de) == 0 || gone(j, name) == 1)
 		return 0;
-	return cdb_error_set(
-	    e, de.kind, "cannot remove collection \"%s\": %s", name, de.text);
+	return cdb_error_setc(e, de.kind, de.code,
+	    "cannot remove collection \"%s\": %s", name, de.text);
 }
 
 static int
@@ -433,9 +433,10 @@ import_error(
     struct job *j, const char *member, const cdb_error *ie, cdb_error *e)
 {
 	if (ie->line > 0)
-		return cdb_error_set(e, ie->kind, "%s: member \"%s\":%ld: %s",
-		    j->o->snapshot, member, ie->line, ie->text);
-	return cdb_error_set(e, ie->kind, "%s: member \"%s\": %s",
+		return cdb_error_setc(e, ie->kind, ie->code,
+		    "%s: member \"%s\":%ld: %s", j->o->snapshot, member,
+		    ie->line, ie->text);
+	return cdb_error_setc(e, ie->kind, ie->code, "%s: member \"%s\": %s",
 	    j->o->snapshot, member, ie->text);
 }
 

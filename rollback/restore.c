@@ -189,8 +189,9 @@ write_reports(const struct restore *r, const json_t *rep)
 	    cdb_buf_puts(&b, text) == -1 || cdb_buf_putc(&b, '\n') == -1 ||
 	    cdb_checkpoint_write_file(
 	        r->report_json, b.data, b.len, 0644, &e) == -1) {
-		warnx(
-		    "%s", e.text[0] ? e.text : "cannot write the JSON report");
+		warnx("%s", e.kind != CDB_ERR_NONE
+		                ? e.text
+		                : "cannot write the JSON report");
 		rc = -1;
 	}
 	free(text);
@@ -199,7 +200,8 @@ write_reports(const struct restore *r, const json_t *rep)
 	if (cdb_rollback_report_md(rep, &b) == -1 ||
 	    cdb_checkpoint_write_file(r->report_md, b.data, b.len, 0644, &e) ==
 	        -1) {
-		warnx("%s", e.text[0] ? e.text : "cannot write the report");
+		warnx("%s", e.kind != CDB_ERR_NONE ? e.text
+		                                   : "cannot write the report");
 		rc = -1;
 	}
 	cdb_buf_free(&b);
