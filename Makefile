@@ -40,7 +40,10 @@ CLI_HDR := $(wildcard cli/*.h)
 
 PROGS = export/cdb-export import/cdb-import transform/cdb-transform \
 	validate/cdb-validate rollback/cdb-rollback
-BUILT_PROGS = $(foreach p,$(PROGS),$(if $(wildcard $(p).c),$(p)))
+# A program is one file (import/cdb-import.c) or, split by subcommand,
+# every .c file of its directory with a main.c (rollback/).
+PROG_SRC = $(or $(wildcard $(1).c),$(if $(wildcard $(dir $(1))main.c),$(sort $(wildcard $(dir $(1))*.c))))
+BUILT_PROGS = $(foreach p,$(PROGS),$(if $(call PROG_SRC,$(p)),$(p)))
 EXTRA_PROGS = $(if $(wildcard examples/cdb-demo-gen.c),examples/cdb-demo-gen)
 MAN1 = $(wildcard man/*.1)
 MAN5 = $(wildcard man/*.5)
@@ -67,6 +70,13 @@ cli/%.o: cli/%.c $(CLI_HDR) $(LIB_HDR)
 	$(CC) $(ALL_CFLAGS) -Icli -o $@ $< cli/libcdbcli.a lib/libcdb.a \
 		$(LDFLAGS) $(LIBS)
 
+# A program of several files: its directory's .c and .h files.
+ROLLBACK_SRC := $(call PROG_SRC,rollback/cdb-rollback)
+rollback/cdb-rollback: $(ROLLBACK_SRC) $(wildcard rollback/*.h) \
+		cli/libcdbcli.a lib/libcdb.a $(LIB_HDR) $(CLI_HDR)
+	$(CC) $(ALL_CFLAGS) -Icli -o $@ $(ROLLBACK_SRC) cli/libcdbcli.a \
+		lib/libcdb.a $(LDFLAGS) $(LIBS)
+
 tests/unit/check_cdb: $(UNIT_SRC) lib/libcdb.a $(LIB_HDR)
 	$(CC) $(ALL_CFLAGS) $$($(PKG_CONFIG) --cflags check) -o $@ \
 		$(UNIT_SRC) lib/libcdb.a $(LDFLAGS) \
@@ -84,7 +94,7 @@ CPPCHECK = cppcheck -q --std=c11 --enable=warning,style,performance,portability 
 	--suppress=missingIncludeSystem --suppress=variableScope \
 	--error-exitcode=1 -Ilib -Icli
 lint-c:
-	$(CPPCHECK) lib/*.c cli/*.c $(BUILT_PROGS:=.c) $(wildcard rollback/*.c)
+	$(CPPCHECK) lib/*.c cli/*.c $(sort $(foreach p,$(BUILT_PROGS),$(call PROG_SRC,$(p))))
 
 # The suite again under ASan/UBSan, threads under TSan, and the unit tests
 # under valgrind.

@@ -1,4 +1,5 @@
 /* prune.c - the retention decision over a set of snapshots. */
+#define _XOPEN_SOURCE 700 /* strptime(3) */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,21 +9,18 @@
 #include "prune.h"
 #include "snapshot.h"
 
-/* "2026-12-01T22:07:45Z" as a time, or 0. */
+/* "2026-12-01T22:07:45Z" (as cdb_time_utc writes it) as a time, or 0. */
 static time_t
 parse_time(const char *s)
 {
 	struct tm tm;
-	int n = 0;
+	const char *end;
 
 	memset(&tm, 0, sizeof(tm));
 	if (s == NULL ||
-	    sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2dZ%n", &tm.tm_year, &tm.tm_mon,
-	        &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &n) != 6 ||
-	    n == 0 || s[n] != '\0')
+	    (end = strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm)) == NULL ||
+	    *end != '\0')
 		return 0;
-	tm.tm_year -= 1900;
-	tm.tm_mon -= 1;
 	return timegm(&tm);
 }
 

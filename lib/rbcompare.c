@@ -116,13 +116,17 @@ fixed_metadata(const json_t *want, const json_t *have)
 	json_t *v;
 
 	json_object_foreach ((json_t *)have, k, v) {
-		if (json_object_get(fix, k) == NULL)
-			json_object_set_new(fix, k, json_null());
+		if (json_object_get(fix, k) == NULL &&
+		    json_object_set_new(fix, k, json_null()) == -1) {
+			json_decref(fix);
+			return NULL;
+		}
 	}
 	return fix;
 }
 
-static void
+/* Compare record k with the server's i-th; 0, or -1 out of memory. */
+static int
 check_one(struct cmp *m, size_t k, size_t i)
 {
 	const char *id = json_string_value(json_array_get(m->ids, k));
@@ -130,27 +134,33 @@ check_one(struct cmp *m, size_t k, size_t i)
 	int rc = compare_one(m, k, i, &what);
 
 	m->compared++;
-	if (rc == META_DIFFERS && m->repair) {
-		json_array_append(m->fix_ids, json_array_get(m->ids, k));
-		json_array_append_new(m->fix_metas,
-		    fixed_metadata(
-		        field(json_array_get(m->recs, k), "metadata"),
-		        at(m->page.metadatas, i)));
-		json_array_append_new(m->fix_pos, json_integer((json_int_t)k));
-	} else if (rc != SAME)
+	if (rc == META_DIFFERS && m->repair)
+		return json_array_append(m->fix_ids, json_array_get(m->ids, k)) |
+		       json_array_append_new(m->fix_metas,
+		           fixed_metadata(
+		               field(json_array_get(m->recs, k), "metadata"),
+		               at(m->page.metadatas, i))) |
+		       json_array_append_new(
+		           m->fix_pos, json_integer((json_int_t)k));
+	if (rc != SAME)
 		mismatch(m, id, what);
+	return 0;
 }
 
-/* Map each id of the page to its position. */
+/* Map each id of the page to its position; NULL when out of memory. */
 static json_t *
 page_index(const cdb_page *p)
 {
 	json_t *index = json_object(), *v;
 	size_t i;
 
-	json_array_foreach (p->ids, i, v)
-		json_object_setn_new(index, json_string_value(v),
-		    json_string_length(v), json_integer((json_int_t)i));
+	json_array_foreach (p->ids, i, v) {
+		if (json_object_setn_new(index, json_string_value(v),
+		        json_string_length(v), json_integer((json_int_t)i)) == -1) {
+			json_decref(index);
+			return NULL;
+		}
+	}
 	return index;
 }
 
@@ -182,7 +192,8 @@ repair(struct cmp *m, cdb_error *e)
 	if (rc == -1 || cdb_chroma_get_ids(m->c, m->id, m->fix_ids, CDB_INC_ALL,
 	                    &m->page, e) == -1)
 		return -1;
-	index = page_index(&m->page);
+	if ((index = page_index(&m->page)) == NULL)
+		return cdb_error_oom(e);
 	json_array_foreach (m->fix_ids, n, v) {
 		k = (size_t)json_integer_value(json_array_get(m->fix_pos, n));
 		if ((x = find(index, v)) == NULL)
@@ -229,8 +240,11 @@ check_batch(struct cmp *m, cdb_error *e)
 			m->compared++;
 			mismatch(
 			    m, json_string_value(v), "missing on the server");
-		} else
-			check_one(m, k, (size_t)json_integer_value(x));
+		} else if (check_one(m, k, (size_t)json_integer_value(x)) ==
+		           -1) {
+			json_decref(index);
+			return cdb_error_oom(e);
+		}
 	}
 	json_decref(index);
 	if (json_array_size(m->fix_ids) > 0 && repair(m, e) == -1)
@@ -249,8 +263,10 @@ add_record(struct cmp *m, const cdb_item *it, cdb_error *e)
 	if ((m->n == CMP_RECORDS || m->used + dim > CMP_FLOATS) &&
 	    check_batch(m, e) == -1)
 		return -1;
-	json_array_append_new(m->ids, json_stringn(it->id, it->id_len));
-	json_array_append(m->recs, it->obj);
+	if (json_array_append_new(m->ids, json_stringn(it->id, it->id_len)) ==
+	        -1 ||
+	    json_array_append(m->recs, it->obj) == -1)
+		return cdb_error_oom(e);
 	m->dims[m->n] = dim;
 	m->offs[m->n] = m->used;
 	if (dim > 0)
@@ -271,14 +287,6 @@ walk(struct cmp *m, cdb_reader *rd, cdb_error *e)
 		if (it.kind == CDB_KIND_RECORD && add_record(m, &it, e) == -1)
 			return -1;
 	return rc == -1 ? -1 : check_batch(m, e);
-}
-
-static const char *
-space_of(const json_t *conf)
-{
-	const char *s = cdb_chroma_space(conf);
-
-	return s != NULL ? s : "l2";
 }
 
 /* The collection itself: metadata and index configuration. */
@@ -303,12 +311,14 @@ compare_collection(struct cmp *m, const json_t *entry, const json_t *have)
 static int
 prepare(struct cmp *m, const json_t *entry, const json_t *have, cdb_error *e)
 {
+	const char *space;
+
 	m->id = json_string_value(json_object_get(have, "id"));
 	if (m->id == NULL)
 		return cdb_error_set(e, CDB_ERR_SERVER,
 		    "collection without an id in the server's answer");
-	m->cosine =
-	    strcmp(space_of(field(entry, "configuration")), "cosine") == 0;
+	space = cdb_chroma_space(field(entry, "configuration"));
+	m->cosine = space != NULL && strcmp(space, "cosine") == 0;
 	m->ids = json_array();
 	m->recs = json_array();
 	m->fix_ids = json_array();
@@ -352,15 +362,17 @@ fill(struct cmp *m, const json_t *entry, json_t *result, cdb_error *e)
 	if (m->mismatches == 0 && (n != want || m->compared != want))
 		snprintf(m->problem, sizeof(m->problem),
 		    "%ld records on the server, %lld in the snapshot", n, want);
-	json_object_set_new(result, "count_after", json_integer(n));
-	json_object_set_new(result, "compared", json_integer(m->compared));
-	json_object_set_new(result, "mismatches", json_integer(m->mismatches));
-	json_object_set_new(result, "repaired", json_integer(m->repaired));
-	json_object_set_new(result, "verified",
-	    json_boolean(
-	        m->mismatches == 0 && n == want && m->compared == want));
-	if (m->problem[0] != '\0')
-		json_object_set_new(result, "problem", json_string(m->problem));
+	if (json_object_update_new(result,
+	        json_pack("{s:I, s:I, s:I, s:I, s:b}", "count_after",
+	            (json_int_t)n, "compared", (json_int_t)m->compared,
+	            "mismatches", (json_int_t)m->mismatches, "repaired",
+	            (json_int_t)m->repaired, "verified",
+	            m->mismatches == 0 && n == want && m->compared == want)) ==
+	        -1 ||
+	    (m->problem[0] != '\0' &&
+	        json_object_set_new(result, "problem", json_string(m->problem)) ==
+	            -1))
+		return cdb_error_oom(e);
 	return 0;
 }
 

@@ -14,44 +14,44 @@
 #include "json.h"
 #include "rollback.h"
 
-/* Append s to names unless seen (name -> true) has it. */
-static void
+/* Append s to names unless seen (name -> true) has it.  0 or -1. */
+static int
 add_name(json_t *names, json_t *seen, const char *s)
 {
 	if (s == NULL || *s == '\0' || json_object_get(seen, s) != NULL)
-		return;
-	json_object_set_new(seen, s, json_true());
-	json_array_append_new(names, json_string(s));
+		return 0;
+	if (json_object_set_new(seen, s, json_true()) == -1 ||
+	    json_array_append_new(names, json_string(s)) == -1)
+		return -1;
+	return 0;
 }
 
 /*
  * A report may name tens of thousands of collections: duplicates are
  * found in a hash table, not by scanning the list for each name.
  */
-void
+int
 cdb_rollback_add_names(json_t *names, const json_t *v)
 {
 	json_t *seen = json_object(), *x, *n;
 	const char *k;
 	size_t i;
+	int rc = seen == NULL ? -1 : 0;
 
 	json_array_foreach (names, i, x)
-		json_object_set_new(seen, json_string_value(x), json_true());
+		rc |= json_object_set_new(seen, json_string_value(x), json_true());
 	if (json_is_object(v)) {
 		json_object_foreach ((json_t *)v, k, x)
-			add_name(names, seen, k);
+			rc |= add_name(names, seen, k);
 	}
 	json_array_foreach (v, i, x) {
-		if (json_is_string(x))
-			add_name(names, seen, json_string_value(x));
-		else if (json_is_object(x)) {
-			n = json_object_get(x, "name");
-			if (!json_is_string(n))
-				n = json_object_get(x, "collection");
-			add_name(names, seen, json_string_value(n));
-		}
+		n = json_is_object(x) ? json_object_get(x, "name") : x;
+		if (json_is_object(x) && !json_is_string(n))
+			n = json_object_get(x, "collection");
+		rc |= add_name(names, seen, json_string_value(n));
 	}
 	json_decref(seen);
+	return rc;
 }
 
 static json_t *
@@ -96,8 +96,14 @@ cdb_rollback_read_report(const char *path, cdb_error *e)
 		    path);
 		return NULL;
 	}
-	names = json_array();
-	cdb_rollback_add_names(names, json_object_get(j, "collections"));
+	if ((names = json_array()) == NULL ||
+	    cdb_rollback_add_names(names, json_object_get(j, "collections")) ==
+	        -1) {
+		json_decref(names);
+		json_decref(j);
+		cdb_error_oom(e);
+		return NULL;
+	}
 	out = json_pack("{s:s, s:O, s:o, s:o, s:o}", "path", path,
 	    "rollback_triggered", t, "rollback_reason",
 	    string_or_null(j, "rollback_reason"), "overall_status",
@@ -112,6 +118,7 @@ int
 cdb_rollback_checkpoint_names(const char *path, json_t *names, cdb_error *e)
 {
 	json_t *j, *c;
+	int rc;
 
 	if ((j = load_object(path, "migration checkpoint", e)) == NULL)
 		return -1;
@@ -123,18 +130,17 @@ cdb_rollback_checkpoint_names(const char *path, json_t *names, cdb_error *e)
 		    "cdb-import's",
 		    path);
 	}
-	cdb_rollback_add_names(names, c);
+	rc = cdb_rollback_add_names(names, c);
 	json_decref(j);
-	return 0;
+	return rc == -1 ? cdb_error_oom(e) : 0;
 }
 
 void
 cdb_rollback_archive_name(char out[64], time_t t)
 {
-	struct tm tm;
+	char when[CDB_TIME_LEN];
 
-	gmtime_r(&t, &tm);
-	strftime(out, 64, "failed-%Y%m%dT%H%M%SZ.tar.gz", &tm);
+	snprintf(out, 64, "failed-%s.tar.gz", cdb_time_utc(when, t, 1));
 }
 
 /* ------------------------------------------------------------ Markdown -- */

@@ -3,11 +3,12 @@
  * rollback.h.  The restore goes through phases recorded in a state file
  * (plan, archive, remove, import, verify) so that a rerun after a crash
  * continues where the last one stopped, with the plan and the counts of
- * the first run.
+ * the first run.  While the main thread imports the snapshot, one worker
+ * compares each collection with it, trailing the import's checkpoint.
  */
 #include <dirent.h>
 #include <errno.h>
-#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -18,12 +19,13 @@
 #include "import.h"
 #include "json.h"
 #include "lock.h"
-#include "ndjson.h"
+#include "queue.h"
 #include "rollback.h"
 #include "snapshot.h"
 
 #define STATE_VERSION 1
 #define STATE_KIND    "cdb-rollback-restore"
+#define WORK_DIR      "cdb-rollback.work"
 /*
  * Records per import request unless told: small enough that the
  * comparison trails the import of a collection closely, so little is
@@ -38,17 +40,21 @@ struct job {
 	json_t *report;
 	json_t *manifest;
 	cdb_chroma *c;
-	const char *tenant, *database;
+	const char *tenant, *database, *work;
 	long batch; /* records per import request */
-	cdb_buf work, state_path;
+	cdb_buf state_path;
 	json_t *state;
 	struct timespec t0;
-	/* Shared by the import (main thread) and the verifier thread. */
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	int stop;
+	/*
+	 * Shared by the import (main thread) and the verifier: which
+	 * collections (by manifest position) are imported, and whether the
+	 * import is over.  The verifier owns results, vc and verr until it
+	 * is joined.
+	 */
+	atomic_char *done;
+	atomic_int stop;
 	json_t *results; /* name -> verification result */
-	cdb_chroma *vc;  /* the verifier's client */
+	cdb_chroma *vc;
 	cdb_error verr;
 };
 
@@ -69,15 +75,6 @@ step(struct job *j, const char *fmt, ...)
 	j->o->step(j->o->arg, msg);
 }
 
-static void
-utc(char out[32], time_t t)
-{
-	struct tm tm;
-
-	gmtime_r(&t, &tm);
-	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 static int
 has_name(const json_t *names, const char *name)
 {
@@ -95,6 +92,28 @@ static json_t *
 plan_get(const struct job *j, const char *key)
 {
 	return json_object_get(json_object_get(j->state, "plan"), key);
+}
+
+/* 1 + the position of collection name in the manifest, or 0. */
+static size_t
+index_of(const json_t *manifest, const char *name)
+{
+	json_t *c;
+	size_t i;
+
+	json_array_foreach (json_object_get(manifest, "collections"), i, c) {
+		if (cdb_json_str_is(c, "name", name))
+			return i + 1;
+	}
+	return 0;
+}
+
+/* The checkpoint of the import of collection name, into b. */
+static int
+ckpt_path(const struct job *j, const char *name, cdb_buf *b)
+{
+	return cdb_buf_printf(b, "%s/import-%04zu.ckpt", j->work,
+	    index_of(j->manifest, name));
 }
 
 /* ------------------------------------------------------------- state -- */
@@ -117,8 +136,12 @@ sorted(const json_t *names)
 		v[i] = json_array_get(names, i);
 	if (v != NULL)
 		qsort(v, n, sizeof(*v), by_string);
-	for (i = 0; v != NULL && i < n; i++)
-		json_array_append(out, v[i]);
+	for (i = 0; out != NULL && i < n; i++) {
+		if (v == NULL || json_array_append(out, v[i]) == -1) {
+			json_decref(out);
+			out = NULL;
+		}
+	}
 	free(v);
 	return out;
 }
@@ -130,8 +153,13 @@ identity(struct job *j)
 	json_t *m = j->manifest, *digests = json_array(), *c;
 	size_t i;
 
-	json_array_foreach (json_object_get(m, "collections"), i, c)
-		json_array_append(digests, json_object_get(c, "digest"));
+	json_array_foreach (json_object_get(m, "collections"), i, c) {
+		if (json_array_append(digests, json_object_get(c, "digest")) ==
+		    -1) {
+			json_decref(digests);
+			return NULL;
+		}
+	}
 	return json_pack("{s:{s:O?, s:O?, s:o}, s:s, s:s, s:s, s:o}",
 	    "snapshot", "created", json_object_get(m, "created"), "server",
 	    json_object_get(m, "server"), "digests", digests, "server",
@@ -142,27 +170,27 @@ identity(struct job *j)
 static int
 save_state(struct job *j, const char *phase, cdb_error *e)
 {
-	if (phase != NULL)
-		json_object_set_new(j->state, "phase", json_string(phase));
-	if (mkdir(j->work.data, 0700) == -1 && errno != EEXIST)
-		return cdb_error_sys(e, errno, "%s", j->work.data);
+	if (phase != NULL &&
+	    json_object_set_new(j->state, "phase", json_string(phase)) == -1)
+		return cdb_error_oom(e);
+	if (mkdir(j->work, 0700) == -1 && errno != EEXIST)
+		return cdb_error_sys(e, errno, "%s", j->work);
 	return cdb_checkpoint_save(j->state_path.data, j->state, e);
 }
 
 static int
 load_state(struct job *j, cdb_error *e)
 {
-	const char *w = j->o->work_dir ? j->o->work_dir : "cdb-rollback.work";
 	json_t *id;
 	int same;
 
-	if (cdb_buf_puts(&j->work, w) == -1 ||
-	    cdb_buf_printf(&j->state_path, "%s/state.json", w) == -1)
+	if (cdb_buf_printf(&j->state_path, "%s/state.json", j->work) == -1)
 		return cdb_error_oom(e);
 	j->state = cdb_checkpoint_load(j->state_path.data, e);
 	if (j->state == NULL)
-		return e != NULL && e->kind != CDB_ERR_NONE ? -1 : 0;
-	id = identity(j);
+		return e->kind != CDB_ERR_NONE ? -1 : 0;
+	if ((id = identity(j)) == NULL)
+		return cdb_error_oom(e);
 	same = json_integer_value(json_object_get(j->state, "version")) ==
 	           STATE_VERSION &&
 	       cdb_json_str_is(j->state, "kind", STATE_KIND) &&
@@ -174,8 +202,9 @@ load_state(struct job *j, cdb_error *e)
 		    "into another server or database, or with other "
 		    "collections to remove; rerun that restore to finish it, "
 		    "or remove %s to start over",
-		    w, w);
-	json_object_set_new(j->report, "resumed", json_true());
+		    j->work, j->work);
+	if (json_object_set_new(j->report, "resumed", json_true()) == -1)
+		return cdb_error_oom(e);
 	return 0;
 }
 
@@ -209,20 +238,20 @@ remove_work(struct job *j)
 	cdb_buf p;
 	DIR *dir;
 
-	if ((dir = opendir(j->work.data)) == NULL)
+	if ((dir = opendir(j->work)) == NULL)
 		return;
 	cdb_buf_init(&p);
 	while ((d = readdir(dir)) != NULL) {
 		if (!work_file(d->d_name))
 			continue;
 		cdb_buf_reset(&p);
-		if (cdb_buf_printf(&p, "%s/%s", j->work.data, d->d_name) == 0)
+		if (cdb_buf_printf(&p, "%s/%s", j->work, d->d_name) == 0)
 			unlink(p.data);
 	}
 	closedir(dir);
 	cdb_buf_free(&p);
 	/* Fails, harmlessly, if someone put files of their own there. */
-	rmdir(j->work.data);
+	rmdir(j->work);
 }
 
 /* -------------------------------------------------------------- plan -- */
@@ -238,70 +267,73 @@ note_present(struct job *j, const json_t *coll, json_t *plan, cdb_error *e)
 		return cdb_error_set(e, CDB_ERR_SERVER,
 		    "collection without a name or id in the server's answer");
 	if (!cdb_snapshot_find(j->manifest, name) &&
-	    !has_name(j->remove, name)) {
-		json_array_append_new(
-		    json_object_get(plan, "left_alone"), json_string(name));
-		return 0;
-	}
+	    !has_name(j->remove, name))
+		return json_array_append_new(json_object_get(plan, "left_alone"),
+		           json_string(name)) == -1
+		           ? cdb_error_oom(e)
+		           : 0;
 	if ((n = cdb_chroma_count(j->c, id, e)) == -1)
 		return -1;
-	json_array_append_new(
-	    json_object_get(plan, "remove"), json_string(name));
-	json_object_set_new(
-	    json_object_get(plan, "before"), name, json_integer(n));
+	if (json_array_append_new(
+	        json_object_get(plan, "remove"), json_string(name)) == -1 ||
+	    json_object_set_new(
+	        json_object_get(plan, "before"), name, json_integer(n)) == -1)
+		return cdb_error_oom(e);
 	return 0;
 }
 
+/* The state of a new restore: its identity, plan and archive's name. */
 static int
-make_state(struct job *j, json_t *plan)
+make_state(struct job *j, json_t *plan, cdb_error *e)
 {
 	const char *dir = j->o->archive_dir ? j->o->archive_dir : ".";
-	char name[64], when[32];
-	json_t *archive = json_null();
+	size_t len = strlen(dir);
+	char name[64], when[CDB_TIME_LEN];
+	json_t *path = json_null();
 	time_t now = time(NULL);
 	cdb_buf p;
 
 	cdb_buf_init(&p);
 	if (json_array_size(json_object_get(plan, "remove")) > 0) {
 		cdb_rollback_archive_name(name, now);
-		cdb_buf_printf(&p, "%s%s%s", dir,
-		    dir[strlen(dir) - 1] == '/' ? "" : "/", name);
-		archive = json_string(p.data);
+		path = cdb_buf_printf(&p, "%s%s%s", dir,
+		           len > 0 && dir[len - 1] == '/' ? "" : "/", name) == 0
+		           ? json_string(p.data)
+		           : NULL;
 	}
 	cdb_buf_free(&p);
-	utc(when, now);
 	j->state = json_pack("{s:i, s:s, s:o, s:s, s:s, s:o, s:O, s:[]}",
 	    "version", STATE_VERSION, "kind", STATE_KIND, "identity",
-	    identity(j), "started", when, "phase", "archive", "archive",
-	    archive, "plan", plan, "imported");
-	return j->state ? 0 : -1;
+	    identity(j), "started", cdb_time_utc(when, now, 0), "phase",
+	    "archive", "archive", path, "plan", plan, "imported");
+	return j->state ? 0 : cdb_error_oom(e);
 }
 
 /* Decide what to archive, remove and restore, from the server as it is. */
 static int
 plan(struct job *j, cdb_error *e)
 {
-	json_t *present, *plan, *v;
+	json_t *present, *p, *v;
 	size_t i;
-	int rc = 0;
+	int rc;
 
 	if ((present = cdb_chroma_list(j->c, e)) == NULL)
 		return -1;
-	plan = json_pack("{s:[], s:{}, s:[], s:[], s:O}", "remove", "before",
+	p = json_pack("{s:[], s:{}, s:[], s:[], s:O}", "remove", "before",
 	    "left_alone", "not_found", "requested", j->remove);
-	json_array_foreach (present, i, v) {
-		if ((rc = note_present(j, v, plan, e)) == -1)
-			break;
-	}
-	json_array_foreach (j->remove, i, v) {
-		if (cdb_snapshot_find_in(present, json_string_value(v)) == NULL)
-			json_array_append(
-			    json_object_get(plan, "not_found"), v);
+	rc = p != NULL ? 0 : cdb_error_oom(e);
+	for (i = 0; rc == 0 && i < json_array_size(present); i++)
+		rc = note_present(j, json_array_get(present, i), p, e);
+	for (i = 0; rc == 0 && i < json_array_size(j->remove); i++) {
+		v = json_array_get(j->remove, i);
+		if (cdb_snapshot_find_in(present, json_string_value(v)) == NULL &&
+		    json_array_append(json_object_get(p, "not_found"), v) == -1)
+			rc = cdb_error_oom(e);
 	}
 	json_decref(present);
-	if (rc == 0 && make_state(j, plan) == -1)
-		rc = cdb_error_oom(e);
-	json_decref(plan);
+	if (rc == 0)
+		rc = make_state(j, p, e);
+	json_decref(p);
 	return rc;
 }
 
@@ -348,23 +380,32 @@ archive(struct job *j, cdb_error *e)
 
 /* ------------------------------------------------------------ remove -- */
 
+/* Collection name on the server: 0 present, 1 absent, -1 unknown. */
+static int
+gone(struct job *j, const char *name)
+{
+	cdb_error ge;
+	json_t *have;
+
+	cdb_error_clear(&ge);
+	if ((have = cdb_chroma_get_collection(j->c, name, &ge)) != NULL) {
+		json_decref(have);
+		return 0;
+	}
+	return ge.http_status == 404 ? 1 : -1;
+}
+
 static int
 remove_one(struct job *j, const char *name, cdb_error *e)
 {
-	cdb_error de, ge;
-	json_t *have;
+	cdb_error de;
 
 	cdb_error_clear(&de);
-	if (cdb_chroma_delete(j->c, name, &de) == 0)
+	/* Or removed already, by a run that stopped before saying so. */
+	if (cdb_chroma_delete(j->c, name, &de) == 0 || gone(j, name) == 1)
 		return 0;
-	/* Removed already, by a run that stopped before saying so? */
-	cdb_error_clear(&ge);
-	if ((have = cdb_chroma_get_collection(j->c, name, &ge)) == NULL &&
-	    ge.http_status == 404)
-		return 0;
-	json_decref(have);
-	return cdb_error_set(
-	    e, de.kind, "cannot remove collection \"%s\": %s", name, de.text);
+	return cdb_error_setc(e, de.kind, de.code,
+	    "cannot remove collection \"%s\": %s", name, de.text);
 }
 
 static int
@@ -385,55 +426,31 @@ remove_all(struct job *j, cdb_error *e)
 	return 0;
 }
 
-/* ------------------------------------------------- import and verify -- */
-
-static int
-imported(struct job *j, const char *name)
-{
-	int rc;
-
-	pthread_mutex_lock(&j->mu);
-	rc = has_name(json_object_get(j->state, "imported"), name);
-	pthread_mutex_unlock(&j->mu);
-	return rc;
-}
-
-static size_t
-index_of(const json_t *manifest, const char *name)
-{
-	json_t *c;
-	size_t i;
-
-	json_array_foreach (json_object_get(manifest, "collections"), i, c) {
-		if (cdb_json_str_is(c, "name", name))
-			return i + 1;
-	}
-	return 0;
-}
+/* ------------------------------------------------------------ import -- */
 
 static int
 import_error(
     struct job *j, const char *member, const cdb_error *ie, cdb_error *e)
 {
 	if (ie->line > 0)
-		return cdb_error_set(e, ie->kind, "%s: member \"%s\":%ld: %s",
-		    j->o->snapshot, member, ie->line, ie->text);
-	return cdb_error_set(e, ie->kind, "%s: member \"%s\": %s",
+		return cdb_error_setc(e, ie->kind, ie->code,
+		    "%s: member \"%s\":%ld: %s", j->o->snapshot, member,
+		    ie->line, ie->text);
+	return cdb_error_setc(e, ie->kind, ie->code, "%s: member \"%s\": %s",
 	    j->o->snapshot, member, ie->text);
 }
 
+/* Record collection k (0-based) as imported, then tell the verifier. */
 static int
-mark_imported(struct job *j, const char *name, cdb_error *e)
+mark_imported(struct job *j, size_t k, const char *name, cdb_error *e)
 {
-	int rc;
-
-	pthread_mutex_lock(&j->mu);
-	json_array_append_new(
-	    json_object_get(j->state, "imported"), json_string(name));
-	rc = save_state(j, NULL, e);
-	pthread_cond_broadcast(&j->cv);
-	pthread_mutex_unlock(&j->mu);
-	return rc;
+	if (json_array_append_new(json_object_get(j->state, "imported"),
+	        json_string(name)) == -1)
+		return cdb_error_oom(e);
+	if (save_state(j, NULL, e) == -1)
+		return -1;
+	atomic_store(&j->done[k], 1);
+	return 0;
 }
 
 /* Load one member into its collection (created by the import). */
@@ -443,19 +460,19 @@ import_member(
 {
 	struct job *j = arg;
 	const char *name = json_string_value(json_object_get(entry, "name"));
+	size_t k = index_of(j->manifest, name);
 	cdb_import_opts io;
 	cdb_import_stats ist;
 	cdb_error ie;
 	cdb_buf ckpt;
 	int rc;
 
-	if (imported(j, name))
+	if (k == 0 || atomic_load(&j->done[k - 1]))
 		return 0;
 	step(j, "restoring collection %s (%lld records)", name,
 	    (long long)json_integer_value(json_object_get(entry, "count")));
 	cdb_buf_init(&ckpt);
-	if (cdb_buf_printf(&ckpt, "%s/import-%04zu.ckpt", j->work.data,
-	        index_of(j->manifest, name)) == -1)
+	if (ckpt_path(j, name, &ckpt) == -1)
 		return cdb_error_oom(e);
 	memset(&io, 0, sizeof(io));
 	io.url = j->o->url;
@@ -476,12 +493,15 @@ import_member(
 	cdb_buf_free(&ckpt);
 	if (rc == -1)
 		return import_error(j, member, &ie, e);
-	return mark_imported(j, name, e);
+	return mark_imported(j, k - 1, name, e);
 }
+
+/* ------------------------------------------------------------ verify -- */
 
 struct waiter {
 	struct job *j;
 	const char *name;
+	size_t k; /* the collection's manifest position */
 	cdb_buf ckpt;
 };
 
@@ -504,38 +524,24 @@ committed(const struct waiter *w, long line)
 /*
  * Wait until the records up to line are on the server, as the import's
  * checkpoint says, so verifying a collection trails its import by a
- * batch or two instead of waiting for its end.  -1 if the import stopped.
+ * batch or two instead of waiting for its end.  The checkpoint is a file
+ * that nothing signals, so it is polled.  -1 if the import stopped.
  */
 static int
 wait_committed(void *arg, long line)
 {
+	static const struct timespec tick = {0, 25 * 1000 * 1000};
 	struct waiter *w = arg;
-	struct job *j = w->j;
-	struct timespec ts;
-	int rc = -1;
 
-	pthread_mutex_lock(&j->mu);
-	for (;;) {
-		if (has_name(json_object_get(j->state, "imported"), w->name)) {
-			rc = 0;
-			break;
-		}
-		if (j->stop)
-			break;
-		pthread_mutex_unlock(&j->mu);
+	while (!atomic_load(&w->j->done[w->k])) {
 		if (committed(w, line))
 			return 0;
-		pthread_mutex_lock(&j->mu);
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += 25 * 1000 * 1000;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
-		pthread_cond_timedwait(&j->cv, &j->mu, &ts);
+		/* done is set before stop: look again once stopped. */
+		if (atomic_load(&w->j->stop))
+			return atomic_load(&w->j->done[w->k]) ? 0 : -1;
+		nanosleep(&tick, NULL);
 	}
-	pthread_mutex_unlock(&j->mu);
-	return rc;
+	return 0;
 }
 
 static int
@@ -544,19 +550,19 @@ verify_member(
 {
 	struct job *j = arg;
 	const char *name = json_string_value(json_object_get(entry, "name"));
-	struct waiter w = {j, name, {NULL, 0, 0}};
+	struct waiter w = {j, name, index_of(j->manifest, name) - 1, {0}};
 	cdb_rollback_cmp co = {1, wait_committed, &w};
-	json_t *res;
-	int rc;
+	json_t *res = json_object();
+	int rc = -1;
 
 	(void)member;
-	if ((res = json_object()) == NULL ||
-	    cdb_buf_printf(&w.ckpt, "%s/import-%04zu.ckpt", j->work.data,
-	        index_of(j->manifest, name)) == -1) {
-		json_decref(res);
-		return cdb_error_oom(e);
-	}
-	rc = cdb_rollback_compare(j->vc, entry, in, &co, res, e);
+	cdb_buf_init(&w.ckpt);
+	/* Kept even when the comparison fails: the report shows how far. */
+	if (json_object_set_new(j->results, name, res) == -1 ||
+	    ckpt_path(j, name, &w.ckpt) == -1)
+		cdb_error_oom(e);
+	else
+		rc = cdb_rollback_compare(j->vc, entry, in, &co, res, e);
 	cdb_buf_free(&w.ckpt);
 	if (rc == 0 && json_integer_value(json_object_get(res, "repaired")) > 0)
 		step(j,
@@ -570,13 +576,10 @@ verify_member(
 		    json_is_true(json_object_get(res, "verified"))
 		        ? "identical to the snapshot"
 		        : json_string_value(json_object_get(res, "problem")));
-	pthread_mutex_lock(&j->mu);
-	json_object_set_new(j->results, name, res);
-	pthread_mutex_unlock(&j->mu);
 	return rc;
 }
 
-/* Compare each collection with the snapshot as soon as it is restored. */
+/* The worker: compare each collection as soon as it is restored. */
 static void *
 verifier(void *arg)
 {
@@ -596,42 +599,32 @@ verifier(void *arg)
 }
 
 static int
-all_imported(struct job *j)
-{
-	json_t *c;
-	size_t i;
-
-	json_array_foreach (json_object_get(j->manifest, "collections"), i, c) {
-		if (!imported(j, json_string_value(json_object_get(c, "name"))))
-			return 0;
-	}
-	return 1;
-}
-
-static int
 import_and_verify(struct job *j, cdb_error *e)
 {
-	pthread_t t;
-	json_t *m;
+	size_t i, k, left = json_array_size(json_object_get(j->manifest,
+	                         "collections"));
+	cdb_workers *w = NULL;
+	json_t *m, *v;
 	int rc = 0;
 
+	json_array_foreach (json_object_get(j->state, "imported"), i, v) {
+		k = index_of(j->manifest, json_string_value(v));
+		if (k > 0 && !atomic_exchange(&j->done[k - 1], 1))
+			left--;
+	}
 	cdb_error_clear(&j->verr);
-	if (pthread_create(&t, NULL, verifier, j) != 0)
-		return cdb_error_set(e, CDB_ERR_SYS, "cannot start a thread");
-	if (!all_imported(j)) {
+	if (cdb_workers_start(&w, 1, verifier, j, e) == -1)
+		rc = -1;
+	else if (left > 0) {
 		m = cdb_snapshot_read(
 		    j->o->snapshot, j->manifest, import_member, j, e);
 		rc = m ? 0 : -1;
 		json_decref(m);
 	}
-	pthread_mutex_lock(&j->mu);
-	j->stop = 1;
-	pthread_cond_broadcast(&j->cv);
-	pthread_mutex_unlock(&j->mu);
-	pthread_join(t, NULL);
+	atomic_store(&j->stop, 1);
+	cdb_workers_join(w);
 	if (rc == 0 && j->verr.kind != CDB_ERR_NONE) {
-		if (e != NULL)
-			*e = j->verr;
+		*e = j->verr;
 		rc = -1;
 	}
 	return rc == 0 ? save_state(j, "verify", e) : -1;
@@ -642,117 +635,109 @@ import_and_verify(struct job *j, cdb_error *e)
 static json_t *
 row(struct job *j, const char *name)
 {
-	json_t *r, *ent = cdb_snapshot_find(j->manifest, name);
+	json_t *ent = cdb_snapshot_find(j->manifest, name);
 	json_t *before = json_object_get(plan_get(j, "before"), name);
 
-	r = json_pack("{s:s, s:s, s:b, s:b, s:O?, s:O?}", "name", name,
+	return json_pack("{s:s, s:s, s:b, s:b, s:O?, s:O?, s:b}", "name", name,
 	    "action", ent ? "restore" : "remove", "in_snapshot", ent != NULL,
 	    "created_by_migration", has_name(plan_get(j, "requested"), name),
 	    "count_before", before, "count_expected",
-	    ent ? json_object_get(ent, "count") : NULL);
-	if (r != NULL)
-		json_object_set_new(r, "archived",
-		    json_boolean(
-		        before != NULL &&
-		        json_is_string(json_object_get(j->state, "archive"))));
-	return r;
+	    ent ? json_object_get(ent, "count") : NULL, "archived",
+	    before != NULL &&
+	        json_is_string(json_object_get(j->state, "archive")));
 }
 
 /* One row per collection restored or removed, sorted by name. */
-static void
+static int
 report_rows(struct job *j)
 {
-	json_t *names = json_array(), *rows = json_array(), *all, *v, *c;
+	json_t *names = json_array(), *rows = json_array(), *all, *v;
+	int rc = names == NULL ? -1 : 0;
 	size_t i;
 
-	json_array_foreach (json_object_get(j->manifest, "collections"), i, c)
-		json_array_append(names, json_object_get(c, "name"));
+	json_array_foreach (json_object_get(j->manifest, "collections"), i, v)
+		rc |= json_array_append(names, json_object_get(v, "name"));
 	json_array_foreach (plan_get(j, "remove"), i, v) {
 		if (!has_name(names, json_string_value(v)))
-			json_array_append(names, v);
+			rc |= json_array_append(names, v);
 	}
-	all = sorted(names);
+	all = rc == 0 ? sorted(names) : NULL;
+	rc = all == NULL ? -1 : 0;
 	json_array_foreach (all, i, v)
-		json_array_append_new(rows, row(j, json_string_value(v)));
-	json_object_set_new(j->report, "collections", rows);
-	json_object_set(j->report, "left_alone", plan_get(j, "left_alone"));
-	json_object_set(j->report, "not_found", plan_get(j, "not_found"));
-	json_object_set(
-	    j->report, "failed_archive", json_object_get(j->state, "archive"));
-	json_object_set(
-	    j->report, "started", json_object_get(j->state, "started"));
+		rc |= json_array_append_new(rows, row(j, json_string_value(v)));
 	json_decref(names);
 	json_decref(all);
+	rc |= json_object_set_new(j->report, "collections", rows);
+	rc |= json_object_set(j->report, "left_alone", plan_get(j, "left_alone"));
+	rc |= json_object_set(j->report, "not_found", plan_get(j, "not_found"));
+	rc |= json_object_set(
+	    j->report, "failed_archive", json_object_get(j->state, "archive"));
+	rc |= json_object_set(
+	    j->report, "started", json_object_get(j->state, "started"));
+	return rc;
 }
 
-static void
+static int
 report_head(struct job *j)
 {
-	const cdb_rollback_opts *o = j->o;
-	json_t *m = j->manifest;
+	const json_t *m = j->manifest;
 
-	json_object_set_new(j->report, "snapshot",
+	return json_object_set_new(j->report, "snapshot",
 	    json_pack("{s:s, s:O?, s:O?, s:O?, s:O?, s:I, s:O?}", "path",
-	        o->snapshot, "created", json_object_get(m, "created"), "server",
-	        json_object_get(m, "server"), "tenant",
+	        j->o->snapshot, "created", json_object_get(m, "created"),
+	        "server", json_object_get(m, "server"), "tenant",
 	        json_object_get(m, "tenant"), "database",
 	        json_object_get(m, "database"), "collections",
 	        (json_int_t)json_array_size(json_object_get(m, "collections")),
 	        "records", json_object_get(m, "records")));
 }
 
-/* Fill the rows with the verification; the first problem, or NULL. */
-static const char *
+/* Fill the rows with the verification, and the first problem.  0 or -1. */
+static int
 report_results(struct job *j)
 {
 	json_t *r, *res;
-	const char *problem = NULL, *name;
+	const char *problem, *name;
 	size_t i;
+	int rc = 0;
 
 	json_array_foreach (json_object_get(j->report, "collections"), i, r) {
 		name = json_string_value(json_object_get(r, "name"));
-		res = json_object_get(j->results, name);
-		if (res != NULL)
-			json_object_update(r, res);
+		if ((res = json_object_get(j->results, name)) != NULL)
+			rc |= json_object_update(r, res);
 		else if (cdb_json_str_is(r, "action", "restore"))
-			json_object_set_new(r, "verified", json_false());
+			rc |= json_object_set_new(r, "verified", json_false());
 		else
 			continue;
-		if (!json_is_true(json_object_get(r, "verified")) &&
-		    problem == NULL) {
-			problem =
-			    json_string_value(json_object_get(r, "problem"));
-			if (problem == NULL)
-				problem = "not verified";
-			json_object_set_new(j->report, "first_problem",
-			    json_sprintf(
-			        "collection \"%s\": %s", name, problem));
-		}
+		if (json_is_true(json_object_get(r, "verified")) ||
+		    json_object_get(j->report, "first_problem") != NULL)
+			continue;
+		problem = json_string_value(json_object_get(r, "problem"));
+		rc |= json_object_set_new(j->report, "first_problem",
+		    json_sprintf("collection \"%s\": %s", name,
+		        problem ? problem : "not verified"));
 	}
-	return problem;
+	return rc;
 }
 
 /* A removed collection that the snapshot did not have must be gone. */
-static void
+static int
 check_removed(struct job *j)
 {
-	json_t *r, *have;
-	cdb_error ge;
+	json_t *r;
 	size_t i;
+	int g, rc = 0;
 
 	json_array_foreach (json_object_get(j->report, "collections"), i, r) {
 		if (!cdb_json_str_is(r, "action", "remove"))
 			continue;
-		cdb_error_clear(&ge);
-		have = cdb_chroma_get_collection(
-		    j->c, json_string_value(json_object_get(r, "name")), &ge);
-		json_object_set_new(r, "verified",
-		    json_boolean(have == NULL && ge.http_status == 404));
-		if (have != NULL)
-			json_object_set_new(
+		g = gone(j, json_string_value(json_object_get(r, "name")));
+		rc |= json_object_set_new(r, "verified", json_boolean(g == 1));
+		if (g == 0)
+			rc |= json_object_set_new(
 			    r, "problem", json_string("still on the server"));
-		json_decref(have);
 	}
+	return rc;
 }
 
 /* ------------------------------------------------------------ phases -- */
@@ -779,9 +764,10 @@ open_target(struct job *j, cdb_error *e)
 	j->batch = j->o->batch > 0 ? j->o->batch : RESTORE_BATCH;
 	if (j->o->batch == 0 && maxb > 0 && maxb < j->batch)
 		j->batch = maxb;
-	json_object_set_new(j->report, "target",
-	    json_pack("{s:s, s:s, s:s}", "server", cdb_chroma_url(j->c),
-	        "tenant", j->tenant, "database", j->database));
+	if (json_object_set_new(j->report, "target",
+	        json_pack("{s:s, s:s, s:s}", "server", cdb_chroma_url(j->c),
+	            "tenant", j->tenant, "database", j->database)) == -1)
+		return cdb_error_oom(e);
 	return 0;
 }
 
@@ -805,10 +791,11 @@ run_phases(struct job *j, cdb_error *e)
 	return import_and_verify(j, e);
 }
 
+/* Verify the snapshot, plan (or take up the plan of an earlier run). */
 static int
-run(struct job *j, cdb_error *e)
+prepare(struct job *j, cdb_error *e)
 {
-	const char *problem;
+	size_t n;
 
 	step(j, "checking snapshot %s", j->o->snapshot);
 	if ((j->manifest = cdb_snapshot_verify(j->o->snapshot, e)) == NULL)
@@ -820,17 +807,28 @@ run(struct job *j, cdb_error *e)
 		    "back alone; its members are shard streams that cdb-import "
 		    "loads, all shards concurrently",
 		    j->o->snapshot);
-	report_head(j);
+	n = json_array_size(json_object_get(j->manifest, "collections"));
+	if ((j->done = calloc(n + 1, sizeof(*j->done))) == NULL ||
+	    report_head(j) == -1)
+		return cdb_error_oom(e);
 	if (open_target(j, e) == -1 || load_state(j, e) == -1 ||
 	    (j->state == NULL && plan(j, e) == -1))
 		return -1;
-	report_rows(j);
+	return report_rows(j) == -1 ? cdb_error_oom(e) : 0;
+}
+
+static int
+run(struct job *j, cdb_error *e)
+{
+	if (prepare(j, e) == -1)
+		return -1;
 	if (j->o->dry_run)
 		return 0;
 	if (save_state(j, NULL, e) == -1 || run_phases(j, e) == -1)
 		return -1;
-	check_removed(j);
-	if ((problem = report_results(j)) != NULL)
+	if (check_removed(j) == -1 || report_results(j) == -1)
+		return cdb_error_oom(e);
+	if (json_object_get(j->report, "first_problem") != NULL)
 		return cdb_error_set(e, CDB_ERR_INPUT,
 		    "the restored state does not match the snapshot: %s",
 		    json_string_value(
@@ -839,47 +837,46 @@ run(struct job *j, cdb_error *e)
 	return 0;
 }
 
-static void
+/* The outcome, into the report: 0, or -1 when it could not be added. */
+static int
 finish_report(struct job *j, int rc, const cdb_error *e)
 {
-	json_t *r = j->report;
-	char when[32];
+	const cdb_rollback_opts *o = j->o;
+	json_t *r = j->report, *resumed = json_object_get(r, "resumed");
+	char when[CDB_TIME_LEN];
 
-	utc(when, time(NULL));
-	json_object_set_new(r, "status",
-	    json_string(j->o->dry_run && rc == 0 ? "DRY_RUN"
-	                : rc == 0                ? "RESTORED"
-	                                         : "FAILED"));
-	json_object_set_new(
-	    r, "verified", json_boolean(rc == 0 && !j->o->dry_run));
-	json_object_set_new(r, "dry_run", json_boolean(j->o->dry_run));
-	if (json_object_get(r, "resumed") == NULL)
-		json_object_set_new(r, "resumed", json_false());
-	json_object_set_new(r, "forced", json_boolean(j->o->forced));
-	json_object_set(r, "validation",
-	    j->o->validation ? (json_t *)j->o->validation : json_null());
-	json_object_set_new(r, "finished", json_string(when));
-	json_object_set_new(
-	    r, "elapsed_seconds", json_real(cdb_elapsed(&j->t0)));
-	if (rc == -1 && e != NULL)
-		json_object_set_new(r, "error", json_string(e->text));
+	if (json_object_update_new(r,
+	        json_pack("{s:s, s:b, s:b, s:O, s:b, s:O, s:s, s:f}", "status",
+	            rc == -1 ? "FAILED" : o->dry_run ? "DRY_RUN" : "RESTORED",
+	            "verified", rc == 0 && !o->dry_run, "dry_run", o->dry_run,
+	            "resumed", resumed ? resumed : json_false(), "forced",
+	            o->forced, "validation",
+	            o->validation ? (json_t *)o->validation : json_null(),
+	            "finished", cdb_time_utc(when, time(NULL), 0),
+	            "elapsed_seconds", cdb_elapsed(&j->t0))) == -1)
+		return -1;
+	if (rc == -1)
+		return json_object_set_new(r, "error", json_string(e->text));
+	return 0;
 }
 
 /*
  * The target as given, until the snapshot (which may be damaged) says
  * the rest: a report must not show "?" for what the operator named.
  */
-static void
+static int
 preliminary_target(struct job *j)
 {
 	char *url = j->o->url ? cdb_http_redact(j->o->url) : NULL;
 	const char *from = "from the snapshot";
+	int rc;
 
-	json_object_set_new(j->report, "target",
+	rc = json_object_set_new(j->report, "target",
 	    json_pack("{s:s, s:s, s:s}", "server", url ? url : "?", "tenant",
 	        j->o->tenant ? j->o->tenant : from, "database",
 	        j->o->database ? j->o->database : from));
 	free(url);
+	return rc;
 }
 
 int
@@ -893,36 +890,33 @@ cdb_rollback_restore(const cdb_rollback_opts *o, json_t *report, cdb_error *e)
 	memset(&j, 0, sizeof(j));
 	j.o = o;
 	j.report = report;
+	j.work = o->work_dir ? o->work_dir : WORK_DIR;
 	clock_gettime(CLOCK_MONOTONIC, &j.t0);
-	cdb_buf_init(&j.work);
 	cdb_buf_init(&j.state_path);
-	pthread_mutex_init(&j.mu, NULL);
-	pthread_cond_init(&j.cv, NULL);
 	j.results = json_object();
 	j.remove = o->remove ? json_incref((json_t *)o->remove) : json_array();
-	json_object_set_new(
-	    report, "tool", json_string(o->tool ? o->tool : "cdb"));
-	preliminary_target(&j);
 	cdb_error_clear(&le);
+	if (j.results == NULL || j.remove == NULL ||
+	    json_object_set_new(
+	        report, "tool", json_string(o->tool ? o->tool : "cdb")) == -1 ||
+	    preliminary_target(&j) == -1)
+		rc = cdb_error_oom(&le);
 	/* One restore per work directory; a dry run changes nothing. */
-	if (!o->dry_run &&
-	    (lock = cdb_lock_new(o->work_dir ? o->work_dir : "cdb-rollback.work",
-	         &le)) == NULL)
+	else if (!o->dry_run && (lock = cdb_lock_new(j.work, &le)) == NULL)
 		rc = -1;
 	else
 		rc = run(&j, &le);
-	finish_report(&j, rc, &le);
+	if (finish_report(&j, rc, &le) == -1 && rc == 0)
+		rc = cdb_error_oom(&le);
 	if (rc == -1 && e != NULL && e->kind == CDB_ERR_NONE)
 		*e = le;
 	json_decref(j.manifest);
 	json_decref(j.state);
 	json_decref(j.results);
 	json_decref(j.remove);
+	free(j.done);
 	cdb_chroma_free(j.c);
-	cdb_buf_free(&j.work);
 	cdb_buf_free(&j.state_path);
-	pthread_mutex_destroy(&j.mu);
-	pthread_cond_destroy(&j.cv);
 	cdb_lock_free(lock);
 	return rc;
 }

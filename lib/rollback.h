@@ -30,9 +30,10 @@ json_t *cdb_rollback_read_report(const char *path, cdb_error *e);
 /*
  * The collection names a JSON value lists: an array of names, an array of
  * objects with a "name" (or "collection") string, or an object keyed by
- * name.  Appends them, without duplicates, to the array names.
+ * name.  Appends them, without duplicates, to the array names.  0, or
+ * -1 when out of memory.
  */
-void cdb_rollback_add_names(json_t *names, const json_t *v);
+int cdb_rollback_add_names(json_t *names, const json_t *v);
 
 /*
  * The names of the collections a cdb-import(1) checkpoint at path says
