@@ -573,9 +573,38 @@ batch_ids(const struct vbatch *b)
 	return a;
 }
 
-/* The new server's records of batch b, into b->page. */
+/*
+ * The new server's records ids (a JSON array) of collection coll, every
+ * field, into pg.  A vector holding NaN fails the whole request (the
+ * server sends nulls): then 1 for the caller to ask id by id, and for
+ * one id it is fetched without its vector and *nan set, so the run goes
+ * on and test 2 names it.  0, 1, or -1 with e.
+ */
+int
+cdb_vcmp_get(struct vctx *c, size_t coll, const json_t *ids, cdb_page *pg,
+    int *nan, cdb_error *e)
+{
+	cdb_error fe;
+
+	*nan = 0;
+	cdb_error_clear(&fe);
+	if (cdb_chroma_get_ids(c->newc, c->colls[coll].id, (json_t *)ids,
+	        CDB_INC_ALL, pg, &fe) == 0)
+		return 0;
+	if (fe.kind != CDB_ERR_SERVER || fe.code != CDB_E_EMBEDDING) {
+		*e = fe;
+		return -1;
+	}
+	if (json_array_size(ids) > 1)
+		return 1;
+	*nan = 1;
+	return cdb_chroma_get_ids(c->newc, c->colls[coll].id, (json_t *)ids,
+	    CDB_INC_ALL & ~CDB_INC_EMBEDDINGS, pg, e);
+}
+
+/* Fetch b into b->page (nothing when its collection is absent). */
 static int
-fetch(struct vctx *c, struct vbatch *b, int include, cdb_error *e)
+fetch(struct vctx *c, struct vbatch *b, cdb_error *e)
 {
 	json_t *ids;
 	int rc;
@@ -584,8 +613,7 @@ fetch(struct vctx *c, struct vbatch *b, int include, cdb_error *e)
 		return 0;
 	if ((ids = batch_ids(b)) == NULL)
 		return cdb_error_oom(e);
-	rc = cdb_chroma_get_ids(
-	    c->newc, c->colls[b->coll].id, ids, include, &b->page, e);
+	rc = cdb_vcmp_get(c, b->coll, ids, &b->page, &b->nan, e);
 	json_decref(ids);
 	return rc;
 }
@@ -601,56 +629,29 @@ hand_over(struct vctx *c, struct vbatch *b)
 	return -1;
 }
 
-/*
- * A vector of b holds NaN, which the server sends as nulls: fetch the
- * records one by one, and the guilty ones without their vector, so the
- * run goes on and test 2 names them.  Rare, so simple.  Frees b.
- */
-static int
-fetch_one_by_one(struct vctx *c, struct vbatch *b, cdb_error *e)
-{
-	struct vbatch *s;
-	cdb_error fe;
-	size_t i;
-	int rc = 0;
-
-	for (i = 0; rc == 0 && i < b->n; i++) {
-		if ((s = cdb_vbatch_slice(b, i, i + 1)) == NULL) {
-			rc = cdb_error_oom(e);
-			break;
-		}
-		cdb_error_clear(&fe);
-		if (fetch(c, s, CDB_INC_ALL, &fe) == -1 &&
-		    !cdb_vemb_unusable(&fe)) {
-			*e = fe;
-			rc = -1;
-		} else if (fe.kind != CDB_ERR_NONE) {
-			s->nan = 1;
-			rc = fetch(c, s, CDB_INC_ALL & ~CDB_INC_EMBEDDINGS, e);
-		}
-		if (rc == 0)
-			rc = hand_over(c, s);
-		else
-			cdb_vbatch_free(s);
-	}
-	cdb_vbatch_free(b);
-	return rc;
-}
-
-/* Fetch b and hand it to the comparison.  Frees b on failure. */
+/* Fetch b and hand it to the comparison, record by record when a vector
+ * holds NaN (rare, so simple).  Frees b. */
 static int
 fetch_push(struct vctx *c, struct vbatch *b, cdb_error *e)
 {
-	cdb_error fe;
+	struct vbatch *s;
+	size_t i;
+	int rc;
 
-	cdb_error_clear(&fe);
-	if (fetch(c, b, CDB_INC_ALL, &fe) == 0)
+	if ((rc = fetch(c, b, e)) == 0)
 		return hand_over(c, b);
-	if (cdb_vemb_unusable(&fe))
-		return fetch_one_by_one(c, b, e);
-	*e = fe;
+	for (i = 0; rc == 1 && i < b->n; i++) {
+		if ((s = cdb_vbatch_slice(b, i, i + 1)) == NULL)
+			rc = cdb_error_oom(e);
+		else if (fetch(c, s, e) == 0)
+			rc = hand_over(c, s) == 0 ? 1 : -1;
+		else {
+			cdb_vbatch_free(s);
+			rc = -1;
+		}
+	}
 	cdb_vbatch_free(b);
-	return -1;
+	return rc == -1 ? -1 : 0;
 }
 
 /*

@@ -125,32 +125,26 @@ check_page(struct vctx *c, size_t coll, const cdb_page *pg, int nan)
 	}
 }
 
-/* A vector holds NaN: fetch one by one, the guilty without vector. */
+/* Fetch ids of coll and check them, id by id when a vector holds NaN. */
 static int
-fetch_singly(struct vctx *c, size_t coll, const json_t *ids, cdb_error *e)
+fetch_check(struct vctx *c, size_t coll, const json_t *ids, cdb_error *e)
 {
-	const char *cid = c->colls[coll].id;
-	cdb_error fe;
 	json_t *one;
 	size_t i;
-	int rc = 0, nan;
+	int rc, nan;
 
-	for (i = 0; rc == 0 && i < json_array_size(ids); i++) {
+	if ((rc = cdb_vcmp_get(c, coll, ids, &c->page, &nan, e)) == 0)
+		check_page(c, coll, &c->page, nan);
+	for (i = 0; rc == 1 && i < json_array_size(ids); i++) {
 		if ((one = json_pack("[O]", json_array_get(ids, i))) == NULL)
 			return cdb_error_oom(e);
-		cdb_error_clear(&fe);
-		rc = cdb_chroma_get_ids(
-		    c->newc, cid, one, CDB_INC_ALL, &c->page, &fe);
-		if ((nan = rc == -1 && cdb_vemb_unusable(&fe)))
-			rc = cdb_chroma_get_ids(c->newc, cid, one,
-			    CDB_INC_ALL & ~CDB_INC_EMBEDDINGS, &c->page, e);
-		else if (rc == -1)
-			*e = fe;
-		json_decref(one);
-		if (rc == 0)
+		if (cdb_vcmp_get(c, coll, one, &c->page, &nan, e) == 0)
 			check_page(c, coll, &c->page, nan);
+		else
+			rc = -1;
+		json_decref(one);
 	}
-	return rc;
+	return rc == -1 ? -1 : 0;
 }
 
 /* The next page of ids of coll not fetched yet, from *i on. */
@@ -179,7 +173,6 @@ next_ids(struct vctx *c, size_t coll, size_t *i)
 static int
 fetch_rest(struct vctx *c, size_t coll, cdb_error *e)
 {
-	cdb_error fe;
 	json_t *ids;
 	size_t i = 0;
 	int rc = 0;
@@ -191,14 +184,7 @@ fetch_rest(struct vctx *c, size_t coll, cdb_error *e)
 			json_decref(ids);
 			break;
 		}
-		cdb_error_clear(&fe);
-		if ((rc = cdb_chroma_get_ids(c->newc, c->colls[coll].id, ids,
-		         CDB_INC_ALL, &c->page, &fe)) == 0)
-			check_page(c, coll, &c->page, 0);
-		else if (cdb_vemb_unusable(&fe))
-			rc = fetch_singly(c, coll, ids, e);
-		else
-			*e = fe;
+		rc = fetch_check(c, coll, ids, e);
 		json_decref(ids);
 		cdb_vctx_progress(
 		    c, "checking others", (long long)i, (long long)c->nfound);

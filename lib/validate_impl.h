@@ -240,6 +240,8 @@ int cdb_vsrc_map_old(struct vctx *c, cdb_schema_result *r, const char *src,
 /* validate_cmp.c: the fetcher and the comparison */
 void *cdb_vcmp_fetch_thread(void *arg);
 int cdb_vcmp_batch(struct vctx *c, struct vbatch *b, cdb_error *e);
+int cdb_vcmp_get(struct vctx *c, size_t coll, const json_t *ids, cdb_page *pg,
+    int *nan, cdb_error *e);
 
 /* What the new server holds for one record, for the checks. */
 struct vhave {
@@ -259,13 +261,6 @@ struct vwant {
 	const float *emb;
 	size_t dim;
 };
-
-/* The new server holds NaN in a vector it was asked for (chroma.c). */
-static inline int
-cdb_vemb_unusable(const cdb_error *e)
-{
-	return e->kind == CDB_ERR_SERVER && e->code == CDB_E_EMBEDDING;
-}
 
 void cdb_vcmp_record(
     struct vctx *c, const struct vhave *h, const struct vwant *w);
