@@ -152,11 +152,15 @@ old_vector(struct vctx *c, struct vquery *q, const json_t *src,
     cdb_schema_result *r, cdb_error *e)
 {
 	const char *name = json_string_value(json_object_get(src, "name"));
-	json_t *ids = json_pack("[s]", q->name);
 	struct vmapped m;
-	int rc;
+	json_t *ids;
+	int rc, in;
 
-	if (ids == NULL)
+	if (fed(c, name, q->coll, &in) == -1)
+		return cdb_error_oom(e);
+	if (!in)
+		return 0;
+	if ((ids = json_pack("[s]", q->name)) == NULL)
 		return cdb_error_oom(e);
 	rc = cdb_chroma_get_ids(c->oldc,
 	    json_string_value(json_object_get(src, "id")), ids, CDB_INC_ALL,
@@ -170,7 +174,7 @@ old_vector(struct vctx *c, struct vquery *q, const json_t *src,
 	return cdb_vquery_set_vector(q, c->page.emb, c->page.dim, e);
 }
 
-static int feeds(const struct vctx *c, const char *src, size_t coll);
+static int fed(const struct vctx *c, const char *src, size_t coll, int *in);
 
 /*
  * The vectors of the queries that name a record: its expected embedding,
@@ -204,11 +208,8 @@ cdb_vsem_find_ids(struct vctx *c, cdb_error *e)
 	for (i = 0; rc == 0 && c->o->nexpected == 0 && i < c->nq; i++)
 		json_array_foreach(c->oldcolls, j, src)
 		{
-			const char *n =
-			    json_string_value(json_object_get(src, "name"));
 			if (rc == 0 && c->q[i].emb == NULL &&
-			    c->q[i].text == NULL && n != NULL &&
-			    feeds(c, n, c->q[i].coll))
+			    c->q[i].text == NULL)
 				rc = old_vector(c, &c->q[i], src, r, e);
 		}
 	for (i = 0; rc == 0 && i < c->nq; i++)
@@ -326,45 +327,34 @@ take_old(struct vctx *c, const char *src, size_t coll, json_t *ans,
 	return 0;
 }
 
-/* Does the old collection src feed target coll?  Without a schema, the
- * collection of the same name does. */
+/*
+ * How many targets the old collection src feeds, with *in set when coll
+ * is one of them.  Without a schema the collection of the same name is
+ * fed, alone.  -1 out of memory.
+ */
 static int
-feeds(const struct vctx *c, const char *src, size_t coll)
+fed(const struct vctx *c, const char *src, size_t coll, int *in)
 {
-	int t;
-	size_t nt;
-	int *dest, yes = 0;
+	int t, n = 0, *dest;
+	size_t i, nt;
 
-	if (c->s == NULL)
-		return strcmp(src, c->names[coll]) == 0;
-	t = cdb_schema_target_index(c->s, c->names[coll]);
-	nt = cdb_schema_ntargets(c->s);
-	if (t < 0 || !cdb_schema_maps(c->s, src) ||
-	    (dest = calloc(nt + 1, sizeof(*dest))) == NULL)
+	*in = 0;
+	if (src == NULL)
 		return 0;
-	cdb_schema_destinations(c->s, src, dest);
-	yes = dest[t];
-	free(dest);
-	return yes;
-}
-
-/* How many results to ask a source for: more when some go elsewhere. */
-static long
-old_k(const struct vctx *c, const char *src)
-{
-	size_t t, n = 0, nt;
-	int *dest;
-
 	if (c->s == NULL)
-		return c->o->top_k;
+		return *in = strcmp(src, c->names[coll]) == 0, 1;
+	if (!cdb_schema_maps(c->s, src))
+		return 0;
 	nt = cdb_schema_ntargets(c->s);
-	if ((dest = calloc(nt + 1, sizeof(*dest))) != NULL) {
-		cdb_schema_destinations(c->s, src, dest);
-		for (t = 0; t < nt; t++)
-			n += dest[t] != 0;
-		free(dest);
-	}
-	return n > 1 ? 4L * c->o->top_k : c->o->top_k;
+	if ((dest = calloc(nt + 1, sizeof(*dest))) == NULL)
+		return -1;
+	cdb_schema_destinations(c->s, src, dest);
+	for (i = 0; i < nt; i++)
+		n += dest[i] != 0;
+	t = cdb_schema_target_index(c->s, c->names[coll]);
+	*in = t >= 0 && dest[t];
+	free(dest);
+	return n;
 }
 
 /* Query one old source collection with the queries of target coll. */
@@ -378,12 +368,18 @@ old_source(struct vctx *c, const json_t *src, size_t coll, cdb_vtopk *top,
 	size_t next = 0, n, i;
 	cdb_buf body, resp;
 	json_t *ans;
-	int rc = 0;
+	int rc = 0, in, nt;
 
+	if ((nt = fed(c, name, coll, &in)) == -1)
+		return cdb_error_oom(e);
+	if (!in)
+		return 0;
 	cdb_buf_init(&body);
 	cdb_buf_init(&resp);
 	while (rc == 0 && (n = gather(c, coll, &next, qs, QUERY_BATCH)) > 0) {
-		if (query_body(&body, qs, n, old_k(c, name),
+		/* More results when some go to other targets. */
+		if (query_body(&body, qs, n,
+		        nt > 1 ? 4L * c->o->top_k : c->o->top_k,
 		        c->s ? "[\"metadatas\",\"documents\",\"uris\","
 		               "\"distances\"]"
 		             : "[\"distances\"]") == -1) {
@@ -416,14 +412,15 @@ other_space(const struct vctx *c, size_t k)
 	    json_object_get(c->colls[k].want, "configuration"));
 	json_t *src;
 	size_t i;
+	int in;
 
 	json_array_foreach(c->oldcolls, i, src)
 	{
-		const char *name =
-		    json_string_value(json_object_get(src, "name"));
-		if (name != NULL && feeds(c, name, k) &&
-		    cdb_validate_space(
-		        json_object_get(src, "configuration_json")) != want)
+		if (fed(c, json_string_value(json_object_get(src, "name")), k,
+		        &in) == -1)
+			return -1;
+		if (in && cdb_validate_space(json_object_get(
+		              src, "configuration_json")) != want)
 			return 1;
 	}
 	return 0;
@@ -450,13 +447,13 @@ cdb_vsem_old_queries(struct vctx *c, cdb_error *e)
 		if (cdb_vtopk_init(&top[i], (size_t)c->o->top_k) == -1)
 			rc = cdb_error_oom(e);
 	for (k = 0; rc == 0 && k < c->ncolls; k++) {
-		if ((c->colls[k].other_space = other_space(c, k)))
+		if ((c->colls[k].other_space = other_space(c, k)) == -1)
+			rc = cdb_error_oom(e);
+		if (c->colls[k].other_space)
 			continue;
 		json_array_foreach(c->oldcolls, i, src)
 		{
-			const char *name =
-			    json_string_value(json_object_get(src, "name"));
-			if (rc == 0 && name != NULL && feeds(c, name, k))
+			if (rc == 0)
 				rc = old_source(c, src, k, top, r, e);
 		}
 	}
