@@ -392,7 +392,7 @@ row_error(cdb_page *p, size_t vs, size_t row, const cdb_error *pe,
 	if (cdb_json_find(p->body.data, vs, "ids", &is, &ie) == 1)
 		ids = json_loadb(p->body.data + is, ie - is, CDB_JSON_FLAGS, NULL);
 	id = json_array_get(ids, row);
-	cdb_error_set(e, CDB_ERR_SERVER,
+	cdb_error_setc(e, CDB_ERR_SERVER, CDB_E_EMBEDDING,
 	    "record \"%s\": the server returned an unusable embedding (%s); "
 	    "null values mean it stores NaN",
 	    json_is_string(id) ? json_string_value(id) : "?", pe->text);

@@ -1,4 +1,5 @@
-/* drift.c - the old server against its export, record by record. */
+/* drift.c - the old server against its export, record by record; see
+ * drift.h. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -125,7 +126,8 @@ on_collection(struct drift *x, const cdb_item *it, cdb_error *e)
 		return -1;
 	if (name == NULL)
 		return 0;
-	json_array_append_new(x->seen, json_string(name));
+	if (json_array_append_new(x->seen, json_string(name)) == -1)
+		return cdb_error_oom(e);
 	if ((v = server_coll(x, name)) == NULL)
 		x->d->colls_removed++;
 	else
@@ -144,7 +146,8 @@ on_record(struct drift *x, const cdb_item *it, cdb_error *e)
 	if (cdb_hmap_put(x->batch, cdb_hmap_key(NULL, it->id, it->id_len),
 	        content(it->document, it->metadata, it->emb, it->dim),
 	        NULL) == -1 ||
-	    json_array_append_new(x->ids, json_stringn(it->id, it->id_len)))
+	    json_array_append_new(x->ids, json_stringn(it->id, it->id_len)) ==
+	        -1)
 		return cdb_error_oom(e);
 	if ((long)json_array_size(x->ids) >=
 	    (x->o->page > 0 ? x->o->page : 1000))

@@ -1,10 +1,12 @@
 /*
- * validate.c - a validation run from start to verdict: set up, run the
- * producer thread and the comparison, then judge each test and build the
- * report; see validate.h and validate_impl.h.
+ * validate.c - the top layer of the validation engine (see
+ * validate_impl.h): a run from start to verdict.  Set up, run the
+ * producer, fetcher and comparison threads, then judge each test and
+ * build the report (cdb-report(5)).
  */
 #include <math.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -28,88 +30,7 @@ cdb_validate_opts_init(cdb_validate_opts *o)
 	o->tool = "cdb-validate";
 }
 
-/* ------------------------------------------------------------ tests -- */
-
-void
-vtest_offend(struct vtest *t, const char *coll, const char *id, size_t id_len,
-    const char *fmt, ...)
-{
-	char msg[600];
-	va_list ap;
-	json_t *o;
-
-	t->bad++;
-	if (json_array_size(t->offenders) >= CDB_VALIDATE_MAX_OFFENDERS)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	/* Out of memory here only shortens the list of examples. */
-	o = json_pack("{s:s?, s:s%, s:s}", "collection", coll, "id",
-	    id ? id : "", id ? id_len : 0, "problem", msg);
-	if (o != NULL)
-		json_array_append_new(t->offenders, o);
-}
-
-void
-vtest_add(struct vtest *t, const char *metric, double n)
-{
-	json_t *v = json_object_get(t->metrics, metric);
-	double have = v ? json_number_value(v) : 0;
-
-	json_object_set_new(t->metrics, metric,
-	    floor(have + n) == have + n && fabs(have + n) < 9e15
-	        ? json_integer((json_int_t)(have + n))
-	        : json_real(have + n));
-}
-
-double
-vtest_get(const struct vtest *t, const char *metric)
-{
-	return json_number_value(json_object_get(t->metrics, metric));
-}
-
-int
-vctx_coll_index(const struct vctx *c, const char *name)
-{
-	size_t i;
-
-	for (i = 0; i < c->ncolls; i++)
-		if (strcmp(c->colls[i].name, name) == 0)
-			return (int)i;
-	return -1;
-}
-
-const char *
-vctx_found_id(const struct vctx *c, const struct frec *f)
-{
-	return c->fids.data + f->id_off;
-}
-
-void
-vctx_progress(
-    struct vctx *c, const char *phase, long long done, long long total)
-{
-	if (c->o->progress != NULL)
-		c->o->progress(c->o->arg, phase, done, total);
-}
-
 /* ------------------------------------------------------------ setup -- */
-
-/* Say where an error happened: "new server URL: " before its text. */
-void
-verror_prefix(cdb_error *e, const char *fmt, ...)
-{
-	char pre[512], msg[sizeof(pre) + sizeof(e->text) + 2];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(pre, sizeof(pre), fmt, ap);
-	va_end(ap);
-	snprintf(msg, sizeof(msg), "%s: %s", pre, e->text);
-	memcpy(e->text, msg, sizeof(e->text) - 1);
-	e->text[sizeof(e->text) - 1] = '\0';
-}
 
 static int
 check_opts(const cdb_validate_opts *o, cdb_error *e)
@@ -134,138 +55,6 @@ check_opts(const cdb_validate_opts *o, cdb_error *e)
 	return 0;
 }
 
-/*
- * The counts each test reports, zero until counted, so that a program
- * reading the report finds every one (cdb-report(5)).
- */
-static const char *const metric_names[CDB_VT_N] = {
-    "expected_records found_records missing_records unexpected_records "
-    "source_records rejected_by_schema collections_with_other_counts",
-    "checked missing wrong_dimension not_finite zero zero_in_source differs",
-    "records_checked",
-    "queries top_k queries_compared queries_with_baseline "
-    "queries_other_space text_queries text_queries_differ",
-    "misplaced_records collection_metadata_differs",
-    "duplicate_ids duplicate_content_records duplicate_content_in_source",
-    "records_checked",
-    "records_checked citations_checked broken_citations references_checked "
-    "dangling_references",
-};
-
-static json_t *
-zero_metrics(int t)
-{
-	json_t *m = json_object();
-	const char *s = metric_names[t], *sp;
-	char name[64];
-	size_t n;
-
-	while (m != NULL && *s != '\0') {
-		sp = strchr(s, ' ');
-		n = sp ? (size_t)(sp - s) : strlen(s);
-		snprintf(name, sizeof(name), "%.*s", (int)n, s);
-		json_object_set_new(m, name, json_integer(0));
-		s += n + (sp != NULL);
-	}
-	return m;
-}
-
-static int
-ctx_init(struct vctx *c, const cdb_validate_opts *o, cdb_error *e)
-{
-	size_t i;
-
-	memset(c, 0, sizeof(*c));
-	c->o = o;
-	c->s = o->schema;
-	cdb_buf_init(&c->fids);
-	cdb_buf_init(&c->aids);
-	cdb_page_init(&c->page);
-	c->page.no_verbatim = 1;
-	pthread_mutex_init(&c->mu, NULL);
-	pthread_cond_init(&c->cv, NULL);
-	c->fmap = cdb_hmap_new();
-	c->scratch = cdb_hmap_new();
-	c->p.xmap = cdb_hmap_new();
-	c->p.by_reason = json_object();
-	c->p.offenders = json_array();
-	c->p.sources = json_object();
-	c->p.unmapped = json_array();
-	c->others = json_array();
-	c->warnings = json_array();
-	for (i = 0; i < CDB_VT_N; i++) {
-		c->t[i].offenders = json_array();
-		c->t[i].metrics = zero_metrics((int)i);
-		if (c->t[i].offenders == NULL || c->t[i].metrics == NULL)
-			break;
-	}
-	if (i < CDB_VT_N || c->fmap == NULL || c->scratch == NULL ||
-	    c->p.xmap == NULL || c->p.by_reason == NULL ||
-	    c->p.offenders == NULL || c->p.sources == NULL ||
-	    c->p.unmapped == NULL || c->others == NULL || c->warnings == NULL)
-		return cdb_error_oom(e);
-	return 0;
-}
-
-static void
-ctx_free(struct vctx *c)
-{
-	struct vbatch *b;
-	size_t i;
-
-	while ((b = c->qin.head) != NULL) {
-		c->qin.head = b->next;
-		vbatch_free(b);
-	}
-	while ((b = c->qcmp.head) != NULL) {
-		c->qcmp.head = b->next;
-		vbatch_free(b);
-	}
-	while ((b = c->spent) != NULL) {
-		c->spent = b->next;
-		vbatch_free(b);
-	}
-	for (i = 0; i < (size_t)c->npool; i++)
-		cdb_page_free(&c->pool[i]);
-	for (i = 0; i < c->ncolls; i++) {
-		free(c->colls[i].name);
-		free(c->colls[i].id);
-		json_decref(c->colls[i].want);
-		json_decref(c->colls[i].have);
-	}
-	free(c->colls);
-	free(c->names);
-	for (i = 0; i < c->nq; i++)
-		vquery_free(&c->q[i]);
-	free(c->q);
-	for (i = 0; i < CDB_VT_N; i++) {
-		json_decref(c->t[i].offenders);
-		json_decref(c->t[i].metrics);
-	}
-	json_decref(c->p.by_reason);
-	json_decref(c->p.offenders);
-	json_decref(c->p.sources);
-	json_decref(c->p.unmapped);
-	json_decref(c->oldcolls);
-	json_decref(c->others);
-	json_decref(c->warnings);
-	cdb_hmap_free(c->p.xmap);
-	cdb_hmap_free(c->fmap);
-	cdb_hmap_free(c->scratch);
-	free(c->found);
-	free(c->absent);
-	free(c->dangle);
-	cdb_buf_free(&c->fids);
-	cdb_buf_free(&c->aids);
-	cdb_page_free(&c->page);
-	cdb_chroma_free(c->newc);
-	cdb_chroma_free(c->oldc);
-	if (c->xfp != NULL)
-		fclose(c->xfp);
-	pthread_mutex_destroy(&c->mu);
-	pthread_cond_destroy(&c->cv);
-}
-
 static int
 connect_new(struct vctx *c, cdb_error *e)
 {
@@ -277,7 +66,7 @@ connect_new(struct vctx *c, cdb_error *e)
 		return -1;
 	if (cdb_chroma_heartbeat(c->newc, e) == -1 ||
 	    cdb_chroma_check_database(c->newc, e) == -1) {
-		verror_prefix(e, "new server");
+		cdb_vctx_where(e, "new server");
 		return -1;
 	}
 	return 0;
@@ -285,125 +74,24 @@ connect_new(struct vctx *c, cdb_error *e)
 
 /* ------------------------------------------------------- the stream -- */
 
-/* Queue b; waits while q is full.  -1 (b freed) when the run stops. */
-int
-vq_push(struct vctx *c, struct vqueue *q, struct vbatch *b)
+/*
+ * The producer thread: every expected batch into qin, then (the
+ * comparison may finish meanwhile) the old server's answers to the
+ * queries, the baseline of test 4.
+ */
+static void *
+producer(void *arg)
 {
-	int stop;
+	struct vctx *c = arg;
+	int rc;
 
-	pthread_mutex_lock(&c->mu);
-	while (q->len >= VQUEUE_MAX && !c->qstop)
-		pthread_cond_wait(&c->cv, &c->mu);
-	if (!(stop = c->qstop)) {
-		b->next = NULL;
-		if (q->tail != NULL)
-			q->tail->next = b;
-		else
-			q->head = b;
-		q->tail = b;
-		q->len++;
-		pthread_cond_broadcast(&c->cv);
-	}
-	pthread_mutex_unlock(&c->mu);
-	if (stop)
-		vbatch_done(c, b);
-	return stop ? -1 : 0;
-}
-
-/* The next batch of q; NULL once q is closed and empty, or on a stop. */
-struct vbatch *
-vq_pop(struct vctx *c, struct vqueue *q)
-{
-	struct vbatch *b = NULL;
-
-	pthread_mutex_lock(&c->mu);
-	while (q->head == NULL && !q->closed && !c->qstop)
-		pthread_cond_wait(&c->cv, &c->mu);
-	if (!c->qstop && (b = q->head) != NULL) {
-		if ((q->head = b->next) == NULL)
-			q->tail = NULL;
-		q->len--;
-		pthread_cond_broadcast(&c->cv);
-	}
-	pthread_mutex_unlock(&c->mu);
-	return b;
-}
-
-void
-vq_close(struct vctx *c, struct vqueue *q)
-{
-	pthread_mutex_lock(&c->mu);
-	q->closed = 1;
-	pthread_cond_broadcast(&c->cv);
-	pthread_mutex_unlock(&c->mu);
-}
-
-void
-vq_stop(struct vctx *c)
-{
-	pthread_mutex_lock(&c->mu);
-	c->qstop = 1;
-	pthread_cond_broadcast(&c->cv);
-	pthread_mutex_unlock(&c->mu);
-}
-
-int
-vq_stopped(struct vctx *c)
-{
-	int s;
-
-	pthread_mutex_lock(&c->mu);
-	s = c->qstop;
-	pthread_mutex_unlock(&c->mu);
-	return s;
-}
-
-/* Hand b back to the producer, which frees it (see vctx.spent). */
-void
-vbatch_done(struct vctx *c, struct vbatch *b)
-{
-	int now;
-
-	pthread_mutex_lock(&c->mu);
-	if (!(now = c->pdone)) {
-		b->next = c->spent;
-		c->spent = b;
-	}
-	pthread_mutex_unlock(&c->mu);
-	if (now)
-		vbatch_free(b);
-}
-
-/* An empty page into p, with the buffers of one used before. */
-void
-vpage_take(struct vctx *c, cdb_page *p)
-{
-	pthread_mutex_lock(&c->mu);
-	if (c->npool > 0) {
-		cdb_page_free(p);
-		*p = c->pool[--c->npool];
-	}
-	pthread_mutex_unlock(&c->mu);
-}
-
-/* Keep p's buffers for the next batch; p is left empty. */
-void
-vpage_give(struct vctx *c, cdb_page *p)
-{
-	int kept = 0;
-
-	json_decref(p->root);
-	p->root = p->ids = p->documents = p->metadatas = p->uris = NULL;
-	p->n = p->dim = 0;
-	pthread_mutex_lock(&c->mu);
-	if ((size_t)c->npool < sizeof(c->pool) / sizeof(c->pool[0])) {
-		c->pool[c->npool++] = *p;
-		kept = 1;
-	}
-	pthread_mutex_unlock(&c->mu);
-	if (kept)
-		cdb_page_init(p);
-	cdb_page_free(p);
+	rc = cdb_vsrc_produce(c, &c->perr);
+	cdb_queue_close(c->qin);
+	if (rc == 0 && c->oldc != NULL && c->nq > 0 && !atomic_load(&c->stop))
+		rc = cdb_vsem_old_queries(c, &c->perr);
+	if (rc == -1)
+		cdb_vctx_stop(c);
+	return NULL;
 }
 
 /* Compare each batch as the fetcher hands it over. */
@@ -413,48 +101,49 @@ compare_all(struct vctx *c, cdb_error *e)
 	struct vbatch *b;
 	int rc = 0;
 
-	while (rc == 0 && (b = vq_pop(c, &c->qcmp)) != NULL) {
-		rc = vcmp_batch(c, b, e);
-		vpage_give(c, &b->page);
-		vbatch_done(c, b);
+	while ((b = cdb_queue_pop(c->qcmp)) != NULL) {
+		if (rc == 0 && !atomic_load(&c->stop))
+			rc = cdb_vcmp_batch(c, b, e);
+		cdb_vbatch_free(b);
 	}
-	if (rc == -1)
-		vq_stop(c);
+	return rc;
+}
+
+/* A thread's error, if it had one, when this one had none. */
+static int
+take_error(int rc, const cdb_error *te, cdb_error *e)
+{
+	if (rc == 0 && te->kind != CDB_ERR_NONE) {
+		*e = *te;
+		return -1;
+	}
 	return rc;
 }
 
 static int
 run_stream(struct vctx *c, cdb_error *e)
 {
-	pthread_t prod, fetch;
+	cdb_workers *prod = NULL, *fetch = NULL;
 	int rc;
 
-	if (pthread_create(&prod, NULL, vsrc_thread, c) != 0)
-		return cdb_error_set(e, CDB_ERR_SYS, "cannot start a thread");
-	if (pthread_create(&fetch, NULL, vcmp_fetch_thread, c) != 0) {
-		vq_stop(c);
-		pthread_join(prod, NULL);
-		return cdb_error_set(e, CDB_ERR_SYS, "cannot start a thread");
-	}
-	rc = compare_all(c, e);
-	pthread_join(fetch, NULL);
-	if (rc == 0 && c->ferr.kind != CDB_ERR_NONE) {
-		*e = c->ferr;
-		rc = -1;
-	}
-	/* The new server is this thread's again. */
-	if (rc == 0 && !vq_stopped(c))
-		rc = vend_run(c, e);
-	if (rc == 0 && c->nq > 0 && !vq_stopped(c))
-		rc = vsem_new_queries(c, e);
+	rc = cdb_workers_start(&prod, 1, producer, c, e);
+	if (rc == 0)
+		rc = cdb_workers_start(&fetch, 1, cdb_vcmp_fetch_thread, c, e);
+	if (rc == 0)
+		rc = compare_all(c, e);
 	if (rc == -1)
-		vq_stop(c);
-	pthread_join(prod, NULL);
-	if (rc == 0 && c->perr.kind != CDB_ERR_NONE) {
-		*e = c->perr;
-		rc = -1;
-	}
-	return rc;
+		cdb_vctx_stop(c);
+	cdb_workers_join(fetch);
+	rc = take_error(rc, &c->ferr, e);
+	/* The new server is this thread's again. */
+	if (rc == 0 && !atomic_load(&c->stop))
+		rc = cdb_vend_run(c, e);
+	if (rc == 0 && c->nq > 0 && !atomic_load(&c->stop))
+		rc = cdb_vsem_new_queries(c, e);
+	if (rc == -1)
+		cdb_vctx_stop(c);
+	cdb_workers_join(prod);
+	return take_error(rc, &c->perr, e);
 }
 
 /* ---------------------------------------------------------- verdict -- */
@@ -482,8 +171,8 @@ judge(struct vtest *t, int status, int reason, const char *fmt, ...)
 static double
 data_loss(const struct vctx *c)
 {
-	double want = vtest_get(&c->t[CDB_VT_COUNT], "expected_records");
-	double lost = vtest_get(&c->t[CDB_VT_COUNT], "missing_records");
+	double want = cdb_vtest_get(&c->t[CDB_VT_COUNT], "expected_records");
+	double lost = cdb_vtest_get(&c->t[CDB_VT_COUNT], "missing_records");
 
 	return want > 0 ? 100.0 * lost / want : 0;
 }
@@ -492,19 +181,19 @@ static void
 judge_count(struct vctx *c)
 {
 	struct vtest *t = &c->t[CDB_VT_COUNT];
-	double want = vtest_get(t, "expected_records");
-	double have = vtest_get(t, "found_records");
-	double lost = vtest_get(t, "missing_records");
-	double extra = vtest_get(t, "unexpected_records");
-	double rej = vtest_get(t, "rejected_by_schema");
+	double want = cdb_vtest_get(t, "expected_records");
+	double have = cdb_vtest_get(t, "found_records");
+	double lost = cdb_vtest_get(t, "missing_records");
+	double extra = cdb_vtest_get(t, "unexpected_records");
+	double rej = cdb_vtest_get(t, "rejected_by_schema");
 	double loss = data_loss(c);
 	size_t i, differ = 0;
 
 	/* Per collection too: records may all be there, in the wrong one. */
 	for (i = 0; i < c->ncolls; i++)
 		differ += c->colls[i].found != c->colls[i].expected;
-	vtest_add(t, "collections_with_other_counts", (double)differ);
-	vtest_add(t, "data_loss_percentage", round(loss * 1e4) / 1e4);
+	cdb_vtest_add(t, "collections_with_other_counts", (double)differ);
+	cdb_vtest_add(t, "data_loss_percentage", round(loss * 1e4) / 1e4);
 	if (loss > c->o->max_data_loss)
 		judge(t, CDB_VS_FAILED, CDB_VR_DATA_LOSS,
 		    "expected records not in the new database: %.0f of %.0f "
@@ -554,49 +243,49 @@ judge_embedding(struct vctx *c)
 {
 	struct vtest *t = &c->t[CDB_VT_EMBEDDING];
 
-	vtest_add(t, "max_deviation", 0);
+	cdb_vtest_add(t, "max_deviation", 0);
 	json_object_set_new(t->metrics, "max_deviation", json_real(c->max_dev));
 	if (t->bad > 0)
 		judge(t, CDB_VS_FAILED, CDB_VR_EMBEDDING,
 		    "records with a missing, malformed or changed embedding: "
 		    "%lld",
 		    t->bad);
-	else if (vtest_get(t, "zero_in_source") > 0)
+	else if (cdb_vtest_get(t, "zero_in_source") > 0)
 		judge(t, CDB_VS_WARNING, CDB_VR_NONE,
 		    "every embedding is as in the source, but %.0f are all "
 		    "zeros there too",
-		    vtest_get(t, "zero_in_source"));
+		    cdb_vtest_get(t, "zero_in_source"));
 	else
 		judge(t, CDB_VS_PASSED, CDB_VR_NONE,
 		    "%.0f embeddings checked: right dimension, finite, "
 		    "non-zero, equal to the source",
-		    vtest_get(t, "checked"));
+		    cdb_vtest_get(t, "checked"));
 }
 
 static void
 judge_semantic(struct vctx *c)
 {
 	struct vtest *t = &c->t[CDB_VT_SEMANTIC];
-	double n = vtest_get(t, "queries_compared");
-	double nb = vtest_get(t, "queries_with_baseline");
-	double rn = vtest_get(t, "recall_new_percentage");
-	double ro = vtest_get(t, "recall_old_percentage"), loss;
+	double n = cdb_vtest_get(t, "queries_compared");
+	double nb = cdb_vtest_get(t, "queries_with_baseline");
+	double rn = cdb_vtest_get(t, "recall_new_percentage");
+	double ro = cdb_vtest_get(t, "recall_old_percentage"), loss;
 
 	if (c->nq == 0 && c->o->sample == 0 && c->o->queries == NULL) {
 		judge(t, CDB_VS_SKIPPED, CDB_VR_NONE, "no queries (--sample 0)");
 		t->skipped = SKIP_ASKED;
 		return;
 	}
-	if (vtest_get(t, "text_queries_differ") > 0) {
+	if (cdb_vtest_get(t, "text_queries_differ") > 0) {
 		/* Full-text search is exact: any other answer is wrong. */
 		judge(t, CDB_VS_FAILED, CDB_VR_SEARCH,
 		    "full-text queries whose matches differ from the expected "
 		    "records': %.0f of %.0f",
-		    vtest_get(t, "text_queries_differ"),
-		    vtest_get(t, "text_queries"));
+		    cdb_vtest_get(t, "text_queries_differ"),
+		    cdb_vtest_get(t, "text_queries"));
 		return;
 	}
-	if (n == 0 && vtest_get(t, "text_queries") > 0) {
+	if (n == 0 && cdb_vtest_get(t, "text_queries") > 0) {
 		judge(t, CDB_VS_PASSED, CDB_VR_NONE,
 		    "every full-text query gives the expected records");
 		return;
@@ -616,13 +305,13 @@ judge_semantic(struct vctx *c)
 		    "search of the expected records, over %.0f queries; no "
 		    "old server%s to measure a loss against (information only)",
 		    c->o->top_k, rn, n,
-		    vtest_get(t, "queries_other_space") > 0
+		    cdb_vtest_get(t, "queries_other_space") > 0
 		        ? " searching in the target's space (the space differs "
 		          "from the sources')"
 		        : "");
 		return;
 	}
-	loss = vtest_get(t, "semantic_divergence_percentage");
+	loss = cdb_vtest_get(t, "semantic_divergence_percentage");
 	t->status = cdb_validate_threshold(
 	    loss, c->o->warn_divergence, c->o->max_divergence);
 	judge(t, t->status, CDB_VR_SEARCH,
@@ -632,8 +321,8 @@ judge_semantic(struct vctx *c)
 	    "%g%%); old-new top-%d overlap %.2f%%%s",
 	    c->o->top_k, rn, ro, nb, loss, c->o->warn_divergence,
 	    c->o->max_divergence, c->o->top_k,
-	    vtest_get(t, "mean_overlap_percentage"),
-	    vtest_get(t, "queries_other_space") > 0
+	    cdb_vtest_get(t, "mean_overlap_percentage"),
+	    cdb_vtest_get(t, "queries_other_space") > 0
 	        ? "; queries of collections whose space differs from their "
 	          "sources' have no baseline"
 	        : "");
@@ -652,11 +341,11 @@ judge_distribution(struct vctx *c)
 		    "records or collections not where the mapping puts them, "
 		    "or not as it configures them: %lld",
 		    t->bad);
-	} else if (vtest_get(t, "collection_metadata_differs") > 0)
+	} else if (cdb_vtest_get(t, "collection_metadata_differs") > 0)
 		judge(t, CDB_VS_WARNING, CDB_VR_NONE,
 		    "every record is in its collection, but %.0f "
 		    "collections' metadata differ from the mapping's",
-		    vtest_get(t, "collection_metadata_differs"));
+		    cdb_vtest_get(t, "collection_metadata_differs"));
 	else
 		judge(t, CDB_VS_PASSED, CDB_VR_NONE,
 		    "every record is in the collection the mapping gives, "
@@ -682,15 +371,15 @@ set_counts(struct vctx *c)
 {
 	struct vtest *t8 = &c->t[CDB_VT_CITATIONS];
 
-	vtest_add(&c->t[CDB_VT_EMBEDDING], "checked",
+	cdb_vtest_add(&c->t[CDB_VT_EMBEDDING], "checked",
 	    (double)c->t[CDB_VT_EMBEDDING].checked);
-	vtest_add(&c->t[CDB_VT_METADATA], "records_checked",
+	cdb_vtest_add(&c->t[CDB_VT_METADATA], "records_checked",
 	    (double)c->t[CDB_VT_METADATA].checked);
-	vtest_add(&c->t[CDB_VT_TYPES], "records_checked",
+	cdb_vtest_add(&c->t[CDB_VT_TYPES], "records_checked",
 	    (double)c->t[CDB_VT_TYPES].checked);
-	vtest_add(t8, "records_checked", (double)t8->checked);
-	vtest_add(t8, "citations_checked", (double)c->cites_checked);
-	vtest_add(t8, "references_checked", (double)c->refs_checked);
+	cdb_vtest_add(t8, "records_checked", (double)t8->checked);
+	cdb_vtest_add(t8, "citations_checked", (double)c->cites_checked);
+	cdb_vtest_add(t8, "references_checked", (double)c->refs_checked);
 }
 
 /* Are every reference test 8 found dangling records the migration lost,
@@ -722,7 +411,7 @@ blame_loss(struct vctx *c)
 	struct vtest *t5 = &c->t[CDB_VT_DISTRIBUTION];
 	struct vtest *t8 = &c->t[CDB_VT_CITATIONS];
 
-	if (vtest_get(&c->t[CDB_VT_COUNT], "missing_records") == 0)
+	if (cdb_vtest_get(&c->t[CDB_VT_COUNT], "missing_records") == 0)
 		return;
 	if (t8->status == CDB_VS_FAILED && citations_lost(c))
 		t8->reason = CDB_VR_DATA_LOSS;
@@ -730,8 +419,8 @@ blame_loss(struct vctx *c)
 		t5->reason = CDB_VR_DATA_LOSS;
 	if (t4->status == CDB_VS_FAILED &&
 	    c->loss_unlost <= c->o->max_divergence &&
-	    vtest_get(t4, "text_queries_differ") ==
-	        vtest_get(t4, "text_queries_differ_lost"))
+	    cdb_vtest_get(t4, "text_queries_differ") ==
+	        cdb_vtest_get(t4, "text_queries_differ_lost"))
 		t4->reason = CDB_VR_DATA_LOSS;
 }
 
@@ -791,16 +480,6 @@ server_obj(const char *url, const char *tenant, const char *db)
 	return o;
 }
 
-static void
-utc_now(char out[32])
-{
-	time_t now = time(NULL);
-	struct tm tm;
-
-	gmtime_r(&now, &tm);
-	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 /* The report's first fields: what it is. */
 static json_t *
 report_head(const cdb_validate_opts *o)
@@ -816,43 +495,49 @@ files_array(const cdb_validate_opts *o)
 	size_t i;
 
 	for (i = 0; a != NULL && i < o->nexpected; i++)
-		json_array_append_new(a, json_string(o->expected[i]));
+		if (json_array_append_new(a, json_string(o->expected[i])) == -1) {
+			json_decref(a);
+			return NULL;
+		}
 	return a;
 }
 
-/* The fields about the run: when, where from, with which options. */
-static void
+/* The fields about the run: when, where from, with which options.  0,
+ * or -1 out of memory (as for every json_object_set_new below). */
+static int
 report_run(json_t *r, const cdb_validate_opts *o, double elapsed)
 {
-	char now[32];
+	char now[CDB_TIME_LEN];
+	int rc = 0;
 
-	utc_now(now);
-	json_object_set_new(r, "finished_at", json_string(now));
-	json_object_set_new(
+	rc |= json_object_set_new(
+	    r, "finished_at", json_string(cdb_time_utc(now, time(NULL), 0)));
+	rc |= json_object_set_new(
 	    r, "elapsed_seconds", json_real(round(elapsed * 1000) / 1000));
-	json_object_set_new(r, "old_server",
+	rc |= json_object_set_new(r, "old_server",
 	    server_obj(o->old_url, o->old_tenant, o->old_database));
-	json_object_set_new(r, "new_server",
+	rc |= json_object_set_new(r, "new_server",
 	    server_obj(o->new_url, o->new_tenant, o->new_database));
-	json_object_set_new(r, "expected",
+	rc |= json_object_set_new(r, "expected",
 	    json_pack("{s:s, s:s?, s:o, s:s?, s:s?}", "from",
 	        o->nexpected ? "file" : "old-server", "file",
 	        o->nexpected ? o->expected[0] : NULL, "files",
 	        files_array(o), "schema_file", o->schema_file,
 	        "schema_digest",
 	        o->schema ? cdb_schema_digest(o->schema) : NULL));
-	json_object_set_new(r, "options",
+	rc |= json_object_set_new(r, "options",
 	    json_pack("{s:I, s:i, s:I, s:s?, s:I}", "sample",
 	        (json_int_t)o->sample, "top_k", o->top_k, "seed",
 	        (json_int_t)o->seed, "queries", o->queries, "page",
 	        (json_int_t)o->page));
-	json_object_set_new(r, "thresholds",
+	rc |= json_object_set_new(r, "thresholds",
 	    json_pack("{s:f, s:o, s:f, s:f}", "max_data_loss_percentage",
 	        o->max_data_loss, "max_missing_records",
 	        o->max_missing >= 0 ? json_integer((json_int_t)o->max_missing)
 	                            : json_null(),
 	        "warn_divergence_percentage", o->warn_divergence,
 	        "max_divergence_percentage", o->max_divergence));
+	return rc;
 }
 
 json_t *
@@ -860,25 +545,31 @@ cdb_validate_error_report(
     const cdb_validate_opts *o, const cdb_error *err, double elapsed)
 {
 	json_t *r = report_head(o);
+	int rc;
 
 	if (r == NULL)
 		return NULL;
-	json_object_set_new(r, "overall_status", json_string("ERROR"));
-	json_object_set_new(r, "rollback_triggered", json_false());
-	json_object_set_new(r, "rollback_reason", json_null());
-	json_object_set_new(r, "rollback_reasons", json_array());
-	json_object_set_new(r, "error", json_string(err->text));
-	json_object_set_new(r, "data_loss_percentage", json_null());
-	json_object_set_new(r, "semantic_divergence_percentage", json_null());
-	report_run(r, o, elapsed);
-	json_object_set_new(r, "collections", json_array());
-	json_object_set_new(r, "tests", json_array());
+	rc = json_object_update_new(r,
+	    json_pack("{s:s, s:b, s:n, s:[], s:s, s:n, s:n}", "overall_status",
+	        "ERROR", "rollback_triggered", 0, "rollback_reason",
+	        "rollback_reasons", "error", err->text, "data_loss_percentage",
+	        "semantic_divergence_percentage"));
+	rc |= report_run(r, o, elapsed);
+	rc |= json_object_set_new(r, "collections", json_array());
+	rc |= json_object_set_new(r, "tests", json_array());
+	if (rc != 0) {
+		json_decref(r);
+		return NULL;
+	}
 	return r;
 }
 
 static json_t *
-test_obj(const struct vtest *t, int i)
+test_obj(const struct vctx *c, size_t n)
 {
+	const struct vtest *t = &c->t[n];
+	int i = (int)n;
+
 	return json_pack(
 	    "{s:i, s:s, s:s, s:s, s:s?, s:s?, s:s, s:O, s:I, s:O}", "number",
 	    i + 1, "key", cdb_validate_test_key(i), "name",
@@ -891,8 +582,10 @@ test_obj(const struct vtest *t, int i)
 }
 
 static json_t *
-coll_obj(const struct vcoll *k)
+coll_obj(const struct vctx *c, size_t i)
 {
+	const struct vcoll *k = &c->colls[i];
+
 	return json_pack("{s:s, s:b, s:s, s:I, s:I, s:I, s:I, s:I, s:I}",
 	    "name", k->name, "exists", k->id != NULL, "space",
 	    cdb_validate_space_name(k->space), "expected",
@@ -902,11 +595,12 @@ coll_obj(const struct vcoll *k)
 	    (json_int_t)k->unexpected);
 }
 
-static void
+static int
 add_verdict(json_t *r, const struct vctx *c)
 {
-	int st[CDB_VT_N], why[CDB_VT_N], overall, reason, i, n[5] = {0};
+	int st[CDB_VT_N], why[CDB_VT_N], overall, reason, i, j, n[5] = {0};
 	json_t *reasons = json_array();
+	int rc = reasons == NULL ? -1 : 0;
 
 	for (i = 0; i < CDB_VT_N; i++) {
 		st[i] = c->t[i].status;
@@ -922,80 +616,112 @@ add_verdict(json_t *r, const struct vctx *c)
 	/* A doubt about the whole run is worth a look before cutover. */
 	if (overall == CDB_VS_PASSED && json_array_size(c->warnings) > 0)
 		overall = CDB_VS_WARNING;
-	for (i = CDB_VR_NONE + 1; i < CDB_VR_N; i++) {
-		int j, seen = 0;
+	for (i = CDB_VR_NONE + 1; rc == 0 && i < CDB_VR_N; i++) {
 		for (j = 0; j < CDB_VT_N; j++)
-			seen |= st[j] == CDB_VS_FAILED && why[j] == i;
-		if (seen)
-			json_array_append_new(
+			if (st[j] == CDB_VS_FAILED && why[j] == i)
+				break;
+		if (j < CDB_VT_N)
+			rc = json_array_append_new(
 			    reasons, json_string(cdb_validate_reason_name(i)));
 	}
-	json_object_set_new(r, "overall_status",
+	rc |= json_object_set_new(r, "overall_status",
 	    json_string(cdb_validate_status_name(overall)));
-	json_object_set_new(
+	rc |= json_object_set_new(
 	    r, "rollback_triggered", json_boolean(overall == CDB_VS_FAILED));
-	json_object_set_new(r, "rollback_reason",
+	rc |= json_object_set_new(r, "rollback_reason",
 	    reason ? json_string(cdb_validate_reason_name(reason))
 	           : json_null());
-	json_object_set_new(r, "rollback_reasons", reasons);
-	json_object_set(r, "warnings", c->warnings);
-	json_object_set_new(r, "summary",
+	rc |= json_object_set_new(r, "rollback_reasons", reasons);
+	rc |= json_object_set(r, "warnings", c->warnings);
+	rc |= json_object_set_new(r, "summary",
 	    json_pack("{s:i, s:i, s:i, s:i, s:i}", "tests", CDB_VT_N, "passed",
 	        n[CDB_VS_PASSED], "warnings", n[CDB_VS_WARNING], "failed",
 	        n[CDB_VS_FAILED], "skipped", n[CDB_VS_SKIPPED]));
+	return rc;
+}
+
+/* An array of fn(i) for i below n; NULL out of memory. */
+static json_t *
+array_of(const struct vctx *c, size_t n, json_t *(*fn)(const struct vctx *, size_t))
+{
+	json_t *a = json_array();
+	size_t i;
+
+	for (i = 0; a != NULL && i < n; i++)
+		if (json_array_append_new(a, fn(c, i)) == -1) {
+			json_decref(a);
+			return NULL;
+		}
+	return a;
+}
+
+static json_t *
+coll_name(const struct vctx *c, size_t i)
+{
+	return json_string(c->colls[i].name);
 }
 
 static json_t *
 build_report(const struct vctx *c, double elapsed)
 {
-	json_t *r = report_head(c->o), *a;
+	json_t *r = report_head(c->o);
 	const struct vtest *sem = &c->t[CDB_VT_SEMANTIC];
-	size_t i;
+	int rc;
 
 	if (r == NULL)
 		return NULL;
-	add_verdict(r, c);
-	json_object_set_new(r, "data_loss_percentage",
+	rc = add_verdict(r, c);
+	rc |= json_object_set_new(r, "data_loss_percentage",
 	    json_real(round(data_loss(c) * 1e4) / 1e4));
-	json_object_set_new(r, "semantic_divergence_percentage",
+	rc |= json_object_set_new(r, "semantic_divergence_percentage",
 	    json_object_get(sem->metrics, "semantic_divergence_percentage")
-	        ? json_real(vtest_get(sem, "semantic_divergence_percentage"))
+	        ? json_real(
+	              cdb_vtest_get(sem, "semantic_divergence_percentage"))
 	        : json_null());
-	report_run(r, c->o, elapsed);
-	a = json_array();
-	for (i = 0; i < c->ncolls; i++)
-		json_array_append_new(a, json_string(c->colls[i].name));
-	json_object_set_new(r, "collections", a);
-	a = json_array();
-	for (i = 0; i < c->ncolls; i++)
-		json_array_append_new(a, coll_obj(&c->colls[i]));
-	json_object_set_new(r, "collection_counts", a);
-	json_object_set(r, "other_collections", c->others);
-	json_object_set(r, "unmapped_source_collections", c->p.unmapped);
-	a = json_array();
-	for (i = 0; i < CDB_VT_N; i++)
-		json_array_append_new(a, test_obj(&c->t[i], (int)i));
-	json_object_set_new(r, "tests", a);
+	rc |= report_run(r, c->o, elapsed);
+	rc |= json_object_set_new(
+	    r, "collections", array_of(c, c->ncolls, coll_name));
+	rc |= json_object_set_new(
+	    r, "collection_counts", array_of(c, c->ncolls, coll_obj));
+	rc |= json_object_set(r, "other_collections", c->others);
+	rc |= json_object_set(r, "unmapped_source_collections", c->p.unmapped);
+	rc |= json_object_set_new(r, "tests", array_of(c, CDB_VT_N, test_obj));
+	if (rc != 0) {
+		json_decref(r);
+		return NULL;
+	}
 	return r;
 }
 
-/* Fold the producer's counts into test 1. */
-static void
+/* Fold the producer's counts into test 1.  0, or -1 out of memory. */
+static int
 merge_producer(struct vctx *c)
 {
 	struct vtest *t = &c->t[CDB_VT_COUNT];
 	size_t i;
 	json_t *o;
 
-	vtest_add(t, "source_records", (double)c->p.source_records);
-	vtest_add(t, "rejected_by_schema", (double)c->p.rejected);
+	cdb_vtest_add(t, "source_records", (double)c->p.source_records);
+	cdb_vtest_add(t, "rejected_by_schema", (double)c->p.rejected);
 	t->bad += c->p.rejected;
-	json_object_set(t->metrics, "rejected_by_reason", c->p.by_reason);
 	json_array_foreach(c->p.offenders, i, o)
 	{
-		if (json_array_size(t->offenders) < CDB_VALIDATE_MAX_OFFENDERS)
-			json_array_append(t->offenders, o);
+		if (json_array_size(t->offenders) < CDB_VALIDATE_MAX_OFFENDERS &&
+		    json_array_append(t->offenders, o) == -1)
+			return -1;
 	}
+	return json_object_set(t->metrics, "rejected_by_reason", c->p.by_reason);
+}
+
+/* Did a test's JSON run out of memory (vtest.oom)? */
+static int
+out_of_memory(const struct vctx *c)
+{
+	int i, oom = 0;
+
+	for (i = 0; i < CDB_VT_N; i++)
+		oom |= c->t[i].oom;
+	return oom;
 }
 
 json_t *
@@ -1008,16 +734,20 @@ cdb_validate_run(const cdb_validate_opts *o, cdb_error *e)
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (check_opts(o, e) == -1)
 		return NULL;
-	if (ctx_init(&c, o, e) == 0 && connect_new(&c, e) == 0 &&
-	    vsrc_prepare(&c, e) == 0 && vsem_load_queries(&c, e) == 0 &&
-	    vsem_find_ids(&c, e) == 0 && run_stream(&c, e) == 0) {
-		vsem_finish(&c);
-		merge_producer(&c);
-		judge_all(&c);
-		if ((r = build_report(&c, cdb_elapsed(&t0))) == NULL)
+	if (cdb_vctx_init(&c, o, e) == 0 && connect_new(&c, e) == 0 &&
+	    cdb_vsrc_prepare(&c, e) == 0 && cdb_vsem_load_queries(&c, e) == 0 &&
+	    cdb_vsem_find_ids(&c, e) == 0 && run_stream(&c, e) == 0) {
+		cdb_vsem_finish(&c);
+		if (merge_producer(&c) == -1)
 			cdb_error_oom(e);
+		else {
+			judge_all(&c);
+			if (out_of_memory(&c) ||
+			    (r = build_report(&c, cdb_elapsed(&t0))) == NULL)
+				cdb_error_oom(e);
+		}
 	}
-	ctx_free(&c);
+	cdb_vctx_free(&c);
 	return r;
 }
 

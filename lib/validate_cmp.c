@@ -1,5 +1,6 @@
 /*
- * validate_cmp.c - the consumer of a validation run: list what the new
+ * validate_cmp.c - layer 2 of the validation engine (see
+ * validate_impl.h), the consumer of a run: list what the new
  * database holds (ids only), then fetch each expected batch's ids from it
  * and check every record: embedding (test 2), fields, document and uri
  * (test 3), types and constraints (test 7), citations and references
@@ -8,6 +9,7 @@
  * value of the wrong type is a type error, not also a changed value).
  */
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -73,32 +75,31 @@ list_ids(struct vctx *c, size_t coll, cdb_error *e)
 			        json_string_length(v), &idx, e) == -1)
 				return -1;
 		}
-		vctx_progress(c, "listing", (long long)c->nfound, 0);
+		cdb_vctx_progress(c, "listing", (long long)c->nfound, 0);
 		if (pg->n < ID_PAGE)
 			return 0;
 	}
 }
 
-static void
+static int
 take_collection(struct vctx *c, json_t *obj)
 {
 	const char *name = json_string_value(json_object_get(obj, "name"));
 	const char *id = json_string_value(json_object_get(obj, "id"));
 	json_t *dim = json_object_get(obj, "dimension");
-	int i = name ? vctx_coll_index(c, name) : -1;
+	int i = name ? cdb_vctx_coll(c, name) : -1;
 	struct vcoll *k;
 
-	if (i < 0) {
-		json_array_append_new(
+	if (i < 0)
+		return json_array_append_new(
 		    c->others, json_string(name ? name : "?"));
-		return;
-	}
 	k = &c->colls[i];
 	k->have = json_incref(obj);
 	k->id = id ? strdup(id) : NULL;
 	k->space =
 	    cdb_validate_space(json_object_get(obj, "configuration_json"));
 	k->dim = json_is_integer(dim) ? (size_t)json_integer_value(dim) : 0;
+	return 0;
 }
 
 static int
@@ -111,7 +112,10 @@ enumerate(struct vctx *c, cdb_error *e)
 		return -1;
 	json_array_foreach(all, i, obj)
 	{
-		take_collection(c, obj);
+		if (take_collection(c, obj) == -1) {
+			json_decref(all);
+			return cdb_error_oom(e);
+		}
 	}
 	json_decref(all);
 	for (i = 0; i < c->ncolls; i++) {
@@ -149,7 +153,7 @@ problem(struct hits *H, int test, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	vtest_offend(&H->c->t[test], H->c->colls[H->h->coll].name, H->h->id,
+	cdb_vtest_offend(&H->c->t[test], H->c->colls[H->h->coll].name, H->h->id,
 	    H->h->id_len, "%s", msg);
 }
 
@@ -181,46 +185,46 @@ check_embedding(struct hits *H, const struct vwant *w)
 
 	t->checked++;
 	if (h->nan) {
-		vtest_add(t, "not_finite", 1);
+		cdb_vtest_add(t, "not_finite", 1);
 		problem(H, CDB_VT_EMBEDDING,
 		    "embedding holds NaN: the server returns nulls for it");
 		return;
 	}
 	switch (cdb_validate_emb_problem(h->emb, h->dim, want)) {
 	case CDB_VEMB_NONE:
-		vtest_add(t, "missing", 1);
+		cdb_vtest_add(t, "missing", 1);
 		problem(H, CDB_VT_EMBEDDING, "no embedding");
 		return;
 	case CDB_VEMB_DIM:
-		vtest_add(t, "wrong_dimension", 1);
+		cdb_vtest_add(t, "wrong_dimension", 1);
 		problem(H, CDB_VT_EMBEDDING,
 		    "embedding has %zu values, the collection %zu", h->dim,
 		    want);
 		return;
 	case CDB_VEMB_NONFINITE:
-		vtest_add(t, "not_finite", 1);
+		cdb_vtest_add(t, "not_finite", 1);
 		problem(H, CDB_VT_EMBEDDING, "embedding holds NaN or infinity");
 		return;
 	case CDB_VEMB_ZERO:
 		if (w != NULL && cdb_validate_emb_problem(w->emb, w->dim, 0) ==
 		                     CDB_VEMB_ZERO) {
-			vtest_add(t, "zero_in_source", 1);
+			cdb_vtest_add(t, "zero_in_source", 1);
 			return;
 		}
-		vtest_add(t, "zero", 1);
+		cdb_vtest_add(t, "zero", 1);
 		problem(H, CDB_VT_EMBEDDING, "embedding is all zeros");
 		return;
 	}
 	if (w == NULL || w->emb == NULL || w->dim == 0)
 		return;
 	if (w->dim != h->dim) {
-		vtest_add(t, "differs", 1);
+		cdb_vtest_add(t, "differs", 1);
 		problem(H, CDB_VT_EMBEDDING,
 		    "embedding has %zu values, the source's %zu", h->dim,
 		    w->dim);
 	} else if (!cdb_validate_emb_equal(w->emb, h->emb, h->dim,
 	               k->space == CDB_SPACE_COSINE, &dev)) {
-		vtest_add(t, "differs", 1);
+		cdb_vtest_add(t, "differs", 1);
 		problem(H, CDB_VT_EMBEDDING,
 		    "embedding differs from the source's (largest deviation "
 		    "%.3g%s)",
@@ -275,7 +279,7 @@ check_reference(struct hits *H, const cdb_schema_field *f, const json_t *v,
     const json_t *xv)
 {
 	struct vctx *c = H->c;
-	int target = vctx_coll_index(c, f->reference);
+	int target = cdb_vctx_coll(c, f->reference);
 	size_t i, n = json_is_array(v) ? json_array_size(v) : 1;
 	char a[80], b[80];
 
@@ -288,7 +292,7 @@ check_reference(struct hits *H, const cdb_schema_field *f, const json_t *v,
 		            json_string_length(s)),
 		        NULL))
 			continue;
-		vtest_add(&c->t[CDB_VT_CITATIONS], "dangling_references", 1);
+		cdb_vtest_add(&c->t[CDB_VT_CITATIONS], "dangling_references", 1);
 		if (target >= 0 && json_is_string(s))
 			dangle(c, f->reference, json_string_value(s),
 			    json_string_length(s));
@@ -362,7 +366,7 @@ check_citation(struct hits *H, const cdb_schema_field *f, const json_t *v,
 		    f->name, show(v, a, sizeof(a)));
 	} else
 		return;
-	vtest_add(&c->t[CDB_VT_CITATIONS], "broken_citations", 1);
+	cdb_vtest_add(&c->t[CDB_VT_CITATIONS], "broken_citations", 1);
 }
 
 /* One schema field of one record. */
@@ -464,7 +468,7 @@ object_or_null(const json_t *m)
 }
 
 void
-vcmp_record(struct vctx *c, const struct vhave *h, const struct vwant *w)
+cdb_vcmp_record(struct vctx *c, const struct vhave *h, const struct vwant *w)
 {
 	struct hits H;
 	const json_t *have = object_or_null(h->meta);
@@ -549,7 +553,7 @@ compare_row(struct vctx *c, struct vbatch *b, size_t j, cdb_error *e)
 	c->found[idx].fetched = 1;
 	c->found[idx].digest = cdb_validate_content_digest(h.doc, h.emb, h.dim);
 	c->colls[b->coll].present++;
-	vcmp_record(c, &h, &w);
+	cdb_vcmp_record(c, &h, &w);
 	return 0;
 }
 
@@ -569,17 +573,38 @@ batch_ids(const struct vbatch *b)
 	return a;
 }
 
+/*
+ * The new server's records ids (a JSON array) of collection coll, every
+ * field, into pg.  A vector holding NaN fails the whole request (the
+ * server sends nulls): then 1 for the caller to ask id by id, and for
+ * one id it is fetched without its vector and *nan set, so the run goes
+ * on and test 2 names it.  0, 1, or -1 with e.
+ */
 int
-vcmp_unusable(const cdb_error *e)
+cdb_vcmp_get(struct vctx *c, size_t coll, const json_t *ids, cdb_page *pg,
+    int *nan, cdb_error *e)
 {
-	/* cdb_page_parse's words for null values in a vector. */
-	return e->kind == CDB_ERR_SERVER &&
-	       strstr(e->text, "unusable embedding") != NULL;
+	cdb_error fe;
+
+	*nan = 0;
+	cdb_error_clear(&fe);
+	if (cdb_chroma_get_ids(c->newc, c->colls[coll].id, (json_t *)ids,
+	        CDB_INC_ALL, pg, &fe) == 0)
+		return 0;
+	if (fe.kind != CDB_ERR_SERVER || fe.code != CDB_E_EMBEDDING) {
+		*e = fe;
+		return -1;
+	}
+	if (json_array_size(ids) > 1)
+		return 1;
+	*nan = 1;
+	return cdb_chroma_get_ids(c->newc, c->colls[coll].id, (json_t *)ids,
+	    CDB_INC_ALL & ~CDB_INC_EMBEDDINGS, pg, e);
 }
 
-/* The new server's records of batch b, into b->page. */
+/* Fetch b into b->page (nothing when its collection is absent). */
 static int
-fetch(struct vctx *c, struct vbatch *b, int include, cdb_error *e)
+fetch(struct vctx *c, struct vbatch *b, cdb_error *e)
 {
 	json_t *ids;
 	int rc;
@@ -588,68 +613,45 @@ fetch(struct vctx *c, struct vbatch *b, int include, cdb_error *e)
 		return 0;
 	if ((ids = batch_ids(b)) == NULL)
 		return cdb_error_oom(e);
-	vpage_take(c, &b->page);
-	b->page.no_verbatim = 1; /* compared, never copied */
-	rc = cdb_chroma_get_ids(
-	    c->newc, c->colls[b->coll].id, ids, include, &b->page, e);
+	rc = cdb_vcmp_get(c, b->coll, ids, &b->page, &b->nan, e);
 	json_decref(ids);
 	return rc;
 }
 
-/*
- * A vector of b holds NaN, which the server sends as nulls: fetch the
- * records one by one, and the guilty ones without their vector, so the
- * run goes on and test 2 names them.  Rare, so simple.  Frees b.
- */
+/* Hand b to the comparison.  -1 without an error (b freed) when another
+ * thread stopped the run. */
 static int
-fetch_one_by_one(struct vctx *c, struct vbatch *b, cdb_error *e)
+hand_over(struct vctx *c, struct vbatch *b)
 {
-	struct vbatch *s;
-	cdb_error fe;
-	size_t i;
-	int rc = 0;
-
-	for (i = 0; rc == 0 && i < b->n; i++) {
-		if ((s = vbatch_slice(b, i, i + 1)) == NULL) {
-			rc = cdb_error_oom(e);
-			break;
-		}
-		cdb_error_clear(&fe);
-		if (fetch(c, s, CDB_INC_ALL, &fe) == -1) {
-			if (!vcmp_unusable(&fe)) {
-				*e = fe;
-				vbatch_done(c, s);
-				rc = -1;
-				break;
-			}
-			s->nan = 1;
-			if (fetch(c, s, CDB_INC_ALL & ~CDB_INC_EMBEDDINGS, e) ==
-			    -1) {
-				vbatch_done(c, s);
-				rc = -1;
-				break;
-			}
-		}
-		rc = vq_push(c, &c->qcmp, s);
-	}
-	vbatch_done(c, b);
-	return rc;
+	if (cdb_queue_push(c->qcmp, b) == 0)
+		return 0;
+	cdb_vbatch_free(b);
+	return -1;
 }
 
-/* Fetch b and hand it to the comparison.  Frees b on failure. */
+/* Fetch b and hand it to the comparison, record by record when a vector
+ * holds NaN (rare, so simple).  Frees b. */
 static int
 fetch_push(struct vctx *c, struct vbatch *b, cdb_error *e)
 {
-	cdb_error fe;
+	struct vbatch *s;
+	size_t i;
+	int rc;
 
-	cdb_error_clear(&fe);
-	if (fetch(c, b, CDB_INC_ALL, &fe) == 0)
-		return vq_push(c, &c->qcmp, b);
-	if (vcmp_unusable(&fe))
-		return fetch_one_by_one(c, b, e);
-	*e = fe;
-	vbatch_done(c, b);
-	return -1;
+	if ((rc = fetch(c, b, e)) == 0)
+		return hand_over(c, b);
+	for (i = 0; rc == 1 && i < b->n; i++) {
+		if ((s = cdb_vbatch_slice(b, i, i + 1)) == NULL)
+			rc = cdb_error_oom(e);
+		else if (fetch(c, s, e) == 0)
+			rc = hand_over(c, s) == 0 ? 1 : -1;
+		else {
+			cdb_vbatch_free(s);
+			rc = -1;
+		}
+	}
+	cdb_vbatch_free(b);
+	return rc == -1 ? -1 : 0;
 }
 
 /*
@@ -658,23 +660,24 @@ fetch_push(struct vctx *c, struct vbatch *b, cdb_error *e)
  * to the comparison so that the next request goes out meanwhile.
  */
 void *
-vcmp_fetch_thread(void *arg)
+cdb_vcmp_fetch_thread(void *arg)
 {
 	struct vctx *c = arg;
 	struct vbatch *b;
 	int rc;
 
 	rc = enumerate(c, &c->ferr);
-	while (rc == 0 && (b = vq_pop(c, &c->qin)) != NULL)
+	while (rc == 0 && !atomic_load(&c->stop) &&
+	       (b = cdb_queue_pop(c->qin)) != NULL)
 		rc = fetch_push(c, b, &c->ferr);
 	if (rc == -1)
-		vq_stop(c);
-	vq_close(c, &c->qcmp);
+		cdb_vctx_stop(c);
+	cdb_queue_close(c->qcmp);
 	return NULL;
 }
 
 int
-vcmp_batch(struct vctx *c, struct vbatch *b, cdb_error *e)
+cdb_vcmp_batch(struct vctx *c, struct vbatch *b, cdb_error *e)
 {
 	size_t i;
 	int rc = 0;
@@ -690,6 +693,6 @@ vcmp_batch(struct vctx *c, struct vbatch *b, cdb_error *e)
 			rc = add_absent(c, b->coll,
 			    b->ids.data + b->r[i].id_off, b->r[i].id_len, e);
 	c->compared += (long long)b->n;
-	vctx_progress(c, "comparing", c->compared, 0);
+	cdb_vctx_progress(c, "comparing", c->compared, 0);
 	return rc;
 }

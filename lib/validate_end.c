@@ -1,5 +1,6 @@
 /*
- * validate_end.c - after the expected records went by: where the absent
+ * validate_end.c - layer 3 of the validation engine (see
+ * validate_impl.h): after the expected records went by: where the absent
  * ones are (elsewhere: misplaced, test 5; nowhere: lost, test 1), what
  * else the new database holds (a second copy of an id, test 6; records
  * nobody migrated, test 1), duplicated content (test 6), and whether each
@@ -48,15 +49,15 @@ resolve_absent(struct vctx *c)
 			f->state = F_MISPLACED;
 			f->home = a->coll;
 			k->misplaced++;
-			vtest_add(t5, "misplaced_records", 1);
-			vtest_offend(t5, k->name, id, a->len,
+			cdb_vtest_add(t5, "misplaced_records", 1);
+			cdb_vtest_offend(t5, k->name, id, a->len,
 			    "belongs in \"%s\", found in \"%s\"", k->name,
 			    c->colls[f->coll].name);
 			continue;
 		}
 		k->missing++;
-		vtest_add(t1, "missing_records", 1);
-		vtest_offend(t1, k->name, id, a->len,
+		cdb_vtest_add(t1, "missing_records", 1);
+		cdb_vtest_offend(t1, k->name, id, a->len,
 		    "expected, not in the new database");
 	}
 }
@@ -70,7 +71,7 @@ classify_rest(struct vctx *c)
 
 	for (i = 0; i < c->nfound; i++) {
 		struct frec *f = &c->found[i];
-		const char *id = vctx_found_id(c, f);
+		const char *id = cdb_vctx_found_id(c, f);
 		if (f->state != F_NEW)
 			continue;
 		f->state = F_EXTRA;
@@ -81,8 +82,8 @@ classify_rest(struct vctx *c)
 				continue;
 			f->state = F_DUPID;
 			f->dupflag = 1;
-			vtest_add(t6, "duplicate_ids", 1);
-			vtest_offend(t6, c->colls[f->coll].name, id, f->id_len,
+			cdb_vtest_add(t6, "duplicate_ids", 1);
+			cdb_vtest_offend(t6, c->colls[f->coll].name, id, f->id_len,
 			    "the id is also in \"%s\", where it belongs",
 			    c->colls[t].name);
 			break;
@@ -120,36 +121,30 @@ check_page(struct vctx *c, size_t coll, const cdb_page *pg, int nan)
 		h.nan = nan;
 		f->fetched = 1;
 		f->digest = cdb_validate_content_digest(h.doc, h.emb, h.dim);
-		vcmp_record(c, &h, NULL);
+		cdb_vcmp_record(c, &h, NULL);
 	}
 }
 
-/* A vector holds NaN: fetch one by one, the guilty without vector. */
+/* Fetch ids of coll and check them, id by id when a vector holds NaN. */
 static int
-fetch_singly(struct vctx *c, size_t coll, const json_t *ids, cdb_error *e)
+fetch_check(struct vctx *c, size_t coll, const json_t *ids, cdb_error *e)
 {
-	const char *cid = c->colls[coll].id;
-	cdb_error fe;
 	json_t *one;
 	size_t i;
-	int rc = 0, nan;
+	int rc, nan;
 
-	for (i = 0; rc == 0 && i < json_array_size(ids); i++) {
+	if ((rc = cdb_vcmp_get(c, coll, ids, &c->page, &nan, e)) == 0)
+		check_page(c, coll, &c->page, nan);
+	for (i = 0; rc == 1 && i < json_array_size(ids); i++) {
 		if ((one = json_pack("[O]", json_array_get(ids, i))) == NULL)
 			return cdb_error_oom(e);
-		cdb_error_clear(&fe);
-		rc = cdb_chroma_get_ids(
-		    c->newc, cid, one, CDB_INC_ALL, &c->page, &fe);
-		if ((nan = rc == -1 && vcmp_unusable(&fe)))
-			rc = cdb_chroma_get_ids(c->newc, cid, one,
-			    CDB_INC_ALL & ~CDB_INC_EMBEDDINGS, &c->page, e);
-		else if (rc == -1)
-			*e = fe;
-		json_decref(one);
-		if (rc == 0)
+		if (cdb_vcmp_get(c, coll, one, &c->page, &nan, e) == 0)
 			check_page(c, coll, &c->page, nan);
+		else
+			rc = -1;
+		json_decref(one);
 	}
-	return rc;
+	return rc == -1 ? -1 : 0;
 }
 
 /* The next page of ids of coll not fetched yet, from *i on. */
@@ -164,8 +159,11 @@ next_ids(struct vctx *c, size_t coll, size_t *i)
 		struct frec *f = &c->found[*i];
 		if (f->coll != coll || f->fetched)
 			continue;
-		json_array_append_new(
-		    ids, json_stringn_nocheck(vctx_found_id(c, f), f->id_len));
+		if (json_array_append_new(ids, json_stringn_nocheck(
+		        cdb_vctx_found_id(c, f), f->id_len)) == -1) {
+			json_decref(ids);
+			return NULL;
+		}
 		n++;
 	}
 	return ids;
@@ -175,7 +173,6 @@ next_ids(struct vctx *c, size_t coll, size_t *i)
 static int
 fetch_rest(struct vctx *c, size_t coll, cdb_error *e)
 {
-	cdb_error fe;
 	json_t *ids;
 	size_t i = 0;
 	int rc = 0;
@@ -187,16 +184,9 @@ fetch_rest(struct vctx *c, size_t coll, cdb_error *e)
 			json_decref(ids);
 			break;
 		}
-		cdb_error_clear(&fe);
-		if ((rc = cdb_chroma_get_ids(c->newc, c->colls[coll].id, ids,
-		         CDB_INC_ALL, &c->page, &fe)) == 0)
-			check_page(c, coll, &c->page, 0);
-		else if (vcmp_unusable(&fe))
-			rc = fetch_singly(c, coll, ids, e);
-		else
-			*e = fe;
+		rc = fetch_check(c, coll, ids, e);
 		json_decref(ids);
-		vctx_progress(
+		cdb_vctx_progress(
 		    c, "checking others", (long long)i, (long long)c->nfound);
 	}
 	return rc;
@@ -228,7 +218,7 @@ expected_digest(const struct vctx *c, const struct frec *f, uint64_t *d)
 	if (f->state == F_MISPLACED)
 		return cdb_hmap_get(c->p.xmap,
 		    cdb_hmap_key(
-		        c->colls[f->home].name, vctx_found_id(c, f), f->id_len),
+		        c->colls[f->home].name, cdb_vctx_found_id(c, f), f->id_len),
 		    d);
 	return 0;
 }
@@ -255,7 +245,7 @@ judge_group(struct vctx *c, const struct dig *g, size_t n)
 			source_had = 0;
 	}
 	if (source_had) {
-		vtest_add(t6, "duplicate_content_in_source", (double)n);
+		cdb_vtest_add(t6, "duplicate_content_in_source", (double)n);
 		return;
 	}
 	for (i = 0; i < n; i++)
@@ -268,14 +258,14 @@ judge_group(struct vctx *c, const struct dig *g, size_t n)
 		struct frec *f = &c->found[g[i].idx];
 		if (g[i].idx == first)
 			continue;
-		vtest_add(t6, "duplicate_content_records", 1);
+		cdb_vtest_add(t6, "duplicate_content_records", 1);
 		if (f->dupflag)
 			continue;
 		f->dupflag = 1;
-		vtest_offend(t6, c->colls[f->coll].name, vctx_found_id(c, f),
+		cdb_vtest_offend(t6, c->colls[f->coll].name, cdb_vctx_found_id(c, f),
 		    f->id_len,
 		    "same document and embedding as \"%s\" in \"%s\"",
-		    vctx_found_id(c, &c->found[first]),
+		    cdb_vctx_found_id(c, &c->found[first]),
 		    c->colls[c->found[first].coll].name);
 	}
 }
@@ -316,8 +306,8 @@ count_unexpected(struct vctx *c)
 		if (f->state != F_EXTRA || f->dupflag)
 			continue;
 		c->colls[f->coll].unexpected++;
-		vtest_add(t1, "unexpected_records", 1);
-		vtest_offend(t1, c->colls[f->coll].name, vctx_found_id(c, f),
+		cdb_vtest_add(t1, "unexpected_records", 1);
+		cdb_vtest_offend(t1, c->colls[f->coll].name, cdb_vctx_found_id(c, f),
 		    f->id_len, "in the new database, but not expected");
 	}
 }
@@ -350,7 +340,8 @@ index_differs(const json_t *want, const json_t *have, char *out, size_t n)
 	return out[0] != '\0';
 }
 
-static void
+/* Is k as the mapping configures it?  0, or -1 out of memory. */
+static int
 check_collection(struct vctx *c, struct vcoll *k)
 {
 	struct vtest *t5 = &c->t[CDB_VT_DISTRIBUTION];
@@ -362,23 +353,23 @@ check_collection(struct vctx *c, struct vcoll *k)
 
 	if (k->have == NULL) {
 		/* The mapping requires it, records or not. */
-		vtest_offend(t5, k->name, NULL, 0,
+		cdb_vtest_offend(t5, k->name, NULL, 0,
 		    "collection does not exist in the new database "
 		    "(%lld records expected)",
 		    k->expected);
 		c->lost_colls += k->expected > 0;
-		return;
+		return 0;
 	}
 	if (k->want == NULL)
-		return;
+		return 0;
 	if (ws != k->space && ++c->space_bad)
-		vtest_offend(t5, k->name, NULL, 0,
+		cdb_vtest_offend(t5, k->name, NULL, 0,
 		    "collection has space %s, the mapping gives %s",
 		    cdb_validate_space_name(k->space),
 		    cdb_validate_space_name(ws));
 	if (json_is_integer(wd) && k->dim > 0 &&
 	    (size_t)json_integer_value(wd) != k->dim)
-		vtest_offend(t5, k->name, NULL, 0,
+		cdb_vtest_offend(t5, k->name, NULL, 0,
 		    "collection has dimension %zu, the source %lld", k->dim,
 		    (long long)json_integer_value(wd));
 	if (index_differs(json_object_get(k->want, "configuration"),
@@ -386,32 +377,33 @@ check_collection(struct vctx *c, struct vcoll *k)
 	        sizeof(why))) {
 		/* A weaker index finds less; without the old server only
 		 * this says so.  Not wrong in itself: a warning. */
-		vtest_add(t5, "collection_index_differs", 1);
+		cdb_vtest_add(t5, "collection_index_differs", 1);
 		if (json_array_size(c->warnings) < CDB_VALIDATE_MAX_OFFENDERS) {
 			char msg[sizeof(why) + 200];
 			snprintf(msg, sizeof(msg),
 			    "collection \"%s\" searches with another index "
 			    "configuration than the expected one: %s",
 			    k->name, why);
-			json_array_append_new(c->warnings, json_string(msg));
+			if (json_array_append_new(c->warnings, json_string(msg)))
+				return -1;
 		}
 	}
 	if (!(json_is_null(wm) || wm == NULL ? hm == NULL || json_is_null(hm)
 	                                     : json_equal(wm, hm))) {
 		json_t *list =
 		    json_object_get(t5->metrics, "collections_metadata_differ");
-		vtest_add(t5, "collection_metadata_differs", 1);
-		if (list == NULL) {
-			list = json_array();
-			json_object_set_new(
-			    t5->metrics, "collections_metadata_differ", list);
-		}
-		json_array_append_new(list, json_string(k->name));
+		cdb_vtest_add(t5, "collection_metadata_differs", 1);
+		if (list == NULL &&
+		    json_object_set_new(t5->metrics,
+		        "collections_metadata_differ", list = json_array()) == -1)
+			return -1;
+		return json_array_append_new(list, json_string(k->name));
 	}
+	return 0;
 }
 
-static void
-totals(struct vctx *c)
+static int
+totals(struct vctx *c, cdb_error *e)
 {
 	struct vtest *t1 = &c->t[CDB_VT_COUNT];
 	long long want = 0, have = 0;
@@ -420,19 +412,16 @@ totals(struct vctx *c)
 	for (i = 0; i < c->ncolls; i++) {
 		want += c->colls[i].expected;
 		have += c->colls[i].found;
-		check_collection(c, &c->colls[i]);
+		if (check_collection(c, &c->colls[i]) == -1)
+			return cdb_error_oom(e);
 	}
-	vtest_add(t1, "expected_records", (double)want);
-	vtest_add(t1, "found_records", (double)have);
-	vtest_add(t1, "missing_records", 0);
-	vtest_add(t1, "unexpected_records", 0);
-	vtest_add(&c->t[CDB_VT_DISTRIBUTION], "misplaced_records", 0);
-	vtest_add(&c->t[CDB_VT_DUPLICATES], "duplicate_ids", 0);
-	vtest_add(&c->t[CDB_VT_DUPLICATES], "duplicate_content_records", 0);
+	cdb_vtest_add(t1, "expected_records", (double)want);
+	cdb_vtest_add(t1, "found_records", (double)have);
+	return 0;
 }
 
 int
-vend_run(struct vctx *c, cdb_error *e)
+cdb_vend_run(struct vctx *c, cdb_error *e)
 {
 	size_t k;
 
@@ -444,6 +433,5 @@ vend_run(struct vctx *c, cdb_error *e)
 	if (find_duplicates(c, e) == -1)
 		return -1;
 	count_unexpected(c);
-	totals(c);
-	return 0;
+	return totals(c, e);
 }

@@ -1,27 +1,39 @@
 /*
- * validate_impl.h - the inside of a validation run, shared by the files
- * of the engine (validate.c, validate_src.c, validate_cmp.c,
- * validate_end.c, validate_sem.c).  Not part of the library's API.
+ * validate_impl.h - the shared context of a validation run, the bottom
+ * of the engine; not part of the library's API.  The engine's files form
+ * layers, each calling only those below it:
+ *
+ *   validate.c       run, threads, verdict and report    (top)
+ *   validate_sem.c   test 4: the queries and their scores
+ *   validate_end.c   after the stream: absent, extra, duplicate records
+ *   validate_cmp.c   the fetcher and the record-by-record comparison
+ *   validate_src.c   this context, and what the new database must hold
+ *   validate_stats.c pure comparisons and statistics      (no context)
  *
  * Three threads, one request stream per server: the producer reads what
  * the new database must hold (the old server through the schema, or the
  * expected stream) and queues it in batches of one target collection; the
  * fetcher lists the new database's ids, then fetches each batch's ids
  * from the new server; the caller's thread compares.  Each owns its own
- * fields below; they meet only in the queues, and after the joins.
+ * fields below; they meet only in the queues (cdb_queue), and after the
+ * joins.
  */
 #ifndef CDB_VALIDATE_IMPL_H
 #define CDB_VALIDATE_IMPL_H
 
-#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 
 #include "chroma.h"
 #include "hmap.h"
+#include "queue.h"
 #include "validate.h"
 
 /* Batches a thread may queue ahead of the next. */
 #define VQUEUE_MAX 3
+
+/* Most matches a full-text query keeps: beyond, it says too little. */
+#define TEXT_MAX 100000
 
 /* One test's findings. */
 struct vtest {
@@ -34,6 +46,9 @@ struct vtest {
 	json_t *offenders;  /* at most CDB_VALIDATE_MAX_OFFENDERS */
 	json_t *metrics;    /* name -> number */
 	char note[512];     /* a sentence for the report, or "" */
+	int oom; /* out of memory in the JSON above: the run fails at the
+	            end (cdb_vtest_add and _offend are called per record,
+	            where an error path would cost more than this flag) */
 };
 
 /* One target collection of the new database. */
@@ -74,7 +89,6 @@ struct vrec {
 };
 
 struct vbatch {
-	struct vctx *ctx;
 	size_t coll;   /* target */
 	cdb_page page; /* what the new server holds of it */
 	int nan;       /* its one record's vector holds NaN: fetched without */
@@ -83,7 +97,6 @@ struct vbatch {
 	cdb_buf ids;
 	float *emb;
 	size_t emb_n, emb_cap;
-	struct vbatch *next;
 };
 
 /*
@@ -154,23 +167,9 @@ struct vctx {
 	} * absent;
 	size_t nabsent, capabsent;
 	cdb_buf aids;
-	/* queues: expected batches, then fetched ones */
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	struct vqueue {
-		struct vbatch *head, *tail;
-		int len, closed;
-	} qin, qcmp;
-	/* batches done with, for the producer to free: the JSON values in
-	 * them came from its pages, and jansson's reference counts are
-	 * best left to one thread */
-	struct vbatch *spent;
-	int pdone; /* the producer holds no value any more: free at once */
-	int qstop; /* a thread failed: everyone stops */
-	/* pages of the new server's answers, kept for the next batches:
-	 * their buffers are megabytes, growing new ones costs */
-	cdb_page pool[2];
-	int npool;
+	/* expected batches, then fetched ones; stop: a thread failed */
+	cdb_queue *qin, *qcmp;
+	atomic_int stop;
 	cdb_error perr; /* the producer's error */
 	cdb_error ferr; /* the fetcher's error */
 	struct vprod p;
@@ -198,34 +197,36 @@ struct vctx {
 	cdb_page page;     /* after the joins */
 };
 
-/* validate.c */
-int vq_push(struct vctx *c, struct vqueue *q, struct vbatch *b);
-struct vbatch *vq_pop(struct vctx *c, struct vqueue *q);
-void vq_close(struct vctx *c, struct vqueue *q);
-void vq_stop(struct vctx *c);
-int vq_stopped(struct vctx *c);
-void vpage_take(struct vctx *c, cdb_page *p);
-void vpage_give(struct vctx *c, cdb_page *p);
-void verror_prefix(cdb_error *e, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-void vtest_offend(struct vtest *t, const char *coll, const char *id,
-    size_t id_len, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-void vtest_add(struct vtest *t, const char *metric, double n);
-double vtest_get(const struct vtest *t, const char *metric);
-int vctx_coll_index(const struct vctx *c, const char *name);
-const char *vctx_found_id(const struct vctx *c, const struct frec *f);
-void vctx_progress(
+/* validate_src.c: the context */
+int cdb_vctx_init(struct vctx *c, const cdb_validate_opts *o, cdb_error *e);
+void cdb_vctx_free(struct vctx *c);
+void cdb_vctx_stop(struct vctx *c);
+int cdb_vctx_coll(const struct vctx *c, const char *name);
+const char *cdb_vctx_found_id(const struct vctx *c, const struct frec *f);
+void cdb_vctx_progress(
     struct vctx *c, const char *phase, long long done, long long total);
-
-/* validate_src.c: the producer and what it needs first */
-int vsrc_prepare(struct vctx *c, cdb_error *e);
-void *vsrc_thread(void *arg);
-int vsrc_old_queries(struct vctx *c, cdb_error *e);
-int vsrc_find_ids_file(struct vctx *c, cdb_hmap *want, cdb_error *e);
-int vquery_set_vector(
+/* Say where an error happened: "new server: " before its text. */
+void cdb_vctx_where(cdb_error *e, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Count an offending record; list it among the first ones. */
+void cdb_vtest_offend(struct vtest *t, const char *coll, const char *id,
+    size_t id_len, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+void cdb_vtest_add(struct vtest *t, const char *metric, double n);
+double cdb_vtest_get(const struct vtest *t, const char *metric);
+void cdb_vbatch_free(struct vbatch *b);
+struct vbatch *cdb_vbatch_slice(const struct vbatch *b, size_t from, size_t to);
+void cdb_vquery_free(struct vquery *q);
+int cdb_vquery_set_vector(
     struct vquery *q, const float *emb, size_t dim, cdb_error *e);
 
-/* An old record's place in the new database (vsrc_map_old). */
+/* validate_src.c: what the new database must hold */
+int cdb_vsrc_prepare(struct vctx *c, cdb_error *e);
+/* The producer's pass: queue every expected batch, then keep the exact
+ * search's results as the queries' references.  0 or -1 with e. */
+int cdb_vsrc_produce(struct vctx *c, cdb_error *e);
+int cdb_vsrc_find_ids_file(struct vctx *c, cdb_hmap *want, cdb_error *e);
+
+/* An old record's place in the new database (cdb_vsrc_map_old). */
 struct vmapped {
 	int coll;
 	const char *id;
@@ -233,15 +234,14 @@ struct vmapped {
 	json_t *meta;
 };
 
-int vsrc_map_old(struct vctx *c, cdb_schema_result *r, const char *src,
+int cdb_vsrc_map_old(struct vctx *c, cdb_schema_result *r, const char *src,
     const cdb_page *pg, size_t i, struct vmapped *m, cdb_error *e);
-void vbatch_free(struct vbatch *b);
-void vbatch_done(struct vctx *c, struct vbatch *b);
-struct vbatch *vbatch_slice(const struct vbatch *b, size_t from, size_t to);
 
 /* validate_cmp.c: the fetcher and the comparison */
-void *vcmp_fetch_thread(void *arg);
-int vcmp_batch(struct vctx *c, struct vbatch *b, cdb_error *e);
+void *cdb_vcmp_fetch_thread(void *arg);
+int cdb_vcmp_batch(struct vctx *c, struct vbatch *b, cdb_error *e);
+int cdb_vcmp_get(struct vctx *c, size_t coll, const json_t *ids, cdb_page *pg,
+    int *nan, cdb_error *e);
 
 /* What the new server holds for one record, for the checks. */
 struct vhave {
@@ -262,20 +262,18 @@ struct vwant {
 	size_t dim;
 };
 
-int vcmp_unusable(const cdb_error *e);
-void vcmp_record(struct vctx *c, const struct vhave *h, const struct vwant *w);
+void cdb_vcmp_record(
+    struct vctx *c, const struct vhave *h, const struct vwant *w);
 
 /* validate_end.c: after the stream: where absent records went, what the
  * new database holds besides, duplicates */
-int vend_run(struct vctx *c, cdb_error *e);
+int cdb_vend_run(struct vctx *c, cdb_error *e);
 
 /* validate_sem.c: test 4 */
-int vsem_new_queries(struct vctx *c, cdb_error *e);
-void vsem_finish(struct vctx *c);
-int vsem_load_queries(struct vctx *c, cdb_error *e);
-int vsem_find_ids(struct vctx *c, cdb_error *e);
-void vsem_text_record(struct vctx *c, size_t coll, const char *id,
-    size_t len, const json_t *doc);
-void vquery_free(struct vquery *q);
+int cdb_vsem_load_queries(struct vctx *c, cdb_error *e);
+int cdb_vsem_find_ids(struct vctx *c, cdb_error *e);
+int cdb_vsem_old_queries(struct vctx *c, cdb_error *e);
+int cdb_vsem_new_queries(struct vctx *c, cdb_error *e);
+void cdb_vsem_finish(struct vctx *c);
 
 #endif

@@ -1,5 +1,6 @@
 /*
- * validate_sem.c - test 4, semantic search equivalence: the same query
+ * validate_sem.c - layer 4 of the validation engine (see
+ * validate_impl.h): test 4, semantic search equivalence: the same query
  * vectors sent to both databases (many per request), the old server's
  * results mapped through the schema to the ids and collection they have
  * in the new database, and the top-k overlap of each query.
@@ -52,64 +53,28 @@ query_vector(struct vquery *q, const json_t *v, cdb_error *e)
 }
 
 /* One line of the queries file: {"collection", "embedding", "id"?}. */
-/*
- * A number array at "embedding" is parsed into q's vector straight from
- * the text (thousands of numbers as JSON values cost), and replaced by
- * null in rest.  Returns 1 when done so, 0 when the line has none.
- */
-static int
-fast_vector(
-    struct vquery *q, const char *line, size_t len, cdb_buf *rest, cdb_error *e)
-{
-	size_t vs, ve;
-
-	if (cdb_json_find(line, len, "embedding", &vs, &ve) != 1 ||
-	    line[vs] != '[')
-		return 0;
-	if ((q->emb = malloc((ve - vs) / 2 * sizeof(float) + 1)) == NULL)
-		return cdb_error_oom(e);
-	if (cdb_embed_parse_json(
-	        line + vs, ve - vs, q->emb, (ve - vs) / 2, &q->dim, e) == -1)
-		return -1;
-	if (cdb_buf_append(rest, line, vs) == -1 ||
-	    cdb_buf_puts(rest, "null") == -1 ||
-	    cdb_buf_append(rest, line + ve, len - ve) == -1)
-		return cdb_error_oom(e);
-	return 1;
-}
-
 static int
 query_line(struct vctx *c, const char *line, size_t len, long no, cdb_error *e)
 {
 	struct vquery *q = &c->q[c->nq];
 	json_t *o, *id, *text;
 	const char *coll;
-	int k, rc, fast, emb;
+	int k, rc = 0, emb;
 	char label[32];
-	cdb_buf rest;
 
-	cdb_buf_init(&rest);
 	c->nq++;
-	if ((fast = fast_vector(q, line, len, &rest, e)) == -1) {
-		cdb_buf_free(&rest);
-		return -1;
-	}
-	o = fast ? cdb_json_load(rest.data, rest.len, e)
-	         : cdb_json_load(line, len, e);
-	cdb_buf_free(&rest);
-	rc = 0;
-	if (o == NULL)
+	if ((o = cdb_json_load(line, len, e)) == NULL)
 		return -1;
 	coll = json_string_value(json_object_get(o, "collection"));
 	id = json_object_get(o, "id");
 	text = json_object_get(o, "text");
-	emb = fast || json_object_get(o, "embedding") != NULL;
+	emb = json_object_get(o, "embedding") != NULL;
 	if (!json_is_object(o) || coll == NULL ||
 	    !(emb || json_is_string(text) || json_is_string(id)))
 		rc = cdb_error_set(e, CDB_ERR_INPUT,
 		    "a query is an object with \"collection\" and one of "
 		    "\"embedding\", \"id\" (a record's) or \"text\"");
-	else if ((k = vctx_coll_index(c, coll)) < 0)
+	else if ((k = cdb_vctx_coll(c, coll)) < 0)
 		rc = cdb_error_set(e, CDB_ERR_INPUT,
 		    "\"%s\" is not a target collection of the migration", coll);
 	else {
@@ -126,8 +91,8 @@ query_line(struct vctx *c, const char *line, size_t len, long no, cdb_error *e)
 				rc = cdb_error_oom(e);
 			c->ntext++;
 		} else if (!emb)
-			c->nbyid++; /* its record's vector: vsem_find_ids */
-		else if (!fast)
+			c->nbyid++; /* its record's vector: cdb_vsem_find_ids */
+		else
 			rc =
 			    query_vector(q, json_object_get(o, "embedding"), e);
 		if (rc == 0 && q->emb != NULL)
@@ -138,7 +103,7 @@ query_line(struct vctx *c, const char *line, size_t len, long no, cdb_error *e)
 }
 
 int
-vsem_load_queries(struct vctx *c, cdb_error *e)
+cdb_vsem_load_queries(struct vctx *c, cdb_error *e)
 {
 	FILE *fp;
 	char *line = NULL;
@@ -159,9 +124,7 @@ vsem_load_queries(struct vctx *c, cdb_error *e)
 			struct vquery *nq;
 			qcap = qcap ? qcap * 2 : 64;
 			if ((nq = realloc(c->q, qcap * sizeof(*nq))) == NULL) {
-				rc = cdb_error_set(e, CDB_ERR_SYS,
-				    "out of "
-				    "memory");
+				rc = cdb_error_oom(e);
 				break;
 			}
 			c->q = nq;
@@ -176,57 +139,10 @@ vsem_load_queries(struct vctx *c, cdb_error *e)
 		rc = cdb_error_set(
 		    e, CDB_ERR_INPUT, "%s: no queries", c->o->queries);
 	if (rc == -1 && e->kind == CDB_ERR_INPUT)
-		verror_prefix(e, "%s:%ld", c->o->queries, no);
+		cdb_vctx_where(e, "%s:%ld", c->o->queries, no);
 	free(line);
 	fclose(fp);
 	return rc;
-}
-
-/* Does doc (len bytes) contain text?  Chroma's $contains: bytes, case
- * and all. */
-static int
-contains(const char *doc, size_t len, const char *text)
-{
-	size_t n = strlen(text), i;
-
-	if (n == 0)
-		return 1;
-	for (i = 0; i + n <= len; i++)
-		if (doc[i] == text[0] && memcmp(doc + i, text, n) == 0)
-			return 1;
-	return 0;
-}
-
-/* Most matches a full-text query keeps: beyond, it says too little. */
-#define TEXT_MAX 100000
-
-/* An expected record goes by: the reference of every text query of its
- * collection whose text its document contains (producer thread). */
-void
-vsem_text_record(
-    struct vctx *c, size_t coll, const char *id, size_t len, const json_t *doc)
-{
-	size_t i;
-	char **r;
-
-	if (!json_is_string(doc))
-		return;
-	for (i = 0; i < c->nq; i++) {
-		struct vquery *q = &c->q[i];
-		if (q->text == NULL || q->coll != coll || q->nref > TEXT_MAX ||
-		    !contains(json_string_value(doc), json_string_length(doc),
-		        q->text))
-			continue;
-		if (q->nref == q->capref) {
-			size_t cap = q->capref ? q->capref * 2 : 16;
-			if ((r = realloc(q->ref, cap * sizeof(*r))) == NULL)
-				continue; /* scored as a miss, never as a pass */
-			q->ref = r;
-			q->capref = cap;
-		}
-		if ((q->ref[q->nref] = strndup(id, len)) != NULL)
-			q->nref++;
-	}
 }
 
 /* Query q's vector: the record it names, if old collection src holds it
@@ -236,11 +152,15 @@ old_vector(struct vctx *c, struct vquery *q, const json_t *src,
     cdb_schema_result *r, cdb_error *e)
 {
 	const char *name = json_string_value(json_object_get(src, "name"));
-	json_t *ids = json_pack("[s]", q->name);
 	struct vmapped m;
-	int rc;
+	json_t *ids;
+	int rc, in;
 
-	if (ids == NULL)
+	if (fed(c, name, q->coll, &in) == -1)
+		return cdb_error_oom(e);
+	if (!in)
+		return 0;
+	if ((ids = json_pack("[s]", q->name)) == NULL)
 		return cdb_error_oom(e);
 	rc = cdb_chroma_get_ids(c->oldc,
 	    json_string_value(json_object_get(src, "id")), ids, CDB_INC_ALL,
@@ -248,13 +168,13 @@ old_vector(struct vctx *c, struct vquery *q, const json_t *src,
 	json_decref(ids);
 	if (rc == -1 || c->page.n != 1 || c->page.dim == 0)
 		return rc;
-	if ((rc = vsrc_map_old(c, r, name, &c->page, 0, &m, e)) != 1 ||
+	if ((rc = cdb_vsrc_map_old(c, r, name, &c->page, 0, &m, e)) != 1 ||
 	    (size_t)m.coll != q->coll)
 		return rc == -1 ? -1 : 0;
-	return vquery_set_vector(q, c->page.emb, c->page.dim, e);
+	return cdb_vquery_set_vector(q, c->page.emb, c->page.dim, e);
 }
 
-static int feeds(const struct vctx *c, const char *src, size_t coll);
+static int fed(const struct vctx *c, const char *src, size_t coll, int *in);
 
 /*
  * The vectors of the queries that name a record: its expected embedding,
@@ -263,7 +183,7 @@ static int feeds(const struct vctx *c, const char *src, size_t coll);
  * An id that names no such record is an error in the queries file.
  */
 int
-vsem_find_ids(struct vctx *c, cdb_error *e)
+cdb_vsem_find_ids(struct vctx *c, cdb_error *e)
 {
 	cdb_hmap *want;
 	cdb_schema_result *r = NULL;
@@ -284,15 +204,12 @@ vsem_find_ids(struct vctx *c, cdb_error *e)
 		        i, NULL) == -1)
 			rc = cdb_error_oom(e);
 	if (rc == 0 && c->o->nexpected > 0)
-		rc = vsrc_find_ids_file(c, want, e);
+		rc = cdb_vsrc_find_ids_file(c, want, e);
 	for (i = 0; rc == 0 && c->o->nexpected == 0 && i < c->nq; i++)
 		json_array_foreach(c->oldcolls, j, src)
 		{
-			const char *n =
-			    json_string_value(json_object_get(src, "name"));
 			if (rc == 0 && c->q[i].emb == NULL &&
-			    c->q[i].text == NULL && n != NULL &&
-			    feeds(c, n, c->q[i].coll))
+			    c->q[i].text == NULL)
 				rc = old_vector(c, &c->q[i], src, r, e);
 		}
 	for (i = 0; rc == 0 && i < c->nq; i++)
@@ -405,52 +322,39 @@ take_old(struct vctx *c, const char *src, size_t coll, json_t *ans,
 			if (cdb_vtopk_offer(&top[qs[i] - c->q],
 			        json_number_value(at(dist, i, j)), id,
 			        len) == -1)
-				return cdb_error_set(e, CDB_ERR_SYS,
-				    "out of "
-				    "memory");
+				return cdb_error_oom(e);
 		}
 	return 0;
 }
 
-/* Does the old collection src feed target coll?  Without a schema, the
- * collection of the same name does. */
+/*
+ * How many targets the old collection src feeds, with *in set when coll
+ * is one of them.  Without a schema the collection of the same name is
+ * fed, alone.  -1 out of memory.
+ */
 static int
-feeds(const struct vctx *c, const char *src, size_t coll)
+fed(const struct vctx *c, const char *src, size_t coll, int *in)
 {
-	int t;
-	size_t nt;
-	int *dest, yes = 0;
+	int t, n = 0, *dest;
+	size_t i, nt;
 
-	if (c->s == NULL)
-		return strcmp(src, c->names[coll]) == 0;
-	t = cdb_schema_target_index(c->s, c->names[coll]);
-	nt = cdb_schema_ntargets(c->s);
-	if (t < 0 || !cdb_schema_maps(c->s, src) ||
-	    (dest = calloc(nt + 1, sizeof(*dest))) == NULL)
+	*in = 0;
+	if (src == NULL)
 		return 0;
-	cdb_schema_destinations(c->s, src, dest);
-	yes = dest[t];
-	free(dest);
-	return yes;
-}
-
-/* How many results to ask a source for: more when some go elsewhere. */
-static long
-old_k(const struct vctx *c, const char *src)
-{
-	size_t t, n = 0, nt;
-	int *dest;
-
 	if (c->s == NULL)
-		return c->o->top_k;
+		return *in = strcmp(src, c->names[coll]) == 0, 1;
+	if (!cdb_schema_maps(c->s, src))
+		return 0;
 	nt = cdb_schema_ntargets(c->s);
-	if ((dest = calloc(nt + 1, sizeof(*dest))) != NULL) {
-		cdb_schema_destinations(c->s, src, dest);
-		for (t = 0; t < nt; t++)
-			n += dest[t] != 0;
-		free(dest);
-	}
-	return n > 1 ? 4L * c->o->top_k : c->o->top_k;
+	if ((dest = calloc(nt + 1, sizeof(*dest))) == NULL)
+		return -1;
+	cdb_schema_destinations(c->s, src, dest);
+	for (i = 0; i < nt; i++)
+		n += dest[i] != 0;
+	t = cdb_schema_target_index(c->s, c->names[coll]);
+	*in = t >= 0 && dest[t];
+	free(dest);
+	return n;
 }
 
 /* Query one old source collection with the queries of target coll. */
@@ -464,12 +368,18 @@ old_source(struct vctx *c, const json_t *src, size_t coll, cdb_vtopk *top,
 	size_t next = 0, n, i;
 	cdb_buf body, resp;
 	json_t *ans;
-	int rc = 0;
+	int rc = 0, in, nt;
 
+	if ((nt = fed(c, name, coll, &in)) == -1)
+		return cdb_error_oom(e);
+	if (!in)
+		return 0;
 	cdb_buf_init(&body);
 	cdb_buf_init(&resp);
 	while (rc == 0 && (n = gather(c, coll, &next, qs, QUERY_BATCH)) > 0) {
-		if (query_body(&body, qs, n, old_k(c, name),
+		/* More results when some go to other targets. */
+		if (query_body(&body, qs, n,
+		        nt > 1 ? 4L * c->o->top_k : c->o->top_k,
 		        c->s ? "[\"metadatas\",\"documents\",\"uris\","
 		               "\"distances\"]"
 		             : "[\"distances\"]") == -1) {
@@ -477,7 +387,7 @@ old_source(struct vctx *c, const json_t *src, size_t coll, cdb_vtopk *top,
 			break;
 		}
 		if ((ans = ask(c->oldc, id, &body, &resp, e)) == NULL) {
-			verror_prefix(e, "old server: query of \"%s\"", name);
+			cdb_vctx_where(e, "old server: query of \"%s\"", name);
 			rc = -1;
 			break;
 		}
@@ -502,14 +412,15 @@ other_space(const struct vctx *c, size_t k)
 	    json_object_get(c->colls[k].want, "configuration"));
 	json_t *src;
 	size_t i;
+	int in;
 
 	json_array_foreach(c->oldcolls, i, src)
 	{
-		const char *name =
-		    json_string_value(json_object_get(src, "name"));
-		if (name != NULL && feeds(c, name, k) &&
-		    cdb_validate_space(
-		        json_object_get(src, "configuration_json")) != want)
+		if (fed(c, json_string_value(json_object_get(src, "name")), k,
+		        &in) == -1)
+			return -1;
+		if (in && cdb_validate_space(json_object_get(
+		              src, "configuration_json")) != want)
 			return 1;
 	}
 	return 0;
@@ -521,7 +432,7 @@ other_space(const struct vctx *c, size_t k)
  * baseline recall the new database is judged against.
  */
 int
-vsrc_old_queries(struct vctx *c, cdb_error *e)
+cdb_vsem_old_queries(struct vctx *c, cdb_error *e)
 {
 	cdb_vtopk *top = calloc(c->nq + 1, sizeof(*top));
 	cdb_schema_result *r = NULL;
@@ -536,13 +447,13 @@ vsrc_old_queries(struct vctx *c, cdb_error *e)
 		if (cdb_vtopk_init(&top[i], (size_t)c->o->top_k) == -1)
 			rc = cdb_error_oom(e);
 	for (k = 0; rc == 0 && k < c->ncolls; k++) {
-		if ((c->colls[k].other_space = other_space(c, k)))
+		if ((c->colls[k].other_space = other_space(c, k)) == -1)
+			rc = cdb_error_oom(e);
+		if (c->colls[k].other_space)
 			continue;
 		json_array_foreach(c->oldcolls, i, src)
 		{
-			const char *name =
-			    json_string_value(json_object_get(src, "name"));
-			if (rc == 0 && name != NULL && feeds(c, name, k))
+			if (rc == 0)
 				rc = old_source(c, src, k, top, r, e);
 		}
 	}
@@ -581,9 +492,7 @@ take_new(struct vquery **qs, size_t n, const json_t *ans, cdb_error *e)
 		for (j = 0; j < qs[i]->ngot; j++) {
 			id = json_string_value(json_array_get(row, j));
 			if ((qs[i]->got[j] = strdup(id ? id : "")) == NULL)
-				return cdb_error_set(e, CDB_ERR_SYS,
-				    "out of "
-				    "memory");
+				return cdb_error_oom(e);
 			qs[i]->got_d[j] =
 			    json_is_number(json_array_get(drow, j))
 			        ? json_number_value(json_array_get(drow, j))
@@ -594,13 +503,15 @@ take_new(struct vquery **qs, size_t n, const json_t *ans, cdb_error *e)
 }
 
 /* A query the new server refused (a wrong dimension...) scores 0. */
-static void
-refused(struct vquery **qs, size_t n, const char *why)
+static int
+refused(struct vquery **qs, size_t n, const char *why, cdb_error *e)
 {
 	size_t i;
 
 	for (i = 0; i < n; i++)
-		qs[i]->err = strdup(why);
+		if ((qs[i]->err = strdup(why)) == NULL)
+			return cdb_error_oom(e);
+	return 0;
 }
 
 static int
@@ -615,7 +526,7 @@ new_collection(
 
 	while (rc == 0 && (n = gather(c, coll, &next, qs, QUERY_BATCH)) > 0) {
 		if (c->colls[coll].id == NULL) {
-			refused(qs, n, "the collection does not exist");
+			rc = refused(qs, n, "the collection does not exist", e);
 			continue;
 		}
 		if (query_body(body, qs, n, c->o->top_k, "[\"distances\"]") ==
@@ -630,7 +541,7 @@ new_collection(
 				*e = qe;
 				return -1;
 			}
-			refused(qs, n, qe.text);
+			rc = refused(qs, n, qe.text, e);
 			continue;
 		}
 		rc = take_new(qs, n, ans, e);
@@ -683,7 +594,7 @@ new_text(struct vctx *c, struct vquery *q, cdb_error *e)
 }
 
 int
-vsem_new_queries(struct vctx *c, cdb_error *e)
+cdb_vsem_new_queries(struct vctx *c, cdb_error *e)
 {
 	cdb_buf body, resp;
 	size_t k;
@@ -691,7 +602,7 @@ vsem_new_queries(struct vctx *c, cdb_error *e)
 
 	cdb_buf_init(&body);
 	cdb_buf_init(&resp);
-	vctx_progress(c, "querying", 0, (long long)c->nq);
+	cdb_vctx_progress(c, "querying", 0, (long long)c->nq);
 	for (k = 0; k < c->ncolls && rc == 0; k++)
 		rc = new_collection(c, k, &body, &resp, e);
 	for (k = 0; k < c->nq && rc == 0; k++)
@@ -782,7 +693,7 @@ list_worst(struct vctx *c, struct vquery **v, size_t n)
 	qsort(v, n, sizeof(*v), by_loss);
 	for (i = 0; i < n; i++) {
 		if (v[i]->err != NULL) {
-			vtest_offend(t, c->names[v[i]->coll], v[i]->name,
+			cdb_vtest_offend(t, c->names[v[i]->coll], v[i]->name,
 			    strlen(v[i]->name), "query refused: %s", v[i]->err);
 			continue;
 		}
@@ -793,7 +704,7 @@ list_worst(struct vctx *c, struct vquery **v, size_t n)
 		if (v[i]->rold >= 0)
 			snprintf(old, sizeof(old), " (old database %.0f%%)",
 			    100 * v[i]->rold);
-		vtest_offend(t, c->names[v[i]->coll], v[i]->name,
+		cdb_vtest_offend(t, c->names[v[i]->coll], v[i]->name,
 		    strlen(v[i]->name),
 		    "recall@%d %.0f%%%s: the new database does not return %s",
 		    c->o->top_k, 100 * v[i]->rnew, old, miss);
@@ -803,8 +714,9 @@ list_worst(struct vctx *c, struct vquery **v, size_t n)
 static void
 set_pct(struct vtest *t, const char *name, double share)
 {
-	json_object_set_new(
-	    t->metrics, name, json_real(round(1e6 * share) / 1e4));
+	if (json_object_set_new(
+	        t->metrics, name, json_real(round(1e6 * share) / 1e4)) == -1)
+		t->oom = 1;
 }
 
 /* The exact results of q the new database lacks altogether (lost
@@ -881,9 +793,9 @@ score_text(struct vctx *c, struct vquery *q)
 	const char *first = NULL;
 	cdb_hmap *ref, *got;
 
-	vtest_add(t, "text_queries", 1);
+	cdb_vtest_add(t, "text_queries", 1);
 	if (q->nref > TEXT_MAX || q->ngot > TEXT_MAX) {
-		vtest_add(t, "text_queries_too_broad", 1);
+		cdb_vtest_add(t, "text_queries_too_broad", 1);
 		return;
 	}
 	ref = id_set(q->ref, q->nref);
@@ -905,27 +817,27 @@ score_text(struct vctx *c, struct vquery *q)
 	cdb_hmap_free(got);
 	if (miss + extra + lost == 0)
 		return;
-	vtest_add(t, "text_queries_differ", 1);
+	cdb_vtest_add(t, "text_queries_differ", 1);
 	if (miss + extra == 0) {
-		vtest_add(t, "text_queries_differ_lost", 1);
+		cdb_vtest_add(t, "text_queries_differ_lost", 1);
 		return;
 	}
-	vtest_offend(t, c->names[q->coll], q->name, strlen(q->name),
+	cdb_vtest_offend(t, c->names[q->coll], q->name, strlen(q->name),
 	    "text \"%.80s\": %zu expected matches, the new database gives "
 	    "%zu: %zu missing, %zu not expected (as \"%s\")",
 	    q->text, q->nref, q->ngot, miss, extra, first ? first : "");
 }
 
 void
-vsem_finish(struct vctx *c)
+cdb_vsem_finish(struct vctx *c)
 {
 	struct vtest *t = &c->t[CDB_VT_SEMANTIC];
 	struct vquery **v = calloc(c->nq + 1, sizeof(*v));
 	double rn = 0, ro = 0, rnb = 0, ov = 0, rnu = 0;
 	size_t i, n = 0, nb = 0, nov = 0;
 
-	vtest_add(t, "queries", (double)c->nq);
-	vtest_add(t, "top_k", c->o->top_k);
+	cdb_vtest_add(t, "queries", (double)c->nq);
+	cdb_vtest_add(t, "top_k", c->o->top_k);
 	for (i = 0; i < c->nq; i++) {
 		struct vquery *q = &c->q[i];
 		if (q->text != NULL) {
@@ -933,7 +845,7 @@ vsem_finish(struct vctx *c)
 			continue;
 		}
 		if (c->colls[q->coll].other_space)
-			vtest_add(t, "queries_other_space", 1);
+			cdb_vtest_add(t, "queries_other_space", 1);
 		if (q->nref == 0)
 			continue;
 		score(c, q);
@@ -952,10 +864,11 @@ vsem_finish(struct vctx *c)
 			v[n] = q;
 		n++;
 	}
-	vtest_add(t, "queries_compared", (double)n);
-	vtest_add(t, "queries_with_baseline", (double)nb);
-	json_object_set_new(t->metrics, "exact_search_seconds",
-	    json_real(round(c->search_s * 1000) / 1000));
+	cdb_vtest_add(t, "queries_compared", (double)n);
+	cdb_vtest_add(t, "queries_with_baseline", (double)nb);
+	if (json_object_set_new(t->metrics, "exact_search_seconds",
+	        json_real(round(c->search_s * 1000) / 1000)) == -1)
+		t->oom = 1;
 	if (n == 0) {
 		free(v);
 		return;
@@ -973,7 +886,7 @@ vsem_finish(struct vctx *c)
 	if (v != NULL)
 		list_worst(c, v, n);
 	/* The verdict rests on the loss, not on this count. */
-	t->bad = (long long)vtest_get(t, "text_queries_differ");
+	t->bad = (long long)cdb_vtest_get(t, "text_queries_differ");
 	for (i = 0; i < n && v != NULL; i++)
 		t->bad += v[i]->err != NULL ||
 		          v[i]->rnew < (v[i]->rold >= 0 ? v[i]->rold : 1);

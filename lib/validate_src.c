@@ -1,9 +1,11 @@
 /*
- * validate_src.c - the producer of a validation run: what the new
- * database must hold, read from the old server through the schema or
- * from an expected stream, queued in batches of one target collection;
- * the sampling of semantic queries; and their reference results (the old
- * server's answers, or an exact search of the expected stream).
+ * validate_src.c - layer 1 of the validation engine (see validate_impl.h):
+ * the shared context of a run, and what the new database must hold: read
+ * from the old server through the schema or from the expected streams,
+ * queued in batches of one target collection.  As the records stream
+ * past, the sampled queries are drawn and their reference results found:
+ * the exact top-k of each vector query, the matches of each full-text
+ * query.
  */
 #include <errno.h>
 #include <math.h>
@@ -15,16 +17,237 @@
 #include "ndjson.h"
 #include "validate_impl.h"
 
+/* ---------------------------------------------------------- context -- */
+
+void
+cdb_vtest_offend(struct vtest *t, const char *coll, const char *id,
+    size_t id_len, const char *fmt, ...)
+{
+	char msg[600];
+	va_list ap;
+
+	t->bad++;
+	if (json_array_size(t->offenders) >= CDB_VALIDATE_MAX_OFFENDERS)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (json_array_append_new(t->offenders,
+	        json_pack("{s:s?, s:s%, s:s}", "collection", coll, "id",
+	            id ? id : "", id ? id_len : 0, "problem", msg)) == -1)
+		t->oom = 1;
+}
+
+void
+cdb_vtest_add(struct vtest *t, const char *metric, double n)
+{
+	double v = json_number_value(json_object_get(t->metrics, metric)) + n;
+
+	if (json_object_set_new(t->metrics, metric,
+	        floor(v) == v && fabs(v) < 9e15 ? json_integer((json_int_t)v)
+	                                        : json_real(v)) == -1)
+		t->oom = 1;
+}
+
+double
+cdb_vtest_get(const struct vtest *t, const char *metric)
+{
+	return json_number_value(json_object_get(t->metrics, metric));
+}
+
+int
+cdb_vctx_coll(const struct vctx *c, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < c->ncolls; i++)
+		if (strcmp(c->colls[i].name, name) == 0)
+			return (int)i;
+	return -1;
+}
+
+const char *
+cdb_vctx_found_id(const struct vctx *c, const struct frec *f)
+{
+	return c->fids.data + f->id_off;
+}
+
+void
+cdb_vctx_progress(
+    struct vctx *c, const char *phase, long long done, long long total)
+{
+	if (c->o->progress != NULL)
+		c->o->progress(c->o->arg, phase, done, total);
+}
+
+/* Say where an error happened: "new server URL: " before its text. */
+void
+cdb_vctx_where(cdb_error *e, const char *fmt, ...)
+{
+	char pre[512], msg[sizeof(pre) + sizeof(e->text) + 2];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(pre, sizeof(pre), fmt, ap);
+	va_end(ap);
+	snprintf(msg, sizeof(msg), "%s: %s", pre, e->text);
+	memcpy(e->text, msg, sizeof(e->text) - 1);
+	e->text[sizeof(e->text) - 1] = '\0';
+}
+
+/*
+ * The counts each test reports, zero until counted, so that a program
+ * reading the report finds every one (cdb-report(5)).
+ */
+static const char *const metric_names[CDB_VT_N] = {
+    "expected_records found_records missing_records unexpected_records "
+    "source_records rejected_by_schema collections_with_other_counts",
+    "checked missing wrong_dimension not_finite zero zero_in_source differs",
+    "records_checked",
+    "queries top_k queries_compared queries_with_baseline "
+    "queries_other_space text_queries text_queries_differ",
+    "misplaced_records collection_metadata_differs",
+    "duplicate_ids duplicate_content_records duplicate_content_in_source",
+    "records_checked",
+    "records_checked citations_checked broken_citations references_checked "
+    "dangling_references",
+};
+
+static json_t *
+zero_metrics(int t)
+{
+	json_t *m = json_object();
+	const char *s = metric_names[t], *sp;
+	char name[64];
+	size_t n;
+
+	for (; m != NULL && *s != '\0'; s += n + (sp != NULL)) {
+		sp = strchr(s, ' ');
+		n = sp ? (size_t)(sp - s) : strlen(s);
+		snprintf(name, sizeof(name), "%.*s", (int)n, s);
+		if (json_object_set_new(m, name, json_integer(0)) == -1) {
+			json_decref(m);
+			return NULL;
+		}
+	}
+	return m;
+}
+
+int
+cdb_vctx_init(struct vctx *c, const cdb_validate_opts *o, cdb_error *e)
+{
+	size_t i;
+	int bad = 0;
+
+	memset(c, 0, sizeof(*c));
+	c->o = o;
+	c->s = o->schema;
+	cdb_buf_init(&c->fids);
+	cdb_buf_init(&c->aids);
+	cdb_page_init(&c->page);
+	c->page.no_verbatim = 1;
+	c->qin = cdb_queue_new(VQUEUE_MAX, e);
+	c->qcmp = cdb_queue_new(VQUEUE_MAX, e);
+	c->fmap = cdb_hmap_new();
+	c->scratch = cdb_hmap_new();
+	c->p.xmap = cdb_hmap_new();
+	c->p.by_reason = json_object();
+	c->p.offenders = json_array();
+	c->p.sources = json_object();
+	c->p.unmapped = json_array();
+	c->others = json_array();
+	c->warnings = json_array();
+	for (i = 0; i < CDB_VT_N; i++) {
+		c->t[i].offenders = json_array();
+		c->t[i].metrics = zero_metrics((int)i);
+		bad |= c->t[i].offenders == NULL || c->t[i].metrics == NULL;
+	}
+	if (bad || c->qin == NULL || c->qcmp == NULL || c->fmap == NULL ||
+	    c->scratch == NULL || c->p.xmap == NULL || c->p.by_reason == NULL ||
+	    c->p.offenders == NULL || c->p.sources == NULL ||
+	    c->p.unmapped == NULL || c->others == NULL || c->warnings == NULL)
+		return cdb_error_oom(e);
+	return 0;
+}
+
+static void
+drain(cdb_queue *q)
+{
+	struct vbatch *b;
+
+	if (q == NULL)
+		return;
+	cdb_queue_close(q);
+	while ((b = cdb_queue_pop(q)) != NULL)
+		cdb_vbatch_free(b);
+	cdb_queue_free(q);
+}
+
+void
+cdb_vctx_free(struct vctx *c)
+{
+	size_t i;
+
+	drain(c->qin);
+	drain(c->qcmp);
+	for (i = 0; i < c->ncolls; i++) {
+		free(c->colls[i].name);
+		free(c->colls[i].id);
+		json_decref(c->colls[i].want);
+		json_decref(c->colls[i].have);
+	}
+	free(c->colls);
+	free(c->names);
+	for (i = 0; i < c->nq; i++)
+		cdb_vquery_free(&c->q[i]);
+	free(c->q);
+	for (i = 0; i < CDB_VT_N; i++) {
+		json_decref(c->t[i].offenders);
+		json_decref(c->t[i].metrics);
+	}
+	json_decref(c->p.by_reason);
+	json_decref(c->p.offenders);
+	json_decref(c->p.sources);
+	json_decref(c->p.unmapped);
+	json_decref(c->oldcolls);
+	json_decref(c->others);
+	json_decref(c->warnings);
+	cdb_hmap_free(c->p.xmap);
+	cdb_hmap_free(c->fmap);
+	cdb_hmap_free(c->scratch);
+	free(c->found);
+	free(c->absent);
+	free(c->dangle);
+	cdb_buf_free(&c->fids);
+	cdb_buf_free(&c->aids);
+	cdb_page_free(&c->page);
+	cdb_chroma_free(c->newc);
+	cdb_chroma_free(c->oldc);
+	if (c->xfp != NULL)
+		fclose(c->xfp);
+}
+
+/*
+ * A thread failed: every other one stops at its next batch.  The one
+ * that failed holds the error; the others end without one.
+ */
+void
+cdb_vctx_stop(struct vctx *c)
+{
+	atomic_store(&c->stop, 1);
+	cdb_queue_close(c->qin);
+	cdb_queue_close(c->qcmp);
+}
+
 /* Everything the producer thread keeps. */
 struct prod {
 	struct vctx *c;
 	struct vbatch **open; /* per target: the batch being filled */
 	cdb_schema_result *res;
-	cdb_vtopk *top; /* per query: exact search (file mode) */
+	cdb_vtopk *top; /* per query: exact search */
 	size_t ntop;
 	int started; /* the first page was read */
-	int *space;  /* per target (file mode) */
-	cdb_buf key;
+	int *space;  /* per target */
 	double search_s; /* spent in the exact search */
 	cdb_error *e;
 };
@@ -37,8 +260,13 @@ static int search_record(struct prod *P, size_t coll, const char *id,
 /* Records in the first old page (then the page size). */
 #define FIRST_PAGE 100
 
+/*
+ * Batches move between threads with the JSON values of their records:
+ * jansson's reference counts are atomic (JSON_HAVE_ATOMIC_BUILTINS), so
+ * any thread may drop them.
+ */
 void
-vbatch_free(struct vbatch *b)
+cdb_vbatch_free(struct vbatch *b)
 {
 	size_t i;
 
@@ -52,22 +280,22 @@ vbatch_free(struct vbatch *b)
 	free(b->r);
 	free(b->emb);
 	cdb_buf_free(&b->ids);
-	vpage_give(b->ctx, &b->page);
+	cdb_page_free(&b->page);
 	free(b);
 }
 
 static struct vbatch *
-vbatch_new(struct vctx *c, size_t coll, size_t cap)
+vbatch_new(size_t coll, size_t cap)
 {
 	struct vbatch *b = calloc(1, sizeof(*b));
 
 	if (b == NULL)
 		return NULL;
-	b->ctx = c;
 	b->coll = coll;
 	b->cap = cap;
 	cdb_buf_init(&b->ids);
 	cdb_page_init(&b->page);
+	b->page.no_verbatim = 1; /* compared, never copied */
 	if ((b->r = calloc(cap, sizeof(*b->r))) == NULL) {
 		free(b);
 		return NULL;
@@ -75,73 +303,73 @@ vbatch_new(struct vctx *c, size_t coll, size_t cap)
 	return b;
 }
 
-static int emb_room(struct vbatch *b, size_t dim);
-
-/* A new batch of copies of b's records [from, to). */
-struct vbatch *
-vbatch_slice(const struct vbatch *b, size_t from, size_t to)
+/* Add a record to b (room for it checked by the caller).  0 or -1. */
+static int
+vbatch_add(struct vbatch *b, const char *id, size_t id_len, json_t *doc,
+    json_t *meta, json_t *uri, const float *emb, size_t dim)
 {
-	struct vbatch *s = vbatch_new(b->ctx, b->coll, to - from);
+	struct vrec *r = &b->r[b->n];
+	size_t want = b->emb_n + dim, cap = b->emb_cap ? b->emb_cap : 1024 * dim;
+	float *f;
+
+	if (want > b->emb_cap) {
+		while (cap < want)
+			cap *= 2;
+		if ((f = realloc(b->emb, cap * sizeof(*f))) == NULL)
+			return -1;
+		b->emb = f;
+		b->emb_cap = cap;
+	}
+	r->id_off = b->ids.len;
+	r->id_len = id_len;
+	if (cdb_buf_append(&b->ids, id, id_len) == -1 ||
+	    cdb_buf_putc(&b->ids, '\0') == -1)
+		return -1;
+	r->doc = json_incref(doc);
+	r->meta = json_incref(meta);
+	r->uri = json_incref(uri);
+	r->emb_off = b->emb_n;
+	r->dim = dim;
+	if (dim > 0)
+		memcpy(b->emb + b->emb_n, emb, dim * sizeof(*emb));
+	b->emb_n += dim;
+	b->n++;
+	return 0;
+}
+
+/* A new batch of b's records [from, to). */
+struct vbatch *
+cdb_vbatch_slice(const struct vbatch *b, size_t from, size_t to)
+{
+	struct vbatch *s = vbatch_new(b->coll, to - from);
 	size_t i;
 
 	for (i = from; s != NULL && i < to; i++) {
 		const struct vrec *r = &b->r[i];
-		struct vrec *t = &s->r[s->n];
-		*t = *r;
-		t->id_off = s->ids.len;
-		t->emb_off = s->emb_n;
-		/* Copies: this runs in the fetcher, and reference counts
-		 * of the producer's values are the producer's business. */
-		t->doc = json_deep_copy(r->doc);
-		t->meta = json_deep_copy(r->meta);
-		t->uri = json_deep_copy(r->uri);
-		s->n++;
-		if (cdb_buf_append(&s->ids, b->ids.data + r->id_off,
-		        r->id_len + 1) == -1 ||
-		    (r->dim > 0 && emb_room(s, r->dim) == -1)) {
-			vbatch_free(s);
+		if (vbatch_add(s, b->ids.data + r->id_off, r->id_len, r->doc,
+		        r->meta, r->uri, b->emb + r->emb_off, r->dim) == -1) {
+			cdb_vbatch_free(s);
 			return NULL;
 		}
-		memcpy(s->emb + s->emb_n, b->emb + r->emb_off,
-		    r->dim * sizeof(*s->emb));
-		s->emb_n += r->dim;
+		s->r[s->n - 1].key = r->key;
+		s->r[s->n - 1].digest = r->digest;
 	}
 	return s;
 }
 
+/* Queue b for the fetcher.  -1 without an error (b freed) when another
+ * thread stopped the run. */
 static int
-emb_room(struct vbatch *b, size_t dim)
+queue(struct vctx *c, struct vbatch *b)
 {
-	size_t want = b->emb_n + dim, cap;
-	float *f;
-
-	if (want <= b->emb_cap)
+	if (cdb_queue_push(c->qin, b) == 0)
 		return 0;
-	cap = b->emb_cap ? b->emb_cap * 2 : 1024 * dim;
-	while (cap < want)
-		cap *= 2;
-	if ((f = realloc(b->emb, cap * sizeof(*f))) == NULL)
-		return -1;
-	b->emb = f;
-	b->emb_cap = cap;
-	return 0;
+	cdb_vbatch_free(b);
+	return -1;
 }
 
-/* Free the batches the other threads are done with. */
-static void
-free_spent(struct vctx *c)
-{
-	struct vbatch *b, *next;
-
-	pthread_mutex_lock(&c->mu);
-	b = c->spent;
-	c->spent = NULL;
-	pthread_mutex_unlock(&c->mu);
-	for (; b != NULL; b = next) {
-		next = b->next;
-		vbatch_free(b);
-	}
-}
+static void text_record(struct vctx *c, size_t coll, const char *id,
+    size_t len, const json_t *doc);
 
 /* Add one expected record to its target's batch; queue a full batch. */
 static int
@@ -151,39 +379,22 @@ add_record(struct prod *P, size_t coll, const char *id, size_t id_len,
 {
 	struct vctx *c = P->c;
 	struct vbatch *b = P->open[coll];
-	struct vrec *r;
 
-	if (b == NULL)
-		free_spent(c);
 	if (b == NULL && (b = P->open[coll] = vbatch_new(
-	                      c, coll, (size_t)c->o->page)) == NULL)
+	                      coll, (size_t)c->o->page)) == NULL)
 		return cdb_error_oom(P->e);
-	r = &b->r[b->n];
-	r->id_off = b->ids.len;
-	r->id_len = id_len;
-	if (cdb_buf_append(&b->ids, id, id_len) == -1 ||
-	    cdb_buf_putc(&b->ids, '\0') == -1 ||
-	    (dim > 0 && emb_room(b, dim) == -1))
+	if (vbatch_add(b, id, id_len, (json_t *)doc, meta, (json_t *)uri, emb,
+	        dim) == -1)
 		return cdb_error_oom(P->e);
-	r->doc = json_incref((json_t *)doc);
-	r->meta = json_incref(meta);
-	r->uri = json_incref((json_t *)uri);
-	r->emb_off = b->emb_n;
-	r->dim = dim;
-	if (dim > 0)
-		memcpy(b->emb + b->emb_n, emb, dim * sizeof(*emb));
-	b->emb_n += dim;
-	r->key = key;
-	r->digest = digest;
+	b->r[b->n - 1].key = key;
+	b->r[b->n - 1].digest = digest;
 	c->colls[coll].expected++;
 	if (c->ntext > 0)
-		vsem_text_record(c, coll, id, id_len, doc);
-	if (++b->n < b->cap)
+		text_record(c, coll, id, id_len, doc);
+	if (b->n < b->cap)
 		return 0;
 	P->open[coll] = NULL;
-	return vq_push(c, &c->qin, b) == -1
-	           ? cdb_error_set(P->e, CDB_ERR_SYS, "stopped")
-	           : 0;
+	return queue(c, b);
 }
 
 static int
@@ -194,8 +405,8 @@ flush_all(struct prod *P)
 	for (i = 0; i < P->c->ncolls; i++) {
 		struct vbatch *b = P->open[i];
 		P->open[i] = NULL;
-		if (b != NULL && vq_push(P->c, &P->c->qin, b) == -1)
-			return cdb_error_set(P->e, CDB_ERR_SYS, "stopped");
+		if (b != NULL && queue(P->c, b) == -1)
+			return -1;
 	}
 	return 0;
 }
@@ -203,7 +414,7 @@ flush_all(struct prod *P)
 /* --------------------------------------------------------- sampling -- */
 
 void
-vquery_free(struct vquery *q)
+cdb_vquery_free(struct vquery *q)
 {
 	size_t i;
 
@@ -227,7 +438,7 @@ vquery_free(struct vquery *q)
 
 /* Give q a copy of the vector emb. */
 int
-vquery_set_vector(struct vquery *q, const float *emb, size_t dim, cdb_error *e)
+cdb_vquery_set_vector(struct vquery *q, const float *emb, size_t dim, cdb_error *e)
 {
 	free(q->emb);
 	if ((q->emb = malloc(dim * sizeof(*q->emb))) == NULL)
@@ -238,33 +449,75 @@ vquery_set_vector(struct vquery *q, const float *emb, size_t dim, cdb_error *e)
 	return 0;
 }
 
+/* Make q the query of record id (len bytes) of coll, vector emb. */
+static int
+query_of(struct vquery *q, size_t coll, const char *id, size_t len,
+    const float *emb, size_t dim, cdb_error *e)
+{
+	cdb_vquery_free(q);
+	q->coll = coll;
+	q->overlap = -1;
+	if ((q->name = strndup(id, len)) == NULL)
+		return cdb_error_oom(e);
+	return cdb_vquery_set_vector(q, emb, dim, e);
+}
+
 /* Offer an expected record to the sampler of semantic queries. */
 static int
 sample(struct vctx *c, size_t coll, const char *id, size_t id_len,
-    const float *emb, size_t dim)
+    const float *emb, size_t dim, cdb_error *e)
 {
-	struct vquery *q;
 	long slot;
 
 	if (!c->sampled || dim == 0)
 		return 0;
-	slot = cdb_vsampler_offer(&c->p.sampler, c->p.seen++);
-	if (slot < 0)
+	if ((slot = cdb_vsampler_offer(&c->p.sampler, c->p.seen++)) < 0)
 		return 0;
-	q = &c->q[slot];
-	vquery_free(q);
 	if ((size_t)slot >= c->nq)
 		c->nq = (size_t)slot + 1;
-	q->coll = coll;
-	q->dim = dim;
-	q->overlap = -1;
-	q->name = strndup(id, id_len);
-	q->emb = malloc(dim * sizeof(*q->emb));
-	if (q->name == NULL || q->emb == NULL)
-		return -1;
-	memcpy(q->emb, emb, dim * sizeof(*emb));
-	q->norm = sqrt(cdb_validate_dot(emb, emb, dim));
+	return query_of(&c->q[slot], coll, id, id_len, emb, dim, e);
+}
+
+/* Does doc (len bytes) contain text?  Chroma's $contains: bytes, case
+ * and all. */
+static int
+contains(const char *doc, size_t len, const char *text)
+{
+	size_t n = strlen(text), i;
+
+	for (i = 0; i + n <= len; i++)
+		if (memcmp(doc + i, text, n) == 0)
+			return 1;
 	return 0;
+}
+
+/* An expected record goes by: it joins the reference of every text
+ * query of its collection whose text its document contains. */
+static void
+text_record(
+    struct vctx *c, size_t coll, const char *id, size_t len, const json_t *doc)
+{
+	size_t i;
+	char **r;
+
+	if (!json_is_string(doc))
+		return;
+	for (i = 0; i < c->nq; i++) {
+		struct vquery *q = &c->q[i];
+		if (q->text == NULL || q->coll != coll || q->nref > TEXT_MAX ||
+		    !contains(json_string_value(doc), json_string_length(doc),
+		        q->text))
+			continue;
+		if (q->nref == q->capref) {
+			size_t cap = q->capref ? q->capref * 2 : 16;
+			if ((r = realloc(q->ref, cap * sizeof(*r))) == NULL)
+				continue; /* scored as a miss, never as a pass */
+			q->ref = r;
+			q->capref = cap;
+		}
+		if ((q->ref[q->nref] = strndup(id, len)) != NULL)
+			q->nref++;
+	}
 }
 
 /* ------------------------------------------------------- old server -- */
@@ -353,8 +606,9 @@ old_targets(struct vctx *c, cdb_error *e)
 	{
 		name = json_string_value(json_object_get(coll, "name"));
 		if (name == NULL || !cdb_schema_maps(c->s, name)) {
-			json_array_append_new(
-			    c->p.unmapped, json_string(name ? name : "?"));
+			if (json_array_append_new(c->p.unmapped,
+			        json_string(name ? name : "?")) == -1)
+				rc = cdb_error_oom(e);
 			continue;
 		}
 		cdb_schema_destinations(c->s, name, dest);
@@ -368,9 +622,7 @@ old_targets(struct vctx *c, cdb_error *e)
 			        : NULL;
 			json_decref(src);
 			if (want[t] == NULL)
-				rc = cdb_error_set(e, CDB_ERR_SYS,
-				    "out of "
-				    "memory");
+				rc = cdb_error_oom(e);
 		}
 	}
 	for (t = 0; t < nt && want != NULL; t++)
@@ -400,36 +652,41 @@ connect_old(struct vctx *c, cdb_error *e)
 	if (cdb_chroma_heartbeat(c->oldc, e) == -1 ||
 	    cdb_chroma_check_database(c->oldc, e) == -1 ||
 	    (c->oldcolls = cdb_chroma_list(c->oldc, e)) == NULL) {
-		verror_prefix(e, "old server");
+		cdb_vctx_where(e, "old server");
 		return -1;
 	}
 	return 0;
 }
 
-static void reject(struct vctx *c, int reason, const char *coll, const char *id,
-    size_t len, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+static int reject(struct prod *P, int reason, const char *coll,
+    const char *id, size_t len, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
 
-/* Count a source record that is not expected, and list the first. */
-static void
-reject(struct vctx *c, int reason, const char *coll, const char *id, size_t len,
-    const char *fmt, ...)
+/* Count a source record that is not expected, and list the first (the
+ * list only as cdb_vtest_offend's).  0, or -1 out of memory. */
+static int
+reject(struct prod *P, int reason, const char *coll, const char *id,
+    size_t len, const char *fmt, ...)
 {
+	struct vprod *p = &P->c->p;
 	const char *why = cdb_schema_reason_name(reason);
-	json_t *n = json_object_get(c->p.by_reason, why);
+	json_t *n = json_object_get(p->by_reason, why);
 	char msg[700];
 	va_list ap;
 
-	c->p.rejected++;
-	json_object_set_new(c->p.by_reason, why,
-	    json_integer(n ? json_integer_value(n) + 1 : 1));
-	if (json_array_size(c->p.offenders) >= CDB_VALIDATE_MAX_OFFENDERS)
-		return;
+	p->rejected++;
+	if (json_object_set_new(p->by_reason, why,
+	        json_integer(n ? json_integer_value(n) + 1 : 1)) == -1)
+		return cdb_error_oom(P->e);
+	if (json_array_size(p->offenders) >= CDB_VALIDATE_MAX_OFFENDERS)
+		return 0;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	json_array_append_new(
-	    c->p.offenders, json_pack("{s:s, s:s%, s:s}", "collection", coll,
-	                        "id", id, len, "problem", msg));
+	(void)json_array_append_new(
+	    p->offenders, json_pack("{s:s, s:s%, s:s}", "collection", coll,
+	                      "id", id, len, "problem", msg));
+	return 0;
 }
 
 /*
@@ -438,7 +695,7 @@ reject(struct vctx *c, int reason, const char *coll, const char *id, size_t len,
  * has a target, 0 when the schema rejects it (r says why), -1 on error.
  */
 int
-vsrc_map_old(struct vctx *c, cdb_schema_result *r, const char *src,
+cdb_vsrc_map_old(struct vctx *c, cdb_schema_result *r, const char *src,
     const cdb_page *pg, size_t i, struct vmapped *m, cdb_error *e)
 {
 	json_t *idv = json_array_get(pg->ids, i);
@@ -449,7 +706,7 @@ vsrc_map_old(struct vctx *c, cdb_schema_result *r, const char *src,
 	m->len = json_string_length(idv);
 	m->meta = json_is_object(meta) ? meta : NULL;
 	if (c->s == NULL) {
-		m->coll = vctx_coll_index(c, src);
+		m->coll = cdb_vctx_coll(c, src);
 		return m->coll >= 0 && m->id != NULL;
 	}
 	rc = cdb_schema_apply(c->s, src, m->id, m->len,
@@ -457,7 +714,7 @@ vsrc_map_old(struct vctx *c, cdb_schema_result *r, const char *src,
 	    json_array_get(pg->uris, i), r, e);
 	if (rc != 0)
 		return rc == 1 ? 0 : -1;
-	if ((m->coll = vctx_coll_index(c, r->collection)) < 0)
+	if ((m->coll = cdb_vctx_coll(c, r->collection)) < 0)
 		return 0;
 	m->id = r->id.data;
 	m->len = r->id.len;
@@ -479,16 +736,12 @@ old_record(struct prod *P, const char *src, const cdb_page *pg, size_t i)
 	int rc;
 
 	c->p.source_records++;
-	if ((rc = vsrc_map_old(c, P->res, src, pg, i, &m, P->e)) == -1)
+	if ((rc = cdb_vsrc_map_old(c, P->res, src, pg, i, &m, P->e)) == -1)
 		return -1;
-	if (rc == 0) {
-		reject(c, P->res->reason, src, json_string_value(idv),
+	if (rc == 0)
+		return reject(P, P->res->reason, src, json_string_value(idv),
 		    json_string_length(idv),
-		    "the schema rejects this source "
-		    "record: %s",
-		    P->res->text);
-		return 0;
-	}
+		    "the schema rejects this source record: %s", P->res->text);
 	key = cdb_hmap_key(c->names[m.coll], m.id, m.len);
 	digest = cdb_validate_content_digest(doc, emb, pg->dim);
 	if ((rc = cdb_hmap_put(c->p.xmap, key, digest, &old)) == -1)
@@ -496,11 +749,10 @@ old_record(struct prod *P, const char *src, const cdb_page *pg, size_t i)
 	if (rc == 0) {
 		/* cdb-transform rejects the second record of one target id. */
 		c->p.collisions++;
-		reject(c, CDB_REJECT_COLLISION, src, json_string_value(idv),
-		    json_string_length(idv),
+		return reject(P, CDB_REJECT_COLLISION, src,
+		    json_string_value(idv), json_string_length(idv),
 		    "its target id is already used by an earlier record: not "
 		    "expected");
-		return 0;
 	}
 	if (search_record(P, (size_t)m.coll, m.id, m.len, emb, pg->dim) == -1)
 		return -1;
@@ -521,8 +773,8 @@ read_old_collection(struct prod *P, const json_t *coll, cdb_page *pg)
 		/* A small first page gets the new server's side going. */
 		lim = P->started || c->o->page < FIRST_PAGE ? c->o->page
 		                                            : FIRST_PAGE;
-		if (vq_stopped(c))
-			return cdb_error_set(P->e, CDB_ERR_SYS, "stopped");
+		if (atomic_load(&c->stop))
+			return -1;
 		if (cdb_chroma_get(c->oldc, id, off, lim, NULL, NULL,
 		        CDB_INC_ALL, pg, P->e) == -1)
 			return -1;
@@ -536,8 +788,9 @@ read_old_collection(struct prod *P, const json_t *coll, cdb_page *pg)
 		if (pg->n < (size_t)lim)
 			break;
 	}
-	json_object_set_new(c->p.sources, name,
-	    json_integer((json_int_t)(c->p.source_records - n0)));
+	if (json_object_set_new(c->p.sources, name,
+	        json_integer((json_int_t)(c->p.source_records - n0))) == -1)
+		return cdb_error_oom(P->e);
 	return 0;
 }
 
@@ -562,43 +815,17 @@ read_old(struct prod *P)
 			break;
 	}
 	cdb_page_free(&pg);
-	return rc == 0 ? flush_all(P) : -1;
+	return rc;
 }
 
 /* ---------------------------------------------------- expected file -- */
-
-static int
-file_error(struct vctx *c, cdb_error *e)
-{
-	if (e->line > 0)
-		verror_prefix(e, "%s:%ld", c->xname, e->line);
-	return -1;
-}
-
-/* Open expected stream i for reading. */
-static int
-open_file(struct vctx *c, size_t i, cdb_error *e)
-{
-	c->xname = c->o->expected[i];
-	if ((c->xfp = fopen(c->xname, "r")) == NULL)
-		return cdb_error_sys(e, errno, "%s", c->xname);
-	return 0;
-}
-
-static void
-close_file(struct vctx *c)
-{
-	if (c->xfp != NULL)
-		fclose(c->xfp);
-	c->xfp = NULL;
-}
 
 /*
  * The stream names the schema that made it: checking it with another
  * schema may judge it wrongly, which the report must say.
  */
-static void
-check_stream_schema(struct vctx *c, const json_t *header)
+static int
+check_stream_schema(struct vctx *c, const json_t *header, cdb_error *e)
 {
 	const char *d = json_string_value(
 	    json_object_get(json_object_get(header, "schema"), "digest"));
@@ -606,62 +833,61 @@ check_stream_schema(struct vctx *c, const json_t *header)
 
 	if (c->s == NULL || d == NULL ||
 	    strcmp(d, cdb_schema_digest(c->s)) == 0)
-		return;
+		return 0;
 	snprintf(msg, sizeof(msg),
 	    "the expected stream was made with schema %s, -s gives %s", d,
 	    cdb_schema_digest(c->s));
-	json_array_append_new(c->warnings, json_string(msg));
-}
-
-/*
- * Pass 1 over one stream: the target collections (a collection line
- * repeated by another shard is the same collection), the sampled
- * queries.
- */
-static int
-scan_file(struct vctx *c, cdb_error *e)
-{
-	cdb_reader *rd = cdb_reader_new(c->xfp, c->xname, 0);
-	cdb_item it;
-	int rc, k;
-
-	if (rd == NULL)
+	if (json_array_append_new(c->warnings, json_string(msg)) == -1)
 		return cdb_error_oom(e);
-	while ((rc = cdb_reader_next(rd, &it, e)) == 1) {
-		if (it.kind == CDB_KIND_COLLECTION) {
-			const char *n =
-			    json_string_value(json_object_get(it.obj, "name"));
-			if (vctx_coll_index(c, n) < 0 &&
-			    add_target(c, n, json_deep_copy(it.obj), e) == -1) {
-				rc = -1;
-				break;
-			}
-		} else if (it.kind == CDB_KIND_RECORD) {
-			k = vctx_coll_index(c, it.collection);
-			if (sample(c, (size_t)k, it.id, it.id_len, it.emb,
-			        it.emb ? it.dim : 0) == -1) {
-				rc = cdb_error_oom(e);
-				break;
-			}
-		}
-	}
-	if (rc == 0)
-		check_stream_schema(c, cdb_reader_header(rd));
-	cdb_reader_free(rd);
-	return rc == -1 ? file_error(c, e) : 0;
+	return 0;
 }
 
+typedef int item_fn(struct vctx *c, const cdb_item *it, void *arg,
+    cdb_error *e);
+
+/* Pass 1: the target collections (a collection line repeated by another
+ * shard is the same collection), the sampled queries. */
 static int
-prepare_file(struct vctx *c, cdb_error *e)
+scan_item(struct vctx *c, const cdb_item *it, void *arg, cdb_error *e)
 {
+	const char *n = json_string_value(json_object_get(it->obj, "name"));
+	json_t *want;
+
+	(void)arg;
+	if (it->kind == CDB_KIND_RECORD)
+		return sample(c, (size_t)cdb_vctx_coll(c, it->collection),
+		    it->id, it->id_len, it->emb, it->emb ? it->dim : 0, e);
+	if (it->kind != CDB_KIND_COLLECTION || cdb_vctx_coll(c, n) >= 0)
+		return 0;
+	if ((want = json_deep_copy(it->obj)) == NULL)
+		return cdb_error_oom(e);
+	return add_target(c, n, want, e);
+}
+
+/* Call fn on every item of every expected stream, in turn: one set. */
+static int
+each_item(struct vctx *c, item_fn *fn, void *arg, cdb_error *e)
+{
+	cdb_reader *rd;
+	cdb_item it;
 	size_t i;
 	int rc = 0;
 
 	for (i = 0; rc == 0 && i < c->o->nexpected; i++) {
-		if (open_file(c, i, e) == -1)
-			return -1;
-		rc = scan_file(c, e);
-		close_file(c);
+		c->xname = c->o->expected[i];
+		if ((c->xfp = fopen(c->xname, "r")) == NULL)
+			return cdb_error_sys(e, errno, "%s", c->xname);
+		if ((rd = cdb_reader_new(c->xfp, c->xname, 0)) == NULL)
+			rc = cdb_error_oom(e);
+		while (rc == 0 && (rc = cdb_reader_next(rd, &it, e)) == 1)
+			rc = fn(c, &it, arg, e);
+		if (rc == 0 && fn == scan_item)
+			rc = check_stream_schema(c, cdb_reader_header(rd), e);
+		cdb_reader_free(rd);
+		fclose(c->xfp);
+		c->xfp = NULL;
+		if (rc == -1 && e->line > 0)
+			cdb_vctx_where(e, "%s:%ld", c->xname, e->line);
 	}
 	return rc;
 }
@@ -690,7 +916,7 @@ search_record(struct prod *P, size_t coll, const char *id, size_t id_len,
     const float *emb, size_t dim)
 {
 	struct vctx *c = P->c;
-	struct timespec t0, t1;
+	struct timespec t0;
 	double xn = 0;
 	size_t i;
 	int rc = 0;
@@ -709,34 +935,37 @@ search_record(struct prod *P, size_t coll, const char *id, size_t id_len,
 		        id_len) == -1)
 			rc = cdb_error_oom(P->e);
 	}
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	P->search_s += (double)(t1.tv_sec - t0.tv_sec) +
-	               (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	P->search_s += cdb_elapsed(&t0);
 	return rc;
 }
 
+/* Pass 2: every expected record. */
 static int
-file_record(struct prod *P, const cdb_item *it)
+file_record(struct vctx *c, const cdb_item *it, void *arg, cdb_error *e)
 {
-	struct vctx *c = P->c;
-	int coll = vctx_coll_index(c, it->collection);
+	struct prod *P = arg;
 	const float *emb = it->emb_form != CDB_EMB_NONE ? it->emb : NULL;
 	size_t dim = emb ? it->dim : 0;
-	uint64_t key = cdb_hmap_key(it->collection, it->id, it->id_len);
-	uint64_t digest = cdb_validate_content_digest(it->document, emb, dim);
 	json_t *meta = json_is_object(it->metadata) ? it->metadata : NULL;
-	int rc;
+	uint64_t key, digest;
+	int coll, rc;
 
+	if (it->kind != CDB_KIND_RECORD)
+		return 0;
+	if (atomic_load(&c->stop))
+		return -1;
+	coll = cdb_vctx_coll(c, it->collection);
+	key = cdb_hmap_key(it->collection, it->id, it->id_len);
+	digest = cdb_validate_content_digest(it->document, emb, dim);
 	c->p.source_records++;
 	if ((rc = cdb_hmap_put(c->p.xmap, key, digest, NULL)) == -1)
-		return cdb_error_oom(P->e);
+		return cdb_error_oom(e);
 	if (rc == 0) {
 		c->p.collisions++;
-		reject(c, CDB_REJECT_COLLISION, it->collection, it->id,
+		return reject(P, CDB_REJECT_COLLISION, it->collection, it->id,
 		    it->id_len,
 		    "the expected stream holds this id twice in the "
 		    "collection: only one can be stored");
-		return 0;
 	}
 	if (search_record(P, (size_t)coll, it->id, it->id_len, emb, dim) == -1)
 		return -1;
@@ -744,28 +973,18 @@ file_record(struct prod *P, const cdb_item *it)
 	    meta, it->uri, emb, dim, key, digest);
 }
 
+/* A record a query names (want: key -> query): its vector. */
 static int
-read_file(struct prod *P)
+find_item(struct vctx *c, const cdb_item *it, void *want, cdb_error *e)
 {
-	struct vctx *c = P->c;
-	cdb_reader *rd = cdb_reader_new(c->xfp, c->xname, 0);
-	cdb_item it;
-	int rc;
+	uint64_t qi;
 
-	if (rd == NULL)
-		return cdb_error_oom(P->e);
-	while ((rc = cdb_reader_next(rd, &it, P->e)) == 1) {
-		if (it.kind == CDB_KIND_RECORD && file_record(P, &it) == -1) {
-			rc = -1;
-			break;
-		}
-		if (it.kind == CDB_KIND_RECORD && vq_stopped(c)) {
-			rc = cdb_error_set(P->e, CDB_ERR_SYS, "stopped");
-			break;
-		}
-	}
-	cdb_reader_free(rd);
-	return rc == -1 ? file_error(c, P->e) : 0;
+	if (it->kind != CDB_KIND_RECORD || it->emb == NULL ||
+	    it->emb_form == CDB_EMB_NONE ||
+	    !cdb_hmap_get(want, cdb_hmap_key(it->collection, it->id, it->id_len),
+	        &qi))
+		return 0;
+	return cdb_vquery_set_vector(&c->q[qi], it->emb, it->dim, e);
 }
 
 /*
@@ -774,56 +993,13 @@ read_file(struct prod *P)
  * such lines.
  */
 int
-vsrc_find_ids_file(struct vctx *c, cdb_hmap *want, cdb_error *e)
+cdb_vsrc_find_ids_file(struct vctx *c, cdb_hmap *want, cdb_error *e)
 {
-	cdb_reader *rd;
-	cdb_item it;
-	uint64_t qi;
-	size_t i;
-	int rc = 0;
-
-	for (i = 0; rc == 0 && i < c->o->nexpected; i++) {
-		if (open_file(c, i, e) == -1)
-			return -1;
-		if ((rd = cdb_reader_new(c->xfp, c->xname, 0)) == NULL)
-			rc = cdb_error_oom(e);
-		while (rc == 0 && (rc = cdb_reader_next(rd, &it, e)) == 1) {
-			rc = 0;
-			if (it.kind != CDB_KIND_RECORD || it.emb == NULL ||
-			    it.emb_form == CDB_EMB_NONE ||
-			    !cdb_hmap_get(want,
-			        cdb_hmap_key(it.collection, it.id, it.id_len),
-			        &qi))
-				continue;
-			rc = vquery_set_vector(&c->q[qi], it.emb, it.dim, e);
-		}
-		cdb_reader_free(rd);
-		close_file(c);
-		if (rc == -1)
-			return file_error(c, e);
-	}
-	return 0;
-}
-
-/* Pass 2: every stream in turn, one expected set. */
-static int
-read_files(struct prod *P)
-{
-	struct vctx *c = P->c;
-	size_t i;
-	int rc = 0;
-
-	for (i = 0; rc == 0 && i < c->o->nexpected; i++) {
-		if (open_file(c, i, P->e) == -1)
-			return -1;
-		rc = read_file(P);
-		close_file(c);
-	}
-	return rc == 0 ? flush_all(P) : -1;
+	return each_item(c, find_item, want, e);
 }
 
 /* The exact results become the queries' reference results. */
-static int
+static void
 keep_search(struct prod *P)
 {
 	struct vctx *c = P->c;
@@ -832,7 +1008,7 @@ keep_search(struct prod *P)
 	for (i = 0; i < P->ntop; i++) {
 		cdb_vtopk *t = &P->top[i];
 		if (c->q[i].text != NULL)
-			continue; /* its reference is a set: vsem_text_record */
+			continue; /* its reference is a set: text_record */
 		cdb_vtopk_sort(t);
 		c->q[i].ref = t->id;
 		c->q[i].nref = t->n;
@@ -841,7 +1017,6 @@ keep_search(struct prod *P)
 		t->n = 0;
 	}
 	c->search_s = P->search_s;
-	return 0;
 }
 
 /* ------------------------------------------------- old-mode sample -- */
@@ -854,33 +1029,21 @@ by_position(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* Make query q of the sampled old record in pg, if it has a target. */
+/* A query of the sampled old record in pg, if it has a target. */
 static int
 take_sampled(struct vctx *c, const char *src, const cdb_page *pg,
     cdb_schema_result *r, cdb_error *e)
 {
-	struct vquery *q = &c->q[c->nq];
 	struct vmapped m;
 	int rc;
 
 	if (pg->n != 1 || pg->dim == 0)
 		return 0;
-	if ((rc = vsrc_map_old(c, r, src, pg, 0, &m, e)) != 1)
+	if ((rc = cdb_vsrc_map_old(c, r, src, pg, 0, &m, e)) != 1)
 		return rc;
-	memset(q, 0, sizeof(*q));
-	q->coll = (size_t)m.coll;
-	q->dim = pg->dim;
-	q->overlap = -1;
-	q->name = strndup(m.id, m.len);
-	q->emb = malloc(pg->dim * sizeof(*q->emb));
-	if (q->name == NULL || q->emb == NULL) {
-		vquery_free(q);
-		return cdb_error_oom(e);
-	}
-	memcpy(q->emb, pg->emb, pg->dim * sizeof(*q->emb));
-	q->norm = sqrt(cdb_validate_dot(q->emb, q->emb, q->dim));
 	c->nq++;
-	return 0;
+	return query_of(
+	    &c->q[c->nq - 1], (size_t)m.coll, m.id, m.len, pg->emb, pg->dim, e);
 }
 
 /* Fetch the sampled positions pos[0..n) (sorted) of the old collections,
@@ -945,7 +1108,7 @@ presample(struct vctx *c, cdb_error *e)
 		if (!old_maps(c, json_string_value(json_object_get(coll, "name"))))
 			continue;
 		if ((count[i] = cdb_chroma_count(c->oldc, id, e)) < 0) {
-			verror_prefix(e, "old server");
+			cdb_vctx_where(e, "old server");
 			rc = -1;
 			break;
 		}
@@ -966,10 +1129,11 @@ presample(struct vctx *c, cdb_error *e)
 	return rc;
 }
 
-/* ---------------------------------------------------------- threads -- */
+/* ---------------------------------------------------------- produce -- */
 
+/* The targets, the queries to draw before the records stream past. */
 int
-vsrc_prepare(struct vctx *c, cdb_error *e)
+cdb_vsrc_prepare(struct vctx *c, cdb_error *e)
 {
 	size_t i;
 
@@ -982,7 +1146,8 @@ vsrc_prepare(struct vctx *c, cdb_error *e)
 	}
 	if (c->o->old_url != NULL && connect_old(c, e) == -1)
 		return -1;
-	if ((c->o->nexpected ? prepare_file(c, e) : old_targets(c, e)) == -1)
+	if ((c->o->nexpected ? each_item(c, scan_item, NULL, e)
+	                     : old_targets(c, e)) == -1)
 		return -1;
 	if ((c->names = calloc(c->ncolls + 1, sizeof(*c->names))) == NULL)
 		return cdb_error_oom(e);
@@ -1025,7 +1190,7 @@ prod_free(struct prod *P)
 	size_t i;
 
 	for (i = 0; P->open != NULL && i < P->c->ncolls; i++)
-		vbatch_free(P->open[i]);
+		cdb_vbatch_free(P->open[i]);
 	for (i = 0; P->top != NULL && i < P->ntop; i++)
 		cdb_vtopk_free(&P->top[i]);
 	free(P->open);
@@ -1034,32 +1199,20 @@ prod_free(struct prod *P)
 	cdb_schema_result_free(P->res);
 }
 
-void *
-vsrc_thread(void *arg)
+int
+cdb_vsrc_produce(struct vctx *c, cdb_error *e)
 {
-	struct vctx *c = arg;
 	struct prod P;
 	int rc;
 
-	rc = prod_init(&P, c, &c->perr);
+	rc = prod_init(&P, c, e);
 	if (rc == 0)
-		rc = c->o->nexpected ? read_files(&P) : read_old(&P);
-	/* The comparison may now finish; the queries come after. */
-	vq_close(c, &c->qin);
-	free_spent(c);
+		rc = c->o->nexpected ? each_item(c, file_record, &P, e)
+		                     : read_old(&P);
 	if (rc == 0)
-		rc = keep_search(&P);
-	if (rc == 0 && c->oldc != NULL && c->nq > 0 && !vq_stopped(c))
-		rc = vsrc_old_queries(c, &c->perr);
-	if (rc == -1)
-		vq_stop(c);
+		rc = flush_all(&P);
+	if (rc == 0)
+		keep_search(&P);
 	prod_free(&P);
-	/* Nothing of the producer's is shared now: others free for it. */
-	pthread_mutex_lock(&c->mu);
-	c->pdone = 1;
-	pthread_mutex_unlock(&c->mu);
-	free_spent(c);
-	if (rc == -1 && strcmp(c->perr.text, "stopped") == 0)
-		cdb_error_clear(&c->perr);
-	return NULL;
+	return rc;
 }

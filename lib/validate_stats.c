@@ -1,7 +1,8 @@
 /*
- * validate_stats.c - the comparisons and statistics behind cdb-validate's
- * tests, kept free of I/O so the unit tests can pin them down; see
- * validate.h.
+ * validate_stats.c - the bottom of the validation engine (see
+ * validate_impl.h): the comparisons and statistics behind cdb-validate's
+ * tests, free of I/O and of the run's context so the unit tests can pin
+ * them down; see validate.h.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -9,7 +10,6 @@
 
 #include "chroma.h"
 #include "digest.h"
-#include "hmap.h"
 #include "validate.h"
 
 static const char *const test_keys[CDB_VT_N] = {"count_verification",
@@ -150,55 +150,43 @@ cdb_validate_space_name(int space)
 double
 cdb_validate_distance(int space, const float *a, const float *b, size_t dim)
 {
-	double s = 0, d, na = 0, nb = 0;
-	size_t i;
+	double na, nb;
 
-	if (space == CDB_SPACE_L2) {
-		for (i = 0; i < dim; i++) {
-			d = (double)a[i] - (double)b[i];
-			s += d * d;
-		}
-		return s;
-	}
-	for (i = 0; i < dim; i++) {
-		s += (double)a[i] * (double)b[i];
-		na += (double)a[i] * (double)a[i];
-		nb += (double)b[i] * (double)b[i];
-	}
+	if (space == CDB_SPACE_L2)
+		return cdb_validate_l2sq(a, b, dim);
 	if (space == CDB_SPACE_IP)
-		return 1 - s;
-	return na > 0 && nb > 0 ? 1 - s / (sqrt(na) * sqrt(nb)) : 1;
+		return 1 - cdb_validate_dot(a, b, dim);
+	na = sqrt(cdb_validate_dot(a, a, dim));
+	nb = sqrt(cdb_validate_dot(b, b, dim));
+	return na > 0 && nb > 0 ? 1 - cdb_validate_dot(a, b, dim) / (na * nb)
+	                        : 1;
 }
 
 /* --------------------------------------------------------- searches -- */
 
+static int
+listed(const char *id, char *const *list, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(id, list[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/* Results are top-k lists: a scan of the other list is cheap enough. */
 double
 cdb_validate_overlap(
     char *const *ref, size_t nref, char *const *got, size_t ngot)
 {
-	cdb_hmap *m;
 	size_t i, hits = 0;
-	uint64_t one = 1;
 
 	if (nref == 0)
 		return -1;
-	if ((m = cdb_hmap_new()) == NULL)
-		return -1;
-	for (i = 0; i < ngot; i++)
-		if (cdb_hmap_put(m, cdb_hmap_key(NULL, got[i], strlen(got[i])),
-		        one, NULL) == -1) {
-			cdb_hmap_free(m);
-			return -1;
-		}
 	/* A reference id counts once, even if listed twice. */
-	for (i = 0; i < nref; i++) {
-		uint64_t k = cdb_hmap_key(NULL, ref[i], strlen(ref[i])), v;
-		if (cdb_hmap_get(m, k, &v) && v == 1) {
-			hits++;
-			cdb_hmap_set(m, k, 2);
-		}
-	}
-	cdb_hmap_free(m);
+	for (i = 0; i < nref; i++)
+		hits += listed(ref[i], got, ngot) && !listed(ref[i], ref, i);
 	return (double)hits / (double)nref;
 }
 
@@ -323,83 +311,37 @@ nearer(double da, const char *ia, double db, const char *ib)
 	return da < db || (da == db && strcmp(ia, ib) < 0);
 }
 
-/* Swap entries i and j of the heap. */
-static void
-swap_at(cdb_vtopk *t, size_t i, size_t j)
-{
-	double d = t->dist[i];
-	char *s = t->id[i];
-
-	t->dist[i] = t->dist[j];
-	t->id[i] = t->id[j];
-	t->dist[j] = d;
-	t->id[j] = s;
-}
-
-/* Is entry i farther than entry j (the heap's order: worst on top)? */
-static int
-farther(const cdb_vtopk *t, size_t i, size_t j)
-{
-	return nearer(t->dist[j], t->id[j], t->dist[i], t->id[i]);
-}
-
-static void
-sift_down(cdb_vtopk *t, size_t i)
-{
-	size_t l, worst;
-
-	for (;;) {
-		worst = i;
-		l = 2 * i + 1;
-		if (l < t->n && farther(t, l, worst))
-			worst = l;
-		if (l + 1 < t->n && farther(t, l + 1, worst))
-			worst = l + 1;
-		if (worst == i)
-			return;
-		swap_at(t, i, worst);
-		i = worst;
-	}
-}
-
+/* The entries are kept sorted, nearest first: k is small. */
 int
 cdb_vtopk_offer(cdb_vtopk *t, double d, const char *id, size_t len)
 {
 	size_t i;
 	char *copy;
 
-	/* The root is the farthest kept: most candidates stop here. */
-	if (t->k == 0 || (t->n == t->k && !(d < t->dist[0])))
+	/* The last is the farthest kept: most candidates stop here. */
+	if (t->k == 0 || (t->n == t->k && !(d < t->dist[t->n - 1])))
 		return 0;
 	if ((copy = malloc(len + 1)) == NULL)
 		return -1;
 	memcpy(copy, id, len);
 	copy[len] = '\0';
-	if (t->n == t->k) {
-		free(t->id[0]);
-		t->id[0] = copy;
-		t->dist[0] = d;
-		sift_down(t, 0);
-		return 0;
+	if (t->n == t->k)
+		free(t->id[--t->n]);
+	for (i = t->n; i > 0 && nearer(d, copy, t->dist[i - 1], t->id[i - 1]);
+	     i--) {
+		t->dist[i] = t->dist[i - 1];
+		t->id[i] = t->id[i - 1];
 	}
-	i = t->n++;
-	t->id[i] = copy;
 	t->dist[i] = d;
-	for (; i > 0 && farther(t, i, (i - 1) / 2); i = (i - 1) / 2)
-		swap_at(t, i, (i - 1) / 2);
+	t->id[i] = copy;
+	t->n++;
 	return 0;
 }
 
 void
 cdb_vtopk_sort(cdb_vtopk *t)
 {
-	size_t i, j;
-
-	for (i = 1; i < t->n; i++)
-		for (j = i; j > 0 && nearer(t->dist[j], t->id[j],
-		                         t->dist[j - 1], t->id[j - 1]);
-		     j--)
-			swap_at(t, j, j - 1);
+	(void)t; /* kept sorted by cdb_vtopk_offer */
 }
 
 /*
