@@ -87,7 +87,7 @@ parse(int argc, char *argv[], struct rb_server *s, cdb_snapshot_opts *o)
 		errx(CDB_EXIT_USAGE, "snapshot: -o file is required");
 	if (o->comp == -1 &&
 	    (o->comp = cdb_snapshot_comp_guess(o->output)) == -1)
-		o->comp = CDB_SNAP_GZIP;
+		o->comp = CDB_SNAP_ZSTD;
 	if (optind < argc) {
 		o->names = argv + optind;
 		o->nnames = (size_t)(argc - optind);
