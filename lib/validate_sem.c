@@ -147,6 +147,8 @@ cdb_vsem_load_queries(struct vctx *c, cdb_error *e)
 
 /* Query q's vector: the record it names, if old collection src holds it
  * and it maps into q's collection. */
+static int fed(const struct vctx *c, const char *src, size_t coll, int *in);
+
 static int
 old_vector(struct vctx *c, struct vquery *q, const json_t *src,
     cdb_schema_result *r, cdb_error *e)
@@ -173,8 +175,6 @@ old_vector(struct vctx *c, struct vquery *q, const json_t *src,
 		return rc == -1 ? -1 : 0;
 	return cdb_vquery_set_vector(q, c->page.emb, c->page.dim, e);
 }
-
-static int fed(const struct vctx *c, const char *src, size_t coll, int *in);
 
 /*
  * The vectors of the queries that name a record: its expected embedding,
