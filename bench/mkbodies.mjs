@@ -3,7 +3,7 @@
 //
 // Batches are made the way cdb-import makes them: per collection, in stream
 // order, at most MAXBATCH records (the server's max_batch_size) and at most
-// 32 MiB per body; embeddings as base64 little-endian float32; arrays that
+// 20 MiB per body (cdb-import -j 1: 40 MiB / (jobs + 1)); embeddings as base64 little-endian float32; arrays that
 // would hold only nulls (uris here) are left out.  Writes
 //   OUTDIR/collections.ndjson  one create-collection body a line
 //   OUTDIR/batches.tsv         collection name <TAB> body file, in order
@@ -17,7 +17,7 @@ if (!dump || !maxArg || !out) {
 	process.exit(2);
 }
 const maxBatch = Number(maxArg);
-const maxBytes = 32 * 1024 * 1024;
+const maxBytes = 20 * 1024 * 1024;
 mkdirSync(out, { recursive: true });
 writeFileSync(`${out}/collections.ndjson`, '');
 writeFileSync(`${out}/batches.tsv`, '');

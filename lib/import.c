@@ -1,5 +1,18 @@
-/* import.c - stream to server; see import.h. */
-#include <pthread.h>
+/*
+ * import.c - load a cdb stream into a Chroma database.
+ *
+ * Records are appended, as the JSON text of the request, to a batch per
+ * collection; a full batch (by count or bytes) goes through the one
+ * bounded queue (lib/queue.h) to worker threads that each hold a
+ * connection, and comes back through a second queue.  Every batch in
+ * memory, partial or in flight, shares one budget (BATCH_MEMORY), so
+ * memory stays flat however long the stream and whatever -j.
+ *
+ * The checkpoint records the line before which everything landed: the
+ * lowest first line of any batch still partial, in flight or lost, so a
+ * resume never skips a record the server did not acknowledge.
+ */
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,12 +24,18 @@
 #include "json.h"
 #include "lock.h"
 #include "ndjson.h"
+#include "queue.h"
 #include "rules.h"
 #include "shard.h"
 #include "testpoint.h"
 
 #define CKPT_VERSION 1
-#define DEFAULT_MAX_BYTES (32u << 20)
+/*
+ * All batches of a run, partial or in flight, together: each request is
+ * kept under BATCH_MEMORY / (jobs + 1) unless --max-request-bytes says
+ * otherwise.  The server is the bottleneck; larger requests gain nothing.
+ */
+#define BATCH_MEMORY (40u << 20)
 /*
  * The first batch of a run goes out at this size at most: in a pipe the
  * target starts ingesting while the export is still reading the rest of
@@ -27,23 +46,26 @@
 /* Room for the JSON punctuation around a batch's arrays. */
 #define BODY_OVERHEAD 128
 
+/* The arrays of a request body, in the order they are sent. */
+enum { IDS, EMBS, DOCS, METAS, URIS, NARR };
+
 struct batch {
 	struct target *t;
 	long first_line;
 	long n;
-	cdb_buf ids, embs, docs, metas, uris;
-	cdb_http_piece pieces[12];
+	size_t bytes; /* of the request body */
+	cdb_buf a[NARR];
+	int any[NARR]; /* an array of nothing but null is left out */
+	cdb_http_piece pieces[2 * NARR + 1];
 	size_t npieces;
-	int any_doc, any_meta, any_uri;
 	cdb_error err;
 	int failed;
-	struct batch *next; /* in a queue */
 };
 
 struct target {
 	char *name;
-	char *id;     /* server's collection id; NULL in a dry run */
-	size_t dim;   /* expected embedding length, 0: not known yet */
+	char *id;	/* server's collection id; NULL in a dry run */
+	size_t dim;	/* expected embedding length, 0: not known yet */
 	long long nrec; /* its record lines so far */
 	struct batch *pending;
 	cdb_hmap *arrays; /* created here: ids given array metadata */
@@ -56,37 +78,25 @@ struct imp {
 	cdb_reader *r;
 	struct target **targets; /* each allocated: batches point at them */
 	size_t ntargets;
-	json_t *index;	 /* name -> target number */
-	json_t *ckpt;	 /* NULL without -c */
-	long skip_to;	 /* records at or before this line are committed */
+	json_t *index; /* name -> target number */
+	json_t *ckpt;  /* NULL without -c */
+	long skip_to;  /* records at or before this line are committed */
 	long last_line;
 	long batch;
 	size_t max_bytes;
 	int base64;
 	cdb_rules_caps caps; /* what the target can store */
-	/* worker pool */
-	pthread_t *threads;
-	int nthreads;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	struct batch *todo, *done;
-	int inflight, stop;
+	int jobs;
+	cdb_queue *todo, *done; /* batches to send; sent or failed */
+	cdb_workers *workers;
 	struct batch **flying; /* submitted, not yet reaped */
 	int nflying;
+	atomic_int landed; /* in done: reaped without waiting */
 	long hold; /* first line of a batch that failed or was dropped */
 	size_t pending_bytes; /* in all partial batches */
-	struct batch *spare;  /* sent batches kept for their buffers */
-	int nspare;
-	int sent; /* a batch was submitted (see FIRST_BATCH) */
+	int sent;	      /* a batch was submitted (see FIRST_BATCH) */
 	cdb_shard shard; /* n > 0: the stream is one shard of an export */
 };
-
-static size_t
-batch_bytes(const struct batch *b)
-{
-	return b->ids.len + b->embs.len + b->docs.len + b->metas.len +
-	    b->uris.len + BODY_OVERHEAD;
-}
 
 static void
 hold_at(struct imp *m, long line)
@@ -95,83 +105,55 @@ hold_at(struct imp *m, long line)
 		m->hold = line;
 }
 
+static struct batch *
+batch_new(struct target *t, long line)
+{
+	struct batch *b = calloc(1, sizeof(*b));
+
+	if (b != NULL) {
+		b->t = t;
+		b->first_line = line;
+		b->bytes = BODY_OVERHEAD;
+		b->any[IDS] = b->any[EMBS] = 1;
+	}
+	return b;
+}
+
 static void
 batch_free(struct batch *b)
 {
+	int k;
+
 	if (b == NULL)
 		return;
-	cdb_buf_free(&b->ids);
-	cdb_buf_free(&b->embs);
-	cdb_buf_free(&b->docs);
-	cdb_buf_free(&b->metas);
-	cdb_buf_free(&b->uris);
+	for (k = 0; k < NARR; k++)
+		cdb_buf_free(&b->a[k]);
 	free(b);
 }
 
 /*
- * A sent batch's buffers are kept for the next ones (as many as can be
- * in flight at once): freeing megabytes per batch hands them back to the
- * kernel, and every page of the next batch would fault in again.
- */
-static void
-batch_done(struct imp *m, struct batch *b)
-{
-	struct batch keep;
-
-	if (b == NULL)
-		return;
-	if (m->nspare > m->nthreads + 1) {
-		batch_free(b);
-		return;
-	}
-	memset(&keep, 0, sizeof(keep));
-	keep.ids = b->ids;
-	keep.embs = b->embs;
-	keep.docs = b->docs;
-	keep.metas = b->metas;
-	keep.uris = b->uris;
-	*b = keep;
-	cdb_buf_reset(&b->ids);
-	cdb_buf_reset(&b->embs);
-	cdb_buf_reset(&b->docs);
-	cdb_buf_reset(&b->metas);
-	cdb_buf_reset(&b->uris);
-	b->next = m->spare;
-	m->spare = b;
-	m->nspare++;
-}
-
-/*
  * The request body as pieces pointing into the batch's arrays, so the
- * megabytes of a batch are never copied into one buffer.  Arrays of
- * nothing but null are left out.
+ * megabytes of a batch are never copied into one buffer.
  */
 static void
 build_body(struct batch *b)
 {
+	static const char *const open[NARR] = {"{\"ids\":[",
+	    "],\"embeddings\":[", "],\"documents\":[", "],\"metadatas\":[",
+	    "],\"uris\":["};
 	cdb_http_piece *p = b->pieces;
+	int k;
 
-#define PIECE(d, l) (p->data = (d), p->len = (l), p++)
-#define TEXT(t) PIECE(t, sizeof(t) - 1)
-	TEXT("{\"ids\":[");
-	PIECE(b->ids.data, b->ids.len);
-	TEXT("],\"embeddings\":[");
-	PIECE(b->embs.data, b->embs.len);
-	if (b->any_doc) {
-		TEXT("],\"documents\":[");
-		PIECE(b->docs.data, b->docs.len);
+	for (k = 0; k < NARR; k++) {
+		if (!b->any[k])
+			continue;
+		p->data = open[k];
+		p++->len = strlen(open[k]);
+		p->data = b->a[k].data;
+		p++->len = b->a[k].len;
 	}
-	if (b->any_meta) {
-		TEXT("],\"metadatas\":[");
-		PIECE(b->metas.data, b->metas.len);
-	}
-	if (b->any_uri) {
-		TEXT("],\"uris\":[");
-		PIECE(b->uris.data, b->uris.len);
-	}
-	TEXT("]}");
-#undef TEXT
-#undef PIECE
+	p->data = "]}";
+	p++->len = 2;
 	b->npieces = (size_t)(p - b->pieces);
 }
 
@@ -179,76 +161,30 @@ static void *
 worker(void *arg)
 {
 	struct imp *m = arg;
-	cdb_chroma *c;
 	struct batch *b;
+	cdb_chroma *c;
 	cdb_error e;
 
 	cdb_error_clear(&e);
 	c = cdb_chroma_new(m->o->url, m->o->tenant, m->o->database, m->o->http,
 	    &e);
-	pthread_mutex_lock(&m->mu);
-	for (;;) {
-		while (m->todo == NULL && !m->stop)
-			pthread_cond_wait(&m->cv, &m->mu);
-		if (m->todo == NULL)
-			break;
-		b = m->todo;
-		m->todo = b->next;
-		pthread_mutex_unlock(&m->mu);
-		cdb_error_clear(&b->err);
-		if (c == NULL) {
+	while ((b = cdb_queue_pop(m->todo)) != NULL) {
+		if (c == NULL)
 			b->err = e;
-			b->failed = 1;
-		} else if (cdb_chroma_write_pieces(c, b->t->id, m->o->upsert,
-			       b->pieces, b->npieces, &b->err) == -1)
-			b->failed = 1;
-		pthread_mutex_lock(&m->mu);
-		b->next = m->done;
-		m->done = b;
-		m->inflight--;
-		pthread_cond_broadcast(&m->cv);
+		b->failed = c == NULL ||
+		    cdb_chroma_write_pieces(c, b->t->id, m->o->upsert,
+			b->pieces, b->npieces, &b->err) == -1;
+		/* Never full: it has room for every batch in flight. */
+		cdb_queue_push(m->done, b);
+		atomic_fetch_add(&m->landed, 1);
 	}
-	pthread_mutex_unlock(&m->mu);
 	cdb_chroma_free(c);
 	return NULL;
 }
 
-static int
-start_pool(struct imp *m, cdb_error *e)
-{
-	int i, n = m->o->jobs > 0 ? m->o->jobs : 1;
-
-	if ((m->threads = calloc((size_t)n, sizeof(pthread_t))) == NULL ||
-	    (m->flying = calloc((size_t)n + 1, sizeof(*m->flying))) == NULL)
-		return cdb_error_oom(e);
-	for (i = 0; i < n; i++) {
-		if (pthread_create(&m->threads[i], NULL, worker, m) != 0)
-			return cdb_error_set(e, CDB_ERR_SYS,
-			    "cannot start worker thread");
-		m->nthreads++;
-	}
-	return 0;
-}
-
-static void
-stop_pool(struct imp *m)
-{
-	int i;
-
-	pthread_mutex_lock(&m->mu);
-	m->stop = 1;
-	pthread_cond_broadcast(&m->cv);
-	pthread_mutex_unlock(&m->mu);
-	for (i = 0; i < m->nthreads; i++)
-		pthread_join(m->threads[i], NULL);
-	free(m->threads);
-	m->threads = NULL;
-	m->nthreads = 0;
-}
-
 /* The first line not yet known to be committed, minus one. */
 static long
-committed_line(struct imp *m)
+committed_line(const struct imp *m)
 {
 	long low = m->last_line;
 	size_t i;
@@ -296,122 +232,97 @@ save_ckpt(struct imp *m, int complete, cdb_error *e)
 	/* Never move backwards past what an earlier run committed. */
 	if (line < m->skip_to)
 		line = m->skip_to;
-	json_object_set_new(m->ckpt, "line", json_integer(line));
-	json_object_set_new(m->ckpt, "complete", json_boolean(complete));
+	if (json_object_set_new(m->ckpt, "line", json_integer(line)) == -1 ||
+	    json_object_set_new(m->ckpt, "complete", json_boolean(complete)))
+		return cdb_error_oom(e);
 	if (cdb_checkpoint_save(m->o->checkpoint, m->ckpt, e) == -1)
 		return -1;
 	testpoints(m->ckpt);
 	return 0;
 }
 
-/* Account for finished batches.  Returns -1 on the first failed one. */
+/* Wait for a batch in flight to land and account for it. */
 static int
-reap(struct imp *m, cdb_error *e)
+reap_one(struct imp *m, cdb_error *e)
 {
-	struct batch *b, *list;
-	json_t *counts = m->ckpt ? json_object_get(m->ckpt, "collections")
-				 : NULL;
-	int k, rc = 0, any = 0;
+	struct batch *b = cdb_queue_pop(m->done);
+	json_t *n = json_object_get(json_object_get(m->ckpt, "collections"),
+	    b->t->name);
+	int k, rc = 0;
 
-	pthread_mutex_lock(&m->mu);
-	list = m->done;
-	m->done = NULL;
-	pthread_mutex_unlock(&m->mu);
-	while ((b = list) != NULL) {
-		list = b->next;
-		for (k = 0; k < m->nflying; k++)
-			if (m->flying[k] == b) {
-				m->flying[k] = m->flying[--m->nflying];
-				break;
-			}
-		if (b->failed) {
-			hold_at(m, b->first_line);
-			if (rc == 0 && e != NULL && e->kind == CDB_ERR_NONE) {
-				/* Name the collection: the server may not. */
-				cdb_error_set(e, b->err.kind,
-				    "collection \"%s\", batch from line %ld: %.900s",
-				    b->t->name, b->first_line, b->err.text);
-				e->http_status = b->err.http_status;
-			}
-			rc = -1;
-		} else {
-			m->st->sent += b->n;
-			m->st->batches++;
-			any = 1;
-			if (counts != NULL) {
-				json_t *v = json_object_get(counts, b->t->name);
-				json_object_set_new(counts, b->t->name,
-				    json_integer(json_integer_value(v) + b->n));
-			}
-			if (m->o->progress)
-				m->o->progress(m->o->arg, b->t->name,
-				    m->st->sent + m->st->skipped, -1);
+	atomic_fetch_sub(&m->landed, 1);
+	for (k = 0; m->flying[k] != b; k++)
+		;
+	m->flying[k] = m->flying[--m->nflying];
+	if (b->failed) {
+		hold_at(m, b->first_line);
+		/* Name the collection: the server may not. */
+		if (e != NULL && e->kind == CDB_ERR_NONE) {
+			cdb_error_set(e, b->err.kind,
+			    "collection \"%s\", batch from line %ld: %.900s",
+			    b->t->name, b->first_line, b->err.text);
+			e->http_status = b->err.http_status;
 		}
-		batch_done(m, b);
+		rc = -1;
+	} else {
+		m->st->sent += b->n;
+		m->st->batches++;
+		json_integer_set(n, json_integer_value(n) + b->n);
+		if (m->o->progress)
+			m->o->progress(m->o->arg, b->t->name,
+			    m->st->sent + m->st->skipped, -1);
+		rc = save_ckpt(m, 0, e);
 	}
-	if (rc == 0 && any && save_ckpt(m, 0, e) == -1)
-		return -1;
+	batch_free(b);
 	return rc;
 }
 
-/* Wait until fewer than max batches are in flight, reaping as they land. */
+/* Wait for every batch in flight. */
 static int
-drain(struct imp *m, int max, cdb_error *e)
+drain(struct imp *m, cdb_error *e)
 {
 	int rc = 0;
 
-	for (;;) {
-		if (reap(m, e) == -1)
+	while (m->nflying > 0)
+		if (reap_one(m, e) == -1)
 			rc = -1;
-		pthread_mutex_lock(&m->mu);
-		if (m->nflying < max || (m->nflying == 0)) {
-			pthread_mutex_unlock(&m->mu);
-			break;
-		}
-		while (m->done == NULL)
-			pthread_cond_wait(&m->cv, &m->mu);
-		pthread_mutex_unlock(&m->mu);
-	}
 	return rc;
 }
 
 static int
 submit(struct imp *m, struct target *t, cdb_error *e)
 {
-	struct batch *b = t->pending, **q;
-	int jobs = m->nthreads > 0 ? m->nthreads : 1;
+	struct batch *b = t->pending;
+	int rc = 0;
 
 	if (b == NULL)
 		return 0;
 	m->sent = 1;
-	m->pending_bytes -= batch_bytes(b);
+	/*
+	 * Account for what landed, waiting for a free slot.  b stays pending
+	 * meanwhile: the checkpoints saved must not count its lines as
+	 * committed before it is even sent.
+	 */
+	while (!m->o->dry_run && rc == 0 &&
+	    (m->nflying == m->jobs || atomic_load(&m->landed) > 0))
+		rc = reap_one(m, e);
+	t->pending = NULL;
+	m->pending_bytes -= b->bytes;
 	if (m->o->dry_run) {
-		t->pending = NULL;
 		m->st->batches++;
-		batch_done(m, b);
+		batch_free(b);
 		return 0;
 	}
-	build_body(b);
-	/*
-	 * b stays pending while drain() reaps and saves checkpoints: they
-	 * must not count its lines as committed before it is even sent.
-	 */
-	if (drain(m, jobs, e) == -1) {
-		t->pending = NULL;
+	if (rc == -1) {
 		hold_at(m, b->first_line);
-		batch_done(m, b);
+		batch_free(b);
 		return -1;
 	}
-	t->pending = NULL;
-	pthread_mutex_lock(&m->mu);
+	build_body(b);
 	m->flying[m->nflying++] = b;
-	for (q = &m->todo; *q != NULL; q = &(*q)->next)
-		;
-	b->next = NULL;
-	*q = b;
-	m->inflight++;
-	pthread_cond_broadcast(&m->cv);
-	pthread_mutex_unlock(&m->mu);
+	/* Never full nor closed: a slot was free, and the queue is closed
+	 * only once the stream is done. */
+	cdb_queue_push(m->todo, b);
 	return 0;
 }
 
@@ -421,13 +332,6 @@ find_target(struct imp *m, const char *name)
 	json_t *v = json_object_get(m->index, name);
 
 	return v ? m->targets[json_integer_value(v)] : NULL;
-}
-
-static int
-empty_meta(const json_t *v)
-{
-	return v == NULL || json_is_null(v) ||
-	    (json_is_object(v) && json_object_size(v) == 0);
 }
 
 /* Equal values, numbers by value: a server may give 1.0 back as 1. */
@@ -440,22 +344,18 @@ same_value(const json_t *a, const json_t *b)
 
 	if (json_is_number(a) && json_is_number(b))
 		return json_number_value(a) == json_number_value(b);
-	if (json_is_object(a) && json_is_object(b)) {
-		if (json_object_size(a) != json_object_size(b))
-			return 0;
-		json_object_foreach((json_t *)a, key, v) {
+	if (json_is_object(a) && json_is_object(b) &&
+	    json_object_size(a) == json_object_size(b)) {
+		json_object_foreach ((json_t *)a, key, v)
 			if (!same_value(v, json_object_get(b, key)))
 				return 0;
-		}
 		return 1;
 	}
-	if (json_is_array(a) && json_is_array(b)) {
-		if (json_array_size(a) != json_array_size(b))
-			return 0;
-		json_array_foreach(a, i, v) {
+	if (json_is_array(a) && json_is_array(b) &&
+	    json_array_size(a) == json_array_size(b)) {
+		json_array_foreach (a, i, v)
 			if (!same_value(v, json_array_get(b, i)))
 				return 0;
-		}
 		return 1;
 	}
 	return json_equal(a, b);
@@ -485,7 +385,9 @@ same_setup(struct imp *m, const cdb_item *it, json_t *have, const char *name,
 		    name, have_sp, want_sp);
 	if (m->shard.n == 0)
 		return 0;
-	if (!(empty_meta(wm) && empty_meta(hm)) && !same_value(wm, hm))
+	/* Absent, null and {} are all no metadata. */
+	if ((json_object_size(wm) > 0 || json_object_size(hm) > 0) &&
+	    !same_value(wm, hm))
 		return cdb_error_setl(e, it->line,
 		    "collection \"%s\" exists on the target with other "
 		    "metadata than this shard's collection line: the shards "
@@ -506,8 +408,7 @@ static int
 check_existing(struct imp *m, const cdb_item *it, json_t *have,
     const char *name, cdb_error *e)
 {
-	json_t *counts = m->ckpt ? json_object_get(m->ckpt, "collections")
-				 : NULL;
+	json_t *counts = json_object_get(m->ckpt, "collections");
 	json_t *whole = json_object_get(it->obj, "count");
 	long long lo, hi, room = 0;
 	long n;
@@ -591,8 +492,12 @@ open_target(struct imp *m, const cdb_item *it, struct target *t,
 	dim = json_object_get(have, "dimension");
 	if (json_is_integer(dim))
 		t->dim = (size_t)json_integer_value(dim);
-	if (json_is_string(json_object_get(have, "id")))
-		t->id = strdup(json_string_value(json_object_get(have, "id")));
+	if (json_is_string(json_object_get(have, "id")) &&
+	    (t->id = strdup(json_string_value(json_object_get(have, "id")))) ==
+		NULL) {
+		json_decref(have);
+		return cdb_error_oom(e);
+	}
 	json_decref(have);
 	return 0;
 }
@@ -642,8 +547,8 @@ on_collection(struct imp *m, const cdb_item *it, cdb_error *e)
 {
 	const char *name = json_string_value(json_object_get(it->obj, "name"));
 	json_t *dim = json_object_get(it->obj, "dimension");
+	json_t *counts = json_object_get(m->ckpt, "collections");
 	struct target *t, **nt;
-	json_t *counts;
 
 	m->st->collections++;
 	/* A stream that must hold one collection may not write others. */
@@ -654,78 +559,56 @@ on_collection(struct imp *m, const cdb_item *it, cdb_error *e)
 	/* A real run hears the server's own words; a dry run must not
 	 * pass what that server would refuse. */
 	if (m->o->dry_run && cdb_rules_collection_name(name, e) == -1) {
-		if (e != NULL)
-			e->line = it->line;
+		e->line = it->line;
 		return -1;
 	}
 	if (check_limits(m, it, 0, e) == -1 || submit_all(m, e) == -1)
 		return -1;
-	nt = realloc(m->targets, (m->ntargets + 1) * sizeof(*nt));
-	if (nt == NULL)
+	if ((nt = realloc(m->targets, (m->ntargets + 1) * sizeof(*nt))) ==
+	    NULL)
 		return cdb_error_oom(e);
 	m->targets = nt;
 	if ((t = calloc(1, sizeof(*t))) == NULL)
 		return cdb_error_oom(e);
-	m->targets[m->ntargets] = t;
-	if ((t->name = strdup(name)) == NULL)
+	m->targets[m->ntargets++] = t;
+	if ((t->name = strdup(name)) == NULL ||
+	    json_object_set_new(m->index, name,
+		json_integer((json_int_t)m->ntargets - 1)) == -1)
 		return cdb_error_oom(e);
-	json_object_set_new(m->index, name, json_integer((json_int_t)m->ntargets));
-	m->ntargets++;
 	if (open_target(m, it, t, e) == -1)
 		return -1;
 	if (t->dim == 0 && json_is_integer(dim))
 		t->dim = (size_t)json_integer_value(dim);
 	/* Known before any batch lands, so a resume may write into it. */
-	counts = m->ckpt ? json_object_get(m->ckpt, "collections") : NULL;
-	if (counts != NULL && json_object_get(counts, name) == NULL) {
-		json_object_set_new(counts, name, json_integer(0));
-		return save_ckpt(m, 0, e);
-	}
-	return 0;
+	if (counts == NULL || json_object_get(counts, name) != NULL)
+		return 0;
+	if (json_object_set_new(counts, name, json_integer(0)) == -1)
+		return cdb_error_oom(e);
+	return save_ckpt(m, 0, e);
 }
-
-static struct batch *
-new_batch(struct imp *m, struct target *t, long line)
-{
-	struct batch *b = m->spare;
-
-	if (b != NULL) {
-		m->spare = b->next;
-		m->nspare--;
-		b->next = NULL;
-	} else if ((b = calloc(1, sizeof(*b))) == NULL)
-		return NULL;
-	b->t = t;
-	b->first_line = line;
-	return b;
-}
-
 
 static int
 append_record(struct imp *m, struct batch *b, const cdb_item *it)
 {
-	int rc = 0, sep = b->n > 0;
+	const json_t *v[NARR] = {NULL, NULL, it->document, it->metadata,
+	    it->uri};
+	cdb_buf *emb = &b->a[EMBS];
+	int k, rc = 0;
 
-	if (sep) {
-		rc |= cdb_buf_putc(&b->ids, ',');
-		rc |= cdb_buf_putc(&b->embs, ',');
-		rc |= cdb_buf_putc(&b->docs, ',');
-		rc |= cdb_buf_putc(&b->metas, ',');
-		rc |= cdb_buf_putc(&b->uris, ',');
-	}
-	rc |= cdb_json_dump_string(&b->ids, it->id, it->id_len);
-	if (m->base64) {
-		rc |= cdb_buf_putc(&b->embs, '"');
-		rc |= cdb_embed_b64_encode(it->emb, it->dim, &b->embs);
-		rc |= cdb_buf_putc(&b->embs, '"');
-	} else
-		rc |= cdb_embed_format_json(it->emb, it->dim, &b->embs);
-	rc |= cdb_json_dump(&b->docs, it->document ? it->document : json_null());
-	rc |= cdb_json_dump(&b->metas, it->metadata ? it->metadata : json_null());
-	rc |= cdb_json_dump(&b->uris, it->uri ? it->uri : json_null());
-	b->any_doc |= json_is_string(it->document);
-	b->any_meta |= json_is_object(it->metadata);
-	b->any_uri |= json_is_string(it->uri);
+	for (k = 0; k < NARR && b->n > 0; k++)
+		rc |= cdb_buf_putc(&b->a[k], ',');
+	rc |= cdb_json_dump_string(&b->a[IDS], it->id, it->id_len);
+	if (m->base64)
+		rc |= cdb_buf_putc(emb, '"') |
+		    cdb_embed_b64_encode(it->emb, it->dim, emb) |
+		    cdb_buf_putc(emb, '"');
+	else
+		rc |= cdb_embed_format_json(it->emb, it->dim, emb);
+	for (k = DOCS; k < NARR; k++)
+		rc |= cdb_json_dump(&b->a[k], v[k] ? v[k] : json_null());
+	b->any[DOCS] |= json_is_string(it->document);
+	b->any[METAS] |= json_is_object(it->metadata);
+	b->any[URIS] |= json_is_string(it->uri);
 	b->n++;
 	return rc ? -1 : 0;
 }
@@ -738,66 +621,60 @@ append_record(struct imp *m, struct batch *b, const cdb_item *it)
 static int
 cap_pending(struct imp *m, cdb_error *e)
 {
-	size_t i, big = 0;
 	struct target *t = NULL;
+	size_t i, big = 0;
 
 	if (m->pending_bytes <= m->max_bytes)
 		return 0;
-	for (i = 0; i < m->ntargets; i++) {
-		struct batch *b = m->targets[i]->pending;
-		if (b != NULL && batch_bytes(b) > big) {
-			big = batch_bytes(b);
+	for (i = 0; i < m->ntargets; i++)
+		if (m->targets[i]->pending != NULL &&
+		    m->targets[i]->pending->bytes > big) {
+			big = m->targets[i]->pending->bytes;
 			t = m->targets[i];
 		}
-	}
 	return t != NULL ? submit(m, t, e) : 0;
 }
 
 /*
  * Append the record, measuring its exact size: one that would push the
  * request over the byte limit is taken back out and starts the next batch.
+ * A dry run only measures: its batches hold no text.
  */
 static int
 add_sized(struct imp *m, struct target *t, const cdb_item *it, cdb_error *e)
 {
-	struct batch *b;
-	size_t len[5], before;
-	int again;
+	size_t len[NARR], grew = 0;
+	struct batch *b = t->pending;
+	int k;
 
-	for (again = 0; again < 2; again++) {
-		if (t->pending == NULL) {
-			if ((t->pending = new_batch(m, t, it->line)) == NULL)
-				return cdb_error_oom(e);
-			m->pending_bytes += batch_bytes(t->pending);
-		}
-		b = t->pending;
-		len[0] = b->ids.len;
-		len[1] = b->embs.len;
-		len[2] = b->docs.len;
-		len[3] = b->metas.len;
-		len[4] = b->uris.len;
-		before = batch_bytes(b);
-		if (append_record(m, b, it) == -1)
+	if (b == NULL) {
+		if ((b = t->pending = batch_new(t, it->line)) == NULL)
 			return cdb_error_oom(e);
-		m->pending_bytes += batch_bytes(b) - before;
-		if (batch_bytes(b) <= m->max_bytes)
-			return 0;
-		if (b->n == 1)
-			return cdb_error_setl(e, it->line,
-			    "id \"%s\": record needs %zu bytes, more than the "
-			    "request limit of %zu", it->id, batch_bytes(b),
-			    m->max_bytes);
-		b->n--;
-		m->pending_bytes -= batch_bytes(b) - before;
-		b->ids.len = len[0];
-		b->embs.len = len[1];
-		b->docs.len = len[2];
-		b->metas.len = len[3];
-		b->uris.len = len[4];
-		if (submit(m, t, e) == -1)
-			return -1;
+		m->pending_bytes += b->bytes;
 	}
-	return 0;
+	for (k = 0; k < NARR; k++)
+		len[k] = b->a[k].len;
+	if (append_record(m, b, it) == -1)
+		return cdb_error_oom(e);
+	for (k = 0; k < NARR; k++)
+		grew += b->a[k].len - len[k];
+	if (m->o->dry_run)
+		for (k = 0; k < NARR; k++)
+			cdb_buf_reset(&b->a[k]);
+	if (b->bytes + grew <= m->max_bytes) {
+		b->bytes += grew;
+		m->pending_bytes += grew;
+		return 0;
+	}
+	if (b->n == 1)
+		return cdb_error_setl(e, it->line,
+		    "id \"%s\": record needs %zu bytes, more than the "
+		    "request limit of %zu",
+		    it->id, b->bytes + grew, m->max_bytes);
+	b->n--;
+	for (k = 0; k < NARR; k++)
+		b->a[k].len = m->o->dry_run ? 0 : len[k];
+	return submit(m, t, e) == -1 ? -1 : add_sized(m, t, it, e);
 }
 
 static int
@@ -806,11 +683,9 @@ has_array(const json_t *metadata)
 	const char *k;
 	json_t *v;
 
-	json_object_foreach((json_t *)metadata, k, v)
-	{
+	json_object_foreach ((json_t *)metadata, k, v)
 		if (json_is_array(v))
 			return 1;
-	}
 	return 0;
 }
 
@@ -945,10 +820,10 @@ check_resume(struct imp *m, const cdb_item *it, cdb_error *e)
 		return -1;
 	if (m->ckpt == NULL)
 		return 0;
-	if (json_object_get(m->ckpt, "header") == NULL) {
-		json_object_set(m->ckpt, "header", it->obj);
-		return 0;
-	}
+	if (json_object_get(m->ckpt, "header") == NULL)
+		return json_object_set(m->ckpt, "header", it->obj) == 0
+			   ? 0
+			   : cdb_error_oom(e);
 	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
 		a = json_object_get(json_object_get(m->ckpt, "header"), keys[i]);
 		b = json_object_get(it->obj, keys[i]);
@@ -959,12 +834,6 @@ check_resume(struct imp *m, const cdb_item *it, cdb_error *e)
 			    m->o->checkpoint, keys[i]);
 	}
 	return 0;
-}
-
-static int
-flush_all(struct imp *m, cdb_error *e)
-{
-	return submit_all(m, e) == -1 ? -1 : drain(m, 1, e);
 }
 
 static int
@@ -1023,8 +892,22 @@ target_database(struct imp *m, cdb_error *e)
 }
 
 static int
+start_workers(struct imp *m, cdb_error *e)
+{
+	size_t n = (size_t)m->jobs;
+
+	if ((m->todo = cdb_queue_new(n, e)) == NULL ||
+	    (m->done = cdb_queue_new(n, e)) == NULL)
+		return -1;
+	if ((m->flying = calloc(n, sizeof(*m->flying))) == NULL)
+		return cdb_error_oom(e);
+	return cdb_workers_start(&m->workers, m->jobs, worker, m, e);
+}
+
+static int
 setup(struct imp *m, cdb_error *e)
 {
+	const cdb_quota *lim = m->o->limits;
 	long maxb = 0;
 
 	m->c = cdb_chroma_new(m->o->url, m->o->tenant, m->o->database,
@@ -1038,30 +921,32 @@ setup(struct imp *m, cdb_error *e)
 		return cdb_error_set(e, CDB_ERR_USAGE,
 		    "batch size %ld is above the server's limit of %ld",
 		    m->batch, maxb);
-	if (m->o->limits != NULL && m->o->limits->records_per_write > 0) {
-		if (m->o->batch > m->o->limits->records_per_write)
+	if (lim != NULL && lim->records_per_write > 0) {
+		if (m->o->batch > lim->records_per_write)
 			return cdb_error_set(e, CDB_ERR_USAGE,
 			    "batch size %ld is above the limit of %lld records "
 			    "per write",
-			    m->batch, m->o->limits->records_per_write);
-		if (m->batch > m->o->limits->records_per_write)
-			m->batch = (long)m->o->limits->records_per_write;
+			    m->batch, lim->records_per_write);
+		if (m->batch > lim->records_per_write)
+			m->batch = (long)lim->records_per_write;
 	}
-	m->max_bytes = m->o->max_bytes ? m->o->max_bytes : DEFAULT_MAX_BYTES;
+	m->jobs = m->o->jobs > 0 ? m->o->jobs : 1;
+	m->max_bytes = m->o->max_bytes ? m->o->max_bytes
+				       : BATCH_MEMORY / (size_t)(m->jobs + 1);
 	m->st->batch = m->batch;
 	m->st->base64 = m->base64;
 	/* The servers that announce base64 are the ones with array values. */
 	m->caps.arrays = m->base64;
 	if (load_ckpt(m, e) == -1)
 		return -1;
-	return m->o->dry_run ? 0 : start_pool(m, e);
+	return m->o->dry_run ? 0 : start_workers(m, e);
 }
 
 static int
 run(struct imp *m, FILE *in, cdb_error *e)
 {
-	cdb_item it;
 	int rc, flags = m->o->allow_partial ? CDB_READ_ALLOW_PARTIAL : 0;
+	cdb_item it;
 	size_t i;
 
 	if (setup(m, e) == -1)
@@ -1076,8 +961,6 @@ run(struct imp *m, FILE *in, cdb_error *e)
 			rc = on_collection(m, &it, e);
 		else if (it.kind == CDB_KIND_RECORD)
 			rc = on_record(m, &it, e);
-		else
-			m->last_line = it.line;
 		if (rc == -1)
 			break;
 		if (m->st->already_done && it.kind == CDB_KIND_HEADER)
@@ -1086,7 +969,7 @@ run(struct imp *m, FILE *in, cdb_error *e)
 	}
 	if (rc == -1) {
 		/* Keep what landed; leave the half-read batches unsent. */
-		drain(m, 1, NULL);
+		drain(m, NULL);
 		save_ckpt(m, 0, NULL);
 		return -1;
 	}
@@ -1095,16 +978,16 @@ run(struct imp *m, FILE *in, cdb_error *e)
 		return cdb_error_set(e, CDB_ERR_INPUT,
 		    "%lld limits of the target broken; nothing was written",
 		    m->st->broken);
-	if (flush_all(m, e) == -1) {
+	rc = submit_all(m, e);
+	if (drain(m, e) == -1)
+		rc = -1;
+	for (i = 0; i < m->ntargets && rc == 0; i++)
+		if (m->targets[i]->arrays != NULL)
+			rc = check_created(m, m->targets[i], e);
+	if (rc == -1) {
 		save_ckpt(m, 0, NULL);
 		return -1;
 	}
-	for (i = 0; i < m->ntargets; i++)
-		if (m->targets[i]->arrays != NULL &&
-		    check_created(m, m->targets[i], e) == -1) {
-			save_ckpt(m, 0, NULL);
-			return -1;
-		}
 	return save_ckpt(m, !m->st->partial, e);
 }
 
@@ -1125,12 +1008,11 @@ cdb_import_run(FILE *in, const cdb_import_opts *o, cdb_import_stats *st,
 		return -1;
 	m.o = o;
 	m.st = st;
-	m.index = json_object();
-	pthread_mutex_init(&m.mu, NULL);
-	pthread_cond_init(&m.cv, NULL);
-	rc = run(&m, in, e);
-	stop_pool(&m);
-	reap(&m, NULL);
+	rc = (m.index = json_object()) ? run(&m, in, e) : cdb_error_oom(e);
+	if (m.todo != NULL)
+		cdb_queue_close(m.todo);
+	cdb_workers_join(m.workers);
+	drain(&m, NULL);
 	for (i = 0; i < m.ntargets; i++) {
 		batch_free(m.targets[i]->pending);
 		free(m.targets[i]->name);
@@ -1138,20 +1020,14 @@ cdb_import_run(FILE *in, const cdb_import_opts *o, cdb_import_stats *st,
 		cdb_hmap_free(m.targets[i]->arrays);
 		free(m.targets[i]);
 	}
-	while (m.spare != NULL) {
-		struct batch *b = m.spare;
-
-		m.spare = b->next;
-		batch_free(b);
-	}
 	free(m.targets);
 	free(m.flying);
+	cdb_queue_free(m.todo);
+	cdb_queue_free(m.done);
 	json_decref(m.index);
 	json_decref(m.ckpt);
 	cdb_reader_free(m.r);
 	cdb_chroma_free(m.c);
-	pthread_mutex_destroy(&m.mu);
-	pthread_cond_destroy(&m.cv);
 	cdb_lock_free(lock);
 	return rc;
 }

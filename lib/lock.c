@@ -11,66 +11,46 @@
 #include "lock.h"
 
 struct cdb_lock {
-	char *path; /* the sidecar */
+	char *path; /* the sidecar; NULL: nothing locked */
 	int fd;
 };
 
-/* The pid the holder wrote, or 0 when it has not written it yet. */
-static long
-holder(int fd)
-{
-	char buf[32];
-	ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
-
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	return strtol(buf, NULL, 10);
-}
-
+/* Another run holds it: say which, if it has written its pid yet. */
 static int
 busy(const char *path, int fd, cdb_error *e)
 {
-	long pid = holder(fd);
+	char buf[32];
+	ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+	long pid;
 
-	if (pid > 0)
-		return cdb_error_set(e, CDB_ERR_SYS,
+	buf[n > 0 ? n : 0] = '\0';
+	if ((pid = strtol(buf, NULL, 10)) > 0)
+		return cdb_error_setc(e, CDB_ERR_INPUT, CDB_E_LOCKED,
 		    "%s is in use by another run (pid %ld); wait for it to "
 		    "end",
 		    path, pid);
-	return cdb_error_set(e, CDB_ERR_SYS,
+	return cdb_error_setc(e, CDB_ERR_INPUT, CDB_E_LOCKED,
 	    "%s is in use by another run; wait for it to end", path);
-}
-
-/*
- * Is fd still the file at path?  A run that ends removes its sidecar:
- * a lock won on the removed file would lock nothing.
- */
-static int
-current(const char *path, int fd)
-{
-	struct stat a, b;
-
-	return fstat(fd, &a) == 0 && stat(path, &b) == 0 &&
-	       a.st_dev == b.st_dev && a.st_ino == b.st_ino;
 }
 
 /* Take the lock: 1, 0 to try again, -1 with e. */
 static int
 take(cdb_lock *l, const char *path, cdb_error *e)
 {
+	struct stat a, b;
 	char pid[32];
 	int n;
 
-	l->fd = open(l->path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (l->fd == -1)
+	if ((l->fd = open(l->path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) == -1)
 		return cdb_error_sys(e, errno, "%s", l->path);
 	if (flock(l->fd, LOCK_EX | LOCK_NB) == -1)
 		return errno == EWOULDBLOCK
-		           ? busy(path, l->fd, e)
-		           : cdb_error_sys(e, errno, "%s: lock",
-		                 l->path);
-	if (!current(l->path, l->fd)) {
+			   ? busy(path, l->fd, e)
+			   : cdb_error_sys(e, errno, "%s: lock", l->path);
+	/* A run that ends removes its sidecar: a lock won on the removed
+	 * file would lock nothing. */
+	if (fstat(l->fd, &a) == -1 || stat(l->path, &b) == -1 ||
+	    a.st_dev != b.st_dev || a.st_ino != b.st_ino) {
 		close(l->fd);
 		l->fd = -1;
 		return 0;
@@ -85,32 +65,33 @@ cdb_lock *
 cdb_lock_new(const char *path, cdb_error *e)
 {
 	cdb_lock *l = calloc(1, sizeof(*l));
-	size_t n = strlen(path);
 	struct stat sb;
 	int rc;
 
-	/* A device or a FIFO is not published by rename: nothing to lock. */
-	if (l != NULL && stat(path, &sb) == 0 &&
-	    (S_ISCHR(sb.st_mode) || S_ISBLK(sb.st_mode) ||
-	        S_ISFIFO(sb.st_mode) || S_ISSOCK(sb.st_mode))) {
-		l->fd = -1;
-		return l;
+	if (l == NULL) {
+		cdb_error_oom(e);
+		return NULL;
 	}
-	if (l == NULL || (l->path = malloc(n + 6)) == NULL) {
+	l->fd = -1;
+	/* A device or a FIFO is not published by rename: nothing to lock. */
+	if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode) &&
+	    !S_ISDIR(sb.st_mode))
+		return l;
+	if ((l->path = malloc(strlen(path) + 6)) == NULL) {
 		free(l);
 		cdb_error_oom(e);
 		return NULL;
 	}
-	memcpy(l->path, path, n);
-	memcpy(l->path + n, ".lock", 6);
-	l->fd = -1;
+	strcpy(l->path, path);
+	strcat(l->path, ".lock");
 	while ((rc = take(l, path, e)) == 0)
 		;
 	if (rc == -1) {
+		/* Not ours: the sidecar stays for the run that holds it. */
 		if (l->fd != -1)
 			close(l->fd);
-		free(l->path);
-		free(l);
+		l->fd = -1;
+		cdb_lock_free(l);
 		return NULL;
 	}
 	return l;
@@ -122,7 +103,7 @@ cdb_lock_free(cdb_lock *l)
 	if (l == NULL)
 		return;
 	/* Removed while still locked: a waiting run then sees it is gone. */
-	if (l->path != NULL)
+	if (l->path != NULL && l->fd != -1)
 		unlink(l->path);
 	if (l->fd != -1)
 		close(l->fd);

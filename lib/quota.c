@@ -1,4 +1,4 @@
-/* quota.c - a target's quotas; see quota.h. */
+/* quota.c - a target's quotas, checked line by line; see quota.h. */
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -6,48 +6,31 @@
 #include "json.h"
 #include "quota.h"
 
-#define F(name)                                                                \
-	{                                                                      \
-#name, offsetof(cdb_quota, name)                               \
-	}
-
+/*
+ * Every limit, with Chroma Cloud's as its documentation lists them:
+ * "Quotas & Limits", docs/docs.trychroma.com/markdoc/content/cloud/
+ * quotas-limits.md in chroma-core/chroma, commit 956cdd6bb1db.
+ */
+#define F(name, cloud) {#name, offsetof(cdb_quota, name), cloud}
 static const struct field {
 	const char *name;
 	size_t off;
+	long long cloud;
 } fields[] = {
-    F(records_per_write),
-    F(records_per_collection),
-    F(dimension),
-    F(id_bytes),
-    F(document_bytes),
-    F(uri_bytes),
-    F(collection_name_bytes),
-    F(metadata_key_bytes),
-    F(record_metadata_keys),
-    F(record_metadata_value_bytes),
-    F(collection_metadata_keys),
-    F(collection_metadata_value_bytes),
+    F(records_per_write, 300),
+    F(records_per_collection, 5000000),
+    F(dimension, 4096),
+    F(id_bytes, 128),
+    F(document_bytes, 16384),
+    F(uri_bytes, 256),
+    F(collection_name_bytes, 128),
+    F(metadata_key_bytes, 36),
+    F(record_metadata_keys, 32),
+    F(record_metadata_value_bytes, 4096),
+    F(collection_metadata_keys, 32),
+    F(collection_metadata_value_bytes, 256),
 };
-
-/*
- * Chroma Cloud's quotas as its documentation lists them: "Quotas &
- * Limits", docs/docs.trychroma.com/markdoc/content/cloud/quotas-limits.md
- * in chroma-core/chroma, commit 956cdd6bb1db.
- */
-static const cdb_quota chroma_cloud = {
-    .records_per_write = 300,
-    .records_per_collection = 5000000,
-    .dimension = 4096,
-    .id_bytes = 128,
-    .document_bytes = 16384,
-    .uri_bytes = 256,
-    .collection_name_bytes = 128,
-    .metadata_key_bytes = 36,
-    .record_metadata_keys = 32,
-    .record_metadata_value_bytes = 4096,
-    .collection_metadata_keys = 32,
-    .collection_metadata_value_bytes = 256,
-};
+#define NFIELDS (sizeof(fields) / sizeof(fields[0]))
 
 static long long *
 slot(cdb_quota *l, const struct field *f)
@@ -55,52 +38,50 @@ slot(cdb_quota *l, const struct field *f)
 	return (long long *)((char *)l + f->off);
 }
 
-static const struct field *
-field_named(const char *name)
+static int
+load_file(const char *spec, cdb_quota *l, json_t *j, cdb_error *e)
 {
+	const char *key;
+	json_t *v;
 	size_t i;
 
-	for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
-		if (strcmp(fields[i].name, name) == 0)
-			return &fields[i];
-	return NULL;
+	if (!json_is_object(j))
+		return cdb_error_set(e, CDB_ERR_USAGE,
+		    "%s: limits must be a JSON object", spec);
+	json_object_foreach (j, key, v) {
+		for (i = 0; i < NFIELDS && strcmp(fields[i].name, key); i++)
+			;
+		if (i == NFIELDS)
+			return cdb_error_set(e, CDB_ERR_USAGE,
+			    "%s: unknown limit \"%s\"", spec, key);
+		if (!json_is_integer(v) || json_integer_value(v) < 1)
+			return cdb_error_set(e, CDB_ERR_USAGE,
+			    "%s: \"%s\" must be a positive integer", spec, key);
+		*slot(l, &fields[i]) = json_integer_value(v);
+	}
+	return 0;
 }
 
 int
 cdb_quota_load(const char *spec, cdb_quota *l, cdb_error *e)
 {
-	const struct field *f;
 	json_error_t je;
-	const char *key;
-	json_t *j, *v;
+	json_t *j;
+	size_t i;
+	int rc;
 
+	memset(l, 0, sizeof(*l));
 	if (strcmp(spec, "chroma-cloud") == 0) {
-		*l = chroma_cloud;
+		for (i = 0; i < NFIELDS; i++)
+			*slot(l, &fields[i]) = fields[i].cloud;
 		return 0;
 	}
-	memset(l, 0, sizeof(*l));
 	if ((j = json_load_file(spec, CDB_JSON_FLAGS, &je)) == NULL)
-		return cdb_error_set(
-		    e, CDB_ERR_USAGE, "%s:%d: %s", spec, je.line, je.text);
-	if (!json_is_object(j)) {
-		json_decref(j);
-		return cdb_error_set(
-		    e, CDB_ERR_USAGE, "%s: limits must be a JSON object", spec);
-	}
-	json_object_foreach (j, key, v) {
-		if ((f = field_named(key)) == NULL || !json_is_integer(v) ||
-		    json_integer_value(v) < 1) {
-			cdb_error_set(e, CDB_ERR_USAGE,
-			    f == NULL ? "%s: unknown limit \"%s\""
-			              : "%s: \"%s\" must be a positive integer",
-			    spec, key);
-			json_decref(j); /* after the message: key is in j */
-			return -1;
-		}
-		*slot(l, f) = json_integer_value(v);
-	}
-	json_decref(j);
-	return 0;
+		return cdb_error_set(e, CDB_ERR_USAGE, "%s:%d: %s", spec,
+		    je.line, je.text);
+	rc = load_file(spec, l, j, e);
+	json_decref(j); /* after the message: key is in j */
+	return rc;
 }
 
 struct check {
@@ -114,28 +95,26 @@ static void
 over(struct check *c, long long max, long long got, const char *what,
     const char *name)
 {
+	const char *coll = json_string_value(json_object_get(c->it->obj,
+	    "name"));
 	char msg[512];
-	const char *id = c->it->kind == CDB_KIND_RECORD ? c->it->id : NULL;
-	const char *coll =
-	    json_string_value(json_object_get(c->it->obj, "name"));
 
 	if (max == 0 || got <= max)
 		return;
-	if (id != NULL)
+	if (c->it->kind == CDB_KIND_RECORD)
 		snprintf(msg, sizeof(msg),
-		    "id \"%.128s\": %s is %lld, above the "
-		    "limit of %lld (%s)",
-		    id, what, got, max, name);
+		    "id \"%.128s\": %s is %lld, above the limit of %lld (%s)",
+		    c->it->id, what, got, max, name);
 	else
 		snprintf(msg, sizeof(msg),
-		    "collection \"%.128s\": %s is %lld, "
-		    "above the limit of %lld (%s)",
+		    "collection \"%.128s\": %s is %lld, above the limit of "
+		    "%lld (%s)",
 		    coll ? coll : "", what, got, max, name);
 	c->fn(c->arg, c->it->line, msg);
 	c->broken++;
 }
 
-/* A metadata value's size: a string's bytes, an array's strings'. */
+/* A value's size: a string's bytes, an array's strings'. */
 static long long
 value_bytes(const json_t *v)
 {
@@ -173,12 +152,6 @@ metadata(struct check *c, const json_t *m, long long key_bytes, long long keys,
 	}
 }
 
-static long long
-string_bytes(const json_t *v)
-{
-	return json_is_string(v) ? (long long)json_string_length(v) : 0;
-}
-
 int
 cdb_quota_check(const cdb_quota *l, const cdb_item *it, long long nth,
     cdb_quota_fn *fn, void *arg)
@@ -187,7 +160,7 @@ cdb_quota_check(const cdb_quota *l, const cdb_item *it, long long nth,
 
 	if (it->kind == CDB_KIND_COLLECTION) {
 		over(&c, l->collection_name_bytes,
-		    string_bytes(json_object_get(it->obj, "name")),
+		    value_bytes(json_object_get(it->obj, "name")),
 		    "the size of its name", "collection_name_bytes");
 		metadata(&c, json_object_get(it->obj, "metadata"),
 		    l->metadata_key_bytes, l->collection_metadata_keys,
@@ -201,15 +174,16 @@ cdb_quota_check(const cdb_quota *l, const cdb_item *it, long long nth,
 	}
 	if (it->kind != CDB_KIND_RECORD)
 		return 0;
+	/* Once per collection: at the first record over the limit. */
 	over(&c, l->records_per_collection,
 	    nth == l->records_per_collection + 1 ? nth : 0,
 	    "the number of records in its collection",
 	    "records_per_collection");
 	over(&c, l->id_bytes, (long long)it->id_len, "the size of its id",
 	    "id_bytes");
-	over(&c, l->document_bytes, string_bytes(it->document),
+	over(&c, l->document_bytes, value_bytes(it->document),
 	    "the size of its document", "document_bytes");
-	over(&c, l->uri_bytes, string_bytes(it->uri), "the size of its uri",
+	over(&c, l->uri_bytes, value_bytes(it->uri), "the size of its uri",
 	    "uri_bytes");
 	over(&c, l->dimension, (long long)it->dim,
 	    "the length of its embedding", "dimension");

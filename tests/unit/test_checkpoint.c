@@ -83,6 +83,7 @@ START_TEST(test_lock)
 	    "%s is in use by another run (pid %ld); wait for it to end", path,
 	    (long)getpid());
 	ck_assert_str_eq(e.text, want);
+	ck_assert_int_eq(e.code, CDB_E_LOCKED);
 	cdb_lock_free(a);
 	/* Released and its sidecar gone; then it can be taken again. */
 	ck_assert_int_eq(access(side, F_OK), -1);
