@@ -1,4 +1,4 @@
-/* where.c - metadata conditions; see where.h. */
+/* where.c - metadata conditions (bottom layer of the schema); see where.h. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -33,12 +33,8 @@ op_index(const char *k)
 	return -1;
 }
 
-static void pathf(char *out, size_t n, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-/* Places in the file are for messages: a long one is cut, not an error. */
-static void
-pathf(char *out, size_t n, const char *fmt, ...)
+void
+cdb_where_pathf(char *out, size_t n, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -105,7 +101,7 @@ check_ops(const json_t *o, const char *path, cdb_error *e)
 		return bad(e, path, "empty condition", NULL);
 	json_object_foreach((json_t *)o, k, v)
 	{
-		pathf(p, sizeof(p), "%s.%s", path, k);
+		cdb_where_pathf(p, sizeof(p), "%s.%s", path, k);
 		if (op_index(k) == -1)
 			return bad(e, path, "unknown operator", k);
 		if (check_op(k, v, p, e) == -1)
@@ -126,7 +122,7 @@ check_list(const json_t *a, const char *path, cdb_error *e)
 		    e, path, "expected a non-empty array of conditions", NULL);
 	json_array_foreach(a, i, c)
 	{
-		pathf(p, sizeof(p), "%s[%zu]", path, i);
+		cdb_where_pathf(p, sizeof(p), "%s[%zu]", path, i);
 		if (cdb_where_check(c, p, e) == -1)
 			return -1;
 	}
@@ -144,7 +140,7 @@ cdb_where_check(const json_t *cond, const char *path, cdb_error *e)
 		return bad(e, path, "expected a non-empty object", NULL);
 	json_object_foreach((json_t *)cond, k, v)
 	{
-		pathf(p, sizeof(p), "%s.%s", path, k);
+		cdb_where_pathf(p, sizeof(p), "%s.%s", path, k);
 		if (strcmp(k, "$and") == 0 || strcmp(k, "$or") == 0) {
 			if (check_list(v, p, e) == -1)
 				return -1;
