@@ -1,4 +1,9 @@
-/* schema.c - loading and checking the schema file; see schema.h. */
+/*
+ * schema.c - loading and checking the schema file, and the checks of one
+ * value against a field (enum, pattern, range); see schema.h.  Above
+ * coerce.c, where.c, pattern.c and rules.c; below schema_apply.c, which
+ * reads what this fills in through schema_impl.h.
+ */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -34,11 +39,8 @@ lerr(struct load *L, const char *path, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	if (path == NULL || *path == '\0')
-		return cdb_error_set(
-		    L->e, CDB_ERR_INPUT, "%s: %s", L->name, msg);
-	return cdb_error_set(
-	    L->e, CDB_ERR_INPUT, "%s: %s: %s", L->name, path, msg);
+	return cdb_error_set(L->e, CDB_ERR_INPUT, "%s: %s%s%s", L->name,
+	    path ? path : "", path && *path ? ": " : "", msg);
 }
 
 /* Edit distance of two short words, for "did you mean" hints. */
@@ -483,7 +485,7 @@ load_pattern(struct load *L, struct field *f, const char *path)
 	if (f->pub.type != CDB_SCHEMA_STRING)
 		return lerr(L, p, "only string fields have a pattern");
 	if ((f->re = cdb_pattern_new(f->pub.pattern, why, sizeof(why))) == NULL)
-		return lerr(L, p, "%s", why);
+		return why[0] == '\0' ? cdb_error_oom(L->e) : lerr(L, p, "%s", why);
 	return 0;
 }
 
@@ -991,9 +993,9 @@ load_top(struct load *L, const json_t *root)
 	    "collections", "fields", "unknown_fields", "id", "missing_values",
 	    NULL};
 	cdb_schema *s = L->s;
-	json_t *v;
+	json_t *v, *x;
 	const char *u, *desc;
-	size_t i;
+	size_t i = 0;
 
 	if (!json_is_object(root))
 		return lerr(L, NULL, "expected a JSON object");
@@ -1010,14 +1012,14 @@ load_top(struct load *L, const json_t *root)
 		    L, "unknown_fields", "expected \"drop\" or \"keep\"");
 	s->keep = u != NULL && strcmp(u, "keep") == 0;
 	if ((v = json_object_get(root, "missing_values")) != NULL) {
-		if (!json_is_array(v))
+		json_array_foreach(v, i, x)
+		{
+			if (!json_is_string(x))
+				break;
+		}
+		if (!json_is_array(v) || i < json_array_size(v))
 			return lerr(L, "missing_values",
-			    "expected an array of "
-			    "strings");
-		for (i = 0; i < json_array_size(v); i++)
-			if (!json_is_string(json_array_get(v, i)))
-				return lerr(L, "missing_values",
-				    "expected an array of strings");
+			    "expected an array of strings");
 		s->missing = v;
 	}
 	return 0;
