@@ -192,14 +192,17 @@ count_out(cdb_transform_stats *st, const cdb_schema_result *r)
 
 /* ---------------------------------------------------------- rejects -- */
 
-/* The id for messages: JSON-quoted, cut when long. */
-static void
+/* The id for messages: JSON-quoted, cut when long.  0, or -1: ENOMEM. */
+static int
 show_id(const char *id, size_t len, char *out, size_t n)
 {
 	json_t *v = json_stringn_nocheck(id, len);
 
-	cdb_coerce_show(v ? v : json_null(), out, n);
+	if (v == NULL)
+		return -1;
+	cdb_coerce_show(v, out, n);
 	json_decref(v);
+	return 0;
 }
 
 /* One line of the rejects file: the reason and the original line. */
@@ -246,7 +249,8 @@ reject(struct tx *t, const cdb_item *it, int reason, int field,
 	char id[96], key[300];
 
 	t->st->rejected++;
-	show_id(it->id, it->id_len, id, sizeof(id));
+	if (show_id(it->id, it->id_len, id, sizeof(id)) == -1)
+		return cdb_error_oom(e);
 	snprintf(t->msg, sizeof(t->msg), "id %s: %s", id, text);
 	snprintf(key, sizeof(key), "%s%s%s%s", f ? "field \"" : "",
 	    f ? f->name : "", f ? "\": " : "", cdb_schema_reason_name(reason));
@@ -411,7 +415,8 @@ on_record(struct tx *t, const cdb_item *it, cdb_error *e)
 	         NULL)) != 1) {
 		if (rc == -1)
 			return cdb_error_oom(e);
-		show_id(r->id.data, r->id.len, id, sizeof(id));
+		if (show_id(r->id.data, r->id.len, id, sizeof(id)) == -1)
+			return cdb_error_oom(e);
 		snprintf(text, sizeof(text),
 		    "target id %s is already used in "
 		    "collection \"%s\" by an earlier "
