@@ -995,7 +995,7 @@ load_top(struct load *L, const json_t *root)
 	cdb_schema *s = L->s;
 	json_t *v, *x;
 	const char *u, *desc;
-	size_t i = 0;
+	size_t i;
 
 	if (!json_is_object(root))
 		return lerr(L, NULL, "expected a JSON object");
