@@ -4,30 +4,40 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <time.h>
 
 #include "coerce.h"
 #include "json.h"
 
-/* A string being worked on: a window into the value, or a private copy. */
+/*
+ * The converters below return 1 with *out, -1 when the value cannot be
+ * converted (the caller words the message) or CDB_COERCE_OOM.
+ */
+#define OOM CDB_COERCE_OOM
+
+/* A string being converted: a window into the value, or a copy it owns. */
 struct text {
 	const char *s;
 	size_t n;
 	char *own;
-	char small[128];
 };
 
-static void
-text_done(struct text *t)
+const char *
+cdb_schema_type_name(int type, int array)
 {
-	free(t->own);
-	t->own = NULL;
+	static const char *const names[] = {"string", "int", "float", "bool",
+	    "string[]", "int[]", "float[]", "bool[]"};
+
+	if (type < CDB_SCHEMA_STRING || type > CDB_SCHEMA_BOOL)
+		return "?";
+	return names[type - CDB_SCHEMA_STRING + (array ? 4 : 0)];
 }
 
 static int
 is_space(char c)
 {
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' ||
-	       c == '\v';
+	return c != '\0' && strchr(" \t\n\r\f\v", c) != NULL;
 }
 
 /* Trim and lowercase as o says.  0, or -1 on allocation failure. */
@@ -35,31 +45,23 @@ static int
 text_prepare(struct text *t, const char *s, size_t n, const cdb_coerce_opts *o)
 {
 	size_t i;
-	char *p;
 
-	t->own = NULL;
-	if (o->trim) {
-		while (n > 0 && is_space(*s))
-			s++, n--;
-		while (n > 0 && is_space(s[n - 1]))
-			n--;
-	}
+	while (o->trim && n > 0 && is_space(*s))
+		s++, n--;
+	while (o->trim && n > 0 && is_space(s[n - 1]))
+		n--;
 	t->s = s;
 	t->n = n;
-	if (!o->lowercase)
-		return 0;
-	for (i = 0; i < n && !(s[i] >= 'A' && s[i] <= 'Z'); i++)
+	t->own = NULL;
+	for (i = 0; o->lowercase && i < n && !(s[i] >= 'A' && s[i] <= 'Z'); i++)
 		;
-	if (i == n)
+	if (!o->lowercase || i == n)
 		return 0;
-	if (n < sizeof(t->small))
-		p = t->small;
-	else if ((p = t->own = malloc(n + 1)) == NULL)
+	if ((t->own = malloc(n + 1)) == NULL)
 		return -1;
 	for (i = 0; i < n; i++)
-		p[i] = s[i] >= 'A' && s[i] <= 'Z' ? s[i] - 'A' + 'a' : s[i];
-	p[n] = '\0';
-	t->s = p;
+		t->own[i] = s[i] >= 'A' && s[i] <= 'Z' ? s[i] - 'A' + 'a' : s[i];
+	t->s = t->own;
 	return 0;
 }
 
@@ -67,16 +69,17 @@ void
 cdb_coerce_show(const json_t *v, char *buf, size_t len)
 {
 	cdb_buf b;
+	size_t keep;
 
 	if (len == 0)
 		return;
 	cdb_buf_init(&b);
-	if (cdb_json_dump(&b, v) == -1 || b.data == NULL) {
+	if (cdb_json_dump(&b, v) == -1 || b.data == NULL)
 		snprintf(buf, len, "(value)");
-	} else if (b.len < len && b.len <= 64) {
+	else if (b.len < len && b.len <= 64)
 		memcpy(buf, b.data, b.len + 1);
-	} else {
-		size_t keep = len - 4 < 60 ? len - 4 : 60;
+	else {
+		keep = len - 4 < 60 ? len - 4 : 60;
 		/* Do not cut a UTF-8 sequence in two. */
 		while (keep > 0 && ((unsigned char)b.data[keep] & 0xc0) == 0x80)
 			keep--;
@@ -85,7 +88,7 @@ cdb_coerce_show(const json_t *v, char *buf, size_t len)
 	cdb_buf_free(&b);
 }
 
-/* "cannot convert VALUE to TYPE" into why. */
+/* "cannot convert VALUE to TYPE" into why.  Returns -1. */
 static int
 refuse(const json_t *v, const char *to, char *why, size_t whylen)
 {
@@ -96,41 +99,45 @@ refuse(const json_t *v, const char *to, char *why, size_t whylen)
 	return -1;
 }
 
-/* The same for a string held in t (after trimming or splitting). */
-static int
-refuse_text(const struct text *t, const char *to, char *why, size_t whylen)
+/* What o converts to, for messages. */
+static const char *
+target(const cdb_coerce_opts *o)
 {
-	json_t *v = json_stringn_nocheck(t->s, t->n);
-
-	refuse(v ? v : json_null(), to, why, whylen);
-	json_decref(v);
-	return -1;
+	return o->date != CDB_DATE_NONE ? "a date"
+	                                : cdb_schema_type_name(o->type, 0);
 }
 
-/* A JSON-style number: digits, sign, point, exponent; nothing else. */
+/* *out = v: 1, or OOM when the constructor that made v failed. */
 static int
-numeric_text(const char *s, size_t n)
+made(json_t **out, json_t *v)
+{
+	*out = v;
+	return v != NULL ? 1 : OOM;
+}
+
+/* A JSON-style number (digits, sign, point, exponent) as a C string. */
+static int
+number_text(const char *s, size_t n, char tmp[72])
 {
 	size_t i;
 
 	if (n == 0 || n > 64)
-		return 0;
+		return -1;
 	for (i = 0; i < n; i++)
-		if (strchr("0123456789+-.eE", s[i]) == NULL || s[i] == '\0')
-			return 0;
-	return 1;
+		if (s[i] == '\0' || strchr("0123456789+-.eE", s[i]) == NULL)
+			return -1;
+	memcpy(tmp, s, n);
+	tmp[n] = '\0';
+	return 0;
 }
 
-/* Parse text as a double; 0 or -1. */
 static int
 text_double(const char *s, size_t n, double *d)
 {
 	char tmp[72], *end;
 
-	if (!numeric_text(s, n))
+	if (number_text(s, n, tmp) == -1)
 		return -1;
-	memcpy(tmp, s, n);
-	tmp[n] = '\0';
 	errno = 0;
 	*d = strtod(tmp, &end);
 	return *end == '\0' && errno == 0 && isfinite(*d) ? 0 : -1;
@@ -147,17 +154,15 @@ integral(double d, long long *out)
 	return 0;
 }
 
-/* Parse text as an int64: an integer literal, or a whole decimal. */
+/* An int64: an integer literal, or a whole decimal ("1e3", "2.0"). */
 static int
 text_int(const char *s, size_t n, long long *out)
 {
 	char tmp[72], *end;
 	double d;
 
-	if (!numeric_text(s, n))
+	if (number_text(s, n, tmp) == -1)
 		return -1;
-	memcpy(tmp, s, n);
-	tmp[n] = '\0';
 	errno = 0;
 	*out = strtoll(tmp, &end, 10);
 	if (*end == '\0' && errno == 0)
@@ -167,48 +172,29 @@ text_int(const char *s, size_t n, long long *out)
 	return text_double(s, n, &d) == 0 ? integral(d, out) : -1;
 }
 
+/* A word for a bool, in any case: 1 or 0, or -1 when it is none. */
 static int
-text_is(const struct text *t, const char *const *words)
+text_bool(const struct text *t)
 {
-	size_t i, j;
+	static const char *const words[] = {"false", "true", "f", "t", "no",
+	    "yes", "n", "y", "off", "on", "0", "1"};
+	size_t i;
 
-	for (i = 0; words[i] != NULL; i++) {
-		if (strlen(words[i]) != t->n)
-			continue;
-		for (j = 0; j < t->n; j++) {
-			char c = t->s[j];
-			if (c >= 'A' && c <= 'Z')
-				c = c - 'A' + 'a';
-			if (c != words[i][j])
-				break;
-		}
-		if (j == t->n)
-			return 1;
-	}
-	return 0;
+	for (i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+		if (strlen(words[i]) == t->n &&
+		    strncasecmp(t->s, words[i], t->n) == 0)
+			return (int)(i % 2);
+	return -1;
 }
 
-static json_t *
-text_to_bool(const struct text *t)
-{
-	static const char *const yes[] = {
-	    "true", "t", "yes", "y", "on", "1", NULL};
-	static const char *const no[] = {
-	    "false", "f", "no", "n", "off", "0", NULL};
-
-	if (text_is(t, yes))
-		return json_true();
-	if (text_is(t, no))
-		return json_false();
-	return NULL;
-}
-
-static json_t *
-epoch_to_iso(long long epoch)
+static int
+epoch_to_iso(long long epoch, json_t **out)
 {
 	char d[CDB_DATE_LEN];
 
-	return cdb_coerce_date_format(epoch, d) == 0 ? json_string(d) : NULL;
+	if (cdb_coerce_date_format(epoch, d) == -1)
+		return -1;
+	return made(out, json_string(d));
 }
 
 /* A date text as epoch seconds: digits are already seconds. */
@@ -226,114 +212,96 @@ text_epoch(const struct text *t, long long *epoch)
 	return cdb_coerce_date_parse(tmp, epoch);
 }
 
-/* Convert a string (already trimmed and lowercased) to the type. */
-static json_t *
+/* A string (already trimmed and lowercased) to the type. */
+static int
 from_text(const json_t *v, const struct text *t, const cdb_coerce_opts *o,
-    char *why, size_t whylen)
+    json_t **out)
 {
 	long long i;
 	double d;
-	json_t *r = NULL;
+	int b;
 
 	if (o->date != CDB_DATE_NONE) {
-		if (text_epoch(t, &i) == 0)
-			r = o->date == CDB_DATE_EPOCH ? json_integer(i)
-			                              : epoch_to_iso(i);
-		if (r == NULL)
-			refuse_text(t, "a date", why, whylen);
-		return r;
+		if (text_epoch(t, &i) == -1)
+			return -1;
+		return o->date == CDB_DATE_EPOCH ? made(out, json_integer(i))
+		                                 : epoch_to_iso(i, out);
 	}
 	switch (o->type) {
 	case CDB_SCHEMA_STRING:
 		/* Unchanged text: the value itself. */
 		if (v != NULL && t->s == json_string_value(v) &&
 		    t->n == json_string_length(v))
-			return json_incref((json_t *)v);
-		return json_stringn_nocheck(t->s, t->n);
+			return made(out, json_incref((json_t *)v));
+		return made(out, json_stringn_nocheck(t->s, t->n));
 	case CDB_SCHEMA_INT:
-		if (text_int(t->s, t->n, &i) == 0)
-			return json_integer(i);
-		break;
+		if (text_int(t->s, t->n, &i) == -1)
+			return -1;
+		return made(out, json_integer(i));
 	case CDB_SCHEMA_FLOAT:
-		if (text_double(t->s, t->n, &d) == 0)
-			return json_real(d);
-		break;
-	case CDB_SCHEMA_BOOL:
-		if ((r = text_to_bool(t)) != NULL)
-			return r;
-		break;
+		if (text_double(t->s, t->n, &d) == -1)
+			return -1;
+		return made(out, json_real(d));
+	default:
+		if ((b = text_bool(t)) == -1)
+			return -1;
+		return made(out, json_boolean(b));
 	}
-	refuse_text(t, cdb_schema_type_name(o->type, 0), why, whylen);
-	return NULL;
 }
 
-static json_t *
-int_to(const json_t *v, const cdb_coerce_opts *o, char *why, size_t whylen)
+static int
+int_to(const json_t *v, const cdb_coerce_opts *o, json_t **out)
 {
 	long long i = json_integer_value(v);
-	cdb_buf b;
-	json_t *r;
+	char s[24];
 
 	if (o->date == CDB_DATE_ISO)
-		r = epoch_to_iso(i);
-	else if (o->type == CDB_SCHEMA_INT)
-		return json_incref((json_t *)v);
-	else if (o->type == CDB_SCHEMA_FLOAT)
-		r = json_real((double)i);
-	else if (o->type == CDB_SCHEMA_BOOL)
-		r = i == 0 ? json_false() : i == 1 ? json_true() : NULL;
-	else {
-		cdb_buf_init(&b);
-		r = cdb_buf_printf(&b, "%lld", i) == 0 ? json_string(b.data)
-		                                       : NULL;
-		cdb_buf_free(&b);
+		return epoch_to_iso(i, out);
+	switch (o->type) {
+	case CDB_SCHEMA_INT:
+		return made(out, json_incref((json_t *)v));
+	case CDB_SCHEMA_FLOAT:
+		return made(out, json_real((double)i));
+	case CDB_SCHEMA_BOOL:
+		return i == 0 || i == 1 ? made(out, json_boolean(i)) : -1;
+	default:
+		snprintf(s, sizeof(s), "%lld", i);
+		return made(out, json_string(s));
 	}
-	if (r == NULL)
-		refuse(v,
-		    o->date == CDB_DATE_ISO ? "a date"
-		                            : cdb_schema_type_name(o->type, 0),
-		    why, whylen);
-	return r;
 }
 
-static json_t *
-real_to(const json_t *v, const cdb_coerce_opts *o, char *why, size_t whylen)
+static int
+real_to(const json_t *v, const cdb_coerce_opts *o, json_t **out)
 {
 	double d = json_real_value(v);
 	long long i;
 	cdb_buf b;
-	json_t *r = NULL;
+	int rc;
 
 	if (o->type == CDB_SCHEMA_FLOAT && o->date == CDB_DATE_NONE)
-		return json_incref((json_t *)v);
+		return made(out, json_incref((json_t *)v));
 	if (o->type == CDB_SCHEMA_STRING && o->date == CDB_DATE_NONE) {
 		cdb_buf_init(&b);
-		if (cdb_json_dump_real(&b, d) == 0)
-			r = json_string(b.data);
+		rc = cdb_json_dump_real(&b, d) == 0 ? made(out, json_string(b.data))
+		                                    : OOM;
 		cdb_buf_free(&b);
-	} else if (o->type != CDB_SCHEMA_BOOL && integral(d, &i) == 0) {
-		r = o->date == CDB_DATE_ISO ? epoch_to_iso(i) : json_integer(i);
+		return rc;
 	}
-	if (r == NULL)
-		refuse(v,
-		    o->date != CDB_DATE_NONE ? "a date"
-		                             : cdb_schema_type_name(o->type, 0),
-		    why, whylen);
-	return r;
+	if (o->type == CDB_SCHEMA_BOOL || integral(d, &i) == -1)
+		return -1;
+	return o->date == CDB_DATE_ISO ? epoch_to_iso(i, out)
+	                               : made(out, json_integer(i));
 }
 
-static json_t *
-bool_to(const json_t *v, const cdb_coerce_opts *o, char *why, size_t whylen)
+static int
+bool_to(const json_t *v, const cdb_coerce_opts *o, json_t **out)
 {
-	if (o->date == CDB_DATE_NONE && o->type == CDB_SCHEMA_BOOL)
-		return json_incref((json_t *)v);
-	if (o->date == CDB_DATE_NONE && o->type == CDB_SCHEMA_STRING)
-		return json_string(json_is_true(v) ? "true" : "false");
-	refuse(v,
-	    o->date != CDB_DATE_NONE ? "a date"
-	                             : cdb_schema_type_name(o->type, 0),
-	    why, whylen);
-	return NULL;
+	if (o->date != CDB_DATE_NONE || o->type == CDB_SCHEMA_INT ||
+	    o->type == CDB_SCHEMA_FLOAT)
+		return -1;
+	if (o->type == CDB_SCHEMA_BOOL)
+		return made(out, json_incref((json_t *)v));
+	return made(out, json_string(json_is_true(v) ? "true" : "false"));
 }
 
 /* Is the text one of the "missing" strings? */
@@ -374,25 +342,29 @@ static int
 text_value(const json_t *v, const char *s, size_t n, const cdb_coerce_opts *o,
     json_t **out, char *why, size_t whylen)
 {
+	cdb_coerce_opts plain = *o;
 	struct text t;
-	json_t *m;
-	int rc = 1;
+	json_t *m, *shown;
+	int rc;
 
-	if (text_prepare(&t, s, n, o) == -1) {
-		snprintf(why, whylen, "out of memory");
-		return -1;
-	}
+	if (text_prepare(&t, s, n, o) == -1)
+		return OOM;
 	if (is_missing(&t, o))
 		rc = 0;
 	else if ((m = mapped(&t, o)) != NULL) {
-		cdb_coerce_opts plain = *o;
 		/* Replacements are final words: not trimmed or mapped again. */
 		plain.trim = plain.lowercase = 0;
 		plain.map = plain.missing = NULL;
 		rc = scalar(m, &plain, out, why, whylen);
-	} else if ((*out = from_text(v, &t, o, why, whylen)) == NULL)
-		rc = -1;
-	text_done(&t);
+	} else if ((rc = from_text(v, &t, o, out)) == -1) {
+		/* The message shows the text as it was converted. */
+		if ((shown = json_stringn_nocheck(t.s, t.n)) == NULL)
+			rc = OOM;
+		else
+			refuse(shown, target(o), why, whylen);
+		json_decref(shown);
+	}
+	free(t.own);
 	return rc;
 }
 
@@ -401,6 +373,8 @@ static int
 scalar(const json_t *v, const cdb_coerce_opts *o, json_t **out, char *why,
     size_t whylen)
 {
+	int rc;
+
 	switch (json_typeof(v)) {
 	case JSON_NULL:
 		return 0;
@@ -408,22 +382,22 @@ scalar(const json_t *v, const cdb_coerce_opts *o, json_t **out, char *why,
 		return text_value(v, json_string_value(v),
 		    json_string_length(v), o, out, why, whylen);
 	case JSON_INTEGER:
-		*out = int_to(v, o, why, whylen);
+		rc = int_to(v, o, out);
 		break;
 	case JSON_REAL:
-		*out = real_to(v, o, why, whylen);
+		rc = real_to(v, o, out);
 		break;
 	case JSON_TRUE:
 	case JSON_FALSE:
-		*out = bool_to(v, o, why, whylen);
+		rc = bool_to(v, o, out);
 		break;
 	default:
 		return refuse(v, cdb_schema_type_name(o->type, 0), why, whylen);
 	}
-	return *out != NULL ? 1 : -1;
+	return rc == -1 ? refuse(v, target(o), why, whylen) : rc;
 }
 
-/* Append the conversion of v to array a; absent values are skipped. */
+/* Append the conversion of v (or of the text s) to a; absent: skipped. */
 static int
 append_one(json_t *a, const json_t *v, const char *s, size_t n,
     const cdb_coerce_opts *o, char *why, size_t whylen)
@@ -436,17 +410,8 @@ append_one(json_t *a, const json_t *v, const char *s, size_t n,
 	else
 		rc = scalar(v, o, &x, why, whylen);
 	if (rc == 1 && json_array_append_new(a, x) == -1)
-		return -1;
-	return rc == -1 ? -1 : 0;
-}
-
-/* Empty, or only white space that trimming removes? */
-static int
-blank(const char *s, size_t n, int trim)
-{
-	while (trim && n > 0 && is_space(*s))
-		s++, n--;
-	return n == 0;
+		return OOM;
+	return rc < 0 ? rc : 0;
 }
 
 /*
@@ -461,8 +426,9 @@ split_into(json_t *a, const json_t *v, const cdb_coerce_opts *o, char *why,
 	const char *s = json_string_value(v), *end = s + json_string_length(v);
 	size_t dl = strlen(o->split);
 	const char *p, *b, *q;
+	int rc;
 
-	while (s <= end) {
+	for (; s <= end; s = p + dl) {
 		for (p = s; p + dl <= end && memcmp(p, o->split, dl) != 0; p++)
 			;
 		if (p + dl > end)
@@ -471,11 +437,9 @@ split_into(json_t *a, const json_t *v, const cdb_coerce_opts *o, char *why,
 			;
 		while (q > b && is_space(q[-1]))
 			q--;
-		if (!blank(b, (size_t)(q - b), o->trim) &&
-		    append_one(a, NULL, b, (size_t)(q - b), o, why, whylen) ==
-		        -1)
-			return -1;
-		s = p + dl;
+		if (q > b && (rc = append_one(a, NULL, b, (size_t)(q - b), o,
+		                  why, whylen)) < 0)
+			return rc;
 	}
 	return 0;
 }
@@ -490,21 +454,20 @@ to_array(const json_t *v, const cdb_coerce_opts *o, json_t **out, char *why,
 	int rc = 0;
 
 	if (a == NULL)
-		return -1;
+		return OOM;
 	if (json_is_array(v)) {
 		json_array_foreach(v, i, x)
 		{
-			if ((rc = append_one(a, x, NULL, 0, o, why, whylen)) ==
-			    -1)
+			if ((rc = append_one(a, x, NULL, 0, o, why, whylen)) < 0)
 				break;
 		}
 	} else if (json_is_string(v) && o->split != NULL)
 		rc = split_into(a, v, o, why, whylen);
 	else
 		rc = append_one(a, v, NULL, 0, o, why, whylen);
-	if (rc == -1 || json_array_size(a) == 0) {
+	if (rc < 0 || json_array_size(a) == 0) {
 		json_decref(a);
-		return rc == -1 ? -1 : 0;
+		return rc;
 	}
 	/* An array that came in right stays the same value. */
 	if (json_equal(a, (json_t *)v)) {
@@ -525,36 +488,6 @@ cdb_coerce(const json_t *v, const cdb_coerce_opts *o, json_t **out, char *why,
 	if (json_is_array(v))
 		return refuse(v, cdb_schema_type_name(o->type, 0), why, whylen);
 	return scalar(v, o, out, why, whylen);
-}
-
-/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant). */
-static long long
-days_from_civil(long long y, int m, int d)
-{
-	long long era, yoe, doy, doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = y - era * 400;
-	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
-static void
-civil_from_days(long long z, long long *y, int *m, int *d)
-{
-	long long era, doe, yoe, doy, mp;
-
-	z += 719468;
-	era = (z >= 0 ? z : z - 146096) / 146097;
-	doe = z - era * 146097;
-	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	mp = (5 * doy + 2) / 153;
-	*d = (int)(doy - (153 * mp + 2) / 5 + 1);
-	*m = (int)(mp < 10 ? mp + 3 : mp - 9);
-	*y = yoe + era * 400 + (*m <= 2);
 }
 
 /* n digits at *s as a number; advances *s.  -1 if not all digits. */
@@ -587,10 +520,9 @@ zone(const char *s, long long *off)
 {
 	int sign, h, m = 0;
 
-	if (*s == '\0')
-		return *off = 0, 0;
-	if ((*s == 'Z' || *s == 'z') && s[1] == '\0')
-		return *off = 0, 0;
+	*off = 0;
+	if (*s == '\0' || ((*s == 'Z' || *s == 'z') && s[1] == '\0'))
+		return 0;
 	if (*s != '+' && *s != '-')
 		return -1;
 	sign = *s++ == '-' ? -1 : 1;
@@ -640,8 +572,9 @@ time_of_day(const char **sp, long long *secs)
 int
 cdb_coerce_date_parse(const char *s, long long *epoch)
 {
-	int y, m, d;
+	struct tm tm;
 	long long secs, off;
+	int y, m, d;
 
 	if ((y = digits(&s, 4)) == -1 || *s++ != '-' ||
 	    (m = digits(&s, 2)) == -1 || *s++ != '-' ||
@@ -649,52 +582,29 @@ cdb_coerce_date_parse(const char *s, long long *epoch)
 		return -1;
 	if (m < 1 || m > 12 || d < 1 || d > days_in_month(y, m))
 		return -1;
-	if (time_of_day(&s, &secs) == -1)
+	if (time_of_day(&s, &secs) == -1 || zone(s, &off) == -1)
 		return -1;
-	if (zone(s, &off) == -1)
-		return -1;
-	*epoch = days_from_civil(y, m, d) * 86400 + secs - off;
+	memset(&tm, 0, sizeof(tm));
+	tm.tm_year = y - 1900;
+	tm.tm_mon = m - 1;
+	tm.tm_mday = d;
+	*epoch = (long long)timegm(&tm) + secs - off;
 	return 0;
-}
-
-static void
-put_digits(char *p, int v, int n)
-{
-	while (n-- > 0) {
-		p[n] = (char)('0' + v % 10);
-		v /= 10;
-	}
 }
 
 int
 cdb_coerce_date_format(long long epoch, char out[CDB_DATE_LEN])
 {
-	long long days, secs, y;
-	int m, d;
+	time_t t = (time_t)epoch;
+	struct tm tm;
 
-	/* Keep the day arithmetic far from overflow. */
-	if (epoch < -62167219200LL || epoch > 253402300799LL)
+	/* Years 0000-9999: four digits, as ISO 8601 writes them. */
+	if (epoch < -62167219200LL || epoch > 253402300799LL ||
+	    gmtime_r(&t, &tm) == NULL)
 		return -1;
-	days = epoch / 86400;
-	secs = epoch % 86400;
-	if (secs < 0) {
-		secs += 86400;
-		days--;
-	}
-	civil_from_days(days, &y, &m, &d);
-	/* Digit by digit: every field is in range, so no truncation. */
-	put_digits(out, (int)y, 4);
-	out[4] = '-';
-	put_digits(out + 5, m, 2);
-	out[7] = '-';
-	put_digits(out + 8, d, 2);
-	out[10] = 'T';
-	put_digits(out + 11, (int)(secs / 3600), 2);
-	out[13] = ':';
-	put_digits(out + 14, (int)(secs / 60 % 60), 2);
-	out[16] = ':';
-	put_digits(out + 17, (int)(secs % 60), 2);
-	out[19] = 'Z';
-	out[20] = '\0';
-	return 0;
+	return snprintf(out, CDB_DATE_LEN, "%04d-%02d-%02dT%02d:%02d:%02dZ",
+	           tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+	           tm.tm_min, tm.tm_sec) == CDB_DATE_LEN - 1
+	    ? 0
+	    : -1;
 }

@@ -1,9 +1,10 @@
 /*
- * coerce.h - turning one loose source metadata value into a value of a
- * schema field's type: "42" -> 42, "yes" -> true, "2024-03-05" -> epoch
- * seconds and back, "a, b" -> ["a","b"], trimming, lowercasing, value
- * maps.  Every conversion is exact or refused: nothing is rounded, no
- * text is guessed at.
+ * coerce.h - the bottom layer of the schema code: turning one loose
+ * source value into a value of a field's type: "42" -> 42, "yes" -> true,
+ * "2024-03-05" -> epoch seconds and back, "a, b" -> ["a","b"], trimming,
+ * lowercasing, value maps.  Every conversion is exact or refused: nothing
+ * is rounded, no text is guessed at.  It knows types, not schemas:
+ * schema.c and schema_apply.c call it, never the other way round.
  */
 #ifndef CDB_COERCE_H
 #define CDB_COERCE_H
@@ -11,7 +12,16 @@
 #include <jansson.h>
 #include <stddef.h>
 
-#include "schema.h"
+/* The scalar type of a schema field (arrays: a flag beside it). */
+enum cdb_schema_type {
+	CDB_SCHEMA_STRING = 1,
+	CDB_SCHEMA_INT,
+	CDB_SCHEMA_FLOAT,
+	CDB_SCHEMA_BOOL
+};
+
+/* The name of a type for messages: "int", "string[]", ... */
+const char *cdb_schema_type_name(int type, int array);
 
 /* How a field reads dates (cdb_coerce_opts.date). */
 enum cdb_coerce_date {
@@ -34,13 +44,16 @@ typedef struct cdb_coerce_opts {
 	const json_t *missing; /* array of strings that mean "absent" */
 } cdb_coerce_opts;
 
+/* cdb_coerce's answer when memory ran out (why is not written). */
+#define CDB_COERCE_OOM (-2)
+
 /*
  * Convert v as o says.  Strings are trimmed and lowercased first, then
  * looked up in the map, then converted.  Returns 1 with *out (a new
  * reference; v itself, incref'd, when nothing changed), 0 when the value
- * counts as absent (null, a "missing" string, an array left empty), or
- * -1 with why (NUL-terminated, at most whylen bytes) saying what cannot
- * be converted: "cannot convert \"abc\" to int".
+ * counts as absent (null, a "missing" string, an array left empty), -1
+ * with why (NUL-terminated, at most whylen bytes) saying what cannot be
+ * converted: "cannot convert \"abc\" to int", or CDB_COERCE_OOM.
  */
 int cdb_coerce(const json_t *v, const cdb_coerce_opts *o, json_t **out,
     char *why, size_t whylen);

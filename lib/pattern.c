@@ -1,4 +1,4 @@
-/* pattern.c - schema patterns; see pattern.h. */
+/* pattern.c - schema patterns (bottom layer of the schema); see pattern.h. */
 #include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -214,30 +214,22 @@ compile(regex_t *re, const char *pat, char *why, size_t n)
 cdb_pattern *
 cdb_pattern_new(const char *pat, char *why, size_t n)
 {
-	cdb_pattern *p;
-	cdb_buf b;
+	cdb_pattern *p = NULL;
 	regex_t alone;
+	cdb_buf b;
 
-	if (check(pat, why, n) == -1)
-		return NULL;
 	/* On its own first: anchoring must not change its structure. */
-	if (compile(&alone, pat, why, n) == -1)
+	if (check(pat, why, n) == -1 || compile(&alone, pat, why, n) == -1)
 		return NULL;
 	regfree(&alone);
-	if ((p = calloc(1, sizeof(*p))) == NULL) {
-		snprintf(why, n, "out of memory");
-		return NULL;
-	}
 	cdb_buf_init(&b);
-	if (cdb_buf_printf(&b, "^(%s)$", pat) == -1) {
-		snprintf(why, n, "out of memory");
+	if (cdb_buf_printf(&b, "^(%s)$", pat) == -1 ||
+	    (p = calloc(1, sizeof(*p))) == NULL) {
+		if (n > 0)
+			why[0] = '\0';
+	} else if (compile(&p->re, b.data, why, n) == -1) {
 		free(p);
-		return NULL;
-	}
-	if (compile(&p->re, b.data, why, n) == -1) {
-		cdb_buf_free(&b);
-		free(p);
-		return NULL;
+		p = NULL;
 	}
 	cdb_buf_free(&b);
 	return p;

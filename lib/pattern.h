@@ -21,8 +21,8 @@ typedef struct cdb_pattern cdb_pattern;
 
 /*
  * Compile pat.  NULL with why (n bytes) saying what is wrong, e.g. "a
- * back-reference (\1) is not POSIX ERE", or "out of memory".  Free with
- * cdb_pattern_free.
+ * back-reference (\1) is not POSIX ERE", or empty when out of memory.
+ * Free with cdb_pattern_free.
  */
 cdb_pattern *cdb_pattern_new(const char *pat, char *why, size_t n);
 void cdb_pattern_free(cdb_pattern *p);

@@ -1,4 +1,9 @@
-/* schema.c - loading and checking the schema file; see schema.h. */
+/*
+ * schema.c - loading and checking the schema file, and the checks of one
+ * value against a field (enum, pattern, range); see schema.h.  Above
+ * coerce.c, where.c, pattern.c and rules.c; below schema_apply.c, which
+ * reads what this fills in through schema_impl.h.
+ */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -8,6 +13,7 @@
 #include "coerce.h"
 #include "digest.h"
 #include "json.h"
+#include "rules.h"
 #include "schema_impl.h"
 #include "where.h"
 
@@ -33,11 +39,8 @@ lerr(struct load *L, const char *path, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	if (path == NULL || *path == '\0')
-		return cdb_error_set(
-		    L->e, CDB_ERR_INPUT, "%s: %s", L->name, msg);
-	return cdb_error_set(
-	    L->e, CDB_ERR_INPUT, "%s: %s: %s", L->name, path, msg);
+	return cdb_error_set(L->e, CDB_ERR_INPUT, "%s: %s%s%s", L->name,
+	    path ? path : "", path && *path ? ": " : "", msg);
 }
 
 /* Edit distance of two short words, for "did you mean" hints. */
@@ -106,34 +109,22 @@ check_keys(struct load *L, const json_t *o, const char *path,
 	return 0;
 }
 
-static void pathf(char *out, size_t n, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-/* Places in the file are for messages: a long one is cut, not an error. */
-static void
-pathf(char *out, size_t n, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(out, n, fmt, ap);
-	va_end(ap);
-}
-
+/* "PATH.KEY", or "KEY" at the top. */
 static void
 join(char *out, size_t n, const char *path, const char *key)
 {
 	if (path == NULL || *path == '\0')
-		pathf(out, n, "%s", key);
+		cdb_where_pathf(out, n, "%s", key);
 	else
-		pathf(out, n, "%s.%s", path, key);
+		cdb_where_pathf(out, n, "%s.%s", path, key);
 }
 
-/* Keep a value alive as long as the schema; returns it (borrowed). */
+/* Keep a value alive as long as the schema; returns it (borrowed), or
+ * NULL when out of memory. */
 static json_t *
 own(cdb_schema *s, json_t *v)
 {
-	if (v == NULL || json_array_append_new(s->owned, v) == -1)
+	if (json_array_append_new(s->owned, v) == -1)
 		return NULL;
 	return v;
 }
@@ -155,17 +146,6 @@ parse_type(const char *t, int *type, int *array)
 			return 0;
 		}
 	return -1;
-}
-
-const char *
-cdb_schema_type_name(int type, int array)
-{
-	static const char *const names[] = {"string", "int", "float", "bool",
-	    "string[]", "int[]", "float[]", "bool[]"};
-
-	if (type < CDB_SCHEMA_STRING || type > CDB_SCHEMA_BOOL)
-		return "?";
-	return names[type - CDB_SCHEMA_STRING + (array ? 4 : 0)];
 }
 
 const char *
@@ -279,7 +259,7 @@ load_from(struct load *L, struct field *f, const json_t *spec, const char *path)
 		return lerr(L, p, "expected at least one source field");
 	json_array_foreach(v, i, x)
 	{
-		pathf(q, sizeof(q), "%s[%zu]", p, i);
+		cdb_where_pathf(q, sizeof(q), "%s[%zu]", p, i);
 		if (add_source(L, f, x, q) == -1)
 			return -1;
 	}
@@ -427,7 +407,10 @@ file_value(struct load *L, struct field *f, const json_t *v, int array,
 	o.array = array;
 	o.trim = o.lowercase = 0;
 	o.map = o.missing = NULL;
-	if ((rc = cdb_coerce(v, &o, &out, why, sizeof(why))) != 1) {
+	/* The first error wins: after cdb_error_oom, lerr sets nothing. */
+	if ((rc = cdb_coerce(v, &o, &out, why, sizeof(why))) == CDB_COERCE_OOM)
+		cdb_error_oom(L->e);
+	if (rc != 1) {
 		lerr(L, p, "%s", rc == 0 ? "the value is empty" : why);
 		return NULL;
 	}
@@ -436,7 +419,11 @@ file_value(struct load *L, struct field *f, const json_t *v, int array,
 		lerr(L, p, "%s", why);
 		return NULL;
 	}
-	return own(L->s, out);
+	if (own(L->s, out) == NULL) {
+		cdb_error_oom(L->e);
+		return NULL;
+	}
+	return out;
 }
 
 /* The enum's values in a hash map, for lookups in constant time. */
@@ -475,10 +462,11 @@ load_enum(struct load *L, struct field *f, const json_t *spec, const char *path)
 		return cdb_error_oom(L->e);
 	json_array_foreach(v, i, x)
 	{
-		pathf(q, sizeof(q), "%s[%zu]", p, i);
+		cdb_where_pathf(q, sizeof(q), "%s[%zu]", p, i);
 		if ((c = file_value(L, f, x, 0, 0, q)) == NULL)
 			return -1;
-		json_array_append(a, c);
+		if (json_array_append(a, c) == -1)
+			return cdb_error_oom(L->e);
 	}
 	f->pub.enum_values = a;
 	if (index_enum(f) == -1)
@@ -497,7 +485,7 @@ load_pattern(struct load *L, struct field *f, const char *path)
 	if (f->pub.type != CDB_SCHEMA_STRING)
 		return lerr(L, p, "only string fields have a pattern");
 	if ((f->re = cdb_pattern_new(f->pub.pattern, why, sizeof(why))) == NULL)
-		return lerr(L, p, "%s", why);
+		return why[0] == '\0' ? cdb_error_oom(L->e) : lerr(L, p, "%s", why);
 	return 0;
 }
 
@@ -559,7 +547,7 @@ load_map(struct load *L, struct field *f, const json_t *spec, const char *path)
 		return lerr(L, p, "expected an object of replacements");
 	json_object_foreach(m, k, v)
 	{
-		pathf(q, sizeof(q), "%s.%s", p, k);
+		cdb_where_pathf(q, sizeof(q), "%s.%s", p, k);
 		for (i = 0; f->co.lowercase && k[i] != '\0'; i++)
 			if (k[i] >= 'A' && k[i] <= 'Z')
 				return lerr(L, q,
@@ -669,7 +657,7 @@ load_field(
 	char path[512], p[540];
 	json_t *v;
 
-	pathf(path, sizeof(path), "fields.%s", name);
+	cdb_where_pathf(path, sizeof(path), "fields.%s", name);
 	f->pub.name = name;
 	if (*name == '\0' || *name == '#')
 		return lerr(L, path,
@@ -712,12 +700,14 @@ load_fields(struct load *L, const json_t *fields)
 	{
 		if (load_field(L, &s->fields[i], k, v) == -1)
 			return -1;
-		json_object_set_new(
-		    s->fieldidx, k, json_integer((json_int_t)i));
+		if (json_object_set_new(
+		        s->fieldidx, k, json_integer((json_int_t)i)) == -1)
+			return cdb_error_oom(L->e);
 		for (j = 0; j < s->fields[i].nfrom; j++)
-			if (s->fields[i].from[j].kind == SRC_META)
-				json_object_set_new(s->consumed,
-				    s->fields[i].from[j].name, json_true());
+			if (s->fields[i].from[j].kind == SRC_META &&
+			    json_object_set_new(s->consumed,
+			        s->fields[i].from[j].name, json_true()) == -1)
+				return cdb_error_oom(L->e);
 		i++;
 	}
 	return 0;
@@ -823,8 +813,7 @@ load_templates(struct load *L)
 	for (i = 0; i < s->nfields; i++) {
 		if (s->fields[i].pub.template == NULL)
 			continue;
-		pathf(
-		    p, sizeof(p), "fields.%s.template", s->fields[i].pub.name);
+		cdb_where_pathf(p, sizeof(p), "fields.%s.template", s->fields[i].pub.name);
 		if (parse_template(L, &s->fields[i].tpl,
 		        s->fields[i].pub.template, (int)i, p) == -1)
 			return -1;
@@ -835,29 +824,6 @@ load_templates(struct load *L)
 }
 
 /* ------------------------------------------------------ collections -- */
-
-/* Chroma's rule: 3-512 of [a-zA-Z0-9._-], alphanumeric at both ends. */
-static int
-valid_collection_name(const char *n)
-{
-	size_t len = strlen(n), i;
-	unsigned a, b, c, d;
-	char tail;
-
-#define ALNUM(ch)                                                              \
-	(((ch) >= 'a' && (ch) <= 'z') || ((ch) >= 'A' && (ch) <= 'Z') ||       \
-	    ((ch) >= '0' && (ch) <= '9'))
-	if (len < 3 || len > 512 || !ALNUM(n[0]) || !ALNUM(n[len - 1]))
-		return 0;
-	for (i = 0; i < len; i++)
-		if (!ALNUM(n[i]) && n[i] != '.' && n[i] != '_' && n[i] != '-')
-			return 0;
-#undef ALNUM
-	if (strstr(n, "..") != NULL)
-		return 0;
-	/* Nor an IPv4 address. */
-	return sscanf(n, "%u.%u.%u.%u%c", &a, &b, &c, &d, &tail) != 4;
-}
 
 static int
 add_route(struct load *L, const char *source, const json_t *where, int target,
@@ -930,7 +896,7 @@ load_sources(struct load *L, const json_t *from, int target, const char *path)
 		return lerr(L, p, "expected at least one source collection");
 	json_array_foreach(from, i, v)
 	{
-		pathf(q, sizeof(q), "%s[%zu]", p, i);
+		cdb_where_pathf(q, sizeof(q), "%s[%zu]", p, i);
 		if (load_source(L, v, target, q) == -1)
 			return -1;
 	}
@@ -946,9 +912,9 @@ load_target(struct load *L, struct target *t, const char *name,
 	char path[600], p[640];
 	const char *desc;
 
-	pathf(path, sizeof(path), "collections.%s", name);
+	cdb_where_pathf(path, sizeof(path), "collections.%s", name);
 	t->name = name;
-	if (!valid_collection_name(name))
+	if (cdb_rules_collection_name(name, NULL) == -1)
 		return lerr(L, path,
 		    "not a valid Chroma collection name (3-512 "
 		    "characters among a-z A-Z 0-9 . _ -, a "
@@ -1009,8 +975,7 @@ check_references(struct load *L)
 		const char *r = s->fields[i].pub.reference;
 		if (r == NULL || cdb_schema_target_index(s, r) != -1)
 			continue;
-		pathf(
-		    p, sizeof(p), "fields.%s.reference", s->fields[i].pub.name);
+		cdb_where_pathf(p, sizeof(p), "fields.%s.reference", s->fields[i].pub.name);
 		return lerr(L, p,
 		    "no target collection \"%s\" in "
 		    "\"collections\"",
@@ -1028,7 +993,7 @@ load_top(struct load *L, const json_t *root)
 	    "collections", "fields", "unknown_fields", "id", "missing_values",
 	    NULL};
 	cdb_schema *s = L->s;
-	json_t *v;
+	json_t *v, *x;
 	const char *u, *desc;
 	size_t i;
 
@@ -1047,14 +1012,14 @@ load_top(struct load *L, const json_t *root)
 		    L, "unknown_fields", "expected \"drop\" or \"keep\"");
 	s->keep = u != NULL && strcmp(u, "keep") == 0;
 	if ((v = json_object_get(root, "missing_values")) != NULL) {
-		if (!json_is_array(v))
+		json_array_foreach(v, i, x)
+		{
+			if (!json_is_string(x))
+				break;
+		}
+		if (!json_is_array(v) || i < json_array_size(v))
 			return lerr(L, "missing_values",
-			    "expected an array of "
-			    "strings");
-		for (i = 0; i < json_array_size(v); i++)
-			if (!json_is_string(json_array_get(v, i)))
-				return lerr(L, "missing_values",
-				    "expected an array of strings");
+			    "expected an array of strings");
 		s->missing = v;
 	}
 	return 0;
@@ -1112,7 +1077,7 @@ cdb_schema_parse(const char *text, size_t len, const char *name, cdb_error *e)
 cdb_schema *
 cdb_schema_load(const char *path, cdb_error *e)
 {
-	cdb_schema *s;
+	cdb_schema *s = NULL;
 	cdb_buf b;
 	char chunk[8192];
 	size_t n;
@@ -1123,20 +1088,19 @@ cdb_schema_load(const char *path, cdb_error *e)
 		return NULL;
 	}
 	cdb_buf_init(&b);
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		if (b.len + n > MAX_SCHEMA_BYTES ||
-		    cdb_buf_append(&b, chunk, n) == -1)
-			break;
-	if (ferror(f) || n > 0) {
-		cdb_error_set(e, CDB_ERR_SYS, "%s: %s", path,
-		    ferror(f) ? strerror(errno)
-		              : "too large for a schema file");
-		fclose(f);
-		cdb_buf_free(&b);
-		return NULL;
-	}
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0 &&
+	    b.len + n <= MAX_SCHEMA_BYTES && cdb_buf_append(&b, chunk, n) == 0)
+		;
+	if (ferror(f))
+		cdb_error_sys(e, errno, "%s", path);
+	else if (b.len + n > MAX_SCHEMA_BYTES)
+		cdb_error_set(e, CDB_ERR_SYS, "%s: too large for a schema file",
+		    path);
+	else if (n > 0)
+		cdb_error_oom(e);
+	else
+		s = cdb_schema_parse(b.data ? b.data : "", b.len, path, e);
 	fclose(f);
-	s = cdb_schema_parse(b.data ? b.data : "", b.len, path, e);
 	cdb_buf_free(&b);
 	return s;
 }

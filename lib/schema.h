@@ -4,6 +4,11 @@
  * and the target metadata fields, each with its type, sources,
  * coercions and constraints.
  *
+ * The layers, bottom up: pattern.c, where.c and coerce.c (values and
+ * conditions, knowing nothing of schemas); schema.c (loading and the
+ * checks of one value); schema_apply.c (routing and applying); then the
+ * engines that use a schema, transform.c and cdb-validate's.
+ *
  * Loading checks the whole file and reports the first problem with its
  * place, "schema.json: fields.chunk_index.type: unknown type \"integr\"".
  * A loaded schema is read-only: one schema may serve several threads.
@@ -20,14 +25,7 @@
 #include <stddef.h>
 
 #include "cdb.h"
-
-/* The scalar type of a field (arrays: cdb_schema_field.array). */
-enum cdb_schema_type {
-	CDB_SCHEMA_STRING = 1,
-	CDB_SCHEMA_INT,
-	CDB_SCHEMA_FLOAT,
-	CDB_SCHEMA_BOOL
-};
+#include "coerce.h"
 
 /* Why a record was rejected (cdb_schema_result.reason). */
 enum cdb_schema_reason {
@@ -46,9 +44,6 @@ enum cdb_schema_reason {
 
 /* A short fixed name of a reason: "cannot convert", "enum", ... */
 const char *cdb_schema_reason_name(int reason);
-
-/* The name of a type for messages: "int", "string[]", ... */
-const char *cdb_schema_type_name(int type, int array);
 
 /*
  * One target field, as declared in the file.  Read-only; owned by the

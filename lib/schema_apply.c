@@ -1,4 +1,9 @@
-/* schema_apply.c - applying a loaded schema to records; see schema.h. */
+/*
+ * schema_apply.c - routing records and applying a loaded schema to them;
+ * see schema.h.  Above schema.c (it reads the loaded schema through
+ * schema_impl.h and checks values with cdb_schema_i_check), below the
+ * engines that apply a schema (transform.c, cdb-validate's).
+ */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,12 +83,13 @@ cdb_schema_destinations(const cdb_schema *s, const char *source, int *targets)
 			targets[s->routes[i].target] = 1;
 }
 
-/* RFC 7386 merge patch of target (a reference this takes) with patch. */
+/* RFC 7386 merge patch of target (a reference this takes) with patch: a
+ * new reference, or NULL when out of memory. */
 static json_t *
 merge_patch(json_t *target, const json_t *patch)
 {
 	const char *k;
-	json_t *v, *cur;
+	json_t *v;
 
 	if (!json_is_object(patch)) {
 		json_decref(target);
@@ -91,18 +97,38 @@ merge_patch(json_t *target, const json_t *patch)
 	}
 	if (!json_is_object(target)) {
 		json_decref(target);
-		target = json_object();
+		if ((target = json_object()) == NULL)
+			return NULL;
 	}
 	json_object_foreach((json_t *)patch, k, v)
 	{
-		if (json_is_null(v)) {
+		if (json_is_null(v))
 			json_object_del(target, k);
-			continue;
+		else if (json_object_set_new(target, k,
+		             merge_patch(json_incref(json_object_get(target, k)),
+		                 v)) == -1) {
+			json_decref(target);
+			return NULL;
 		}
-		cur = json_incref(json_object_get(target, k));
-		json_object_set_new(target, k, merge_patch(cur, v));
 	}
 	return target;
+}
+
+/* line[key] patched with patch (if any).  0, or -1 when out of memory. */
+static int
+patch_key(json_t *line, const char *key, const json_t *patch)
+{
+	json_t *v = json_incref(json_object_get(line, key));
+
+	if (patch != NULL && (v = merge_patch(v, patch)) == NULL)
+		return -1;
+	/* Chroma stores no empty metadata object. */
+	if (strcmp(key, "metadata") == 0 && json_is_object(v) &&
+	    json_object_size(v) == 0) {
+		json_decref(v);
+		v = NULL;
+	}
+	return json_object_set_new(line, key, v ? v : json_null());
 }
 
 /*
@@ -131,28 +157,19 @@ json_t *
 cdb_schema_collection_line(const cdb_schema *s, int t, const json_t *src)
 {
 	const struct target *tg = &s->targets[t];
-	json_t *line = json_deep_copy(src), *m, *c;
+	json_t *line = json_deep_copy(src);
 
-	if (line == NULL)
+	if (line == NULL ||
+	    json_object_set_new(line, "name", json_string(tg->name)) == -1 ||
+	    patch_key(line, "metadata", tg->metadata) == -1 ||
+	    patch_key(line, "configuration", tg->configuration) == -1 ||
+	    (!whole_copy(s, t, json_string_value(json_object_get(src, "name"))) &&
+	        json_object_set_new(line, "count", json_null()) == -1) ||
+	    /* The server's index schema names the old keys: not the target's. */
+	    json_object_set_new(line, "schema", json_null()) == -1) {
+		json_decref(line);
 		return NULL;
-	json_object_set_new(line, "name", json_string(tg->name));
-	m = json_incref(json_object_get(line, "metadata"));
-	c = json_incref(json_object_get(line, "configuration"));
-	if (tg->metadata != NULL)
-		m = merge_patch(m, tg->metadata);
-	if (tg->configuration != NULL)
-		c = merge_patch(c, tg->configuration);
-	/* Chroma stores no empty metadata object. */
-	if (json_is_object(m) && json_object_size(m) == 0) {
-		json_decref(m);
-		m = NULL;
 	}
-	json_object_set_new(line, "metadata", m ? m : json_null());
-	json_object_set_new(line, "configuration", c ? c : json_null());
-	if (!whole_copy(s, t, json_string_value(json_object_get(src, "name"))))
-		json_object_set_new(line, "count", json_null());
-	/* The server's index schema names the old keys: not the target's. */
-	json_object_set_new(line, "schema", json_null());
 	return line;
 }
 
@@ -217,42 +234,27 @@ cdb_schema_result_free(cdb_schema_result *pub)
 	free(r);
 }
 
-static void textf(char *out, size_t n, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-/* Messages are cut to their buffer, never an error. */
-static void
-textf(char *out, size_t n, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(out, n, fmt, ap);
-	va_end(ap);
-}
-
 static int reject(struct rec *c, int reason, int field, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
-/* Record why the record is refused.  Returns 1 (rejected). */
+/* Record why the record is refused (cut to fit).  Returns 1 (rejected). */
 static int
 reject(struct rec *c, int reason, int field, const char *fmt, ...)
 {
 	cdb_schema_result *r = &c->r->pub;
-	char msg[sizeof(r->text)];
+	size_t n = 0;
 	va_list ap;
 
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
 	r->reason = reason;
 	r->field = field;
-	r->text[0] = '\0';
 	if (field >= 0)
-		textf(r->text, sizeof(r->text),
-		    "field \"%s\": ", c->s->fields[field].pub.name);
-	textf(r->text + strlen(r->text), sizeof(r->text) - strlen(r->text),
-	    "%s", msg);
+		n = (size_t)snprintf(r->text, sizeof(r->text), "field \"%s\": ",
+		    c->s->fields[field].pub.name);
+	if (n < sizeof(r->text)) {
+		va_start(ap, fmt);
+		vsnprintf(r->text + n, sizeof(r->text) - n, fmt, ap);
+		va_end(ap);
+	}
 	return 1;
 }
 
@@ -349,6 +351,8 @@ settle(struct rec *c, size_t i, const json_t *v, int how)
 	int rc;
 
 	rc = cdb_coerce(v, &f->co, &out, why, sizeof(why));
+	if (rc == CDB_COERCE_OOM)
+		return -1;
 	if (rc == -1)
 		return reject(c, CDB_REJECT_CONVERT, (int)i, "%s", why);
 	if (rc == 0)
@@ -415,6 +419,9 @@ fill_from_sources(struct rec *c, size_t i)
 	for (j = 0; j < f->nfrom; j++) {
 		tmp = NULL;
 		v = lookup(c, &f->from[j], &tmp);
+		if (v == NULL && (f->from[j].kind == SRC_ID ||
+		                     f->from[j].kind == SRC_COLL))
+			return -1; /* out of memory for tmp */
 		rc = v != NULL ? settle(c, i, v, CDB_HOW_COPIED) : 0;
 		json_decref(tmp);
 		/* A value there but unusable is an error, not a reason to

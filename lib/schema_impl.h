@@ -1,6 +1,7 @@
 /*
- * schema_impl.h - the inside of a loaded schema, shared by schema.c
- * (loading) and schema_apply.c (applying).  Not part of the library's
+ * schema_impl.h - the inside of a loaded schema: written by schema.c
+ * (loading), read by schema_apply.c (applying), which sits above it;
+ * schema.c never calls into schema_apply.c.  Not part of the library's
  * API: only those two files include it.
  */
 #ifndef CDB_SCHEMA_IMPL_H

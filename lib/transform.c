@@ -1,11 +1,15 @@
-/* transform.c - the cdb-transform engine; see transform.h. */
-#include <stdint.h>
+/*
+ * transform.c - the cdb-transform engine, on top of the schema layers
+ * (schema_apply.c, schema.c, coerce.c): read a stream, apply the schema
+ * to each record, write the new stream; see transform.h.
+ */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "chroma.h"
 #include "coerce.h"
-#include "digest.h"
+#include "hmap.h"
 #include "json.h"
 #include "ndjson.h"
 #include "transform.h"
@@ -25,12 +29,6 @@ struct cdb_transform_stats {
 
 #define NHOW (CDB_HOW_TEMPLATE + 1)
 
-/* The set of target ids written: 64-bit hashes, open addressing. */
-struct idset {
-	uint64_t *slot; /* 0: empty */
-	size_t cap, n;
-};
-
 struct tx {
 	const cdb_transform_opts *o;
 	const cdb_schema *s;
@@ -41,7 +39,7 @@ struct tx {
 	json_t **tline; /* per target: its collection line, once known */
 	int *emitted;   /* per target: line written */
 	int *dest;      /* scratch: destinations of a source */
-	struct idset ids;
+	cdb_hmap *ids; /* cdb_hmap_key of every target id written */
 	cdb_buf buf;
 	char msg[sizeof(((cdb_error *)0)->text)];
 };
@@ -192,70 +190,19 @@ count_out(cdb_transform_stats *st, const cdb_schema_result *r)
 	return bump(st->out_by, r->collection, 0, NULL);
 }
 
-/* ----------------------------------------------------------- id set -- */
-
-static uint64_t
-id_hash(const char *coll, const char *id, size_t len)
-{
-	cdb_digest d;
-	uint64_t h;
-
-	cdb_digest_init(&d);
-	cdb_digest_update(&d, coll, strlen(coll) + 1);
-	cdb_digest_update(&d, id, len);
-	h = cdb_digest_value(&d);
-	return h != 0 ? h : 1;
-}
-
-static int
-idset_grow(struct idset *s)
-{
-	size_t cap = s->cap ? s->cap * 2 : 1 << 16, i, j;
-	uint64_t *ns = calloc(cap, sizeof(*ns));
-
-	if (ns == NULL)
-		return -1;
-	for (i = 0; i < s->cap; i++) {
-		if (s->slot[i] == 0)
-			continue;
-		for (j = s->slot[i] & (cap - 1); ns[j] != 0;
-		     j = (j + 1) & (cap - 1))
-			;
-		ns[j] = s->slot[i];
-	}
-	free(s->slot);
-	s->slot = ns;
-	s->cap = cap;
-	return 0;
-}
-
-/* Add h.  1 when it was new, 0 when already there, -1 on ENOMEM. */
-static int
-idset_add(struct idset *s, uint64_t h)
-{
-	size_t j;
-
-	/* At most half full: probes stay short. */
-	if (2 * (s->n + 1) > s->cap && idset_grow(s) == -1)
-		return -1;
-	for (j = h & (s->cap - 1); s->slot[j] != 0; j = (j + 1) & (s->cap - 1))
-		if (s->slot[j] == h)
-			return 0;
-	s->slot[j] = h;
-	s->n++;
-	return 1;
-}
-
 /* ---------------------------------------------------------- rejects -- */
 
-/* The id for messages: JSON-quoted, cut when long. */
-static void
+/* The id for messages: JSON-quoted, cut when long.  0, or -1: ENOMEM. */
+static int
 show_id(const char *id, size_t len, char *out, size_t n)
 {
 	json_t *v = json_stringn_nocheck(id, len);
 
-	cdb_coerce_show(v ? v : json_null(), out, n);
+	if (v == NULL)
+		return -1;
+	cdb_coerce_show(v, out, n);
 	json_decref(v);
+	return 0;
 }
 
 /* One line of the rejects file: the reason and the original line. */
@@ -285,9 +232,7 @@ write_reject(struct tx *t, const cdb_item *it, const char *field,
 	if (rc != 0)
 		return cdb_error_oom(e);
 	if (fwrite(b->data, 1, b->len, t->o->rejects) != b->len)
-		return cdb_error_set(e, CDB_ERR_SYS,
-		    "rejects file: write "
-		    "error");
+		return cdb_error_sys(e, errno, "rejects file");
 	return 0;
 }
 
@@ -304,7 +249,8 @@ reject(struct tx *t, const cdb_item *it, int reason, int field,
 	char id[96], key[300];
 
 	t->st->rejected++;
-	show_id(it->id, it->id_len, id, sizeof(id));
+	if (show_id(it->id, it->id_len, id, sizeof(id)) == -1)
+		return cdb_error_oom(e);
 	snprintf(t->msg, sizeof(t->msg), "id %s: %s", id, text);
 	snprintf(key, sizeof(key), "%s%s%s%s", f ? "field \"" : "",
 	    f ? f->name : "", f ? "\": " : "", cdb_schema_reason_name(reason));
@@ -328,6 +274,19 @@ reject(struct tx *t, const cdb_item *it, int reason, int field,
 
 /* ------------------------------------------------------ collections -- */
 
+int
+cdb_transform_agree(const char *space_a, const json_t *dim_a,
+    const char *space_b, const json_t *dim_b)
+{
+	if (space_a != NULL && space_b != NULL && strcmp(space_a, space_b) != 0)
+		return CDB_DISAGREE_SPACE;
+	if (json_is_integer(dim_a) && json_is_integer(dim_b) &&
+	    json_integer_value(dim_a) != json_integer_value(dim_b))
+		return CDB_DISAGREE_DIMENSION;
+	return 0;
+}
+
+/* A line's distance space: Chroma's default when it names none. */
 static const char *
 space_of(const json_t *line)
 {
@@ -347,22 +306,24 @@ merge_source(
 	json_t *d1 = json_object_get(line, "dimension");
 	const char *name = cdb_schema_target_name(t->s, i);
 
-	if (strcmp(space_of(have), space_of(line)) != 0)
+	switch (cdb_transform_agree(space_of(have), d0, space_of(line), d1)) {
+	case CDB_DISAGREE_SPACE:
 		return cdb_error_setl(e, it->line,
 		    "collection \"%s\" would get records of %s and %s "
 		    "collections: set the space in the schema's "
 		    "collections.%s.configuration",
 		    name, space_of(have), space_of(line), name);
-	if (json_is_integer(d0) && json_is_integer(d1) &&
-	    json_integer_value(d0) != json_integer_value(d1))
+	case CDB_DISAGREE_DIMENSION:
 		return cdb_error_setl(e, it->line,
 		    "collection \"%s\" would get embeddings of %lld and %lld "
 		    "values",
 		    name, (long long)json_integer_value(d0),
 		    (long long)json_integer_value(d1));
+	}
 	/* A dimension learnt late still helps, if not written yet. */
-	if (!json_is_integer(d0) && json_is_integer(d1) && !t->emitted[i])
-		json_object_set(have, "dimension", d1);
+	if (!json_is_integer(d0) && json_is_integer(d1) && !t->emitted[i] &&
+	    json_object_set(have, "dimension", d1) == -1)
+		return cdb_error_oom(e);
 	return 0;
 }
 
@@ -378,8 +339,9 @@ on_collection(struct tx *t, const cdb_item *it, cdb_error *e)
 		    "the schema maps no collection \"%s\" (name it in a "
 		    "\"from\", or add a \"*\" catch-all)",
 		    name);
-	if (json_object_get(t->st->in_by, name) == NULL)
-		json_object_set_new(t->st->in_by, name, json_integer(0));
+	if (json_object_get(t->st->in_by, name) == NULL &&
+	    json_object_set_new(t->st->in_by, name, json_integer(0)) == -1)
+		return cdb_error_oom(e);
 	cdb_schema_destinations(t->s, name, t->dest);
 	for (i = 0; i < t->nt; i++) {
 		if (!t->dest[i])
@@ -402,11 +364,12 @@ on_collection(struct tx *t, const cdb_item *it, cdb_error *e)
 static int
 emit_collection(struct tx *t, size_t i, cdb_error *e)
 {
+	const char *name = cdb_schema_target_name(t->s, i);
+
 	t->emitted[i] = 1;
-	if (json_object_get(t->st->out_by, cdb_schema_target_name(t->s, i)) ==
-	    NULL)
-		json_object_set_new(t->st->out_by,
-		    cdb_schema_target_name(t->s, i), json_integer(0));
+	if (json_object_get(t->st->out_by, name) == NULL &&
+	    json_object_set_new(t->st->out_by, name, json_integer(0)) == -1)
+		return cdb_error_oom(e);
 	if (t->o->dry_run)
 		return 0;
 	return cdb_writer_json(t->w, CDB_KIND_COLLECTION, t->tline[i], e);
@@ -447,13 +410,13 @@ on_record(struct tx *t, const cdb_item *it, cdb_error *e)
 	if (rc == 1)
 		return reject(t, it, r->reason, r->field, r->text, e);
 	if (!t->o->no_id_check &&
-	    (rc = idset_add(&t->ids,
-	         id_hash(r->collection, r->id.data, r->id.len))) != 1) {
+	    (rc = cdb_hmap_put(t->ids,
+	         cdb_hmap_key(r->collection, r->id.data, r->id.len), 0,
+	         NULL)) != 1) {
 		if (rc == -1)
-			return cdb_error_set(e, CDB_ERR_SYS,
-			    "out of memory "
-			    "for the id set");
-		show_id(r->id.data, r->id.len, id, sizeof(id));
+			return cdb_error_oom(e);
+		if (show_id(r->id.data, r->id.len, id, sizeof(id)) == -1)
+			return cdb_error_oom(e);
 		snprintf(text, sizeof(text),
 		    "target id %s is already used in "
 		    "collection \"%s\" by an earlier "
@@ -477,14 +440,16 @@ on_header(struct tx *t, const cdb_item *it, cdb_error *e)
 	json_t *h = json_deep_copy(it->obj);
 	int rc;
 
-	if (h == NULL)
-		return cdb_error_oom(e);
-	json_object_set_new(
-	    h, "tool", json_string(t->o->tool ? t->o->tool : "cdb"));
-	json_object_set_new(h, "schema",
-	    json_pack("{s:s?, s:s}", "file", t->o->schema_file, "digest",
-	        cdb_schema_digest(t->s)));
-	rc = t->o->dry_run ? 0 : cdb_writer_json(t->w, CDB_KIND_HEADER, h, e);
+	if (h == NULL ||
+	    json_object_set_new(
+	        h, "tool", json_string(t->o->tool ? t->o->tool : "cdb")) == -1 ||
+	    json_object_set_new(h, "schema",
+	        json_pack("{s:s?, s:s}", "file", t->o->schema_file, "digest",
+	            cdb_schema_digest(t->s))) == -1)
+		rc = cdb_error_oom(e);
+	else
+		rc = t->o->dry_run ? 0
+		                   : cdb_writer_json(t->w, CDB_KIND_HEADER, h, e);
 	json_decref(h);
 	return rc;
 }
@@ -527,7 +492,7 @@ tx_free(struct tx *t)
 	free(t->tline);
 	free(t->emitted);
 	free(t->dest);
-	free(t->ids.slot);
+	cdb_hmap_free(t->ids);
 	cdb_buf_free(&t->buf);
 	cdb_schema_result_free(t->res);
 	cdb_writer_free(t->w);
@@ -551,10 +516,11 @@ cdb_transform_run(FILE *in, FILE *out, const cdb_transform_opts *o,
 	t.emitted = calloc(t.nt, sizeof(*t.emitted));
 	t.dest = calloc(t.nt, sizeof(*t.dest));
 	t.res = cdb_schema_result_new(t.s);
+	t.ids = cdb_hmap_new();
 	t.w = cdb_writer_new(out);
 	rd = cdb_reader_new(in, o->input, CDB_READ_RAW_EMB);
 	if (t.tline == NULL || t.emitted == NULL || t.dest == NULL ||
-	    t.res == NULL || t.w == NULL || rd == NULL) {
+	    t.res == NULL || t.ids == NULL || t.w == NULL || rd == NULL) {
 		cdb_reader_free(rd);
 		tx_free(&t);
 		return cdb_error_oom(e);

@@ -4,12 +4,13 @@
  * own header, collection lines and trailer.
  *
  * Memory stays flat in the size of the records; it grows only with the
- * number of distinct target ids (8 bytes each in a hash set, for the
- * collision check) and with the number of collections.
+ * number of distinct target ids (a cdb_hmap entry each, for the collision
+ * check) and with the number of collections.
  */
 #ifndef CDB_TRANSFORM_H
 #define CDB_TRANSFORM_H
 
+#include <jansson.h>
 #include <stdio.h>
 
 #include "cdb.h"
@@ -48,6 +49,20 @@ long long cdb_transform_stats_rejected(const cdb_transform_stats *st);
  * dropped, rejects by reason.  0, or -1 on allocation failure.
  */
 int cdb_transform_stats_format(const cdb_transform_stats *st, cdb_buf *b);
+
+/* What cdb_transform_agree finds. */
+enum { CDB_DISAGREE_SPACE = 1, CDB_DISAGREE_DIMENSION };
+
+/*
+ * Can one collection hold the records of two collections, given their
+ * distance spaces (NULL: not known, agrees with any) and "dimension"
+ * values (NULL or not an integer: not known)?  Returns 0,
+ * CDB_DISAGREE_SPACE or CDB_DISAGREE_DIMENSION; the caller words the
+ * message.  The one check of collection compatibility (transform merging
+ * sources, import writing into an existing collection).
+ */
+int cdb_transform_agree(const char *space_a, const json_t *dim_a,
+    const char *space_b, const json_t *dim_b);
 
 /*
  * Transform the stream in into out (nothing is written with dry_run).

@@ -1,4 +1,4 @@
-/* where.c - metadata conditions; see where.h. */
+/* where.c - metadata conditions (bottom layer of the schema); see where.h. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -33,12 +33,8 @@ op_index(const char *k)
 	return -1;
 }
 
-static void pathf(char *out, size_t n, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-/* Places in the file are for messages: a long one is cut, not an error. */
-static void
-pathf(char *out, size_t n, const char *fmt, ...)
+void
+cdb_where_pathf(char *out, size_t n, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -60,56 +56,48 @@ bad(cdb_error *e, const char *path, const char *what, const char *key)
 	    key ? " \"" : "", key ? key : "", key ? "\"" : "");
 }
 
-/* The value of one operator. */
-static int
-check_op(const char *op, const json_t *v, const char *path, cdb_error *e)
+/* What is wrong with the value v of operator op, or NULL. */
+static const char *
+op_fault(const char *op, const json_t *v)
 {
 	size_t i;
 	json_t *x;
 
 	if (strcmp(op, "$exists") == 0)
-		return json_is_boolean(v)
-		           ? 0
-		           : bad(e, path, "expected true or false", NULL);
+		return json_is_boolean(v) ? NULL : "expected true or false";
 	if (strcmp(op, "$in") == 0 || strcmp(op, "$nin") == 0) {
 		if (!json_is_array(v) || json_array_size(v) == 0)
-			return bad(e, path, "expected a non-empty array", NULL);
+			return "expected a non-empty array";
 		json_array_foreach(v, i, x)
 		{
 			if (!is_scalar(x))
-				return bad(e, path,
-				    "expected strings, numbers or booleans",
-				    NULL);
+				return "expected strings, numbers or booleans";
 		}
-		return 0;
+		return NULL;
 	}
 	if (op[1] == 'g' || op[1] == 'l')
 		return json_is_number(v) || json_is_string(v)
-		           ? 0
-		           : bad(e, path, "expected a number or a string",
-		                 NULL);
-	return is_scalar(v)
-	           ? 0
-	           : bad(e, path, "expected a string, a number or a boolean",
-	                 NULL);
+		           ? NULL
+		           : "expected a number or a string";
+	return is_scalar(v) ? NULL : "expected a string, a number or a boolean";
 }
 
 static int
 check_ops(const json_t *o, const char *path, cdb_error *e)
 {
 	char p[512];
-	const char *k;
+	const char *k, *why;
 	json_t *v;
 
 	if (json_object_size(o) == 0)
 		return bad(e, path, "empty condition", NULL);
 	json_object_foreach((json_t *)o, k, v)
 	{
-		pathf(p, sizeof(p), "%s.%s", path, k);
+		cdb_where_pathf(p, sizeof(p), "%s.%s", path, k);
 		if (op_index(k) == -1)
 			return bad(e, path, "unknown operator", k);
-		if (check_op(k, v, p, e) == -1)
-			return -1;
+		if ((why = op_fault(k, v)) != NULL)
+			return bad(e, p, why, NULL);
 	}
 	return 0;
 }
@@ -126,7 +114,7 @@ check_list(const json_t *a, const char *path, cdb_error *e)
 		    e, path, "expected a non-empty array of conditions", NULL);
 	json_array_foreach(a, i, c)
 	{
-		pathf(p, sizeof(p), "%s[%zu]", path, i);
+		cdb_where_pathf(p, sizeof(p), "%s[%zu]", path, i);
 		if (cdb_where_check(c, p, e) == -1)
 			return -1;
 	}
@@ -144,7 +132,7 @@ cdb_where_check(const json_t *cond, const char *path, cdb_error *e)
 		return bad(e, path, "expected a non-empty object", NULL);
 	json_object_foreach((json_t *)cond, k, v)
 	{
-		pathf(p, sizeof(p), "%s.%s", path, k);
+		cdb_where_pathf(p, sizeof(p), "%s.%s", path, k);
 		if (strcmp(k, "$and") == 0 || strcmp(k, "$or") == 0) {
 			if (check_list(v, p, e) == -1)
 				return -1;

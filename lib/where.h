@@ -18,6 +18,7 @@
 #define CDB_WHERE_H
 
 #include <jansson.h>
+#include <stddef.h>
 
 #include "cdb.h"
 
@@ -27,6 +28,14 @@
  * e.g. "collections.humor.from[0].where").
  */
 int cdb_where_check(const json_t *cond, const char *path, cdb_error *e);
+
+/*
+ * snprintf for the places in a schema file that messages name
+ * ("fields.x.from[2]"): a place too long for out (n bytes) is cut, not an
+ * error.  The one such formatter of where.c and schema.c.
+ */
+void cdb_where_pathf(char *out, size_t n, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* Does metadata (an object, or NULL for none) satisfy cond?  1 or 0. */
 int cdb_where_match(const json_t *cond, const json_t *metadata);
