@@ -18,6 +18,7 @@
 #include <float.h>
 #include <math.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -254,23 +255,6 @@ fast_float(const struct decimal *d, float *out)
 	return 0;
 }
 
-/* Write v in decimal at p; returns the end. */
-static char *
-put_uint(char *p, uint64_t v)
-{
-	char tmp[24];
-	size_t n;
-
-	n = 0;
-	do {
-		tmp[n++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v != 0);
-	while (n > 0)
-		*p++ = tmp[--n];
-	return p;
-}
-
 /*
  * Let strtof decide, on a rewritten copy of the token at s: its first
  * SLOW_DIGITS significant digits, then a 1 standing for any nonzero
@@ -317,11 +301,7 @@ slow_float(const char *s, size_t len)
 		e += x;
 	/* Any 121-digit value is 0 or infinite past these. */
 	e = e < -99999 ? -99999 : e > 99999 ? 99999 : e;
-	*p++ = 'e';
-	if (e < 0)
-		*p++ = '-';
-	p = put_uint(p, (uint64_t)(e < 0 ? -e : e));
-	*p = '\0';
+	snprintf(p, 16, "e%d", (int)e);
 	saved = errno;
 	f = strtof(buf, NULL);
 	errno = saved;

@@ -652,7 +652,7 @@ cdb_reader_next(cdb_reader *r, cdb_item *it, cdb_error *e)
 		return cdb_error_setl(e, it->line, "data after the trailer line");
 	it->raw = r->line;
 	it->raw_len = (size_t)n;
-	if (it->raw_len > 0 && r->line[it->raw_len - 1] == '\n')
+	if (r->line[it->raw_len - 1] == '\n')
 		it->raw_len--;
 	if (memchr(it->raw, '\0', it->raw_len) != NULL)
 		return cdb_error_setl(e, it->line, "line contains a NUL byte");
