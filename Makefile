@@ -82,7 +82,7 @@ tests/unit/check_cdb: $(UNIT_SRC) lib/libcdb.a $(LIB_HDR)
 		$(UNIT_SRC) lib/libcdb.a $(LDFLAGS) \
 		$$($(PKG_CONFIG) --libs check) $(LIBS)
 
-check: all tests/unit/check_cdb lint-man lint-c
+check: all tests/unit/check_cdb lint-man lint-c check-embed
 	./tests/unit/check_cdb
 	./tests/run-cmd-tests
 
@@ -95,6 +95,15 @@ CPPCHECK = cppcheck -q --std=c11 --enable=warning,style,performance,portability 
 	--error-exitcode=1 -Ilib -Icli
 lint-c:
 	$(CPPCHECK) lib/*.c cli/*.c $(sort $(foreach p,$(BUILT_PROGS),$(call PROG_SRC,$(p))))
+
+# The embedding codec against the C library (bench/embed-verify runs
+# every float32 for hours): a fixed sample of the bit patterns, < 30 s.
+bench/embed-verify: bench/embed-verify.c lib/libcdb.a $(LIB_HDR)
+	$(CC) $(ALL_CFLAGS) -o $@ $< lib/libcdb.a $(LDFLAGS) $(LIBS)
+
+check-embed: bench/embed-verify
+	bench/embed-verify format 0 0xffffffff 8191
+	bench/embed-verify parse 0 0xffffffff 65521
 
 # The suite again under ASan/UBSan, threads under TSan, and the unit tests
 # under valgrind.
@@ -131,6 +140,6 @@ uninstall:
 	rm -f $(DESTDIR)$(DATADIR)/migrate.sh $(DESTDIR)$(DATADIR)/schemas/default.json
 
 clean:
-	rm -f lib/*.o lib/libcdb.a cli/*.o cli/libcdbcli.a $(PROGS) examples/cdb-demo-gen tests/unit/check_cdb
+	rm -f lib/*.o lib/libcdb.a cli/*.o cli/libcdbcli.a $(PROGS) examples/cdb-demo-gen tests/unit/check_cdb bench/embed-verify
 
-.PHONY: all check check-sanitize check-unit demo lint-man lint-c install uninstall clean
+.PHONY: all check check-embed check-sanitize check-unit demo lint-man lint-c install uninstall clean

@@ -1,8 +1,9 @@
 /*
- * embed-verify.c - slow, exhaustive checks of lib/embed.c against the C
- * library, too slow for the unit tests (minutes per core).
+ * embed-verify.c - exhaustive checks of lib/embed.c against the C
+ * library (hours per core for every float32); `make check-embed`, part
+ * of `make check`, runs a sample of it.
  *
- *	cc -O2 -Ilib -o bench/embed-verify bench/embed-verify.c lib/libcdb.a -lm
+ *	make bench/embed-verify
  *	bench/embed-verify format FIRST LAST [STRIDE]
  *	bench/embed-verify parse FIRST LAST [STRIDE]
  *

@@ -636,7 +636,7 @@ parse_body(cdb_page *p, int has, size_t vs, cdb_error *e)
 	if (has)
 		cdb_buf_puts(rest, "null");
 	cdb_buf_append(rest, s + ve, p->body.len - ve);
-	p->root = cdb_json_parse(rest->data, rest->len, NULL);
+	p->root = cdb_json_load(rest->data, rest->len, NULL);
 	if (p->root == NULL)
 		return cdb_error_set(e, CDB_ERR_SERVER, "server answer not JSON");
 	p->ids = json_object_get(p->root, "ids");
@@ -664,7 +664,7 @@ cdb_page_parse(cdb_page *p, cdb_error *e)
 	p->root = p->ids = p->documents = p->metadatas = p->uris = NULL;
 	p->n = p->dim = 0;
 	p->text_ok = 0;
-	has = cdb_json_find_start(p->body.data, p->body.len, "embeddings", &vs);
+	has = cdb_json_find(p->body.data, p->body.len, "embeddings", &vs, NULL);
 	if (has == -1)
 		return cdb_error_set(e, CDB_ERR_SERVER, "server answer not JSON");
 	return parse_body(p, has, has ? vs : p->body.len, e);
@@ -734,7 +734,7 @@ cdb_chroma_get_raw(cdb_chroma *c, const char *id, long offset, long limit,
 		return -1;
 	/* Only the ids: a few bytes a record, for the count. */
 	if (cdb_json_find(p->body.data, p->body.len, "ids", &is, &ie) != 1 ||
-	    (ids = cdb_json_parse(p->body.data + is, ie - is, NULL)) == NULL ||
+	    (ids = cdb_json_load(p->body.data + is, ie - is, NULL)) == NULL ||
 	    !json_is_array(ids))
 		return cdb_error_set(e, CDB_ERR_SERVER, "server answer has no ids");
 	n = (long)json_array_size(ids);

@@ -1,11 +1,9 @@
 /*
- * embed.h - embedding vectors: fast exact float32 parsing and shortest
+ * embed.h - embedding vectors: exact float32 parsing and shortest
  * round-trip formatting of JSON number arrays, base64 little-endian
- * float32 packing (Chroma's wire form), and sanity checks.
- *
- * These run on every component of every vector that crosses the pipe
- * (millions per migration), so they avoid strtof/snprintf on the hot path
- * and allocate nothing: callers pass the output storage.
+ * float32 packing (Chroma's wire form), and sanity checks.  These run on
+ * every component of every vector that crosses the pipe, so they
+ * allocate nothing: callers pass the output storage.
  */
 #ifndef CDB_EMBED_H
 #define CDB_EMBED_H
@@ -55,10 +53,9 @@ long cdb_embed_plain_json(const char *s, size_t n, size_t *dim);
 
 /*
  * cdb_embed_parse_json that also reports in *verbatim (when not NULL)
- * whether the text is compact and every element already is a shortest
- * round-trip form (as few significant digits as cdb_embed_format_json
- * would write, no trailing zeros; the notation may differ), so a caller
- * may copy the text unchanged.
+ * whether the text is compact (no white space), so a caller may copy it
+ * unchanged: having parsed, every element reads back as the same float32
+ * (cdb-ndjson(5) does not ask for the fewest digits).
  */
 long cdb_embed_scan_json(const char *s, size_t n, float *out, size_t cap,
     size_t *dim, int *verbatim, cdb_error *e);

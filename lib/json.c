@@ -1,6 +1,4 @@
 /* json.c - serializer and scanner; see json.h. */
-#include <inttypes.h>
-#include <stdint.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,29 +29,11 @@ cdb_json_dump_real(cdb_buf *b, double d)
 size_t
 cdb_json_plain_run(const char *s, size_t n)
 {
-	const uint64_t ones = 0x0101010101010101U, highs = 0x8080808080808080U;
-	uint64_t v, hit;
-	size_t i = 0;
-	unsigned char c;
+	size_t i;
 
-	/*
-	 * A byte is special when below 0x20, or equal to '"' or '\\'; the
-	 * classic "has a zero byte" test flags such bytes (ASCII only: a byte
-	 * with its top bit set never is, and is masked out by ~v).
-	 */
-	for (; n - i >= 8; i += 8) {
-		memcpy(&v, s + i, sizeof(v));
-		hit = ((v - ones * 0x20) | ((v ^ ones * '"') - ones) |
-			  ((v ^ ones * '\\') - ones)) &
-		    ~v & highs;
-		if (hit)
+	for (i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == '"' || s[i] == '\\')
 			break;
-	}
-	for (; i < n; i++) {
-		c = (unsigned char)s[i];
-		if (c < 0x20 || c == '"' || c == '\\')
-			break;
-	}
 	return i;
 }
 
@@ -157,16 +137,24 @@ cdb_json_dump(cdb_buf *b, const json_t *v)
 json_t *
 cdb_json_load(const char *s, size_t n, cdb_error *e)
 {
-	cdb_error pe;
+	json_error_t je;
 	json_t *v;
+	char *near;
 
-	/* The fast parser; its messages already say "invalid JSON at ...". */
-	cdb_error_clear(&pe);
-	if ((v = cdb_json_parse(s, n, &pe)) == NULL)
-		cdb_error_set(e, CDB_ERR_INPUT, "%s",
-		    strncmp(pe.text, "invalid JSON ", 13) == 0 ? pe.text + 13
-							       : pe.text);
-	return v;
+	if ((v = json_loadb(s, n, CDB_JSON_FLAGS, &je)) != NULL)
+		return v;
+	if (json_error_code(&je) == json_error_out_of_memory) {
+		cdb_error_oom(e);
+		return NULL;
+	}
+	/* A duplicate names its key: "duplicate object key \"id\"". */
+	near = strstr(je.text, " near '");
+	if (json_error_code(&je) == json_error_duplicate_key && near != NULL) {
+		memmove(near + 1, near + 7, strlen(near + 7) + 1);
+		near[strlen(near) - 1] = '\0';
+	}
+	cdb_error_set(e, CDB_ERR_INPUT, "at column %d: %s", je.column, je.text);
+	return NULL;
 }
 
 size_t
@@ -237,24 +225,9 @@ cdb_json_skip(const char *s, size_t n)
 	return (long)i;
 }
 
-static int find(const char *, size_t, const char *, size_t *, size_t *);
-
 int
 cdb_json_find(const char *s, size_t n, const char *key, size_t *vs,
     size_t *ve)
-{
-	return find(s, n, key, vs, ve);
-}
-
-int
-cdb_json_find_start(const char *s, size_t n, const char *key, size_t *vs)
-{
-	return find(s, n, key, vs, NULL);
-}
-
-/* With ve NULL the matched value is not skipped: the caller parses it. */
-static int
-find(const char *s, size_t n, const char *key, size_t *vs, size_t *ve)
 {
 	size_t i = cdb_json_skip_ws(s, n, 0), kend, klen = strlen(key);
 	long len;

@@ -1,9 +1,10 @@
 /*
- * json.h - JSON helpers on top of jansson: a compact serializer that
+ * json.h - JSON helpers on top of jansson, which parses every line and
+ * answer: the parse flags cdb uses everywhere; a compact serializer that
  * keeps every value's type and bits (reals stay reals, doubles print in
- * shortest round-trip form, NUL inside strings survives), and a light
- * scanner that finds one key's value in a JSON text without building it,
- * so megabytes of embedding numbers never become jansson nodes.
+ * shortest round-trip form, NUL inside strings survives); and a light
+ * scanner that finds one key's value in a JSON text without building
+ * it, so megabytes of embedding numbers never become jansson nodes.
  */
 #ifndef CDB_JSON_H
 #define CDB_JSON_H
@@ -30,19 +31,16 @@ int cdb_json_dump(cdb_buf *b, const json_t *v);
 int cdb_json_dump_string(cdb_buf *b, const char *s, size_t n);
 
 /*
- * Parse JSON text s (n bytes) with cdb's own fast parser, which accepts
- * what jansson accepts with CDB_JSON_FLAGS and builds the same values.
- * A new reference, or NULL with e ("invalid JSON at column N: ...").
- */
-json_t *cdb_json_parse(const char *s, size_t n, cdb_error *e);
-
-/*
- * Parse JSON text s (n bytes).  Returns a new reference the caller must
- * json_decref, or NULL with e holding jansson's message (and the column).
+ * Parse JSON text s (n bytes) with CDB_JSON_FLAGS.  Returns a new
+ * reference the caller must json_decref, or NULL with e: "at column N:"
+ * and jansson's message, or cdb_error_oom.
  */
 json_t *cdb_json_load(const char *s, size_t n, cdb_error *e);
 
-/* The offset of the first byte at or after i that is not JSON white space. */
+/*
+ * The offset of the first byte at or after i that is not JSON white
+ * space: the one skipper for every scan of JSON text in lib.
+ */
 size_t cdb_json_skip_ws(const char *s, size_t n, size_t i);
 
 /*
@@ -55,27 +53,22 @@ long cdb_json_skip(const char *s, size_t n);
 /*
  * In the JSON object text s (n bytes), find the top-level key (plain
  * ASCII, compared byte for byte) and store the offsets of its value's
- * first byte and one past its last in *vs and *ve.  Returns 1 when found,
- * 0 when absent, -1 when s is not an object.
+ * first byte and one past its last in *vs and *ve.  With ve NULL the
+ * value is not read (for callers that parse it themselves) and only *vs
+ * is set.  Returns 1 when found, 0 when absent, -1 when s is not an
+ * object.
  */
 int cdb_json_find(const char *s, size_t n, const char *key, size_t *vs,
     size_t *ve);
 
 /*
  * Length of the leading run of s (n bytes) that a JSON string holds as it
- * is: no '"', no '\\' and no control character.  Eight bytes a step.
+ * is: no '"', no '\\' and no control character.
  */
 size_t cdb_json_plain_run(const char *s, size_t n);
 
 /* True when o[key] is the string want. */
 int cdb_json_str_is(const json_t *o, const char *key, const char *want);
-
-/*
- * Like cdb_json_find, but only locates the value's first byte (*vs) and
- * leaves the value unread, for callers that parse it themselves.
- */
-int cdb_json_find_start(const char *s, size_t n, const char *key,
-    size_t *vs);
 
 /* The real d as shortest round-trip text, always reading back as a real. */
 int cdb_json_dump_real(cdb_buf *b, double d);

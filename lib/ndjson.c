@@ -113,54 +113,19 @@ kind_of(const char *s)
 	return 0;
 }
 
-/* Decode an embedding held as a jansson value (the slow, rare path). */
-static int
-emb_from_json(cdb_reader *r, cdb_item *it, json_t *v, cdb_error *e)
-{
-	size_t i;
-
-	cdb_buf_reset(&r->embtext);
-	if (cdb_json_dump(&r->embtext, v) == -1)
-		return cdb_error_setl(e, it->line, "embedding is not valid");
-	it->emb_text = r->embtext.data;
-	it->emb_len = r->embtext.len;
-	if (json_is_string(v)) {
-		it->emb_form = CDB_EMB_BASE64;
-		return cdb_embed_b64_decode(json_string_value(v),
-		    json_string_length(v), r->emb, MAX_DIM, &it->dim, e);
-	}
-	if (!json_is_array(v))
-		return cdb_error_setl(e, it->line,
-		    "embedding must be an array, a base64 string or null");
-	it->emb_form = CDB_EMB_FLOAT;
-	if (json_array_size(v) > MAX_DIM)
-		return cdb_error_setl(e, it->line,
-		    "embedding has more than %d values", MAX_DIM);
-	for (i = 0; i < json_array_size(v); i++) {
-		json_t *x = json_array_get(v, i);
-		if (!json_is_number(x))
-			return cdb_error_setl(e, it->line,
-			    "embedding value at index %zu is not a number", i);
-		r->emb[i] = (float)json_number_value(x);
-		if (!isfinite(r->emb[i]))
-			return cdb_error_setl(e, it->line,
-			    "embedding value at index %zu is out of float range", i);
-	}
-	it->dim = i;
-	return 0;
-}
-
 /*
- * Read the embedding value that starts at it->emb_text, setting its
- * length.  Returns 0, 1 when the value needs the full JSON parser (a
- * string with escapes, or anything unusual), or -1 with e.
+ * Read the embedding value at s (avail bytes to the line's end) into it
+ * (form, length, values).  Returns 0, 1 when the value needs the full
+ * JSON parser (a string with escapes, or anything unusual), or -1 with e.
  */
 static int
-emb_from_text(cdb_reader *r, cdb_item *it, size_t avail, cdb_error *e)
+emb_from_text(cdb_reader *r, cdb_item *it, const char *s, size_t avail,
+    cdb_error *e)
 {
-	const char *s = it->emb_text, *q;
+	const char *q;
 	long used;
 
+	it->emb_text = s;
 	if (avail >= 4 && memcmp(s, "null", 4) == 0) {
 		it->emb_form = CDB_EMB_NONE;
 		it->emb_len = 4;
@@ -191,39 +156,75 @@ emb_from_text(cdb_reader *r, cdb_item *it, size_t avail, cdb_error *e)
 	    (used = cdb_embed_plain_json(s, avail, &it->dim)) > 0) {
 		it->emb_len = (size_t)used;
 		if (it->dim > MAX_DIM)
-			return cdb_error_setl(e, it->line,
+			return cdb_error_set(e, CDB_ERR_INPUT,
 			    "embedding has more than %d values", MAX_DIM);
 		return 0;
 	}
-	used = cdb_embed_parse_json(s, avail, r->emb, MAX_DIM, &it->dim, e);
-	if (used == -1)
+	if ((used = cdb_embed_parse_json(s, avail, r->emb, MAX_DIM, &it->dim,
+		 e)) == -1)
 		return -1;
 	it->emb_len = (size_t)used;
 	return 0;
 }
 
-/* A record whose embedding key or value needs the full parser. */
+/* The line as jansson values; a bad line is "malformed JSON: ...". */
+static json_t *
+load_json(const char *s, size_t n, cdb_error *e)
+{
+	cdb_error je;
+	json_t *v;
+
+	cdb_error_clear(&je);
+	if ((v = cdb_json_load(s, n, &je)) != NULL)
+		return v;
+	if (je.kind == CDB_ERR_SYS)
+		cdb_error_oom(e);
+	else
+		cdb_error_set(e, CDB_ERR_INPUT, "malformed JSON: %s", je.text);
+	return NULL;
+}
+
+/* The embedding v (not null) written out compactly and read as text. */
+static int
+emb_from_value(cdb_reader *r, cdb_item *it, const json_t *v, cdb_error *e)
+{
+	cdb_buf_reset(&r->embtext);
+	if (cdb_json_dump(&r->embtext, v) == -1)
+		return cdb_error_set(e, CDB_ERR_INPUT, "embedding is not valid");
+	if (json_is_string(v)) {
+		it->emb_text = r->embtext.data;
+		it->emb_len = r->embtext.len;
+		it->emb_form = CDB_EMB_BASE64;
+		return cdb_embed_b64_decode(json_string_value(v),
+		    json_string_length(v), r->emb, MAX_DIM, &it->dim, e);
+	}
+	if (!json_is_array(v) ||
+	    emb_from_text(r, it, r->embtext.data, r->embtext.len, e) != 0)
+		return cdb_error_set(e, CDB_ERR_INPUT,
+		    "embedding must be an array, a base64 string or null");
+	return 0;
+}
+
+/*
+ * A record whose embedding key or value needs the full parser (escapes,
+ * or not an array, string or null): the whole line through jansson.
+ */
 static int
 load_slow(cdb_reader *r, cdb_item *it, cdb_error *e)
 {
 	json_t *v;
-	cdb_error je;
-	int rc = 0;
 
-	cdb_error_clear(&je);
 	json_decref(it->obj);
-	if ((it->obj = cdb_json_load(it->raw, it->raw_len, &je)) == NULL)
-		return cdb_error_setl(e, it->line, "malformed JSON: %s", je.text);
+	if ((it->obj = load_json(it->raw, it->raw_len, e)) == NULL)
+		return -1;
 	v = json_object_get(it->obj, "embedding");
 	it->emb_text = NULL;
 	it->emb_form = CDB_EMB_NONE;
-	if (v != NULL && !json_is_null(v))
-		rc = emb_from_json(r, it, json_incref(v), e);
-	json_decref(v);
-	json_object_set_new(it->obj, "embedding", json_null());
-	if (rc == -1 && e != NULL && e->line == 0)
-		e->line = it->line;
-	return rc;
+	if (v != NULL && !json_is_null(v) && emb_from_value(r, it, v, e) == -1)
+		return -1;
+	if (json_object_set_new(it->obj, "embedding", json_null()) == -1)
+		return cdb_error_oom(e);
+	return 0;
 }
 
 /*
@@ -235,47 +236,37 @@ load_line(cdb_reader *r, cdb_item *it, cdb_error *e)
 {
 	size_t vs = 0, ve;
 	int has, rc = 0;
-	cdb_error je;
 
 	it->emb_text = NULL;
 	it->emb_len = 0;
-	has = cdb_json_find_start(it->raw, it->raw_len, "embedding", &vs);
-	if (has == 1) {
-		it->emb_text = it->raw + vs;
-		rc = emb_from_text(r, it, it->raw_len - vs, e);
-		if (rc == -1) {
-			if (e != NULL && e->line == 0)
-				e->line = it->line;
-			return -1;
-		}
-	}
+	has = cdb_json_find(it->raw, it->raw_len, "embedding", &vs, NULL);
+	if (has == 1 && (rc = emb_from_text(r, it, it->raw + vs,
+			     it->raw_len - vs, e)) == -1)
+		return -1;
 	cdb_buf_reset(&r->rest);
-	if (has == 1 && rc == 0) {
-		ve = vs + it->emb_len;
-		cdb_buf_append(&r->rest, it->raw, vs);
-		cdb_buf_puts(&r->rest, "null");
-		cdb_buf_append(&r->rest, it->raw + ve, it->raw_len - ve);
-	} else
-		cdb_buf_append(&r->rest, it->raw, it->raw_len);
-	cdb_error_clear(&je);
-	it->obj = cdb_json_load(r->rest.data, r->rest.len, &je);
-	if (it->obj == NULL)
-		return cdb_error_setl(e, it->line, "malformed JSON: %s", je.text);
+	ve = vs + it->emb_len;
+	if ((has == 1 && rc == 0 &&
+		(cdb_buf_append(&r->rest, it->raw, vs) == -1 ||
+		    cdb_buf_puts(&r->rest, "null") == -1 ||
+		    cdb_buf_append(&r->rest, it->raw + ve, it->raw_len - ve) ==
+			-1)) ||
+	    ((has != 1 || rc != 0) &&
+		cdb_buf_append(&r->rest, it->raw, it->raw_len) == -1))
+		return cdb_error_oom(e);
+	if ((it->obj = load_json(r->rest.data, r->rest.len, e)) == NULL)
+		return -1;
 	if (!json_is_object(it->obj))
-		return cdb_error_setl(e, it->line, "line is not a JSON object");
+		return cdb_error_set(e, CDB_ERR_INPUT, "line is not a JSON object");
 	it->kind = kind_of(json_string_value(json_object_get(it->obj, "kind")));
 	if (it->kind == 0)
-		return cdb_error_setl(e, it->line,
+		return cdb_error_set(e, CDB_ERR_INPUT,
 		    "line has no known \"kind\" (header, collection, record, "
 		    "trailer)");
 	if (it->kind != CDB_KIND_RECORD && has == 1) {
 		/* Not a record: keep the field as it was written. */
 		json_decref(it->obj);
-		it->obj = cdb_json_load(it->raw, it->raw_len, &je);
 		it->emb_text = NULL;
-		return it->obj ? 0
-			       : cdb_error_setl(e, it->line, "malformed JSON: %s",
-				     je.text);
+		return (it->obj = load_json(it->raw, it->raw_len, e)) ? 0 : -1;
 	}
 	if (it->kind != CDB_KIND_RECORD || (has == 1 && rc == 0))
 		return 0;
@@ -486,7 +477,8 @@ check_collection(cdb_reader *r, cdb_item *it, cdb_error *e)
 		return cdb_error_setl(e, it->line,
 		    "second collection line for \"%s\"",
 		    json_string_value(name));
-	json_object_set(r->colls, json_string_value(name), it->obj);
+	if (json_object_set(r->colls, json_string_value(name), it->obj) == -1)
+		return cdb_error_oom(e);
 	r->current = it->obj;
 	r->collections++;
 	return 0;
@@ -660,7 +652,7 @@ cdb_reader_next(cdb_reader *r, cdb_item *it, cdb_error *e)
 		return cdb_error_setl(e, it->line, "data after the trailer line");
 	it->raw = r->line;
 	it->raw_len = (size_t)n;
-	if (it->raw_len > 0 && r->line[it->raw_len - 1] == '\n')
+	if (r->line[it->raw_len - 1] == '\n')
 		it->raw_len--;
 	if (memchr(it->raw, '\0', it->raw_len) != NULL)
 		return cdb_error_setl(e, it->line, "line contains a NUL byte");
@@ -678,6 +670,8 @@ cdb_reader_next(cdb_reader *r, cdb_item *it, cdb_error *e)
 		    "stream was truncated mid-line");
 	if (load_line(r, it, e) == -1) {
 		r->obj = it->obj;
+		if (e != NULL && e->line == 0)
+			e->line = it->line;
 		return -1;
 	}
 	r->obj = it->obj;
@@ -795,12 +789,9 @@ json_t *
 cdb_ndjson_header(const char *url, const char *tenant, const char *database,
     const char *tool)
 {
-	char when[32];
-	time_t now = time(NULL);
-	struct tm tm;
+	char when[CDB_TIME_LEN];
 
-	gmtime_r(&now, &tm);
-	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	cdb_time_utc(when, time(NULL), 0);
 	return json_pack("{s:s, s:s, s:i, s:s, s:s, s:s, s:s, s:s}", "kind",
 	    "header", "format", CDB_FORMAT_NAME, "version", CDB_FORMAT_VERSION,
 	    "source", url, "tenant", tenant, "database", database, "created",

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 
 #define SUITES(X) \
-	X(buf) X(json) X(jparse) X(embed) X(embed_scan) X(ndjson) X(digest) X(checkpoint) X(http) X(chroma) \
+	X(buf) X(json) X(embed) X(embed_scan) X(ndjson) X(digest) X(checkpoint) X(http) X(chroma) \
 	X(coerce) X(where) X(schema) X(transform) X(validate) X(snapshot) X(rollback) X(import) X(export) \
 	X(shard) X(quota) X(chromadir) X(queue)
 

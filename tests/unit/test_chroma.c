@@ -31,9 +31,10 @@ START_TEST(test_rows_and_verbatim)
 	ck_assert_uint_eq(p.n, 2);
 	ck_assert_uint_eq(p.dim, 2);
 	ck_assert(p.emb[0] == 0.1f && p.emb[1] == -2.5f && p.emb[2] == 0.1f);
-	/* Row 0 is already shortest; row 1 spells 0.1f with 17 digits. */
+	/* Compact rows are copied, whatever their digits (row 1 spells
+	 * 0.1f with 17): cdb-ndjson(5) does not ask for the fewest. */
 	ck_assert_int_eq(p.row_verbatim[0], 1);
-	ck_assert_int_eq(p.row_verbatim[1], 0);
+	ck_assert_int_eq(p.row_verbatim[1], 1);
 	ck_assert(memcmp(p.body.data + p.row_off[0], "[0.1,-2.5]", 10) == 0);
 	ck_assert_uint_eq(p.row_len[0], 10);
 	ck_assert_str_eq(json_string_value(json_array_get(p.documents, 1)), "d");
@@ -146,7 +147,7 @@ START_TEST(test_text_slices)
 }
 END_TEST
 
-/* sample_shortest: later rows are only checked when the first is shortest. */
+/* sample_shortest: later rows are only checked when the first may be copied. */
 START_TEST(test_sampled_rows)
 {
 	cdb_page p;
@@ -169,16 +170,15 @@ START_TEST(test_sampled_rows)
 	ck_assert(p.emb[4] == 1e-5f && p.emb[5] == 2.0f);
 	ck_assert_int_eq(p.row_verbatim[2], 1);
 	ck_assert(p.emb[6] == 123456789012345678901.0f);
-	ck_assert_int_eq(p.row_verbatim[3], 0);
-	/* Not sampled when the first row is not shortest. */
+	ck_assert_int_eq(p.row_verbatim[3], 1);
+	/* Long spellings are copied too. */
 	ck_assert_int_eq(parse(&p,
 			     "{\"ids\":[\"a\",\"b\"],\"embeddings\":"
 			     "[[0.10000000149011612],[0.30000001]]}",
 			     &e),
 	    0);
-	ck_assert_int_eq(p.row_verbatim[0], 0);
-	ck_assert_int_eq(p.row_verbatim[1], 0);
-	ck_assert(p.emb[1] == 0.3f);
+	ck_assert_int_eq(p.row_verbatim[0], 1);
+	ck_assert_int_eq(p.row_verbatim[1], 1);
 	/* What is not JSON, or has another length, is still refused. */
 	ck_assert_int_eq(parse(&p,
 			     "{\"ids\":[\"a\",\"b\"],\"embeddings\":[[0.5],[01.5]]}",
