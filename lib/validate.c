@@ -181,7 +181,6 @@ ctx_init(struct vctx *c, const cdb_validate_opts *o, cdb_error *e)
 	cdb_buf_init(&c->fids);
 	cdb_buf_init(&c->aids);
 	cdb_page_init(&c->page);
-	c->page.no_verbatim = 1;
 	pthread_mutex_init(&c->mu, NULL);
 	pthread_cond_init(&c->cv, NULL);
 	c->fmap = cdb_hmap_new();

@@ -64,7 +64,7 @@ list_ids(struct vctx *c, size_t coll, cdb_error *e)
 	long off;
 
 	for (off = 0;; off += ID_PAGE) {
-		if (cdb_chroma_get(c->newc, k->id, off, ID_PAGE, NULL, NULL, 0,
+		if (cdb_page_get(c->newc, k->id, off, ID_PAGE, NULL, NULL, 0,
 		        pg, e) == -1)
 			return -1;
 		for (i = 0; i < pg->n; i++) {
@@ -572,9 +572,8 @@ batch_ids(const struct vbatch *b)
 int
 vcmp_unusable(const cdb_error *e)
 {
-	/* cdb_page_parse's words for null values in a vector. */
-	return e->kind == CDB_ERR_SERVER &&
-	       strstr(e->text, "unusable embedding") != NULL;
+	/* cdb_page_parse's code for null values in a vector. */
+	return e->code == CDB_E_EMBEDDING;
 }
 
 /* The new server's records of batch b, into b->page. */
@@ -589,8 +588,7 @@ fetch(struct vctx *c, struct vbatch *b, int include, cdb_error *e)
 	if ((ids = batch_ids(b)) == NULL)
 		return cdb_error_oom(e);
 	vpage_take(c, &b->page);
-	b->page.no_verbatim = 1; /* compared, never copied */
-	rc = cdb_chroma_get_ids(
+	rc = cdb_page_get_ids(
 	    c->newc, c->colls[b->coll].id, ids, include, &b->page, e);
 	json_decref(ids);
 	return rc;

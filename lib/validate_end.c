@@ -138,10 +138,10 @@ fetch_singly(struct vctx *c, size_t coll, const json_t *ids, cdb_error *e)
 		if ((one = json_pack("[O]", json_array_get(ids, i))) == NULL)
 			return cdb_error_oom(e);
 		cdb_error_clear(&fe);
-		rc = cdb_chroma_get_ids(
+		rc = cdb_page_get_ids(
 		    c->newc, cid, one, CDB_INC_ALL, &c->page, &fe);
 		if ((nan = rc == -1 && vcmp_unusable(&fe)))
-			rc = cdb_chroma_get_ids(c->newc, cid, one,
+			rc = cdb_page_get_ids(c->newc, cid, one,
 			    CDB_INC_ALL & ~CDB_INC_EMBEDDINGS, &c->page, e);
 		else if (rc == -1)
 			*e = fe;
@@ -188,7 +188,7 @@ fetch_rest(struct vctx *c, size_t coll, cdb_error *e)
 			break;
 		}
 		cdb_error_clear(&fe);
-		if ((rc = cdb_chroma_get_ids(c->newc, c->colls[coll].id, ids,
+		if ((rc = cdb_page_get_ids(c->newc, c->colls[coll].id, ids,
 		         CDB_INC_ALL, &c->page, &fe)) == 0)
 			check_page(c, coll, &c->page, 0);
 		else if (vcmp_unusable(&fe))

@@ -17,6 +17,7 @@
 #include <stdio.h>
 
 #include "chroma.h"
+#include "pager.h"
 #include "hmap.h"
 #include "validate.h"
 

@@ -523,7 +523,7 @@ read_old_collection(struct prod *P, const json_t *coll, cdb_page *pg)
 		                                            : FIRST_PAGE;
 		if (vq_stopped(c))
 			return cdb_error_set(P->e, CDB_ERR_SYS, "stopped");
-		if (cdb_chroma_get(c->oldc, id, off, lim, NULL, NULL,
+		if (cdb_page_get(c->oldc, id, off, lim, NULL, NULL,
 		        CDB_INC_ALL, pg, P->e) == -1)
 			return -1;
 		for (i = 0; i < pg->n; i++)
@@ -551,7 +551,6 @@ read_old(struct prod *P)
 	int rc = 0;
 
 	cdb_page_init(&pg);
-	pg.no_verbatim = 1;
 	json_array_foreach(c->oldcolls, i, coll)
 	{
 		const char *name =
@@ -899,14 +898,13 @@ fetch_sampled(struct vctx *c, const long long *count, const long long *pos,
 	if (c->s != NULL && (r = cdb_schema_result_new(c->s)) == NULL)
 		return cdb_error_oom(e);
 	cdb_page_init(&pg);
-	pg.no_verbatim = 1;
 	json_array_foreach(c->oldcolls, i, coll)
 	{
 		const char *name =
 		    json_string_value(json_object_get(coll, "name"));
 		const char *id = json_string_value(json_object_get(coll, "id"));
 		for (; rc == 0 && k < n && pos[k] < base + count[i]; k++) {
-			rc = cdb_chroma_get(c->oldc, id, (long)(pos[k] - base),
+			rc = cdb_page_get(c->oldc, id, (long)(pos[k] - base),
 			    1, NULL, NULL, CDB_INC_ALL, &pg, e);
 			if (rc == 0)
 				rc = take_sampled(c, name, &pg, r, e);
