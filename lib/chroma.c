@@ -408,15 +408,6 @@ post(cdb_chroma *c, const char *id, const char *tail,
 }
 
 int
-cdb_chroma_write(cdb_chroma *c, const char *id, int upsert, const char *body,
-    size_t len, cdb_error *e)
-{
-	cdb_http_piece p = {body, len};
-
-	return post(c, id, upsert ? "/upsert" : "/add", &p, 1, NULL, e);
-}
-
-int
 cdb_chroma_write_pieces(cdb_chroma *c, const char *id, int upsert,
     const cdb_http_piece *pieces, size_t n, cdb_error *e)
 {

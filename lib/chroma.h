@@ -95,13 +95,10 @@ int cdb_chroma_get_ids(cdb_chroma *c, const char *id, const json_t *ids,
     int include, cdb_buf *resp, cdb_error *e);
 
 /*
- * POST a prebuilt add (or upsert) body {"ids":...,"embeddings":...} to
- * collection id.  0 or -1.
+ * POST a prebuilt add (or upsert) body {"ids":...,"embeddings":...},
+ * given in pieces (see cdb_http_request_pieces), to collection id.  0 or
+ * -1.
  */
-int cdb_chroma_write(cdb_chroma *c, const char *id, int upsert,
-    const char *body, size_t len, cdb_error *e);
-
-/* cdb_chroma_write with the body in pieces (see cdb_http_request_pieces). */
 int cdb_chroma_write_pieces(cdb_chroma *c, const char *id, int upsert,
     const cdb_http_piece *pieces, size_t n, cdb_error *e);
 

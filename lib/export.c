@@ -59,45 +59,44 @@ warnf(struct job *j, const char *fmt, ...)
 	j->o->warn(j->o->arg, msg);
 }
 
-/* The collections to export, sorted by name; new reference. */
+/* The collections to export (all, sorted by name); new reference. */
 static json_t *
 pick(struct job *j, cdb_error *e)
 {
 	json_t *all, *sel, *v = NULL;
 	size_t i, k;
 	const char *name;
+	int rc = 0;
 
 	if (cdb_chroma_check_database(j->c, e) == -1)
 		return NULL;
 	if ((all = cdb_chroma_list(j->c, e)) == NULL || j->o->names == NULL)
 		return all;
-	sel = json_array();
-	for (k = 0; k < j->o->nnames; k++) {
-		for (i = 0; i < k; i++)
-			if (strcmp(j->o->names[i], j->o->names[k]) == 0) {
-				cdb_error_set(e, CDB_ERR_USAGE,
+	if ((sel = json_array()) == NULL)
+		rc = cdb_error_oom(e);
+	for (k = 0; rc == 0 && k < j->o->nnames; k++) {
+		for (i = 0; rc == 0 && i < k; i++)
+			if (strcmp(j->o->names[i], j->o->names[k]) == 0)
+				rc = cdb_error_set(e, CDB_ERR_USAGE,
 				    "collection \"%s\" is named twice",
 				    j->o->names[k]);
-				json_decref(all);
-				json_decref(sel);
-				return NULL;
-			}
 		json_array_foreach(all, i, v) {
 			name = json_string_value(json_object_get(v, "name"));
 			if (name && strcmp(name, j->o->names[k]) == 0)
 				break;
 		}
-		if (i == json_array_size(all)) {
-			cdb_error_set(e, CDB_ERR_USAGE,
+		if (rc == 0 && i == json_array_size(all))
+			rc = cdb_error_set(e, CDB_ERR_USAGE,
 			    "no collection \"%s\" in %s/%s", j->o->names[k],
 			    cdb_chroma_tenant(j->c), cdb_chroma_database(j->c));
-			json_decref(all);
-			json_decref(sel);
-			return NULL;
-		}
-		json_array_append(sel, v);
+		else if (rc == 0 && json_array_append(sel, v) == -1)
+			rc = cdb_error_oom(e);
 	}
 	json_decref(all);
+	if (rc == -1) {
+		json_decref(sel);
+		return NULL;
+	}
 	return sel;
 }
 
@@ -120,15 +119,16 @@ commit(struct job *j, const char *coll, long long offset, cdb_error *e)
 		return -1;
 	if (j->ckpt == NULL)
 		return 0;
-	json_object_set_new(j->ckpt, "bytes",
-	    json_integer(cdb_writer_bytes(j->w)));
-	json_object_set_new(j->ckpt, "records",
-	    json_integer(cdb_writer_records(j->w)));
-	json_object_set_new(j->ckpt, "collections",
-	    json_integer(cdb_writer_collections(j->w)));
-	json_object_set_new(j->ckpt, "collection", coll ? json_string(coll)
-							 : json_null());
-	json_object_set_new(j->ckpt, "offset", json_integer(offset));
+	if (json_object_set_new(j->ckpt, "bytes",
+		json_integer(cdb_writer_bytes(j->w))) == -1 ||
+	    json_object_set_new(j->ckpt, "records",
+		json_integer(cdb_writer_records(j->w))) == -1 ||
+	    json_object_set_new(j->ckpt, "collections",
+		json_integer(cdb_writer_collections(j->w))) == -1 ||
+	    json_object_set_new(j->ckpt, "collection",
+		coll ? json_string(coll) : json_null()) == -1 ||
+	    json_object_set_new(j->ckpt, "offset", json_integer(offset)) == -1)
+		return cdb_error_oom(e);
 	if (cdb_checkpoint_save(j->o->checkpoint, j->ckpt, e) == -1)
 		return -1;
 	cdb_testpoint("export", cdb_writer_records(j->w));
@@ -141,24 +141,15 @@ write_collection_line(struct job *j, json_t *coll, long count, cdb_error *e)
 	json_t *line;
 	int rc;
 
-	line = json_pack("{s:s, s:O, s:O, s:O, s:O, s:O, s:i}", "kind",
+	/* O? writes null for what the server left out. */
+	line = json_pack("{s:s, s:O?, s:O?, s:O?, s:O?, s:O?, s:I}", "kind",
 	    "collection", "name", json_object_get(coll, "name"), "metadata",
-	    json_object_get(coll, "metadata") ? json_object_get(coll, "metadata")
-					      : json_null(),
-	    "configuration",
-	    json_object_get(coll, "configuration_json")
-		? json_object_get(coll, "configuration_json")
-		: json_null(),
-	    "schema",
-	    json_object_get(coll, "schema") ? json_object_get(coll, "schema")
-					    : json_null(),
-	    "dimension",
-	    json_object_get(coll, "dimension") ? json_object_get(coll,
-						     "dimension")
-					       : json_null(),
-	    "count", (json_int_t)count);
+	    json_object_get(coll, "metadata"), "configuration",
+	    json_object_get(coll, "configuration_json"), "schema",
+	    json_object_get(coll, "schema"), "dimension",
+	    json_object_get(coll, "dimension"), "count", (json_int_t)count);
 	if (line == NULL)
-		return cdb_error_set(e, CDB_ERR_SYS, "cannot build collection line");
+		return cdb_error_oom(e);
 	rc = cdb_writer_json(j->w, CDB_KIND_COLLECTION, line, e);
 	json_decref(line);
 	return rc;
@@ -352,8 +343,8 @@ write_coll(struct job *j, cdb_pager *pager, json_t *coll, size_t i,
 		if (rc == -1)
 			return -1;
 	} while (n == limit && !(stop >= 0 && off + n >= stop));
-	after = (long)(off + n);
-	if (recounted(j) && (after = cdb_pager_count(pager, i, 1, e)) == -1)
+	after = recounted(j) ? cdb_pager_count(pager, i, 1, e) : (long)(off + n);
+	if (after == -1)
 		return -1;
 	if (j->ckpt != NULL &&
 	    json_array_append_new(json_object_get(j->ckpt, "done"),
@@ -504,18 +495,19 @@ open_output(struct job *j, cdb_error *e)
 			return cdb_error_sys(e, errno, "%s", o->output);
 		if (o->output && (j->outbuf = malloc(OUTBUF)) != NULL)
 			setvbuf(j->out, j->outbuf, _IOFBF, OUTBUF);
-		if (o->checkpoint != NULL)
-			j->ckpt = json_pack("{s:i, s:s, s:s, s:s, s:s, s:i, s:[]}",
-			    "version", CKPT_VERSION, "kind", "cdb-export", "source",
-			    cdb_chroma_url(j->c), "tenant", cdb_chroma_tenant(j->c),
-			    "database", cdb_chroma_database(j->c), "form", o->form,
-			    "done");
-		if (j->ckpt != NULL && o->shard.n > 0) {
-			json_object_set_new(j->ckpt, "shard_k",
-			    json_integer(o->shard.k));
-			json_object_set_new(j->ckpt, "shard_n",
-			    json_integer(o->shard.n));
-		}
+		if (o->checkpoint == NULL)
+			return 0;
+		j->ckpt = json_pack("{s:i, s:s, s:s, s:s, s:s, s:i, s:[]}",
+		    "version", CKPT_VERSION, "kind", "cdb-export", "source",
+		    cdb_chroma_url(j->c), "tenant", cdb_chroma_tenant(j->c),
+		    "database", cdb_chroma_database(j->c), "form", o->form, "done");
+		if (j->ckpt == NULL ||
+		    (o->shard.n > 0 &&
+			(json_object_set_new(j->ckpt, "shard_k",
+			     json_integer(o->shard.k)) == -1 ||
+			    json_object_set_new(j->ckpt, "shard_n",
+				json_integer(o->shard.n)) == -1)))
+			return cdb_error_oom(e);
 		return 0;
 	}
 	if (!same_export(j)) {
@@ -570,12 +562,13 @@ take_counts(struct job *j, json_t *colls, cdb_error *e)
 		    json_string_value(json_object_get(coll, "id")), e);
 		if (n == -1)
 			return -1;
-		json_object_set_new(j->counts,
-		    json_string_value(json_object_get(coll, "name")),
-		    json_integer(n));
+		if (json_object_set_new(j->counts,
+			json_string_value(json_object_get(coll, "name")),
+			json_integer(n)) == -1)
+			return cdb_error_oom(e);
 	}
-	if (j->ckpt != NULL)
-		json_object_set(j->ckpt, "counts", j->counts);
+	if (j->ckpt != NULL && json_object_set(j->ckpt, "counts", j->counts) == -1)
+		return cdb_error_oom(e);
 	return 0;
 }
 
@@ -621,13 +614,16 @@ write_header(struct job *j, json_t *colls, cdb_error *e)
 
 	h = cdb_ndjson_header(cdb_chroma_url(j->c), cdb_chroma_tenant(j->c),
 	    cdb_chroma_database(j->c), j->o->tool ? j->o->tool : "cdb");
-	json_object_set_new(h, "embeddings",
-	    json_string(j->o->form == CDB_EMB_FLOAT	 ? "float"
-			: j->o->form == CDB_EMB_BASE64 ? "base64"
-						       : "none"));
-	if (j->counts != NULL)
-		json_object_set_new(h, "shard", export_name(j, colls));
-	rc = cdb_writer_json(j->w, CDB_KIND_HEADER, h, e);
+	if (h == NULL ||
+	    json_object_set_new(h, "embeddings",
+		json_string(j->o->form == CDB_EMB_FLOAT	       ? "float"
+			    : j->o->form == CDB_EMB_BASE64 ? "base64"
+							   : "none")) == -1 ||
+	    (j->counts != NULL &&
+		json_object_set_new(h, "shard", export_name(j, colls)) == -1))
+		rc = cdb_error_oom(e);
+	else
+		rc = cdb_writer_json(j->w, CDB_KIND_HEADER, h, e);
 	json_decref(h);
 	return rc == -1 ? -1 : commit(j, NULL, 0, e);
 }
@@ -644,6 +640,10 @@ todo_list(struct job *j, json_t *colls, long long *start, cdb_error *e)
 	size_t i;
 
 	*start = 0;
+	if (todo == NULL) {
+		cdb_error_oom(e);
+		return NULL;
+	}
 	cur = j->ckpt ? json_object_get(j->ckpt, "collection") : NULL;
 	json_array_foreach(colls, i, coll) {
 		name = json_string_value(json_object_get(coll, "name"));
@@ -660,7 +660,11 @@ todo_list(struct job *j, json_t *colls, long long *start, cdb_error *e)
 		    strcmp(json_string_value(cur), name) == 0)
 			*start = json_integer_value(
 			    json_object_get(j->ckpt, "offset"));
-		json_array_append(todo, coll);
+		if (json_array_append(todo, coll) == -1) {
+			json_decref(todo);
+			cdb_error_oom(e);
+			return NULL;
+		}
 	}
 	return todo;
 }
@@ -704,12 +708,11 @@ run(struct job *j, cdb_error *e)
 		return -1;
 	}
 	j->page = default_page(j, colls);
-	if (j->w == NULL) {
-		if ((j->w = cdb_writer_new(j->out)) == NULL ||
-		    write_header(j, colls, e) == -1) {
-			json_decref(colls);
-			return cdb_error_set(e, CDB_ERR_SYS, "cannot start output");
-		}
+	if (j->w == NULL &&
+	    ((j->w = cdb_writer_new(j->out)) == NULL ? cdb_error_oom(e)
+						     : write_header(j, colls, e)) == -1) {
+		json_decref(colls);
+		return -1;
 	}
 	if ((todo = todo_list(j, colls, &start, e)) == NULL)
 		rc = -1;

@@ -18,6 +18,7 @@ struct body {
 
 struct cdb_http {
 	CURL *curl;
+	char *url;   /* as given, for clones */
 	char *base;
 	char *query; /* the base URL's "?x=1", for every request, or NULL */
 	struct curl_slist *headers;
@@ -73,10 +74,10 @@ add_headers(cdb_http *h, cdb_error *e)
 }
 
 cdb_http *
-cdb_http_new(const char *base, const cdb_http_opts *o, cdb_error *e)
+cdb_http_new(const char *url, const cdb_http_opts *o, cdb_error *e)
 {
 	cdb_http *h;
-	char *q;
+	char *q = NULL;
 	size_t n;
 
 	pthread_once(&global_once, global_init);
@@ -84,25 +85,10 @@ cdb_http_new(const char *base, const cdb_http_opts *o, cdb_error *e)
 		cdb_error_set(e, CDB_ERR_SYS, "curl_global_init failed");
 		return NULL;
 	}
-	if ((h = calloc(1, sizeof(*h))) == NULL ||
-	    (h->base = strdup(base)) == NULL) {
-		free(h);
+	if ((h = calloc(1, sizeof(*h))) == NULL) {
 		cdb_error_oom(e);
 		return NULL;
 	}
-	/* http://h/?x=1: the query goes after each request's path. */
-	if ((q = strchr(h->base, '?')) != NULL) {
-		if ((h->query = strdup(q + 1)) == NULL) {
-			free(h->base);
-			free(h);
-			cdb_error_oom(e);
-			return NULL;
-		}
-		*q = '\0';
-	}
-	n = strlen(h->base);
-	while (n > 0 && h->base[n - 1] == '/')
-		h->base[--n] = '\0';
 	if (o != NULL)
 		h->o = *o;
 	if (h->o.retries < 0 || o == NULL)
@@ -116,10 +102,26 @@ cdb_http_new(const char *base, const cdb_http_opts *o, cdb_error *e)
 	h->o.token = h->o.token ? strdup(h->o.token) : NULL;
 	h->o.auth_header = h->o.auth_header ? strdup(h->o.auth_header) : NULL;
 	h->seed = (unsigned int)time(NULL) ^ (unsigned int)(size_t)h;
-	if ((o != NULL && ((o->token && !h->o.token) ||
-			      (o->auth_header && !h->o.auth_header))) ||
-	    (h->curl = curl_easy_init()) == NULL || add_headers(h, e) == -1) {
+	h->url = strdup(url);
+	/* http://h/?x=1: the query goes after each request's path. */
+	if ((h->base = strdup(url)) != NULL &&
+	    (q = strchr(h->base, '?')) != NULL) {
+		h->query = strdup(q + 1);
+		*q = '\0';
+	}
+	if (h->url == NULL || h->base == NULL || (q != NULL && !h->query) ||
+	    (o != NULL && ((o->token && !h->o.token) ||
+			      (o->auth_header && !h->o.auth_header)))) {
+		cdb_error_oom(e);
+		cdb_http_free(h);
+		return NULL;
+	}
+	n = strlen(h->base);
+	while (n > 0 && h->base[n - 1] == '/')
+		h->base[--n] = '\0';
+	if ((h->curl = curl_easy_init()) == NULL)
 		cdb_error_set(e, CDB_ERR_SYS, "cannot initialise libcurl");
+	if (h->curl == NULL || add_headers(h, e) == -1) {
 		cdb_http_free(h);
 		return NULL;
 	}
@@ -129,20 +131,7 @@ cdb_http_new(const char *base, const cdb_http_opts *o, cdb_error *e)
 cdb_http *
 cdb_http_clone(const cdb_http *h, cdb_error *e)
 {
-	cdb_buf b;
-	cdb_http *c;
-
-	if (h->query == NULL)
-		return cdb_http_new(h->base, &h->o, e);
-	cdb_buf_init(&b);
-	if (cdb_buf_printf(&b, "%s?%s", h->base, h->query) == -1) {
-		cdb_buf_free(&b);
-		cdb_error_oom(e);
-		return NULL;
-	}
-	c = cdb_http_new(b.data, &h->o, e);
-	cdb_buf_free(&b);
-	return c;
+	return cdb_http_new(h->url, &h->o, e);
 }
 
 void
@@ -158,6 +147,7 @@ cdb_http_free(cdb_http *h)
 		free((char *)h->o.token);
 	}
 	free((char *)h->o.auth_header);
+	free(h->url);
 	free(h->base);
 	free(h->query);
 	free(h);
@@ -381,23 +371,8 @@ cdb_http_redact(const char *url)
 char *
 cdb_http_escape(const char *s)
 {
-	static const char hex[] = "0123456789ABCDEF";
-	cdb_buf b;
-	unsigned char c;
+	char *c = curl_easy_escape(NULL, s, 0), *r = c ? strdup(c) : NULL;
 
-	cdb_buf_init(&b);
-	if (cdb_buf_reserve(&b, strlen(s) * 3) == -1)
-		return NULL;
-	for (; *s != '\0'; s++) {
-		c = (unsigned char)*s;
-		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c >= '0' && c <= '9') || strchr("-._~", c) != NULL)
-			cdb_buf_putc(&b, (char)c);
-		else {
-			cdb_buf_putc(&b, '%');
-			cdb_buf_putc(&b, hex[c >> 4]);
-			cdb_buf_putc(&b, hex[c & 15]);
-		}
-	}
-	return b.data;
+	curl_free(c);
+	return r;
 }

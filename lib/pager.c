@@ -552,7 +552,7 @@ cdb_pager_next(cdb_pager *p, cdb_page **pg, long long *off, long *n,
 }
 
 void
-cdb_pager_release(cdb_pager *p, cdb_page *pg)
+cdb_pager_release(cdb_pager *p, const cdb_page *pg)
 {
 	int i;
 

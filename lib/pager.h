@@ -106,7 +106,7 @@ int cdb_pager_next(cdb_pager *p, cdb_page **pg, long long *off, long *n,
     cdb_error *e);
 
 /* Return a page from cdb_pager_next for reuse. */
-void cdb_pager_release(cdb_pager *p, cdb_page *pg);
+void cdb_pager_release(cdb_pager *p, const cdb_page *pg);
 
 /*
  * The count of collection i taken before its pages (after == 0), or,
