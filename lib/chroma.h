@@ -1,6 +1,10 @@
 /*
- * chroma.h - the Chroma v2 HTTP API (paths under
- * /api/v2/tenants/T/databases/D/...), as the suite needs it.
+ * chroma.h - a client of the Chroma v2 HTTP API (paths under
+ * /api/v2/tenants/T/databases/D/...), as the suite needs it: databases,
+ * collections, counts, gets, writes and queries over one keep-alive
+ * connection (http.h).  It knows the API, not its callers: a get leaves
+ * the answer as the server wrote it, and cdb_page_parse (pager.h) reads
+ * it.
  */
 #ifndef CDB_CHROMA_H
 #define CDB_CHROMA_H
