@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "chroma.h"
+#include "pager.h"
 #include "digest.h"
 #include "drift.h"
 #include "hmap.h"
@@ -63,7 +64,7 @@ flush(struct drift *x, cdb_error *e)
 
 	if (json_array_size(x->ids) == 0)
 		return 0;
-	if (cdb_chroma_get_ids(x->c, x->id, x->ids,
+	if (cdb_page_get_ids(x->c, x->id, x->ids,
 	        CDB_INC_EMBEDDINGS | CDB_INC_DOCUMENTS | CDB_INC_METADATAS, p,
 	        e) == -1)
 		return -1;
@@ -214,7 +215,6 @@ cdb_drift_run(const cdb_drift_opts *o, cdb_drift *d, cdb_error *e)
 	x.o = o;
 	x.d = d;
 	cdb_page_init(&x.page);
-	x.page.no_verbatim = 1;
 	if ((fp = fopen(o->source_export, "r")) == NULL)
 		return cdb_error_set(e, CDB_ERR_INPUT, "%s: %s",
 		    o->source_export, strerror(errno));

@@ -1,6 +1,5 @@
 /* export.c - server to stream; see export.h. */
 #include <errno.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -33,8 +32,13 @@ struct job {
 	json_t *ckpt;	 /* state being saved; NULL without -c */
 	json_t *counts;	 /* a shard's collection counts, by name */
 	long page;	 /* default page size for these collections */
-	char *outbuf;	      /* stdio buffer of an output file we opened */
+	char *outbuf;	 /* stdio buffer of an output file we opened */
 	cdb_buf line;
+	/* The page's vectors as the server wrote them, and which to copy. */
+	const char **row_s;
+	size_t *row_len, rows_cap;
+	unsigned char *verbatim;
+	int sampled;
 };
 
 static void
@@ -55,45 +59,44 @@ warnf(struct job *j, const char *fmt, ...)
 	j->o->warn(j->o->arg, msg);
 }
 
-/* The collections to export, sorted by name; new reference. */
+/* The collections to export (all, sorted by name); new reference. */
 static json_t *
 pick(struct job *j, cdb_error *e)
 {
 	json_t *all, *sel, *v = NULL;
 	size_t i, k;
 	const char *name;
+	int rc = 0;
 
 	if (cdb_chroma_check_database(j->c, e) == -1)
 		return NULL;
 	if ((all = cdb_chroma_list(j->c, e)) == NULL || j->o->names == NULL)
 		return all;
-	sel = json_array();
-	for (k = 0; k < j->o->nnames; k++) {
-		for (i = 0; i < k; i++)
-			if (strcmp(j->o->names[i], j->o->names[k]) == 0) {
-				cdb_error_set(e, CDB_ERR_USAGE,
+	if ((sel = json_array()) == NULL)
+		rc = cdb_error_oom(e);
+	for (k = 0; rc == 0 && k < j->o->nnames; k++) {
+		for (i = 0; rc == 0 && i < k; i++)
+			if (strcmp(j->o->names[i], j->o->names[k]) == 0)
+				rc = cdb_error_set(e, CDB_ERR_USAGE,
 				    "collection \"%s\" is named twice",
 				    j->o->names[k]);
-				json_decref(all);
-				json_decref(sel);
-				return NULL;
-			}
 		json_array_foreach(all, i, v) {
 			name = json_string_value(json_object_get(v, "name"));
 			if (name && strcmp(name, j->o->names[k]) == 0)
 				break;
 		}
-		if (i == json_array_size(all)) {
-			cdb_error_set(e, CDB_ERR_USAGE,
+		if (rc == 0 && i == json_array_size(all))
+			rc = cdb_error_set(e, CDB_ERR_USAGE,
 			    "no collection \"%s\" in %s/%s", j->o->names[k],
 			    cdb_chroma_tenant(j->c), cdb_chroma_database(j->c));
-			json_decref(all);
-			json_decref(sel);
-			return NULL;
-		}
-		json_array_append(sel, v);
+		else if (rc == 0 && json_array_append(sel, v) == -1)
+			rc = cdb_error_oom(e);
 	}
 	json_decref(all);
+	if (rc == -1) {
+		json_decref(sel);
+		return NULL;
+	}
 	return sel;
 }
 
@@ -116,15 +119,16 @@ commit(struct job *j, const char *coll, long long offset, cdb_error *e)
 		return -1;
 	if (j->ckpt == NULL)
 		return 0;
-	json_object_set_new(j->ckpt, "bytes",
-	    json_integer(cdb_writer_bytes(j->w)));
-	json_object_set_new(j->ckpt, "records",
-	    json_integer(cdb_writer_records(j->w)));
-	json_object_set_new(j->ckpt, "collections",
-	    json_integer(cdb_writer_collections(j->w)));
-	json_object_set_new(j->ckpt, "collection", coll ? json_string(coll)
-							 : json_null());
-	json_object_set_new(j->ckpt, "offset", json_integer(offset));
+	if (json_object_set_new(j->ckpt, "bytes",
+		json_integer(cdb_writer_bytes(j->w))) == -1 ||
+	    json_object_set_new(j->ckpt, "records",
+		json_integer(cdb_writer_records(j->w))) == -1 ||
+	    json_object_set_new(j->ckpt, "collections",
+		json_integer(cdb_writer_collections(j->w))) == -1 ||
+	    json_object_set_new(j->ckpt, "collection",
+		coll ? json_string(coll) : json_null()) == -1 ||
+	    json_object_set_new(j->ckpt, "offset", json_integer(offset)) == -1)
+		return cdb_error_oom(e);
 	if (cdb_checkpoint_save(j->o->checkpoint, j->ckpt, e) == -1)
 		return -1;
 	cdb_testpoint("export", cdb_writer_records(j->w));
@@ -137,24 +141,15 @@ write_collection_line(struct job *j, json_t *coll, long count, cdb_error *e)
 	json_t *line;
 	int rc;
 
-	line = json_pack("{s:s, s:O, s:O, s:O, s:O, s:O, s:i}", "kind",
+	/* O? writes null for what the server left out. */
+	line = json_pack("{s:s, s:O?, s:O?, s:O?, s:O?, s:O?, s:I}", "kind",
 	    "collection", "name", json_object_get(coll, "name"), "metadata",
-	    json_object_get(coll, "metadata") ? json_object_get(coll, "metadata")
-					      : json_null(),
-	    "configuration",
-	    json_object_get(coll, "configuration_json")
-		? json_object_get(coll, "configuration_json")
-		: json_null(),
-	    "schema",
-	    json_object_get(coll, "schema") ? json_object_get(coll, "schema")
-					    : json_null(),
-	    "dimension",
-	    json_object_get(coll, "dimension") ? json_object_get(coll,
-						     "dimension")
-					       : json_null(),
-	    "count", (json_int_t)count);
+	    json_object_get(coll, "metadata"), "configuration",
+	    json_object_get(coll, "configuration_json"), "schema",
+	    json_object_get(coll, "schema"), "dimension",
+	    json_object_get(coll, "dimension"), "count", (json_int_t)count);
 	if (line == NULL)
-		return cdb_error_set(e, CDB_ERR_SYS, "cannot build collection line");
+		return cdb_error_oom(e);
 	rc = cdb_writer_json(j->w, CDB_KIND_COLLECTION, line, e);
 	json_decref(line);
 	return rc;
@@ -168,50 +163,72 @@ at(json_t *arr, size_t i)
 	return v ? v : json_null();
 }
 
-/* Row i's text, as found by the page's parse (want_text). */
-static void
-row_text(const cdb_page *p, size_t i, cdb_record_text *t)
+static int
+rows_reserve(struct job *j, size_t n, cdb_error *e)
 {
-	const char *s = p->body.data;
-	size_t n;
+	size_t cap = j->rows_cap ? j->rows_cap : 64;
+	void *a;
 
-	t->id = s + CDB_TEXT_OFF(p, i, CDB_TEXT_ID);
-	t->id_len = CDB_TEXT_LEN(p, i, CDB_TEXT_ID);
-	n = CDB_TEXT_LEN(p, i, CDB_TEXT_DOCUMENT);
-	t->document = n ? s + CDB_TEXT_OFF(p, i, CDB_TEXT_DOCUMENT) : NULL;
-	t->document_len = n;
-	n = CDB_TEXT_LEN(p, i, CDB_TEXT_METADATA);
-	t->metadata = n ? s + CDB_TEXT_OFF(p, i, CDB_TEXT_METADATA) : NULL;
-	t->metadata_len = n;
-	n = CDB_TEXT_LEN(p, i, CDB_TEXT_URI);
-	t->uri = n ? s + CDB_TEXT_OFF(p, i, CDB_TEXT_URI) : NULL;
-	t->uri_len = n;
+	if (n <= j->rows_cap)
+		return 0;
+	while (cap < n)
+		cap *= 2;
+	if ((a = realloc(j->row_s, cap * sizeof(*j->row_s))) != NULL)
+		j->row_s = a;
+	if (a != NULL &&
+	    (a = realloc(j->row_len, cap * sizeof(*j->row_len))) != NULL)
+		j->row_len = a;
+	if (a != NULL && (a = realloc(j->verbatim, cap)) != NULL)
+		j->verbatim = a;
+	if (a == NULL)
+		return cdb_error_oom(e);
+	j->rows_cap = cap;
+	return 0;
+}
+
+/*
+ * A page's vectors (cdb_page_scan_fn): floats for those to be written
+ * anew, and in float form each row's text where it may be copied, being
+ * already the shortest round-trip form (same bits, no formatting work).
+ * When the first row is, later rows of plain decimals are only checked
+ * as JSON numbers: a server's formatter either is shortest or is not.
+ */
+static long
+scan_row(void *arg, size_t row, const char *s, size_t n, float *out,
+    size_t cap, size_t *dim, cdb_error *e)
+{
+	struct job *j = arg;
+	int verb = 0;
+	long used = 0;
+
+	if (rows_reserve(j, row + 1, e) == -1)
+		return -1;
+	if (row > 0 && j->sampled && (used = cdb_embed_plain_json(s, n, dim)) > 0)
+		verb = 1;
+	else
+		used = cdb_embed_scan_json(s, n, out, cap, dim,
+		    j->o->form == CDB_EMB_FLOAT ? &verb : NULL, e);
+	if (row == 0)
+		j->sampled = verb;
+	j->row_s[row] = s;
+	j->row_len[row] = used > 0 ? (size_t)used : 0;
+	j->verbatim[row] = (unsigned char)verb;
+	return used;
 }
 
 static int
 format_row(struct job *j, cdb_page *p, size_t i, const char *name)
 {
-	/* The server's text is copied when it already is the shortest
-	 * round-trip form: same bits, no formatting work. */
-	int copy = p->dim && j->o->form == CDB_EMB_FLOAT && p->row_verbatim[i];
+	int copy = p->dim && j->o->form == CDB_EMB_FLOAT && j->verbatim[i];
 	const float *emb = p->dim && !copy ? p->emb + i * p->dim : NULL;
-	const char *et = copy ? p->body.data + p->row_off[i] : NULL;
-	size_t el = copy ? p->row_len[i] : 0;
-	cdb_record_text t;
-	json_t *id;
+	json_t *id = json_array_get(p->ids, i);
 
-	if (p->text_ok) {
-		/* The rest as the server wrote it too: no jansson values. */
-		row_text(p, i, &t);
-		return cdb_ndjson_format_record_text(
-		    &j->line, name, &t, emb, p->dim, j->o->form, et, el);
-	}
-	id = json_array_get(p->ids, i);
 	if (!json_is_string(id))
 		return -2;
 	return cdb_ndjson_format_record(&j->line, name, json_string_value(id),
 	    json_string_length(id), at(p->documents, i), at(p->metadatas, i),
-	    at(p->uris, i), emb, p->dim, j->o->form, et, el);
+	    at(p->uris, i), emb, p->dim, j->o->form, copy ? j->row_s[i] : NULL,
+	    copy ? j->row_len[i] : 0);
 }
 
 /* The page's first n rows (a shard's last page may end before its end). */
@@ -238,29 +255,6 @@ write_page(struct job *j, cdb_page *p, size_t n, const char *name,
 	return 0;
 }
 
-/*
- * Pages come from a pager (several gets in flight, handed out in order)
- * while this thread parses, writes and checkpoints.  The counts around
- * each collection come from a thread of their own on another connection,
- * so that their round trips do not stall the paging; the counts before
- * also tell the pager where each collection should end.
- */
-struct counter {
-	struct job *j;
-	json_t *colls;
-	cdb_chroma *cc;
-	cdb_pager *pager;
-	pthread_t th;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	/* Counts before and after each collection (-1: not yet), and how
-	 * many collections the writer has the last page of. */
-	long *before, *after;
-	size_t ended;
-	int failed, stop;
-	cdb_error err;
-};
-
 static long
 page_size(const struct job *j)
 {
@@ -283,135 +277,6 @@ static int
 recounted(const struct job *j)
 {
 	return filtered(j) || j->o->jobs != 1 || j->o->shard.n > 0;
-}
-
-/* Count collection i into *slot; 0, or -1 having stopped counting. */
-static int
-count_one(struct counter *k, size_t i, long *slot)
-{
-	const char *id = json_string_value(
-	    json_object_get(json_array_get(k->colls, i), "id"));
-	long n = cdb_chroma_count(k->cc, id, &k->err);
-
-	pthread_mutex_lock(&k->mu);
-	if (n == -1)
-		k->failed = 1;
-	else
-		*slot = n;
-	pthread_cond_broadcast(&k->cv);
-	pthread_mutex_unlock(&k->mu);
-	return n == -1 ? -1 : 0;
-}
-
-/*
- * Every collection's count first, then, when recounted(), each one's
- * again once its last page is read.  Otherwise that last page is the
- * count at the end: read after every other page, it held the
- * collection's last record at the time, at an offset that says how many
- * came before; a request would cost the server as much and tell nothing
- * more.
- */
-static void *
-count_loop(void *arg)
-{
-	struct counter *k = arg;
-	size_t i, n = json_array_size(k->colls);
-	int stop;
-
-	for (i = 0; i < n; i++) {
-		/* A shard's counts were taken before its header. */
-		if (k->before[i] == -1 && count_one(k, i, &k->before[i]) == -1)
-			return NULL;
-		cdb_pager_expect(k->pager, i, k->before[i]);
-	}
-	for (i = 0; recounted(k->j) && i < n; i++) {
-		pthread_mutex_lock(&k->mu);
-		while (k->ended <= i && !k->stop)
-			pthread_cond_wait(&k->cv, &k->mu);
-		stop = k->stop;
-		pthread_mutex_unlock(&k->mu);
-		if (stop || count_one(k, i, &k->after[i]) == -1)
-			return NULL;
-	}
-	return NULL;
-}
-
-/* Wait for a count from the counter; -1 with e if it failed. */
-static int
-wait_count(struct counter *k, const long *slot, long *n, cdb_error *e)
-{
-	int failed;
-
-	pthread_mutex_lock(&k->mu);
-	while (*slot == -1 && !k->failed)
-		pthread_cond_wait(&k->cv, &k->mu);
-	failed = *slot == -1;
-	*n = *slot;
-	pthread_mutex_unlock(&k->mu);
-	if (failed)
-		*e = k->err;
-	return failed ? -1 : 0;
-}
-
-static void
-count_ended(struct counter *k, size_t i)
-{
-	pthread_mutex_lock(&k->mu);
-	k->ended = i + 1;
-	pthread_cond_broadcast(&k->cv);
-	pthread_mutex_unlock(&k->mu);
-}
-
-/* Start counting for pager; counter_stop undoes it, also after a failure. */
-static int
-counter_start(struct counter *k, struct job *j, json_t *colls,
-    cdb_pager *pager, cdb_error *e)
-{
-	size_t i, n = json_array_size(colls);
-
-	memset(k, 0, sizeof(*k));
-	k->j = j;
-	k->pager = pager;
-	k->colls = colls;
-	cdb_error_clear(&k->err);
-	pthread_mutex_init(&k->mu, NULL);
-	pthread_cond_init(&k->cv, NULL);
-	k->before = malloc((n + 1) * sizeof(long));
-	k->after = malloc((n + 1) * sizeof(long));
-	if (k->before == NULL || k->after == NULL)
-		return cdb_error_oom(e);
-	for (i = 0; i < n; i++) {
-		k->before[i] = k->after[i] = -1;
-		if (j->counts != NULL)
-			k->before[i] = (long)json_integer_value(json_object_get(
-			    j->counts, json_string_value(json_object_get(
-					   json_array_get(colls, i), "name"))));
-	}
-	if ((k->cc = cdb_chroma_clone(j->c, e)) == NULL)
-		return -1;
-	if (pthread_create(&k->th, NULL, count_loop, k) != 0) {
-		cdb_chroma_free(k->cc);
-		k->cc = NULL;
-		return cdb_error_set(e, CDB_ERR_SYS, "cannot start a thread");
-	}
-	return 0;
-}
-
-static void
-counter_stop(struct counter *k)
-{
-	pthread_mutex_lock(&k->mu);
-	k->stop = 1;
-	pthread_cond_broadcast(&k->cv);
-	pthread_mutex_unlock(&k->mu);
-	if (k->cc != NULL) {
-		pthread_join(k->th, NULL);
-		cdb_chroma_free(k->cc);
-	}
-	pthread_mutex_destroy(&k->mu);
-	pthread_cond_destroy(&k->cv);
-	free(k->before);
-	free(k->after);
 }
 
 /* Warn when records were added or removed while we read. */
@@ -449,9 +314,9 @@ write_one(struct job *j, cdb_page *pg, const char *name, long long off,
 
 /* Collection i: its line, its pages, its end. */
 static int
-write_coll(struct job *j, struct counter *k, size_t i, cdb_error *e)
+write_coll(struct job *j, cdb_pager *pager, json_t *coll, size_t i,
+    cdb_error *e)
 {
-	json_t *coll = json_array_get(k->colls, i);
 	const char *name = json_string_value(json_object_get(coll, "name"));
 	json_t *cur = j->ckpt ? json_object_get(j->ckpt, "collection") : NULL;
 	long limit = page_size(j), n, before, after;
@@ -459,7 +324,7 @@ write_coll(struct job *j, struct counter *k, size_t i, cdb_error *e)
 	cdb_page *pg;
 	int rc;
 
-	if (wait_count(k, &k->before[i], &before, e) == -1)
+	if ((before = cdb_pager_count(pager, i, 0, e)) == -1)
 		return -1;
 	if (j->o->shard.n > 0)
 		cdb_shard_range(&j->o->shard, before, &lo, &stop);
@@ -469,55 +334,61 @@ write_coll(struct job *j, struct counter *k, size_t i, cdb_error *e)
 		commit(j, name, 0, e) == -1))
 		return -1;
 	do {
-		if ((rc = cdb_pager_next(k->pager, &pg, &off, &n, e)) != 1)
+		if ((rc = cdb_pager_next(pager, &pg, &off, &n, e)) != 1)
 			return rc == 0 ? cdb_error_set(e, CDB_ERR_SYS,
 					     "pager ended early")
 				       : -1;
-		if (n < limit || (stop >= 0 && off + n >= stop))
-			count_ended(k, i);
 		rc = write_one(j, pg, name, off, n, before, e);
-		cdb_pager_release(k->pager, pg);
+		cdb_pager_release(pager, pg);
 		if (rc == -1)
 			return -1;
 	} while (n == limit && !(stop >= 0 && off + n >= stop));
-	off += n;
-	after = (long)off;
-	if (recounted(j) && wait_count(k, &k->after[i], &after, e) == -1)
+	after = recounted(j) ? cdb_pager_count(pager, i, 1, e) : (long)(off + n);
+	if (after == -1)
 		return -1;
-	if (j->ckpt != NULL)
-		json_array_append_new(json_object_get(j->ckpt, "done"),
-		    json_string(name));
+	if (j->ckpt != NULL &&
+	    json_array_append_new(json_object_get(j->ckpt, "done"),
+		json_string(name)) == -1)
+		return cdb_error_oom(e);
 	if (commit(j, NULL, 0, e) == -1)
 		return -1;
-	recount(j, name, before, after, off);
+	recount(j, name, before, after, off + n);
 	return 0;
 }
 
+/*
+ * Pages come from a pager (several gets in flight, handed out in order)
+ * while this thread parses, writes and checkpoints; the pager's
+ * connections also take the counts around each collection.
+ */
 static cdb_pager *
 pager_for(struct job *j, json_t *colls, const char **ids, long long *range,
-    long long start, cdb_error *e)
+    long *counts, long long start, cdb_error *e)
 {
 	size_t i, n = json_array_size(colls);
 	cdb_pager_opts po;
 	json_t *coll;
-	long long count;
 
 	memset(&po, 0, sizeof(po));
 	json_array_foreach(colls, i, coll) {
 		ids[i] = json_string_value(json_object_get(coll, "id"));
 		if (j->counts == NULL)
 			continue;
-		count = json_integer_value(json_object_get(j->counts,
+		/* A shard's counts were taken before its header. */
+		counts[i] = (long)json_integer_value(json_object_get(j->counts,
 		    json_string_value(json_object_get(coll, "name"))));
-		cdb_shard_range(&j->o->shard, count, &range[i], &range[n + i]);
+		cdb_shard_range(&j->o->shard, counts[i], &range[i],
+		    &range[n + i]);
 	}
 	if (j->counts != NULL) {
 		po.base = range;
 		po.stop = range + n;
+		po.counts = counts;
 	}
 	po.ids = ids;
-	po.ncoll = json_array_size(colls);
+	po.ncoll = n;
 	po.start = start;
+	po.recount = recounted(j);
 	po.limit = page_size(j);
 	po.include = CDB_INC_DOCUMENTS | CDB_INC_METADATAS | CDB_INC_URIS;
 	if (j->o->form != CDB_EMB_NONE)
@@ -525,9 +396,8 @@ pager_for(struct job *j, json_t *colls, const char **ids, long long *range,
 	po.where = j->o->where;
 	po.where_document = j->o->where_document;
 	po.jobs = j->o->jobs > 0 ? j->o->jobs : CDB_EXPORT_JOBS;
-	po.want_text = 1;
-	/* Float output copies the server's text, needing no values. */
-	po.sample_shortest = j->o->form == CDB_EMB_FLOAT;
+	po.scan = scan_row;
+	po.scan_arg = j;
 	return cdb_pager_new(j->c, &po, e);
 }
 
@@ -537,28 +407,21 @@ export_all(struct job *j, json_t *colls, long long start, cdb_error *e)
 	size_t i, n = json_array_size(colls);
 	const char **ids = calloc(n + 1, sizeof(*ids));
 	long long *range = calloc(2 * n + 1, sizeof(*range));
-	struct counter k;
+	long *counts = calloc(n + 1, sizeof(*counts));
 	cdb_pager *pager = NULL;
 	int rc = 0;
 
-	/* The pager first: the counter tells it the counts. */
-	if (ids == NULL || range == NULL)
+	if (ids == NULL || range == NULL || counts == NULL)
 		rc = cdb_error_oom(e);
-	if (rc == -1 ||
-	    (pager = pager_for(j, colls, ids, range, start, e)) == NULL) {
-		free(ids);
-		free(range);
-		return -1;
-	}
-	if (counter_start(&k, j, colls, pager, e) == -1)
+	if (rc == 0 &&
+	    (pager = pager_for(j, colls, ids, range, counts, start, e)) == NULL)
 		rc = -1;
 	for (i = 0; rc == 0 && i < n; i++)
-		rc = write_coll(j, &k, i, e);
-	/* The counter first: it may be telling the pager a count. */
-	counter_stop(&k);
+		rc = write_coll(j, pager, json_array_get(colls, i), i, e);
 	cdb_pager_free(pager);
 	free(ids);
 	free(range);
+	free(counts);
 	return rc;
 }
 
@@ -632,18 +495,19 @@ open_output(struct job *j, cdb_error *e)
 			return cdb_error_sys(e, errno, "%s", o->output);
 		if (o->output && (j->outbuf = malloc(OUTBUF)) != NULL)
 			setvbuf(j->out, j->outbuf, _IOFBF, OUTBUF);
-		if (o->checkpoint != NULL)
-			j->ckpt = json_pack("{s:i, s:s, s:s, s:s, s:s, s:i, s:[]}",
-			    "version", CKPT_VERSION, "kind", "cdb-export", "source",
-			    cdb_chroma_url(j->c), "tenant", cdb_chroma_tenant(j->c),
-			    "database", cdb_chroma_database(j->c), "form", o->form,
-			    "done");
-		if (j->ckpt != NULL && o->shard.n > 0) {
-			json_object_set_new(j->ckpt, "shard_k",
-			    json_integer(o->shard.k));
-			json_object_set_new(j->ckpt, "shard_n",
-			    json_integer(o->shard.n));
-		}
+		if (o->checkpoint == NULL)
+			return 0;
+		j->ckpt = json_pack("{s:i, s:s, s:s, s:s, s:s, s:i, s:[]}",
+		    "version", CKPT_VERSION, "kind", "cdb-export", "source",
+		    cdb_chroma_url(j->c), "tenant", cdb_chroma_tenant(j->c),
+		    "database", cdb_chroma_database(j->c), "form", o->form, "done");
+		if (j->ckpt == NULL ||
+		    (o->shard.n > 0 &&
+			(json_object_set_new(j->ckpt, "shard_k",
+			     json_integer(o->shard.k)) == -1 ||
+			    json_object_set_new(j->ckpt, "shard_n",
+				json_integer(o->shard.n)) == -1)))
+			return cdb_error_oom(e);
 		return 0;
 	}
 	if (!same_export(j)) {
@@ -698,12 +562,13 @@ take_counts(struct job *j, json_t *colls, cdb_error *e)
 		    json_string_value(json_object_get(coll, "id")), e);
 		if (n == -1)
 			return -1;
-		json_object_set_new(j->counts,
-		    json_string_value(json_object_get(coll, "name")),
-		    json_integer(n));
+		if (json_object_set_new(j->counts,
+			json_string_value(json_object_get(coll, "name")),
+			json_integer(n)) == -1)
+			return cdb_error_oom(e);
 	}
-	if (j->ckpt != NULL)
-		json_object_set(j->ckpt, "counts", j->counts);
+	if (j->ckpt != NULL && json_object_set(j->ckpt, "counts", j->counts) == -1)
+		return cdb_error_oom(e);
 	return 0;
 }
 
@@ -749,13 +614,16 @@ write_header(struct job *j, json_t *colls, cdb_error *e)
 
 	h = cdb_ndjson_header(cdb_chroma_url(j->c), cdb_chroma_tenant(j->c),
 	    cdb_chroma_database(j->c), j->o->tool ? j->o->tool : "cdb");
-	json_object_set_new(h, "embeddings",
-	    json_string(j->o->form == CDB_EMB_FLOAT	 ? "float"
-			: j->o->form == CDB_EMB_BASE64 ? "base64"
-						       : "none"));
-	if (j->counts != NULL)
-		json_object_set_new(h, "shard", export_name(j, colls));
-	rc = cdb_writer_json(j->w, CDB_KIND_HEADER, h, e);
+	if (h == NULL ||
+	    json_object_set_new(h, "embeddings",
+		json_string(j->o->form == CDB_EMB_FLOAT	       ? "float"
+			    : j->o->form == CDB_EMB_BASE64 ? "base64"
+							   : "none")) == -1 ||
+	    (j->counts != NULL &&
+		json_object_set_new(h, "shard", export_name(j, colls)) == -1))
+		rc = cdb_error_oom(e);
+	else
+		rc = cdb_writer_json(j->w, CDB_KIND_HEADER, h, e);
 	json_decref(h);
 	return rc == -1 ? -1 : commit(j, NULL, 0, e);
 }
@@ -772,6 +640,10 @@ todo_list(struct job *j, json_t *colls, long long *start, cdb_error *e)
 	size_t i;
 
 	*start = 0;
+	if (todo == NULL) {
+		cdb_error_oom(e);
+		return NULL;
+	}
 	cur = j->ckpt ? json_object_get(j->ckpt, "collection") : NULL;
 	json_array_foreach(colls, i, coll) {
 		name = json_string_value(json_object_get(coll, "name"));
@@ -788,7 +660,11 @@ todo_list(struct job *j, json_t *colls, long long *start, cdb_error *e)
 		    strcmp(json_string_value(cur), name) == 0)
 			*start = json_integer_value(
 			    json_object_get(j->ckpt, "offset"));
-		json_array_append(todo, coll);
+		if (json_array_append(todo, coll) == -1) {
+			json_decref(todo);
+			cdb_error_oom(e);
+			return NULL;
+		}
 	}
 	return todo;
 }
@@ -832,12 +708,11 @@ run(struct job *j, cdb_error *e)
 		return -1;
 	}
 	j->page = default_page(j, colls);
-	if (j->w == NULL) {
-		if ((j->w = cdb_writer_new(j->out)) == NULL ||
-		    write_header(j, colls, e) == -1) {
-			json_decref(colls);
-			return cdb_error_set(e, CDB_ERR_SYS, "cannot start output");
-		}
+	if (j->w == NULL &&
+	    ((j->w = cdb_writer_new(j->out)) == NULL ? cdb_error_oom(e)
+						     : write_header(j, colls, e)) == -1) {
+		json_decref(colls);
+		return -1;
 	}
 	if ((todo = todo_list(j, colls, &start, e)) == NULL)
 		rc = -1;
@@ -887,6 +762,9 @@ cdb_export_run(cdb_chroma *c, FILE *out, const cdb_export_opts *o,
 	json_decref(j.ckpt);
 	json_decref(j.counts);
 	cdb_buf_free(&j.line);
+	free(j.row_s);
+	free(j.row_len);
+	free(j.verbatim);
 	cdb_lock_free(lc);
 	cdb_lock_free(lo);
 	return rc;

@@ -1,6 +1,8 @@
 /*
  * export.h - copy collections of a Chroma database into a cdb stream,
- * one page at a time, resumable from a checkpoint.
+ * one page at a time (from a pager: several gets in flight), resumable
+ * from a checkpoint.  Float embeddings the server already wrote in
+ * shortest round-trip form are copied as text: same bits, no formatting.
  */
 #ifndef CDB_EXPORT_H
 #define CDB_EXPORT_H

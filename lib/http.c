@@ -18,6 +18,7 @@ struct body {
 
 struct cdb_http {
 	CURL *curl;
+	char *url;   /* as given, for clones */
 	char *base;
 	char *query; /* the base URL's "?x=1", for every request, or NULL */
 	struct curl_slist *headers;
@@ -73,10 +74,10 @@ add_headers(cdb_http *h, cdb_error *e)
 }
 
 cdb_http *
-cdb_http_new(const char *base, const cdb_http_opts *o, cdb_error *e)
+cdb_http_new(const char *url, const cdb_http_opts *o, cdb_error *e)
 {
 	cdb_http *h;
-	char *q;
+	char *q = NULL;
 	size_t n;
 
 	pthread_once(&global_once, global_init);
@@ -84,25 +85,10 @@ cdb_http_new(const char *base, const cdb_http_opts *o, cdb_error *e)
 		cdb_error_set(e, CDB_ERR_SYS, "curl_global_init failed");
 		return NULL;
 	}
-	if ((h = calloc(1, sizeof(*h))) == NULL ||
-	    (h->base = strdup(base)) == NULL) {
-		free(h);
+	if ((h = calloc(1, sizeof(*h))) == NULL) {
 		cdb_error_oom(e);
 		return NULL;
 	}
-	/* http://h/?x=1: the query goes after each request's path. */
-	if ((q = strchr(h->base, '?')) != NULL) {
-		if ((h->query = strdup(q + 1)) == NULL) {
-			free(h->base);
-			free(h);
-			cdb_error_oom(e);
-			return NULL;
-		}
-		*q = '\0';
-	}
-	n = strlen(h->base);
-	while (n > 0 && h->base[n - 1] == '/')
-		h->base[--n] = '\0';
 	if (o != NULL)
 		h->o = *o;
 	if (h->o.retries < 0 || o == NULL)
@@ -116,8 +102,26 @@ cdb_http_new(const char *base, const cdb_http_opts *o, cdb_error *e)
 	h->o.token = h->o.token ? strdup(h->o.token) : NULL;
 	h->o.auth_header = h->o.auth_header ? strdup(h->o.auth_header) : NULL;
 	h->seed = (unsigned int)time(NULL) ^ (unsigned int)(size_t)h;
-	if ((h->curl = curl_easy_init()) == NULL || add_headers(h, e) == -1) {
+	h->url = strdup(url);
+	/* http://h/?x=1: the query goes after each request's path. */
+	if ((h->base = strdup(url)) != NULL &&
+	    (q = strchr(h->base, '?')) != NULL) {
+		h->query = strdup(q + 1);
+		*q = '\0';
+	}
+	if (h->url == NULL || h->base == NULL || (q != NULL && !h->query) ||
+	    (o != NULL && ((o->token && !h->o.token) ||
+			      (o->auth_header && !h->o.auth_header)))) {
+		cdb_error_oom(e);
+		cdb_http_free(h);
+		return NULL;
+	}
+	n = strlen(h->base);
+	while (n > 0 && h->base[n - 1] == '/')
+		h->base[--n] = '\0';
+	if ((h->curl = curl_easy_init()) == NULL)
 		cdb_error_set(e, CDB_ERR_SYS, "cannot initialise libcurl");
+	if (h->curl == NULL || add_headers(h, e) == -1) {
 		cdb_http_free(h);
 		return NULL;
 	}
@@ -127,20 +131,7 @@ cdb_http_new(const char *base, const cdb_http_opts *o, cdb_error *e)
 cdb_http *
 cdb_http_clone(const cdb_http *h, cdb_error *e)
 {
-	cdb_buf b;
-	cdb_http *c;
-
-	if (h->query == NULL)
-		return cdb_http_new(h->base, &h->o, e);
-	cdb_buf_init(&b);
-	if (cdb_buf_printf(&b, "%s?%s", h->base, h->query) == -1) {
-		cdb_buf_free(&b);
-		cdb_error_oom(e);
-		return NULL;
-	}
-	c = cdb_http_new(b.data, &h->o, e);
-	cdb_buf_free(&b);
-	return c;
+	return cdb_http_new(h->url, &h->o, e);
 }
 
 void
@@ -156,6 +147,7 @@ cdb_http_free(cdb_http *h)
 		free((char *)h->o.token);
 	}
 	free((char *)h->o.auth_header);
+	free(h->url);
 	free(h->base);
 	free(h->query);
 	free(h);
@@ -194,8 +186,8 @@ rewind_body(void *arg, curl_off_t offset, int origin)
 }
 
 static void
-setup(cdb_http *h, const char *method, const char *url, const char *body,
-    size_t len, cdb_buf *resp, struct body *pieces)
+setup(cdb_http *h, const char *method, const char *url, cdb_buf *resp,
+    struct body *body)
 {
 	CURL *c = h->curl;
 
@@ -216,20 +208,16 @@ setup(cdb_http *h, const char *method, const char *url, const char *body,
 		curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
 	}
 	if (body != NULL) {
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
-		    (curl_off_t)len);
-	} else if (pieces != NULL) {
-		pieces->at = pieces->off = 0;
+		body->at = body->off = 0;
 		curl_easy_setopt(c, CURLOPT_POST, 1L);
 		curl_easy_setopt(c, CURLOPT_READFUNCTION, feed);
-		curl_easy_setopt(c, CURLOPT_READDATA, pieces);
+		curl_easy_setopt(c, CURLOPT_READDATA, body);
 		curl_easy_setopt(c, CURLOPT_SEEKFUNCTION, rewind_body);
-		curl_easy_setopt(c, CURLOPT_SEEKDATA, pieces);
-		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, pieces->total);
+		curl_easy_setopt(c, CURLOPT_SEEKDATA, body);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, body->total);
 	}
 	if (strcmp(method, "GET") != 0 &&
-	    ((body == NULL && pieces == NULL) || strcmp(method, "POST") != 0))
+	    (body == NULL || strcmp(method, "POST") != 0))
 		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
 }
 
@@ -285,14 +273,21 @@ backoff(cdb_http *h, int attempt)
 	nanosleep(&ts, NULL);
 }
 
-static int request(cdb_http *, const char *, const char *, const char *,
-    size_t, struct body *, cdb_buf *, cdb_error *);
-
-int
-cdb_http_request(cdb_http *h, const char *method, const char *path,
-    const char *body, size_t len, cdb_buf *resp, cdb_error *e)
+/* The URL of path: base + path + the base's query, or NULL (OOM). */
+static char *
+url_of(const cdb_http *h, const char *path)
 {
-	return request(h, method, path, body, len, NULL, resp, e);
+	cdb_buf b;
+
+	cdb_buf_init(&b);
+	if (cdb_buf_printf(&b, "%s%s", h->base, path) == -1 ||
+	    (h->query != NULL && *h->query != '\0' &&
+		cdb_buf_printf(&b, "%s%s", strchr(path, '?') ? "&" : "?",
+		    h->query) == -1)) {
+		cdb_buf_free(&b);
+		return NULL;
+	}
+	return b.data;
 }
 
 int
@@ -300,34 +295,20 @@ cdb_http_request_pieces(cdb_http *h, const char *method, const char *path,
     const cdb_http_piece *pieces, size_t n, cdb_buf *resp, cdb_error *e)
 {
 	struct body b = {pieces, n, 0, 0, 0};
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		b.total += (curl_off_t)pieces[i].len;
-	return request(h, method, path, NULL, 0, &b, resp, e);
-}
-
-static int
-request(cdb_http *h, const char *method, const char *path, const char *body,
-    size_t len, struct body *pieces, cdb_buf *resp, cdb_error *e)
-{
-	char *url;
 	CURLcode rc = CURLE_OK;
 	long status = 0;
 	int attempt;
+	char *url;
+	size_t i;
 
-	if ((url = malloc(strlen(h->base) + strlen(path) +
-	         (h->query ? strlen(h->query) + 2 : 1))) == NULL)
+	/* A path is NULL when building it ran out of memory. */
+	if (path == NULL || (url = url_of(h, path)) == NULL)
 		return cdb_error_oom(e);
-	strcpy(url, h->base);
-	strcat(url, path);
-	if (h->query != NULL && *h->query != '\0') {
-		strcat(url, strchr(path, '?') ? "&" : "?");
-		strcat(url, h->query);
-	}
+	for (i = 0; i < n; i++)
+		b.total += (curl_off_t)pieces[i].len;
 	for (attempt = 0;; attempt++) {
 		cdb_buf_reset(resp);
-		setup(h, method, url, body, len, resp, pieces);
+		setup(h, method, url, resp, pieces ? &b : NULL);
 		status = 0;
 		rc = curl_easy_perform(h->curl);
 		if (rc == CURLE_OK)
@@ -356,6 +337,16 @@ request(cdb_http *h, const char *method, const char *path, const char *body,
 	return (int)status;
 }
 
+int
+cdb_http_request(cdb_http *h, const char *method, const char *path,
+    const char *body, size_t len, cdb_buf *resp, cdb_error *e)
+{
+	cdb_http_piece p = {body, len};
+
+	return cdb_http_request_pieces(h, method, path, body ? &p : NULL,
+	    body ? 1 : 0, resp, e);
+}
+
 char *
 cdb_http_redact(const char *url)
 {
@@ -380,23 +371,8 @@ cdb_http_redact(const char *url)
 char *
 cdb_http_escape(const char *s)
 {
-	static const char hex[] = "0123456789ABCDEF";
-	cdb_buf b;
-	unsigned char c;
+	char *c = curl_easy_escape(NULL, s, 0), *r = c ? strdup(c) : NULL;
 
-	cdb_buf_init(&b);
-	if (cdb_buf_reserve(&b, strlen(s) * 3) == -1)
-		return NULL;
-	for (; *s != '\0'; s++) {
-		c = (unsigned char)*s;
-		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c >= '0' && c <= '9') || strchr("-._~", c) != NULL)
-			cdb_buf_putc(&b, (char)c);
-		else {
-			cdb_buf_putc(&b, '%');
-			cdb_buf_putc(&b, hex[c >> 4]);
-			cdb_buf_putc(&b, hex[c & 15]);
-		}
-	}
-	return b.data;
+	curl_free(c);
+	return r;
 }

@@ -51,7 +51,8 @@ typedef struct cdb_http_piece {
 
 /*
  * cdb_http_request with the body given as n pieces sent one after the
- * other: large bodies are not copied into one buffer first.
+ * other (pieces NULL: no body): large bodies are not copied into one
+ * buffer first.
  */
 int cdb_http_request_pieces(cdb_http *h, const char *method,
     const char *path, const cdb_http_piece *pieces, size_t n, cdb_buf *resp,

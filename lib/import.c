@@ -18,6 +18,7 @@
 
 #include "checkpoint.h"
 #include "chroma.h"
+#include "pager.h"
 #include "embed.h"
 #include "hmap.h"
 #include "import.h"
@@ -790,9 +791,8 @@ check_created(struct imp *m, const struct target *t, cdb_error *e)
 	int rc = 0;
 
 	cdb_page_init(&p);
-	p.no_verbatim = 1;
 	for (off = 0;; off += PAGE) {
-		if ((rc = cdb_chroma_get(m->c, t->id, off, PAGE, NULL, NULL,
+		if ((rc = cdb_page_get(m->c, t->id, off, PAGE, NULL, NULL,
 			 CDB_INC_METADATAS, &p, e)) == -1 ||
 		    p.n == 0)
 			break;

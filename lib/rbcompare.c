@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "chroma.h"
+#include "pager.h"
 #include "json.h"
 #include "ndjson.h"
 #include "rollback.h"
@@ -189,7 +190,7 @@ repair(struct cmp *m, cdb_error *e)
 	         : cdb_error_oom(e);
 	json_decref(body);
 	cdb_buf_free(&b);
-	if (rc == -1 || cdb_chroma_get_ids(m->c, m->id, m->fix_ids, CDB_INC_ALL,
+	if (rc == -1 || cdb_page_get_ids(m->c, m->id, m->fix_ids, CDB_INC_ALL,
 	                    &m->page, e) == -1)
 		return -1;
 	if ((index = page_index(&m->page)) == NULL)
@@ -230,7 +231,7 @@ check_batch(struct cmp *m, cdb_error *e)
 	if (m->n == 0)
 		return 0;
 	if (wait_for(m, m->last_line, e) == -1 ||
-	    cdb_chroma_get_ids(m->c, m->id, m->ids, CDB_INC_ALL, &m->page, e) ==
+	    cdb_page_get_ids(m->c, m->id, m->ids, CDB_INC_ALL, &m->page, e) ==
 	        -1)
 		return -1;
 	if ((index = page_index(&m->page)) == NULL)
@@ -328,7 +329,6 @@ prepare(struct cmp *m, const json_t *entry, const json_t *have, cdb_error *e)
 	m->dims = calloc(CMP_RECORDS, sizeof(size_t));
 	m->offs = calloc(CMP_RECORDS, sizeof(size_t));
 	cdb_page_init(&m->page);
-	m->page.no_verbatim = 1; /* compared, never copied */
 	if (m->ids == NULL || m->recs == NULL || m->fix_ids == NULL ||
 	    m->fix_metas == NULL || m->fix_pos == NULL || m->emb == NULL ||
 	    m->dims == NULL || m->offs == NULL)

@@ -66,7 +66,7 @@ list_ids(struct vctx *c, size_t coll, cdb_error *e)
 	long off;
 
 	for (off = 0;; off += ID_PAGE) {
-		if (cdb_chroma_get(c->newc, k->id, off, ID_PAGE, NULL, NULL, 0,
+		if (cdb_page_get(c->newc, k->id, off, ID_PAGE, NULL, NULL, 0,
 		        pg, e) == -1)
 			return -1;
 		for (i = 0; i < pg->n; i++) {
@@ -588,7 +588,7 @@ cdb_vcmp_get(struct vctx *c, size_t coll, const json_t *ids, cdb_page *pg,
 
 	*nan = 0;
 	cdb_error_clear(&fe);
-	if (cdb_chroma_get_ids(c->newc, c->colls[coll].id, (json_t *)ids,
+	if (cdb_page_get_ids(c->newc, c->colls[coll].id, (json_t *)ids,
 	        CDB_INC_ALL, pg, &fe) == 0)
 		return 0;
 	if (fe.kind != CDB_ERR_SERVER || fe.code != CDB_E_EMBEDDING) {
@@ -598,7 +598,7 @@ cdb_vcmp_get(struct vctx *c, size_t coll, const json_t *ids, cdb_page *pg,
 	if (json_array_size(ids) > 1)
 		return 1;
 	*nan = 1;
-	return cdb_chroma_get_ids(c->newc, c->colls[coll].id, (json_t *)ids,
+	return cdb_page_get_ids(c->newc, c->colls[coll].id, (json_t *)ids,
 	    CDB_INC_ALL & ~CDB_INC_EMBEDDINGS, pg, e);
 }
 

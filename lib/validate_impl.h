@@ -25,6 +25,7 @@
 #include <stdio.h>
 
 #include "chroma.h"
+#include "pager.h"
 #include "hmap.h"
 #include "queue.h"
 #include "validate.h"

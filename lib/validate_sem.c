@@ -164,7 +164,7 @@ old_vector(struct vctx *c, struct vquery *q, const json_t *src,
 		return 0;
 	if ((ids = json_pack("[s]", q->name)) == NULL)
 		return cdb_error_oom(e);
-	rc = cdb_chroma_get_ids(c->oldc,
+	rc = cdb_page_get_ids(c->oldc,
 	    json_string_value(json_object_get(src, "id")), ids, CDB_INC_ALL,
 	    &c->page, e);
 	json_decref(ids);
@@ -568,7 +568,7 @@ new_text(struct vctx *c, struct vquery *q, cdb_error *e)
 		return cdb_error_oom(e);
 	for (off = 0; rc == 0 && cid != NULL && q->ngot <= TEXT_MAX;
 	     off += TEXT_PAGE) {
-		if ((rc = cdb_chroma_get(c->newc, cid, off, TEXT_PAGE, NULL, wd,
+		if ((rc = cdb_page_get(c->newc, cid, off, TEXT_PAGE, NULL, wd,
 		         0, &c->page, e)) == -1)
 			break;
 		if (q->ngot + c->page.n > cap) {

@@ -145,7 +145,6 @@ cdb_vctx_init(struct vctx *c, const cdb_validate_opts *o, cdb_error *e)
 	cdb_buf_init(&c->fids);
 	cdb_buf_init(&c->aids);
 	cdb_page_init(&c->page);
-	c->page.no_verbatim = 1;
 	c->qin = cdb_queue_new(VQUEUE_MAX, e);
 	c->qcmp = cdb_queue_new(VQUEUE_MAX, e);
 	c->fmap = cdb_hmap_new();
@@ -295,7 +294,6 @@ vbatch_new(size_t coll, size_t cap)
 	b->cap = cap;
 	cdb_buf_init(&b->ids);
 	cdb_page_init(&b->page);
-	b->page.no_verbatim = 1; /* compared, never copied */
 	if ((b->r = calloc(cap, sizeof(*b->r))) == NULL) {
 		free(b);
 		return NULL;
@@ -775,7 +773,7 @@ read_old_collection(struct prod *P, const json_t *coll, cdb_page *pg)
 		                                            : FIRST_PAGE;
 		if (atomic_load(&c->stop))
 			return -1;
-		if (cdb_chroma_get(c->oldc, id, off, lim, NULL, NULL,
+		if (cdb_page_get(c->oldc, id, off, lim, NULL, NULL,
 		        CDB_INC_ALL, pg, P->e) == -1)
 			return -1;
 		for (i = 0; i < pg->n; i++)
@@ -804,7 +802,6 @@ read_old(struct prod *P)
 	int rc = 0;
 
 	cdb_page_init(&pg);
-	pg.no_verbatim = 1;
 	json_array_foreach(c->oldcolls, i, coll)
 	{
 		const char *name =
@@ -1062,14 +1059,13 @@ fetch_sampled(struct vctx *c, const long long *count, const long long *pos,
 	if (c->s != NULL && (r = cdb_schema_result_new(c->s)) == NULL)
 		return cdb_error_oom(e);
 	cdb_page_init(&pg);
-	pg.no_verbatim = 1;
 	json_array_foreach(c->oldcolls, i, coll)
 	{
 		const char *name =
 		    json_string_value(json_object_get(coll, "name"));
 		const char *id = json_string_value(json_object_get(coll, "id"));
 		for (; rc == 0 && k < n && pos[k] < base + count[i]; k++) {
-			rc = cdb_chroma_get(c->oldc, id, (long)(pos[k] - base),
+			rc = cdb_page_get(c->oldc, id, (long)(pos[k] - base),
 			    1, NULL, NULL, CDB_INC_ALL, &pg, e);
 			if (rc == 0)
 				rc = take_sampled(c, name, &pg, r, e);
