@@ -348,9 +348,13 @@ rb_restore(int argc, char *argv[])
 		wrc = write_reports(&r, rep);
 	cdb_lock_free(lm);
 	cdb_lock_free(lj);
-	if (rc == -1)
+	if (rc == -1) {
+		json_decref(rep);
+		json_decref(r.remove);
+		json_decref(r.validation);
 		errx(e.kind == CDB_ERR_USAGE ? CDB_EXIT_USAGE : CDB_EXIT_FAIL,
 		    "%s", e.text);
+	}
 	if (!r.o.dry_run)
 		retire(r.checkpoint);
 	if (wrc == -1)
