@@ -72,8 +72,12 @@ _cdb_servers=()
 
 # ------------------------------------------------------------ reporting --
 
+# The test's own standard error, kept aside: a failure met inside
+# `assert_status ... 2>file` must still reach the test's log, not the file.
+exec {_cdb_log}>&2
+
 fail() {
-	printf 'FAIL: %s: %s\n' "$TEST_NAME" "$*" >&2
+	printf 'FAIL: %s: %s\n' "$TEST_NAME" "$*" >&"$_cdb_log"
 	exit 1
 }
 
@@ -83,7 +87,7 @@ _cdb_on_err() {
 	local status=$1 line=$2 cmd=$3
 	if [ "$BASH_SUBSHELL" -eq 0 ]; then
 		printf 'FAIL: %s: line %s: exit status %s: %s\n' \
-			"$TEST_NAME" "$line" "$status" "$cmd" >&2
+			"$TEST_NAME" "$line" "$status" "$cmd" >&"$_cdb_log"
 	fi
 }
 set -E
