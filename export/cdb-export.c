@@ -107,6 +107,7 @@ offline(const char *dir, const char *archive, int copy, const char *tenant,
 	d.database = db;
 	d.form = o->form;
 	d.copy = copy;
+	d.jobs = o->jobs > 0 ? o->jobs : CDB_EXPORT_JOBS;
 	d.tool = o->tool;
 	d.progress = o->progress;
 	d.arg = o->arg;

@@ -27,6 +27,7 @@
 #include "hnsw.h"
 #include "ndjson.h"
 #include "pickle.h"
+#include "queue.h"
 
 enum { OP_ADD = 0, OP_UPDATE, OP_UPSERT, OP_DELETE };
 enum { ST_BASE = 0, ST_GONE, ST_SET };
@@ -64,11 +65,39 @@ typedef struct layout {
 	char version[96]; /* "1.x ..." for the header */
 } layout;
 
+/*
+ * Turning float32 into decimal text is most of an offline export's CPU,
+ * so records are formatted a batch at a time by o->jobs worker threads
+ * while this thread reads on; batches are written in the order read.
+ */
+enum { BATCH_MAX = 256, BATCH_FLOATS = 1 << 16 };
+
+typedef struct rec {
+	char *id;
+	size_t len;
+	json_t *doc, *meta, *uri; /* references the batch holds */
+} rec;
+
+typedef struct batch {
+	const coll *c;
+	int form;
+	size_t n, cap, done; /* records; room; formatted (n unless one failed) */
+	rec r[BATCH_MAX];
+	float *emb; /* cap vectors of c->dim */
+	size_t emb_cap;
+	cdb_buf lines;
+	size_t end[BATCH_MAX];
+	int ready;
+} batch;
+
 typedef struct out {
 	cdb_writer *w;
-	cdb_buf b;
 	const cdb_chromadir_opts *o;
 	long long done, total;
+	batch *pool; /* a ring: used batches from head were sent, in order */
+	size_t npool, head, used;
+	cdb_queue *todo, *formatted;
+	cdb_workers *th;
 } out;
 
 static int
@@ -890,34 +919,162 @@ vector_of(coll *c, const change *ch, const char *id, size_t len,
 	    c->dir, c->name, id, c->vec_seg);
 }
 
-/* Write the record of the flat map (its document and uri taken out). */
+/* ------------------------------------------------------------ batches -- */
+
+static void
+format_batch(batch *b)
+{
+	size_t i, dim = (size_t)b->c->dim;
+	rec *r;
+
+	cdb_buf_reset(&b->lines);
+	for (i = 0; i < b->n; i++) {
+		r = &b->r[i];
+		if (cdb_ndjson_format_record(&b->lines, b->c->name, r->id, r->len,
+		        r->doc, r->meta, r->uri, b->emb + i * dim, dim, b->form,
+		        NULL, 0) == -1)
+			break;
+		b->end[i] = b->lines.len;
+	}
+	b->done = i;
+}
+
+static void *
+formatter(void *arg)
+{
+	out *w = arg;
+	batch *b;
+
+	while ((b = cdb_queue_pop(w->todo)) != NULL) {
+		format_batch(b);
+		if (cdb_queue_push(w->formatted, b) == -1)
+			break;
+	}
+	return NULL;
+}
+
+static void
+batch_clear(batch *b)
+{
+	size_t i;
+
+	for (i = 0; i < b->n; i++) {
+		free(b->r[i].id);
+		json_decref(b->r[i].doc);
+		json_decref(b->r[i].meta);
+		json_decref(b->r[i].uri);
+	}
+	b->n = 0;
+	b->ready = 0;
+}
+
+/* Write the oldest batch sent, once formatted. */
+static int
+write_oldest(out *w, cdb_error *e)
+{
+	batch *b = &w->pool[w->head], *f;
+	size_t i, start = 0;
+	int rc = 0;
+
+	while (!b->ready && (f = cdb_queue_pop(w->formatted)) != NULL)
+		f->ready = 1;
+	for (i = 0; rc == 0 && i < b->done; start = b->end[i++]) {
+		rc = cdb_writer_line(w->w, CDB_KIND_RECORD, b->lines.data + start,
+		    b->end[i] - start, e);
+		if (rc == 0 && w->o->progress != NULL && ++w->done % 1000 == 0)
+			w->o->progress(w->o->arg, b->c->name, w->done, w->total);
+	}
+	if (rc == 0 && b->done < b->n)
+		rc = cdb_error_set(e, CDB_ERR_INPUT,
+		    "%s: collection \"%s\": record \"%s\" cannot be written "
+		    "(a non-finite value?)",
+		    b->c->dir, b->c->name, b->r[b->done].id);
+	batch_clear(b);
+	w->head = (w->head + 1) % w->npool;
+	w->used--;
+	return rc;
+}
+
+/* Send the batch being filled to the formatters (or format it here). */
+static int
+send_batch(out *w, cdb_error *e)
+{
+	batch *b = &w->pool[(w->head + w->used) % w->npool];
+
+	w->used++;
+	if (w->th == NULL) {
+		format_batch(b);
+		b->ready = 1;
+	} else if (cdb_queue_push(w->todo, b) == -1)
+		return cdb_error_oom(e); /* closed only after a failure */
+	return w->used == w->npool ? write_oldest(w, e) : 0;
+}
+
+/* Write every record taken so far. */
+static int
+flush_batches(out *w, cdb_error *e)
+{
+	if (w->pool[(w->head + w->used) % w->npool].n > 0 &&
+	    send_batch(w, e) == -1)
+		return -1;
+	while (w->used > 0)
+		if (write_oldest(w, e) == -1)
+			return -1;
+	return 0;
+}
+
+/* The batch to add a record of c to, its room for c's vectors made. */
+static batch *
+batch_for(out *w, const coll *c, cdb_error *e)
+{
+	batch *b = &w->pool[(w->head + w->used) % w->npool];
+	size_t dim = c->dim > 0 ? (size_t)c->dim : 1;
+	float *f;
+
+	if (b->n > 0)
+		return b;
+	b->c = c;
+	b->form = w->o->form;
+	b->cap = BATCH_FLOATS / dim;
+	b->cap = b->cap < 1 ? 1 : b->cap > BATCH_MAX ? BATCH_MAX : b->cap;
+	if (b->emb_cap < b->cap * dim) {
+		if ((f = realloc(b->emb, b->cap * dim * sizeof(*f))) == NULL) {
+			cdb_error_oom(e);
+			return NULL;
+		}
+		b->emb = f;
+		b->emb_cap = b->cap * dim;
+	}
+	return b;
+}
+
+/* Take the record of the flat map (its document and uri taken out). */
 static int
 emit(coll *c, out *w, const char *id, size_t len, json_t *flat,
     const change *ch, cdb_error *e)
 {
-	json_t *doc = json_incref(json_object_get(flat, "chroma:document"));
-	json_t *uri = json_incref(json_object_get(flat, "chroma:uri"));
 	const float *emb;
-	int rc = vector_of(c, ch, id, len, &emb, e);
+	batch *b;
+	rec *r;
 
+	if (vector_of(c, ch, id, len, &emb, e) == -1 ||
+	    (b = batch_for(w, c, e)) == NULL)
+		return -1;
+	r = &b->r[b->n];
+	if ((r->id = malloc(len + 1)) == NULL)
+		return cdb_error_oom(e);
+	memcpy(r->id, id, len);
+	r->id[len] = '\0';
+	r->len = len;
+	r->doc = json_incref(json_object_get(flat, "chroma:document"));
+	r->uri = json_incref(json_object_get(flat, "chroma:uri"));
 	json_object_del(flat, "chroma:document");
 	json_object_del(flat, "chroma:uri");
-	cdb_buf_reset(&w->b);
-	if (rc == 0 && cdb_ndjson_format_record(&w->b, c->name, id, len, doc,
-	                   json_object_size(flat) ? flat : NULL, uri, emb,
-	                   (size_t)c->dim, w->o->form, NULL, 0) == -1)
-		rc = cdb_error_set(e, CDB_ERR_INPUT,
-		    "%s: collection \"%s\": record \"%s\" cannot be written "
-		    "(a non-finite value?)",
-		    c->dir, c->name, id);
-	json_decref(doc);
-	json_decref(uri);
-	if (rc == -1 ||
-	    cdb_writer_line(w->w, CDB_KIND_RECORD, w->b.data, w->b.len, e) == -1)
-		return -1;
-	if (w->o->progress != NULL && ++w->done % 1000 == 0)
-		w->o->progress(w->o->arg, c->name, w->done, w->total);
-	return 0;
+	r->meta = json_object_size(flat) ? json_incref(flat) : NULL;
+	if (c->dim > 0)
+		memcpy(b->emb + b->n * (size_t)c->dim, emb,
+		    (size_t)c->dim * sizeof(*emb));
+	return ++b->n == b->cap ? send_batch(w, e) : 0;
 }
 
 /* A record of the metadata segment: flat holds its rows (taken). */
@@ -1041,6 +1198,8 @@ records(coll *c, out *w, int arrays, cdb_error *e)
 		if (!c->ch[i].done && c->ch[i].meta == ST_SET)
 			rc = emit(c, w, c->ch[i].id, strlen(c->ch[i].id),
 			    c->ch[i].rec, &c->ch[i], e);
+	if (rc == 0)
+		rc = flush_batches(w, e);
 done:
 	sqlite3_finalize(st);
 	sqlite3_finalize(arr);
@@ -1218,6 +1377,47 @@ collections(const char *dir, sqlite3 *db, const layout *l, out *w,
 	return rc;
 }
 
+/* The batches and, with o->jobs > 0, the threads formatting them. */
+static int
+out_start(out *w, FILE *fp, const cdb_chromadir_opts *o, cdb_error *e)
+{
+	size_t i;
+
+	memset(w, 0, sizeof(*w));
+	w->o = o;
+	w->npool = (size_t)(o->jobs > 0 ? o->jobs : 0) + 2;
+	if ((w->pool = calloc(w->npool, sizeof(*w->pool))) == NULL ||
+	    (w->w = cdb_writer_new(fp)) == NULL)
+		return cdb_error_oom(e);
+	for (i = 0; i < w->npool; i++)
+		cdb_buf_init(&w->pool[i].lines);
+	if (o->jobs <= 0)
+		return 0;
+	if ((w->todo = cdb_queue_new(w->npool, e)) == NULL ||
+	    (w->formatted = cdb_queue_new(w->npool, e)) == NULL)
+		return -1;
+	return cdb_workers_start(&w->th, o->jobs, formatter, w, e);
+}
+
+static void
+out_stop(out *w)
+{
+	size_t i;
+
+	if (w->todo != NULL)
+		cdb_queue_close(w->todo);
+	cdb_workers_join(w->th);
+	cdb_queue_free(w->todo);
+	cdb_queue_free(w->formatted);
+	for (i = 0; w->pool != NULL && i < w->npool; i++) {
+		batch_clear(&w->pool[i]);
+		free(w->pool[i].emb);
+		cdb_buf_free(&w->pool[i].lines);
+	}
+	free(w->pool);
+	cdb_writer_free(w->w);
+}
+
 static int
 export_db(const char *dir, sqlite3 *db, const layout *l, FILE *fp,
     const cdb_chromadir_opts *o, cdb_export_stats *st, cdb_error *e)
@@ -1227,11 +1427,10 @@ export_db(const char *dir, sqlite3 *db, const layout *l, FILE *fp,
 	out w;
 	int rc = -1;
 
-	memset(&w, 0, sizeof(w));
-	w.o = o;
-	cdb_buf_init(&w.b);
-	if ((w.w = cdb_writer_new(fp)) == NULL)
-		return cdb_error_oom(e);
+	if (out_start(&w, fp, o, e) == -1) {
+		out_stop(&w);
+		return -1;
+	}
 	if (realpath(dir, abs) == NULL)
 		snprintf(abs, sizeof(abs), "%s", dir);
 	h = cdb_ndjson_header(abs, o->tenant ? o->tenant : "default_tenant",
@@ -1247,8 +1446,7 @@ export_db(const char *dir, sqlite3 *db, const layout *l, FILE *fp,
 	json_decref(h);
 	st->records = cdb_writer_records(w.w);
 	st->collections = cdb_writer_collections(w.w);
-	cdb_writer_free(w.w);
-	cdb_buf_free(&w.b);
+	out_stop(&w);
 	return rc;
 }
 

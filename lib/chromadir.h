@@ -21,6 +21,7 @@ typedef struct cdb_chromadir_opts {
 	const char *database; /* NULL: default_database */
 	int form;             /* enum cdb_emb_form */
 	int copy;             /* read a consistent copy of a live directory */
+	int jobs;             /* threads formatting records; 0: none */
 	const char *tool;     /* "cdb-export 0.1" for the header */
 	cdb_warn_fn *warn;
 	cdb_progress_fn *progress;
