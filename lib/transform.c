@@ -274,18 +274,6 @@ reject(struct tx *t, const cdb_item *it, int reason, int field,
 
 /* ------------------------------------------------------ collections -- */
 
-int
-cdb_transform_agree(const char *space_a, const json_t *dim_a,
-    const char *space_b, const json_t *dim_b)
-{
-	if (space_a != NULL && space_b != NULL && strcmp(space_a, space_b) != 0)
-		return CDB_DISAGREE_SPACE;
-	if (json_is_integer(dim_a) && json_is_integer(dim_b) &&
-	    json_integer_value(dim_a) != json_integer_value(dim_b))
-		return CDB_DISAGREE_DIMENSION;
-	return 0;
-}
-
 /* A line's distance space: Chroma's default when it names none. */
 static const char *
 space_of(const json_t *line)
@@ -306,20 +294,19 @@ merge_source(
 	json_t *d1 = json_object_get(line, "dimension");
 	const char *name = cdb_schema_target_name(t->s, i);
 
-	switch (cdb_transform_agree(space_of(have), d0, space_of(line), d1)) {
-	case CDB_DISAGREE_SPACE:
+	if (strcmp(space_of(have), space_of(line)) != 0)
 		return cdb_error_setl(e, it->line,
 		    "collection \"%s\" would get records of %s and %s "
 		    "collections: set the space in the schema's "
 		    "collections.%s.configuration",
 		    name, space_of(have), space_of(line), name);
-	case CDB_DISAGREE_DIMENSION:
+	if (json_is_integer(d0) && json_is_integer(d1) &&
+	    json_integer_value(d0) != json_integer_value(d1))
 		return cdb_error_setl(e, it->line,
 		    "collection \"%s\" would get embeddings of %lld and %lld "
 		    "values",
 		    name, (long long)json_integer_value(d0),
 		    (long long)json_integer_value(d1));
-	}
 	/* A dimension learnt late still helps, if not written yet. */
 	if (!json_is_integer(d0) && json_is_integer(d1) && !t->emitted[i] &&
 	    json_object_set(have, "dimension", d1) == -1)
