@@ -450,33 +450,25 @@ fill_template(struct rec *c, size_t i)
 	return rc;
 }
 
-static int
-fill(struct rec *c, size_t i)
-{
-	const struct field *f = &c->s->fields[i];
-
-	if (f->pub.constant != NULL) {
-		c->r->vals[i] = json_incref((json_t *)f->pub.constant);
-		c->r->pub.how[i] = CDB_HOW_CONSTANT;
-		return 0;
-	}
-	if (f->pub.template != NULL)
-		return fill_template(c, i);
-	return fill_from_sources(c, i);
-}
-
 /* All fields: sources first, then templates, which use them. */
 static int
 fill_all(struct rec *c)
 {
+	const struct field *f;
 	size_t i;
 	int pass, rc;
 
 	for (pass = 0; pass < 2; pass++)
 		for (i = 0; i < c->s->nfields; i++) {
-			if ((c->s->fields[i].pub.template != NULL) != pass)
+			f = &c->s->fields[i];
+			if ((f->pub.template != NULL) != pass)
 				continue;
-			if ((rc = fill(c, i)) != 0)
+			if (f->pub.constant != NULL) {
+				c->r->vals[i] =
+				    json_incref((json_t *)f->pub.constant);
+				c->r->pub.how[i] = CDB_HOW_CONSTANT;
+			} else if ((rc = pass ? fill_template(c, i)
+			                      : fill_from_sources(c, i)) != 0)
 				return rc;
 		}
 	return 0;
@@ -613,7 +605,8 @@ cdb_schema_check_value(const cdb_schema *s, const cdb_schema_field *pf,
 		cdb_coerce_show(bad, shown, sizeof(shown));
 		return cdb_error_set(e, CDB_ERR_INPUT,
 		    "field \"%s\": %s is %s, not %s", pf->name, shown,
-		    kind_name[json_typeof(bad)], cdb_schema_type_name(pf->type, pf->array));
+		    kind_name[json_typeof(bad)],
+		    cdb_schema_type_name(pf->type, pf->array));
 	}
 	if (f->co.date == CDB_DATE_ISO &&
 	    cdb_coerce_date_parse(json_string_value(v), &epoch) == -1) {
