@@ -102,7 +102,8 @@ check_keys(struct load *L, const json_t *o, const char *path,
 			continue;
 		if ((hint = closest(k, allowed)) != NULL)
 			return lerr(L, path, NULL,
-			    "unknown key \"%s\" (did you mean \"%s\"?)", k, hint);
+			    "unknown key \"%s\" (did you mean \"%s\"?)", k,
+			    hint);
 		return lerr(L, path, NULL, "unknown key \"%s\"", k);
 	}
 	return 0;
@@ -132,7 +133,8 @@ static int
 parse_type(const char *t, int *type, int *array)
 {
 	for (*array = 0; *array < 2; ++*array)
-		for (*type = CDB_SCHEMA_STRING; *type <= CDB_SCHEMA_BOOL; ++*type)
+		for (*type = CDB_SCHEMA_STRING; *type <= CDB_SCHEMA_BOOL;
+		     ++*type)
 			if (strcmp(t, cdb_schema_type_name(*type, *array)) == 0)
 				return 0;
 	return -1;
@@ -222,9 +224,8 @@ add_source(struct load *L, void *arg, const json_t *v, const char *p)
  */
 static int
 each(struct load *L, const json_t *v, const char *path, const char *key,
-    const char *empty, int (*fn)(struct load *, void *, const json_t *,
-                           const char *),
-    void *arg)
+    const char *empty,
+    int (*fn)(struct load *, void *, const json_t *, const char *), void *arg)
 {
 	char p[512], q[540];
 	size_t i;
@@ -422,8 +423,6 @@ file_value(struct load *L, struct field *f, const json_t *v, int array,
 	return out;
 }
 
-
-
 static int
 load_enum(struct load *L, struct field *f, const json_t *spec, const char *path)
 {
@@ -464,8 +463,8 @@ load_pattern(struct load *L, struct field *f, const char *path)
 	if (f->pub.pattern == NULL)
 		return 0;
 	if (f->pub.type != CDB_SCHEMA_STRING)
-		return lerr(L, path, "pattern",
-		    "only string fields have a pattern");
+		return lerr(
+		    L, path, "pattern", "only string fields have a pattern");
 	if ((f->re = cdb_pattern_new(f->pub.pattern, why, sizeof(why))) == NULL)
 		return why[0] == '\0' ? cdb_error_oom(L->e)
 		                      : lerr(L, path, "pattern", "%s", why);
@@ -483,7 +482,8 @@ load_bound(struct load *L, struct field *f, const json_t *spec, const char *key,
 	if (!json_is_number(v))
 		return lerr(L, path, key, "expected a number");
 	if (f->pub.type != CDB_SCHEMA_INT && f->pub.type != CDB_SCHEMA_FLOAT)
-		return lerr(L, path, key, "only int and float fields have a range");
+		return lerr(
+		    L, path, key, "only int and float fields have a range");
 	*val = json_number_value(v);
 	return 0;
 }
@@ -502,10 +502,12 @@ load_date(struct load *L, struct field *f, const char *path)
 		f->co.date = CDB_DATE_ISO;
 		want = CDB_SCHEMA_STRING;
 	} else
-		return lerr(L, path, "date", "expected \"epoch\" or \"iso8601\"");
+		return lerr(
+		    L, path, "date", "expected \"epoch\" or \"iso8601\"");
 	if (f->pub.type != want || f->pub.array)
-		return lerr(L, path, "date", "\"%s\" dates need a field of type %s",
-		    f->pub.date, cdb_schema_type_name(want, 0));
+		return lerr(L, path, "date",
+		    "\"%s\" dates need a field of type %s", f->pub.date,
+		    cdb_schema_type_name(want, 0));
 	return 0;
 }
 
@@ -639,8 +641,8 @@ load_field(
 	if (d != NULL && (f->pub.dflt = file_value(L, f, d, f->pub.array, 1,
 	                      path, "default")) == NULL)
 		return -1;
-	if (c != NULL && (f->pub.constant = file_value(L, f, c, f->pub.array,
-	                      1, path, "const")) == NULL)
+	if (c != NULL && (f->pub.constant = file_value(
+	                      L, f, c, f->pub.array, 1, path, "const")) == NULL)
 		return -1;
 	return 0;
 }
@@ -838,8 +840,6 @@ load_source(struct load *L, void *target, const json_t *v, const char *p)
 	return add_route(L, name, where, *(int *)target, p);
 }
 
-
-
 static int
 load_target(struct load *L, struct target *t, const char *name,
     const json_t *spec, int index)
@@ -873,8 +873,8 @@ load_target(struct load *L, struct target *t, const char *name,
 		return lerr(L, path, "configuration",
 		    "expected an object (a merge patch) or null");
 	if (from == NULL)
-		return lerr(L, path, NULL,
-		    "no \"from\": name the source collections");
+		return lerr(
+		    L, path, NULL, "no \"from\": name the source collections");
 	return each(L, from, path, "from",
 	    "expected at least one source collection", load_source, &index);
 }
@@ -915,7 +915,8 @@ check_references(struct load *L)
 		const char *r = s->fields[i].pub.reference;
 		if (r == NULL || cdb_schema_target_index(s, r) != -1)
 			continue;
-		cdb_where_pathf(p, sizeof(p), "fields.%s", s->fields[i].pub.name);
+		cdb_where_pathf(
+		    p, sizeof(p), "fields.%s", s->fields[i].pub.name);
 		return lerr(L, p, "reference",
 		    "no target collection \"%s\" in \"collections\"", r);
 	}
@@ -942,10 +943,11 @@ load_top(struct load *L, const json_t *root)
 		return -1;
 	v = json_object_get(root, "version");
 	if (v != NULL && (!json_is_integer(v) || json_integer_value(v) != 1))
-		return lerr(L, "version", NULL, "this cdb reads schema version 1");
+		return lerr(
+		    L, "version", NULL, "this cdb reads schema version 1");
 	if (u != NULL && strcmp(u, "keep") != 0 && strcmp(u, "drop") != 0)
-		return lerr(L, "unknown_fields", NULL,
-		    "expected \"drop\" or \"keep\"");
+		return lerr(
+		    L, "unknown_fields", NULL, "expected \"drop\" or \"keep\"");
 	s->keep = u != NULL && strcmp(u, "keep") == 0;
 	v = json_object_get(root, "missing_values");
 	json_array_foreach(v, i, x)
@@ -954,8 +956,8 @@ load_top(struct load *L, const json_t *root)
 			break;
 	}
 	if (v != NULL && (!json_is_array(v) || i < json_array_size(v)))
-		return lerr(L, "missing_values", NULL,
-		    "expected an array of strings");
+		return lerr(
+		    L, "missing_values", NULL, "expected an array of strings");
 	s->missing = v;
 	return 0;
 }
