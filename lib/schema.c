@@ -962,37 +962,22 @@ load_top(struct load *L, const json_t *root)
 	return 0;
 }
 
-static int
-load_all(struct load *L, const json_t *root)
-{
-	if (load_top(L, root) == -1 ||
-	    load_fields(L, json_object_get(root, "fields")) == -1 ||
-	    load_templates(L) == -1 ||
-	    load_collections(L, json_object_get(root, "collections")) == -1)
-		return -1;
-	return check_references(L);
-}
-
 cdb_schema *
 cdb_schema_parse(const char *text, size_t len, const char *name, cdb_error *e)
 {
-	struct load L;
+	struct load L = {NULL, name, e};
 	json_error_t je;
 	cdb_schema *s;
 	cdb_digest d;
 
-	if ((s = calloc(1, sizeof(*s))) == NULL) {
+	if ((L.s = s = calloc(1, sizeof(*s))) == NULL) {
 		cdb_error_oom(e);
 		return NULL;
 	}
-	L.s = s;
-	L.name = name;
-	L.e = e;
 	s->owned = json_array();
 	s->fieldidx = json_object();
 	s->consumed = json_object();
-	if ((s->name = strdup(name)) == NULL || s->owned == NULL ||
-	    s->fieldidx == NULL || s->consumed == NULL) {
+	if (s->owned == NULL || s->fieldidx == NULL || s->consumed == NULL) {
 		cdb_error_oom(e);
 		cdb_schema_free(s);
 		return NULL;
@@ -1004,7 +989,12 @@ cdb_schema_parse(const char *text, size_t len, const char *name, cdb_error *e)
 	if (s->root == NULL)
 		cdb_error_set(e, CDB_ERR_INPUT, "%s:%d:%d: invalid JSON: %s",
 		    name, je.line, je.column, je.text);
-	if (s->root == NULL || load_all(&L, s->root) == -1) {
+	if (s->root == NULL || load_top(&L, s->root) == -1 ||
+	    load_fields(&L, json_object_get(s->root, "fields")) == -1 ||
+	    load_templates(&L) == -1 ||
+	    load_collections(&L, json_object_get(s->root, "collections")) ==
+	        -1 ||
+	    check_references(&L) == -1) {
 		cdb_schema_free(s);
 		return NULL;
 	}
@@ -1063,7 +1053,6 @@ cdb_schema_free(cdb_schema *s)
 	json_decref(s->fieldidx);
 	json_decref(s->consumed);
 	json_decref(s->root);
-	free(s->name);
 	free(s);
 }
 
