@@ -257,15 +257,26 @@ value_to(const json_t *v, const cdb_coerce_opts *o, json_t **out)
 	static const int type_of[] = {0, 0, CDB_SCHEMA_STRING, CDB_SCHEMA_INT,
 	    CDB_SCHEMA_FLOAT, CDB_SCHEMA_BOOL, CDB_SCHEMA_BOOL, 0};
 	long long i;
+	char s[24];
 	cdb_buf b;
 	int rc;
 
 	if (type_of[json_typeof(v)] == o->type)
 		return made(out, json_incref((json_t *)v));
 	if (o->type == CDB_SCHEMA_STRING && o->date == CDB_DATE_NONE) {
+		/* Only a real needs a buffer on the heap for its text. */
+		if (json_is_boolean(v))
+			return made(out,
+			    json_string(json_is_true(v) ? "true" : "false"));
+		if (json_is_integer(v)) {
+			snprintf(s, sizeof(s), "%" JSON_INTEGER_FORMAT,
+			    json_integer_value(v));
+			return made(out, json_string(s));
+		}
 		cdb_buf_init(&b);
-		rc = cdb_json_dump(&b, v) == 0 ? made(out, json_string(b.data))
-		                               : OOM;
+		rc = cdb_json_dump_real(&b, json_real_value(v)) == 0
+		         ? made(out, json_string(b.data))
+		         : OOM;
 		cdb_buf_free(&b);
 		return rc;
 	}
