@@ -249,59 +249,50 @@ from_text(const json_t *v, const struct text *t, const cdb_coerce_opts *o,
 	}
 }
 
+/* An int, real or bool to the type: 1, -1 when it does not convert, OOM. */
 static int
-int_to(const json_t *v, const cdb_coerce_opts *o, json_t **out)
+value_to(const json_t *v, const cdb_coerce_opts *o, json_t **out)
 {
-	long long i = json_integer_value(v);
-	char s[24];
-
-	if (o->date == CDB_DATE_ISO)
-		return epoch_to_iso(i, out);
-	switch (o->type) {
-	case CDB_SCHEMA_INT:
-		return made(out, json_incref((json_t *)v));
-	case CDB_SCHEMA_FLOAT:
-		return made(out, json_real((double)i));
-	case CDB_SCHEMA_BOOL:
-		return i == 0 || i == 1 ? made(out, json_boolean(i)) : -1;
-	default:
-		snprintf(s, sizeof(s), "%lld", i);
-		return made(out, json_string(s));
-	}
-}
-
-static int
-real_to(const json_t *v, const cdb_coerce_opts *o, json_t **out)
-{
-	double d = json_real_value(v);
+	/* Per json_type (jansson's enum order): the type of a scalar. */
+	static const int type_of[] = {0, 0, CDB_SCHEMA_STRING, CDB_SCHEMA_INT,
+	    CDB_SCHEMA_FLOAT, CDB_SCHEMA_BOOL, CDB_SCHEMA_BOOL, 0};
 	long long i;
+	char s[24];
 	cdb_buf b;
 	int rc;
 
-	if (o->type == CDB_SCHEMA_FLOAT && o->date == CDB_DATE_NONE)
+	if (type_of[json_typeof(v)] == o->type)
 		return made(out, json_incref((json_t *)v));
 	if (o->type == CDB_SCHEMA_STRING && o->date == CDB_DATE_NONE) {
+		/* Only a real needs a buffer on the heap for its text. */
+		if (json_is_boolean(v))
+			return made(out,
+			    json_string(json_is_true(v) ? "true" : "false"));
+		if (json_is_integer(v)) {
+			snprintf(s, sizeof(s), "%" JSON_INTEGER_FORMAT,
+			    json_integer_value(v));
+			return made(out, json_string(s));
+		}
 		cdb_buf_init(&b);
-		rc = cdb_json_dump_real(&b, d) == 0 ? made(out, json_string(b.data))
-		                                    : OOM;
+		rc = cdb_json_dump_real(&b, json_real_value(v)) == 0
+		         ? made(out, json_string(b.data))
+		         : OOM;
 		cdb_buf_free(&b);
 		return rc;
 	}
-	if (o->type == CDB_SCHEMA_BOOL || integral(d, &i) == -1)
+	if (json_is_integer(v))
+		i = json_integer_value(v);
+	else if (json_is_boolean(v) || integral(json_real_value(v), &i) == -1)
 		return -1;
-	return o->date == CDB_DATE_ISO ? epoch_to_iso(i, out)
-	                               : made(out, json_integer(i));
-}
-
-static int
-bool_to(const json_t *v, const cdb_coerce_opts *o, json_t **out)
-{
-	if (o->date != CDB_DATE_NONE || o->type == CDB_SCHEMA_INT ||
-	    o->type == CDB_SCHEMA_FLOAT)
-		return -1;
+	if (o->date == CDB_DATE_ISO)
+		return epoch_to_iso(i, out);
+	if (o->type == CDB_SCHEMA_FLOAT)
+		return made(out, json_real((double)i));
 	if (o->type == CDB_SCHEMA_BOOL)
-		return made(out, json_incref((json_t *)v));
-	return made(out, json_string(json_is_true(v) ? "true" : "false"));
+		return json_is_integer(v) && (i == 0 || i == 1)
+		           ? made(out, json_boolean(i))
+		           : -1;
+	return made(out, json_integer(i));
 }
 
 /* Is the text one of the "missing" strings? */
@@ -375,25 +366,14 @@ scalar(const json_t *v, const cdb_coerce_opts *o, json_t **out, char *why,
 {
 	int rc;
 
-	switch (json_typeof(v)) {
-	case JSON_NULL:
+	if (json_is_null(v))
 		return 0;
-	case JSON_STRING:
+	if (json_is_string(v))
 		return text_value(v, json_string_value(v),
 		    json_string_length(v), o, out, why, whylen);
-	case JSON_INTEGER:
-		rc = int_to(v, o, out);
-		break;
-	case JSON_REAL:
-		rc = real_to(v, o, out);
-		break;
-	case JSON_TRUE:
-	case JSON_FALSE:
-		rc = bool_to(v, o, out);
-		break;
-	default:
+	if (json_is_object(v) || json_is_array(v))
 		return refuse(v, cdb_schema_type_name(o->type, 0), why, whylen);
-	}
+	rc = value_to(v, o, out);
 	return rc == -1 ? refuse(v, target(o), why, whylen) : rc;
 }
 

@@ -26,12 +26,12 @@ struct load {
 	cdb_error *e;
 };
 
-static int lerr(struct load *L, const char *path, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+static int lerr(struct load *L, const char *path, const char *key,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
-/* "NAME: PATH: message": the first error wins. */
+/* "NAME: PATH.KEY: message" (path or key may be NULL): first error wins. */
 static int
-lerr(struct load *L, const char *path, const char *fmt, ...)
+lerr(struct load *L, const char *path, const char *key, const char *fmt, ...)
 {
 	char msg[768];
 	va_list ap;
@@ -39,8 +39,9 @@ lerr(struct load *L, const char *path, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	return cdb_error_set(L->e, CDB_ERR_INPUT, "%s: %s%s%s", L->name,
-	    path ? path : "", path && *path ? ": " : "", msg);
+	return cdb_error_set(L->e, CDB_ERR_INPUT, "%s: %s%s%s%s%s", L->name,
+	    path ? path : "", path && key ? "." : "", key ? key : "",
+	    path || key ? ": " : "", msg);
 }
 
 /* Edit distance of two short words, for "did you mean" hints. */
@@ -100,11 +101,10 @@ check_keys(struct load *L, const json_t *o, const char *path,
 		if (allowed[i] != NULL)
 			continue;
 		if ((hint = closest(k, allowed)) != NULL)
-			return lerr(L, path,
-			    "unknown key \"%s\" (did you mean "
-			    "\"%s\"?)",
-			    k, hint);
-		return lerr(L, path, "unknown key \"%s\"", k);
+			return lerr(L, path, NULL,
+			    "unknown key \"%s\" (did you mean \"%s\"?)", k,
+			    hint);
+		return lerr(L, path, NULL, "unknown key \"%s\"", k);
 	}
 	return 0;
 }
@@ -129,22 +129,14 @@ own(cdb_schema *s, json_t *v)
 	return v;
 }
 
-/* ------------------------------------------------------------ types -- */
-
 static int
 parse_type(const char *t, int *type, int *array)
 {
-	static const char *const names[] = {"string", "int", "float", "bool"};
-	size_t n = strlen(t), i;
-
-	*array = n > 2 && strcmp(t + n - 2, "[]") == 0;
-	if (*array)
-		n -= 2;
-	for (i = 0; i < 4; i++)
-		if (strlen(names[i]) == n && strncmp(t, names[i], n) == 0) {
-			*type = (int)i + CDB_SCHEMA_STRING;
-			return 0;
-		}
+	for (*array = 0; *array < 2; ++*array)
+		for (*type = CDB_SCHEMA_STRING; *type <= CDB_SCHEMA_BOOL;
+		     ++*type)
+			if (strcmp(t, cdb_schema_type_name(*type, *array)) == 0)
+				return 0;
 	return -1;
 }
 
@@ -171,15 +163,10 @@ want_bool(struct load *L, const json_t *o, const char *key, const char *path,
     int *out)
 {
 	json_t *v = json_object_get(o, key);
-	char p[512];
 
-	*out = 0;
-	if (v == NULL)
-		return 0;
-	join(p, sizeof(p), path, key);
-	if (!json_is_boolean(v))
-		return lerr(L, p, "expected true or false");
 	*out = json_is_true(v);
+	if (v != NULL && !json_is_boolean(v))
+		return lerr(L, path, key, "expected true or false");
 	return 0;
 }
 
@@ -188,16 +175,11 @@ want_string(struct load *L, const json_t *o, const char *key, const char *path,
     const char **out)
 {
 	json_t *v = json_object_get(o, key);
-	char p[512];
 
-	*out = NULL;
-	if (v == NULL)
-		return 0;
-	join(p, sizeof(p), path, key);
-	if (!json_is_string(v) || json_string_length(v) == 0 ||
-	    strlen(json_string_value(v)) != json_string_length(v))
-		return lerr(L, p, "expected a non-empty string");
 	*out = json_string_value(v);
+	if (v != NULL && (*out == NULL || **out == '\0' ||
+	                     strlen(*out) != json_string_length(v)))
+		return lerr(L, path, key, "expected a non-empty string");
 	return 0;
 }
 
@@ -217,17 +199,18 @@ source_kind(const char *name)
 }
 
 static int
-add_source(struct load *L, struct field *f, const json_t *v, const char *p)
+add_source(struct load *L, void *arg, const json_t *v, const char *p)
 {
+	struct field *f = arg;
 	const char *name = json_string_value(v);
 
 	if (!json_is_string(v) || *name == '\0' ||
 	    strlen(name) != json_string_length(v))
-		return lerr(L, p, "expected a source field name");
+		return lerr(L, p, NULL, "expected a source field name");
 	if (source_kind(name) == -1)
-		return lerr(L, p,
-		    "unknown special source \"%s\" ($id, "
-		    "$collection, $document or $uri)",
+		return lerr(L, p, NULL,
+		    "unknown special source \"%s\" ($id, $collection, "
+		    "$document or $uri)",
 		    name);
 	f->from[f->nfrom].name = name;
 	f->from[f->nfrom].kind = source_kind(name);
@@ -235,34 +218,48 @@ add_source(struct load *L, struct field *f, const json_t *v, const char *p)
 	return 0;
 }
 
+/*
+ * Call fn on v at "PATH.KEY", or on each element of the array v at
+ * "PATH.KEY[i]"; an empty array is refused with the message empty.
+ */
+static int
+each(struct load *L, const json_t *v, const char *path, const char *key,
+    const char *empty,
+    int (*fn)(struct load *, void *, const json_t *, const char *), void *arg)
+{
+	char p[512], q[540];
+	size_t i;
+	json_t *x;
+
+	join(p, sizeof(p), path, key);
+	if (!json_is_array(v))
+		return fn(L, arg, v, p);
+	if (json_array_size(v) == 0)
+		return lerr(L, p, NULL, "%s", empty);
+	json_array_foreach(v, i, x)
+	{
+		cdb_where_pathf(q, sizeof(q), "%s[%zu]", p, i);
+		if (fn(L, arg, x, q) == -1)
+			return -1;
+	}
+	return 0;
+}
+
 /* "from": a name or an array of names; absent: the field's own name. */
 static int
 load_from(struct load *L, struct field *f, const json_t *spec, const char *path)
 {
-	json_t *v = json_object_get(spec, "from"), *x;
-	char p[512], q[540];
-	size_t i, n;
+	json_t *v = json_object_get(spec, "from");
+	size_t n = json_is_array(v) ? json_array_size(v) : 1;
 
-	join(p, sizeof(p), path, "from");
-	n = json_is_array(v) ? json_array_size(v) : 1;
 	if ((f->from = calloc(n, sizeof(*f->from))) == NULL)
 		return cdb_error_oom(L->e);
-	if (v == NULL) {
-		f->from[0].name = f->pub.name;
-		f->from[0].kind = SRC_META;
-		f->nfrom = 1;
-		return 0;
-	}
-	if (!json_is_array(v))
-		return add_source(L, f, v, p);
-	if (n == 0)
-		return lerr(L, p, "expected at least one source field");
-	json_array_foreach(v, i, x)
-	{
-		cdb_where_pathf(q, sizeof(q), "%s[%zu]", p, i);
-		if (add_source(L, f, x, q) == -1)
-			return -1;
-	}
+	if (v != NULL)
+		return each(L, v, path, "from",
+		    "expected at least one source field", add_source, f);
+	f->from[0].name = f->pub.name;
+	f->from[0].kind = SRC_META;
+	f->nfrom = 1;
 	return 0;
 }
 
@@ -396,7 +393,7 @@ cdb_schema_i_check(const struct field *f, const json_t *v, char *why, size_t n)
 /* Convert a value written in the file (default, const, enum) to f. */
 static json_t *
 file_value(struct load *L, struct field *f, const json_t *v, int array,
-    int checked, const char *p)
+    int checked, const char *path, const char *key)
 {
 	cdb_coerce_opts o = f->co;
 	char why[512];
@@ -411,12 +408,12 @@ file_value(struct load *L, struct field *f, const json_t *v, int array,
 	if ((rc = cdb_coerce(v, &o, &out, why, sizeof(why))) == CDB_COERCE_OOM)
 		cdb_error_oom(L->e);
 	if (rc != 1) {
-		lerr(L, p, "%s", rc == 0 ? "the value is empty" : why);
+		lerr(L, path, key, "%s", rc == 0 ? "the value is empty" : why);
 		return NULL;
 	}
 	if (checked && cdb_schema_i_check(f, out, why, sizeof(why)) != 0) {
 		json_decref(out);
-		lerr(L, p, "%s", why);
+		lerr(L, path, key, "%s", why);
 		return NULL;
 	}
 	if (own(L->s, out) == NULL) {
@@ -426,66 +423,51 @@ file_value(struct load *L, struct field *f, const json_t *v, int array,
 	return out;
 }
 
-/* The enum's values in a hash map, for lookups in constant time. */
-static int
-index_enum(struct field *f)
-{
-	size_t i;
-	json_t *x;
-	uint64_t key;
-
-	if ((f->enum_set = cdb_hmap_new()) == NULL)
-		return -1;
-	json_array_foreach(f->pub.enum_values, i, x)
-	{
-		/* An equal value already there keeps the first index. */
-		if ((key = enum_key(x)) != 0 &&
-		    cdb_hmap_put(f->enum_set, key, i, NULL) == -1)
-			return -1;
-	}
-	return 0;
-}
-
 static int
 load_enum(struct load *L, struct field *f, const json_t *spec, const char *path)
 {
 	json_t *v = json_object_get(spec, "enum"), *x, *a, *c;
 	char p[512], q[540];
+	uint64_t key;
 	size_t i;
 
 	if (v == NULL)
 		return 0;
 	join(p, sizeof(p), path, "enum");
 	if (!json_is_array(v) || json_array_size(v) == 0)
-		return lerr(L, p, "expected a non-empty array of values");
-	if ((a = own(L->s, json_array())) == NULL)
+		return lerr(L, p, NULL, "expected a non-empty array of values");
+	/* The values also in a hash map, for lookups in constant time. */
+	if ((a = own(L->s, json_array())) == NULL ||
+	    (f->enum_set = cdb_hmap_new()) == NULL)
 		return cdb_error_oom(L->e);
 	json_array_foreach(v, i, x)
 	{
 		cdb_where_pathf(q, sizeof(q), "%s[%zu]", p, i);
-		if ((c = file_value(L, f, x, 0, 0, q)) == NULL)
+		if ((c = file_value(L, f, x, 0, 0, q, NULL)) == NULL)
 			return -1;
-		if (json_array_append(a, c) == -1)
+		/* An equal value already there keeps the first index. */
+		if (json_array_append(a, c) == -1 ||
+		    ((key = enum_key(c)) != 0 &&
+		        cdb_hmap_put(f->enum_set, key, i, NULL) == -1))
 			return cdb_error_oom(L->e);
 	}
 	f->pub.enum_values = a;
-	if (index_enum(f) == -1)
-		return cdb_error_oom(L->e);
 	return 0;
 }
 
 static int
 load_pattern(struct load *L, struct field *f, const char *path)
 {
-	char p[512], why[256];
+	char why[256];
 
 	if (f->pub.pattern == NULL)
 		return 0;
-	join(p, sizeof(p), path, "pattern");
 	if (f->pub.type != CDB_SCHEMA_STRING)
-		return lerr(L, p, "only string fields have a pattern");
+		return lerr(
+		    L, path, "pattern", "only string fields have a pattern");
 	if ((f->re = cdb_pattern_new(f->pub.pattern, why, sizeof(why))) == NULL)
-		return why[0] == '\0' ? cdb_error_oom(L->e) : lerr(L, p, "%s", why);
+		return why[0] == '\0' ? cdb_error_oom(L->e)
+		                      : lerr(L, path, "pattern", "%s", why);
 	return 0;
 }
 
@@ -494,17 +476,14 @@ load_bound(struct load *L, struct field *f, const json_t *spec, const char *key,
     const char *path, int *has, double *val)
 {
 	json_t *v = json_object_get(spec, key);
-	char p[512];
 
-	*has = 0;
-	if (v == NULL)
+	if ((*has = v != NULL) == 0)
 		return 0;
-	join(p, sizeof(p), path, key);
 	if (!json_is_number(v))
-		return lerr(L, p, "expected a number");
+		return lerr(L, path, key, "expected a number");
 	if (f->pub.type != CDB_SCHEMA_INT && f->pub.type != CDB_SCHEMA_FLOAT)
-		return lerr(L, p, "only int and float fields have a range");
-	*has = 1;
+		return lerr(
+		    L, path, key, "only int and float fields have a range");
 	*val = json_number_value(v);
 	return 0;
 }
@@ -512,12 +491,10 @@ load_bound(struct load *L, struct field *f, const json_t *spec, const char *key,
 static int
 load_date(struct load *L, struct field *f, const char *path)
 {
-	char p[512];
 	int want;
 
 	if (f->pub.date == NULL)
 		return 0;
-	join(p, sizeof(p), path, "date");
 	if (strcmp(f->pub.date, "epoch") == 0) {
 		f->co.date = CDB_DATE_EPOCH;
 		want = CDB_SCHEMA_INT;
@@ -525,10 +502,12 @@ load_date(struct load *L, struct field *f, const char *path)
 		f->co.date = CDB_DATE_ISO;
 		want = CDB_SCHEMA_STRING;
 	} else
-		return lerr(L, p, "expected \"epoch\" or \"iso8601\"");
+		return lerr(
+		    L, path, "date", "expected \"epoch\" or \"iso8601\"");
 	if (f->pub.type != want || f->pub.array)
-		return lerr(L, p, "\"%s\" dates need a field of type %s",
-		    f->pub.date, cdb_schema_type_name(want, 0));
+		return lerr(L, path, "date",
+		    "\"%s\" dates need a field of type %s", f->pub.date,
+		    cdb_schema_type_name(want, 0));
 	return 0;
 }
 
@@ -536,7 +515,7 @@ static int
 load_map(struct load *L, struct field *f, const json_t *spec, const char *path)
 {
 	json_t *m = json_object_get(spec, "map"), *v;
-	char p[512], q[768];
+	char p[512];
 	const char *k;
 	size_t i;
 
@@ -544,22 +523,20 @@ load_map(struct load *L, struct field *f, const json_t *spec, const char *path)
 		return 0;
 	join(p, sizeof(p), path, "map");
 	if (!json_is_object(m))
-		return lerr(L, p, "expected an object of replacements");
+		return lerr(L, p, NULL, "expected an object of replacements");
 	json_object_foreach(m, k, v)
 	{
-		cdb_where_pathf(q, sizeof(q), "%s.%s", p, k);
 		for (i = 0; f->co.lowercase && k[i] != '\0'; i++)
 			if (k[i] >= 'A' && k[i] <= 'Z')
-				return lerr(L, q,
-				    "never matches: the field "
-				    "is lowercased first");
+				return lerr(L, p, k,
+				    "never matches: the field is lowercased "
+				    "first");
 		if (f->co.trim && *k != '\0' &&
 		    (strchr(" \t\n\r\f\v", k[0]) != NULL ||
 		        strchr(" \t\n\r\f\v", k[strlen(k) - 1]) != NULL))
-			return lerr(L, q,
-			    "never matches: the field is trimmed "
-			    "first");
-		if (file_value(L, f, v, 0, 0, q) == NULL)
+			return lerr(L, p, k,
+			    "never matches: the field is trimmed first");
+		if (file_value(L, f, v, 0, 0, p, k) == NULL)
 			return -1;
 	}
 	f->co.map = m;
@@ -571,29 +548,24 @@ static int
 check_combination(
     struct load *L, struct field *f, const json_t *spec, const char *path)
 {
-	char p[512];
-
 	if (json_object_get(spec, "const") != NULL &&
 	    (json_object_get(spec, "from") != NULL ||
 	        json_object_get(spec, "template") != NULL ||
 	        json_object_get(spec, "default") != NULL))
-		return lerr(L, path,
-		    "\"const\" excludes \"from\", \"template\" "
-		    "and \"default\"");
+		return lerr(L, path, NULL,
+		    "\"const\" excludes \"from\", \"template\" and "
+		    "\"default\"");
 	if (json_object_get(spec, "template") != NULL &&
 	    json_object_get(spec, "from") != NULL)
-		return lerr(L, path, "\"template\" excludes \"from\"");
-	join(p, sizeof(p), path, "split");
+		return lerr(L, path, NULL, "\"template\" excludes \"from\"");
 	if (f->co.split != NULL && !f->pub.array)
-		return lerr(L, p, "only array fields are split");
-	join(p, sizeof(p), path, "reference");
+		return lerr(L, path, "split", "only array fields are split");
 	if (f->pub.reference != NULL && f->pub.type != CDB_SCHEMA_STRING)
-		return lerr(L, p,
-		    "a reference field holds ids: its type must "
-		    "be string or string[]");
-	join(p, sizeof(p), path, "min");
+		return lerr(L, path, "reference",
+		    "a reference field holds ids: its type must be string or "
+		    "string[]");
 	if (f->pub.has_min && f->pub.has_max && f->pub.min > f->pub.max)
-		return lerr(L, p, "greater than max");
+		return lerr(L, path, "min", "greater than max");
 	return 0;
 }
 
@@ -601,15 +573,14 @@ static int
 load_type(struct load *L, struct field *f, const json_t *spec, const char *path)
 {
 	json_t *t = json_object_get(spec, "type");
-	char p[512];
 
-	join(p, sizeof(p), path, "type");
 	if (t == NULL)
-		return lerr(L, path, "no \"type\"");
+		return lerr(L, path, NULL, "no \"type\"");
 	if (!json_is_string(t))
-		return lerr(L, p, "expected a type name");
+		return lerr(L, path, "type", "expected a type name");
 	if (parse_type(json_string_value(t), &f->pub.type, &f->pub.array) == -1)
-		return lerr(L, p, "unknown type \"%s\"", json_string_value(t));
+		return lerr(L, path, "type", "unknown type \"%s\"",
+		    json_string_value(t));
 	f->co.type = f->pub.type;
 	f->co.array = f->pub.array;
 	return 0;
@@ -623,7 +594,7 @@ load_field_rules(
 	const char *desc;
 
 	if (!json_is_object(spec))
-		return lerr(L, path, "expected an object");
+		return lerr(L, path, NULL, "expected an object");
 	if (check_keys(L, spec, path, field_keys) == -1 ||
 	    want_string(L, spec, "description", path, &desc) == -1 ||
 	    load_type(L, f, spec, path) == -1 ||
@@ -654,30 +625,25 @@ static int
 load_field(
     struct load *L, struct field *f, const char *name, const json_t *spec)
 {
-	char path[512], p[540];
-	json_t *v;
+	json_t *d = json_object_get(spec, "default");
+	json_t *c = json_object_get(spec, "const");
+	char path[512];
 
 	cdb_where_pathf(path, sizeof(path), "fields.%s", name);
 	f->pub.name = name;
 	if (*name == '\0' || *name == '#')
-		return lerr(L, path,
-		    "Chroma does not allow metadata keys that "
-		    "are empty or start with '#'");
+		return lerr(L, path, NULL,
+		    "Chroma does not allow metadata keys that are empty or "
+		    "start with '#'");
 	if (load_field_rules(L, f, spec, path) == -1)
 		return -1;
 	f->co.missing = L->s->missing;
-	if ((v = json_object_get(spec, "default")) != NULL) {
-		join(p, sizeof(p), path, "default");
-		if ((f->pub.dflt = file_value(L, f, v, f->pub.array, 1, p)) ==
-		    NULL)
-			return -1;
-	}
-	if ((v = json_object_get(spec, "const")) != NULL) {
-		join(p, sizeof(p), path, "const");
-		if ((f->pub.constant =
-		            file_value(L, f, v, f->pub.array, 1, p)) == NULL)
-			return -1;
-	}
+	if (d != NULL && (f->pub.dflt = file_value(L, f, d, f->pub.array, 1,
+	                      path, "default")) == NULL)
+		return -1;
+	if (c != NULL && (f->pub.constant = file_value(
+	                      L, f, c, f->pub.array, 1, path, "const")) == NULL)
+		return -1;
 	return 0;
 }
 
@@ -690,9 +656,9 @@ load_fields(struct load *L, const json_t *fields)
 	size_t i = 0, j;
 
 	if (fields == NULL)
-		return lerr(L, NULL, "no \"fields\"");
+		return lerr(L, NULL, NULL, "no \"fields\"");
 	if (!json_is_object(fields))
-		return lerr(L, "fields", "expected an object of fields");
+		return lerr(L, "fields", NULL, "expected an object of fields");
 	s->nfields = json_object_size(fields);
 	if ((s->fields = calloc(s->nfields + 1, sizeof(*s->fields))) == NULL)
 		return cdb_error_oom(L->e);
@@ -742,19 +708,19 @@ resolve(struct load *L, const char *name, int self, const char *p)
 	for (i = 0; builtin[i] != NULL; i++)
 		if (strcmp(name, builtin[i]) == 0) {
 			if (ix != NULL)
-				return lerr(L, p,
-				    "{%s} is ambiguous: a field "
-				    "has the built-in's name",
+				return lerr(L, p, NULL,
+				    "{%s} is ambiguous: a field has the "
+				    "built-in's name",
 				    name);
 			return REF_ID - i;
 		}
 	if (ix == NULL)
-		return lerr(L, p, "unknown field \"%s\"", name);
+		return lerr(L, p, NULL, "unknown field \"%s\"", name);
 	i = (int)json_integer_value(ix);
 	if (self >= 0 && L->s->fields[i].pub.template != NULL && i >= self)
-		return lerr(L, p,
-		    "field \"%s\" is %s template: a template may "
-		    "only use templates defined before it",
+		return lerr(L, p, NULL,
+		    "field \"%s\" is %s template: a template may only use "
+		    "templates defined before it",
 		    name, i == self ? "this" : "a later");
 	return i;
 }
@@ -770,29 +736,25 @@ parse_template(
 	while (*s != '\0') {
 		if ((*s == '{' && s[1] == '{') || (*s == '}' && s[1] == '}')) {
 			/* Doubled braces are literal braces. */
-			if (add_part(t, lit, (size_t)(s - lit) + 1, REF_LIT) ==
-			    -1)
+			if (add_part(t, lit, (size_t)(s - lit) + 1, REF_LIT))
 				return cdb_error_oom(L->e);
 			lit = s += 2;
 		} else if (*s == '}')
-			return lerr(L, p,
-			    "unmatched '}' (write \"}}\" for a "
-			    "literal brace)");
+			return lerr(L, p, NULL,
+			    "unmatched '}' (write \"}}\" for a literal brace)");
 		else if (*s == '{') {
 			if ((end = strchr(s, '}')) == NULL ||
 			    (size_t)(end - s - 1) >= sizeof(name) ||
 			    end == s + 1)
-				return lerr(L, p,
-				    "'{' without a field name and "
-				    "'}' (write \"{{\" for a "
-				    "literal brace)");
+				return lerr(L, p, NULL,
+				    "'{' without a field name and '}' (write "
+				    "\"{{\" for a literal brace)");
 			memcpy(name, s + 1, (size_t)(end - s - 1));
 			name[end - s - 1] = '\0';
 			if ((ref = resolve(L, name, self, p)) == -1)
 				return -1;
-			if (add_part(t, lit, (size_t)(s - lit), REF_LIT) ==
-			        -1 ||
-			    add_part(t, NULL, 0, ref) == -1)
+			if (add_part(t, lit, (size_t)(s - lit), REF_LIT) ||
+			    add_part(t, NULL, 0, ref))
 				return cdb_error_oom(L->e);
 			lit = s = end + 1;
 		} else
@@ -813,7 +775,8 @@ load_templates(struct load *L)
 	for (i = 0; i < s->nfields; i++) {
 		if (s->fields[i].pub.template == NULL)
 			continue;
-		cdb_where_pathf(p, sizeof(p), "fields.%s.template", s->fields[i].pub.name);
+		cdb_where_pathf(
+		    p, sizeof(p), "fields.%s.template", s->fields[i].pub.name);
 		if (parse_template(L, &s->fields[i].tpl,
 		        s->fields[i].pub.template, (int)i, p) == -1)
 			return -1;
@@ -822,8 +785,6 @@ load_templates(struct load *L)
 		return parse_template(L, &s->idtpl, s->id_template, -1, "id");
 	return 0;
 }
-
-/* ------------------------------------------------------ collections -- */
 
 static int
 add_route(struct load *L, const char *source, const json_t *where, int target,
@@ -836,10 +797,9 @@ add_route(struct load *L, const char *source, const json_t *where, int target,
 	for (i = 0; i < s->nroutes; i++)
 		if (strcmp(s->routes[i].source, source) == 0 &&
 		    s->routes[i].where == NULL)
-			return lerr(L, p,
-			    "never used: collection \"%s\" "
-			    "already takes every record of "
-			    "\"%s\"",
+			return lerr(L, p, NULL,
+			    "never used: collection \"%s\" already takes "
+			    "every record of \"%s\"",
 			    s->targets[s->routes[i].target].name, source);
 	if ((nr = realloc(s->routes, (s->nroutes + 1) * sizeof(*nr))) == NULL)
 		return cdb_error_oom(L->e);
@@ -852,7 +812,7 @@ add_route(struct load *L, const char *source, const json_t *where, int target,
 }
 
 static int
-load_source(struct load *L, const json_t *v, int target, const char *p)
+load_source(struct load *L, void *target, const json_t *v, const char *p)
 {
 	static const char *const keys[] = {"collection", "where", NULL};
 	const char *name;
@@ -861,46 +821,23 @@ load_source(struct load *L, const json_t *v, int target, const char *p)
 	char q[540];
 
 	if (json_is_string(v) && json_string_length(v) > 0)
-		return add_route(L, json_string_value(v), NULL, target, p);
+		return add_route(
+		    L, json_string_value(v), NULL, *(int *)target, p);
 	if (!json_is_object(v))
-		return lerr(L, p,
-		    "expected a collection name or an object "
-		    "with \"collection\" and \"where\"");
+		return lerr(L, p, NULL,
+		    "expected a collection name or an object with "
+		    "\"collection\" and \"where\"");
 	if (check_keys(L, v, p, keys) == -1 ||
 	    want_string(L, v, "collection", p, &name) == -1)
 		return -1;
 	if (name == NULL)
-		return lerr(L, p, "no \"collection\"");
+		return lerr(L, p, NULL, "no \"collection\"");
 	where = json_object_get(v, "where");
 	join(q, sizeof(q), p, "where");
 	cdb_error_clear(&we);
 	if (where != NULL && cdb_where_check(where, q, &we) == -1)
-		return lerr(L, NULL, "%s", we.text);
-	return add_route(L, name, where, target, p);
-}
-
-static int
-load_sources(struct load *L, const json_t *from, int target, const char *path)
-{
-	char p[512], q[540];
-	size_t i;
-	json_t *v;
-
-	join(p, sizeof(p), path, "from");
-	if (from == NULL)
-		return lerr(
-		    L, path, "no \"from\": name the source collections");
-	if (!json_is_array(from))
-		return load_source(L, from, target, p);
-	if (json_array_size(from) == 0)
-		return lerr(L, p, "expected at least one source collection");
-	json_array_foreach(from, i, v)
-	{
-		cdb_where_pathf(q, sizeof(q), "%s[%zu]", p, i);
-		if (load_source(L, v, target, q) == -1)
-			return -1;
-	}
-	return 0;
+		return lerr(L, NULL, NULL, "%s", we.text);
+	return add_route(L, name, where, *(int *)target, p);
 }
 
 static int
@@ -909,32 +846,37 @@ load_target(struct load *L, struct target *t, const char *name,
 {
 	static const char *const keys[] = {
 	    "description", "from", "metadata", "configuration", NULL};
-	char path[600], p[640];
+	json_t *from = json_object_get(spec, "from");
+	char path[600];
 	const char *desc;
 
 	cdb_where_pathf(path, sizeof(path), "collections.%s", name);
 	t->name = name;
 	if (cdb_rules_collection_name(name, NULL) == -1)
-		return lerr(L, path,
-		    "not a valid Chroma collection name (3-512 "
-		    "characters among a-z A-Z 0-9 . _ -, a "
-		    "letter or digit at both ends, no \"..\")");
+		return lerr(L, path, NULL,
+		    "not a valid Chroma collection name (3-512 characters "
+		    "among a-z A-Z 0-9 . _ -, a letter or digit at both ends, "
+		    "no \"..\")");
 	if (!json_is_object(spec))
-		return lerr(L, path, "expected an object");
+		return lerr(L, path, NULL, "expected an object");
 	if (check_keys(L, spec, path, keys) == -1 ||
 	    want_string(L, spec, "description", path, &desc) == -1)
 		return -1;
 	t->metadata = json_object_get(spec, "metadata");
 	t->configuration = json_object_get(spec, "configuration");
-	join(p, sizeof(p), path, "metadata");
 	if (t->metadata != NULL && !json_is_object(t->metadata) &&
 	    !json_is_null(t->metadata))
-		return lerr(L, p, "expected an object (a merge patch) or null");
-	join(p, sizeof(p), path, "configuration");
+		return lerr(L, path, "metadata",
+		    "expected an object (a merge patch) or null");
 	if (t->configuration != NULL && !json_is_object(t->configuration) &&
 	    !json_is_null(t->configuration))
-		return lerr(L, p, "expected an object (a merge patch) or null");
-	return load_sources(L, json_object_get(spec, "from"), index, path);
+		return lerr(L, path, "configuration",
+		    "expected an object (a merge patch) or null");
+	if (from == NULL)
+		return lerr(
+		    L, path, NULL, "no \"from\": name the source collections");
+	return each(L, from, path, "from",
+	    "expected at least one source collection", load_source, &index);
 }
 
 static int
@@ -945,15 +887,13 @@ load_collections(struct load *L, const json_t *c)
 	json_t *v;
 
 	if (c == NULL)
-		return lerr(L, NULL, "no \"collections\"");
+		return lerr(L, NULL, NULL, "no \"collections\"");
 	if (!json_is_object(c) || json_object_size(c) == 0)
-		return lerr(L, "collections",
-		    "expected an object of target "
-		    "collections");
-	s->ntargets = json_object_size(c);
-	if ((s->targets = calloc(s->ntargets, sizeof(*s->targets))) == NULL)
+		return lerr(L, "collections", NULL,
+		    "expected an object of target collections");
+	if ((s->targets = calloc(json_object_size(c), sizeof(*s->targets))) ==
+	    NULL)
 		return cdb_error_oom(L->e);
-	s->ntargets = 0;
 	json_object_foreach((json_t *)c, k, v)
 	{
 		if (load_target(L, &s->targets[s->ntargets], k, v,
@@ -975,16 +915,13 @@ check_references(struct load *L)
 		const char *r = s->fields[i].pub.reference;
 		if (r == NULL || cdb_schema_target_index(s, r) != -1)
 			continue;
-		cdb_where_pathf(p, sizeof(p), "fields.%s.reference", s->fields[i].pub.name);
-		return lerr(L, p,
-		    "no target collection \"%s\" in "
-		    "\"collections\"",
-		    r);
+		cdb_where_pathf(
+		    p, sizeof(p), "fields.%s", s->fields[i].pub.name);
+		return lerr(L, p, "reference",
+		    "no target collection \"%s\" in \"collections\"", r);
 	}
 	return 0;
 }
-
-/* ------------------------------------------------------------- top -- */
 
 static int
 load_top(struct load *L, const json_t *root)
@@ -998,7 +935,7 @@ load_top(struct load *L, const json_t *root)
 	size_t i;
 
 	if (!json_is_object(root))
-		return lerr(L, NULL, "expected a JSON object");
+		return lerr(L, NULL, NULL, "expected a JSON object");
 	if (check_keys(L, root, NULL, keys) == -1 ||
 	    want_string(L, root, "description", NULL, &desc) == -1 ||
 	    want_string(L, root, "unknown_fields", NULL, &u) == -1 ||
@@ -1006,56 +943,41 @@ load_top(struct load *L, const json_t *root)
 		return -1;
 	v = json_object_get(root, "version");
 	if (v != NULL && (!json_is_integer(v) || json_integer_value(v) != 1))
-		return lerr(L, "version", "this cdb reads schema version 1");
+		return lerr(
+		    L, "version", NULL, "this cdb reads schema version 1");
 	if (u != NULL && strcmp(u, "keep") != 0 && strcmp(u, "drop") != 0)
 		return lerr(
-		    L, "unknown_fields", "expected \"drop\" or \"keep\"");
+		    L, "unknown_fields", NULL, "expected \"drop\" or \"keep\"");
 	s->keep = u != NULL && strcmp(u, "keep") == 0;
-	if ((v = json_object_get(root, "missing_values")) != NULL) {
-		json_array_foreach(v, i, x)
-		{
-			if (!json_is_string(x))
-				break;
-		}
-		if (!json_is_array(v) || i < json_array_size(v))
-			return lerr(L, "missing_values",
-			    "expected an array of strings");
-		s->missing = v;
+	v = json_object_get(root, "missing_values");
+	json_array_foreach(v, i, x)
+	{
+		if (!json_is_string(x))
+			break;
 	}
+	if (v != NULL && (!json_is_array(v) || i < json_array_size(v)))
+		return lerr(
+		    L, "missing_values", NULL, "expected an array of strings");
+	s->missing = v;
 	return 0;
-}
-
-static int
-load_all(struct load *L, const json_t *root)
-{
-	if (load_top(L, root) == -1 ||
-	    load_fields(L, json_object_get(root, "fields")) == -1 ||
-	    load_templates(L) == -1 ||
-	    load_collections(L, json_object_get(root, "collections")) == -1)
-		return -1;
-	return check_references(L);
 }
 
 cdb_schema *
 cdb_schema_parse(const char *text, size_t len, const char *name, cdb_error *e)
 {
-	struct load L;
+	struct load L = {NULL, name, e};
 	json_error_t je;
 	cdb_schema *s;
 	cdb_digest d;
 
-	if ((s = calloc(1, sizeof(*s))) == NULL) {
+	if ((L.s = s = calloc(1, sizeof(*s))) == NULL) {
 		cdb_error_oom(e);
 		return NULL;
 	}
-	L.s = s;
-	L.name = name;
-	L.e = e;
 	s->owned = json_array();
 	s->fieldidx = json_object();
 	s->consumed = json_object();
-	if ((s->name = strdup(name)) == NULL || s->owned == NULL ||
-	    s->fieldidx == NULL || s->consumed == NULL) {
+	if (s->owned == NULL || s->fieldidx == NULL || s->consumed == NULL) {
 		cdb_error_oom(e);
 		cdb_schema_free(s);
 		return NULL;
@@ -1067,7 +989,12 @@ cdb_schema_parse(const char *text, size_t len, const char *name, cdb_error *e)
 	if (s->root == NULL)
 		cdb_error_set(e, CDB_ERR_INPUT, "%s:%d:%d: invalid JSON: %s",
 		    name, je.line, je.column, je.text);
-	if (s->root == NULL || load_all(&L, s->root) == -1) {
+	if (s->root == NULL || load_top(&L, s->root) == -1 ||
+	    load_fields(&L, json_object_get(s->root, "fields")) == -1 ||
+	    load_templates(&L) == -1 ||
+	    load_collections(&L, json_object_get(s->root, "collections")) ==
+	        -1 ||
+	    check_references(&L) == -1) {
 		cdb_schema_free(s);
 		return NULL;
 	}
@@ -1126,7 +1053,6 @@ cdb_schema_free(cdb_schema *s)
 	json_decref(s->fieldidx);
 	json_decref(s->consumed);
 	json_decref(s->root);
-	free(s->name);
 	free(s);
 }
 

@@ -192,12 +192,4 @@ int cdb_schema_apply(const cdb_schema *s, const char *source, const char *id,
 int cdb_schema_check_value(const cdb_schema *s, const cdb_schema_field *f,
     const json_t *v, cdb_error *e);
 
-/*
- * Check a whole target metadata object: every required field present,
- * every field value valid (cdb_schema_check_value), and no other keys
- * unless unknown fields are kept.  Returns 0, or -1 with e.
- */
-int cdb_schema_check_metadata(
-    const cdb_schema *s, const json_t *metadata, cdb_error *e);
-
 #endif

@@ -450,33 +450,25 @@ fill_template(struct rec *c, size_t i)
 	return rc;
 }
 
-static int
-fill(struct rec *c, size_t i)
-{
-	const struct field *f = &c->s->fields[i];
-
-	if (f->pub.constant != NULL) {
-		c->r->vals[i] = json_incref((json_t *)f->pub.constant);
-		c->r->pub.how[i] = CDB_HOW_CONSTANT;
-		return 0;
-	}
-	if (f->pub.template != NULL)
-		return fill_template(c, i);
-	return fill_from_sources(c, i);
-}
-
 /* All fields: sources first, then templates, which use them. */
 static int
 fill_all(struct rec *c)
 {
+	const struct field *f;
 	size_t i;
 	int pass, rc;
 
 	for (pass = 0; pass < 2; pass++)
 		for (i = 0; i < c->s->nfields; i++) {
-			if ((c->s->fields[i].pub.template != NULL) != pass)
+			f = &c->s->fields[i];
+			if ((f->pub.template != NULL) != pass)
 				continue;
-			if ((rc = fill(c, i)) != 0)
+			if (f->pub.constant != NULL) {
+				c->r->vals[i] =
+				    json_incref((json_t *)f->pub.constant);
+				c->r->pub.how[i] = CDB_HOW_CONSTANT;
+			} else if ((rc = pass ? fill_template(c, i)
+			                      : fill_from_sources(c, i)) != 0)
 				return rc;
 		}
 	return 0;
@@ -574,42 +566,11 @@ cdb_schema_apply(const cdb_schema *s, const char *source, const char *id,
 
 /* ----------------------------------------------------------- checks -- */
 
-static const char *
-json_kind(const json_t *v)
-{
-	switch (json_typeof(v)) {
-	case JSON_STRING:
-		return "a string";
-	case JSON_INTEGER:
-		return "an int";
-	case JSON_REAL:
-		return "a float";
-	case JSON_TRUE:
-	case JSON_FALSE:
-		return "a bool";
-	case JSON_ARRAY:
-		return "an array";
-	case JSON_OBJECT:
-		return "an object";
-	default:
-		return "null";
-	}
-}
-
-static int
-scalar_is(int type, const json_t *v)
-{
-	switch (type) {
-	case CDB_SCHEMA_STRING:
-		return json_is_string(v);
-	case CDB_SCHEMA_INT:
-		return json_is_integer(v);
-	case CDB_SCHEMA_FLOAT:
-		return json_is_real(v);
-	default:
-		return json_is_boolean(v);
-	}
-}
+/* Per json_type (jansson's enum order): its schema type, and its name. */
+static const int scalar_type[] = {0, 0, CDB_SCHEMA_STRING, CDB_SCHEMA_INT,
+    CDB_SCHEMA_FLOAT, CDB_SCHEMA_BOOL, CDB_SCHEMA_BOOL, 0};
+static const char *const kind_name[] = {"an object", "an array", "a string",
+    "an int", "a float", "a bool", "a bool", "null"};
 
 /* The first value of v that is not of f's type, or NULL. */
 static const json_t *
@@ -619,12 +580,12 @@ wrong_type(const cdb_schema_field *f, const json_t *v)
 	json_t *x;
 
 	if (!f->array)
-		return scalar_is(f->type, v) ? NULL : v;
+		return scalar_type[json_typeof(v)] == f->type ? NULL : v;
 	if (!json_is_array(v) || json_array_size(v) == 0)
 		return v;
 	json_array_foreach(v, i, x)
 	{
-		if (!scalar_is(f->type, x))
+		if (scalar_type[json_typeof(x)] != f->type)
 			return x;
 	}
 	return NULL;
@@ -644,7 +605,8 @@ cdb_schema_check_value(const cdb_schema *s, const cdb_schema_field *pf,
 		cdb_coerce_show(bad, shown, sizeof(shown));
 		return cdb_error_set(e, CDB_ERR_INPUT,
 		    "field \"%s\": %s is %s, not %s", pf->name, shown,
-		    json_kind(bad), cdb_schema_type_name(pf->type, pf->array));
+		    kind_name[json_typeof(bad)],
+		    cdb_schema_type_name(pf->type, pf->array));
 	}
 	if (f->co.date == CDB_DATE_ISO &&
 	    cdb_coerce_date_parse(json_string_value(v), &epoch) == -1) {
@@ -656,34 +618,5 @@ cdb_schema_check_value(const cdb_schema *s, const cdb_schema_field *pf,
 	if (cdb_schema_i_check(f, v, why, sizeof(why)) != 0)
 		return cdb_error_set(
 		    e, CDB_ERR_INPUT, "field \"%s\": %s", pf->name, why);
-	return 0;
-}
-
-int
-cdb_schema_check_metadata(
-    const cdb_schema *s, const json_t *metadata, cdb_error *e)
-{
-	const json_t *m = json_is_object(metadata) ? metadata : NULL;
-	const char *k;
-	json_t *v;
-	size_t i;
-
-	for (i = 0; i < s->nfields; i++) {
-		const cdb_schema_field *f = &s->fields[i].pub;
-		v = json_object_get(m, f->name);
-		if (v == NULL && f->required)
-			return cdb_error_set(e, CDB_ERR_INPUT,
-			    "field \"%s\": required, but missing", f->name);
-		if (v != NULL && cdb_schema_check_value(s, f, v, e) == -1)
-			return -1;
-	}
-	if (s->keep)
-		return 0;
-	json_object_foreach((json_t *)m, k, v)
-	{
-		if (json_object_get(s->fieldidx, k) == NULL)
-			return cdb_error_set(e, CDB_ERR_INPUT,
-			    "key \"%s\" is not a field of the schema", k);
-	}
 	return 0;
 }

@@ -56,7 +56,6 @@ struct target {
 };
 
 struct cdb_schema {
-	char *name;
 	char digest[23];
 	json_t *root;     /* the file; strings above point into it */
 	json_t *owned;    /* converted defaults, constants, enums */

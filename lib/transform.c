@@ -98,19 +98,19 @@ cdb_transform_stats_rejected(const cdb_transform_stats *st)
 	return st->rejected;
 }
 
-/* counts[key] += 1, adding the key when there is room.  0, or -1. */
+/* counts[key] += n, adding the key when there is room.  0, or -1. */
 static int
-bump(json_t *counts, const char *key, size_t cap, long long *other)
+bump(json_t *counts, const char *key, int n, size_t cap, long long *other)
 {
 	json_t *v = json_object_get(counts, key);
 
 	if (v != NULL)
-		return json_integer_set(v, json_integer_value(v) + 1);
+		return json_integer_set(v, json_integer_value(v) + n);
 	if (cap > 0 && json_object_size(counts) >= cap) {
 		(*other)++;
 		return 0;
 	}
-	return json_object_set_new(counts, key, json_integer(1));
+	return json_object_set_new(counts, key, json_integer(n));
 }
 
 static int
@@ -184,10 +184,10 @@ count_out(cdb_transform_stats *st, const cdb_schema_result *r)
 	for (i = 0; i < n; i++)
 		st->how[i * NHOW + r->how[i]]++;
 	for (i = 0; i < r->ndropped; i++)
-		if (bump(st->dropped, r->dropped[i], MAX_DROPPED_NAMES,
+		if (bump(st->dropped, r->dropped[i], 1, MAX_DROPPED_NAMES,
 		        &st->dropped_other) == -1)
 			return -1;
-	return bump(st->out_by, r->collection, 0, NULL);
+	return bump(st->out_by, r->collection, 1, 0, NULL);
 }
 
 /* ---------------------------------------------------------- rejects -- */
@@ -254,7 +254,7 @@ reject(struct tx *t, const cdb_item *it, int reason, int field,
 	snprintf(t->msg, sizeof(t->msg), "id %s: %s", id, text);
 	snprintf(key, sizeof(key), "%s%s%s%s", f ? "field \"" : "",
 	    f ? f->name : "", f ? "\": " : "", cdb_schema_reason_name(reason));
-	if (bump(t->st->reasons, key, 0, NULL) == -1)
+	if (bump(t->st->reasons, key, 1, 0, NULL) == -1)
 		return cdb_error_oom(e);
 	if (t->o->rejects != NULL &&
 	    write_reject(t, it, f ? f->name : NULL,
@@ -273,18 +273,6 @@ reject(struct tx *t, const cdb_item *it, int reason, int field,
 }
 
 /* ------------------------------------------------------ collections -- */
-
-int
-cdb_transform_agree(const char *space_a, const json_t *dim_a,
-    const char *space_b, const json_t *dim_b)
-{
-	if (space_a != NULL && space_b != NULL && strcmp(space_a, space_b) != 0)
-		return CDB_DISAGREE_SPACE;
-	if (json_is_integer(dim_a) && json_is_integer(dim_b) &&
-	    json_integer_value(dim_a) != json_integer_value(dim_b))
-		return CDB_DISAGREE_DIMENSION;
-	return 0;
-}
 
 /* A line's distance space: Chroma's default when it names none. */
 static const char *
@@ -306,20 +294,19 @@ merge_source(
 	json_t *d1 = json_object_get(line, "dimension");
 	const char *name = cdb_schema_target_name(t->s, i);
 
-	switch (cdb_transform_agree(space_of(have), d0, space_of(line), d1)) {
-	case CDB_DISAGREE_SPACE:
+	if (strcmp(space_of(have), space_of(line)) != 0)
 		return cdb_error_setl(e, it->line,
 		    "collection \"%s\" would get records of %s and %s "
 		    "collections: set the space in the schema's "
 		    "collections.%s.configuration",
 		    name, space_of(have), space_of(line), name);
-	case CDB_DISAGREE_DIMENSION:
+	if (json_is_integer(d0) && json_is_integer(d1) &&
+	    json_integer_value(d0) != json_integer_value(d1))
 		return cdb_error_setl(e, it->line,
 		    "collection \"%s\" would get embeddings of %lld and %lld "
 		    "values",
 		    name, (long long)json_integer_value(d0),
 		    (long long)json_integer_value(d1));
-	}
 	/* A dimension learnt late still helps, if not written yet. */
 	if (!json_is_integer(d0) && json_is_integer(d1) && !t->emitted[i] &&
 	    json_object_set(have, "dimension", d1) == -1)
@@ -339,8 +326,7 @@ on_collection(struct tx *t, const cdb_item *it, cdb_error *e)
 		    "the schema maps no collection \"%s\" (name it in a "
 		    "\"from\", or add a \"*\" catch-all)",
 		    name);
-	if (json_object_get(t->st->in_by, name) == NULL &&
-	    json_object_set_new(t->st->in_by, name, json_integer(0)) == -1)
+	if (bump(t->st->in_by, name, 0, 0, NULL) == -1)
 		return cdb_error_oom(e);
 	cdb_schema_destinations(t->s, name, t->dest);
 	for (i = 0; i < t->nt; i++) {
@@ -367,8 +353,7 @@ emit_collection(struct tx *t, size_t i, cdb_error *e)
 	const char *name = cdb_schema_target_name(t->s, i);
 
 	t->emitted[i] = 1;
-	if (json_object_get(t->st->out_by, name) == NULL &&
-	    json_object_set_new(t->st->out_by, name, json_integer(0)) == -1)
+	if (bump(t->st->out_by, name, 0, 0, NULL) == -1)
 		return cdb_error_oom(e);
 	if (t->o->dry_run)
 		return 0;
@@ -400,7 +385,7 @@ on_record(struct tx *t, const cdb_item *it, cdb_error *e)
 	char id[96], text[sizeof(r->text) + 200];
 	int rc;
 
-	if (bump(t->st->in_by, it->collection, 0, NULL) == -1)
+	if (bump(t->st->in_by, it->collection, 1, 0, NULL) == -1)
 		return cdb_error_oom(e);
 	t->st->in++;
 	rc = cdb_schema_apply(t->s, it->collection, it->id, it->id_len,

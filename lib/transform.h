@@ -50,20 +50,6 @@ long long cdb_transform_stats_rejected(const cdb_transform_stats *st);
  */
 int cdb_transform_stats_format(const cdb_transform_stats *st, cdb_buf *b);
 
-/* What cdb_transform_agree finds. */
-enum { CDB_DISAGREE_SPACE = 1, CDB_DISAGREE_DIMENSION };
-
-/*
- * Can one collection hold the records of two collections, given their
- * distance spaces (NULL: not known, agrees with any) and "dimension"
- * values (NULL or not an integer: not known)?  Returns 0,
- * CDB_DISAGREE_SPACE or CDB_DISAGREE_DIMENSION; the caller words the
- * message.  The one check of collection compatibility (transform merging
- * sources, import writing into an existing collection).
- */
-int cdb_transform_agree(const char *space_a, const json_t *dim_a,
-    const char *space_b, const json_t *dim_b);
-
 /*
  * Transform the stream in into out (nothing is written with dry_run).
  * A rejected record is written to o->rejects (the original line and the

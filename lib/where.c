@@ -226,28 +226,20 @@ op_match(int op, const json_t *v, const json_t *arg)
 		return 0;
 	switch (op) {
 	case OP_EQ:
-		return same(v, arg);
 	case OP_NE:
-		return !same(v, arg);
+		return same(v, arg) == (op == OP_EQ);
 	case OP_IN:
-		return in_list(v, arg);
 	case OP_NIN:
-		return !in_list(v, arg);
+		return in_list(v, arg) == (op == OP_IN);
 	case OP_CONTAINS:
 		return contains(v, arg);
 	}
-	if ((c = order(v, arg)) == 2)
-		return 0;
-	switch (op) {
-	case OP_GT:
-		return c > 0;
-	case OP_GTE:
-		return c >= 0;
-	case OP_LT:
-		return c < 0;
-	default:
-		return c <= 0;
-	}
+	/* 2: values that cannot be ordered match no comparison. */
+	c = order(v, arg);
+	return c != 2 && (op == OP_GT       ? c > 0
+	                     : op == OP_GTE ? c >= 0
+	                     : op == OP_LT  ? c < 0
+	                                    : c <= 0);
 }
 
 static int
@@ -270,26 +262,20 @@ cdb_where_match(const json_t *cond, const json_t *metadata)
 	const char *k;
 	json_t *v, *c;
 	size_t i;
-	int any;
+	int all;
 
 	json_object_foreach((json_t *)cond, k, v)
 	{
-		if (strcmp(k, "$and") == 0) {
+		if (strcmp(k, "$and") == 0 || strcmp(k, "$or") == 0) {
+			/* $and fails at its first miss, $or holds at its
+			 * first match. */
+			all = k[1] == 'a';
 			json_array_foreach(v, i, c)
 			{
-				if (!cdb_where_match(c, metadata))
-					return 0;
-			}
-		} else if (strcmp(k, "$or") == 0) {
-			any = 0;
-			json_array_foreach(v, i, c)
-			{
-				if (cdb_where_match(c, metadata)) {
-					any = 1;
+				if (cdb_where_match(c, metadata) != all)
 					break;
-				}
 			}
-			if (!any)
+			if ((i < json_array_size(v)) == all)
 				return 0;
 		} else if (json_is_object(v)) {
 			if (!ops_match(v, json_object_get(metadata, k)))

@@ -593,7 +593,6 @@ check(const cdb_schema *s, const cdb_schema_field *f, const char *val,
 
 START_TEST(test_check_value)
 {
-	cdb_error e;
 	cdb_schema *s = parse(
 	    WRAP("{\"n\":{\"type\":\"int\",\"required\":true,\"min\":0},"
 	         "\"f\":{\"type\":\"float\"},\"tags\":{\"type\":\"string[]\","
@@ -603,7 +602,6 @@ START_TEST(test_check_value)
 	const cdb_schema_field *f = cdb_schema_field_get(s, "f");
 	const cdb_schema_field *tags = cdb_schema_field_get(s, "tags");
 	const cdb_schema_field *d = cdb_schema_field_get(s, "d");
-	json_t *v;
 
 	check(s, n, "3", "");
 	check(s, n, "\"3\"", "field \"n\": \"3\" is a string, not int");
@@ -621,19 +619,6 @@ START_TEST(test_check_value)
 	check(s, d, "\"2024-01-01T00:00:00Z\"", "");
 	check(
 	    s, d, "\"soon\"", "field \"d\": \"soon\" is not an ISO 8601 date");
-	v = json_loads("{\"n\":1,\"x\":2}", 0, NULL);
-	cdb_error_clear(&e);
-	ck_assert_int_eq(cdb_schema_check_metadata(s, v, &e), -1);
-	ck_assert_str_eq(e.text, "key \"x\" is not a field of the schema");
-	json_decref(v);
-	v = json_loads("{\"f\":1.5}", 0, NULL);
-	cdb_error_clear(&e);
-	ck_assert_int_eq(cdb_schema_check_metadata(s, v, &e), -1);
-	ck_assert_str_eq(e.text, "field \"n\": required, but missing");
-	json_decref(v);
-	v = json_loads("{\"n\":0,\"f\":1.5,\"tags\":[\"b\"]}", 0, NULL);
-	ck_assert_int_eq(cdb_schema_check_metadata(s, v, &e), 0);
-	json_decref(v);
 	cdb_schema_free(s);
 }
 END_TEST
