@@ -55,16 +55,18 @@ struct cdb_snapshot_writer {
 };
 
 static const char *const comp_names[] = {"none", "gzip", "zstd", "xz"};
+/* The bytes a member name keeps (cdb_snapshot_member_name). */
+static const char safe_chars[] = "abcdefghijklmnopqrstuvwxyz"
+				 "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-";
 
 int
 cdb_snapshot_comp_parse(const char *name)
 {
 	int i;
 
-	for (i = 0; i < 4; i++)
-		if (strcmp(name, comp_names[i]) == 0)
-			return i;
-	return -1;
+	for (i = 0; i < 4 && strcmp(name, comp_names[i]) != 0; i++)
+		;
+	return i < 4 ? i : -1;
 }
 
 const char *
@@ -98,13 +100,6 @@ cdb_snapshot_comp_guess(const char *path)
 	return -1;
 }
 
-static int
-safe_char(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	       (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
-}
-
 void
 cdb_snapshot_member_name(char *out, size_t size, size_t index, const char *name)
 {
@@ -112,7 +107,7 @@ cdb_snapshot_member_name(char *out, size_t size, size_t index, const char *name)
 	size_t i;
 
 	for (i = 0; i < sizeof(safe) - 1 && name[i] != '\0'; i++)
-		safe[i] = safe_char(name[i]) ? name[i] : '_';
+		safe[i] = strchr(safe_chars, name[i]) ? name[i] : '_';
 	safe[i] = '\0';
 	snprintf(
 	    out, size, "%s%04zu-%s.ndjson", CDB_SNAPSHOT_PREFIX, index, safe);
@@ -121,20 +116,16 @@ cdb_snapshot_member_name(char *out, size_t size, size_t index, const char *name)
 int
 cdb_snapshot_member_ok(const char *m)
 {
-	size_t n, k = strlen(CDB_SNAPSHOT_PREFIX), digits = 0, safe = 0;
+	size_t n, k = strlen(CDB_SNAPSHOT_PREFIX), d;
 
-	if (strncmp(m, CDB_SNAPSHOT_PREFIX, k) != 0)
+	if (strncmp(m, CDB_SNAPSHOT_PREFIX, k) != 0 ||
+	    (d = strspn(m + k, "0123456789")) < 4 || m[k + d] != '-')
 		return 0;
-	for (m += k; *m >= '0' && *m <= '9'; m++)
-		digits++;
-	if (digits < 4 || *m++ != '-')
-		return 0;
+	m += k + d + 1;
 	n = strlen(m);
-	if (n <= 7 || strcmp(m + n - 7, ".ndjson") != 0)
-		return 0;
-	while (safe < n - 7 && safe_char(m[safe]))
-		safe++;
-	return safe == n - 7 && safe <= 100;
+	/* ".ndjson" is safe too: the span reaches it when NAME is safe. */
+	return n > 7 && n - 7 <= 100 && strcmp(m + n - 7, ".ndjson") == 0 &&
+	       strspn(m, safe_chars) >= n - 7;
 }
 
 /* ---------------------------------------------------------- archives -- */
@@ -153,26 +144,16 @@ archive_fail(struct archive *a, const char *what, cdb_error *e)
 static int
 add_filter(struct archive *a, int comp, int level)
 {
+	static int (*const add[])(struct archive *) = {
+	    archive_write_add_filter_none, archive_write_add_filter_gzip,
+	    archive_write_add_filter_zstd, archive_write_add_filter_xz};
 	char lv[16];
-	int rc;
 
-	switch (comp) {
-	case CDB_SNAP_GZIP:
-		rc = archive_write_add_filter_gzip(a);
-		break;
-	case CDB_SNAP_ZSTD:
-		rc = archive_write_add_filter_zstd(a);
-		break;
-	case CDB_SNAP_XZ:
-		rc = archive_write_add_filter_xz(a);
-		break;
-	default:
-		return archive_write_add_filter_none(a) == ARCHIVE_OK ? 0 : -1;
-	}
 	snprintf(lv, sizeof(lv), "%d", level);
-	if (rc != ARCHIVE_OK ||
-	    (level > 0 && archive_write_set_filter_option(a, NULL,
-	                      "compression-level", lv) != ARCHIVE_OK))
+	if (comp < 0 || comp > CDB_SNAP_XZ || add[comp](a) != ARCHIVE_OK ||
+	    (comp != CDB_SNAP_NONE && level > 0 &&
+	        archive_write_set_filter_option(
+	            a, NULL, "compression-level", lv) != ARCHIVE_OK))
 		return -1;
 	return 0;
 }
@@ -308,21 +289,6 @@ check_comp(int comp, int level, cdb_error *e)
 	return 0;
 }
 
-static json_t *
-full_identity(const json_t *identity, int comp, int level)
-{
-	json_t *id = identity ? json_deep_copy(identity) : json_object();
-
-	if (id == NULL ||
-	    json_object_set_new(id, "compression",
-	        json_string(cdb_snapshot_comp_name(comp))) == -1 ||
-	    json_object_set_new(id, "level", json_integer(level)) == -1) {
-		json_decref(id);
-		return NULL;
-	}
-	return id;
-}
-
 static int
 fresh(cdb_snapshot_writer *w, json_t *id, cdb_error *e)
 {
@@ -387,13 +353,18 @@ writer_open(cdb_snapshot_writer *w, const json_t *identity, cdb_error *e)
 		    w->path);
 	if (check_comp(w->comp, w->level, e) == -1)
 		return -1;
-	if ((id = full_identity(identity, w->comp, w->level)) == NULL)
+	id = identity ? json_deep_copy(identity) : json_object();
+	if (id == NULL ||
+	    json_object_update_new(id,
+	        json_pack("{s:s, s:i}", "compression",
+	            cdb_snapshot_comp_name(w->comp), "level", w->level)) == -1) {
+		json_decref(id);
 		return cdb_error_oom(e);
-	w->ckpt = cdb_checkpoint_load(w->ckpt_path, e);
-	if (w->ckpt == NULL && e != NULL && e->kind != CDB_ERR_NONE)
-		rc = -1;
+	}
+	if ((w->ckpt = cdb_checkpoint_load(w->ckpt_path, e)) != NULL)
+		rc = resume(w, id, e);
 	else
-		rc = w->ckpt ? resume(w, id, e) : fresh(w, id, e);
+		rc = e != NULL && e->kind != CDB_ERR_NONE ? -1 : fresh(w, id, e);
 	json_decref(id);
 	return rc;
 }
