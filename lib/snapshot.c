@@ -9,10 +9,9 @@
 #define _GNU_SOURCE /* F_SETPIPE_SZ, where the system has it */
 #include <archive.h>
 #include <archive_entry.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
+#include <glob.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -178,13 +177,15 @@ put_entry(struct archive *a, const char *name, long long size, const char *what,
 }
 
 /*
- * A writer to fd without blocking or padding: output is exact bytes.
- * With raw set it writes one compressed segment of data only (the "data"
- * entry), without it a tar with the entry name of size bytes.
+ * A writer to fd, or with fd -1 to mem[HDR_MAX], without blocking or
+ * padding: output is exact bytes.  With raw set it writes one compressed
+ * segment of data only (the "data" entry), without it a tar with the
+ * entry name of size bytes.
  */
+#define HDR_MAX 8192
 static struct archive *
-writer_on_fd(int fd, int comp, int level, int raw, const char *name,
-    long long size, const char *what, cdb_error *e)
+writer_on(int fd, char *mem, size_t *used, int comp, int level, int raw,
+    const char *name, long long size, const char *what, cdb_error *e)
 {
 	struct archive *a = archive_write_new();
 
@@ -194,7 +195,8 @@ writer_on_fd(int fd, int comp, int level, int raw, const char *name,
 	    add_filter(a, comp, level) == -1 ||
 	    archive_write_set_bytes_per_block(a, 0) != ARCHIVE_OK ||
 	    archive_write_set_bytes_in_last_block(a, 1) != ARCHIVE_OK ||
-	    archive_write_open_fd(a, fd) != ARCHIVE_OK) {
+	    (fd == -1 ? archive_write_open_memory(a, mem, HDR_MAX, used)
+	              : archive_write_open_fd(a, fd)) != ARCHIVE_OK) {
 		archive_fail(a, what, e);
 		archive_write_free(a);
 		return NULL;
@@ -239,21 +241,14 @@ arc_close(struct archive *a, const char *what, cdb_error *e)
  * after it (zeros for the data, end blocks) is not counted: the real data
  * is compressed separately.
  */
-#define HDR_MAX 8192
 static size_t
 tar_header(char *out, const char *name, long long size, cdb_error *e)
 {
-	struct archive *a = archive_write_new();
-	size_t used = 0, len = 0;
+	size_t used = 0, len;
+	struct archive *a = writer_on(-1, out, &used, CDB_SNAP_NONE, 0, 0,
+	    name, size, "tar header", e);
 
-	if (a == NULL ||
-	    archive_write_set_format_pax_restricted(a) != ARCHIVE_OK ||
-	    archive_write_add_filter_none(a) != ARCHIVE_OK ||
-	    archive_write_set_bytes_per_block(a, 0) != ARCHIVE_OK ||
-	    archive_write_open_memory(a, out, HDR_MAX, &used) != ARCHIVE_OK)
-		archive_fail(a, "tar header", e);
-	else if (put_entry(a, name, size, "tar header", e) == 0)
-		len = used;
+	len = a ? used : 0;
 	archive_write_free(a);
 	return len;
 }
@@ -437,7 +432,7 @@ compress_member(void *arg)
 	ssize_t n;
 	int ok;
 
-	a = writer_on_fd(w->spool, w->comp, w->level, 1, "data", 0,
+	a = writer_on(w->spool, NULL, NULL, w->comp, w->level, 1, "data", 0,
 	    w->spool_path, &w->err);
 	ok = a != NULL;
 	while ((n = read(w->in, buf, sizeof(buf))) != 0) {
@@ -556,7 +551,7 @@ append_member(cdb_snapshot_writer *w, cdb_error *e)
 	size_t n;
 
 	if ((n = tar_header(hdr, w->name, w->bytes, e)) == 0 ||
-	    (a = writer_on_fd(w->fd, w->comp, w->level, 1, "data", 0,
+	    (a = writer_on(w->fd, NULL, NULL, w->comp, w->level, 1, "data", 0,
 	         w->partial, e)) == NULL)
 		return -1;
 	if (arc_write(a, hdr, n, w->partial, e) == -1) {
@@ -653,7 +648,7 @@ write_manifest(cdb_snapshot_writer *w, const json_t *m, cdb_error *e)
 	cdb_buf_init(&text);
 	if (cdb_json_dump(&text, m) == -1 || cdb_buf_putc(&text, '\n') == -1)
 		cdb_error_oom(e);
-	else if ((a = writer_on_fd(w->fd, w->comp, w->level, 0,
+	else if ((a = writer_on(w->fd, NULL, NULL, w->comp, w->level, 0,
 	              CDB_SNAPSHOT_MANIFEST, (long long)text.len, w->partial,
 	              e)) != NULL) {
 		if (arc_write(a, text.data, text.len, w->partial, e) == -1)
@@ -672,29 +667,24 @@ write_manifest(cdb_snapshot_writer *w, const json_t *m, cdb_error *e)
 static void
 remove_ckpt_tmp(const char *ckpt)
 {
-	char *a = strdup(ckpt), *b = strdup(ckpt), *dir;
-	struct dirent *d;
-	cdb_buf p, prefix;
-	DIR *dp;
+	cdb_buf pat;
+	glob_t g;
+	size_t i;
+	int rc = 0;
 
-	cdb_buf_init(&p);
-	cdb_buf_init(&prefix);
-	if (a != NULL && b != NULL && (dp = opendir(dir = dirname(a))) != NULL) {
-		if (cdb_buf_printf(&prefix, "%s.tmp.", basename(b)) == 0)
-			while ((d = readdir(dp)) != NULL)
-				if (strncmp(d->d_name, prefix.data,
-				        prefix.len) == 0) {
-					cdb_buf_reset(&p);
-					if (cdb_buf_printf(&p, "%s/%s", dir,
-					        d->d_name) == 0)
-						unlink(p.data);
-				}
-		closedir(dp);
+	cdb_buf_init(&pat);
+	for (; *ckpt != '\0'; ckpt++) { /* the path matches only itself */
+		if (strchr("*?[\\", *ckpt) != NULL)
+			rc |= cdb_buf_putc(&pat, '\\');
+		rc |= cdb_buf_putc(&pat, *ckpt);
 	}
-	cdb_buf_free(&p);
-	cdb_buf_free(&prefix);
-	free(a);
-	free(b);
+	if (rc == 0 && cdb_buf_puts(&pat, ".tmp.*") == 0 &&
+	    glob(pat.data, 0, NULL, &g) == 0) {
+		for (i = 0; i < g.gl_pathc; i++)
+			unlink(g.gl_pathv[i]);
+		globfree(&g);
+	}
+	cdb_buf_free(&pat);
 }
 
 /* The partial file becomes the snapshot only now, complete and durable. */

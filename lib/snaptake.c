@@ -98,23 +98,15 @@ pick(cdb_chroma *c, const cdb_snapshot_opts *o, cdb_error *e)
 	return sel;
 }
 
-static json_t *
-or_null(json_t *v)
-{
-	return v != NULL ? v : json_null();
-}
-
 /* The manifest fields of a collection that the member holds. */
 static json_t *
 entry_of(const json_t *coll, long long records)
 {
-	return json_pack("{s:O, s:O, s:O, s:O, s:O, s:I}", "name",
-	    json_object_get(coll, "name"), "id",
-	    or_null(json_object_get(coll, "id")), "metadata",
-	    or_null(json_object_get(coll, "metadata")), "configuration",
-	    or_null(json_object_get(coll, "configuration_json")), "dimension",
-	    or_null(json_object_get(coll, "dimension")), "count",
-	    (json_int_t)records);
+	return json_pack("{s:O, s:O?, s:O?, s:O?, s:O?, s:I}", "name",
+	    json_object_get(coll, "name"), "id", json_object_get(coll, "id"),
+	    "metadata", json_object_get(coll, "metadata"), "configuration",
+	    json_object_get(coll, "configuration_json"), "dimension",
+	    json_object_get(coll, "dimension"), "count", (json_int_t)records);
 }
 
 static int
@@ -122,7 +114,6 @@ take_one(cdb_snapshot_writer *w, cdb_chroma *c, const json_t *coll,
     const cdb_snapshot_opts *o, cdb_snapshot_stats *st, cdb_error *e)
 {
 	char *name = (char *)json_string_value(json_object_get(coll, "name"));
-	cdb_export_opts eo;
 	cdb_export_stats es;
 	json_t *ent;
 	FILE *out;
@@ -130,17 +121,12 @@ take_one(cdb_snapshot_writer *w, cdb_chroma *c, const json_t *coll,
 
 	if ((out = cdb_snapshot_writer_begin(w, name, e)) == NULL)
 		return -1;
-	memset(&eo, 0, sizeof(eo));
-	eo.names = &name;
-	eo.nnames = 1;
-	eo.batch = o->batch;
-	eo.form = o->form;
-	eo.tool = o->tool;
-	eo.shard = o->shard;
-	eo.warn = o->warn;
-	eo.progress = o->progress;
-	eo.arg = o->arg;
-	if (cdb_export_run(c, out, &eo, &es, e) == -1)
+	if (cdb_export_run(c, out,
+	        &(cdb_export_opts){.names = &name, .nnames = 1,
+	            .batch = o->batch, .form = o->form, .tool = o->tool,
+	            .shard = o->shard, .warn = o->warn,
+	            .progress = o->progress, .arg = o->arg},
+	        &es, e) == -1)
 		return -1;
 	st->changed |= es.changed;
 	if ((ent = entry_of(coll, es.records)) == NULL)
