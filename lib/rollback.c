@@ -58,10 +58,7 @@ struct job {
 	cdb_error verr;
 };
 
-static void step(struct job *j, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void
+static void __attribute__((format(printf, 2, 3)))
 step(struct job *j, const char *fmt, ...)
 {
 	char msg[1024];
@@ -756,22 +753,14 @@ open_target(struct job *j, cdb_error *e)
 }
 
 static int
-phase_is(struct job *j, const char *phase)
-{
-	return cdb_json_str_is(j->state, "phase", phase);
-}
-
-static int
 run_phases(struct job *j, cdb_error *e)
 {
-	if (phase_is(j, "archive")) {
-		if (archive(j, e) == -1 || save_state(j, "remove", e) == -1)
-			return -1;
-	}
-	if (phase_is(j, "remove")) {
-		if (remove_all(j, e) == -1 || save_state(j, "import", e) == -1)
-			return -1;
-	}
+	if (cdb_json_str_is(j->state, "phase", "archive") &&
+	    (archive(j, e) == -1 || save_state(j, "remove", e) == -1))
+		return -1;
+	if (cdb_json_str_is(j->state, "phase", "remove") &&
+	    (remove_all(j, e) == -1 || save_state(j, "import", e) == -1))
+		return -1;
 	return import_and_verify(j, e);
 }
 
