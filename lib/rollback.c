@@ -673,23 +673,33 @@ report_head(struct job *j)
 	        "records", json_object_get(m, "records")));
 }
 
-/* Fill the rows with the verification, and the first problem.  0 or -1. */
+/*
+ * Fill the rows with the verification, and the first problem of a
+ * restored one; a removed collection that the snapshot did not have must
+ * be gone.  0 or -1.
+ */
 static int
 report_results(struct job *j)
 {
 	json_t *r, *res;
 	const char *problem, *name;
 	size_t i;
-	int rc = 0;
+	int g, rc = 0;
 
 	json_array_foreach (json_object_get(j->report, "collections"), i, r) {
 		name = json_string_value(json_object_get(r, "name"));
+		if (cdb_json_str_is(r, "action", "remove")) {
+			g = gone(j, name);
+			rc |= json_object_set_new(r, "verified", json_boolean(g == 1));
+			if (g == 0)
+				rc |= json_object_set_new(
+				    r, "problem", json_string("still on the server"));
+			continue;
+		}
 		if ((res = json_object_get(j->results, name)) != NULL)
 			rc |= json_object_update(r, res);
-		else if (cdb_json_str_is(r, "action", "restore"))
-			rc |= json_object_set_new(r, "verified", json_false());
 		else
-			continue;
+			rc |= json_object_set_new(r, "verified", json_false());
 		if (json_is_true(json_object_get(r, "verified")) ||
 		    json_object_get(j->report, "first_problem") != NULL)
 			continue;
@@ -697,26 +707,6 @@ report_results(struct job *j)
 		rc |= json_object_set_new(j->report, "first_problem",
 		    json_sprintf("collection \"%s\": %s", name,
 		        problem ? problem : "not verified"));
-	}
-	return rc;
-}
-
-/* A removed collection that the snapshot did not have must be gone. */
-static int
-check_removed(struct job *j)
-{
-	json_t *r;
-	size_t i;
-	int g, rc = 0;
-
-	json_array_foreach (json_object_get(j->report, "collections"), i, r) {
-		if (!cdb_json_str_is(r, "action", "remove"))
-			continue;
-		g = gone(j, json_string_value(json_object_get(r, "name")));
-		rc |= json_object_set_new(r, "verified", json_boolean(g == 1));
-		if (g == 0)
-			rc |= json_object_set_new(
-			    r, "problem", json_string("still on the server"));
 	}
 	return rc;
 }
@@ -799,7 +789,7 @@ run(struct job *j, cdb_error *e)
 		return 0;
 	if (save_state(j, NULL, e) == -1 || run_phases(j, e) == -1)
 		return -1;
-	if (check_removed(j) == -1 || report_results(j) == -1)
+	if (report_results(j) == -1)
 		return cdb_error_oom(e);
 	if (json_object_get(j->report, "first_problem") != NULL)
 		return cdb_error_set(e, CDB_ERR_INPUT,
