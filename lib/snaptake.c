@@ -66,36 +66,26 @@ named(const cdb_snapshot_opts *o, const char *name)
 static json_t *
 pick(cdb_chroma *c, const cdb_snapshot_opts *o, cdb_error *e)
 {
-	json_t *all, *sel, *v;
+	json_t *all;
 	size_t i;
 
 	if (cdb_chroma_check_database(c, e) == -1)
 		return NULL;
 	if ((all = cdb_chroma_list(c, e)) == NULL || o->names == NULL)
 		return all;
-	sel = json_array();
-	json_array_foreach (all, i, v) {
-		if (sel != NULL &&
-		    named(o, json_string_value(json_object_get(v, "name"))) &&
-		    json_array_append(sel, v) == -1) {
-			json_decref(sel);
-			sel = NULL;
-		}
-	}
-	json_decref(all);
-	if (sel == NULL) {
-		cdb_error_oom(e);
-		return NULL;
-	}
 	for (i = 0; i < o->nnames; i++)
-		if (cdb_snapshot_find_in(sel, o->names[i]) == NULL) {
+		if (cdb_snapshot_find_in(all, o->names[i]) == NULL) {
 			cdb_error_set(e, CDB_ERR_USAGE,
 			    "no collection \"%s\" in %s/%s", o->names[i],
 			    cdb_chroma_tenant(c), cdb_chroma_database(c));
-			json_decref(sel);
+			json_decref(all);
 			return NULL;
 		}
-	return sel;
+	for (i = json_array_size(all); i-- > 0;)
+		if (!named(o, json_string_value(json_object_get(
+		                  json_array_get(all, i), "name"))))
+			json_array_remove(all, i);
+	return all;
 }
 
 /* The manifest fields of a collection that the member holds. */
