@@ -680,9 +680,11 @@ static int
 check_fields(const struct parsed *p, const json_t *m, const json_t *c,
     const json_t *f, cdb_error *e)
 {
-	static const char *const coll_keys[] = {
-	    "metadata", "configuration", "dimension"};
-	static const char *const top_keys[] = {"tenant", "database"};
+	static const struct {
+		const char *key;
+		int top; /* in the manifest's top and the header line */
+	} t[] = {{"metadata", 0}, {"configuration", 0}, {"dimension", 0},
+	    {"tenant", 1}, {"database", 1}};
 	const char *member = json_string_value(json_object_get(c, "member"));
 	const json_t *line = json_object_get(f, "line");
 	size_t i;
@@ -694,19 +696,14 @@ check_fields(const struct parsed *p, const json_t *m, const json_t *c,
 		    p->path, member,
 		    json_string_value(json_object_get(line, "name")),
 		    json_string_value(json_object_get(c, "name")));
-	for (i = 0; i < sizeof(coll_keys) / sizeof(coll_keys[0]); i++)
-		if (!same(c, coll_keys[i], line, coll_keys[i]))
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		if (!same(t[i].top ? m : c, t[i].key,
+		        t[i].top ? json_object_get(f, "header") : line, t[i].key))
 			return cdb_error_set(e, CDB_ERR_INPUT,
-			    "%s: member \"%s\": the manifest's collection %s "
-			    "differs from the member's collection line",
-			    p->path, member, coll_keys[i]);
-	for (i = 0; i < sizeof(top_keys) / sizeof(top_keys[0]); i++)
-		if (!same(m, top_keys[i], json_object_get(f, "header"),
-		        top_keys[i]))
-			return cdb_error_set(e, CDB_ERR_INPUT,
-			    "%s: member \"%s\": the manifest's %s differs "
-			    "from the member's header line",
-			    p->path, member, top_keys[i]);
+			    "%s: member \"%s\": the manifest's %s%s differs from "
+			    "the member's %s line",
+			    p->path, member, t[i].top ? "" : "collection ",
+			    t[i].key, t[i].top ? "header" : "collection");
 	if (!json_equal(json_object_get(f, "records"), json_object_get(c, "count")))
 		return cdb_error_set(e, CDB_ERR_INPUT,
 		    "%s: member \"%s\" holds %lld records, the manifest says "

@@ -162,28 +162,22 @@ static int
 run(cdb_snapshot_writer *w, cdb_chroma *c, const json_t *colls,
     const cdb_snapshot_opts *o, cdb_snapshot_stats *st, cdb_error *e)
 {
-	json_t *coll, *done;
+	json_t *coll;
 	const char *name;
 	size_t i;
-	int rc = 0;
 
-	/* Finished by an earlier run that was interrupted. */
-	if ((done = json_deep_copy(cdb_snapshot_writer_done(w))) == NULL)
-		return cdb_error_oom(e);
 	json_array_foreach (colls, i, coll) {
 		name = json_string_value(json_object_get(coll, "name"));
-		if (name == NULL) {
-			rc = cdb_error_set(e, CDB_ERR_SERVER,
+		if (name == NULL)
+			return cdb_error_set(e, CDB_ERR_SERVER,
 			    "collection without a name in the server's answer");
-			break;
-		}
-		if (cdb_snapshot_find_in(done, name))
-			continue;
-		if ((rc = take_one(w, c, coll, o, st, e)) == -1)
-			break;
+		/* Skip those an interrupted earlier run finished. */
+		if (cdb_snapshot_find_in(cdb_snapshot_writer_done(w), name) ==
+		        NULL &&
+		    take_one(w, c, coll, o, st, e) == -1)
+			return -1;
 	}
-	json_decref(done);
-	return rc == -1 ? -1 : finish(w, c, o, st, e);
+	return finish(w, c, o, st, e);
 }
 
 int
