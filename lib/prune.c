@@ -6,7 +6,7 @@
 #include <time.h>
 
 #include "json.h"
-#include "prune.h"
+#include "rollback.h"
 #include "snapshot.h"
 
 /* "2026-12-01T22:07:45Z" (as cdb_time_utc writes it) as a time, or 0. */

@@ -29,7 +29,7 @@ struct cmp {
 	cdb_chroma *c;
 	const cdb_rollback_cmp *o;
 	const char *id;
-	int cosine, repair;
+	int cosine;
 	long last_line; /* of the last record in the batch */
 	json_t *fix_ids, *fix_metas, *fix_pos; /* metadata to set back */
 	long long repaired;
@@ -126,28 +126,6 @@ fixed_metadata(const json_t *want, const json_t *have)
 	return fix;
 }
 
-/* Compare record k with the server's i-th; 0, or -1 out of memory. */
-static int
-check_one(struct cmp *m, size_t k, size_t i)
-{
-	const char *id = json_string_value(json_array_get(m->ids, k));
-	const char *what;
-	int rc = compare_one(m, k, i, &what);
-
-	m->compared++;
-	if (rc == META_DIFFERS && m->repair)
-		return json_array_append(m->fix_ids, json_array_get(m->ids, k)) |
-		       json_array_append_new(m->fix_metas,
-		           fixed_metadata(
-		               field(json_array_get(m->recs, k), "metadata"),
-		               at(m->page.metadatas, i))) |
-		       json_array_append_new(
-		           m->fix_pos, json_integer((json_int_t)k));
-	if (rc != SAME)
-		mismatch(m, id, what);
-	return 0;
-}
-
 /* Map each id of the page to its position; NULL when out of memory. */
 static json_t *
 page_index(const cdb_page *p)
@@ -165,21 +143,59 @@ page_index(const cdb_page *p)
 	return index;
 }
 
-static json_t *
-find(const json_t *index, const json_t *id)
+/* Queue record k's metadata to be set back over the server's i-th. */
+static int
+queue_fix(struct cmp *m, size_t k, size_t i)
 {
-	return json_object_getn(
-	    index, json_string_value(id), json_string_length(id));
+	return json_array_append(m->fix_ids, json_array_get(m->ids, k)) |
+	       json_array_append_new(m->fix_metas,
+	           fixed_metadata(field(json_array_get(m->recs, k), "metadata"),
+	               at(m->page.metadatas, i))) |
+	       json_array_append_new(m->fix_pos, json_integer((json_int_t)k));
 }
 
-/* Set the differing metadata back, read it again, compare again. */
+/*
+ * Fetch ids back and compare each with the batch's record: the n-th, or
+ * with pos (after a repair) the pos[n]-th, which then counts as repaired
+ * when it is the same now.
+ */
+static int
+fetch_compare(struct cmp *m, const json_t *ids, const json_t *pos, cdb_error *e)
+{
+	json_t *index, *v, *x;
+	const char *what;
+	size_t n, k;
+	int rc = 0, r;
+
+	if (cdb_page_get_ids(m->c, m->id, ids, CDB_INC_ALL, &m->page, e) == -1)
+		return -1;
+	if ((index = page_index(&m->page)) == NULL)
+		return cdb_error_oom(e);
+	json_array_foreach (ids, n, v) {
+		k = pos ? (size_t)json_integer_value(json_array_get(pos, n)) : n;
+		x = json_object_getn(
+		    index, json_string_value(v), json_string_length(v));
+		what = "missing on the server";
+		r = x ? compare_one(m, k, (size_t)json_integer_value(x), &what)
+		      : DIFFERS;
+		m->compared += pos == NULL;
+		if (r == SAME && pos != NULL)
+			m->repaired++;
+		else if (r == META_DIFFERS && pos == NULL && m->o->repair)
+			rc |= queue_fix(m, k, (size_t)json_integer_value(x));
+		else if (r != SAME)
+			mismatch(m, json_string_value(v), what);
+	}
+	json_decref(index);
+	return rc == 0 ? 0 : cdb_error_oom(e);
+}
+
+/* Set the differing metadata back, then compare again. */
 static int
 repair(struct cmp *m, cdb_error *e)
 {
-	json_t *body, *index, *v, *x;
-	const char *what;
+	json_t *body;
 	cdb_buf b;
-	size_t n, k;
 	int rc;
 
 	body = json_pack(
@@ -190,27 +206,12 @@ repair(struct cmp *m, cdb_error *e)
 	         : cdb_error_oom(e);
 	json_decref(body);
 	cdb_buf_free(&b);
-	if (rc == -1 || cdb_page_get_ids(m->c, m->id, m->fix_ids, CDB_INC_ALL,
-	                    &m->page, e) == -1)
-		return -1;
-	if ((index = page_index(&m->page)) == NULL)
-		return cdb_error_oom(e);
-	json_array_foreach (m->fix_ids, n, v) {
-		k = (size_t)json_integer_value(json_array_get(m->fix_pos, n));
-		if ((x = find(index, v)) == NULL)
-			mismatch(
-			    m, json_string_value(v), "missing on the server");
-		else if (compare_one(m, k, (size_t)json_integer_value(x),
-		             &what) != SAME)
-			mismatch(m, json_string_value(v), what);
-		else
-			m->repaired++;
-	}
-	json_decref(index);
+	if (rc == 0)
+		rc = fetch_compare(m, m->fix_ids, m->fix_pos, e);
 	json_array_clear(m->fix_ids);
 	json_array_clear(m->fix_metas);
 	json_array_clear(m->fix_pos);
-	return 0;
+	return rc;
 }
 
 static int
@@ -225,30 +226,11 @@ wait_for(const struct cmp *m, long line, cdb_error *e)
 static int
 check_batch(struct cmp *m, cdb_error *e)
 {
-	json_t *index, *v, *x;
-	size_t k;
-
 	if (m->n == 0)
 		return 0;
 	if (wait_for(m, m->last_line, e) == -1 ||
-	    cdb_page_get_ids(m->c, m->id, m->ids, CDB_INC_ALL, &m->page, e) ==
-	        -1)
-		return -1;
-	if ((index = page_index(&m->page)) == NULL)
-		return cdb_error_oom(e);
-	json_array_foreach (m->ids, k, v) {
-		if ((x = find(index, v)) == NULL) {
-			m->compared++;
-			mismatch(
-			    m, json_string_value(v), "missing on the server");
-		} else if (check_one(m, k, (size_t)json_integer_value(x)) ==
-		           -1) {
-			json_decref(index);
-			return cdb_error_oom(e);
-		}
-	}
-	json_decref(index);
-	if (json_array_size(m->fix_ids) > 0 && repair(m, e) == -1)
+	    fetch_compare(m, m->ids, NULL, e) == -1 ||
+	    (json_array_size(m->fix_ids) > 0 && repair(m, e) == -1))
 		return -1;
 	json_array_clear(m->ids);
 	json_array_clear(m->recs);
@@ -389,7 +371,6 @@ cdb_rollback_compare(cdb_chroma *c, const json_t *entry, FILE *in,
 	memset(&m, 0, sizeof(m));
 	m.c = c;
 	m.o = o;
-	m.repair = o->repair;
 	if (wait_for(&m, 0, e) == -1 ||
 	    (have = cdb_chroma_get_collection(c, name, e)) == NULL)
 		return -1;

@@ -72,22 +72,16 @@ load_object(const char *path, const char *what, cdb_error *e)
 	return j;
 }
 
-static json_t *
-string_or_null(const json_t *o, const char *key)
-{
-	json_t *v = json_object_get(o, key);
-
-	return json_is_string(v) ? json_incref(v) : json_null();
-}
-
 json_t *
 cdb_rollback_read_report(const char *path, cdb_error *e)
 {
-	json_t *j, *t, *out, *names;
+	json_t *j, *t, *out, *names, *why, *status;
 
 	if ((j = load_object(path, "validation report", e)) == NULL)
 		return NULL;
 	t = json_object_get(j, "rollback_triggered");
+	why = json_object_get(j, "rollback_reason");
+	status = json_object_get(j, "overall_status");
 	if (!json_is_boolean(t)) {
 		json_decref(j);
 		cdb_error_set(e, CDB_ERR_INPUT,
@@ -104,10 +98,10 @@ cdb_rollback_read_report(const char *path, cdb_error *e)
 		cdb_error_oom(e);
 		return NULL;
 	}
-	out = json_pack("{s:s, s:O, s:o, s:o, s:o}", "path", path,
+	out = json_pack("{s:s, s:O, s:O?, s:O?, s:o}", "path", path,
 	    "rollback_triggered", t, "rollback_reason",
-	    string_or_null(j, "rollback_reason"), "overall_status",
-	    string_or_null(j, "overall_status"), "collections", names);
+	    json_is_string(why) ? why : NULL, "overall_status",
+	    json_is_string(status) ? status : NULL, "collections", names);
 	json_decref(j);
 	if (out == NULL)
 		cdb_error_oom(e);

@@ -58,10 +58,7 @@ struct job {
 	cdb_error verr;
 };
 
-static void step(struct job *j, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void
+static void __attribute__((format(printf, 2, 3)))
 step(struct job *j, const char *fmt, ...)
 {
 	char msg[1024];
@@ -130,18 +127,17 @@ static json_t *
 sorted(const json_t *names)
 {
 	size_t i, n = json_array_size(names);
-	json_t **v = calloc(n + 1, sizeof(*v)), *out = json_array();
+	json_t **v = calloc(n + 1, sizeof(*v)), *out = v ? json_array() : NULL;
 
-	for (i = 0; v != NULL && i < n; i++)
+	for (i = 0; out != NULL && i < n; i++)
 		v[i] = json_array_get(names, i);
-	if (v != NULL)
+	if (out != NULL)
 		qsort(v, n, sizeof(*v), by_string);
-	for (i = 0; out != NULL && i < n; i++) {
-		if (v == NULL || json_array_append(out, v[i]) == -1) {
+	for (i = 0; out != NULL && i < n; i++)
+		if (json_array_append(out, v[i]) == -1) {
 			json_decref(out);
 			out = NULL;
 		}
-	}
 	free(v);
 	return out;
 }
@@ -346,7 +342,6 @@ archive(struct job *j, cdb_error *e)
 	    json_string_value(json_object_get(j->state, "archive"));
 	json_t *names = plan_get(j, "remove");
 	size_t i, n = json_array_size(names);
-	cdb_snapshot_opts so;
 	cdb_snapshot_stats st;
 	char **v;
 	int rc;
@@ -363,17 +358,11 @@ archive(struct job *j, cdb_error *e)
 		return cdb_error_oom(e);
 	for (i = 0; i < n; i++)
 		v[i] = (char *)json_string_value(json_array_get(names, i));
-	memset(&so, 0, sizeof(so));
-	so.names = v;
-	so.nnames = n;
-	so.output = path;
-	so.comp = CDB_SNAP_GZIP;
-	so.form = CDB_EMB_BASE64;
-	so.tool = j->o->tool;
-	so.warn = j->o->step;
-	so.progress = j->o->progress;
-	so.arg = j->o->arg;
-	rc = cdb_snapshot_take(j->c, &so, &st, e);
+	rc = cdb_snapshot_take(j->c,
+	    &(cdb_snapshot_opts){.names = v, .nnames = n, .output = path,
+	        .comp = CDB_SNAP_GZIP, .form = CDB_EMB_BASE64, .tool = j->o->tool,
+	        .warn = j->o->step, .progress = j->o->progress, .arg = j->o->arg},
+	    &st, e);
 	free(v);
 	return rc;
 }
@@ -432,12 +421,12 @@ static int
 import_error(
     struct job *j, const char *member, const cdb_error *ie, cdb_error *e)
 {
+	char at[32] = "";
+
 	if (ie->line > 0)
-		return cdb_error_setc(e, ie->kind, ie->code,
-		    "%s: member \"%s\":%ld: %s", j->o->snapshot, member,
-		    ie->line, ie->text);
-	return cdb_error_setc(e, ie->kind, ie->code, "%s: member \"%s\": %s",
-	    j->o->snapshot, member, ie->text);
+		snprintf(at, sizeof(at), ":%ld", ie->line);
+	return cdb_error_setc(e, ie->kind, ie->code, "%s: member \"%s\"%s: %s",
+	    j->o->snapshot, member, at, ie->text);
 }
 
 /* Record collection k (0-based) as imported, then tell the verifier. */
@@ -461,7 +450,6 @@ import_member(
 	struct job *j = arg;
 	const char *name = json_string_value(json_object_get(entry, "name"));
 	size_t k = index_of(j->manifest, name);
-	cdb_import_opts io;
 	cdb_import_stats ist;
 	cdb_error ie;
 	cdb_buf ckpt;
@@ -474,22 +462,15 @@ import_member(
 	cdb_buf_init(&ckpt);
 	if (ckpt_path(j, name, &ckpt) == -1)
 		return cdb_error_oom(e);
-	memset(&io, 0, sizeof(io));
-	io.url = j->o->url;
-	io.tenant = j->tenant;
-	io.database = j->database;
-	io.http = j->o->http;
-	io.batch = j->batch;
-	io.jobs = j->o->jobs;
-	io.checkpoint = ckpt.data;
-	io.input = member;
-	io.collection = name;
-	/* The compare that follows finds and repairs altered records. */
-	io.no_altered_check = 1;
-	io.progress = j->o->progress;
-	io.arg = j->o->arg;
 	cdb_error_clear(&ie);
-	rc = cdb_import_run(in, &io, &ist, &ie);
+	/* The compare that follows finds and repairs altered records. */
+	rc = cdb_import_run(in,
+	    &(cdb_import_opts){.url = j->o->url, .tenant = j->tenant,
+	        .database = j->database, .http = j->o->http, .batch = j->batch,
+	        .jobs = j->o->jobs, .checkpoint = ckpt.data, .input = member,
+	        .collection = name, .no_altered_check = 1,
+	        .progress = j->o->progress, .arg = j->o->arg},
+	    &ist, &ie);
 	cdb_buf_free(&ckpt);
 	if (rc == -1)
 		return import_error(j, member, &ie, e);
@@ -692,23 +673,33 @@ report_head(struct job *j)
 	        "records", json_object_get(m, "records")));
 }
 
-/* Fill the rows with the verification, and the first problem.  0 or -1. */
+/*
+ * Fill the rows with the verification, and the first problem of a
+ * restored one; a removed collection that the snapshot did not have must
+ * be gone.  0 or -1.
+ */
 static int
 report_results(struct job *j)
 {
 	json_t *r, *res;
 	const char *problem, *name;
 	size_t i;
-	int rc = 0;
+	int g, rc = 0;
 
 	json_array_foreach (json_object_get(j->report, "collections"), i, r) {
 		name = json_string_value(json_object_get(r, "name"));
+		if (cdb_json_str_is(r, "action", "remove")) {
+			g = gone(j, name);
+			rc |= json_object_set_new(r, "verified", json_boolean(g == 1));
+			if (g == 0)
+				rc |= json_object_set_new(
+				    r, "problem", json_string("still on the server"));
+			continue;
+		}
 		if ((res = json_object_get(j->results, name)) != NULL)
 			rc |= json_object_update(r, res);
-		else if (cdb_json_str_is(r, "action", "restore"))
-			rc |= json_object_set_new(r, "verified", json_false());
 		else
-			continue;
+			rc |= json_object_set_new(r, "verified", json_false());
 		if (json_is_true(json_object_get(r, "verified")) ||
 		    json_object_get(j->report, "first_problem") != NULL)
 			continue;
@@ -716,26 +707,6 @@ report_results(struct job *j)
 		rc |= json_object_set_new(j->report, "first_problem",
 		    json_sprintf("collection \"%s\": %s", name,
 		        problem ? problem : "not verified"));
-	}
-	return rc;
-}
-
-/* A removed collection that the snapshot did not have must be gone. */
-static int
-check_removed(struct job *j)
-{
-	json_t *r;
-	size_t i;
-	int g, rc = 0;
-
-	json_array_foreach (json_object_get(j->report, "collections"), i, r) {
-		if (!cdb_json_str_is(r, "action", "remove"))
-			continue;
-		g = gone(j, json_string_value(json_object_get(r, "name")));
-		rc |= json_object_set_new(r, "verified", json_boolean(g == 1));
-		if (g == 0)
-			rc |= json_object_set_new(
-			    r, "problem", json_string("still on the server"));
 	}
 	return rc;
 }
@@ -772,22 +743,14 @@ open_target(struct job *j, cdb_error *e)
 }
 
 static int
-phase_is(struct job *j, const char *phase)
-{
-	return cdb_json_str_is(j->state, "phase", phase);
-}
-
-static int
 run_phases(struct job *j, cdb_error *e)
 {
-	if (phase_is(j, "archive")) {
-		if (archive(j, e) == -1 || save_state(j, "remove", e) == -1)
-			return -1;
-	}
-	if (phase_is(j, "remove")) {
-		if (remove_all(j, e) == -1 || save_state(j, "import", e) == -1)
-			return -1;
-	}
+	if (cdb_json_str_is(j->state, "phase", "archive") &&
+	    (archive(j, e) == -1 || save_state(j, "remove", e) == -1))
+		return -1;
+	if (cdb_json_str_is(j->state, "phase", "remove") &&
+	    (remove_all(j, e) == -1 || save_state(j, "import", e) == -1))
+		return -1;
 	return import_and_verify(j, e);
 }
 
@@ -826,7 +789,7 @@ run(struct job *j, cdb_error *e)
 		return 0;
 	if (save_state(j, NULL, e) == -1 || run_phases(j, e) == -1)
 		return -1;
-	if (check_removed(j) == -1 || report_results(j) == -1)
+	if (report_results(j) == -1)
 		return cdb_error_oom(e);
 	if (json_object_get(j->report, "first_problem") != NULL)
 		return cdb_error_set(e, CDB_ERR_INPUT,

@@ -1,12 +1,10 @@
 /*
  * rollback.h - undo a failed migration from a snapshot (cdb-snapshot(5)):
- * verify the snapshot, archive the current state of every collection
- * involved to failed-<time>.tar.gz, remove those collections, recreate the
- * snapshot's collections and import their records, then compare the
- * server with the snapshot record by record.
- *
- * Every step is resumable: progress is kept in a work directory (atomic
- * checkpoints), so rerunning the same restore after a crash finishes it.
+ * verify it, archive the collections involved to failed-<time>.tar.gz,
+ * remove them, recreate and import the snapshot's, then compare the
+ * server with the snapshot record by record.  Every step is resumable
+ * from atomic checkpoints in a work directory.  Also the retention rule
+ * of cdb-rollback prune.
  */
 #ifndef CDB_ROLLBACK_H
 #define CDB_ROLLBACK_H
@@ -19,27 +17,21 @@
 #include "http.h"
 
 /*
- * Read a validation report (cdb-report(5)): a JSON object with a boolean
- * "rollback_triggered", and optionally "rollback_reason",
- * "overall_status" and a list of collections; other fields are ignored.
- * Returns a new object {"path", "rollback_triggered", "rollback_reason",
- * "overall_status", "collections": [names]} or NULL with e.
+ * Read a validation report (cdb-report(5)): an object with a boolean
+ * "rollback_triggered", maybe "rollback_reason", "overall_status" and
+ * collections.  Returns a new {"path", "rollback_triggered",
+ * "rollback_reason", "overall_status", "collections": [names]} or NULL.
  */
 json_t *cdb_rollback_read_report(const char *path, cdb_error *e);
 
 /*
- * The collection names a JSON value lists: an array of names, an array of
- * objects with a "name" (or "collection") string, or an object keyed by
- * name.  Appends them, without duplicates, to the array names.  0, or
- * -1 when out of memory.
+ * Append to names, without duplicates, the collection names v lists: an
+ * array of names or of objects with "name" (or "collection"), or an
+ * object keyed by name.  0, or -1 when out of memory.
  */
 int cdb_rollback_add_names(json_t *names, const json_t *v);
 
-/*
- * The names of the collections a cdb-import(1) checkpoint at path says
- * the import wrote to (its "collections" object), appended to names.
- * 0, or -1 with e.
- */
+/* Append to names the collections a cdb-import(1) checkpoint wrote to. */
 int cdb_rollback_checkpoint_names(
     const char *path, json_t *names, cdb_error *e);
 
@@ -69,11 +61,10 @@ typedef struct cdb_rollback_opts {
 } cdb_rollback_opts;
 
 /*
- * Restore o->snapshot into the server.  The rollback report (see
- * cdb-rollback(1)) is built in report, a JSON object the caller owns,
- * as far as the restore got, failed or not.  Returns 0 only when the
- * server then holds exactly the snapshot's collections and records (or,
- * for a dry run, when the plan was made); otherwise -1 with e.
+ * Restore o->snapshot into the server, building the rollback report
+ * (cdb-rollback(1)) in the caller's report as far as it got.  0 only when
+ * the server then holds exactly the snapshot's collections and records
+ * (a dry run: when the plan was made).
  */
 int cdb_rollback_restore(
     const cdb_rollback_opts *o, json_t *report, cdb_error *e);
@@ -92,23 +83,50 @@ typedef struct cdb_rollback_cmp {
 } cdb_rollback_cmp;
 
 /*
- * Compare the snapshot member in (the stream of collection entry["name"],
- * entry its manifest entry) with that collection on the server: its
- * metadata and index configuration, then every record, fetched back by
- * id: document, metadata (types included), uri, and embedding, bit for
- * bit, or for cosine collections (stored normalised) within 1e-6 of the
- * vector's norm; and the server's count.  With o->repair, records whose
- * metadata alone differs get the snapshot's metadata back (keys it lacks
- * removed) and are compared again: Chroma 1.3 can hand array values of
- * deleted records to new ones.  Fills result with count_after, compared,
- * mismatches, repaired, verified (a boolean) and the first problem.
- * Returns 0 when the comparison ran (whatever it found), -1 with e when
- * it could not.
+ * Compare the snapshot member in (entry: its manifest entry) with its
+ * collection on the server: metadata and index configuration, every
+ * record fetched back by id (document, metadata with types, uri, and the
+ * embedding bit for bit, or for cosine, stored normalised, within 1e-6 of
+ * its norm), and the count.  With o->repair, records whose metadata alone
+ * differs get the snapshot's back (keys it lacks removed) and are compared
+ * again.  Fills result with count_after, compared, mismatches, repaired,
+ * verified and the first problem.  0 when the comparison ran, whatever it
+ * found.
  */
 int cdb_rollback_compare(cdb_chroma *c, const json_t *entry, FILE *in,
     const cdb_rollback_cmp *o, json_t *result, cdb_error *e);
 
 /* The report as Markdown, appended to b.  0 or -1. */
 int cdb_rollback_report_md(const json_t *report, cdb_buf *b);
+
+/* ------------------------------------------------------------- prune -- */
+
+/* One snapshot file and the decision about it. */
+typedef struct cdb_prune_entry {
+	char *path;      /* owned copy */
+	char *source;    /* "server tenant/database", owned; NULL: unreadable */
+	time_t created;  /* from the manifest; 0 when unreadable */
+	int verified;    /* every member matches the manifest */
+	int keep;        /* 1: kept, 0: to delete */
+	const char *why; /* static: the rule that decided */
+	char problem[1024]; /* why it does not verify, or "" */
+} cdb_prune_entry;
+
+typedef struct cdb_prune_opts {
+	long keep;      /* newest N of each database; -1: no such rule */
+	long keep_days; /* younger than D days; -1: no such rule */
+	time_t now;
+} cdb_prune_opts;
+
+/*
+ * Verify the n snapshots at paths and decide which to delete: one is kept
+ * when a rule keeps it (either of both), when its manifest cannot be read,
+ * or when it is the newest verified one of its database and no other kept
+ * one verifies.  n entries in the order of paths (free with
+ * cdb_prune_free), or NULL with e.
+ */
+cdb_prune_entry *cdb_prune_plan(
+    char *const *paths, size_t n, const cdb_prune_opts *o, cdb_error *e);
+void cdb_prune_free(cdb_prune_entry *v, size_t n);
 
 #endif

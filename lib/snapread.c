@@ -105,7 +105,7 @@ check_entry(
 int
 cdb_snapshot_check_manifest(const json_t *m, cdb_error *e)
 {
-	json_t *v = json_object_get(m, "version"), *colls, *c;
+	json_t *v = json_object_get(m, "version"), *colls;
 	json_t *names, *members;
 	size_t i;
 	int rc = 0;
@@ -136,12 +136,8 @@ cdb_snapshot_check_manifest(const json_t *m, cdb_error *e)
 	members = json_object();
 	if (names == NULL || members == NULL)
 		rc = cdb_error_oom(e);
-	json_array_foreach (colls, i, c) {
-		if (rc == -1)
-			break;
-		if ((rc = check_entry(c, i, names, members, e)) == -1)
-			break;
-	}
+	for (i = 0; rc == 0 && i < json_array_size(colls); i++)
+		rc = check_entry(json_array_get(colls, i), i, names, members, e);
 	json_decref(names);
 	json_decref(members);
 	return rc;
@@ -177,8 +173,7 @@ cdb_snapshot_find(const json_t *manifest, const char *name)
 static json_t *
 entry_by_member(const json_t *manifest, const char *member)
 {
-	return find_by(json_object_get(manifest, "collections"), "member",
-	    member);
+	return find_by(json_object_get(manifest, "collections"), "member", member);
 }
 
 /* ----------------------------------------------------------- archive -- */
@@ -271,14 +266,18 @@ type_name(struct archive_entry *en)
 	}
 }
 
-/* What any member must be, whatever the manifest says. */
+/*
+ * What any member must be, whatever the manifest says; a collection member
+ * (*entry set) must also be one the manifest, when known, names.
+ */
 static int
-check_member(
-    struct rd *r, struct archive_entry *en, const char *name, cdb_error *e)
+check_member(struct rd *r, struct archive_entry *en, const char *name,
+    const json_t **entry, cdb_error *e)
 {
 	char pn[128];
 
 	printable(name, pn);
+	*entry = NULL;
 	if (archive_entry_hardlink(en) != NULL)
 		return cdb_error_set(e, CDB_ERR_INPUT,
 		    "%s: member \"%s\" is a hard link", r->path, pn);
@@ -299,18 +298,8 @@ check_member(
 	if (json_object_size(r->seen) >= MAX_MEMBERS)
 		return cdb_error_set(e, CDB_ERR_INPUT,
 		    "%s: more than %d members", r->path, MAX_MEMBERS);
-	return 0;
-}
-
-/* A collection member must be one the manifest (when known) names. */
-static int
-check_known(struct rd *r, struct archive_entry *en, const char *name,
-    const json_t **entry, cdb_error *e)
-{
-	char pn[128];
-
-	printable(name, pn);
-	*entry = NULL;
+	if (strcmp(name, CDB_SNAPSHOT_MANIFEST) == 0)
+		return 0;
 	if (!cdb_snapshot_member_ok(name))
 		return cdb_error_set(e, CDB_ERR_INPUT,
 		    "%s: member \"%s\" is not part of a cdb snapshot", r->path,
@@ -470,15 +459,11 @@ check_digest(struct rd *r, const char *member, const json_t *entry,
 }
 
 static int
-on_member(
-    struct rd *r, struct archive_entry *en, const char *name, cdb_error *e)
+on_member(struct rd *r, const char *name, const json_t *entry, cdb_error *e)
 {
-	const json_t *entry;
 	struct feed f;
 	int rc;
 
-	if (check_known(r, en, name, &entry, e) == -1)
-		return -1;
 	memset(&f, 0, sizeof(f));
 	f.a = r->a;
 	f.fd = -1;
@@ -511,6 +496,7 @@ static int
 next_entry(struct rd *r, cdb_error *e)
 {
 	struct archive_entry *en;
+	const json_t *entry;
 	const char *name;
 	int rc;
 
@@ -528,12 +514,12 @@ next_entry(struct rd *r, cdb_error *e)
 	if ((name = archive_entry_pathname(en)) == NULL)
 		return cdb_error_set(e, CDB_ERR_INPUT,
 		    "%s: a member has a name that cannot be read", r->path);
-	if (check_member(r, en, name, e) == -1)
+	if (check_member(r, en, name, &entry, e) == -1)
 		return -1;
 	if (strcmp(name, CDB_SNAPSHOT_MANIFEST) == 0)
 		rc = read_manifest(r, en, e);
 	else
-		rc = on_member(r, en, name, e);
+		rc = on_member(r, name, entry, e);
 	return rc == -1 ? -1 : 1;
 }
 
@@ -660,23 +646,21 @@ parse_member(
 	cdb_reader_free(rd);
 	if (rc == 0 && coll == NULL)
 		rc = cdb_error_set(&pe, CDB_ERR_INPUT, "no collection line");
-	if (rc == -1 && pe.kind == CDB_ERR_SYS) {
-		json_decref(coll);
-		json_decref(hdr);
-		return cdb_error_set(e, CDB_ERR_SYS, "%s: member \"%s\": %s",
-		    p->path, member, pe.text);
-	}
-	if (rc == -1) {
-		json_decref(coll);
-		json_decref(hdr);
-		rc = json_object_set_new(p->found, member,
-		    json_sprintf("%s: member \"%s\", line %ld: %s", p->path,
-		        member, pe.line, pe.text));
-	} else
-		rc = json_object_set_new(p->found, member,
-		    json_pack("{s:o, s:o, s:I}", "line", coll, "header", hdr,
-		        "records", (json_int_t)n));
-	return rc == -1 ? cdb_error_oom(e) : 0;
+	if (rc == -1 && pe.kind == CDB_ERR_SYS)
+		cdb_error_set(e, CDB_ERR_SYS, "%s: member \"%s\": %s", p->path,
+		    member, pe.text);
+	else if (json_object_set_new(p->found, member,
+	             rc == -1 ? json_sprintf("%s: member \"%s\", line %ld: %s",
+	                            p->path, member, pe.line, pe.text)
+	                      : json_pack("{s:O, s:O, s:I}", "line", coll,
+	                            "header", hdr, "records", (json_int_t)n)) ==
+	         -1)
+		rc = cdb_error_oom(e);
+	else
+		rc = 0;
+	json_decref(coll);
+	json_decref(hdr);
+	return rc;
 }
 
 /* a[key] and b[key2] the same, an absent value being null. */
@@ -696,9 +680,11 @@ static int
 check_fields(const struct parsed *p, const json_t *m, const json_t *c,
     const json_t *f, cdb_error *e)
 {
-	static const char *const coll_keys[] = {
-	    "metadata", "configuration", "dimension"};
-	static const char *const top_keys[] = {"tenant", "database"};
+	static const struct {
+		const char *key;
+		int top; /* in the manifest's top and the header line */
+	} t[] = {{"metadata", 0}, {"configuration", 0}, {"dimension", 0},
+	    {"tenant", 1}, {"database", 1}};
 	const char *member = json_string_value(json_object_get(c, "member"));
 	const json_t *line = json_object_get(f, "line");
 	size_t i;
@@ -710,19 +696,14 @@ check_fields(const struct parsed *p, const json_t *m, const json_t *c,
 		    p->path, member,
 		    json_string_value(json_object_get(line, "name")),
 		    json_string_value(json_object_get(c, "name")));
-	for (i = 0; i < sizeof(coll_keys) / sizeof(coll_keys[0]); i++)
-		if (!same(c, coll_keys[i], line, coll_keys[i]))
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		if (!same(t[i].top ? m : c, t[i].key,
+		        t[i].top ? json_object_get(f, "header") : line, t[i].key))
 			return cdb_error_set(e, CDB_ERR_INPUT,
-			    "%s: member \"%s\": the manifest's collection %s "
-			    "differs from the member's collection line",
-			    p->path, member, coll_keys[i]);
-	for (i = 0; i < sizeof(top_keys) / sizeof(top_keys[0]); i++)
-		if (!same(m, top_keys[i], json_object_get(f, "header"),
-		        top_keys[i]))
-			return cdb_error_set(e, CDB_ERR_INPUT,
-			    "%s: member \"%s\": the manifest's %s differs "
-			    "from the member's header line",
-			    p->path, member, top_keys[i]);
+			    "%s: member \"%s\": the manifest's %s%s differs from "
+			    "the member's %s line",
+			    p->path, member, t[i].top ? "" : "collection ",
+			    t[i].key, t[i].top ? "header" : "collection");
 	if (!json_equal(json_object_get(f, "records"), json_object_get(c, "count")))
 		return cdb_error_set(e, CDB_ERR_INPUT,
 		    "%s: member \"%s\" holds %lld records, the manifest says "

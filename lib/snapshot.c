@@ -9,10 +9,9 @@
 #define _GNU_SOURCE /* F_SETPIPE_SZ, where the system has it */
 #include <archive.h>
 #include <archive_entry.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
+#include <glob.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -55,16 +54,18 @@ struct cdb_snapshot_writer {
 };
 
 static const char *const comp_names[] = {"none", "gzip", "zstd", "xz"};
+/* The bytes a member name keeps (cdb_snapshot_member_name). */
+static const char safe_chars[] = "abcdefghijklmnopqrstuvwxyz"
+				 "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-";
 
 int
 cdb_snapshot_comp_parse(const char *name)
 {
 	int i;
 
-	for (i = 0; i < 4; i++)
-		if (strcmp(name, comp_names[i]) == 0)
-			return i;
-	return -1;
+	for (i = 0; i < 4 && strcmp(name, comp_names[i]) != 0; i++)
+		;
+	return i < 4 ? i : -1;
 }
 
 const char *
@@ -98,13 +99,6 @@ cdb_snapshot_comp_guess(const char *path)
 	return -1;
 }
 
-static int
-safe_char(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	       (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
-}
-
 void
 cdb_snapshot_member_name(char *out, size_t size, size_t index, const char *name)
 {
@@ -112,7 +106,7 @@ cdb_snapshot_member_name(char *out, size_t size, size_t index, const char *name)
 	size_t i;
 
 	for (i = 0; i < sizeof(safe) - 1 && name[i] != '\0'; i++)
-		safe[i] = safe_char(name[i]) ? name[i] : '_';
+		safe[i] = strchr(safe_chars, name[i]) ? name[i] : '_';
 	safe[i] = '\0';
 	snprintf(
 	    out, size, "%s%04zu-%s.ndjson", CDB_SNAPSHOT_PREFIX, index, safe);
@@ -121,20 +115,16 @@ cdb_snapshot_member_name(char *out, size_t size, size_t index, const char *name)
 int
 cdb_snapshot_member_ok(const char *m)
 {
-	size_t n, k = strlen(CDB_SNAPSHOT_PREFIX), digits = 0, safe = 0;
+	size_t n, k = strlen(CDB_SNAPSHOT_PREFIX), d;
 
-	if (strncmp(m, CDB_SNAPSHOT_PREFIX, k) != 0)
+	if (strncmp(m, CDB_SNAPSHOT_PREFIX, k) != 0 ||
+	    (d = strspn(m + k, "0123456789")) < 4 || m[k + d] != '-')
 		return 0;
-	for (m += k; *m >= '0' && *m <= '9'; m++)
-		digits++;
-	if (digits < 4 || *m++ != '-')
-		return 0;
+	m += k + d + 1;
 	n = strlen(m);
-	if (n <= 7 || strcmp(m + n - 7, ".ndjson") != 0)
-		return 0;
-	while (safe < n - 7 && safe_char(m[safe]))
-		safe++;
-	return safe == n - 7 && safe <= 100;
+	/* ".ndjson" is safe too: the span reaches it when NAME is safe. */
+	return n > 7 && n - 7 <= 100 && strcmp(m + n - 7, ".ndjson") == 0 &&
+	       strspn(m, safe_chars) >= n - 7;
 }
 
 /* ---------------------------------------------------------- archives -- */
@@ -153,26 +143,16 @@ archive_fail(struct archive *a, const char *what, cdb_error *e)
 static int
 add_filter(struct archive *a, int comp, int level)
 {
+	static int (*const add[])(struct archive *) = {
+	    archive_write_add_filter_none, archive_write_add_filter_gzip,
+	    archive_write_add_filter_zstd, archive_write_add_filter_xz};
 	char lv[16];
-	int rc;
 
-	switch (comp) {
-	case CDB_SNAP_GZIP:
-		rc = archive_write_add_filter_gzip(a);
-		break;
-	case CDB_SNAP_ZSTD:
-		rc = archive_write_add_filter_zstd(a);
-		break;
-	case CDB_SNAP_XZ:
-		rc = archive_write_add_filter_xz(a);
-		break;
-	default:
-		return archive_write_add_filter_none(a) == ARCHIVE_OK ? 0 : -1;
-	}
 	snprintf(lv, sizeof(lv), "%d", level);
-	if (rc != ARCHIVE_OK ||
-	    (level > 0 && archive_write_set_filter_option(a, NULL,
-	                      "compression-level", lv) != ARCHIVE_OK))
+	if (comp < 0 || comp > CDB_SNAP_XZ || add[comp](a) != ARCHIVE_OK ||
+	    (comp != CDB_SNAP_NONE && level > 0 &&
+	        archive_write_set_filter_option(
+	            a, NULL, "compression-level", lv) != ARCHIVE_OK))
 		return -1;
 	return 0;
 }
@@ -197,13 +177,15 @@ put_entry(struct archive *a, const char *name, long long size, const char *what,
 }
 
 /*
- * A writer to fd without blocking or padding: output is exact bytes.
- * With raw set it writes one compressed segment of data only (the "data"
- * entry), without it a tar with the entry name of size bytes.
+ * A writer to fd, or with fd -1 to mem[HDR_MAX], without blocking or
+ * padding: output is exact bytes.  With raw set it writes one compressed
+ * segment of data only (the "data" entry), without it a tar with the
+ * entry name of size bytes.
  */
+#define HDR_MAX 8192
 static struct archive *
-writer_on_fd(int fd, int comp, int level, int raw, const char *name,
-    long long size, const char *what, cdb_error *e)
+writer_on(int fd, char *mem, size_t *used, int comp, int level, int raw,
+    const char *name, long long size, const char *what, cdb_error *e)
 {
 	struct archive *a = archive_write_new();
 
@@ -213,7 +195,8 @@ writer_on_fd(int fd, int comp, int level, int raw, const char *name,
 	    add_filter(a, comp, level) == -1 ||
 	    archive_write_set_bytes_per_block(a, 0) != ARCHIVE_OK ||
 	    archive_write_set_bytes_in_last_block(a, 1) != ARCHIVE_OK ||
-	    archive_write_open_fd(a, fd) != ARCHIVE_OK) {
+	    (fd == -1 ? archive_write_open_memory(a, mem, HDR_MAX, used)
+	              : archive_write_open_fd(a, fd)) != ARCHIVE_OK) {
 		archive_fail(a, what, e);
 		archive_write_free(a);
 		return NULL;
@@ -258,21 +241,14 @@ arc_close(struct archive *a, const char *what, cdb_error *e)
  * after it (zeros for the data, end blocks) is not counted: the real data
  * is compressed separately.
  */
-#define HDR_MAX 8192
 static size_t
 tar_header(char *out, const char *name, long long size, cdb_error *e)
 {
-	struct archive *a = archive_write_new();
-	size_t used = 0, len = 0;
+	size_t used = 0, len;
+	struct archive *a = writer_on(-1, out, &used, CDB_SNAP_NONE, 0, 0,
+	    name, size, "tar header", e);
 
-	if (a == NULL ||
-	    archive_write_set_format_pax_restricted(a) != ARCHIVE_OK ||
-	    archive_write_add_filter_none(a) != ARCHIVE_OK ||
-	    archive_write_set_bytes_per_block(a, 0) != ARCHIVE_OK ||
-	    archive_write_open_memory(a, out, HDR_MAX, &used) != ARCHIVE_OK)
-		archive_fail(a, "tar header", e);
-	else if (put_entry(a, name, size, "tar header", e) == 0)
-		len = used;
+	len = a ? used : 0;
 	archive_write_free(a);
 	return len;
 }
@@ -306,21 +282,6 @@ check_comp(int comp, int level, cdb_error *e)
 		    cdb_snapshot_comp_name(comp),
 		    level > 0 ? " at that level" : "");
 	return 0;
-}
-
-static json_t *
-full_identity(const json_t *identity, int comp, int level)
-{
-	json_t *id = identity ? json_deep_copy(identity) : json_object();
-
-	if (id == NULL ||
-	    json_object_set_new(id, "compression",
-	        json_string(cdb_snapshot_comp_name(comp))) == -1 ||
-	    json_object_set_new(id, "level", json_integer(level)) == -1) {
-		json_decref(id);
-		return NULL;
-	}
-	return id;
 }
 
 static int
@@ -387,13 +348,18 @@ writer_open(cdb_snapshot_writer *w, const json_t *identity, cdb_error *e)
 		    w->path);
 	if (check_comp(w->comp, w->level, e) == -1)
 		return -1;
-	if ((id = full_identity(identity, w->comp, w->level)) == NULL)
+	id = identity ? json_deep_copy(identity) : json_object();
+	if (id == NULL ||
+	    json_object_update_new(id,
+	        json_pack("{s:s, s:i}", "compression",
+	            cdb_snapshot_comp_name(w->comp), "level", w->level)) == -1) {
+		json_decref(id);
 		return cdb_error_oom(e);
-	w->ckpt = cdb_checkpoint_load(w->ckpt_path, e);
-	if (w->ckpt == NULL && e != NULL && e->kind != CDB_ERR_NONE)
-		rc = -1;
+	}
+	if ((w->ckpt = cdb_checkpoint_load(w->ckpt_path, e)) != NULL)
+		rc = resume(w, id, e);
 	else
-		rc = w->ckpt ? resume(w, id, e) : fresh(w, id, e);
+		rc = e != NULL && e->kind != CDB_ERR_NONE ? -1 : fresh(w, id, e);
 	json_decref(id);
 	return rc;
 }
@@ -466,7 +432,7 @@ compress_member(void *arg)
 	ssize_t n;
 	int ok;
 
-	a = writer_on_fd(w->spool, w->comp, w->level, 1, "data", 0,
+	a = writer_on(w->spool, NULL, NULL, w->comp, w->level, 1, "data", 0,
 	    w->spool_path, &w->err);
 	ok = a != NULL;
 	while ((n = read(w->in, buf, sizeof(buf))) != 0) {
@@ -585,7 +551,7 @@ append_member(cdb_snapshot_writer *w, cdb_error *e)
 	size_t n;
 
 	if ((n = tar_header(hdr, w->name, w->bytes, e)) == 0 ||
-	    (a = writer_on_fd(w->fd, w->comp, w->level, 1, "data", 0,
+	    (a = writer_on(w->fd, NULL, NULL, w->comp, w->level, 1, "data", 0,
 	         w->partial, e)) == NULL)
 		return -1;
 	if (arc_write(a, hdr, n, w->partial, e) == -1) {
@@ -682,7 +648,7 @@ write_manifest(cdb_snapshot_writer *w, const json_t *m, cdb_error *e)
 	cdb_buf_init(&text);
 	if (cdb_json_dump(&text, m) == -1 || cdb_buf_putc(&text, '\n') == -1)
 		cdb_error_oom(e);
-	else if ((a = writer_on_fd(w->fd, w->comp, w->level, 0,
+	else if ((a = writer_on(w->fd, NULL, NULL, w->comp, w->level, 0,
 	              CDB_SNAPSHOT_MANIFEST, (long long)text.len, w->partial,
 	              e)) != NULL) {
 		if (arc_write(a, text.data, text.len, w->partial, e) == -1)
@@ -701,29 +667,24 @@ write_manifest(cdb_snapshot_writer *w, const json_t *m, cdb_error *e)
 static void
 remove_ckpt_tmp(const char *ckpt)
 {
-	char *a = strdup(ckpt), *b = strdup(ckpt), *dir;
-	struct dirent *d;
-	cdb_buf p, prefix;
-	DIR *dp;
+	cdb_buf pat;
+	glob_t g;
+	size_t i;
+	int rc = 0;
 
-	cdb_buf_init(&p);
-	cdb_buf_init(&prefix);
-	if (a != NULL && b != NULL && (dp = opendir(dir = dirname(a))) != NULL) {
-		if (cdb_buf_printf(&prefix, "%s.tmp.", basename(b)) == 0)
-			while ((d = readdir(dp)) != NULL)
-				if (strncmp(d->d_name, prefix.data,
-				        prefix.len) == 0) {
-					cdb_buf_reset(&p);
-					if (cdb_buf_printf(&p, "%s/%s", dir,
-					        d->d_name) == 0)
-						unlink(p.data);
-				}
-		closedir(dp);
+	cdb_buf_init(&pat);
+	for (; *ckpt != '\0'; ckpt++) { /* the path matches only itself */
+		if (strchr("*?[\\", *ckpt) != NULL)
+			rc |= cdb_buf_putc(&pat, '\\');
+		rc |= cdb_buf_putc(&pat, *ckpt);
 	}
-	cdb_buf_free(&p);
-	cdb_buf_free(&prefix);
-	free(a);
-	free(b);
+	if (rc == 0 && cdb_buf_puts(&pat, ".tmp.*") == 0 &&
+	    glob(pat.data, 0, NULL, &g) == 0) {
+		for (i = 0; i < g.gl_pathc; i++)
+			unlink(g.gl_pathv[i]);
+		globfree(&g);
+	}
+	cdb_buf_free(&pat);
 }
 
 /* The partial file becomes the snapshot only now, complete and durable. */

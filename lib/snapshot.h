@@ -4,14 +4,13 @@
  * memory and resumable after a crash, and read without trusting anything
  * inside the archive.
  *
- * Layout of the file: for each collection a tar member
- * "collections/NNNN-NAME.ndjson", then "manifest.json" last, then the tar
- * end blocks.  Each member's tar header, each member's data and the
- * manifest are compressed as separate segments (concatenated gzip
- * members, zstd frames or xz streams), which every decompressor reads as
- * one stream.  That is what lets the data be compressed while it is
- * exported, before its size (needed by the tar header) is known, and lets
- * an interrupted write resume at the last finished member.
+ * Layout: a member "collections/NNNN-NAME.ndjson" per collection, then
+ * "manifest.json", then the tar end blocks.  Each member's header, each
+ * member's data and the manifest are separate compressed segments (gzip
+ * members, zstd frames, xz streams), which decompressors read as one
+ * stream: so data is compressed while it is exported, before its size
+ * (needed by the tar header) is known, and an interrupted write resumes
+ * at the last finished member.
  */
 #ifndef CDB_SNAPSHOT_H
 #define CDB_SNAPSHOT_H
@@ -30,37 +29,28 @@
 /* The manifest is read into memory: refuse larger ones. */
 #define CDB_SNAPSHOT_MANIFEST_MAX (64L << 20)
 
-enum cdb_snapshot_comp {
-	CDB_SNAP_NONE = 0,
-	CDB_SNAP_GZIP,
-	CDB_SNAP_ZSTD,
-	CDB_SNAP_XZ
-};
+enum cdb_snapshot_comp { CDB_SNAP_NONE, CDB_SNAP_GZIP, CDB_SNAP_ZSTD, CDB_SNAP_XZ };
 
-/* "gzip", "zstd", "xz" or "none" to enum cdb_snapshot_comp; -1 if not. */
+/* "none", "gzip", "zstd" or "xz" to enum cdb_snapshot_comp; -1 if not. */
 int cdb_snapshot_comp_parse(const char *name);
-/* The name of comp ("gzip", ...). */
 const char *cdb_snapshot_comp_name(int comp);
-/* The compression a file name implies (.tar.gz, .tgz, .tar.zst, .tar.xz,
- * .tar), or -1 when it implies none of them. */
+/* The compression a file name implies (.tar.gz, .tgz, .tar.zst, .tzst,
+ * .tar.xz, .txz, .tar), or -1. */
 int cdb_snapshot_comp_guess(const char *path);
 
 /*
- * The member name for the index-th collection (1-based) called name:
- * "collections/0001-NAME.ndjson" with any byte other than [A-Za-z0-9._-]
- * replaced by '_' and NAME cut to 100 bytes.  Writes at most size bytes
- * to out (NUL included).
+ * "collections/0001-NAME.ndjson" for the index-th (1-based) collection,
+ * bytes outside [A-Za-z0-9._-] as '_', NAME cut to 100 bytes; into out.
  */
 void cdb_snapshot_member_name(
     char *out, size_t size, size_t index, const char *name);
-
 /* True when member is a name cdb_snapshot_member_name can give. */
 int cdb_snapshot_member_ok(const char *member);
 
 /*
  * Check a manifest's structure: format, version, and for each collection
- * a name, a well-formed member name, count, bytes and digest, names and
- * members unique.  0 or -1 with e.
+ * a name, a valid member name, count, bytes and digest, names and members
+ * unique.  0 or -1 with e.
  */
 int cdb_snapshot_check_manifest(const json_t *m, cdb_error *e);
 
@@ -74,87 +64,69 @@ json_t *cdb_snapshot_find_in(const json_t *list, const char *name);
 typedef struct cdb_snapshot_writer cdb_snapshot_writer;
 
 /*
- * Start writing the snapshot path, or resume an interrupted write.
- * Bytes go to "path.partial", renamed to path by _finish; progress is
- * kept in "path.partial.ckpt" (atomic), the compressed data of the
- * member on its way in "path.partial.spool.0".  identity (a
- * JSON object: server, options...) must equal the checkpoint's for a
- * resume; another one is an error.  Without force, an existing path is
- * an error.  level 0 means the compressor's default.  Free with
- * cdb_snapshot_writer_free.
+ * Start writing the snapshot path, or resume an interrupted write: bytes
+ * go to "path.partial" (renamed by _finish), progress to
+ * "path.partial.ckpt", the member on its way to "path.partial.spool.0".
+ * identity (server, options...) must equal the checkpoint's to resume.
+ * Without force, an existing path is an error.  level 0: the
+ * compressor's default.  Free with cdb_snapshot_writer_free.
  */
 cdb_snapshot_writer *cdb_snapshot_writer_new(const char *path, int comp,
     int level, int force, const json_t *identity, cdb_error *e);
-
-/*
- * Abandon the writer: the member being written is dropped, the finished
- * ones stay in the partial file for a resume.  Accepts NULL.
- */
+/* Drop the member being written; finished ones stay for a resume. */
 void cdb_snapshot_writer_free(cdb_snapshot_writer *w);
-
-/*
- * The manifest entries of the members finished so far (borrowed),
- * those of an interrupted run included.
- */
+/* The manifest entries of the members finished, resumed ones included
+ * (borrowed). */
 const json_t *cdb_snapshot_writer_done(const cdb_snapshot_writer *w);
 /* True when the writer resumed an earlier run's partial file. */
 int cdb_snapshot_writer_resumed(const cdb_snapshot_writer *w);
 
 /*
- * Begin the member for collection name.  Returns a stream the caller
- * writes the member's bytes to (owned by the writer; do not fclose); they
- * are hashed and compressed by a thread as they come.  NULL with e.
+ * Begin the member for collection name: a stream (owned by the writer,
+ * no fclose) whose bytes a thread hashes and compresses as they come.
  */
 FILE *cdb_snapshot_writer_begin(
     cdb_snapshot_writer *w, const char *name, cdb_error *e);
-
 /*
- * End the member begun last.  entry (the caller's manifest fields for it:
- * name, count, metadata...) is copied, completed with "member", "bytes"
- * and "digest", and kept for the manifest.  The member is appended,
- * synced and checkpointed before _end returns.
+ * End the member begun last: a copy of entry (name, count, metadata...)
+ * completed with "member", "bytes" and "digest" goes to the manifest.
+ * The member is appended, synced and checkpointed before _end returns.
  */
 int cdb_snapshot_writer_end(
     cdb_snapshot_writer *w, const json_t *entry, cdb_error *e);
-
 /*
- * Wait for the last member, write the manifest (the fields of top plus
- * format, version, created, records, compression and the collections) and the
- * tar end, fsync, and rename the partial file to its name.  The checkpoint and
- * spool are removed.
+ * Write the manifest (top's fields plus format, version, created, records,
+ * compression, collections) and the tar end, fsync, rename the partial
+ * file to its name, remove checkpoint and spool.
  */
 int cdb_snapshot_writer_finish(
     cdb_snapshot_writer *w, const json_t *top, cdb_error *e);
-
 /* Remove the partial, checkpoint and spool files of path, if any. */
 void cdb_snapshot_writer_cleanup(const char *path);
 
 /* ------------------------------------------------------------ reading -- */
 
 /*
- * Called for each collection member in archive order: its name, its
- * manifest entry (NULL when the manifest is not known yet) and a stream of
- * its bytes, which fn may leave unread.  0, or -1 with e to stop.
+ * Called for each collection member in archive order with its manifest
+ * entry (NULL when not known yet) and a stream of its bytes, which fn may
+ * leave unread.  0, or -1 with e to stop.
  */
 typedef int cdb_snapshot_member_fn(
     void *arg, const char *member, const json_t *entry, FILE *in, cdb_error *e);
 
 /*
- * Read the snapshot at path.  Every member must be a regular file with a
- * relative name free of "..", the manifest must come last, and each
- * member's size and XXH64 digest must match the manifest; members the
- * manifest does not name are refused.  With manifest (from an earlier
- * read), members are checked against it as they come, before fn sees
- * them.  fn may be NULL.  Returns the manifest, a new reference, or NULL
- * with e (which names the member at fault).
+ * Read the snapshot at path.  Members must be regular files with relative
+ * names free of "..", named by the manifest, which comes last; each one's
+ * size and XXH64 digest must match it.  With manifest (from an earlier
+ * read), members are checked against it before fn (or NULL) sees them.
+ * Returns the manifest (new reference), or NULL with e naming the member
+ * at fault.
  */
 json_t *cdb_snapshot_read(const char *path, const json_t *manifest,
     cdb_snapshot_member_fn *fn, void *arg, cdb_error *e);
-
 /*
- * cdb_snapshot_read plus a full parse of every member as a cdb-ndjson(5)
- * stream that holds exactly its collection and the manifest's count.
- * Returns the manifest (new reference) or NULL with e.
+ * cdb_snapshot_read plus a parse of every member as a cdb-ndjson(5)
+ * stream of exactly its collection and the manifest's count.
  */
 json_t *cdb_snapshot_verify(const char *path, cdb_error *e);
 
@@ -186,8 +158,7 @@ typedef struct cdb_snapshot_stats {
 
 /*
  * Write a snapshot of c's collections (or those named) to o->output,
- * resuming an interrupted one with the same server and options.  0, or -1
- * with e.
+ * resuming an interrupted one with the same server and options.
  */
 int cdb_snapshot_take(cdb_chroma *c, const cdb_snapshot_opts *o,
     cdb_snapshot_stats *st, cdb_error *e);

@@ -66,55 +66,37 @@ named(const cdb_snapshot_opts *o, const char *name)
 static json_t *
 pick(cdb_chroma *c, const cdb_snapshot_opts *o, cdb_error *e)
 {
-	json_t *all, *sel, *v;
+	json_t *all;
 	size_t i;
 
 	if (cdb_chroma_check_database(c, e) == -1)
 		return NULL;
 	if ((all = cdb_chroma_list(c, e)) == NULL || o->names == NULL)
 		return all;
-	sel = json_array();
-	json_array_foreach (all, i, v) {
-		if (sel != NULL &&
-		    named(o, json_string_value(json_object_get(v, "name"))) &&
-		    json_array_append(sel, v) == -1) {
-			json_decref(sel);
-			sel = NULL;
-		}
-	}
-	json_decref(all);
-	if (sel == NULL) {
-		cdb_error_oom(e);
-		return NULL;
-	}
 	for (i = 0; i < o->nnames; i++)
-		if (cdb_snapshot_find_in(sel, o->names[i]) == NULL) {
+		if (cdb_snapshot_find_in(all, o->names[i]) == NULL) {
 			cdb_error_set(e, CDB_ERR_USAGE,
 			    "no collection \"%s\" in %s/%s", o->names[i],
 			    cdb_chroma_tenant(c), cdb_chroma_database(c));
-			json_decref(sel);
+			json_decref(all);
 			return NULL;
 		}
-	return sel;
-}
-
-static json_t *
-or_null(json_t *v)
-{
-	return v != NULL ? v : json_null();
+	for (i = json_array_size(all); i-- > 0;)
+		if (!named(o, json_string_value(json_object_get(
+		                  json_array_get(all, i), "name"))))
+			json_array_remove(all, i);
+	return all;
 }
 
 /* The manifest fields of a collection that the member holds. */
 static json_t *
 entry_of(const json_t *coll, long long records)
 {
-	return json_pack("{s:O, s:O, s:O, s:O, s:O, s:I}", "name",
-	    json_object_get(coll, "name"), "id",
-	    or_null(json_object_get(coll, "id")), "metadata",
-	    or_null(json_object_get(coll, "metadata")), "configuration",
-	    or_null(json_object_get(coll, "configuration_json")), "dimension",
-	    or_null(json_object_get(coll, "dimension")), "count",
-	    (json_int_t)records);
+	return json_pack("{s:O, s:O?, s:O?, s:O?, s:O?, s:I}", "name",
+	    json_object_get(coll, "name"), "id", json_object_get(coll, "id"),
+	    "metadata", json_object_get(coll, "metadata"), "configuration",
+	    json_object_get(coll, "configuration_json"), "dimension",
+	    json_object_get(coll, "dimension"), "count", (json_int_t)records);
 }
 
 static int
@@ -122,7 +104,6 @@ take_one(cdb_snapshot_writer *w, cdb_chroma *c, const json_t *coll,
     const cdb_snapshot_opts *o, cdb_snapshot_stats *st, cdb_error *e)
 {
 	char *name = (char *)json_string_value(json_object_get(coll, "name"));
-	cdb_export_opts eo;
 	cdb_export_stats es;
 	json_t *ent;
 	FILE *out;
@@ -130,17 +111,12 @@ take_one(cdb_snapshot_writer *w, cdb_chroma *c, const json_t *coll,
 
 	if ((out = cdb_snapshot_writer_begin(w, name, e)) == NULL)
 		return -1;
-	memset(&eo, 0, sizeof(eo));
-	eo.names = &name;
-	eo.nnames = 1;
-	eo.batch = o->batch;
-	eo.form = o->form;
-	eo.tool = o->tool;
-	eo.shard = o->shard;
-	eo.warn = o->warn;
-	eo.progress = o->progress;
-	eo.arg = o->arg;
-	if (cdb_export_run(c, out, &eo, &es, e) == -1)
+	if (cdb_export_run(c, out,
+	        &(cdb_export_opts){.names = &name, .nnames = 1,
+	            .batch = o->batch, .form = o->form, .tool = o->tool,
+	            .shard = o->shard, .warn = o->warn,
+	            .progress = o->progress, .arg = o->arg},
+	        &es, e) == -1)
 		return -1;
 	st->changed |= es.changed;
 	if ((ent = entry_of(coll, es.records)) == NULL)
@@ -186,28 +162,22 @@ static int
 run(cdb_snapshot_writer *w, cdb_chroma *c, const json_t *colls,
     const cdb_snapshot_opts *o, cdb_snapshot_stats *st, cdb_error *e)
 {
-	json_t *coll, *done;
+	json_t *coll;
 	const char *name;
 	size_t i;
-	int rc = 0;
 
-	/* Finished by an earlier run that was interrupted. */
-	if ((done = json_deep_copy(cdb_snapshot_writer_done(w))) == NULL)
-		return cdb_error_oom(e);
 	json_array_foreach (colls, i, coll) {
 		name = json_string_value(json_object_get(coll, "name"));
-		if (name == NULL) {
-			rc = cdb_error_set(e, CDB_ERR_SERVER,
+		if (name == NULL)
+			return cdb_error_set(e, CDB_ERR_SERVER,
 			    "collection without a name in the server's answer");
-			break;
-		}
-		if (cdb_snapshot_find_in(done, name))
-			continue;
-		if ((rc = take_one(w, c, coll, o, st, e)) == -1)
-			break;
+		/* Skip those an interrupted earlier run finished. */
+		if (cdb_snapshot_find_in(cdb_snapshot_writer_done(w), name) ==
+		        NULL &&
+		    take_one(w, c, coll, o, st, e) == -1)
+			return -1;
 	}
-	json_decref(done);
-	return rc == -1 ? -1 : finish(w, c, o, st, e);
+	return finish(w, c, o, st, e);
 }
 
 int

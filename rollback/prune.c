@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "cmd.h"
-#include "prune.h"
+#include "rollback.h"
 
 static void
 prune_line(const cdb_prune_entry *p, int dry_run, int deleted)
