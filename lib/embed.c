@@ -716,34 +716,41 @@ cdb_embed_b64_len(size_t dim)
 	return (dim * 4 + 2) / 3 * 4;
 }
 
-/* Byte k of the little-endian float32 bytes of v, whatever the host. */
-static unsigned
-le_byte(const float *v, size_t k)
-{
-	uint32_t u;
-
-	memcpy(&u, &v[k / 4], sizeof(u));
-	return (u >> (8 * (k % 4))) & 0xff;
-}
-
+/*
+ * Chroma's wire form: the float32 bytes, little-endian whatever the host,
+ * in base64.  Twelve floats at a time are laid out as bytes, a whole
+ * number of 3-byte groups, so only the last group needs padding.
+ */
 int
 cdb_embed_b64_encode(const float *v, size_t dim, cdb_buf *b)
 {
-	size_t i, nb = dim * 4, len = cdb_embed_b64_len(dim);
-	uint32_t w;
+	unsigned char x[48];
+	size_t i, k, m, n, len = cdb_embed_b64_len(dim);
+	uint32_t u, w;
 	char *p;
 
 	if (dim > (size_t)-1 / 8 || cdb_buf_reserve(b, len) == -1)
 		return -1;
 	p = b->data + b->len;
-	for (i = 0; i < nb; i += 3, p += 4) {
-		w = le_byte(v, i) << 16;
-		w |= i + 1 < nb ? le_byte(v, i + 1) << 8 : 0;
-		w |= i + 2 < nb ? le_byte(v, i + 2) : 0;
-		p[0] = b64_chars[w >> 18];
-		p[1] = b64_chars[(w >> 12) & 63];
-		p[2] = i + 1 < nb ? b64_chars[(w >> 6) & 63] : '=';
-		p[3] = i + 2 < nb ? b64_chars[w & 63] : '=';
+	for (i = 0; i < dim; i += m) {
+		m = dim - i < 12 ? dim - i : 12;
+		for (k = 0; k < m; k++) {
+			memcpy(&u, &v[i + k], sizeof(u));
+			x[4 * k] = u & 0xff;
+			x[4 * k + 1] = (u >> 8) & 0xff;
+			x[4 * k + 2] = (u >> 16) & 0xff;
+			x[4 * k + 3] = u >> 24;
+		}
+		n = 4 * m;
+		if (n < sizeof(x))
+			x[n] = x[n + 1] = 0;
+		for (k = 0; k < n; k += 3, p += 4) {
+			w = (uint32_t)x[k] << 16 | (uint32_t)x[k + 1] << 8 | x[k + 2];
+			p[0] = b64_chars[w >> 18];
+			p[1] = b64_chars[(w >> 12) & 63];
+			p[2] = k + 1 < n ? b64_chars[(w >> 6) & 63] : '=';
+			p[3] = k + 2 < n ? b64_chars[w & 63] : '=';
+		}
 	}
 	b->len += len;
 	b->data[b->len] = '\0';
