@@ -36,18 +36,15 @@ static int
 check_opts(const cdb_validate_opts *o, cdb_error *e)
 {
 	if (o->new_url == NULL)
-		return cdb_error_set(e, CDB_ERR_USAGE,
-		    "the new database's URL "
-		    "is required");
+		return cdb_error_set(
+		    e, CDB_ERR_USAGE, "the new database's URL is required");
 	if (o->old_url == NULL && o->nexpected == 0)
 		return cdb_error_set(e, CDB_ERR_USAGE,
 		    "give what the new database must hold: the old database "
 		    "or expected streams");
 	if (o->top_k < 1 || o->page < 1 || o->sample < 0)
 		return cdb_error_set(e, CDB_ERR_USAGE,
-		    "top-k, page size and "
-		    "sample must be "
-		    "positive");
+		    "top-k, page size and sample must be positive");
 	if (!(o->warn_divergence <= o->max_divergence))
 		return cdb_error_set(e, CDB_ERR_USAGE,
 		    "the divergence warning threshold is above the failure "
@@ -243,8 +240,7 @@ judge_embedding(struct vctx *c)
 {
 	struct vtest *t = &c->t[CDB_VT_EMBEDDING];
 
-	cdb_vtest_add(t, "max_deviation", 0);
-	json_object_set_new(t->metrics, "max_deviation", json_real(c->max_dev));
+	cdb_vtest_set(t, "max_deviation", json_real(c->max_dev));
 	if (t->bad > 0)
 		judge(t, CDB_VS_FAILED, CDB_VR_EMBEDDING,
 		    "records with a missing, malformed or changed embedding: "

@@ -222,9 +222,8 @@ long cdb_vsampler_offer(cdb_vsampler *s, long long seen);
 
 /*
  * The k smallest distances seen, with their ids (exact search of the
- * expected stream): a bounded max-heap, the farthest kept at the root.
- * _init with k, _offer each candidate, _sort to read them nearest first;
- * _free.
+ * expected stream), kept sorted nearest first (ties by id): k is small.
+ * _init with k, _offer each candidate, _free.
  */
 typedef struct cdb_vtopk {
 	size_t k, n;
@@ -236,8 +235,6 @@ int cdb_vtopk_init(cdb_vtopk *t, size_t k);
 void cdb_vtopk_free(cdb_vtopk *t);
 /* Offer id (len bytes) at distance d.  0, or -1 when out of memory. */
 int cdb_vtopk_offer(cdb_vtopk *t, double d, const char *id, size_t len);
-/* Sort the kept entries nearest first (ties by id). */
-void cdb_vtopk_sort(cdb_vtopk *t);
 
 /*
  * Read a citation: when value (len bytes) is what template gives for some

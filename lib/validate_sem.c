@@ -458,7 +458,6 @@ cdb_vsem_old_queries(struct vctx *c, cdb_error *e)
 		}
 	}
 	for (i = 0; i < c->nq && top != NULL; i++) {
-		cdb_vtopk_sort(&top[i]);
 		c->q[i].old = top[i].id;
 		c->q[i].old_d = top[i].dist;
 		c->q[i].nold = top[i].n;
@@ -621,17 +620,6 @@ cdb_vsem_new_queries(struct vctx *c, cdb_error *e)
  * k-th distance (within float32 rounding) counts too: among records at
  * equal distances any is as right as another.
  */
-static int
-in_list(const char *id, char *const *list, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if (strcmp(id, list[i]) == 0)
-			return 1;
-	return 0;
-}
-
 static double
 recall(const struct vquery *q, char *const *ids, const double *d, size_t n)
 {
@@ -641,7 +629,7 @@ recall(const struct vquery *q, char *const *ids, const double *d, size_t n)
 	if (q->nref == 0)
 		return -1;
 	for (i = 0; i < n; i++)
-		if (in_list(ids[i], q->ref, q->nref) ||
+		if (cdb_validate_overlap(&ids[i], 1, q->ref, q->nref) > 0 ||
 		    (d != NULL && fabs(d[i] - q->kth) <= tol))
 			hits++;
 	return (double)(hits < q->nref ? hits : q->nref) / (double)q->nref;
@@ -668,7 +656,7 @@ missed(const struct vquery *q, char *out, size_t n)
 
 	out[0] = '\0';
 	for (i = 0; i < q->nref; i++) {
-		if (in_list(q->ref[i], q->got, q->ngot))
+		if (cdb_validate_overlap(&q->ref[i], 1, q->got, q->ngot) > 0)
 			continue;
 		if (shown < 3 && used + strlen(q->ref[i]) + 6 < n) {
 			used += (size_t)snprintf(out + used, n - used,
@@ -714,9 +702,7 @@ list_worst(struct vctx *c, struct vquery **v, size_t n)
 static void
 set_pct(struct vtest *t, const char *name, double share)
 {
-	if (json_object_set_new(
-	        t->metrics, name, json_real(round(1e6 * share) / 1e4)) == -1)
-		t->oom = 1;
+	cdb_vtest_set(t, name, json_real(round(1e6 * share) / 1e4));
 }
 
 /* The exact results of q the new database lacks altogether (lost
@@ -866,9 +852,8 @@ cdb_vsem_finish(struct vctx *c)
 	}
 	cdb_vtest_add(t, "queries_compared", (double)n);
 	cdb_vtest_add(t, "queries_with_baseline", (double)nb);
-	if (json_object_set_new(t->metrics, "exact_search_seconds",
-	        json_real(round(c->search_s * 1000) / 1000)) == -1)
-		t->oom = 1;
+	cdb_vtest_set(t, "exact_search_seconds",
+	    json_real(round(c->search_s * 1000) / 1000));
 	if (n == 0) {
 		free(v);
 		return;

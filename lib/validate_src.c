@@ -39,14 +39,20 @@ cdb_vtest_offend(struct vtest *t, const char *coll, const char *id,
 }
 
 void
+cdb_vtest_set(struct vtest *t, const char *metric, json_t *v)
+{
+	if (json_object_set_new(t->metrics, metric, v) == -1)
+		t->oom = 1;
+}
+
+void
 cdb_vtest_add(struct vtest *t, const char *metric, double n)
 {
 	double v = json_number_value(json_object_get(t->metrics, metric)) + n;
 
-	if (json_object_set_new(t->metrics, metric,
-	        floor(v) == v && fabs(v) < 9e15 ? json_integer((json_int_t)v)
-	                                        : json_real(v)) == -1)
-		t->oom = 1;
+	cdb_vtest_set(t, metric,
+	    floor(v) == v && fabs(v) < 9e15 ? json_integer((json_int_t)v)
+	                                    : json_real(v));
 }
 
 double
@@ -355,12 +361,12 @@ cdb_vbatch_slice(const struct vbatch *b, size_t from, size_t to)
 	return s;
 }
 
-/* Queue b for the fetcher.  -1 without an error (b freed) when another
- * thread stopped the run. */
-static int
-queue(struct vctx *c, struct vbatch *b)
+/* Queue b on q.  -1 without an error (b freed) when another thread
+ * stopped the run. */
+int
+cdb_vbatch_push(cdb_queue *q, struct vbatch *b)
 {
-	if (cdb_queue_push(c->qin, b) == 0)
+	if (cdb_queue_push(q, b) == 0)
 		return 0;
 	cdb_vbatch_free(b);
 	return -1;
@@ -392,7 +398,7 @@ add_record(struct prod *P, size_t coll, const char *id, size_t id_len,
 	if (b->n < b->cap)
 		return 0;
 	P->open[coll] = NULL;
-	return queue(c, b);
+	return cdb_vbatch_push(c->qin, b);
 }
 
 static int
@@ -403,7 +409,7 @@ flush_all(struct prod *P)
 	for (i = 0; i < P->c->ncolls; i++) {
 		struct vbatch *b = P->open[i];
 		P->open[i] = NULL;
-		if (b != NULL && queue(P->c, b) == -1)
+		if (b != NULL && cdb_vbatch_push(P->c->qin, b) == -1)
 			return -1;
 	}
 	return 0;
@@ -524,53 +530,44 @@ text_record(
 static json_t *
 source_line(const json_t *coll)
 {
-	json_t *m = json_object_get(coll, "metadata");
-	json_t *cf = json_object_get(coll, "configuration_json");
-
-	return json_pack("{s:s, s:O, s:O, s:O, s:O}", "kind", "collection",
+	return json_pack("{s:s, s:O, s:O?, s:O?, s:O?}", "kind", "collection",
 	    "name", json_object_get(coll, "name"), "metadata",
-	    m ? m : json_null(), "configuration", cf ? cf : json_null(),
-	    "dimension",
-	    json_object_get(coll, "dimension")
-	        ? json_object_get(coll, "dimension")
-	        : json_null());
+	    json_object_get(coll, "metadata"), "configuration",
+	    json_object_get(coll, "configuration_json"), "dimension",
+	    json_object_get(coll, "dimension"));
 }
 
+/* Add target name, expected as want (taken, even on failure; NULL: out
+ * of memory). */
 static int
 add_target(struct vctx *c, const char *name, json_t *want, cdb_error *e)
 {
-	struct vcoll *nc;
+	struct vcoll *nc = NULL;
 
-	nc = realloc(c->colls, (c->ncolls + 1) * sizeof(*nc));
-	if (nc == NULL) {
+	if (want == NULL ||
+	    (nc = realloc(c->colls, (c->ncolls + 1) * sizeof(*nc))) == NULL) {
 		json_decref(want);
 		return cdb_error_oom(e);
 	}
 	c->colls = nc;
 	memset(&nc[c->ncolls], 0, sizeof(*nc));
 	nc[c->ncolls].want = want;
-	if ((nc[c->ncolls].name = strdup(name)) == NULL)
-		return cdb_error_oom(e);
-	c->ncolls++;
-	return 0;
+	nc[c->ncolls].name = strdup(name);
+	return nc[c->ncolls++].name == NULL ? cdb_error_oom(e) : 0;
 }
 
 /* Without a schema: a straight copy, each collection to its own name. */
 static int
 same_targets(struct vctx *c, cdb_error *e)
 {
-	json_t *coll, *want;
 	const char *name;
+	json_t *coll;
 	size_t i;
 
 	json_array_foreach(c->oldcolls, i, coll)
 	{
 		name = json_string_value(json_object_get(coll, "name"));
-		if (name == NULL)
-			continue;
-		if ((want = source_line(coll)) == NULL)
-			return cdb_error_oom(e);
-		if (add_target(c, name, want, e) == -1)
+		if (name != NULL && add_target(c, name, source_line(coll), e))
 			return -1;
 	}
 	return 0;
@@ -848,7 +845,6 @@ static int
 scan_item(struct vctx *c, const cdb_item *it, void *arg, cdb_error *e)
 {
 	const char *n = json_string_value(json_object_get(it->obj, "name"));
-	json_t *want;
 
 	(void)arg;
 	if (it->kind == CDB_KIND_RECORD)
@@ -856,9 +852,7 @@ scan_item(struct vctx *c, const cdb_item *it, void *arg, cdb_error *e)
 		    it->id, it->id_len, it->emb, it->emb ? it->dim : 0, e);
 	if (it->kind != CDB_KIND_COLLECTION || cdb_vctx_coll(c, n) >= 0)
 		return 0;
-	if ((want = json_deep_copy(it->obj)) == NULL)
-		return cdb_error_oom(e);
-	return add_target(c, n, want, e);
+	return add_target(c, n, json_deep_copy(it->obj), e);
 }
 
 /* Call fn on every item of every expected stream, in turn: one set. */
@@ -1006,7 +1000,6 @@ keep_search(struct prod *P)
 		cdb_vtopk *t = &P->top[i];
 		if (c->q[i].text != NULL)
 			continue; /* its reference is a set: text_record */
-		cdb_vtopk_sort(t);
 		c->q[i].ref = t->id;
 		c->q[i].nref = t->n;
 		c->q[i].kth = t->n > 0 ? t->dist[t->n - 1] : 0;

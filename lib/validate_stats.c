@@ -311,7 +311,6 @@ nearer(double da, const char *ia, double db, const char *ib)
 	return da < db || (da == db && strcmp(ia, ib) < 0);
 }
 
-/* The entries are kept sorted, nearest first: k is small. */
 int
 cdb_vtopk_offer(cdb_vtopk *t, double d, const char *id, size_t len)
 {
@@ -336,12 +335,6 @@ cdb_vtopk_offer(cdb_vtopk *t, double d, const char *id, size_t len)
 	t->id[i] = copy;
 	t->n++;
 	return 0;
-}
-
-void
-cdb_vtopk_sort(cdb_vtopk *t)
-{
-	(void)t; /* kept sorted by cdb_vtopk_offer */
 }
 
 /*

@@ -264,7 +264,6 @@ START_TEST(test_topk)
 		snprintf(id, sizeof(id), "r%zu", i);
 		ck_assert_int_eq(cdb_vtopk_offer(&t, d[i], id, strlen(id)), 0);
 	}
-	cdb_vtopk_sort(&t);
 	ck_assert_uint_eq(t.n, 3);
 	/* Nearest first; equal distances by id. */
 	ck_assert_str_eq(t.id[0], "r1");
@@ -298,7 +297,6 @@ START_TEST(test_topk_heap)
 		ck_assert_int_eq(
 		    cdb_vtopk_offer(&t, (double)x, id, strlen(id)), 0);
 	}
-	cdb_vtopk_sort(&t);
 	ck_assert_uint_eq(t.n, 10);
 	for (i = 0; i < 10; i++) {
 		snprintf(id, sizeof(id), "r%zu", i);
