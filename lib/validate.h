@@ -169,9 +169,10 @@ int cdb_validate_space(const json_t *configuration);
 const char *cdb_validate_space_name(int space);
 
 /* Chroma's distance of a and b in space: squared l2, 1 - dot, or
- * 1 - cosine similarity. */
-double cdb_validate_distance(
-    int space, const float *a, const float *b, size_t dim);
+ * 1 - cosine similarity; na and nb are |a| and |b| (read for cosine
+ * only: the exact search computes a query's once). */
+double cdb_validate_distance(int space, const float *a, double na,
+    const float *b, double nb, size_t dim);
 
 /* a.b and |a-b|^2 for the brute-force search: float lanes (vectorised),
  * summed in double. */

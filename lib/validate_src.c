@@ -257,8 +257,39 @@ struct prod {
 	cdb_error *e;
 };
 
-static int search_record(struct prod *P, size_t coll, const char *id,
-    size_t id_len, const float *emb, size_t dim);
+/*
+ * Exact search: offer one expected record to the bounded heap of every
+ * query of its target.  The queries are few (--sample), the records
+ * stream past once.
+ */
+static int
+search_record(struct prod *P, size_t coll, const char *id, size_t id_len,
+    const float *emb, size_t dim)
+{
+	struct vctx *c = P->c;
+	struct timespec t0;
+	double xn = 0;
+	size_t i;
+	int rc = 0;
+
+	if (emb == NULL || dim == 0 || P->ntop == 0)
+		return 0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (P->space[coll] == CDB_SPACE_COSINE)
+		xn = sqrt(cdb_validate_dot(emb, emb, dim));
+	for (i = 0; rc == 0 && i < P->ntop; i++) {
+		struct vquery *q = &c->q[i];
+		if (q->coll != coll || q->dim != dim || q->emb == NULL)
+			continue;
+		if (cdb_vtopk_offer(&P->top[i],
+		        cdb_validate_distance(
+		            P->space[coll], q->emb, q->norm, emb, xn, dim),
+		        id, id_len) == -1)
+			rc = cdb_error_oom(P->e);
+	}
+	P->search_s += cdb_elapsed(&t0);
+	return rc;
+}
 
 /* ---------------------------------------------------------- batches -- */
 
@@ -372,8 +403,47 @@ cdb_vbatch_push(cdb_queue *q, struct vbatch *b)
 	return -1;
 }
 
-static void text_record(struct vctx *c, size_t coll, const char *id,
-    size_t len, const json_t *doc);
+/* Does doc (len bytes) contain text?  Chroma's $contains: bytes, case
+ * and all. */
+static int
+contains(const char *doc, size_t len, const char *text)
+{
+	size_t n = strlen(text), i;
+
+	for (i = 0; i + n <= len; i++)
+		if (memcmp(doc + i, text, n) == 0)
+			return 1;
+	return 0;
+}
+
+/* An expected record goes by: it joins the reference of every text
+ * query of its collection whose text its document contains. */
+static void
+text_record(
+    struct vctx *c, size_t coll, const char *id, size_t len, const json_t *doc)
+{
+	size_t i;
+	char **r;
+
+	if (!json_is_string(doc))
+		return;
+	for (i = 0; i < c->nq; i++) {
+		struct vquery *q = &c->q[i];
+		if (q->text == NULL || q->coll != coll || q->nref > TEXT_MAX ||
+		    !contains(json_string_value(doc), json_string_length(doc),
+		        q->text))
+			continue;
+		if (q->nref == q->capref) {
+			size_t cap = q->capref ? q->capref * 2 : 16;
+			if ((r = realloc(q->ref, cap * sizeof(*r))) == NULL)
+				continue; /* scored as a miss, never as a pass */
+			q->ref = r;
+			q->capref = cap;
+		}
+		if ((q->ref[q->nref] = strndup(id, len)) != NULL)
+			q->nref++;
+	}
+}
 
 /* Add one expected record to its target's batch; queue a full batch. */
 static int
@@ -480,48 +550,6 @@ sample(struct vctx *c, size_t coll, const char *id, size_t id_len,
 	if ((size_t)slot >= c->nq)
 		c->nq = (size_t)slot + 1;
 	return query_of(&c->q[slot], coll, id, id_len, emb, dim, e);
-}
-
-/* Does doc (len bytes) contain text?  Chroma's $contains: bytes, case
- * and all. */
-static int
-contains(const char *doc, size_t len, const char *text)
-{
-	size_t n = strlen(text), i;
-
-	for (i = 0; i + n <= len; i++)
-		if (memcmp(doc + i, text, n) == 0)
-			return 1;
-	return 0;
-}
-
-/* An expected record goes by: it joins the reference of every text
- * query of its collection whose text its document contains. */
-static void
-text_record(
-    struct vctx *c, size_t coll, const char *id, size_t len, const json_t *doc)
-{
-	size_t i;
-	char **r;
-
-	if (!json_is_string(doc))
-		return;
-	for (i = 0; i < c->nq; i++) {
-		struct vquery *q = &c->q[i];
-		if (q->text == NULL || q->coll != coll || q->nref > TEXT_MAX ||
-		    !contains(json_string_value(doc), json_string_length(doc),
-		        q->text))
-			continue;
-		if (q->nref == q->capref) {
-			size_t cap = q->capref ? q->capref * 2 : 16;
-			if ((r = realloc(q->ref, cap * sizeof(*r))) == NULL)
-				continue; /* scored as a miss, never as a pass */
-			q->ref = r;
-			q->capref = cap;
-		}
-		if ((q->ref[q->nref] = strndup(id, len)) != NULL)
-			q->nref++;
-	}
 }
 
 /* ------------------------------------------------------- old server -- */
@@ -880,53 +908,6 @@ each_item(struct vctx *c, item_fn *fn, void *arg, cdb_error *e)
 		if (rc == -1 && e->line > 0)
 			cdb_vctx_where(e, "%s:%ld", c->xname, e->line);
 	}
-	return rc;
-}
-
-/* The exact distance of query q and vector x (|x| = xn) in space. */
-static double
-exact_distance(int space, const struct vquery *q, const float *x, double xn)
-{
-	double dot;
-
-	if (space == CDB_SPACE_L2)
-		return cdb_validate_l2sq(q->emb, x, q->dim);
-	dot = cdb_validate_dot(q->emb, x, q->dim);
-	if (space == CDB_SPACE_IP)
-		return 1 - dot;
-	return q->norm > 0 && xn > 0 ? 1 - dot / (q->norm * xn) : 1;
-}
-
-/*
- * Exact search: offer one expected record to the bounded heap of every
- * query of its target.  The queries are few (--sample), the records
- * stream past once.
- */
-static int
-search_record(struct prod *P, size_t coll, const char *id, size_t id_len,
-    const float *emb, size_t dim)
-{
-	struct vctx *c = P->c;
-	struct timespec t0;
-	double xn = 0;
-	size_t i;
-	int rc = 0;
-
-	if (emb == NULL || dim == 0 || P->ntop == 0)
-		return 0;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	if (P->space[coll] == CDB_SPACE_COSINE)
-		xn = sqrt(cdb_validate_dot(emb, emb, dim));
-	for (i = 0; rc == 0 && i < P->ntop; i++) {
-		struct vquery *q = &c->q[i];
-		if (q->coll != coll || q->dim != dim || q->emb == NULL)
-			continue;
-		if (cdb_vtopk_offer(&P->top[i],
-		        exact_distance(P->space[coll], q, emb, xn), id,
-		        id_len) == -1)
-			rc = cdb_error_oom(P->e);
-	}
-	P->search_s += cdb_elapsed(&t0);
 	return rc;
 }
 

@@ -99,12 +99,12 @@ START_TEST(test_space_and_distance)
 	ck_assert_int_eq(cdb_validate_space(s), CDB_SPACE_IP);
 	ck_assert_int_eq(cdb_validate_space(NULL), CDB_SPACE_L2);
 	ck_assert_str_eq(cdb_validate_space_name(CDB_SPACE_IP), "ip");
-	ck_assert(cdb_validate_distance(CDB_SPACE_L2, a, b, 2) == 5);
-	ck_assert(cdb_validate_distance(CDB_SPACE_IP, a, d, 2) == -1);
+	ck_assert(cdb_validate_distance(CDB_SPACE_L2, a, 1, b, 2, 2) == 5);
+	ck_assert(cdb_validate_distance(CDB_SPACE_IP, a, 1, d, 2, 2) == -1);
+	ck_assert(fabs(cdb_validate_distance(CDB_SPACE_COSINE, a, 1, b, 2, 2) -
+	               1) < 1e-12);
 	ck_assert(
-	    fabs(cdb_validate_distance(CDB_SPACE_COSINE, a, b, 2) - 1) < 1e-12);
-	ck_assert(
-	    fabs(cdb_validate_distance(CDB_SPACE_COSINE, a, d, 2)) < 1e-12);
+	    fabs(cdb_validate_distance(CDB_SPACE_COSINE, a, 1, d, 2, 2)) < 1e-12);
 	json_decref(c);
 	json_decref(s);
 }
