@@ -136,10 +136,8 @@ struct vprod {
 	long long rejected;       /* the schema takes no target for them */
 	json_t *by_reason;        /* reason -> count */
 	json_t *offenders;        /* rejected records, at most 20 */
-	json_t *sources;          /* old collection -> records read */
 	json_t *unmapped;         /* old collections the schema ignores */
 	cdb_hmap *xmap;           /* expected key -> content digest */
-	long long collisions;     /* two records, one target id */
 	cdb_vsampler sampler;
 	long long seen; /* records offered to the sampler */
 };

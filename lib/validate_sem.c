@@ -32,11 +32,8 @@ query_vector(struct vquery *q, const json_t *v, cdb_error *e)
 		    json_string_length(v), q->emb, n, &q->dim, e);
 	}
 	if (!json_is_array(v) || json_array_size(v) == 0)
-		return cdb_error_set(e, CDB_ERR_INPUT,
-		    "\"embedding\" must be a "
-		    "non-empty array of "
-		    "numbers or a base64 "
-		    "string");
+		return cdb_error_set(e, CDB_ERR_INPUT, "\"embedding\" must be a "
+		    "non-empty array of numbers or a base64 string");
 	n = json_array_size(v);
 	if ((q->emb = malloc(n * sizeof(float))) == NULL)
 		return cdb_error_oom(e);
@@ -705,6 +702,14 @@ set_pct(struct vtest *t, const char *name, double share)
 	cdb_vtest_set(t, name, json_real(round(1e6 * share) / 1e4));
 }
 
+/* Is id (in coll) one of the new database's records? */
+static int
+is_found(const struct vctx *c, size_t coll, const char *id)
+{
+	return cdb_hmap_get(
+	    c->fmap, cdb_hmap_key(c->names[coll], id, strlen(id)), NULL);
+}
+
 /* The exact results of q the new database lacks altogether (lost
  * records, which test 1 counts), as a share of them. */
 static double
@@ -713,9 +718,7 @@ lost_share(const struct vctx *c, const struct vquery *q)
 	size_t i, n = 0;
 
 	for (i = 0; i < q->nref; i++)
-		n += !cdb_hmap_get(c->fmap,
-		    cdb_hmap_key(c->names[q->coll], q->ref[i], strlen(q->ref[i])),
-		    NULL);
+		n += !is_found(c, q->coll, q->ref[i]);
 	return q->nref ? (double)n / (double)q->nref : 0;
 }
 
@@ -734,14 +737,6 @@ score(struct vctx *c, struct vquery *q)
 	if (q->rold < 0)
 		q->rold = 0;
 	q->overlap = cdb_validate_overlap(q->old, q->nold, q->got, q->ngot);
-}
-
-/* Is id (in coll) one of the new database's records? */
-static int
-is_found(const struct vctx *c, size_t coll, const char *id)
-{
-	return cdb_hmap_get(
-	    c->fmap, cdb_hmap_key(c->names[coll], id, strlen(id)), NULL);
 }
 
 /* A set of ids (to compare result sets of any size). */

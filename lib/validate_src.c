@@ -158,7 +158,6 @@ cdb_vctx_init(struct vctx *c, const cdb_validate_opts *o, cdb_error *e)
 	c->p.xmap = cdb_hmap_new();
 	c->p.by_reason = json_object();
 	c->p.offenders = json_array();
-	c->p.sources = json_object();
 	c->p.unmapped = json_array();
 	c->others = json_array();
 	c->warnings = json_array();
@@ -169,8 +168,8 @@ cdb_vctx_init(struct vctx *c, const cdb_validate_opts *o, cdb_error *e)
 	}
 	if (bad || c->qin == NULL || c->qcmp == NULL || c->fmap == NULL ||
 	    c->scratch == NULL || c->p.xmap == NULL || c->p.by_reason == NULL ||
-	    c->p.offenders == NULL || c->p.sources == NULL ||
-	    c->p.unmapped == NULL || c->others == NULL || c->warnings == NULL)
+	    c->p.offenders == NULL || c->p.unmapped == NULL ||
+	    c->others == NULL || c->warnings == NULL)
 		return cdb_error_oom(e);
 	return 0;
 }
@@ -212,7 +211,6 @@ cdb_vctx_free(struct vctx *c)
 	}
 	json_decref(c->p.by_reason);
 	json_decref(c->p.offenders);
-	json_decref(c->p.sources);
 	json_decref(c->p.unmapped);
 	json_decref(c->oldcolls);
 	json_decref(c->others);
@@ -487,23 +485,23 @@ flush_all(struct prod *P)
 
 /* --------------------------------------------------------- sampling -- */
 
+static void
+free_ids(char **v, size_t n)
+{
+	while (n > 0)
+		free(v[--n]);
+	free(v);
+}
+
 void
 cdb_vquery_free(struct vquery *q)
 {
-	size_t i;
-
 	free(q->name);
 	free(q->emb);
-	for (i = 0; i < q->nref; i++)
-		free(q->ref[i]);
-	free(q->ref);
-	for (i = 0; i < q->nold; i++)
-		free(q->old[i]);
-	free(q->old);
+	free_ids(q->ref, q->nref);
+	free_ids(q->old, q->nold);
 	free(q->old_d);
-	for (i = 0; i < q->ngot; i++)
-		free(q->got[i]);
-	free(q->got);
+	free_ids(q->got, q->ngot);
 	free(q->got_d);
 	free(q->err);
 	free(q->text);
@@ -771,7 +769,6 @@ old_record(struct prod *P, const char *src, const cdb_page *pg, size_t i)
 		return cdb_error_oom(P->e);
 	if (rc == 0) {
 		/* cdb-transform rejects the second record of one target id. */
-		c->p.collisions++;
 		return reject(P, CDB_REJECT_COLLISION, src,
 		    json_string_value(idv), json_string_length(idv),
 		    "its target id is already used by an earlier record: not "
@@ -789,7 +786,7 @@ read_old_collection(struct prod *P, const json_t *coll, cdb_page *pg)
 	struct vctx *c = P->c;
 	const char *name = json_string_value(json_object_get(coll, "name"));
 	const char *id = json_string_value(json_object_get(coll, "id"));
-	long off, lim, n0 = (long)c->p.source_records;
+	long off, lim;
 	size_t i;
 
 	for (off = 0;; off += lim) {
@@ -809,12 +806,8 @@ read_old_collection(struct prod *P, const json_t *coll, cdb_page *pg)
 		if (flush_all(P) == -1)
 			return -1;
 		if (pg->n < (size_t)lim)
-			break;
+			return 0;
 	}
-	if (json_object_set_new(c->p.sources, name,
-	        json_integer((json_int_t)(c->p.source_records - n0))) == -1)
-		return cdb_error_oom(P->e);
-	return 0;
 }
 
 static int
@@ -933,7 +926,6 @@ file_record(struct vctx *c, const cdb_item *it, void *arg, cdb_error *e)
 	if ((rc = cdb_hmap_put(c->p.xmap, key, digest, NULL)) == -1)
 		return cdb_error_oom(e);
 	if (rc == 0) {
-		c->p.collisions++;
 		return reject(P, CDB_REJECT_COLLISION, it->collection, it->id,
 		    it->id_len,
 		    "the expected stream holds this id twice in the "
