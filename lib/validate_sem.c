@@ -115,7 +115,7 @@ cdb_vsem_load_queries(struct vctx *c, cdb_error *e)
 		return cdb_error_sys(e, errno, "%s", c->o->queries);
 	while (rc == 0 && (n = getline(&line, &cap, fp)) != -1) {
 		no++;
-		if (strspn(line, " \t\r\n") == (size_t)n)
+		if (cdb_json_skip_ws(line, (size_t)n, 0) == (size_t)n)
 			continue;
 		if (c->nq == qcap) {
 			struct vquery *nq;
