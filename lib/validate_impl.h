@@ -147,8 +147,6 @@ struct vctx {
 	const cdb_schema *s;
 	cdb_chroma *newc, *oldc;
 	json_t *oldcolls; /* the old server's collections */
-	FILE *xfp;        /* the expected stream being read (file mode) */
-	const char *xname; /* its name */
 	struct vcoll *colls;
 	size_t ncolls;
 	const char **names; /* ncolls collection names, for citations */

@@ -226,8 +226,6 @@ cdb_vctx_free(struct vctx *c)
 	cdb_page_free(&c->page);
 	cdb_chroma_free(c->newc);
 	cdb_chroma_free(c->oldc);
-	if (c->xfp != NULL)
-		fclose(c->xfp);
 }
 
 /*
@@ -880,26 +878,27 @@ scan_item(struct vctx *c, const cdb_item *it, void *arg, cdb_error *e)
 static int
 each_item(struct vctx *c, item_fn *fn, void *arg, cdb_error *e)
 {
+	const char *name;
 	cdb_reader *rd;
 	cdb_item it;
+	FILE *fp;
 	size_t i;
 	int rc = 0;
 
 	for (i = 0; rc == 0 && i < c->o->nexpected; i++) {
-		c->xname = c->o->expected[i];
-		if ((c->xfp = fopen(c->xname, "r")) == NULL)
-			return cdb_error_sys(e, errno, "%s", c->xname);
-		if ((rd = cdb_reader_new(c->xfp, c->xname, 0)) == NULL)
+		name = c->o->expected[i];
+		if ((fp = fopen(name, "r")) == NULL)
+			return cdb_error_sys(e, errno, "%s", name);
+		if ((rd = cdb_reader_new(fp, name, 0)) == NULL)
 			rc = cdb_error_oom(e);
 		while (rc == 0 && (rc = cdb_reader_next(rd, &it, e)) == 1)
 			rc = fn(c, &it, arg, e);
 		if (rc == 0 && fn == scan_item)
 			rc = check_stream_schema(c, cdb_reader_header(rd), e);
 		cdb_reader_free(rd);
-		fclose(c->xfp);
-		c->xfp = NULL;
+		fclose(fp);
 		if (rc == -1 && e->line > 0)
-			cdb_vctx_where(e, "%s:%ld", c->xname, e->line);
+			cdb_vctx_where(e, "%s:%ld", name, e->line);
 	}
 	return rc;
 }
