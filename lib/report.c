@@ -169,8 +169,7 @@ md_head(const json_t *r, cdb_buf *b)
 	int rc = 0;
 
 	rc |= cdb_buf_printf(b,
-	    "# Migration validation report\n\n"
-	    "**Overall status: %s**: ",
+	    "# Migration validation report\n\n**Overall status: %s**: ",
 	    str(r, "overall_status"));
 	if (strcmp(str(r, "overall_status"), "ERROR") == 0)
 		rc |= wrap(b, "the run could not validate: ", str(r, "error"),
@@ -243,8 +242,7 @@ md_collections(const json_t *r, cdb_buf *b)
 	{
 		rc |= wrap(b, "| ", str(k, "name"), "");
 		rc |= cdb_buf_printf(b,
-		    " | %s | %s | %lld | %lld | %lld | "
-		    "%lld | %lld |\n",
+		    " | %s | %s | %lld | %lld | %lld | %lld | %lld |\n",
 		    json_is_true(json_object_get(k, "exists")) ? "yes" : "no",
 		    str(k, "space"), (long long)num(k, "expected"),
 		    (long long)num(k, "found"), (long long)num(k, "missing"),
@@ -297,8 +295,7 @@ md_test(const json_t *t, cdb_buf *b)
 		return rc | cdb_buf_puts(b, "\n");
 	rc |= cdb_buf_printf(b,
 	    "\nOffending records: %lld in all, the first "
-	    "%zu:\n\n| Collection | Id | Problem |\n"
-	    "|---|---|---|\n",
+	    "%zu:\n\n| Collection | Id | Problem |\n|---|---|---|\n",
 	    (long long)num(t, "offending_total"), json_array_size(offs));
 	json_array_foreach(offs, i, o)
 	{

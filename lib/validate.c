@@ -419,12 +419,10 @@ judge_all(struct vctx *c)
 	judge_simple(&c->t[CDB_VT_DUPLICATES], CDB_VR_DUPLICATE,
 	    "records that duplicate an id or the content of another record",
 	    NULL, NULL,
-	    "no duplicate ids, no duplicated content the source did not "
-	    "have",
+	    "no duplicate ids, no duplicated content the source did not have",
 	    0);
 	judge_simple(&c->t[CDB_VT_TYPES], CDB_VR_SCHEMA,
-	    "records with a value of the wrong type or out of its "
-	    "constraints",
+	    "records with a value of the wrong type or out of its constraints",
 	    NULL, NULL,
 	    "every value has its field's type and meets its constraints", 0);
 	if (c->s == NULL || !has_checked_fields(c->s)) {

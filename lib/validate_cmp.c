@@ -255,8 +255,7 @@ check_content(struct hits *H, const struct vwant *w)
 
 	if (!same(w->doc, h->doc))
 		problem(H, CDB_VT_METADATA,
-		    "document differs from the source's "
-		    "(%s, expected %s)",
+		    "document differs from the source's (%s, expected %s)",
 		    show(h->doc, a, sizeof(a)), show(w->doc, b, sizeof(b)));
 	if (!same(w->uri, h->uri))
 		problem(H, CDB_VT_METADATA, "uri %s, the source's %s",
@@ -338,8 +337,7 @@ check_citation(struct hits *H, const cdb_schema_field *f, const json_t *v,
 	if (xv != NULL && !json_equal((json_t *)xv, (json_t *)v)) {
 		c->cite_other++;
 		problem(H, CDB_VT_CITATIONS,
-		    "field \"%s\": %s, the source's "
-		    "record gives %s",
+		    "field \"%s\": %s, the source's record gives %s",
 		    f->name, show(v, a, sizeof(a)), show(xv, b, sizeof(b)));
 		return;
 	}
