@@ -37,32 +37,16 @@ cdb_report_json(const json_t *report, cdb_buf *b)
 
 	if (s == NULL)
 		return -1;
-	rc = cdb_buf_puts(b, s) | cdb_buf_putc(b, '\n');
+	rc = cdb_buf_puts(b, s) || cdb_buf_putc(b, '\n');
 	free(s);
 	return rc ? -1 : 0;
 }
 
 /* ---------------------------------------------------------- summary -- */
 
+/* The run's warnings, one a line. */
 static int
-summary_tests(const json_t *r, cdb_buf *b)
-{
-	const json_t *t;
-	size_t i;
-	int rc = 0;
-
-	json_array_foreach(json_object_get(r, "tests"), i, t)
-	{
-		rc |= cdb_buf_printf(b, "%3lld %-28s %-8s %s\n",
-		    (long long)num(t, "number"), str(t, "name"),
-		    str(t, "status"), str(t, "note"));
-	}
-	return rc;
-}
-
-/* The run's warnings, one a line after prefix. */
-static int
-warnings_text(const json_t *r, cdb_buf *b, const char *prefix)
+warnings_text(const json_t *r, cdb_buf *b)
 {
 	const json_t *w;
 	size_t i;
@@ -70,7 +54,7 @@ warnings_text(const json_t *r, cdb_buf *b, const char *prefix)
 
 	json_array_foreach(json_object_get(r, "warnings"), i, w)
 	{
-		rc |= cdb_buf_printf(b, "%s%s\n", prefix,
+		rc |= cdb_buf_printf(b, "Warning: %s\n",
 		    json_string_value(w) ? json_string_value(w) : "");
 	}
 	return rc;
@@ -79,9 +63,10 @@ warnings_text(const json_t *r, cdb_buf *b, const char *prefix)
 int
 cdb_report_summary(const json_t *r, cdb_buf *b)
 {
-	const json_t *sum = json_object_get(r, "summary");
+	const json_t *sum = json_object_get(r, "summary"), *t;
 	const json_t *div =
 	    json_object_get(r, "semantic_divergence_percentage");
+	size_t i;
 	int rc = 0;
 
 	rc |= cdb_buf_puts(b, RULE "VALIDATION SUMMARY\n" RULE);
@@ -89,7 +74,12 @@ cdb_report_summary(const json_t *r, cdb_buf *b)
 		rc |= cdb_buf_printf(
 		    b, "Could not validate: %s\n", str(r, "error"));
 	} else {
-		rc |= summary_tests(r, b);
+		json_array_foreach(json_object_get(r, "tests"), i, t)
+		{
+			rc |= cdb_buf_printf(b, "%3lld %-28s %-8s %s\n",
+			    (long long)num(t, "number"), str(t, "name"),
+			    str(t, "status"), str(t, "note"));
+		}
 		rc |= cdb_buf_printf(b,
 		    "----------------------------------------------------------"
 		    "----------------------\n"
@@ -106,7 +96,7 @@ cdb_report_summary(const json_t *r, cdb_buf *b)
 		          : cdb_buf_puts(
 		                b, "Semantic divergence: not measured\n");
 	}
-	rc |= warnings_text(r, b, "Warning: ");
+	rc |= warnings_text(r, b);
 	rc |= cdb_buf_printf(b, "Elapsed time: %.2fs\nOverall status: %s\n",
 	    num(r, "elapsed_seconds"), str(r, "overall_status"));
 	rc |= json_is_true(json_object_get(r, "rollback_triggered"))
@@ -140,7 +130,7 @@ cell(cdb_buf *b, const char *s)
 	for (; *s != '\0'; s++) {
 		if (strchr("|\\`*<[", *s) != NULL ||
 		    (*s == '_' && !inside_word(start, s)))
-			rc |= cdb_buf_putc(b, '\\') | cdb_buf_putc(b, *s);
+			rc |= cdb_buf_putc(b, '\\') || cdb_buf_putc(b, *s);
 		else if (*s == '\n')
 			rc |= cdb_buf_puts(b, "\\n");
 		else if ((unsigned char)*s < 0x20)
@@ -151,20 +141,22 @@ cell(cdb_buf *b, const char *s)
 	return rc;
 }
 
+/* pre, s as a cell, post ("||": the order of the writes matters). */
+static int
+wrap(cdb_buf *b, const char *pre, const char *s, const char *post)
+{
+	return cdb_buf_puts(b, pre) || cell(b, s) || cdb_buf_puts(b, post);
+}
+
 static int
 server_row(cdb_buf *b, const char *what, const json_t *srv)
 {
-	int rc;
-
 	if (!json_is_object(srv))
 		return 0;
-	rc = cdb_buf_printf(b, "| %s | ", what);
-	rc |= cell(b, str(srv, "url"));
-	rc |= cdb_buf_puts(b, " (tenant ");
-	rc |= cell(b, str(srv, "tenant"));
-	rc |= cdb_buf_puts(b, ", database ");
-	rc |= cell(b, str(srv, "database"));
-	return rc | cdb_buf_puts(b, ") |\n");
+	return cdb_buf_printf(b, "| %s | ", what) ||
+	       wrap(b, "", str(srv, "url"), " (tenant ") ||
+	       wrap(b, "", str(srv, "tenant"), ", database ") ||
+	       wrap(b, "", str(srv, "database"), ") |\n");
 }
 
 static int
@@ -177,36 +169,30 @@ md_head(const json_t *r, cdb_buf *b)
 	int rc = 0;
 
 	rc |= cdb_buf_printf(b,
-	    "# Migration validation report\n\n"
-	    "**Overall status: %s**: ",
+	    "# Migration validation report\n\n**Overall status: %s**: ",
 	    str(r, "overall_status"));
-	if (strcmp(str(r, "overall_status"), "ERROR") == 0) {
-		rc |= cdb_buf_puts(b, "the run could not validate: ");
-		rc |= cell(b, str(r, "error"));
-		rc |= cdb_buf_puts(b, "\n\n");
-	} else if (failed) {
-		rc |= cdb_buf_puts(b, "rollback recommended (");
-		rc |= cell(b, str(r, "rollback_reason"));
-		rc |= cdb_buf_puts(b, ").\n\n");
-	} else
+	if (strcmp(str(r, "overall_status"), "ERROR") == 0)
+		rc |= wrap(b, "the run could not validate: ", str(r, "error"),
+		    "\n\n");
+	else if (failed)
+		rc |= wrap(b, "rollback recommended (", str(r, "rollback_reason"),
+		    ").\n\n");
+	else
 		rc |= cdb_buf_puts(b, "no rollback needed.\n\n");
-	rc |= warnings_text(r, b, "Warning: ");
+	rc |= warnings_text(r, b);
 	if (json_array_size(json_object_get(r, "warnings")) > 0)
 		rc |= cdb_buf_puts(b, "\n");
 	rc |= cdb_buf_puts(b, "| | |\n|---|---|\n");
 	rc |= server_row(b, "Old server", json_object_get(r, "old_server"));
 	rc |= server_row(b, "New server", json_object_get(r, "new_server"));
-	rc |= cdb_buf_puts(b, "| Expected records from | ");
-	rc |= cell(b, strcmp(str(x, "from"), "file") == 0
-	                  ? str(x, "file")
-	                  : "the old server through the schema");
-	if (json_is_string(json_object_get(x, "schema_file"))) {
-		rc |= cdb_buf_puts(b, "; schema ");
-		rc |= cell(b, str(x, "schema_file"));
-		rc |= cdb_buf_puts(b, " (");
-		rc |= cell(b, str(x, "schema_digest"));
-		rc |= cdb_buf_puts(b, ")");
-	}
+	rc |= wrap(b, "| Expected records from | ",
+	    strcmp(str(x, "from"), "file") == 0
+	        ? str(x, "file")
+	        : "the old server through the schema",
+	    "");
+	if (json_is_string(json_object_get(x, "schema_file")))
+		rc |= wrap(b, "; schema ", str(x, "schema_file"), " (") ||
+		      wrap(b, "", str(x, "schema_digest"), ")");
 	rc |= cdb_buf_printf(b, " |\n| Finished | %s |\n| Elapsed | %.2f s |\n",
 	    str(r, "finished_at"), num(r, "elapsed_seconds"));
 	if (json_is_number(json_object_get(r, "data_loss_percentage")))
@@ -234,8 +220,7 @@ md_summary(const json_t *r, cdb_buf *b)
 		rc |= cdb_buf_printf(b, "| %lld | %s | **%s** | ",
 		    (long long)num(t, "number"), str(t, "name"),
 		    str(t, "status"));
-		rc |= cell(b, str(t, "note"));
-		rc |= cdb_buf_puts(b, " |\n");
+		rc |= wrap(b, "", str(t, "note"), " |\n");
 	}
 	return rc | cdb_buf_puts(b, "\n");
 }
@@ -255,11 +240,9 @@ md_collections(const json_t *r, cdb_buf *b)
 	                      "|---|---|---|---:|---:|---:|---:|---:|\n");
 	json_array_foreach(counts, i, k)
 	{
-		rc |= cdb_buf_puts(b, "| ");
-		rc |= cell(b, str(k, "name"));
+		rc |= wrap(b, "| ", str(k, "name"), "");
 		rc |= cdb_buf_printf(b,
-		    " | %s | %s | %lld | %lld | %lld | "
-		    "%lld | %lld |\n",
+		    " | %s | %s | %lld | %lld | %lld | %lld | %lld |\n",
 		    json_is_true(json_object_get(k, "exists")) ? "yes" : "no",
 		    str(k, "space"), (long long)num(k, "expected"),
 		    (long long)num(k, "found"), (long long)num(k, "missing"),
@@ -300,37 +283,25 @@ md_test(const json_t *t, cdb_buf *b)
 
 	rc |= cdb_buf_printf(b, "## %lld. %s: %s\n\n",
 	    (long long)num(t, "number"), str(t, "name"), str(t, "status"));
-	if (json_is_string(json_object_get(t, "reason"))) {
-		rc |= cdb_buf_puts(b, "Rollback reason: **");
-		rc |= cell(b, str(t, "reason"));
-		rc |= cdb_buf_puts(b, "**\n\n");
-	}
-	rc |= cell(b, str(t, "note"));
-	rc |= cdb_buf_puts(b, "\n\n| Metric | Value |\n|---|---:|\n");
+	if (json_is_string(json_object_get(t, "reason")))
+		rc |= wrap(b, "Rollback reason: **", str(t, "reason"), "**\n\n");
+	rc |= wrap(b, "", str(t, "note"), "\n\n| Metric | Value |\n|---|---:|\n");
 	json_object_foreach((json_t *)m, k, v)
 	{
-		rc |= cdb_buf_puts(b, "| ");
-		rc |= cell(b, k);
-		rc |= cdb_buf_puts(b, " | ");
-		rc |= md_value(b, v);
-		rc |= cdb_buf_puts(b, " |\n");
+		rc |= wrap(b, "| ", k, " | ") || md_value(b, v) ||
+		      cdb_buf_puts(b, " |\n");
 	}
 	if (json_array_size(offs) == 0)
 		return rc | cdb_buf_puts(b, "\n");
 	rc |= cdb_buf_printf(b,
 	    "\nOffending records: %lld in all, the first "
-	    "%zu:\n\n| Collection | Id | Problem |\n"
-	    "|---|---|---|\n",
+	    "%zu:\n\n| Collection | Id | Problem |\n|---|---|---|\n",
 	    (long long)num(t, "offending_total"), json_array_size(offs));
 	json_array_foreach(offs, i, o)
 	{
-		rc |= cdb_buf_puts(b, "| ");
-		rc |= cell(b, str(o, "collection"));
-		rc |= cdb_buf_puts(b, " | ");
-		rc |= cell(b, str(o, "id"));
-		rc |= cdb_buf_puts(b, " | ");
-		rc |= cell(b, str(o, "problem"));
-		rc |= cdb_buf_puts(b, " |\n");
+		rc |= wrap(b, "| ", str(o, "collection"), " | ") ||
+		      wrap(b, "", str(o, "id"), " | ") ||
+		      wrap(b, "", str(o, "problem"), " |\n");
 	}
 	return rc | cdb_buf_puts(b, "\n");
 }

@@ -36,18 +36,15 @@ static int
 check_opts(const cdb_validate_opts *o, cdb_error *e)
 {
 	if (o->new_url == NULL)
-		return cdb_error_set(e, CDB_ERR_USAGE,
-		    "the new database's URL "
-		    "is required");
+		return cdb_error_set(
+		    e, CDB_ERR_USAGE, "the new database's URL is required");
 	if (o->old_url == NULL && o->nexpected == 0)
 		return cdb_error_set(e, CDB_ERR_USAGE,
 		    "give what the new database must hold: the old database "
 		    "or expected streams");
 	if (o->top_k < 1 || o->page < 1 || o->sample < 0)
 		return cdb_error_set(e, CDB_ERR_USAGE,
-		    "top-k, page size and "
-		    "sample must be "
-		    "positive");
+		    "top-k, page size and sample must be positive");
 	if (!(o->warn_divergence <= o->max_divergence))
 		return cdb_error_set(e, CDB_ERR_USAGE,
 		    "the divergence warning threshold is above the failure "
@@ -229,37 +226,21 @@ judge_count(struct vctx *c)
 		    "all %.0f expected records found", want);
 }
 
+/*
+ * FAILED for reason when records are at fault (what: the count); else
+ * WARNING when metric warn is above 0 (wfmt shows it); else PASSED (okfmt
+ * shows ok).  The formats are this file's literals.
+ */
 static void
-judge_simple(struct vtest *t, int reason, const char *what, const char *okmsg)
+judge_simple(struct vtest *t, int reason, const char *what, const char *warn,
+    const char *wfmt, const char *okfmt, double ok)
 {
 	if (t->bad > 0)
 		judge(t, CDB_VS_FAILED, reason, "%s: %lld", what, t->bad);
+	else if (warn != NULL && cdb_vtest_get(t, warn) > 0)
+		judge(t, CDB_VS_WARNING, CDB_VR_NONE, wfmt, cdb_vtest_get(t, warn));
 	else
-		judge(t, CDB_VS_PASSED, CDB_VR_NONE, "%s", okmsg);
-}
-
-static void
-judge_embedding(struct vctx *c)
-{
-	struct vtest *t = &c->t[CDB_VT_EMBEDDING];
-
-	cdb_vtest_add(t, "max_deviation", 0);
-	json_object_set_new(t->metrics, "max_deviation", json_real(c->max_dev));
-	if (t->bad > 0)
-		judge(t, CDB_VS_FAILED, CDB_VR_EMBEDDING,
-		    "records with a missing, malformed or changed embedding: "
-		    "%lld",
-		    t->bad);
-	else if (cdb_vtest_get(t, "zero_in_source") > 0)
-		judge(t, CDB_VS_WARNING, CDB_VR_NONE,
-		    "every embedding is as in the source, but %.0f are all "
-		    "zeros there too",
-		    cdb_vtest_get(t, "zero_in_source"));
-	else
-		judge(t, CDB_VS_PASSED, CDB_VR_NONE,
-		    "%.0f embeddings checked: right dimension, finite, "
-		    "non-zero, equal to the source",
-		    cdb_vtest_get(t, "checked"));
+		judge(t, CDB_VS_PASSED, CDB_VR_NONE, okfmt, ok);
 }
 
 static void
@@ -326,31 +307,6 @@ judge_semantic(struct vctx *c)
 	        ? "; queries of collections whose space differs from their "
 	          "sources' have no baseline"
 	        : "");
-}
-
-static void
-judge_distribution(struct vctx *c)
-{
-	struct vtest *t = &c->t[CDB_VT_DISTRIBUTION];
-
-	if (t->bad > 0) {
-		/* Every record where it belongs, but searched by another
-		 * distance: what breaks is search. */
-		judge(t, CDB_VS_FAILED,
-		    t->bad == c->space_bad ? CDB_VR_SEARCH : CDB_VR_COUNT,
-		    "records or collections not where the mapping puts them, "
-		    "or not as it configures them: %lld",
-		    t->bad);
-	} else if (cdb_vtest_get(t, "collection_metadata_differs") > 0)
-		judge(t, CDB_VS_WARNING, CDB_VR_NONE,
-		    "every record is in its collection, but %.0f "
-		    "collections' metadata differ from the mapping's",
-		    cdb_vtest_get(t, "collection_metadata_differs"));
-	else
-		judge(t, CDB_VS_PASSED, CDB_VR_NONE,
-		    "every record is in the collection the mapping gives, "
-		    "%zu collections as configured",
-		    c->ncolls);
 }
 
 static int
@@ -427,24 +383,48 @@ blame_loss(struct vctx *c)
 static void
 judge_all(struct vctx *c)
 {
+	struct vtest *t5 = &c->t[CDB_VT_DISTRIBUTION];
+
 	set_counts(c);
 	judge_count(c);
-	judge_embedding(c);
+	cdb_vtest_set(&c->t[CDB_VT_EMBEDDING], "max_deviation",
+	    json_real(c->max_dev));
+	judge_simple(&c->t[CDB_VT_EMBEDDING], CDB_VR_EMBEDDING,
+	    "records with a missing, malformed or changed embedding",
+	    "zero_in_source",
+	    "every embedding is as in the source, but %.0f are all zeros "
+	    "there too",
+	    "%.0f embeddings checked: right dimension, finite, non-zero, equal "
+	    "to the source",
+	    cdb_vtest_get(&c->t[CDB_VT_EMBEDDING], "checked"));
 	judge_simple(&c->t[CDB_VT_METADATA], CDB_VR_SCHEMA,
 	    "records that lack a field or hold a value the source does not "
 	    "give",
+	    NULL, NULL,
 	    "every record has every field it should, with the source's "
-	    "values, documents and uris");
+	    "values, documents and uris",
+	    0);
 	judge_semantic(c);
-	judge_distribution(c);
+	/* Every record where it belongs, but searched by another distance:
+	 * what breaks is search. */
+	judge_simple(t5, t5->bad == c->space_bad ? CDB_VR_SEARCH : CDB_VR_COUNT,
+	    "records or collections not where the mapping puts them, or not "
+	    "as it configures them",
+	    "collection_metadata_differs",
+	    "every record is in its collection, but %.0f collections' "
+	    "metadata differ from the mapping's",
+	    "every record is in the collection the mapping gives, %.0f "
+	    "collections as configured",
+	    (double)c->ncolls);
 	judge_simple(&c->t[CDB_VT_DUPLICATES], CDB_VR_DUPLICATE,
 	    "records that duplicate an id or the content of another record",
-	    "no duplicate ids, no duplicated content the source did not "
-	    "have");
+	    NULL, NULL,
+	    "no duplicate ids, no duplicated content the source did not have",
+	    0);
 	judge_simple(&c->t[CDB_VT_TYPES], CDB_VR_SCHEMA,
-	    "records with a value of the wrong type or out of its "
-	    "constraints",
-	    "every value has its field's type and meets its constraints");
+	    "records with a value of the wrong type or out of its constraints",
+	    NULL, NULL,
+	    "every value has its field's type and meets its constraints", 0);
 	if (c->s == NULL || !has_checked_fields(c->s)) {
 		judge(&c->t[CDB_VT_CITATIONS], CDB_VS_SKIPPED, CDB_VR_NONE,
 		    "%s",
@@ -457,8 +437,10 @@ judge_all(struct vctx *c)
 		judge_simple(&c->t[CDB_VT_CITATIONS], CDB_VR_SCHEMA,
 		    "records with a citation or reference that does not "
 		    "resolve",
+		    NULL, NULL,
 		    "every citation is well-formed and every reference "
-		    "points at a record that exists");
+		    "points at a record that exists",
+		    0);
 	blame_loss(c);
 }
 

@@ -169,9 +169,10 @@ int cdb_validate_space(const json_t *configuration);
 const char *cdb_validate_space_name(int space);
 
 /* Chroma's distance of a and b in space: squared l2, 1 - dot, or
- * 1 - cosine similarity. */
-double cdb_validate_distance(
-    int space, const float *a, const float *b, size_t dim);
+ * 1 - cosine similarity; na and nb are |a| and |b| (read for cosine
+ * only: the exact search computes a query's once). */
+double cdb_validate_distance(int space, const float *a, double na,
+    const float *b, double nb, size_t dim);
 
 /* a.b and |a-b|^2 for the brute-force search: float lanes (vectorised),
  * summed in double. */
@@ -222,9 +223,8 @@ long cdb_vsampler_offer(cdb_vsampler *s, long long seen);
 
 /*
  * The k smallest distances seen, with their ids (exact search of the
- * expected stream): a bounded max-heap, the farthest kept at the root.
- * _init with k, _offer each candidate, _sort to read them nearest first;
- * _free.
+ * expected stream), kept sorted nearest first (ties by id): k is small.
+ * _init with k, _offer each candidate, _free.
  */
 typedef struct cdb_vtopk {
 	size_t k, n;
@@ -236,8 +236,6 @@ int cdb_vtopk_init(cdb_vtopk *t, size_t k);
 void cdb_vtopk_free(cdb_vtopk *t);
 /* Offer id (len bytes) at distance d.  0, or -1 when out of memory. */
 int cdb_vtopk_offer(cdb_vtopk *t, double d, const char *id, size_t len);
-/* Sort the kept entries nearest first (ties by id). */
-void cdb_vtopk_sort(cdb_vtopk *t);
 
 /*
  * Read a citation: when value (len bytes) is what template gives for some

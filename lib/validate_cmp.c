@@ -132,6 +132,18 @@ enumerate(struct vctx *c, cdb_error *e)
 
 /* ------------------------------------------------------- the checks -- */
 
+/* What the new server holds for one record, for the checks. */
+struct vhave {
+	size_t coll; /* where it is */
+	size_t home; /* where it belongs (citations) */
+	const char *id;
+	size_t id_len;
+	const json_t *doc, *meta, *uri;
+	const float *emb;
+	size_t dim;
+	int nan; /* the server holds NaN in its vector: cannot send it */
+};
+
 /* One record's findings: each test counts it once. */
 struct hits {
 	struct vctx *c;
@@ -243,8 +255,7 @@ check_content(struct hits *H, const struct vwant *w)
 
 	if (!same(w->doc, h->doc))
 		problem(H, CDB_VT_METADATA,
-		    "document differs from the source's "
-		    "(%s, expected %s)",
+		    "document differs from the source's (%s, expected %s)",
 		    show(h->doc, a, sizeof(a)), show(w->doc, b, sizeof(b)));
 	if (!same(w->uri, h->uri))
 		problem(H, CDB_VT_METADATA, "uri %s, the source's %s",
@@ -326,8 +337,7 @@ check_citation(struct hits *H, const cdb_schema_field *f, const json_t *v,
 	if (xv != NULL && !json_equal((json_t *)xv, (json_t *)v)) {
 		c->cite_other++;
 		problem(H, CDB_VT_CITATIONS,
-		    "field \"%s\": %s, the source's "
-		    "record gives %s",
+		    "field \"%s\": %s, the source's record gives %s",
 		    f->name, show(v, a, sizeof(a)), show(xv, b, sizeof(b)));
 		return;
 	}
@@ -468,16 +478,21 @@ object_or_null(const json_t *m)
 }
 
 void
-cdb_vcmp_record(struct vctx *c, const struct vhave *h, const struct vwant *w)
+cdb_vcmp_row(struct vctx *c, const cdb_page *pg, size_t j, size_t coll,
+    int nan, struct frec *f, const struct vwant *w)
 {
-	struct hits H;
-	const json_t *have = object_or_null(h->meta);
+	json_t *idv = json_array_get(pg->ids, j);
+	struct vhave h = {coll, f->home, json_string_value(idv),
+	    json_string_length(idv), json_array_get(pg->documents, j),
+	    json_array_get(pg->metadatas, j), json_array_get(pg->uris, j),
+	    pg->dim ? pg->emb + j * pg->dim : NULL, pg->dim, nan};
+	struct hits H = {c, &h, {0}};
+	const json_t *have = object_or_null(h.meta);
 	const json_t *want = w ? object_or_null(w->meta) : NULL;
 	size_t i;
 
-	memset(&H, 0, sizeof(H));
-	H.c = c;
-	H.h = h;
+	f->fetched = 1;
+	f->digest = cdb_validate_content_digest(h.doc, h.emb, h.dim);
 	check_embedding(&H, w);
 	if (w != NULL)
 		check_content(&H, w);
@@ -519,12 +534,10 @@ add_absent(
 static int
 compare_row(struct vctx *c, struct vbatch *b, size_t j, cdb_error *e)
 {
-	cdb_page *pg = &b->page;
-	json_t *idv = json_array_get(pg->ids, j);
+	json_t *idv = json_array_get(b->page.ids, j);
 	const char *id = json_string_value(idv);
 	size_t len = json_string_length(idv), idx;
 	uint64_t key = cdb_hmap_key(c->colls[b->coll].name, id, len), i;
-	struct vhave h;
 	struct vwant w;
 	struct vrec *r;
 
@@ -534,26 +547,14 @@ compare_row(struct vctx *c, struct vbatch *b, size_t j, cdb_error *e)
 	r->done = 1;
 	if (add_found(c, b->coll, id, len, &idx, e) == -1)
 		return -1;
-	memset(&h, 0, sizeof(h));
-	h.coll = h.home = b->coll;
-	h.id = id;
-	h.id_len = len;
-	h.doc = json_array_get(pg->documents, j);
-	h.meta = json_array_get(pg->metadatas, j);
-	h.uri = json_array_get(pg->uris, j);
-	h.emb = pg->dim ? pg->emb + j * pg->dim : NULL;
-	h.dim = pg->dim;
-	h.nan = b->nan;
 	w.doc = r->doc;
 	w.meta = r->meta;
 	w.uri = r->uri;
 	w.emb = r->dim ? b->emb + r->emb_off : NULL;
 	w.dim = r->dim;
 	c->found[idx].state = F_PRESENT;
-	c->found[idx].fetched = 1;
-	c->found[idx].digest = cdb_validate_content_digest(h.doc, h.emb, h.dim);
 	c->colls[b->coll].present++;
-	cdb_vcmp_record(c, &h, &w);
+	cdb_vcmp_row(c, &b->page, j, b->coll, b->nan, &c->found[idx], &w);
 	return 0;
 }
 
@@ -618,17 +619,6 @@ fetch(struct vctx *c, struct vbatch *b, cdb_error *e)
 	return rc;
 }
 
-/* Hand b to the comparison.  -1 without an error (b freed) when another
- * thread stopped the run. */
-static int
-hand_over(struct vctx *c, struct vbatch *b)
-{
-	if (cdb_queue_push(c->qcmp, b) == 0)
-		return 0;
-	cdb_vbatch_free(b);
-	return -1;
-}
-
 /* Fetch b and hand it to the comparison, record by record when a vector
  * holds NaN (rare, so simple).  Frees b. */
 static int
@@ -639,12 +629,12 @@ fetch_push(struct vctx *c, struct vbatch *b, cdb_error *e)
 	int rc;
 
 	if ((rc = fetch(c, b, e)) == 0)
-		return hand_over(c, b);
+		return cdb_vbatch_push(c->qcmp, b);
 	for (i = 0; rc == 1 && i < b->n; i++) {
 		if ((s = cdb_vbatch_slice(b, i, i + 1)) == NULL)
 			rc = cdb_error_oom(e);
 		else if (fetch(c, s, e) == 0)
-			rc = hand_over(c, s) == 0 ? 1 : -1;
+			rc = cdb_vbatch_push(c->qcmp, s) == 0 ? 1 : -1;
 		else {
 			cdb_vbatch_free(s);
 			rc = -1;

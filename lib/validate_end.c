@@ -95,33 +95,18 @@ classify_rest(struct vctx *c)
 static void
 check_page(struct vctx *c, size_t coll, const cdb_page *pg, int nan)
 {
-	struct vhave h;
-	struct frec *f;
 	json_t *idv;
 	uint64_t v;
 	size_t j;
 
 	for (j = 0; j < pg->n; j++) {
 		idv = json_array_get(pg->ids, j);
-		memset(&h, 0, sizeof(h));
-		h.coll = coll;
-		h.id = json_string_value(idv);
-		h.id_len = json_string_length(idv);
-		if (h.id == NULL ||
-		    !cdb_hmap_get(c->fmap,
-		        cdb_hmap_key(c->colls[coll].name, h.id, h.id_len), &v))
-			continue;
-		f = &c->found[v];
-		h.home = f->home;
-		h.doc = json_array_get(pg->documents, j);
-		h.meta = json_array_get(pg->metadatas, j);
-		h.uri = json_array_get(pg->uris, j);
-		h.emb = pg->dim ? pg->emb + j * pg->dim : NULL;
-		h.dim = pg->dim;
-		h.nan = nan;
-		f->fetched = 1;
-		f->digest = cdb_validate_content_digest(h.doc, h.emb, h.dim);
-		cdb_vcmp_record(c, &h, NULL);
+		if (json_string_value(idv) != NULL &&
+		    cdb_hmap_get(c->fmap,
+		        cdb_hmap_key(c->colls[coll].name, json_string_value(idv),
+		            json_string_length(idv)),
+		        &v))
+			cdb_vcmp_row(c, pg, j, coll, nan, &c->found[v], NULL);
 	}
 }
 

@@ -136,10 +136,8 @@ struct vprod {
 	long long rejected;       /* the schema takes no target for them */
 	json_t *by_reason;        /* reason -> count */
 	json_t *offenders;        /* rejected records, at most 20 */
-	json_t *sources;          /* old collection -> records read */
 	json_t *unmapped;         /* old collections the schema ignores */
 	cdb_hmap *xmap;           /* expected key -> content digest */
-	long long collisions;     /* two records, one target id */
 	cdb_vsampler sampler;
 	long long seen; /* records offered to the sampler */
 };
@@ -149,8 +147,6 @@ struct vctx {
 	const cdb_schema *s;
 	cdb_chroma *newc, *oldc;
 	json_t *oldcolls; /* the old server's collections */
-	FILE *xfp;        /* the expected stream being read (file mode) */
-	const char *xname; /* its name */
 	struct vcoll *colls;
 	size_t ncolls;
 	const char **names; /* ncolls collection names, for citations */
@@ -212,9 +208,12 @@ void cdb_vctx_where(cdb_error *e, const char *fmt, ...)
 /* Count an offending record; list it among the first ones. */
 void cdb_vtest_offend(struct vtest *t, const char *coll, const char *id,
     size_t id_len, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* Set metric to v (taken), add n to it, read it. */
+void cdb_vtest_set(struct vtest *t, const char *metric, json_t *v);
 void cdb_vtest_add(struct vtest *t, const char *metric, double n);
 double cdb_vtest_get(const struct vtest *t, const char *metric);
 void cdb_vbatch_free(struct vbatch *b);
+int cdb_vbatch_push(cdb_queue *q, struct vbatch *b);
 struct vbatch *cdb_vbatch_slice(const struct vbatch *b, size_t from, size_t to);
 void cdb_vquery_free(struct vquery *q);
 int cdb_vquery_set_vector(
@@ -244,18 +243,6 @@ int cdb_vcmp_batch(struct vctx *c, struct vbatch *b, cdb_error *e);
 int cdb_vcmp_get(struct vctx *c, size_t coll, const json_t *ids, cdb_page *pg,
     int *nan, cdb_error *e);
 
-/* What the new server holds for one record, for the checks. */
-struct vhave {
-	size_t coll; /* where it is */
-	size_t home; /* where it belongs (citations) */
-	const char *id;
-	size_t id_len;
-	const json_t *doc, *meta, *uri;
-	const float *emb;
-	size_t dim;
-	int nan; /* the server holds NaN in its vector: cannot send it */
-};
-
 /* The expected side of one record, or NULL for records none expects. */
 struct vwant {
 	const json_t *doc, *meta, *uri;
@@ -263,8 +250,11 @@ struct vwant {
 	size_t dim;
 };
 
-void cdb_vcmp_record(
-    struct vctx *c, const struct vhave *h, const struct vwant *w);
+/* Check row j of pg, of collection coll (nan: fetched without its
+ * vector, which holds NaN), found record f, against w; f's content
+ * digest is taken. */
+void cdb_vcmp_row(struct vctx *c, const cdb_page *pg, size_t j, size_t coll,
+    int nan, struct frec *f, const struct vwant *w);
 
 /* validate_end.c: after the stream: where absent records went, what the
  * new database holds besides, duplicates */

@@ -32,11 +32,8 @@ query_vector(struct vquery *q, const json_t *v, cdb_error *e)
 		    json_string_length(v), q->emb, n, &q->dim, e);
 	}
 	if (!json_is_array(v) || json_array_size(v) == 0)
-		return cdb_error_set(e, CDB_ERR_INPUT,
-		    "\"embedding\" must be a "
-		    "non-empty array of "
-		    "numbers or a base64 "
-		    "string");
+		return cdb_error_set(e, CDB_ERR_INPUT, "\"embedding\" must be a "
+		    "non-empty array of numbers or a base64 string");
 	n = json_array_size(v);
 	if ((q->emb = malloc(n * sizeof(float))) == NULL)
 		return cdb_error_oom(e);
@@ -118,7 +115,7 @@ cdb_vsem_load_queries(struct vctx *c, cdb_error *e)
 		return cdb_error_sys(e, errno, "%s", c->o->queries);
 	while (rc == 0 && (n = getline(&line, &cap, fp)) != -1) {
 		no++;
-		if (strspn(line, " \t\r\n") == (size_t)n)
+		if (cdb_json_skip_ws(line, (size_t)n, 0) == (size_t)n)
 			continue;
 		if (c->nq == qcap) {
 			struct vquery *nq;
@@ -458,7 +455,6 @@ cdb_vsem_old_queries(struct vctx *c, cdb_error *e)
 		}
 	}
 	for (i = 0; i < c->nq && top != NULL; i++) {
-		cdb_vtopk_sort(&top[i]);
 		c->q[i].old = top[i].id;
 		c->q[i].old_d = top[i].dist;
 		c->q[i].nold = top[i].n;
@@ -621,17 +617,6 @@ cdb_vsem_new_queries(struct vctx *c, cdb_error *e)
  * k-th distance (within float32 rounding) counts too: among records at
  * equal distances any is as right as another.
  */
-static int
-in_list(const char *id, char *const *list, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if (strcmp(id, list[i]) == 0)
-			return 1;
-	return 0;
-}
-
 static double
 recall(const struct vquery *q, char *const *ids, const double *d, size_t n)
 {
@@ -641,7 +626,7 @@ recall(const struct vquery *q, char *const *ids, const double *d, size_t n)
 	if (q->nref == 0)
 		return -1;
 	for (i = 0; i < n; i++)
-		if (in_list(ids[i], q->ref, q->nref) ||
+		if (cdb_validate_overlap(&ids[i], 1, q->ref, q->nref) > 0 ||
 		    (d != NULL && fabs(d[i] - q->kth) <= tol))
 			hits++;
 	return (double)(hits < q->nref ? hits : q->nref) / (double)q->nref;
@@ -668,7 +653,7 @@ missed(const struct vquery *q, char *out, size_t n)
 
 	out[0] = '\0';
 	for (i = 0; i < q->nref; i++) {
-		if (in_list(q->ref[i], q->got, q->ngot))
+		if (cdb_validate_overlap(&q->ref[i], 1, q->got, q->ngot) > 0)
 			continue;
 		if (shown < 3 && used + strlen(q->ref[i]) + 6 < n) {
 			used += (size_t)snprintf(out + used, n - used,
@@ -714,9 +699,15 @@ list_worst(struct vctx *c, struct vquery **v, size_t n)
 static void
 set_pct(struct vtest *t, const char *name, double share)
 {
-	if (json_object_set_new(
-	        t->metrics, name, json_real(round(1e6 * share) / 1e4)) == -1)
-		t->oom = 1;
+	cdb_vtest_set(t, name, json_real(round(1e6 * share) / 1e4));
+}
+
+/* Is id (in coll) one of the new database's records? */
+static int
+is_found(const struct vctx *c, size_t coll, const char *id)
+{
+	return cdb_hmap_get(
+	    c->fmap, cdb_hmap_key(c->names[coll], id, strlen(id)), NULL);
 }
 
 /* The exact results of q the new database lacks altogether (lost
@@ -727,9 +718,7 @@ lost_share(const struct vctx *c, const struct vquery *q)
 	size_t i, n = 0;
 
 	for (i = 0; i < q->nref; i++)
-		n += !cdb_hmap_get(c->fmap,
-		    cdb_hmap_key(c->names[q->coll], q->ref[i], strlen(q->ref[i])),
-		    NULL);
+		n += !is_found(c, q->coll, q->ref[i]);
 	return q->nref ? (double)n / (double)q->nref : 0;
 }
 
@@ -748,14 +737,6 @@ score(struct vctx *c, struct vquery *q)
 	if (q->rold < 0)
 		q->rold = 0;
 	q->overlap = cdb_validate_overlap(q->old, q->nold, q->got, q->ngot);
-}
-
-/* Is id (in coll) one of the new database's records? */
-static int
-is_found(const struct vctx *c, size_t coll, const char *id)
-{
-	return cdb_hmap_get(
-	    c->fmap, cdb_hmap_key(c->names[coll], id, strlen(id)), NULL);
 }
 
 /* A set of ids (to compare result sets of any size). */
@@ -866,9 +847,8 @@ cdb_vsem_finish(struct vctx *c)
 	}
 	cdb_vtest_add(t, "queries_compared", (double)n);
 	cdb_vtest_add(t, "queries_with_baseline", (double)nb);
-	if (json_object_set_new(t->metrics, "exact_search_seconds",
-	        json_real(round(c->search_s * 1000) / 1000)) == -1)
-		t->oom = 1;
+	cdb_vtest_set(t, "exact_search_seconds",
+	    json_real(round(c->search_s * 1000) / 1000));
 	if (n == 0) {
 		free(v);
 		return;

@@ -39,14 +39,20 @@ cdb_vtest_offend(struct vtest *t, const char *coll, const char *id,
 }
 
 void
+cdb_vtest_set(struct vtest *t, const char *metric, json_t *v)
+{
+	if (json_object_set_new(t->metrics, metric, v) == -1)
+		t->oom = 1;
+}
+
+void
 cdb_vtest_add(struct vtest *t, const char *metric, double n)
 {
 	double v = json_number_value(json_object_get(t->metrics, metric)) + n;
 
-	if (json_object_set_new(t->metrics, metric,
-	        floor(v) == v && fabs(v) < 9e15 ? json_integer((json_int_t)v)
-	                                        : json_real(v)) == -1)
-		t->oom = 1;
+	cdb_vtest_set(t, metric,
+	    floor(v) == v && fabs(v) < 9e15 ? json_integer((json_int_t)v)
+	                                    : json_real(v));
 }
 
 double
@@ -152,7 +158,6 @@ cdb_vctx_init(struct vctx *c, const cdb_validate_opts *o, cdb_error *e)
 	c->p.xmap = cdb_hmap_new();
 	c->p.by_reason = json_object();
 	c->p.offenders = json_array();
-	c->p.sources = json_object();
 	c->p.unmapped = json_array();
 	c->others = json_array();
 	c->warnings = json_array();
@@ -163,8 +168,8 @@ cdb_vctx_init(struct vctx *c, const cdb_validate_opts *o, cdb_error *e)
 	}
 	if (bad || c->qin == NULL || c->qcmp == NULL || c->fmap == NULL ||
 	    c->scratch == NULL || c->p.xmap == NULL || c->p.by_reason == NULL ||
-	    c->p.offenders == NULL || c->p.sources == NULL ||
-	    c->p.unmapped == NULL || c->others == NULL || c->warnings == NULL)
+	    c->p.offenders == NULL || c->p.unmapped == NULL ||
+	    c->others == NULL || c->warnings == NULL)
 		return cdb_error_oom(e);
 	return 0;
 }
@@ -206,7 +211,6 @@ cdb_vctx_free(struct vctx *c)
 	}
 	json_decref(c->p.by_reason);
 	json_decref(c->p.offenders);
-	json_decref(c->p.sources);
 	json_decref(c->p.unmapped);
 	json_decref(c->oldcolls);
 	json_decref(c->others);
@@ -222,8 +226,6 @@ cdb_vctx_free(struct vctx *c)
 	cdb_page_free(&c->page);
 	cdb_chroma_free(c->newc);
 	cdb_chroma_free(c->oldc);
-	if (c->xfp != NULL)
-		fclose(c->xfp);
 }
 
 /*
@@ -251,8 +253,39 @@ struct prod {
 	cdb_error *e;
 };
 
-static int search_record(struct prod *P, size_t coll, const char *id,
-    size_t id_len, const float *emb, size_t dim);
+/*
+ * Exact search: offer one expected record to the bounded heap of every
+ * query of its target.  The queries are few (--sample), the records
+ * stream past once.
+ */
+static int
+search_record(struct prod *P, size_t coll, const char *id, size_t id_len,
+    const float *emb, size_t dim)
+{
+	struct vctx *c = P->c;
+	struct timespec t0;
+	double xn = 0;
+	size_t i;
+	int rc = 0;
+
+	if (emb == NULL || dim == 0 || P->ntop == 0)
+		return 0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (P->space[coll] == CDB_SPACE_COSINE)
+		xn = sqrt(cdb_validate_dot(emb, emb, dim));
+	for (i = 0; rc == 0 && i < P->ntop; i++) {
+		struct vquery *q = &c->q[i];
+		if (q->coll != coll || q->dim != dim || q->emb == NULL)
+			continue;
+		if (cdb_vtopk_offer(&P->top[i],
+		        cdb_validate_distance(
+		            P->space[coll], q->emb, q->norm, emb, xn, dim),
+		        id, id_len) == -1)
+			rc = cdb_error_oom(P->e);
+	}
+	P->search_s += cdb_elapsed(&t0);
+	return rc;
+}
 
 /* ---------------------------------------------------------- batches -- */
 
@@ -355,19 +388,58 @@ cdb_vbatch_slice(const struct vbatch *b, size_t from, size_t to)
 	return s;
 }
 
-/* Queue b for the fetcher.  -1 without an error (b freed) when another
- * thread stopped the run. */
-static int
-queue(struct vctx *c, struct vbatch *b)
+/* Queue b on q.  -1 without an error (b freed) when another thread
+ * stopped the run. */
+int
+cdb_vbatch_push(cdb_queue *q, struct vbatch *b)
 {
-	if (cdb_queue_push(c->qin, b) == 0)
+	if (cdb_queue_push(q, b) == 0)
 		return 0;
 	cdb_vbatch_free(b);
 	return -1;
 }
 
-static void text_record(struct vctx *c, size_t coll, const char *id,
-    size_t len, const json_t *doc);
+/* Does doc (len bytes) contain text?  Chroma's $contains: bytes, case
+ * and all. */
+static int
+contains(const char *doc, size_t len, const char *text)
+{
+	size_t n = strlen(text), i;
+
+	for (i = 0; i + n <= len; i++)
+		if (memcmp(doc + i, text, n) == 0)
+			return 1;
+	return 0;
+}
+
+/* An expected record goes by: it joins the reference of every text
+ * query of its collection whose text its document contains. */
+static void
+text_record(
+    struct vctx *c, size_t coll, const char *id, size_t len, const json_t *doc)
+{
+	size_t i;
+	char **r;
+
+	if (!json_is_string(doc))
+		return;
+	for (i = 0; i < c->nq; i++) {
+		struct vquery *q = &c->q[i];
+		if (q->text == NULL || q->coll != coll || q->nref > TEXT_MAX ||
+		    !contains(json_string_value(doc), json_string_length(doc),
+		        q->text))
+			continue;
+		if (q->nref == q->capref) {
+			size_t cap = q->capref ? q->capref * 2 : 16;
+			if ((r = realloc(q->ref, cap * sizeof(*r))) == NULL)
+				continue; /* scored as a miss, never as a pass */
+			q->ref = r;
+			q->capref = cap;
+		}
+		if ((q->ref[q->nref] = strndup(id, len)) != NULL)
+			q->nref++;
+	}
+}
 
 /* Add one expected record to its target's batch; queue a full batch. */
 static int
@@ -392,7 +464,7 @@ add_record(struct prod *P, size_t coll, const char *id, size_t id_len,
 	if (b->n < b->cap)
 		return 0;
 	P->open[coll] = NULL;
-	return queue(c, b);
+	return cdb_vbatch_push(c->qin, b);
 }
 
 static int
@@ -403,7 +475,7 @@ flush_all(struct prod *P)
 	for (i = 0; i < P->c->ncolls; i++) {
 		struct vbatch *b = P->open[i];
 		P->open[i] = NULL;
-		if (b != NULL && queue(P->c, b) == -1)
+		if (b != NULL && cdb_vbatch_push(P->c->qin, b) == -1)
 			return -1;
 	}
 	return 0;
@@ -411,23 +483,23 @@ flush_all(struct prod *P)
 
 /* --------------------------------------------------------- sampling -- */
 
+static void
+free_ids(char **v, size_t n)
+{
+	while (n > 0)
+		free(v[--n]);
+	free(v);
+}
+
 void
 cdb_vquery_free(struct vquery *q)
 {
-	size_t i;
-
 	free(q->name);
 	free(q->emb);
-	for (i = 0; i < q->nref; i++)
-		free(q->ref[i]);
-	free(q->ref);
-	for (i = 0; i < q->nold; i++)
-		free(q->old[i]);
-	free(q->old);
+	free_ids(q->ref, q->nref);
+	free_ids(q->old, q->nold);
 	free(q->old_d);
-	for (i = 0; i < q->ngot; i++)
-		free(q->got[i]);
-	free(q->got);
+	free_ids(q->got, q->ngot);
 	free(q->got_d);
 	free(q->err);
 	free(q->text);
@@ -476,101 +548,50 @@ sample(struct vctx *c, size_t coll, const char *id, size_t id_len,
 	return query_of(&c->q[slot], coll, id, id_len, emb, dim, e);
 }
 
-/* Does doc (len bytes) contain text?  Chroma's $contains: bytes, case
- * and all. */
-static int
-contains(const char *doc, size_t len, const char *text)
-{
-	size_t n = strlen(text), i;
-
-	for (i = 0; i + n <= len; i++)
-		if (memcmp(doc + i, text, n) == 0)
-			return 1;
-	return 0;
-}
-
-/* An expected record goes by: it joins the reference of every text
- * query of its collection whose text its document contains. */
-static void
-text_record(
-    struct vctx *c, size_t coll, const char *id, size_t len, const json_t *doc)
-{
-	size_t i;
-	char **r;
-
-	if (!json_is_string(doc))
-		return;
-	for (i = 0; i < c->nq; i++) {
-		struct vquery *q = &c->q[i];
-		if (q->text == NULL || q->coll != coll || q->nref > TEXT_MAX ||
-		    !contains(json_string_value(doc), json_string_length(doc),
-		        q->text))
-			continue;
-		if (q->nref == q->capref) {
-			size_t cap = q->capref ? q->capref * 2 : 16;
-			if ((r = realloc(q->ref, cap * sizeof(*r))) == NULL)
-				continue; /* scored as a miss, never as a pass */
-			q->ref = r;
-			q->capref = cap;
-		}
-		if ((q->ref[q->nref] = strndup(id, len)) != NULL)
-			q->nref++;
-	}
-}
-
 /* ------------------------------------------------------- old server -- */
 
 /* The line cdb-export writes for an old collection object. */
 static json_t *
 source_line(const json_t *coll)
 {
-	json_t *m = json_object_get(coll, "metadata");
-	json_t *cf = json_object_get(coll, "configuration_json");
-
-	return json_pack("{s:s, s:O, s:O, s:O, s:O}", "kind", "collection",
+	return json_pack("{s:s, s:O, s:O?, s:O?, s:O?}", "kind", "collection",
 	    "name", json_object_get(coll, "name"), "metadata",
-	    m ? m : json_null(), "configuration", cf ? cf : json_null(),
-	    "dimension",
-	    json_object_get(coll, "dimension")
-	        ? json_object_get(coll, "dimension")
-	        : json_null());
+	    json_object_get(coll, "metadata"), "configuration",
+	    json_object_get(coll, "configuration_json"), "dimension",
+	    json_object_get(coll, "dimension"));
 }
 
+/* Add target name, expected as want (taken, even on failure; NULL: out
+ * of memory). */
 static int
 add_target(struct vctx *c, const char *name, json_t *want, cdb_error *e)
 {
-	struct vcoll *nc;
+	struct vcoll *nc = NULL;
 
-	nc = realloc(c->colls, (c->ncolls + 1) * sizeof(*nc));
-	if (nc == NULL) {
+	if (want == NULL ||
+	    (nc = realloc(c->colls, (c->ncolls + 1) * sizeof(*nc))) == NULL) {
 		json_decref(want);
 		return cdb_error_oom(e);
 	}
 	c->colls = nc;
 	memset(&nc[c->ncolls], 0, sizeof(*nc));
 	nc[c->ncolls].want = want;
-	if ((nc[c->ncolls].name = strdup(name)) == NULL)
-		return cdb_error_oom(e);
-	c->ncolls++;
-	return 0;
+	nc[c->ncolls].name = strdup(name);
+	return nc[c->ncolls++].name == NULL ? cdb_error_oom(e) : 0;
 }
 
 /* Without a schema: a straight copy, each collection to its own name. */
 static int
 same_targets(struct vctx *c, cdb_error *e)
 {
-	json_t *coll, *want;
 	const char *name;
+	json_t *coll;
 	size_t i;
 
 	json_array_foreach(c->oldcolls, i, coll)
 	{
 		name = json_string_value(json_object_get(coll, "name"));
-		if (name == NULL)
-			continue;
-		if ((want = source_line(coll)) == NULL)
-			return cdb_error_oom(e);
-		if (add_target(c, name, want, e) == -1)
+		if (name != NULL && add_target(c, name, source_line(coll), e))
 			return -1;
 	}
 	return 0;
@@ -746,7 +767,6 @@ old_record(struct prod *P, const char *src, const cdb_page *pg, size_t i)
 		return cdb_error_oom(P->e);
 	if (rc == 0) {
 		/* cdb-transform rejects the second record of one target id. */
-		c->p.collisions++;
 		return reject(P, CDB_REJECT_COLLISION, src,
 		    json_string_value(idv), json_string_length(idv),
 		    "its target id is already used by an earlier record: not "
@@ -764,7 +784,7 @@ read_old_collection(struct prod *P, const json_t *coll, cdb_page *pg)
 	struct vctx *c = P->c;
 	const char *name = json_string_value(json_object_get(coll, "name"));
 	const char *id = json_string_value(json_object_get(coll, "id"));
-	long off, lim, n0 = (long)c->p.source_records;
+	long off, lim;
 	size_t i;
 
 	for (off = 0;; off += lim) {
@@ -784,12 +804,8 @@ read_old_collection(struct prod *P, const json_t *coll, cdb_page *pg)
 		if (flush_all(P) == -1)
 			return -1;
 		if (pg->n < (size_t)lim)
-			break;
+			return 0;
 	}
-	if (json_object_set_new(c->p.sources, name,
-	        json_integer((json_int_t)(c->p.source_records - n0))) == -1)
-		return cdb_error_oom(P->e);
-	return 0;
 }
 
 static int
@@ -848,7 +864,6 @@ static int
 scan_item(struct vctx *c, const cdb_item *it, void *arg, cdb_error *e)
 {
 	const char *n = json_string_value(json_object_get(it->obj, "name"));
-	json_t *want;
 
 	(void)arg;
 	if (it->kind == CDB_KIND_RECORD)
@@ -856,83 +871,35 @@ scan_item(struct vctx *c, const cdb_item *it, void *arg, cdb_error *e)
 		    it->id, it->id_len, it->emb, it->emb ? it->dim : 0, e);
 	if (it->kind != CDB_KIND_COLLECTION || cdb_vctx_coll(c, n) >= 0)
 		return 0;
-	if ((want = json_deep_copy(it->obj)) == NULL)
-		return cdb_error_oom(e);
-	return add_target(c, n, want, e);
+	return add_target(c, n, json_deep_copy(it->obj), e);
 }
 
 /* Call fn on every item of every expected stream, in turn: one set. */
 static int
 each_item(struct vctx *c, item_fn *fn, void *arg, cdb_error *e)
 {
+	const char *name;
 	cdb_reader *rd;
 	cdb_item it;
+	FILE *fp;
 	size_t i;
 	int rc = 0;
 
 	for (i = 0; rc == 0 && i < c->o->nexpected; i++) {
-		c->xname = c->o->expected[i];
-		if ((c->xfp = fopen(c->xname, "r")) == NULL)
-			return cdb_error_sys(e, errno, "%s", c->xname);
-		if ((rd = cdb_reader_new(c->xfp, c->xname, 0)) == NULL)
+		name = c->o->expected[i];
+		if ((fp = fopen(name, "r")) == NULL)
+			return cdb_error_sys(e, errno, "%s", name);
+		if ((rd = cdb_reader_new(fp, name, 0)) == NULL)
 			rc = cdb_error_oom(e);
 		while (rc == 0 && (rc = cdb_reader_next(rd, &it, e)) == 1)
 			rc = fn(c, &it, arg, e);
 		if (rc == 0 && fn == scan_item)
 			rc = check_stream_schema(c, cdb_reader_header(rd), e);
 		cdb_reader_free(rd);
-		fclose(c->xfp);
-		c->xfp = NULL;
+		fclose(fp);
 		if (rc == -1 && e->line > 0)
-			cdb_vctx_where(e, "%s:%ld", c->xname, e->line);
+			cdb_vctx_where(e, "%s:%ld", name, e->line);
 	}
-	return rc;
-}
-
-/* The exact distance of query q and vector x (|x| = xn) in space. */
-static double
-exact_distance(int space, const struct vquery *q, const float *x, double xn)
-{
-	double dot;
-
-	if (space == CDB_SPACE_L2)
-		return cdb_validate_l2sq(q->emb, x, q->dim);
-	dot = cdb_validate_dot(q->emb, x, q->dim);
-	if (space == CDB_SPACE_IP)
-		return 1 - dot;
-	return q->norm > 0 && xn > 0 ? 1 - dot / (q->norm * xn) : 1;
-}
-
-/*
- * Exact search: offer one expected record to the bounded heap of every
- * query of its target.  The queries are few (--sample), the records
- * stream past once.
- */
-static int
-search_record(struct prod *P, size_t coll, const char *id, size_t id_len,
-    const float *emb, size_t dim)
-{
-	struct vctx *c = P->c;
-	struct timespec t0;
-	double xn = 0;
-	size_t i;
-	int rc = 0;
-
-	if (emb == NULL || dim == 0 || P->ntop == 0)
-		return 0;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	if (P->space[coll] == CDB_SPACE_COSINE)
-		xn = sqrt(cdb_validate_dot(emb, emb, dim));
-	for (i = 0; rc == 0 && i < P->ntop; i++) {
-		struct vquery *q = &c->q[i];
-		if (q->coll != coll || q->dim != dim || q->emb == NULL)
-			continue;
-		if (cdb_vtopk_offer(&P->top[i],
-		        exact_distance(P->space[coll], q, emb, xn), id,
-		        id_len) == -1)
-			rc = cdb_error_oom(P->e);
-	}
-	P->search_s += cdb_elapsed(&t0);
 	return rc;
 }
 
@@ -958,7 +925,6 @@ file_record(struct vctx *c, const cdb_item *it, void *arg, cdb_error *e)
 	if ((rc = cdb_hmap_put(c->p.xmap, key, digest, NULL)) == -1)
 		return cdb_error_oom(e);
 	if (rc == 0) {
-		c->p.collisions++;
 		return reject(P, CDB_REJECT_COLLISION, it->collection, it->id,
 		    it->id_len,
 		    "the expected stream holds this id twice in the "
@@ -1006,7 +972,6 @@ keep_search(struct prod *P)
 		cdb_vtopk *t = &P->top[i];
 		if (c->q[i].text != NULL)
 			continue; /* its reference is a set: text_record */
-		cdb_vtopk_sort(t);
 		c->q[i].ref = t->id;
 		c->q[i].nref = t->n;
 		c->q[i].kth = t->n > 0 ? t->dist[t->n - 1] : 0;

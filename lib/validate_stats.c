@@ -148,18 +148,17 @@ cdb_validate_space_name(int space)
 }
 
 double
-cdb_validate_distance(int space, const float *a, const float *b, size_t dim)
+cdb_validate_distance(int space, const float *a, double na, const float *b,
+    double nb, size_t dim)
 {
-	double na, nb;
+	double dot;
 
 	if (space == CDB_SPACE_L2)
 		return cdb_validate_l2sq(a, b, dim);
+	dot = cdb_validate_dot(a, b, dim);
 	if (space == CDB_SPACE_IP)
-		return 1 - cdb_validate_dot(a, b, dim);
-	na = sqrt(cdb_validate_dot(a, a, dim));
-	nb = sqrt(cdb_validate_dot(b, b, dim));
-	return na > 0 && nb > 0 ? 1 - cdb_validate_dot(a, b, dim) / (na * nb)
-	                        : 1;
+		return 1 - dot;
+	return na > 0 && nb > 0 ? 1 - dot / (na * nb) : 1;
 }
 
 /* --------------------------------------------------------- searches -- */
@@ -311,7 +310,6 @@ nearer(double da, const char *ia, double db, const char *ib)
 	return da < db || (da == db && strcmp(ia, ib) < 0);
 }
 
-/* The entries are kept sorted, nearest first: k is small. */
 int
 cdb_vtopk_offer(cdb_vtopk *t, double d, const char *id, size_t len)
 {
@@ -336,12 +334,6 @@ cdb_vtopk_offer(cdb_vtopk *t, double d, const char *id, size_t len)
 	t->id[i] = copy;
 	t->n++;
 	return 0;
-}
-
-void
-cdb_vtopk_sort(cdb_vtopk *t)
-{
-	(void)t; /* kept sorted by cdb_vtopk_offer */
 }
 
 /*

@@ -99,12 +99,12 @@ START_TEST(test_space_and_distance)
 	ck_assert_int_eq(cdb_validate_space(s), CDB_SPACE_IP);
 	ck_assert_int_eq(cdb_validate_space(NULL), CDB_SPACE_L2);
 	ck_assert_str_eq(cdb_validate_space_name(CDB_SPACE_IP), "ip");
-	ck_assert(cdb_validate_distance(CDB_SPACE_L2, a, b, 2) == 5);
-	ck_assert(cdb_validate_distance(CDB_SPACE_IP, a, d, 2) == -1);
+	ck_assert(cdb_validate_distance(CDB_SPACE_L2, a, 1, b, 2, 2) == 5);
+	ck_assert(cdb_validate_distance(CDB_SPACE_IP, a, 1, d, 2, 2) == -1);
+	ck_assert(fabs(cdb_validate_distance(CDB_SPACE_COSINE, a, 1, b, 2, 2) -
+	               1) < 1e-12);
 	ck_assert(
-	    fabs(cdb_validate_distance(CDB_SPACE_COSINE, a, b, 2) - 1) < 1e-12);
-	ck_assert(
-	    fabs(cdb_validate_distance(CDB_SPACE_COSINE, a, d, 2)) < 1e-12);
+	    fabs(cdb_validate_distance(CDB_SPACE_COSINE, a, 1, d, 2, 2)) < 1e-12);
 	json_decref(c);
 	json_decref(s);
 }
@@ -264,7 +264,6 @@ START_TEST(test_topk)
 		snprintf(id, sizeof(id), "r%zu", i);
 		ck_assert_int_eq(cdb_vtopk_offer(&t, d[i], id, strlen(id)), 0);
 	}
-	cdb_vtopk_sort(&t);
 	ck_assert_uint_eq(t.n, 3);
 	/* Nearest first; equal distances by id. */
 	ck_assert_str_eq(t.id[0], "r1");
@@ -298,7 +297,6 @@ START_TEST(test_topk_heap)
 		ck_assert_int_eq(
 		    cdb_vtopk_offer(&t, (double)x, id, strlen(id)), 0);
 	}
-	cdb_vtopk_sort(&t);
 	ck_assert_uint_eq(t.n, 10);
 	for (i = 0; i < 10; i++) {
 		snprintf(id, sizeof(id), "r%zu", i);
