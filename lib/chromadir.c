@@ -968,16 +968,47 @@ batch_clear(batch *b)
 	b->ready = 0;
 }
 
+/* The oldest batch sent, once formatted. */
+static batch *
+oldest(out *w)
+{
+	batch *b = &w->pool[w->head], *f;
+
+	while (!b->ready && (f = cdb_queue_pop(w->formatted)) != NULL)
+		f->ready = 1;
+	return b;
+}
+
+static void
+retire_oldest(out *w)
+{
+	batch_clear(&w->pool[w->head]);
+	w->head = (w->head + 1) % w->npool;
+	w->used--;
+}
+
+/*
+ * After a failure, before the collection the batches point at goes: take
+ * back every batch sent, unwritten, and empty the one being filled.
+ */
+static void
+drop_batches(out *w)
+{
+	while (w->used > 0) {
+		oldest(w);
+		retire_oldest(w);
+	}
+	batch_clear(&w->pool[w->head]);
+}
+
 /* Write the oldest batch sent, once formatted. */
 static int
 write_oldest(out *w, cdb_error *e)
 {
-	batch *b = &w->pool[w->head], *f;
+	batch *b = oldest(w);
 	size_t i, start = 0;
 	int rc = 0;
 
-	while (!b->ready && (f = cdb_queue_pop(w->formatted)) != NULL)
-		f->ready = 1;
 	for (i = 0; rc == 0 && i < b->done; start = b->end[i++]) {
 		rc = cdb_writer_line(w->w, CDB_KIND_RECORD, b->lines.data + start,
 		    b->end[i] - start, e);
@@ -989,9 +1020,7 @@ write_oldest(out *w, cdb_error *e)
 		    "%s: collection \"%s\": record \"%s\" cannot be written "
 		    "(a non-finite value?)",
 		    b->c->dir, b->c->name, b->r[b->done].id);
-	batch_clear(b);
-	w->head = (w->head + 1) % w->npool;
-	w->used--;
+	retire_oldest(w);
 	return rc;
 }
 
@@ -1200,6 +1229,8 @@ records(coll *c, out *w, int arrays, cdb_error *e)
 			    c->ch[i].rec, &c->ch[i], e);
 	if (rc == 0)
 		rc = flush_batches(w, e);
+	if (rc == -1)
+		drop_batches(w);
 done:
 	sqlite3_finalize(st);
 	sqlite3_finalize(arr);
