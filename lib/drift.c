@@ -18,9 +18,10 @@ struct drift {
 	cdb_drift *d;
 	cdb_chroma *c;
 	json_t *colls;     /* the server's collections */
-	json_t *seen;      /* names of the exported ones */
-	const char *id;    /* the current collection's id; NULL: gone */
-	long long present; /* of its exported records, on the server */
+	json_t *seen;      /* exported name -> its records on the server */
+	const char *name;  /* the current collection */
+	const char *id;    /* its id on the server; NULL: gone */
+	long long present; /* of its records in this file, on the server */
 	json_t *ids;       /* the batch */
 	cdb_hmap *batch;   /* id key -> content digest */
 	cdb_page page;
@@ -86,21 +87,25 @@ flush(struct drift *x, cdb_error *e)
 	return 0;
 }
 
-/* The end of a collection: what the server holds beyond the present. */
+/*
+ * The end of a collection in one file.  A shard's file holds a part of
+ * each collection, so what the server holds beyond the exported records
+ * is only known once every file is read (see beyond()).
+ */
 static int
 end_collection(struct drift *x, cdb_error *e)
 {
-	long n;
+	json_t *n;
 
 	if (flush(x, e) == -1)
 		return -1;
-	if (x->id != NULL) {
-		if ((n = cdb_chroma_count(x->c, x->id, e)) == -1)
-			return -1;
-		if (n > x->present)
-			x->d->added += n - x->present;
+	if (x->name != NULL) {
+		n = json_object_get(x->seen, x->name);
+		if (json_object_set_new(x->seen, x->name,
+		        json_integer(json_integer_value(n) + x->present)) == -1)
+			return cdb_error_oom(e);
 	}
-	x->id = NULL;
+	x->name = x->id = NULL;
 	x->present = 0;
 	return 0;
 }
@@ -127,11 +132,8 @@ on_collection(struct drift *x, const cdb_item *it, cdb_error *e)
 		return -1;
 	if (name == NULL)
 		return 0;
-	if (json_array_append_new(x->seen, json_string(name)) == -1)
-		return cdb_error_oom(e);
-	if ((v = server_coll(x, name)) == NULL)
-		x->d->colls_removed++;
-	else
+	x->name = name;
+	if ((v = server_coll(x, name)) != NULL)
 		x->id = json_string_value(json_object_get(v, "id"));
 	return 0;
 }
@@ -156,38 +158,45 @@ on_record(struct drift *x, const cdb_item *it, cdb_error *e)
 	return 0;
 }
 
-/* Collections created on the server since the export. */
+/*
+ * What the server holds beyond the exported records: the rest of each
+ * exported collection, every collection created since, and the
+ * collections gone.
+ */
 static int
-new_collections(struct drift *x, cdb_error *e)
+beyond(struct drift *x, cdb_error *e)
 {
-	const json_t *v, *s;
-	size_t i, k;
+	const json_t *v, *seen;
+	const char *name;
+	size_t i;
 	long n;
 
 	json_array_foreach (x->colls, i, v) {
-		json_array_foreach (x->seen, k, s)
-			if (cdb_json_str_is(v, "name", json_string_value(s)))
-				break;
-		if (k < json_array_size(x->seen))
-			continue;
+		name = json_string_value(json_object_get(v, "name"));
+		seen = name != NULL ? json_object_get(x->seen, name) : NULL;
 		n = cdb_chroma_count(
 		    x->c, json_string_value(json_object_get(v, "id")), e);
 		if (n == -1)
 			return -1;
-		x->d->colls_added++;
-		x->d->added += n;
+		if (seen == NULL)
+			x->d->colls_added++;
+		if (n > json_integer_value(seen))
+			x->d->added += n - json_integer_value(seen);
 	}
+	json_object_foreach ((json_t *)x->seen, name, v)
+		if (server_coll(x, name) == NULL)
+			x->d->colls_removed++;
 	return 0;
 }
 
 static int
-stream(struct drift *x, FILE *fp, cdb_error *e)
+stream(struct drift *x, FILE *fp, const char *name, cdb_error *e)
 {
 	cdb_reader *r;
 	cdb_item it;
 	int rc;
 
-	if ((r = cdb_reader_new(fp, x->o->source_export, 0)) == NULL)
+	if ((r = cdb_reader_new(fp, name, 0)) == NULL)
 		return cdb_error_oom(e);
 	while ((rc = cdb_reader_next(r, &it, e)) == 1) {
 		if (it.kind == CDB_KIND_COLLECTION)
@@ -198,16 +207,31 @@ stream(struct drift *x, FILE *fp, cdb_error *e)
 			break;
 	}
 	cdb_reader_free(r);
-	if (rc == -1 || end_collection(x, e) == -1)
-		return -1;
-	return new_collections(x, e);
+	return rc == -1 ? -1 : end_collection(x, e);
+}
+
+/* Each file of the export, one after the other. */
+static int
+files(struct drift *x, cdb_error *e)
+{
+	FILE *fp;
+	size_t i;
+	int rc = 0;
+
+	for (i = 0; rc == 0 && i < x->o->nsource; i++) {
+		if ((fp = fopen(x->o->source[i], "r")) == NULL)
+			return cdb_error_set(e, CDB_ERR_INPUT, "%s: %s",
+			    x->o->source[i], strerror(errno));
+		rc = stream(x, fp, x->o->source[i], e);
+		fclose(fp);
+	}
+	return rc == 0 ? beyond(x, e) : -1;
 }
 
 int
 cdb_drift_run(const cdb_drift_opts *o, cdb_drift *d, cdb_error *e)
 {
 	struct drift x;
-	FILE *fp;
 	int rc = -1;
 
 	memset(d, 0, sizeof(*d));
@@ -215,19 +239,15 @@ cdb_drift_run(const cdb_drift_opts *o, cdb_drift *d, cdb_error *e)
 	x.o = o;
 	x.d = d;
 	cdb_page_init(&x.page);
-	if ((fp = fopen(o->source_export, "r")) == NULL)
-		return cdb_error_set(e, CDB_ERR_INPUT, "%s: %s",
-		    o->source_export, strerror(errno));
 	x.ids = json_array();
-	x.seen = json_array();
+	x.seen = json_object();
 	x.batch = cdb_hmap_new();
 	x.c = cdb_chroma_new(o->url, o->tenant, o->database, o->http, e);
 	if (x.ids == NULL || x.seen == NULL || x.batch == NULL)
 		cdb_error_oom(e);
 	else if (x.c != NULL && cdb_chroma_check_database(x.c, e) == 0 &&
 	         (x.colls = cdb_chroma_list(x.c, e)) != NULL)
-		rc = stream(&x, fp, e);
-	fclose(fp);
+		rc = files(&x, e);
 	cdb_page_free(&x.page);
 	cdb_chroma_free(x.c);
 	cdb_hmap_free(x.batch);

@@ -15,7 +15,8 @@
 #include "http.h"
 
 typedef struct cdb_drift_opts {
-	const char *source_export; /* the untransformed export (a file) */
+	const char *const *source; /* the untransformed export: one file, */
+	size_t nsource;            /* or the files of its shards */
 	const char *url, *tenant, *database; /* the old server */
 	const cdb_http_opts *http;           /* may be NULL */
 	long page;                           /* ids per request; 0: 1000 */

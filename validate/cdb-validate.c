@@ -143,7 +143,8 @@ struct args {
 	const char *md, *js, *otenant, *odb;
 	const char **files; /* --expected, then operands */
 	size_t nfiles;
-	cdb_drift_opts drift; /* source_export NULL: no drift check */
+	const char **sources; /* --source-export, each time given */
+	cdb_drift_opts drift; /* nsource 0: no drift check */
 	int quiet;
 };
 
@@ -228,7 +229,7 @@ option(struct args *a, int ch)
 	case OPT_ODB: a->odb = optarg; break;
 	case OPT_AUTH: a->ho.auth_header = optarg; break;
 	case OPT_INSECURE: a->ho.insecure = 1; break;
-	case OPT_SOURCE: a->drift.source_export = optarg; break;
+	case OPT_SOURCE: a->sources[a->drift.nsource++] = optarg; break;
 	case 'q': a->quiet = 1; break;
 	case 'h': usage(EXIT_PASSED); break;
 	case OPT_VERSION:
@@ -263,7 +264,7 @@ source_drift(struct args *a, json_t *r)
 	cdb_drift d;
 	cdb_error e;
 
-	if (r == NULL || a->drift.source_export == NULL)
+	if (r == NULL || a->drift.nsource == 0)
 		return r;
 	cdb_error_clear(&e);
 	a->drift.page = a->o.page;
@@ -286,8 +287,11 @@ parse_args(struct args *a, int argc, char *argv[])
 	cdb_validate_opts_init(&a->o);
 	a->o.tool = "cdb-validate " CDB_VERSION;
 	cdb_cli_http_opts(&a->ho);
-	if ((a->files = calloc((size_t)argc + 1, sizeof(*a->files))) == NULL)
+	if ((a->files = calloc((size_t)argc + 1, sizeof(*a->files))) == NULL ||
+	    (a->sources = calloc((size_t)argc + 1, sizeof(*a->sources))) ==
+	        NULL)
 		err(EXIT_CANNOT, NULL);
+	a->drift.source = a->sources;
 	while ((ch = getopt_long(argc, argv, "b:hqs:", longopts, NULL)) != -1)
 		if (option(a, ch) == -1)
 			usage(EXIT_CANNOT);
@@ -305,7 +309,7 @@ parse_args(struct args *a, int argc, char *argv[])
 		warnx("--new-url (or CHROMA_URL) is required");
 		usage(EXIT_CANNOT);
 	}
-	if (a->drift.source_export != NULL && source_drift_args(a) == -1)
+	if (a->drift.nsource > 0 && source_drift_args(a) == -1)
 		errx(EXIT_CANNOT, "--source-export needs --old-url");
 	if (a->o.old_url == NULL && a->nfiles == 0) {
 		warnx("give --old-url or --expected, or both");
@@ -357,6 +361,7 @@ main(int argc, char *argv[])
 	json_decref(r);
 	cdb_schema_free(schema);
 	free(a.files);
+	free(a.sources);
 	if (!stdout_said && (rc = cdb_cli_flush(stdout)) != 0 &&
 	    rc != EPIPE) {
 		warnx("stdout: %s", strerror(rc));
