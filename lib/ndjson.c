@@ -21,13 +21,11 @@ struct cdb_reader {
 	char *line;
 	size_t linecap;
 	long lineno;
-	long long offset;
 	cdb_digest digest;
 	long long records, collections;
 	json_t *header;
 	json_t *colls; /* name -> collection line */
 	json_t *dims;  /* name -> first embedding length, without dimension */
-	json_t *current;
 	json_t *obj;
 	cdb_buf rest, embtext;
 	float *emb;
@@ -79,37 +77,22 @@ cdb_reader_header(const cdb_reader *r)
 	return r->header;
 }
 
-json_t *
-cdb_reader_collection(const cdb_reader *r)
-{
-	return r->current;
-}
-
 int
 cdb_reader_partial(const cdb_reader *r)
 {
 	return r->partial;
 }
 
-long long
-cdb_reader_offset(const cdb_reader *r)
-{
-	return r->offset;
-}
-
 static int
 kind_of(const char *s)
 {
-	if (s == NULL)
-		return 0;
-	if (strcmp(s, "record") == 0)
-		return CDB_KIND_RECORD;
-	if (strcmp(s, "collection") == 0)
-		return CDB_KIND_COLLECTION;
-	if (strcmp(s, "header") == 0)
-		return CDB_KIND_HEADER;
-	if (strcmp(s, "trailer") == 0)
-		return CDB_KIND_TRAILER;
+	static const char *const kinds[] = {"header", "collection", "record",
+	    "trailer"};
+	int k;
+
+	for (k = 0; s != NULL && k < 4; k++)
+		if (strcmp(s, kinds[k]) == 0)
+			return CDB_KIND_HEADER + k;
 	return 0;
 }
 
@@ -479,7 +462,6 @@ check_collection(cdb_reader *r, cdb_item *it, cdb_error *e)
 		    json_string_value(name));
 	if (json_object_set(r->colls, json_string_value(name), it->obj) == -1)
 		return cdb_error_oom(e);
-	r->current = it->obj;
 	r->collections++;
 	return 0;
 }
@@ -647,7 +629,6 @@ cdb_reader_next(cdb_reader *r, cdb_item *it, cdb_error *e)
 	if (n == 0)
 		return at_eof(r, e);
 	it->line = ++r->lineno;
-	r->offset += n;
 	if (r->done)
 		return cdb_error_setl(e, it->line, "data after the trailer line");
 	it->raw = r->line;
@@ -779,12 +760,6 @@ cdb_writer_collections(const cdb_writer *w)
 	return w->collections;
 }
 
-const cdb_digest *
-cdb_writer_digest(const cdb_writer *w)
-{
-	return &w->digest;
-}
-
 json_t *
 cdb_ndjson_header(const char *url, const char *tenant, const char *database,
     const char *tool)
@@ -843,35 +818,6 @@ cdb_ndjson_format_record(cdb_buf *b, const char *collection, const char *id,
 	rc |= put_embedding(b, emb, dim, form, emb_text, emb_len);
 	rc |= cdb_buf_puts(b, ",\"uri\":");
 	rc |= dump_or_null(b, uri);
-	rc |= cdb_buf_putc(b, '}');
-	return rc ? -1 : 0;
-}
-
-static int
-text_or_null(cdb_buf *b, const char *s, size_t n)
-{
-	return s != NULL ? cdb_buf_append(b, s, n) : cdb_buf_puts(b, "null");
-}
-
-int
-cdb_ndjson_format_record_text(cdb_buf *b, const char *collection,
-    const cdb_record_text *t, const float *emb, size_t dim, int form,
-    const char *emb_text, size_t emb_len)
-{
-	int rc = 0;
-
-	rc |= cdb_buf_puts(b, "{\"kind\":\"record\",\"collection\":");
-	rc |= cdb_json_dump_string(b, collection, strlen(collection));
-	rc |= cdb_buf_puts(b, ",\"id\":");
-	rc |= cdb_buf_append(b, t->id, t->id_len);
-	rc |= cdb_buf_puts(b, ",\"document\":");
-	rc |= text_or_null(b, t->document, t->document_len);
-	rc |= cdb_buf_puts(b, ",\"metadata\":");
-	rc |= text_or_null(b, t->metadata, t->metadata_len);
-	rc |= cdb_buf_puts(b, ",\"embedding\":");
-	rc |= put_embedding(b, emb, dim, form, emb_text, emb_len);
-	rc |= cdb_buf_puts(b, ",\"uri\":");
-	rc |= text_or_null(b, t->uri, t->uri_len);
 	rc |= cdb_buf_putc(b, '}');
 	return rc ? -1 : 0;
 }

@@ -88,12 +88,8 @@ int cdb_reader_next(cdb_reader *r, cdb_item *it, cdb_error *e);
 
 /* The header line (borrowed), once read; NULL before. */
 json_t *cdb_reader_header(const cdb_reader *r);
-/* The current collection line (borrowed), or NULL. */
-json_t *cdb_reader_collection(const cdb_reader *r);
 /* True when the stream ended without a trailer (CDB_READ_ALLOW_PARTIAL). */
 int cdb_reader_partial(const cdb_reader *r);
-/* Bytes consumed so far. */
-long long cdb_reader_offset(const cdb_reader *r);
 
 /*
  * Check one record's metadata against what Chroma can store: an object of
@@ -132,7 +128,6 @@ int cdb_writer_trailer(cdb_writer *w, cdb_error *e);
 long long cdb_writer_bytes(const cdb_writer *w);
 long long cdb_writer_records(const cdb_writer *w);
 long long cdb_writer_collections(const cdb_writer *w);
-const cdb_digest *cdb_writer_digest(const cdb_writer *w);
 
 /*
  * A header object for a stream from server url (redacted), tenant and
@@ -151,20 +146,5 @@ int cdb_ndjson_format_record(cdb_buf *b, const char *collection,
     const char *id, size_t id_len, const json_t *document,
     const json_t *metadata, const json_t *uri, const float *emb, size_t dim,
     int form, const char *emb_text, size_t emb_len);
-
-/* A record's fields as JSON text to copy; a NULL text is null. */
-typedef struct cdb_record_text {
-	const char *id, *document, *metadata, *uri;
-	size_t id_len, document_len, metadata_len, uri_len;
-} cdb_record_text;
-
-/*
- * Like cdb_ndjson_format_record, with the id (a JSON string, quotes
- * included), document, metadata and uri copied from JSON text the
- * caller has checked: one value each, no raw line break.
- */
-int cdb_ndjson_format_record_text(cdb_buf *b, const char *collection,
-    const cdb_record_text *t, const float *emb, size_t dim, int form,
-    const char *emb_text, size_t emb_len);
 
 #endif
