@@ -816,14 +816,10 @@ cdb_embed_b64_decode(const char *s, size_t n, float *out, size_t cap,
 }
 
 int
-cdb_embed_check(const float *v, size_t dim, size_t want, cdb_error *e)
+cdb_embed_check(const float *v, size_t dim, cdb_error *e)
 {
 	size_t i;
 
-	if (want > 0 && dim != want)
-		return cdb_error_set(e, CDB_ERR_INPUT,
-		    "embedding has %zu values, collection expects %zu", dim,
-		    want);
 	for (i = 0; i < dim; i++)
 		if (!isfinite(v[i]))
 			return cdb_error_set(e, CDB_ERR_INPUT,

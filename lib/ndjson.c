@@ -344,7 +344,7 @@ check_embedding(cdb_reader *r, cdb_item *it, const float *v,
 				  json_integer((json_int_t)it->dim)) == -1)
 		return cdb_error_oom(e);
 	if (cdb_embed_check(v, it->emb_form == CDB_EMB_BASE64 ? it->dim : 0,
-		0, e) == -1 ||
+		e) == -1 ||
 	    (want > 0 && it->dim != want &&
 		cdb_error_set(e, CDB_ERR_INPUT,
 		    "embedding has %zu values, collection expects %zu", it->dim,
