@@ -278,10 +278,9 @@ cdb_chroma_get_collection(cdb_chroma *c, const char *name, cdb_error *e)
 
 json_t *
 cdb_chroma_create(cdb_chroma *c, const char *name, const json_t *metadata,
-    const json_t *configuration, int get_or_create, cdb_error *e)
+    const json_t *configuration, cdb_error *e)
 {
-	json_t *req = json_pack("{s:s, s:b}", "name", name, "get_or_create",
-	    get_or_create);
+	json_t *req = json_pack("{s:s, s:b}", "name", name, "get_or_create", 1);
 	int rc = req == NULL ? -1 : 0;
 
 	if (rc == 0 && metadata != NULL && !json_is_null(metadata))

@@ -56,13 +56,11 @@ json_t *cdb_chroma_get_collection(cdb_chroma *c, const char *name,
     cdb_error *e);
 
 /*
- * Create collection name with metadata and configuration (either may be
- * NULL or JSON null).  With get_or_create an existing one is returned.
- * A new reference to the server's collection object, or NULL.
+ * Get or create collection name with metadata and configuration (NULL or
+ * JSON null: none): a new reference to the server's collection, or NULL.
  */
 json_t *cdb_chroma_create(cdb_chroma *c, const char *name,
-    const json_t *metadata, const json_t *configuration, int get_or_create,
-    cdb_error *e);
+    const json_t *metadata, const json_t *configuration, cdb_error *e);
 
 /* Delete collection name.  0 or -1 (404 included). */
 int cdb_chroma_delete(cdb_chroma *c, const char *name, cdb_error *e);

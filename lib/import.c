@@ -473,7 +473,7 @@ open_target(struct imp *m, const cdb_item *it, struct target *t,
 			return cdb_error_oom(e);
 		have = cdb_chroma_create(m->c, t->name,
 		    json_object_get(it->obj, "metadata"),
-		    json_object_get(it->obj, "configuration"), 1, e);
+		    json_object_get(it->obj, "configuration"), e);
 		if (have == NULL) {
 			if (e != NULL)
 				e->line = it->line;
