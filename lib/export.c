@@ -633,21 +633,19 @@ todo_list(struct job *j, json_t *colls, long long *start, cdb_error *e)
 	json_t *todo = json_array(), *coll, *cur;
 	const char *name;
 	size_t i;
+	int rc = todo == NULL ? cdb_error_oom(e) : 0;
 
 	*start = 0;
-	if (todo == NULL) {
-		cdb_error_oom(e);
-		return NULL;
-	}
 	cur = j->ckpt ? json_object_get(j->ckpt, "collection") : NULL;
 	json_array_foreach(colls, i, coll) {
 		name = json_string_value(json_object_get(coll, "name"));
+		if (rc == -1)
+			break;
 		if (name == NULL ||
 		    !json_is_string(json_object_get(coll, "id"))) {
-			json_decref(todo);
-			cdb_error_set(e, CDB_ERR_SERVER,
+			rc = cdb_error_set(e, CDB_ERR_SERVER,
 			    "collection without name or id in server answer");
-			return NULL;
+			break;
 		}
 		if (j->ckpt && done_has(json_object_get(j->ckpt, "done"), name))
 			continue;
@@ -655,11 +653,12 @@ todo_list(struct job *j, json_t *colls, long long *start, cdb_error *e)
 		    strcmp(json_string_value(cur), name) == 0)
 			*start = json_integer_value(
 			    json_object_get(j->ckpt, "offset"));
-		if (json_array_append(todo, coll) == -1) {
-			json_decref(todo);
-			cdb_error_oom(e);
-			return NULL;
-		}
+		if (json_array_append(todo, coll) == -1)
+			rc = cdb_error_oom(e);
+	}
+	if (rc == -1) {
+		json_decref(todo);
+		return NULL;
 	}
 	return todo;
 }
