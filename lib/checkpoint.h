@@ -19,18 +19,14 @@
 int cdb_checkpoint_write_file(const char *path, const void *data, size_t len,
     int mode, cdb_error *e);
 
-/* Write all n bytes to fd, through short writes and EINTR.  0, or -1
- * with errno. */
+/* write(2) all n bytes, through short writes and EINTR.  0 or -1 (errno). */
 int cdb_checkpoint_write_all(int fd, const void *data, size_t n);
 
 /* Replace path with the JSON text of state.  0 or -1 with e. */
 int cdb_checkpoint_save(const char *path, const json_t *state, cdb_error *e);
 
-/*
- * The checkpoint at path as a new reference the caller json_decrefs.
- * NULL when there is none (e untouched) or on error (e set: check
- * e->kind).
- */
+/* The checkpoint at path, a new reference; NULL when there is none (e
+ * untouched) or with e. */
 json_t *cdb_checkpoint_load(const char *path, cdb_error *e);
 
 /* Remove the checkpoint (a finished job); missing is fine.  0 or -1. */

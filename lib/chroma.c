@@ -160,17 +160,15 @@ cdb_chroma_check_database(cdb_chroma *c, cdb_error *e)
 		json_decref(j);
 		return 0;
 	}
-	if (e2.http_status != 404) {
-		if (e != NULL && e->kind == CDB_ERR_NONE)
-			*e = e2;
-		return -1;
-	}
-	if (e != NULL && e->kind == CDB_ERR_NONE) {
-		cdb_error_set(e, CDB_ERR_USAGE,
+	if (e2.http_status == 404) {
+		cdb_error_clear(&e2);
+		cdb_error_set(&e2, CDB_ERR_USAGE,
 		    "tenant \"%s\" has no database \"%s\"", c->tenant,
 		    c->database);
-		e->http_status = 404;
+		e2.http_status = 404;
 	}
+	if (e != NULL && e->kind == CDB_ERR_NONE)
+		*e = e2;
 	return -1;
 }
 
@@ -225,22 +223,19 @@ static json_t *
 sorted(json_t *all)
 {
 	size_t i, n = json_array_size(all);
-	json_t **v = malloc((n + 1) * sizeof(*v)), *out = json_array();
+	json_t **v = malloc((n + 1) * sizeof(*v));
+	json_t *out = v != NULL ? json_array() : NULL;
 
-	for (i = 0; v != NULL && i < n; i++)
+	for (i = 0; out != NULL && i < n; i++)
 		v[i] = json_array_get(all, i);
-	if (v != NULL)
+	if (out != NULL)
 		qsort(v, n, sizeof(*v), by_name);
-	for (i = 0; v != NULL && out != NULL && i < n; i++)
+	for (i = 0; out != NULL && i < n; i++)
 		if (json_array_append(out, v[i]) == -1) {
 			json_decref(out);
 			out = NULL;
 		}
 	free(v);
-	if (v == NULL) {
-		json_decref(out);
-		out = NULL;
-	}
 	return out;
 }
 
@@ -283,10 +278,9 @@ cdb_chroma_get_collection(cdb_chroma *c, const char *name, cdb_error *e)
 
 json_t *
 cdb_chroma_create(cdb_chroma *c, const char *name, const json_t *metadata,
-    const json_t *configuration, int get_or_create, cdb_error *e)
+    const json_t *configuration, cdb_error *e)
 {
-	json_t *req = json_pack("{s:s, s:b}", "name", name, "get_or_create",
-	    get_or_create);
+	json_t *req = json_pack("{s:s, s:b}", "name", name, "get_or_create", 1);
 	int rc = req == NULL ? -1 : 0;
 
 	if (rc == 0 && metadata != NULL && !json_is_null(metadata))

@@ -40,36 +40,27 @@ int cdb_chroma_heartbeat(cdb_chroma *c, cdb_error *e);
  */
 int cdb_chroma_check_database(cdb_chroma *c, cdb_error *e);
 
-/* Create the client's database in its tenant (which must exist).  0 or
- * -1. */
+/* Create the client's database in its tenant.  0 or -1. */
 int cdb_chroma_create_database(cdb_chroma *c, cdb_error *e);
 
 /* GET /api/v2/pre-flight-checks: max_batch_size and base64 support. */
 int cdb_chroma_preflight(cdb_chroma *c, long *max_batch, int *base64,
     cdb_error *e);
 
-/*
- * Every collection of the database, sorted by name so exports are
- * reproducible.  A new JSON array of the server's collection objects the
- * caller must json_decref; NULL on error.
- */
+/* Every collection object of the database, sorted by name so exports are
+ * reproducible: a new array the caller json_decrefs; NULL on error. */
 json_t *cdb_chroma_list(cdb_chroma *c, cdb_error *e);
 
-/*
- * The collection object named name, a new reference; NULL on error, with
- * e->http_status == 404 when it does not exist.
- */
+/* Collection name, a new reference; NULL with e (http_status 404: none). */
 json_t *cdb_chroma_get_collection(cdb_chroma *c, const char *name,
     cdb_error *e);
 
 /*
- * Create collection name with metadata and configuration (either may be
- * NULL or JSON null).  With get_or_create an existing one is returned.
- * A new reference to the server's collection object, or NULL.
+ * Get or create collection name with metadata and configuration (NULL or
+ * JSON null: none): a new reference to the server's collection, or NULL.
  */
 json_t *cdb_chroma_create(cdb_chroma *c, const char *name,
-    const json_t *metadata, const json_t *configuration, int get_or_create,
-    cdb_error *e);
+    const json_t *metadata, const json_t *configuration, cdb_error *e);
 
 /* Delete collection name.  0 or -1 (404 included). */
 int cdb_chroma_delete(cdb_chroma *c, const char *name, cdb_error *e);
@@ -98,19 +89,13 @@ int cdb_chroma_get(cdb_chroma *c, const char *id, long offset, long limit,
 int cdb_chroma_get_ids(cdb_chroma *c, const char *id, const json_t *ids,
     int include, cdb_buf *resp, cdb_error *e);
 
-/*
- * POST a prebuilt add (or upsert) body {"ids":...,"embeddings":...},
- * given in pieces (see cdb_http_request_pieces), to collection id.  0 or
- * -1.
- */
+/* POST an add (or upsert) body, in pieces (cdb_http_request_pieces), to
+ * collection id.  0 or -1. */
 int cdb_chroma_write_pieces(cdb_chroma *c, const char *id, int upsert,
     const cdb_http_piece *pieces, size_t n, cdb_error *e);
 
-/*
- * POST a prebuilt update body {"ids":...,"metadatas":...} to collection
- * id: fields left out keep their values, metadata keys set to null are
- * removed.  0 or -1.
- */
+/* POST an update body to collection id: fields left out keep their
+ * values, metadata keys set to null are removed.  0 or -1. */
 int cdb_chroma_update(cdb_chroma *c, const char *id, const char *body,
     size_t len, cdb_error *e);
 

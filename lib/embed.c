@@ -368,77 +368,49 @@ mulshift(uint32_t m, uint64_t factor, int32_t shift)
 	return ((lo >> 32) + hi) >> (shift - 32);
 }
 
-/* Does 5^p divide v (v > 0)? */
+/* Does 5^p (with five set, else 2^p) divide v (v > 0)? */
 static int
-pow5_divides(uint32_t v, int32_t p)
+divides(uint32_t v, int32_t p, int five)
 {
 	int32_t count;
 
+	if (!five)
+		return p < 32 && (v & ((1U << p) - 1)) == 0;
 	for (count = 0; v % 5 == 0; count++)
 		v /= 5;
 	return count >= p;
 }
 
-/* Does 2^p divide v? */
-static int
-pow2_divides(uint32_t v, int32_t p)
-{
-	return p < 32 && (v & ((1U << p) - 1)) == 0;
-}
-
 /*
- * Scale the interval mv*2^e2 (bounds mp, mm) for e2 >= 0 by 10^-q with
- * q = floor(log10(2^e2)), multiplying by tabled 2^k/5^q.  The digit below
- * and the exactness flags come from divisibility by powers of five.
+ * Scale the interval mv*2^e2 (bounds mp, mm) by 10^-q: for e2 >= 0 with
+ * q = floor(log10(2^e2)), multiplying by tabled 2^k/5^q; for e2 < 0 with
+ * q = floor(log10(5^-e2)), by 5^i/2^q, i = -e2 - q.  The digit below and
+ * the exactness flags come from divisibility by powers of five (e2 >= 0)
+ * or two.
  */
 static void
-scale_up(struct ryu *r, uint32_t mv, uint32_t mp, uint32_t mm, int32_t e2)
+scale(struct ryu *r, uint32_t mv, uint32_t mp, uint32_t mm, int32_t e2)
 {
-	int32_t q, k;
+	int up = e2 >= 0;
+	int32_t q = up ? log10pow2(e2) : log10pow5(-e2), i = -e2 - q;
+	uint64_t f = up ? pow5_inv[q] : pow5_tab[i];
+	int32_t k = up ? 60 + pow5bits(q) + q - e2 : q - pow5bits(i) + 61;
 
-	q = log10pow2(e2);
-	r->e10 = q;
-	k = 60 + pow5bits(q) + q - e2;
-	r->vr = (uint32_t)mulshift(mv, pow5_inv[q], k);
-	r->vp = (uint32_t)mulshift(mp, pow5_inv[q], k);
-	r->vm = (uint32_t)mulshift(mm, pow5_inv[q], k);
+	r->e10 = up ? q : q + e2;
+	r->vr = (uint32_t)mulshift(mv, f, k);
+	r->vp = (uint32_t)mulshift(mp, f, k);
+	r->vm = (uint32_t)mulshift(mm, f, k);
 	r->last = 0;
 	r->rest_zero = 1;
 	if (q > 0) {
-		k = 60 + pow5bits(q - 1) + q - 1 - e2;
-		r->last = (uint32_t)(mulshift(mv, pow5_inv[q - 1], k) % 10);
-		r->rest_zero = pow5_divides(mv, q - 1);
+		f = up ? pow5_inv[q - 1] : pow5_tab[i + 1];
+		k = up ? 60 + pow5bits(q - 1) + q - 1 - e2
+		       : q - 1 - pow5bits(i + 1) + 61;
+		r->last = (uint32_t)(mulshift(mv, f, k) % 10);
+		r->rest_zero = divides(mv, q - 1, up);
 	}
-	r->vm_zero = pow5_divides(mm, q);
-	if (!r->accept && pow5_divides(mp, q))
-		r->vp--;
-}
-
-/*
- * The same for e2 < 0: scale by 5^i/2^q with q = floor(log10(5^-e2)),
- * i = -e2 - q; exactness is divisibility by powers of two.
- */
-static void
-scale_down(struct ryu *r, uint32_t mv, uint32_t mp, uint32_t mm, int32_t e2)
-{
-	int32_t q, i, j;
-
-	q = log10pow5(-e2);
-	i = -e2 - q;
-	r->e10 = q + e2;
-	j = q - pow5bits(i) + 61;
-	r->vr = (uint32_t)mulshift(mv, pow5_tab[i], j);
-	r->vp = (uint32_t)mulshift(mp, pow5_tab[i], j);
-	r->vm = (uint32_t)mulshift(mm, pow5_tab[i], j);
-	r->last = 0;
-	r->rest_zero = 1;
-	if (q > 0) {
-		j = q - 1 - pow5bits(i + 1) + 61;
-		r->last = (uint32_t)(mulshift(mv, pow5_tab[i + 1], j) % 10);
-		r->rest_zero = pow2_divides(mv, q - 1);
-	}
-	r->vm_zero = pow2_divides(mm, q);
-	if (!r->accept && pow2_divides(mp, q))
+	r->vm_zero = divides(mm, q, up);
+	if (!r->accept && divides(mp, q, up))
 		r->vp--;
 }
 
@@ -494,10 +466,7 @@ shortest_decimal(uint32_t bits)
 	mm = mv - 1 - (mant != 0 || bexp <= 1);
 	/* Round-half-even: a float with even mantissa owns its bounds. */
 	r.accept = (m2 & 1) == 0;
-	if (e2 >= 0)
-		scale_up(&r, mv, mp, mm, e2);
-	else
-		scale_down(&r, mv, mp, mm, e2);
+	scale(&r, mv, mp, mm, e2);
 	s.digits = trim(&r, &removed);
 	s.exp = r.e10 + removed;
 	while (s.digits != 0 && s.digits % 10 == 0) {
@@ -823,14 +792,10 @@ cdb_embed_b64_decode(const char *s, size_t n, float *out, size_t cap,
 }
 
 int
-cdb_embed_check(const float *v, size_t dim, size_t want, cdb_error *e)
+cdb_embed_check(const float *v, size_t dim, cdb_error *e)
 {
 	size_t i;
 
-	if (want > 0 && dim != want)
-		return cdb_error_set(e, CDB_ERR_INPUT,
-		    "embedding has %zu values, collection expects %zu", dim,
-		    want);
 	for (i = 0; i < dim; i++)
 		if (!isfinite(v[i]))
 			return cdb_error_set(e, CDB_ERR_INPUT,

@@ -16,28 +16,20 @@
 #define CDB_FLOAT_MAXLEN 16
 
 /*
- * Parse one JSON number at s (at most n bytes) as float32, correctly
- * rounded (identical to strtof on the same text).  On success stores the
- * value in *out, the number of bytes consumed in *used, and returns 0.
- * Returns -1 when s does not start with a JSON number or the value is
- * out of float range (overflow to infinity).
+ * The JSON number at s (at most n bytes) as float32, correctly rounded
+ * (as strtof), in *out and its length in *used: 0, or -1 when s does not
+ * start with a JSON number or it overflows float32.
  */
 int cdb_embed_parse_float(const char *s, size_t n, float *out, size_t *used);
 
-/*
- * Write the shortest decimal text that parses back (as float32) to the
- * identical bits of f.  Valid JSON number syntax; f must be finite.
- * buf must hold CDB_FLOAT_MAXLEN + 1 bytes.  Returns the length written
- * (buf is NUL-terminated).
- */
+/* Write into buf (CDB_FLOAT_MAXLEN + 1 bytes) the shortest JSON number
+ * that reads back as f (finite); returns its length. */
 size_t cdb_embed_format_float(float f, char *buf);
 
 /*
- * Parse a JSON array of numbers, "[1,2.5e-3, -0.25]" with optional
- * whitespace, from s (n bytes).  Stores up to cap values in out and the
- * count in *dim.  Returns the bytes consumed (through the closing ']'),
- * or -1 with e filled: not an array, a non-number element, a number out
- * of float32 range, or more than cap elements.
+ * The JSON number array at s (n bytes, white space allowed) into out (at
+ * most cap values), the count in *dim.  Returns the bytes through its
+ * ']', or -1 with e: not an array of float32 numbers, or more than cap.
  */
 long cdb_embed_parse_json(const char *s, size_t n, float *out, size_t cap,
     size_t *dim, cdb_error *e);
@@ -66,26 +58,17 @@ int cdb_embed_format_json(const float *v, size_t dim, cdb_buf *b);
 /* Bytes cdb_embed_b64_encode writes for dim floats (no NUL). */
 size_t cdb_embed_b64_len(size_t dim);
 
-/*
- * Append the standard base64 (with '=' padding) of the little-endian
- * float32 bytes of v to b.  0, or -1 on allocation failure.
- */
+/* Append the base64 (padded) of v's little-endian float32 bytes to b.
+ * 0, or -1 when out of memory. */
 int cdb_embed_b64_encode(const float *v, size_t dim, cdb_buf *b);
 
-/*
- * Decode standard base64 text s (n bytes) of little-endian float32 values
- * into out (room for cap floats), count in *dim.  Returns 0, or -1 with e
- * filled: bad character, bad padding, or byte length not a multiple of 4,
- * or more than cap values.
- */
+/* Decode base64 s (n bytes) of little-endian float32 values into out (at
+ * most cap), the count in *dim.  0, or -1 with e saying what is wrong. */
 int cdb_embed_b64_decode(const char *s, size_t n, float *out, size_t cap,
     size_t *dim, cdb_error *e);
 
-/*
- * Check a vector: every value finite, and dim == want when want > 0.
- * Returns 0, or -1 with e saying what is wrong, e.g. "embedding has 383
- * values, collection expects 384" or "embedding value 17 is not finite".
- */
-int cdb_embed_check(const float *v, size_t dim, size_t want, cdb_error *e);
+/* Every value finite?  0, or -1 with e ("embedding value at index 17 is
+ * not finite"). */
+int cdb_embed_check(const float *v, size_t dim, cdb_error *e);
 
 #endif

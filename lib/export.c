@@ -35,9 +35,12 @@ struct job {
 	char *outbuf;	 /* stdio buffer of an output file we opened */
 	cdb_buf line;
 	/* The page's vectors as the server wrote them, and which to copy. */
-	const char **row_s;
-	size_t *row_len, rows_cap;
-	unsigned char *verbatim;
+	struct row {
+		const char *s;
+		size_t len;
+		int verbatim;
+	} *rows;
+	size_t rows_cap;
 	int sampled;
 };
 
@@ -167,21 +170,15 @@ static int
 rows_reserve(struct job *j, size_t n, cdb_error *e)
 {
 	size_t cap = j->rows_cap ? j->rows_cap : 64;
-	void *a;
+	struct row *r;
 
 	if (n <= j->rows_cap)
 		return 0;
 	while (cap < n)
 		cap *= 2;
-	if ((a = realloc(j->row_s, cap * sizeof(*j->row_s))) != NULL)
-		j->row_s = a;
-	if (a != NULL &&
-	    (a = realloc(j->row_len, cap * sizeof(*j->row_len))) != NULL)
-		j->row_len = a;
-	if (a != NULL && (a = realloc(j->verbatim, cap)) != NULL)
-		j->verbatim = a;
-	if (a == NULL)
+	if ((r = realloc(j->rows, cap * sizeof(*r))) == NULL)
 		return cdb_error_oom(e);
+	j->rows = r;
 	j->rows_cap = cap;
 	return 0;
 }
@@ -210,16 +207,16 @@ scan_row(void *arg, size_t row, const char *s, size_t n, float *out,
 		    j->o->form == CDB_EMB_FLOAT ? &verb : NULL, e);
 	if (row == 0)
 		j->sampled = verb;
-	j->row_s[row] = s;
-	j->row_len[row] = used > 0 ? (size_t)used : 0;
-	j->verbatim[row] = (unsigned char)verb;
+	j->rows[row].s = s;
+	j->rows[row].len = used > 0 ? (size_t)used : 0;
+	j->rows[row].verbatim = verb;
 	return used;
 }
 
 static int
 format_row(struct job *j, cdb_page *p, size_t i, const char *name)
 {
-	int copy = p->dim && j->o->form == CDB_EMB_FLOAT && j->verbatim[i];
+	int copy = p->dim && j->o->form == CDB_EMB_FLOAT && j->rows[i].verbatim;
 	const float *emb = p->dim && !copy ? p->emb + i * p->dim : NULL;
 	json_t *id = json_array_get(p->ids, i);
 
@@ -227,8 +224,8 @@ format_row(struct job *j, cdb_page *p, size_t i, const char *name)
 		return -2;
 	return cdb_ndjson_format_record(&j->line, name, json_string_value(id),
 	    json_string_length(id), at(p->documents, i), at(p->metadatas, i),
-	    at(p->uris, i), emb, p->dim, j->o->form, copy ? j->row_s[i] : NULL,
-	    copy ? j->row_len[i] : 0);
+	    at(p->uris, i), emb, p->dim, j->o->form, copy ? j->rows[i].s : NULL,
+	    copy ? j->rows[i].len : 0);
 }
 
 /* The page's first n rows (a shard's last page may end before its end). */
@@ -483,6 +480,7 @@ static int
 open_output(struct job *j, cdb_error *e)
 {
 	const cdb_export_opts *o = j->o;
+	int resume;
 	cdb_digest d;
 	long long bytes;
 
@@ -490,13 +488,24 @@ open_output(struct job *j, cdb_error *e)
 	    (j->ckpt = cdb_checkpoint_load(o->checkpoint, e)) == NULL &&
 	    e->kind != CDB_ERR_NONE)
 		return -1;
-	if (j->ckpt == NULL) {
-		if (o->output && (j->out = fopen(o->output, "w")) == NULL)
-			return cdb_error_sys(e, errno, "%s", o->output);
-		if (o->output && (j->outbuf = malloc(OUTBUF)) != NULL)
-			setvbuf(j->out, j->outbuf, _IOFBF, OUTBUF);
-		if (o->checkpoint == NULL)
-			return 0;
+	if (j->ckpt != NULL && !same_export(j)) {
+		json_decref(j->ckpt);
+		j->ckpt = NULL;
+		return cdb_error_set(e, CDB_ERR_USAGE,
+		    "%s: this checkpoint is not for this export (another "
+		    "server, tenant, database, --embeddings or --shard); rerun "
+		    "the same "
+		    "command, or remove it to start over", o->checkpoint);
+	}
+	resume = j->ckpt != NULL;
+	if (o->output && (j->out = fopen(o->output, resume ? "r+" : "w")) == NULL)
+		return resume ? cdb_error_set(e, CDB_ERR_SYS,
+				    "%s: %s (needed to resume)", o->output,
+				    strerror(errno))
+			      : cdb_error_sys(e, errno, "%s", o->output);
+	if (o->output && (j->outbuf = malloc(OUTBUF)) != NULL)
+		setvbuf(j->out, j->outbuf, _IOFBF, OUTBUF);
+	if (!resume && o->checkpoint != NULL) {
 		j->ckpt = json_pack("{s:i, s:s, s:s, s:s, s:s, s:i, s:[]}",
 		    "version", CKPT_VERSION, "kind", "cdb-export", "source",
 		    cdb_chroma_url(j->c), "tenant", cdb_chroma_tenant(j->c),
@@ -508,30 +517,16 @@ open_output(struct job *j, cdb_error *e)
 			    json_object_set_new(j->ckpt, "shard_n",
 				json_integer(o->shard.n)) == -1)))
 			return cdb_error_oom(e);
+	}
+	if (!resume)
 		return 0;
-	}
-	if (!same_export(j)) {
-		json_decref(j->ckpt);
-		j->ckpt = NULL;
-		return cdb_error_set(e, CDB_ERR_USAGE,
-		    "%s: this checkpoint is not for this export (another "
-		    "server, tenant, database, --embeddings or --shard); rerun "
-		    "the same "
-		    "command, or remove it to start over", o->checkpoint);
-	}
 	bytes = json_integer_value(json_object_get(j->ckpt, "bytes"));
-	if ((j->out = fopen(o->output, "r+")) == NULL)
-		return cdb_error_set(e, CDB_ERR_SYS, "%s: %s (needed to resume)",
-		    o->output, strerror(errno));
-	if ((j->outbuf = malloc(OUTBUF)) != NULL)
-		setvbuf(j->out, j->outbuf, _IOFBF, OUTBUF);
 	if (rehash(j->out, bytes, &d, e) == -1)
 		return -1;
 	if (ftruncate(fileno(j->out), (off_t)bytes) == -1 ||
 	    fseeko(j->out, (off_t)bytes, SEEK_SET) == -1)
 		return cdb_error_sys(e, errno, "%s", o->output);
-	j->w = cdb_writer_new(j->out);
-	if (j->w == NULL)
+	if ((j->w = cdb_writer_new(j->out)) == NULL)
 		return cdb_error_oom(e);
 	cdb_writer_resume(j->w, &d,
 	    json_integer_value(json_object_get(j->ckpt, "records")),
@@ -638,21 +633,19 @@ todo_list(struct job *j, json_t *colls, long long *start, cdb_error *e)
 	json_t *todo = json_array(), *coll, *cur;
 	const char *name;
 	size_t i;
+	int rc = todo == NULL ? cdb_error_oom(e) : 0;
 
 	*start = 0;
-	if (todo == NULL) {
-		cdb_error_oom(e);
-		return NULL;
-	}
 	cur = j->ckpt ? json_object_get(j->ckpt, "collection") : NULL;
 	json_array_foreach(colls, i, coll) {
 		name = json_string_value(json_object_get(coll, "name"));
+		if (rc == -1)
+			break;
 		if (name == NULL ||
 		    !json_is_string(json_object_get(coll, "id"))) {
-			json_decref(todo);
-			cdb_error_set(e, CDB_ERR_SERVER,
+			rc = cdb_error_set(e, CDB_ERR_SERVER,
 			    "collection without name or id in server answer");
-			return NULL;
+			break;
 		}
 		if (j->ckpt && done_has(json_object_get(j->ckpt, "done"), name))
 			continue;
@@ -660,11 +653,12 @@ todo_list(struct job *j, json_t *colls, long long *start, cdb_error *e)
 		    strcmp(json_string_value(cur), name) == 0)
 			*start = json_integer_value(
 			    json_object_get(j->ckpt, "offset"));
-		if (json_array_append(todo, coll) == -1) {
-			json_decref(todo);
-			cdb_error_oom(e);
-			return NULL;
-		}
+		if (json_array_append(todo, coll) == -1)
+			rc = cdb_error_oom(e);
+	}
+	if (rc == -1) {
+		json_decref(todo);
+		return NULL;
 	}
 	return todo;
 }
@@ -762,9 +756,7 @@ cdb_export_run(cdb_chroma *c, FILE *out, const cdb_export_opts *o,
 	json_decref(j.ckpt);
 	json_decref(j.counts);
 	cdb_buf_free(&j.line);
-	free(j.row_s);
-	free(j.row_len);
-	free(j.verbatim);
+	free(j.rows);
 	cdb_lock_free(lc);
 	cdb_lock_free(lo);
 	return rc;

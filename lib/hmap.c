@@ -101,18 +101,6 @@ cdb_hmap_put(cdb_hmap *m, uint64_t key, uint64_t val, uint64_t *old)
 }
 
 int
-cdb_hmap_set(cdb_hmap *m, uint64_t key, uint64_t val)
-{
-	size_t j;
-
-	if (cdb_hmap_put(m, key, val, NULL) == -1)
-		return -1;
-	j = slot(m, key);
-	m->val[j] = val;
-	return 0;
-}
-
-int
 cdb_hmap_get(const cdb_hmap *m, uint64_t key, uint64_t *val)
 {
 	size_t j;
@@ -125,12 +113,6 @@ cdb_hmap_get(const cdb_hmap *m, uint64_t key, uint64_t *val)
 	if (val != NULL)
 		*val = m->val[j];
 	return 1;
-}
-
-size_t
-cdb_hmap_count(const cdb_hmap *m)
-{
-	return m->n;
 }
 
 void

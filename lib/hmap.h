@@ -32,14 +32,8 @@ uint64_t cdb_hmap_key(const char *coll, const char *id, size_t len);
  */
 int cdb_hmap_put(cdb_hmap *m, uint64_t key, uint64_t val, uint64_t *old);
 
-/* Replace the value of key, or add it.  0, or -1 when out of memory. */
-int cdb_hmap_set(cdb_hmap *m, uint64_t key, uint64_t val);
-
 /* 1 with the value in *val (may be NULL), or 0 when key is absent. */
 int cdb_hmap_get(const cdb_hmap *m, uint64_t key, uint64_t *val);
-
-/* Keys held. */
-size_t cdb_hmap_count(const cdb_hmap *m);
 
 /* Forget every key, keep the storage. */
 void cdb_hmap_clear(cdb_hmap *m);

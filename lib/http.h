@@ -22,11 +22,8 @@ typedef struct cdb_http_opts {
 
 typedef struct cdb_http cdb_http;
 
-/*
- * A client for base (e.g. "http://host:8000", no trailing path needed).
- * o may be NULL.  The caller frees with cdb_http_free.  Strings in o are
- * copied.
- */
+/* A client for base ("http://host:8000"); o (copied) may be NULL.  The
+ * caller frees with cdb_http_free. */
 cdb_http *cdb_http_new(const char *base, const cdb_http_opts *o, cdb_error *e);
 /* A new client to the same server with the same options: its own
  * connection, for another thread.  NULL with e.  Caller frees. */
@@ -49,19 +46,14 @@ typedef struct cdb_http_piece {
 	size_t len;
 } cdb_http_piece;
 
-/*
- * cdb_http_request with the body given as n pieces sent one after the
- * other (pieces NULL: no body): large bodies are not copied into one
- * buffer first.
- */
+/* cdb_http_request with the body in n pieces (NULL: none), so a large
+ * body is never copied into one buffer. */
 int cdb_http_request_pieces(cdb_http *h, const char *method,
     const char *path, const cdb_http_piece *pieces, size_t n, cdb_buf *resp,
     cdb_error *e);
 
-/*
- * base with any user:password@ and query string removed, for headers and
- * reports.  Returns a new string the caller frees, or NULL.
- */
+/* url without user:password@ and query, for messages and reports: a new
+ * string the caller frees, or NULL. */
 char *cdb_http_redact(const char *url);
 
 /* Percent-encode s for use as one path segment; caller frees. */

@@ -412,6 +412,7 @@ check_existing(struct imp *m, const cdb_item *it, json_t *have,
 	json_t *counts = json_object_get(m->ckpt, "collections");
 	json_t *whole = json_object_get(it->obj, "count");
 	long long lo, hi, room = 0;
+	char more[128] = "";
 	long n;
 
 	if (same_setup(m, it, have, name, e) == -1)
@@ -431,19 +432,13 @@ check_existing(struct imp *m, const cdb_item *it, json_t *have,
 		room = json_integer_value(whole) -
 		    ((hi < 0 ? json_integer_value(whole) : hi) - lo);
 	}
-	if (n > room && m->shard.n > 0)
-		return cdb_error_setl(e, it->line,
-		    "collection \"%s\" already exists on the target and holds "
-		    "%ld records, more than the %lld the other shards of this "
-		    "export hold: records of another export are there; use "
-		    "--append to add to it",
-		    name, n, room);
-	if (n > room)
-		return cdb_error_setl(e, it->line,
-		    "collection \"%s\" already exists on the target and holds "
-		    "%ld records; use --append to add to it",
-		    name, n);
-	return 0;
+	if (m->shard.n > 0)
+		snprintf(more, sizeof(more), ", more than the %lld the other "
+		    "shards of this export hold: records of another export are "
+		    "there", room);
+	return n <= room ? 0 : cdb_error_setl(e, it->line,
+	    "collection \"%s\" already exists on the target and holds %ld "
+	    "records%s; use --append to add to it", name, n, more);
 }
 
 static int
@@ -478,7 +473,7 @@ open_target(struct imp *m, const cdb_item *it, struct target *t,
 			return cdb_error_oom(e);
 		have = cdb_chroma_create(m->c, t->name,
 		    json_object_get(it->obj, "metadata"),
-		    json_object_get(it->obj, "configuration"), 1, e);
+		    json_object_get(it->obj, "configuration"), e);
 		if (have == NULL) {
 			if (e != NULL)
 				e->line = it->line;

@@ -40,10 +40,10 @@ cdb_json_plain_run(const char *s, size_t n)
 int
 cdb_json_dump_string(cdb_buf *b, const char *s, size_t n)
 {
-	static const char hex[] = "0123456789abcdef";
+	static const char from[] = "\"\\\n\r\t\b\f", to[] = "\"\\nrtbf";
+	const char *q;
 	size_t i, run;
-	unsigned char c;
-	char esc[7];
+	char esc[8];
 
 	if (cdb_buf_reserve(b, n + 2) == -1 || cdb_buf_putc(b, '"') == -1)
 		return -1;
@@ -53,22 +53,11 @@ cdb_json_dump_string(cdb_buf *b, const char *s, size_t n)
 				return -1;
 			continue;
 		}
-		c = (unsigned char)s[i];
 		run = 1;
-		switch (c) {
-		case '"': strcpy(esc, "\\\""); break;
-		case '\\': strcpy(esc, "\\\\"); break;
-		case '\n': strcpy(esc, "\\n"); break;
-		case '\r': strcpy(esc, "\\r"); break;
-		case '\t': strcpy(esc, "\\t"); break;
-		case '\b': strcpy(esc, "\\b"); break;
-		case '\f': strcpy(esc, "\\f"); break;
-		default:
-			memcpy(esc, "\\u00", 4);
-			esc[4] = hex[c >> 4];
-			esc[5] = hex[c & 15];
-			esc[6] = '\0';
-		}
+		if ((q = memchr(from, s[i], 7)) != NULL)
+			snprintf(esc, sizeof(esc), "\\%c", to[q - from]);
+		else
+			snprintf(esc, sizeof(esc), "\\u%04x", (unsigned char)s[i]);
 		if (cdb_buf_puts(b, esc) == -1)
 			return -1;
 	}

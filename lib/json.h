@@ -21,33 +21,23 @@
  */
 #define CDB_JSON_FLAGS (JSON_ALLOW_NUL | JSON_DECODE_ANY | JSON_REJECT_DUPLICATES)
 
-/*
- * Append the compact JSON text of v to b.  Object keys keep their order.
- * Returns 0, or -1 on allocation failure or a non-finite real.
- */
+/* Append v's compact text to b, keys in order.  0, or -1 (out of memory,
+ * a non-finite real). */
 int cdb_json_dump(cdb_buf *b, const json_t *v);
 
 /* Append s (n bytes, may hold NUL) as a JSON string literal. */
 int cdb_json_dump_string(cdb_buf *b, const char *s, size_t n);
 
-/*
- * Parse JSON text s (n bytes) with CDB_JSON_FLAGS.  Returns a new
- * reference the caller must json_decref, or NULL with e: "at column N:"
- * and jansson's message, or cdb_error_oom.
- */
+/* Parse s (n bytes) with CDB_JSON_FLAGS: a new reference the caller
+ * json_decrefs, or NULL with e ("at column N: ..." or out of memory). */
 json_t *cdb_json_load(const char *s, size_t n, cdb_error *e);
 
-/*
- * The offset of the first byte at or after i that is not JSON white
- * space: the one skipper for every scan of JSON text in lib.
- */
+/* The first offset at or after i that is not JSON white space: the one
+ * skipper for every scan of JSON text in lib. */
 size_t cdb_json_skip_ws(const char *s, size_t n, size_t i);
 
-/*
- * Length of the JSON value that starts at s after optional white space,
- * or -1 if s does not hold a complete value.  Only structure is checked:
- * a full parse validates the rest.
- */
+/* Length of the JSON value at s after white space, or -1 if incomplete.
+ * Only structure is checked: a full parse validates the rest. */
 long cdb_json_skip(const char *s, size_t n);
 
 /*
@@ -61,10 +51,7 @@ long cdb_json_skip(const char *s, size_t n);
 int cdb_json_find(const char *s, size_t n, const char *key, size_t *vs,
     size_t *ve);
 
-/*
- * Length of the leading run of s (n bytes) that a JSON string holds as it
- * is: no '"', no '\\' and no control character.
- */
+/* Length of s's leading run that needs no escape in a JSON string. */
 size_t cdb_json_plain_run(const char *s, size_t n);
 
 /* True when o[key] is the string want. */

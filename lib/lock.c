@@ -19,18 +19,15 @@ struct cdb_lock {
 static int
 busy(const char *path, int fd, cdb_error *e)
 {
-	char buf[32];
+	char buf[32], who[40] = "";
 	ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
 	long pid;
 
 	buf[n > 0 ? n : 0] = '\0';
 	if ((pid = strtol(buf, NULL, 10)) > 0)
-		return cdb_error_setc(e, CDB_ERR_INPUT, CDB_E_LOCKED,
-		    "%s is in use by another run (pid %ld); wait for it to "
-		    "end",
-		    path, pid);
+		snprintf(who, sizeof(who), " (pid %ld)", pid);
 	return cdb_error_setc(e, CDB_ERR_INPUT, CDB_E_LOCKED,
-	    "%s is in use by another run; wait for it to end", path);
+	    "%s is in use by another run%s; wait for it to end", path, who);
 }
 
 /* Take the lock: 1, 0 to try again, -1 with e. */

@@ -21,13 +21,11 @@ struct cdb_reader {
 	char *line;
 	size_t linecap;
 	long lineno;
-	long long offset;
 	cdb_digest digest;
 	long long records, collections;
 	json_t *header;
 	json_t *colls; /* name -> collection line */
 	json_t *dims;  /* name -> first embedding length, without dimension */
-	json_t *current;
 	json_t *obj;
 	cdb_buf rest, embtext;
 	float *emb;
@@ -79,37 +77,22 @@ cdb_reader_header(const cdb_reader *r)
 	return r->header;
 }
 
-json_t *
-cdb_reader_collection(const cdb_reader *r)
-{
-	return r->current;
-}
-
 int
 cdb_reader_partial(const cdb_reader *r)
 {
 	return r->partial;
 }
 
-long long
-cdb_reader_offset(const cdb_reader *r)
-{
-	return r->offset;
-}
-
 static int
 kind_of(const char *s)
 {
-	if (s == NULL)
-		return 0;
-	if (strcmp(s, "record") == 0)
-		return CDB_KIND_RECORD;
-	if (strcmp(s, "collection") == 0)
-		return CDB_KIND_COLLECTION;
-	if (strcmp(s, "header") == 0)
-		return CDB_KIND_HEADER;
-	if (strcmp(s, "trailer") == 0)
-		return CDB_KIND_TRAILER;
+	static const char *const kinds[] = {"header", "collection", "record",
+	    "trailer"};
+	int k;
+
+	for (k = 0; s != NULL && k < 4; k++)
+		if (strcmp(s, kinds[k]) == 0)
+			return CDB_KIND_HEADER + k;
 	return 0;
 }
 
@@ -206,54 +189,34 @@ emb_from_value(cdb_reader *r, cdb_item *it, const json_t *v, cdb_error *e)
 }
 
 /*
- * A record whose embedding key or value needs the full parser (escapes,
- * or not an array, string or null): the whole line through jansson.
- */
-static int
-load_slow(cdb_reader *r, cdb_item *it, cdb_error *e)
-{
-	json_t *v;
-
-	json_decref(it->obj);
-	if ((it->obj = load_json(it->raw, it->raw_len, e)) == NULL)
-		return -1;
-	v = json_object_get(it->obj, "embedding");
-	it->emb_text = NULL;
-	it->emb_form = CDB_EMB_NONE;
-	if (v != NULL && !json_is_null(v) && emb_from_value(r, it, v, e) == -1)
-		return -1;
-	if (json_object_set_new(it->obj, "embedding", json_null()) == -1)
-		return cdb_error_oom(e);
-	return 0;
-}
-
-/*
  * Load the line; a record's embedding is cut out and replaced by null so
- * jansson never sees its numbers.
+ * jansson never sees its numbers.  One whose embedding key or value needs
+ * the full parser (escapes, or not an array, string or null) goes whole
+ * through jansson.
  */
 static int
 load_line(cdb_reader *r, cdb_item *it, cdb_error *e)
 {
 	size_t vs = 0, ve;
-	int has, rc = 0;
+	int fast, rc = 0;
+	json_t *v;
 
 	it->emb_text = NULL;
 	it->emb_len = 0;
-	has = cdb_json_find(it->raw, it->raw_len, "embedding", &vs, NULL);
-	if (has == 1 && (rc = emb_from_text(r, it, it->raw + vs,
-			     it->raw_len - vs, e)) == -1)
+	fast = cdb_json_find(it->raw, it->raw_len, "embedding", &vs, NULL) == 1;
+	if (fast && (rc = emb_from_text(r, it, it->raw + vs, it->raw_len - vs,
+			 e)) == -1)
 		return -1;
+	fast = fast && rc == 0;
 	cdb_buf_reset(&r->rest);
 	ve = vs + it->emb_len;
-	if ((has == 1 && rc == 0 &&
-		(cdb_buf_append(&r->rest, it->raw, vs) == -1 ||
-		    cdb_buf_puts(&r->rest, "null") == -1 ||
-		    cdb_buf_append(&r->rest, it->raw + ve, it->raw_len - ve) ==
-			-1)) ||
-	    ((has != 1 || rc != 0) &&
-		cdb_buf_append(&r->rest, it->raw, it->raw_len) == -1))
+	if (fast && (cdb_buf_append(&r->rest, it->raw, vs) == -1 ||
+			cdb_buf_puts(&r->rest, "null") == -1 ||
+			cdb_buf_append(&r->rest, it->raw + ve,
+			    it->raw_len - ve) == -1))
 		return cdb_error_oom(e);
-	if ((it->obj = load_json(r->rest.data, r->rest.len, e)) == NULL)
+	if ((it->obj = fast ? load_json(r->rest.data, r->rest.len, e)
+			    : load_json(it->raw, it->raw_len, e)) == NULL)
 		return -1;
 	if (!json_is_object(it->obj))
 		return cdb_error_set(e, CDB_ERR_INPUT, "line is not a JSON object");
@@ -262,15 +225,24 @@ load_line(cdb_reader *r, cdb_item *it, cdb_error *e)
 		return cdb_error_set(e, CDB_ERR_INPUT,
 		    "line has no known \"kind\" (header, collection, record, "
 		    "trailer)");
-	if (it->kind != CDB_KIND_RECORD && has == 1) {
+	if (it->kind != CDB_KIND_RECORD) {
 		/* Not a record: keep the field as it was written. */
-		json_decref(it->obj);
 		it->emb_text = NULL;
+		if (!fast)
+			return 0;
+		json_decref(it->obj);
 		return (it->obj = load_json(it->raw, it->raw_len, e)) ? 0 : -1;
 	}
-	if (it->kind != CDB_KIND_RECORD || (has == 1 && rc == 0))
+	if (fast)
 		return 0;
-	return load_slow(r, it, e);
+	v = json_object_get(it->obj, "embedding");
+	it->emb_text = NULL;
+	it->emb_form = CDB_EMB_NONE;
+	if (v != NULL && !json_is_null(v) && emb_from_value(r, it, v, e) == -1)
+		return -1;
+	if (json_object_set_new(it->obj, "embedding", json_null()) == -1)
+		return cdb_error_oom(e);
+	return 0;
 }
 
 static int
@@ -349,25 +321,6 @@ cdb_ndjson_check_metadata(const json_t *m, cdb_error *e)
 }
 
 /*
- * The length that a collection without a dimension got from its first
- * embedding, in *want (0 for this first one, which sets it).
- */
-static int
-learn_dim(cdb_reader *r, cdb_item *it, size_t *want, cdb_error *e)
-{
-	json_t *d = json_object_get(r->dims, it->collection);
-
-	if (d != NULL) {
-		*want = (size_t)json_integer_value(d);
-		return 0;
-	}
-	if (json_object_set_new(r->dims, it->collection,
-		json_integer((json_int_t)it->dim)) == -1)
-		return cdb_error_oom(e);
-	return 0;
-}
-
-/*
  * The embedding's length against the collection's dimension, and, when
  * it came as base64, its values: decimal text never parses to a value
  * that is not finite, but base64 bits may spell NaN or infinity.
@@ -377,6 +330,7 @@ check_embedding(cdb_reader *r, cdb_item *it, const float *v,
     const json_t *dim, cdb_error *e)
 {
 	size_t want = json_is_integer(dim) ? (size_t)json_integer_value(dim) : 0;
+	json_t *d;
 
 	if (it->dim == 0)
 		return cdb_error_setl(e, it->line,
@@ -384,10 +338,13 @@ check_embedding(cdb_reader *r, cdb_item *it, const float *v,
 		    "embedding; write null for none)");
 	/* Without a dimension, Chroma takes the first embedding's length
 	 * as the collection's: the rest must match it. */
-	if (want == 0 && learn_dim(r, it, &want, e) == -1)
-		return -1;
+	if (want == 0 && (d = json_object_get(r->dims, it->collection)) != NULL)
+		want = (size_t)json_integer_value(d);
+	else if (want == 0 && json_object_set_new(r->dims, it->collection,
+				  json_integer((json_int_t)it->dim)) == -1)
+		return cdb_error_oom(e);
 	if (cdb_embed_check(v, it->emb_form == CDB_EMB_BASE64 ? it->dim : 0,
-		0, e) == -1 ||
+		e) == -1 ||
 	    (want > 0 && it->dim != want &&
 		cdb_error_set(e, CDB_ERR_INPUT,
 		    "embedding has %zu values, collection expects %zu", it->dim,
@@ -479,7 +436,6 @@ check_collection(cdb_reader *r, cdb_item *it, cdb_error *e)
 		    json_string_value(name));
 	if (json_object_set(r->colls, json_string_value(name), it->obj) == -1)
 		return cdb_error_oom(e);
-	r->current = it->obj;
 	r->collections++;
 	return 0;
 }
@@ -647,7 +603,6 @@ cdb_reader_next(cdb_reader *r, cdb_item *it, cdb_error *e)
 	if (n == 0)
 		return at_eof(r, e);
 	it->line = ++r->lineno;
-	r->offset += n;
 	if (r->done)
 		return cdb_error_setl(e, it->line, "data after the trailer line");
 	it->raw = r->line;
@@ -779,12 +734,6 @@ cdb_writer_collections(const cdb_writer *w)
 	return w->collections;
 }
 
-const cdb_digest *
-cdb_writer_digest(const cdb_writer *w)
-{
-	return &w->digest;
-}
-
 json_t *
 cdb_ndjson_header(const char *url, const char *tenant, const char *database,
     const char *tool)
@@ -796,12 +745,6 @@ cdb_ndjson_header(const char *url, const char *tenant, const char *database,
 	    "header", "format", CDB_FORMAT_NAME, "version", CDB_FORMAT_VERSION,
 	    "source", url, "tenant", tenant, "database", database, "created",
 	    when, "tool", tool);
-}
-
-static int
-dump_or_null(cdb_buf *b, const json_t *v)
-{
-	return cdb_json_dump(b, v != NULL ? v : json_null());
 }
 
 static int
@@ -836,42 +779,13 @@ cdb_ndjson_format_record(cdb_buf *b, const char *collection, const char *id,
 	rc |= cdb_buf_puts(b, ",\"id\":");
 	rc |= cdb_json_dump_string(b, id, id_len);
 	rc |= cdb_buf_puts(b, ",\"document\":");
-	rc |= dump_or_null(b, document);
+	rc |= cdb_json_dump(b, document ? document : json_null());
 	rc |= cdb_buf_puts(b, ",\"metadata\":");
-	rc |= dump_or_null(b, metadata);
+	rc |= cdb_json_dump(b, metadata ? metadata : json_null());
 	rc |= cdb_buf_puts(b, ",\"embedding\":");
 	rc |= put_embedding(b, emb, dim, form, emb_text, emb_len);
 	rc |= cdb_buf_puts(b, ",\"uri\":");
-	rc |= dump_or_null(b, uri);
-	rc |= cdb_buf_putc(b, '}');
-	return rc ? -1 : 0;
-}
-
-static int
-text_or_null(cdb_buf *b, const char *s, size_t n)
-{
-	return s != NULL ? cdb_buf_append(b, s, n) : cdb_buf_puts(b, "null");
-}
-
-int
-cdb_ndjson_format_record_text(cdb_buf *b, const char *collection,
-    const cdb_record_text *t, const float *emb, size_t dim, int form,
-    const char *emb_text, size_t emb_len)
-{
-	int rc = 0;
-
-	rc |= cdb_buf_puts(b, "{\"kind\":\"record\",\"collection\":");
-	rc |= cdb_json_dump_string(b, collection, strlen(collection));
-	rc |= cdb_buf_puts(b, ",\"id\":");
-	rc |= cdb_buf_append(b, t->id, t->id_len);
-	rc |= cdb_buf_puts(b, ",\"document\":");
-	rc |= text_or_null(b, t->document, t->document_len);
-	rc |= cdb_buf_puts(b, ",\"metadata\":");
-	rc |= text_or_null(b, t->metadata, t->metadata_len);
-	rc |= cdb_buf_puts(b, ",\"embedding\":");
-	rc |= put_embedding(b, emb, dim, form, emb_text, emb_len);
-	rc |= cdb_buf_puts(b, ",\"uri\":");
-	rc |= text_or_null(b, t->uri, t->uri_len);
+	rc |= cdb_json_dump(b, uri ? uri : json_null());
 	rc |= cdb_buf_putc(b, '}');
 	return rc ? -1 : 0;
 }

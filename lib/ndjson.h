@@ -72,34 +72,22 @@ typedef struct cdb_item {
 
 typedef struct cdb_reader cdb_reader;
 
-/*
- * A reader of fp, called name in messages ("stdin", a file name).  fp
- * stays the caller's.  Free with cdb_reader_free.
- */
+/* A reader of fp (the caller's), called name in messages.  Free with
+ * cdb_reader_free. */
 cdb_reader *cdb_reader_new(FILE *fp, const char *name, int flags);
 void cdb_reader_free(cdb_reader *r);
 
-/*
- * Read the next line into it.  Returns 1 for a line, 0 at the end of a
- * complete stream (after a trailer that matched), -1 with e (and e->line)
- * set.  The trailer itself is returned as an item before the 0.
- */
+/* The next line into it: 1, then 0 after a trailer that matched, or -1
+ * with e (and e->line). */
 int cdb_reader_next(cdb_reader *r, cdb_item *it, cdb_error *e);
 
 /* The header line (borrowed), once read; NULL before. */
 json_t *cdb_reader_header(const cdb_reader *r);
-/* The current collection line (borrowed), or NULL. */
-json_t *cdb_reader_collection(const cdb_reader *r);
 /* True when the stream ended without a trailer (CDB_READ_ALLOW_PARTIAL). */
 int cdb_reader_partial(const cdb_reader *r);
-/* Bytes consumed so far. */
-long long cdb_reader_offset(const cdb_reader *r);
 
-/*
- * Check one record's metadata against what Chroma can store: an object of
- * non-empty keys not starting with '#', whose values are strings, numbers,
- * booleans or non-empty arrays of one scalar type.  0 or -1 with e.
- */
+/* Can Chroma store metadata m (keys neither empty nor starting with '#';
+ * values scalars or non-empty arrays of one type)?  0 or -1 with e. */
 int cdb_ndjson_check_metadata(const json_t *m, cdb_error *e);
 
 typedef struct cdb_writer cdb_writer;
@@ -108,17 +96,13 @@ typedef struct cdb_writer cdb_writer;
 cdb_writer *cdb_writer_new(FILE *fp);
 void cdb_writer_free(cdb_writer *w);
 
-/*
- * Restore counts and digest after resuming onto an existing prefix of
- * bytes already in the output (the caller hashed them into d).
- */
+/* Resume after bytes already in the output, which the caller hashed
+ * into d. */
 void cdb_writer_resume(cdb_writer *w, const cdb_digest *d, long long records,
     long long collections, long long bytes);
 
-/*
- * Write one complete line (no newline in line; the writer adds it) of the
- * given kind, counting and hashing it.  0 or -1 with e (write error).
- */
+/* Write a line of kind (the writer adds the newline), counted and
+ * hashed.  0 or -1 with e. */
 int cdb_writer_line(cdb_writer *w, int kind, const char *line, size_t len,
     cdb_error *e);
 
@@ -132,39 +116,17 @@ int cdb_writer_trailer(cdb_writer *w, cdb_error *e);
 long long cdb_writer_bytes(const cdb_writer *w);
 long long cdb_writer_records(const cdb_writer *w);
 long long cdb_writer_collections(const cdb_writer *w);
-const cdb_digest *cdb_writer_digest(const cdb_writer *w);
 
-/*
- * A header object for a stream from server url (redacted), tenant and
- * database, stamped with the current UTC time.  New reference.
- */
+/* A header for a stream from url (redacted), tenant and database,
+ * stamped with the time: a new reference. */
 json_t *cdb_ndjson_header(const char *url, const char *tenant,
     const char *database, const char *tool);
 
-/*
- * Append a record line's text (no newline) to b.  The embedding is given
- * either as parsed values (emb != NULL; written as floats or base64 per
- * form) or as raw JSON text to copy verbatim (emb_text, e.g. from a
- * reader in raw mode), or neither (null).
- */
+/* Append a record line (no newline) to b.  The embedding: values (emb,
+ * written per form), or text to copy (emb_text), or neither (null). */
 int cdb_ndjson_format_record(cdb_buf *b, const char *collection,
     const char *id, size_t id_len, const json_t *document,
     const json_t *metadata, const json_t *uri, const float *emb, size_t dim,
     int form, const char *emb_text, size_t emb_len);
-
-/* A record's fields as JSON text to copy; a NULL text is null. */
-typedef struct cdb_record_text {
-	const char *id, *document, *metadata, *uri;
-	size_t id_len, document_len, metadata_len, uri_len;
-} cdb_record_text;
-
-/*
- * Like cdb_ndjson_format_record, with the id (a JSON string, quotes
- * included), document, metadata and uri copied from JSON text the
- * caller has checked: one value each, no raw line break.
- */
-int cdb_ndjson_format_record_text(cdb_buf *b, const char *collection,
-    const cdb_record_text *t, const float *emb, size_t dim, int form,
-    const char *emb_text, size_t emb_len);
 
 #endif

@@ -290,25 +290,19 @@ work(void *arg)
 	return NULL;
 }
 
-static int
-nfree(const cdb_pager *p)
-{
-	int i, k = 0;
-
-	for (i = 0; i < p->nslots; i++)
-		k += p->slots[i].state == SL_FREE;
-	return k;
-}
-
+/* A free slot (or NULL), and in *k how many there are. */
 static struct task *
-free_slot(cdb_pager *p)
+free_slot(cdb_pager *p, int *k)
 {
+	struct task *t = NULL;
 	int i;
 
-	for (i = 0; i < p->nslots; i++)
-		if (p->slots[i].state == SL_FREE)
-			return &p->slots[i];
-	return NULL;
+	for (i = *k = 0; i < p->nslots; i++)
+		if (p->slots[i].state == SL_FREE) {
+			t = &p->slots[i];
+			(*k)++;
+		}
+	return t;
 }
 
 /* The offset where collection i should end, from its count. */
@@ -389,9 +383,9 @@ static struct task *
 next_task(cdb_pager *p)
 {
 	struct plan *pl;
-	struct task *t;
+	int urgent, k;
+	struct task *t = free_slot(p, &k);
 	size_t i;
-	int urgent, k = nfree(p);
 
 	if (p->failed)
 		return NULL;
@@ -410,7 +404,6 @@ next_task(cdb_pager *p)
 			urgent = i == p->wc && pl->next == p->woff;
 			if (k == 0 || (!urgent && k < 2))
 				return NULL;
-			t = free_slot(p);
 			t->state = SL_BUSY;
 			t->coll = i;
 			t->off = pl->next;
@@ -477,10 +470,7 @@ landed(cdb_pager *p, struct task *s)
 	drop_stale(p);
 }
 
-/*
- * Send what may start (send_tasks), then take one answer back.  -1 with e when
- * nothing is out to wait for: a request failed.
- */
+/* Send what may start. */
 static void
 send_tasks(cdb_pager *p)
 {
@@ -492,6 +482,8 @@ send_tasks(cdb_pager *p)
 	}
 }
 
+/* Send what may start, then take one answer back.  -1 with e when nothing
+ * is out to wait for: a request failed. */
 static int
 pump(cdb_pager *p, cdb_error *e)
 {

@@ -25,11 +25,9 @@
 #include "cdb.h"
 #include "chroma.h"
 
-/*
- * Reads one row's vector, the JSON array at s (n bytes), into out (room
- * for cap floats; the count in *dim).  Returns the bytes it took, or -1
- * with e.  The exporter's also notes which rows it may copy as text.
- */
+/* Reads row's vector, the JSON array at s (n bytes), into out (cap
+ * floats), the count in *dim: the bytes taken, or -1 with e.  The
+ * exporter's also notes which rows it may copy as text. */
 typedef long cdb_page_scan_fn(void *arg, size_t row, const char *s,
     size_t n, float *out, size_t cap, size_t *dim, cdb_error *e);
 
@@ -85,12 +83,8 @@ typedef struct cdb_pager_opts {
 	void *scan_arg;
 } cdb_pager_opts;
 
-/*
- * Start reading (jobs threads, with jobs - 1 connections cloned from c,
- * which the pager uses as its first connection until freed).  The
- * strings and filters in o must outlive the pager.  Free with
- * cdb_pager_free; NULL with e.
- */
+/* Start reading: jobs threads, on c and jobs - 1 clones of it.  What o
+ * points to must outlive the pager.  Free with cdb_pager_free; NULL with e. */
 cdb_pager *cdb_pager_new(cdb_chroma *c, const cdb_pager_opts *o,
     cdb_error *e);
 
@@ -108,11 +102,8 @@ int cdb_pager_next(cdb_pager *p, cdb_page **pg, long long *off, long *n,
 /* Return a page from cdb_pager_next for reuse. */
 void cdb_pager_release(cdb_pager *p, const cdb_page *pg);
 
-/*
- * The count of collection i taken before its pages (after == 0), or,
- * with o->recount, once its last page was handed out (after == 1).
- * Waits for it; -1 with e when a request failed.
- */
+/* Collection i's count before its pages (after 0), or with o->recount
+ * after its last (after 1), waiting for it; -1 with e. */
 long cdb_pager_count(cdb_pager *p, size_t i, int after, cdb_error *e);
 
 /* Stop the requests (waiting for those in flight) and free.  NULL ok. */

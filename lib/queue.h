@@ -13,16 +13,13 @@
 
 typedef struct cdb_queue cdb_queue;
 
-/* A queue holding at most cap (>= 1) items.  NULL on OOM (e set).
- * The caller frees it with cdb_queue_free. */
+/* A queue of at most cap items; NULL with e.  Free with cdb_queue_free. */
 cdb_queue *cdb_queue_new(size_t cap, cdb_error *e);
 
-/* Free q; items still in it are the caller's (drain them first).
- * Accepts NULL. */
+/* Free q (NULL ok); items still in it are the caller's. */
 void cdb_queue_free(cdb_queue *q);
 
-/* Append item (not NULL), waiting for room.  0, or -1 when q is closed:
- * the item stays the caller's. */
+/* Append item (not NULL), waiting for room; -1 when q is closed. */
 int cdb_queue_push(cdb_queue *q, void *item);
 
 /* The oldest item, waiting for one; NULL once q is closed and empty. */

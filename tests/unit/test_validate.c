@@ -399,22 +399,19 @@ START_TEST(test_hmap)
 	ck_assert_int_eq(cdb_hmap_get(m, 42, &v), 0);
 	for (i = 0; i < 50000; i++)
 		ck_assert_int_eq(cdb_hmap_put(m, i * 2 + 1, i, NULL), 1);
-	ck_assert_uint_eq(cdb_hmap_count(m), 50000);
 	for (i = 0; i < 50000; i++) {
 		ck_assert_int_eq(cdb_hmap_get(m, i * 2 + 1, &v), 1);
 		ck_assert_uint_eq(v, i);
 		ck_assert_int_eq(cdb_hmap_get(m, i * 2 + 2, NULL), 0);
 	}
-	/* put keeps the first value and reports it; set replaces. */
+	/* put keeps the first value and reports it. */
 	ck_assert_int_eq(cdb_hmap_put(m, 7, 1234, &v), 0);
 	ck_assert_uint_eq(v, 3);
-	ck_assert_int_eq(cdb_hmap_set(m, 7, 1234), 0);
 	ck_assert_int_eq(cdb_hmap_get(m, 7, &v), 1);
-	ck_assert_uint_eq(v, 1234);
-	ck_assert_uint_eq(cdb_hmap_count(m), 50000);
+	ck_assert_uint_eq(v, 3);
 	cdb_hmap_clear(m);
-	ck_assert_uint_eq(cdb_hmap_count(m), 0);
 	ck_assert_int_eq(cdb_hmap_get(m, 7, NULL), 0);
+	ck_assert_int_eq(cdb_hmap_get(m, 1, NULL), 0);
 	cdb_hmap_free(m);
 	cdb_hmap_free(NULL);
 	/* Keys: the collection matters, 0 never comes out. */
