@@ -68,8 +68,7 @@
 # against all N expected files as one set.  Every failed shard is named;
 # a rerun redoes only the shards that did not finish (a finished import
 # is skipped, an unfinished one resumes from its checkpoint).  The
-# source-drift check needs the export as one file: with N > 1 it is
-# skipped (the search reference still runs).  The default, 1, is the
+# source-drift check reads the N exports as one.  The default, 1, is the
 # single pipeline with the file names above; N is part of the migration
 # (migration.conf), and cannot change once anything was written.
 #
@@ -466,7 +465,9 @@ src=(--old-url "$OLD" ${OLD_TENANT:+--old-tenant "$OLD_TENANT"}
 if [ "$P" = 1 ]; then
 	src+=(--source-export "$DIR/old.ndjson")
 else
-	say validate "-P $P: no source-drift check (it reads the export as one file)"
+	for ((k = 1; k <= P; k++)); do
+		src+=(--source-export "$DIR/old-$k.ndjson")
+	done
 fi
 if ! cdb-export -q -u "$OLD" "${OLD_AT[@]}" "${AUTH[@]}" \
 	--where '{"cdb_preflight_matches_nothing": "x"}' >/dev/null 2>&1; then

@@ -19,7 +19,7 @@ struct drift {
 	cdb_chroma *c;
 	json_t *colls;     /* the server's collections */
 	json_t *seen;      /* exported name -> its records on the server */
-	const char *name;  /* the current collection */
+	char *name;        /* the current collection */
 	const char *id;    /* its id on the server; NULL: gone */
 	long long present; /* of its records in this file, on the server */
 	json_t *ids;       /* the batch */
@@ -105,7 +105,9 @@ end_collection(struct drift *x, cdb_error *e)
 		        json_integer(json_integer_value(n) + x->present)) == -1)
 			return cdb_error_oom(e);
 	}
-	x->name = x->id = NULL;
+	free(x->name);
+	x->name = NULL;
+	x->id = NULL;
 	x->present = 0;
 	return 0;
 }
@@ -132,7 +134,8 @@ on_collection(struct drift *x, const cdb_item *it, cdb_error *e)
 		return -1;
 	if (name == NULL)
 		return 0;
-	x->name = name;
+	if ((x->name = strdup(name)) == NULL)
+		return cdb_error_oom(e);
 	if ((v = server_coll(x, name)) != NULL)
 		x->id = json_string_value(json_object_get(v, "id"));
 	return 0;
@@ -253,6 +256,7 @@ cdb_drift_run(const cdb_drift_opts *o, cdb_drift *d, cdb_error *e)
 	cdb_hmap_free(x.batch);
 	json_decref(x.ids);
 	json_decref(x.seen);
+	free(x.name);
 	json_decref(x.colls);
 	return rc;
 }
