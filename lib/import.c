@@ -92,6 +92,8 @@ struct imp {
 	cdb_workers *workers;
 	struct batch **flying; /* submitted, not yet reaped */
 	int nflying;
+	struct batch **spare; /* emptied, their buffers kept (jobs + 1) */
+	int nspare;
 	atomic_int landed; /* in done: reaped without waiting */
 	long hold; /* first line of a batch that failed or was dropped */
 	size_t pending_bytes; /* in all partial batches */
@@ -106,20 +108,6 @@ hold_at(struct imp *m, long line)
 		m->hold = line;
 }
 
-static struct batch *
-batch_new(struct target *t, long line)
-{
-	struct batch *b = calloc(1, sizeof(*b));
-
-	if (b != NULL) {
-		b->t = t;
-		b->first_line = line;
-		b->bytes = BODY_OVERHEAD;
-		b->any[IDS] = b->any[EMBS] = 1;
-	}
-	return b;
-}
-
 static void
 batch_free(struct batch *b)
 {
@@ -130,6 +118,46 @@ batch_free(struct batch *b)
 	for (k = 0; k < NARR; k++)
 		cdb_buf_free(&b->a[k]);
 	free(b);
+}
+
+/*
+ * A batch is tens of megabytes at large dimensions.  Emptied ones keep
+ * their buffers for the next (as many as one budget holds): taking and
+ * touching that memory anew for every request left the heap fragmented,
+ * and the import's peak memory grew with the length of the stream.
+ */
+static void
+batch_done(struct imp *m, struct batch *b)
+{
+	int k;
+
+	if (b == NULL || m->spare == NULL || m->nspare > m->jobs) {
+		batch_free(b);
+		return;
+	}
+	for (k = 0; k < NARR; k++)
+		cdb_buf_reset(&b->a[k]);
+	m->spare[m->nspare++] = b;
+}
+
+static struct batch *
+batch_new(struct imp *m, struct target *t, long line)
+{
+	struct batch *b;
+	cdb_buf a[NARR];
+
+	if (m->nspare > 0) {
+		b = m->spare[--m->nspare];
+		memcpy(a, b->a, sizeof(a));
+		memset(b, 0, sizeof(*b));
+		memcpy(b->a, a, sizeof(a));
+	} else if ((b = calloc(1, sizeof(*b))) == NULL)
+		return NULL;
+	b->t = t;
+	b->first_line = line;
+	b->bytes = BODY_OVERHEAD;
+	b->any[IDS] = b->any[EMBS] = 1;
+	return b;
 }
 
 /*
@@ -274,7 +302,7 @@ reap_one(struct imp *m, cdb_error *e)
 			    m->st->sent + m->st->skipped, -1);
 		rc = save_ckpt(m, 0, e);
 	}
-	batch_free(b);
+	batch_done(m, b);
 	return rc;
 }
 
@@ -311,12 +339,12 @@ submit(struct imp *m, struct target *t, cdb_error *e)
 	m->pending_bytes -= b->bytes;
 	if (m->o->dry_run) {
 		m->st->batches++;
-		batch_free(b);
+		batch_done(m, b);
 		return 0;
 	}
 	if (rc == -1) {
 		hold_at(m, b->first_line);
-		batch_free(b);
+		batch_done(m, b);
 		return -1;
 	}
 	build_body(b);
@@ -644,7 +672,7 @@ add_sized(struct imp *m, struct target *t, const cdb_item *it, cdb_error *e)
 	int k;
 
 	if (b == NULL) {
-		if ((b = t->pending = batch_new(t, it->line)) == NULL)
+		if ((b = t->pending = batch_new(m, t, it->line)) == NULL)
 			return cdb_error_oom(e);
 		m->pending_bytes += b->bytes;
 	}
@@ -894,7 +922,8 @@ start_workers(struct imp *m, cdb_error *e)
 	if ((m->todo = cdb_queue_new(n, e)) == NULL ||
 	    (m->done = cdb_queue_new(n, e)) == NULL)
 		return -1;
-	if ((m->flying = calloc(n, sizeof(*m->flying))) == NULL)
+	if ((m->flying = calloc(n, sizeof(*m->flying))) == NULL ||
+	    (m->spare = calloc(n + 1, sizeof(*m->spare))) == NULL)
 		return cdb_error_oom(e);
 	return cdb_workers_start(&m->workers, m->jobs, worker, m, e);
 }
@@ -1015,6 +1044,9 @@ cdb_import_run(FILE *in, const cdb_import_opts *o, cdb_import_stats *st,
 		cdb_hmap_free(m.targets[i]->arrays);
 		free(m.targets[i]);
 	}
+	while (m.nspare > 0)
+		batch_free(m.spare[--m.nspare]);
+	free(m.spare);
 	free(m.targets);
 	free(m.flying);
 	cdb_queue_free(m.todo);
