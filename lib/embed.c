@@ -693,26 +693,23 @@ cdb_embed_b64_len(size_t dim)
 int
 cdb_embed_b64_encode(const float *v, size_t dim, cdb_buf *b)
 {
-	unsigned char x[48];
-	size_t i, k, m, n, len = cdb_embed_b64_len(dim);
+	unsigned char x[48 + 2]; /* two zero bytes after the last group */
+	size_t i, k, n, len = cdb_embed_b64_len(dim);
 	uint32_t u, w;
 	char *p;
 
 	if (dim > (size_t)-1 / 8 || cdb_buf_reserve(b, len) == -1)
 		return -1;
 	p = b->data + b->len;
-	for (i = 0; i < dim; i += m) {
-		m = dim - i < 12 ? dim - i : 12;
-		for (k = 0; k < m; k++) {
-			memcpy(&u, &v[i + k], sizeof(u));
-			x[4 * k] = u & 0xff;
-			x[4 * k + 1] = (u >> 8) & 0xff;
-			x[4 * k + 2] = (u >> 16) & 0xff;
-			x[4 * k + 3] = u >> 24;
+	for (i = 0; i < dim;) {
+		for (n = 0; n < sizeof(x) - 2 && i < dim; i++, n += 4) {
+			memcpy(&u, &v[i], sizeof(u));
+			x[n] = u & 0xff;
+			x[n + 1] = (u >> 8) & 0xff;
+			x[n + 2] = (u >> 16) & 0xff;
+			x[n + 3] = u >> 24;
 		}
-		n = 4 * m;
-		if (n < sizeof(x))
-			x[n] = x[n + 1] = 0;
+		x[n] = x[n + 1] = 0;
 		for (k = 0; k < n; k += 3, p += 4) {
 			w = (uint32_t)x[k] << 16 | (uint32_t)x[k + 1] << 8 | x[k + 2];
 			p[0] = b64_chars[w >> 18];
