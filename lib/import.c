@@ -92,8 +92,9 @@ struct imp {
 	cdb_workers *workers;
 	struct batch **flying; /* submitted, not yet reaped */
 	int nflying;
-	struct batch **spare; /* emptied, their buffers kept (jobs + 1) */
+	struct batch **spare; /* emptied, their buffers kept */
 	int nspare;
+	int nbatch; /* batches in memory: being filled, in flight, spare */
 	atomic_int landed; /* in done: reaped without waiting */
 	long hold; /* first line of a batch that failed or was dropped */
 	size_t pending_bytes; /* in all partial batches */
@@ -122,17 +123,22 @@ batch_free(struct batch *b)
 
 /*
  * A batch is tens of megabytes at large dimensions.  Emptied ones keep
- * their buffers for the next (as many as one budget holds): taking and
+ * their buffers for the next while no more than jobs + 2 batches exist
+ * (one stream of one collection at a time never needs more): taking and
  * touching that memory anew for every request left the heap fragmented,
  * and the import's peak memory grew with the length of the stream.
+ * Interleaved collections' extra batches are freed as before.
  */
 static void
 batch_done(struct imp *m, struct batch *b)
 {
 	int k;
 
-	if (b == NULL || m->spare == NULL || m->nspare > m->jobs) {
+	if (b == NULL)
+		return;
+	if (m->spare == NULL || m->nbatch > m->jobs + 2) {
 		batch_free(b);
+		m->nbatch--;
 		return;
 	}
 	for (k = 0; k < NARR; k++)
@@ -153,6 +159,8 @@ batch_new(struct imp *m, struct target *t, long line)
 		memcpy(b->a, a, sizeof(a));
 	} else if ((b = calloc(1, sizeof(*b))) == NULL)
 		return NULL;
+	else
+		m->nbatch++;
 	b->t = t;
 	b->first_line = line;
 	b->bytes = BODY_OVERHEAD;
@@ -923,7 +931,7 @@ start_workers(struct imp *m, cdb_error *e)
 	    (m->done = cdb_queue_new(n, e)) == NULL)
 		return -1;
 	if ((m->flying = calloc(n, sizeof(*m->flying))) == NULL ||
-	    (m->spare = calloc(n + 1, sizeof(*m->spare))) == NULL)
+	    (m->spare = calloc(n + 2, sizeof(*m->spare))) == NULL)
 		return cdb_error_oom(e);
 	return cdb_workers_start(&m->workers, m->jobs, worker, m, e);
 }
