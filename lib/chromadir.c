@@ -80,7 +80,6 @@ typedef struct rec {
 
 typedef struct batch {
 	const coll *c;
-	int form;
 	size_t n, cap, done; /* records; room; formatted (n unless one failed) */
 	rec r[BATCH_MAX];
 	float *emb; /* cap vectors of c->dim */
@@ -922,7 +921,7 @@ vector_of(coll *c, const change *ch, const char *id, size_t len,
 /* ------------------------------------------------------------ batches -- */
 
 static void
-format_batch(batch *b)
+format_batch(const out *w, batch *b)
 {
 	size_t i, dim = (size_t)b->c->dim;
 	rec *r;
@@ -931,7 +930,7 @@ format_batch(batch *b)
 	for (i = 0; i < b->n; i++) {
 		r = &b->r[i];
 		if (cdb_ndjson_format_record(&b->lines, b->c->name, r->id, r->len,
-		        r->doc, r->meta, r->uri, b->emb + i * dim, dim, b->form,
+		        r->doc, r->meta, r->uri, b->emb + i * dim, dim, w->o->form,
 		        NULL, 0) == -1)
 			break;
 		b->end[i] = b->lines.len;
@@ -946,7 +945,7 @@ formatter(void *arg)
 	batch *b;
 
 	while ((b = cdb_queue_pop(w->todo)) != NULL) {
-		format_batch(b);
+		format_batch(w, b);
 		if (cdb_queue_push(w->formatted, b) == -1)
 			break;
 	}
@@ -1032,7 +1031,7 @@ send_batch(out *w, cdb_error *e)
 
 	w->used++;
 	if (w->th == NULL) {
-		format_batch(b);
+		format_batch(w, b);
 		b->ready = 1;
 	} else if (cdb_queue_push(w->todo, b) == -1)
 		return cdb_error_oom(e); /* closed only after a failure */
@@ -1063,7 +1062,6 @@ batch_for(out *w, const coll *c, cdb_error *e)
 	if (b->n > 0)
 		return b;
 	b->c = c;
-	b->form = w->o->form;
 	b->cap = BATCH_FLOATS / dim;
 	b->cap = b->cap < 1 ? 1 : b->cap > BATCH_MAX ? BATCH_MAX : b->cap;
 	if (b->emb_cap < b->cap * dim) {

@@ -19,7 +19,7 @@ struct drift {
 	cdb_chroma *c;
 	json_t *colls;     /* the server's collections */
 	json_t *seen;      /* exported name -> its records on the server */
-	char *name;        /* the current collection */
+	json_t *count;     /* seen's entry for the current collection */
 	const char *id;    /* its id on the server; NULL: gone */
 	long long present; /* of its records in this file, on the server */
 	json_t *ids;       /* the batch */
@@ -95,18 +95,12 @@ flush(struct drift *x, cdb_error *e)
 static int
 end_collection(struct drift *x, cdb_error *e)
 {
-	json_t *n;
-
 	if (flush(x, e) == -1)
 		return -1;
-	if (x->name != NULL) {
-		n = json_object_get(x->seen, x->name);
-		if (json_object_set_new(x->seen, x->name,
-		        json_integer(json_integer_value(n) + x->present)) == -1)
-			return cdb_error_oom(e);
-	}
-	free(x->name);
-	x->name = NULL;
+	if (x->count != NULL)
+		json_integer_set(
+		    x->count, json_integer_value(x->count) + x->present);
+	x->count = NULL;
 	x->id = NULL;
 	x->present = 0;
 	return 0;
@@ -134,7 +128,9 @@ on_collection(struct drift *x, const cdb_item *it, cdb_error *e)
 		return -1;
 	if (name == NULL)
 		return 0;
-	if ((x->name = strdup(name)) == NULL)
+	if ((x->count = json_object_get(x->seen, name)) == NULL &&
+	    (json_object_set_new(x->seen, name, json_integer(0)) == -1 ||
+	        (x->count = json_object_get(x->seen, name)) == NULL))
 		return cdb_error_oom(e);
 	if ((v = server_coll(x, name)) != NULL)
 		x->id = json_string_value(json_object_get(v, "id"));
@@ -256,7 +252,6 @@ cdb_drift_run(const cdb_drift_opts *o, cdb_drift *d, cdb_error *e)
 	cdb_hmap_free(x.batch);
 	json_decref(x.ids);
 	json_decref(x.seen);
-	free(x.name);
 	json_decref(x.colls);
 	return rc;
 }
