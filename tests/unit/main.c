@@ -20,6 +20,13 @@ main(void)
 	SRunner *sr;
 	int failed;
 
+	/*
+	 * Check's 4 s watchdog is there for hangs, not for speed: the
+	 * heavier cases outran it under the sanitizers on a loaded machine.
+	 * Read by tcase_create, so set before the suites are built; a
+	 * CK_DEFAULT_TIMEOUT in the environment still wins.
+	 */
+	setenv("CK_DEFAULT_TIMEOUT", "60", 0);
 	sr = srunner_create(NULL);
 #define ADD(n) \
 	if (n##_suite != NULL) \

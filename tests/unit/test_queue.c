@@ -95,8 +95,6 @@ queue_suite(void)
 	Suite *s = suite_create("queue");
 	TCase *tc = tcase_create("core");
 
-	/* Real threads on a busy machine: Check's 4 s is too short. */
-	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_every_item_once);
 	tcase_add_test(tc, test_close_drains_in_order);
 	tcase_add_test(tc, test_close_stops_blocked_producer);

@@ -61,9 +61,6 @@ shard_suite(void)
 	Suite *s = suite_create("shard");
 	TCase *tc = tcase_create("shard");
 
-	/* test_ranges_partition checks every split of many counts: Check's
-	 * 4 s is too short under the sanitizers on a busy machine. */
-	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_ranges_partition);
 	tcase_add_test(tc, test_parse);
 	suite_add_tcase(s, tc);

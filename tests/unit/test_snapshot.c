@@ -712,7 +712,6 @@ snapshot_suite(void)
 	TCase *tc = tcase_create("core");
 
 	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_names);
 	tcase_add_test(tc, test_write_read_verify);
 	tcase_add_test(tc, test_second_pass);
