@@ -55,7 +55,6 @@ typedef struct coll {
 	change *ch;
 	size_t nch, capch;
 	cdb_hmap *chmap; /* hash of id -> index in ch */
-	float *buf;
 } coll;
 
 /* What the migrations table says about the directory's layout. */
@@ -66,9 +65,11 @@ typedef struct layout {
 } layout;
 
 /*
- * Turning float32 into decimal text is most of an offline export's CPU,
- * so records are formatted a batch at a time by o->jobs worker threads
- * while this thread reads on; batches are written in the order read.
+ * Turning float32 into decimal text is most of an offline export's CPU
+ * and writing the text out most of the rest, so this thread only reads:
+ * records go a batch at a time to o->jobs threads that format them and
+ * then to one that writes them, in the order read.  A batch written
+ * comes back to be filled again, so memory stays flat.
  */
 enum { BATCH_MAX = 256, BATCH_FLOATS = 1 << 16 };
 
@@ -76,27 +77,40 @@ typedef struct rec {
 	char *id;
 	size_t len;
 	json_t *doc, *meta, *uri; /* references the batch holds */
+	long long elem; /* the index element with its vector; -1: in emb */
 } rec;
 
 typedef struct batch {
 	const coll *c;
+	unsigned long long seq; /* the order it was sent in */
 	size_t n, cap, done; /* records; room; formatted (n unless one failed) */
 	rec r[BATCH_MAX];
 	float *emb; /* cap vectors of c->dim */
 	size_t emb_cap;
 	cdb_buf lines;
 	size_t end[BATCH_MAX];
-	int ready;
+	cdb_error err; /* why done < n, unless a value was not finite */
 } batch;
 
 typedef struct out {
 	cdb_writer *w;
 	const cdb_chromadir_opts *o;
-	long long done, total;
-	batch *pool; /* a ring: used batches from head were sent, in order */
-	size_t npool, head, used;
-	cdb_queue *todo, *formatted;
-	cdb_workers *th;
+	long long done, total; /* records of the collection: written, all */
+	batch *pool;
+	size_t npool;
+	batch *cur;   /* being filled */
+	batch **home; /* the others this thread holds */
+	size_t nhome; /* batches this thread holds */
+	size_t away;  /* sent and not back yet */
+	unsigned long long sent;
+	cdb_queue *todo, *formatted, *spare;
+	cdb_workers *fmt, *wr;
+	/* The writer's: batches formatted by seq % npool, the next to write,
+	 * and its error (read once it has ended). */
+	batch **slot;
+	unsigned long long next;
+	int failed;
+	cdb_error err;
 } out;
 
 static int
@@ -218,7 +232,10 @@ open_db(const char *dir, layout *l, cdb_error *e)
 	else if (file_uri(path, uri, sizeof(uri)) == -1)
 		cdb_error_set(e, CDB_ERR_INPUT, "%s: path too long", path);
 	else if (sqlite3_open_v2(uri, &db,
-	             SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL) != SQLITE_OK)
+	             /* one thread uses it: no locks on every call */
+	             SQLITE_OPEN_READONLY | SQLITE_OPEN_URI |
+	                 SQLITE_OPEN_NOMUTEX,
+	             NULL) != SQLITE_OK)
 		cdb_error_set(e, CDB_ERR_INPUT, "%s: %s", path,
 		    db ? sqlite3_errmsg(db) : "out of memory");
 	else if (read_layout(db, dir, l, e) == 0)
@@ -370,7 +387,7 @@ load_segments(coll *c, cdb_error *e)
 	return 0;
 }
 
-/* id -> pair index of the pickle's id_to_label, for cdb_hnsw_get. */
+/* id -> pair index of the pickle's id_to_label, for cdb_hnsw_find. */
 static int
 index_ids(coll *c, const cdb_pickle_val *map, const char *path, cdb_error *e)
 {
@@ -896,22 +913,25 @@ space_cosine(coll *c, int *cosine, cdb_error *e)
 
 /* ------------------------------------------------------------ records -- */
 
+/*
+ * Where the record's vector is: in the log (*emb), or element *elem of
+ * the index (*emb NULL), for a formatter to read.
+ */
 static int
 vector_of(coll *c, const change *ch, const char *id, size_t len,
-    const float **emb, cdb_error *e)
+    const float **emb, uint64_t *elem, cdb_error *e)
 {
 	const cdb_pickle_val *label;
-	int rc;
 
-	*emb = c->buf;
+	*emb = NULL;
 	if (ch != NULL && ch->vec == ST_SET) {
 		*emb = ch->emb;
 		return 0;
 	}
 	if ((ch == NULL || ch->vec != ST_GONE) &&
 	    (label = id_label(c, id, len)) != NULL &&
-	    (rc = cdb_hnsw_get(c->hnsw, (uint64_t)label->i, c->buf, e)) != 0)
-		return rc == 1 ? 0 : -1;
+	    cdb_hnsw_find(c->hnsw, (uint64_t)label->i, elem))
+		return 0;
 	return cdb_error_set(e, CDB_ERR_INPUT,
 	    "%s: collection \"%s\": record \"%s\" has no vector in segment %s "
 	    "nor in the log",
@@ -920,34 +940,84 @@ vector_of(coll *c, const change *ch, const char *id, size_t len,
 
 /* ------------------------------------------------------------ batches -- */
 
-static void
-format_batch(const out *w, batch *b)
-{
-	size_t i, dim = (size_t)b->c->dim;
-	rec *r;
-
-	cdb_buf_reset(&b->lines);
-	for (i = 0; i < b->n; i++) {
-		r = &b->r[i];
-		if (cdb_ndjson_format_record(&b->lines, b->c->name, r->id, r->len,
-		        r->doc, r->meta, r->uri, b->emb + i * dim, dim, w->o->form,
-		        NULL, 0) == -1)
-			break;
-		b->end[i] = b->lines.len;
-	}
-	b->done = i;
-}
-
 static void *
 formatter(void *arg)
 {
 	out *w = arg;
 	batch *b;
+	size_t i, dim;
+	rec *r;
 
 	while ((b = cdb_queue_pop(w->todo)) != NULL) {
-		format_batch(w, b);
+		dim = (size_t)b->c->dim;
+		cdb_buf_reset(&b->lines);
+		cdb_error_clear(&b->err);
+		for (i = 0; i < b->n; i++) {
+			r = &b->r[i];
+			if (r->elem >= 0 && dim > 0 &&
+			    cdb_hnsw_read(b->c->hnsw, (uint64_t)r->elem,
+			        b->emb + i * dim, &b->err) == -1)
+				break;
+			if (cdb_ndjson_format_record(&b->lines, b->c->name, r->id,
+			        r->len, r->doc, r->meta, r->uri, b->emb + i * dim,
+			        dim, w->o->form, NULL, 0) == -1)
+				break;
+			b->end[i] = b->lines.len;
+		}
+		b->done = i;
 		if (cdb_queue_push(w->formatted, b) == -1)
 			break;
+	}
+	return NULL;
+}
+
+static int
+write_batch(out *w, const batch *b, cdb_error *e)
+{
+	size_t i, start = 0;
+
+	for (i = 0; i < b->done; start = b->end[i++]) {
+		if (cdb_writer_line(w->w, CDB_KIND_RECORD, b->lines.data + start,
+		        b->end[i] - start, e) == -1)
+			return -1;
+		if (w->o->progress != NULL && ++w->done % 1000 == 0)
+			w->o->progress(w->o->arg, b->c->name, w->done, w->total);
+	}
+	if (b->done < b->n && b->err.kind != CDB_ERR_NONE) {
+		*e = b->err; /* e is the writer's, still clear */
+		return -1;
+	}
+	if (b->done < b->n)
+		return cdb_error_set(e, CDB_ERR_INPUT,
+		    "%s: collection \"%s\": record \"%s\" cannot be written "
+		    "(a non-finite value?)",
+		    b->c->dir, b->c->name, b->r[b->done].id);
+	return 0;
+}
+
+/*
+ * The batches as they come formatted, written in the order sent (at most
+ * npool are out, so seq % npool tells them apart), then given back.  A
+ * failure closes spare, which stops the reader.
+ */
+static void *
+writer(void *arg)
+{
+	out *w = arg;
+	batch *b;
+
+	while ((b = cdb_queue_pop(w->formatted)) != NULL) {
+		w->slot[b->seq % w->npool] = b;
+		while ((b = w->slot[w->next % w->npool]) != NULL) {
+			w->slot[w->next++ % w->npool] = NULL;
+			if (write_batch(w, b, &w->err) == -1) {
+				w->failed = 1;
+				cdb_queue_close(w->spare);
+				return NULL;
+			}
+			if (cdb_queue_push(w->spare, b) == -1)
+				return NULL;
+		}
 	}
 	return NULL;
 }
@@ -964,90 +1034,72 @@ batch_clear(batch *b)
 		json_decref(b->r[i].uri);
 	}
 	b->n = 0;
-	b->ready = 0;
-}
-
-/* The oldest batch sent, once formatted. */
-static batch *
-oldest(out *w)
-{
-	batch *b = &w->pool[w->head], *f;
-
-	while (!b->ready && (f = cdb_queue_pop(w->formatted)) != NULL)
-		f->ready = 1;
-	return b;
-}
-
-static void
-retire_oldest(out *w)
-{
-	batch_clear(&w->pool[w->head]);
-	w->head = (w->head + 1) % w->npool;
-	w->used--;
 }
 
 /*
- * After a failure, before the collection the batches point at goes: take
- * back every batch sent, unwritten, and empty the one being filled.
+ * End the threads, each after the work queued for it, and empty every
+ * batch; a failure of the writer's becomes e's unless e has one.
+ * Called after a failure (before the collection the batches point at
+ * goes) and at the end.  Returns -1.
  */
-static void
-drop_batches(out *w)
-{
-	while (w->used > 0) {
-		oldest(w);
-		retire_oldest(w);
-	}
-	batch_clear(&w->pool[w->head]);
-}
-
-/* Write the oldest batch sent, once formatted. */
 static int
-write_oldest(out *w, cdb_error *e)
+halt(out *w, cdb_error *e)
 {
-	batch *b = oldest(w);
-	size_t i, start = 0;
-	int rc = 0;
+	size_t i;
 
-	for (i = 0; rc == 0 && i < b->done; start = b->end[i++]) {
-		rc = cdb_writer_line(w->w, CDB_KIND_RECORD, b->lines.data + start,
-		    b->end[i] - start, e);
-		if (rc == 0 && w->o->progress != NULL && ++w->done % 1000 == 0)
-			w->o->progress(w->o->arg, b->c->name, w->done, w->total);
-	}
-	if (rc == 0 && b->done < b->n)
-		rc = cdb_error_set(e, CDB_ERR_INPUT,
-		    "%s: collection \"%s\": record \"%s\" cannot be written "
-		    "(a non-finite value?)",
-		    b->c->dir, b->c->name, b->r[b->done].id);
-	retire_oldest(w);
-	return rc;
+	if (w->todo != NULL)
+		cdb_queue_close(w->todo);
+	cdb_workers_join(w->fmt);
+	w->fmt = NULL;
+	if (w->formatted != NULL)
+		cdb_queue_close(w->formatted);
+	cdb_workers_join(w->wr);
+	w->wr = NULL;
+	if (w->failed && e->kind == CDB_ERR_NONE)
+		*e = w->err;
+	for (i = 0; w->pool != NULL && i < w->npool; i++)
+		batch_clear(&w->pool[i]);
+	return -1;
 }
 
-/* Send the batch being filled to the formatters (or format it here). */
+/* Send the batch being filled to the formatters. */
 static int
 send_batch(out *w, cdb_error *e)
 {
-	batch *b = &w->pool[(w->head + w->used) % w->npool];
+	batch *b = w->cur;
 
-	w->used++;
-	if (w->th == NULL) {
-		format_batch(w, b);
-		b->ready = 1;
-	} else if (cdb_queue_push(w->todo, b) == -1)
-		return cdb_error_oom(e); /* closed only after a failure */
-	return w->used == w->npool ? write_oldest(w, e) : 0;
+	w->cur = NULL;
+	w->nhome--;
+	w->away++;
+	b->seq = w->sent++;
+	if (cdb_queue_push(w->todo, b) == -1)
+		return cdb_error_oom(e); /* closed only by halt */
+	return 0;
+}
+
+/* Wait for the writer to give back a batch: NULL once it has failed. */
+static batch *
+take_back(out *w)
+{
+	batch *b;
+
+	if ((b = cdb_queue_pop(w->spare)) == NULL)
+		return NULL;
+	w->home[w->nhome++] = b;
+	w->away--;
+	return b;
 }
 
 /* Write every record taken so far. */
 static int
 flush_batches(out *w, cdb_error *e)
 {
-	if (w->pool[(w->head + w->used) % w->npool].n > 0 &&
-	    send_batch(w, e) == -1)
+	if (w->cur != NULL && w->cur->n > 0 && send_batch(w, e) == -1)
 		return -1;
-	while (w->used > 0)
-		if (write_oldest(w, e) == -1)
-			return -1;
+	w->cur = NULL; /* an empty one stays held */
+	while (w->away > 0)
+		if (take_back(w) == NULL)
+			return halt(w, e);
 	return 0;
 }
 
@@ -1055,12 +1107,19 @@ flush_batches(out *w, cdb_error *e)
 static batch *
 batch_for(out *w, const coll *c, cdb_error *e)
 {
-	batch *b = &w->pool[(w->head + w->used) % w->npool];
 	size_t dim = c->dim > 0 ? (size_t)c->dim : 1;
+	batch *b;
 	float *f;
 
-	if (b->n > 0)
-		return b;
+	if (w->cur != NULL)
+		return w->cur;
+	if (w->nhome == 0 && take_back(w) == NULL) {
+		halt(w, e);
+		return NULL;
+	}
+	/* The one taken, or held: the others are out, or held unused. */
+	b = w->home[w->nhome - 1];
+	batch_clear(b);
 	b->c = c;
 	b->cap = BATCH_FLOATS / dim;
 	b->cap = b->cap < 1 ? 1 : b->cap > BATCH_MAX ? BATCH_MAX : b->cap;
@@ -1072,7 +1131,7 @@ batch_for(out *w, const coll *c, cdb_error *e)
 		b->emb = f;
 		b->emb_cap = b->cap * dim;
 	}
-	return b;
+	return w->cur = b;
 }
 
 /* Take the record of the flat map (its document and uri taken out). */
@@ -1081,10 +1140,11 @@ emit(coll *c, out *w, const char *id, size_t len, json_t *flat,
     const change *ch, cdb_error *e)
 {
 	const float *emb;
+	uint64_t elem = 0;
 	batch *b;
 	rec *r;
 
-	if (vector_of(c, ch, id, len, &emb, e) == -1 ||
+	if (vector_of(c, ch, id, len, &emb, &elem, e) == -1 ||
 	    (b = batch_for(w, c, e)) == NULL)
 		return -1;
 	r = &b->r[b->n];
@@ -1098,7 +1158,8 @@ emit(coll *c, out *w, const char *id, size_t len, json_t *flat,
 	json_object_del(flat, "chroma:document");
 	json_object_del(flat, "chroma:uri");
 	r->meta = json_object_size(flat) ? json_incref(flat) : NULL;
-	if (c->dim > 0)
+	r->elem = emb == NULL ? (long long)elem : -1;
+	if (emb != NULL && c->dim > 0)
 		memcpy(b->emb + b->n * (size_t)c->dim, emb,
 		    (size_t)c->dim * sizeof(*emb));
 	return ++b->n == b->cap ? send_batch(w, e) : 0;
@@ -1228,7 +1289,7 @@ records(coll *c, out *w, int arrays, cdb_error *e)
 	if (rc == 0)
 		rc = flush_batches(w, e);
 	if (rc == -1)
-		drop_batches(w);
+		halt(w, e);
 done:
 	sqlite3_finalize(st);
 	sqlite3_finalize(arr);
@@ -1277,7 +1338,6 @@ coll_clear(coll *c)
 	cdb_hmap_free(c->ids);
 	cdb_pickle_free(c->pk);
 	cdb_hnsw_free(c->hnsw);
-	free(c->buf);
 	json_decref(c->config);
 	json_decref(c->schema);
 	json_decref(c->cfg);
@@ -1336,9 +1396,6 @@ coll_load(coll *c, sqlite3_stmt *st, long long *count, cdb_error *e)
 	    load_vectors(c, cosine, e) == -1 || load_log(c, e) == -1 ||
 	    count_records(c, count, e) == -1)
 		return -1;
-	if ((c->buf = calloc(c->dim > 0 ? (size_t)c->dim : 1, sizeof(float))) ==
-	    NULL)
-		return cdb_error_oom(e);
 	return 0;
 }
 
@@ -1406,44 +1463,51 @@ collections(const char *dir, sqlite3 *db, const layout *l, out *w,
 	return rc;
 }
 
-/* The batches and, with o->jobs > 0, the threads formatting them. */
+/* The batches, all held by this thread, and the threads. */
 static int
 out_start(out *w, FILE *fp, const cdb_chromadir_opts *o, cdb_error *e)
 {
+	int jobs = o->jobs > 0 ? o->jobs : 1;
 	size_t i;
 
 	memset(w, 0, sizeof(*w));
 	w->o = o;
-	w->npool = (size_t)(o->jobs > 0 ? o->jobs : 0) + 2;
+	w->npool = (size_t)jobs + 2;
 	if ((w->pool = calloc(w->npool, sizeof(*w->pool))) == NULL ||
+	    (w->home = calloc(w->npool, sizeof(*w->home))) == NULL ||
+	    (w->slot = calloc(w->npool, sizeof(*w->slot))) == NULL ||
 	    (w->w = cdb_writer_new(fp)) == NULL)
 		return cdb_error_oom(e);
-	for (i = 0; i < w->npool; i++)
+	for (i = 0; i < w->npool; i++) {
 		cdb_buf_init(&w->pool[i].lines);
-	if (o->jobs <= 0)
-		return 0;
+		w->home[w->nhome++] = &w->pool[i];
+	}
 	if ((w->todo = cdb_queue_new(w->npool, e)) == NULL ||
-	    (w->formatted = cdb_queue_new(w->npool, e)) == NULL)
+	    (w->formatted = cdb_queue_new(w->npool, e)) == NULL ||
+	    (w->spare = cdb_queue_new(w->npool, e)) == NULL ||
+	    cdb_workers_start(&w->fmt, jobs, formatter, w, e) == -1)
 		return -1;
-	return cdb_workers_start(&w->th, o->jobs, formatter, w, e);
+	return cdb_workers_start(&w->wr, 1, writer, w, e);
 }
 
 static void
 out_stop(out *w)
 {
+	cdb_error ignored;
 	size_t i;
 
-	if (w->todo != NULL)
-		cdb_queue_close(w->todo);
-	cdb_workers_join(w->th);
+	cdb_error_clear(&ignored);
+	halt(w, &ignored);
 	cdb_queue_free(w->todo);
 	cdb_queue_free(w->formatted);
+	cdb_queue_free(w->spare);
 	for (i = 0; w->pool != NULL && i < w->npool; i++) {
-		batch_clear(&w->pool[i]);
 		free(w->pool[i].emb);
 		cdb_buf_free(&w->pool[i].lines);
 	}
 	free(w->pool);
+	free(w->home);
+	free(w->slot);
 	cdb_writer_free(w->w);
 }
 

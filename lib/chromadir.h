@@ -21,10 +21,10 @@ typedef struct cdb_chromadir_opts {
 	const char *database; /* NULL: default_database */
 	int form;             /* enum cdb_emb_form */
 	int copy;             /* read a consistent copy of a live directory */
-	int jobs;             /* threads formatting records; 0: none */
+	int jobs;             /* threads formatting records; 0: 1 */
 	const char *tool;     /* "cdb-export 0.1" for the header */
 	cdb_warn_fn *warn;
-	cdb_progress_fn *progress;
+	cdb_progress_fn *progress; /* called by the thread writing records */
 	void *arg;
 	/* Called with each collection line written (borrowed), or NULL. */
 	void (*collection)(void *arg, const json_t *line);

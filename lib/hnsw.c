@@ -17,10 +17,9 @@
 #define WINDOW         (1 << 20)
 
 /*
- * A file read through one buffer: when elements are read in order (all
- * labels at open; records added one after the other) one read serves
- * hundreds of them instead of a system call each; a read out of order
- * takes only the bytes asked for.  Memory stays flat.
+ * A file, read at open through one buffer (all labels, in order: one
+ * read serves hundreds of elements instead of a system call each), then
+ * vector by vector with pread, which several threads may do at once.
  */
 typedef struct window {
 	char path[PATH_MAX];
@@ -34,7 +33,6 @@ struct cdb_hnsw {
 	window data; /* data_level0.bin */
 	window lens; /* length.bin; fd -1 unless normalised (cosine) */
 	uint64_t count, max, size, label_off, data_off, m0;
-	uint64_t next; /* the element after the last read */
 	size_t dim;
 	cdb_hmap *labels; /* label + 1 -> element index */
 };
@@ -205,8 +203,7 @@ open_files(cdb_hnsw *h, const char *dir, int normalized, cdb_error *e)
 	    (uint64_t)h->data.size < h->count * h->size)
 		return bad(e, h->data.path, (long long)h->data.size,
 		    "size does not hold the header's element count");
-	if (win_open(&h->lens, dir, "length.bin", normalized ? WINDOW : 0,
-	        e) == -1)
+	if (win_open(&h->lens, dir, "length.bin", 0, e) == -1)
 		return -1;
 	if ((uint64_t)h->lens.size < h->count * 4)
 		return bad(e, h->lens.path, (long long)h->lens.size,
@@ -271,30 +268,54 @@ le_float(const unsigned char *p)
 }
 
 int
-cdb_hnsw_get(cdb_hnsw *h, uint64_t label, float *out, cdb_error *e)
+cdb_hnsw_find(const cdb_hnsw *h, uint64_t label, uint64_t *elem)
 {
-	const unsigned char *b, *lb;
-	float len = 1.0f;
-	uint64_t i;
-	size_t k;
-	int ahead;
+	return label != UINT64_MAX && cdb_hmap_get(h->labels, label + 1, elem);
+}
 
-	if (label == UINT64_MAX || !cdb_hmap_get(h->labels, label + 1, &i))
-		return 0;
-	ahead = i == h->next;
-	h->next = i + 1;
-	if ((b = win_at(&h->data, (off_t)(i * h->size), h->size, ahead, e)) ==
-	    NULL)
-		return -1;
-	if (h->lens.fd != -1) {
-		if ((lb = win_at(&h->lens, (off_t)(i * 4), 4, ahead, e)) == NULL)
-			return -1;
-		len = le_float(lb);
+/* The n bytes at off of w's file into p. */
+static int
+read_at(const window *w, void *p, size_t n, off_t off, cdb_error *e)
+{
+	size_t got = 0;
+	ssize_t k;
+
+	while (got < n) {
+		k = pread(w->fd, (char *)p + got, n - got, off + (off_t)got);
+		if (k == -1 && errno == EINTR)
+			continue;
+		if (k == -1)
+			return cdb_error_sys(e, errno, "%s", w->path);
+		if (k == 0)
+			return bad(e, w->path, (long long)(off + (off_t)got),
+			    "truncated");
+		got += (size_t)k;
 	}
-	/* The product in float, as hnswlib's getDataByLabel computes it, so
-	 * the bits are the server's. */
+	return 0;
+}
+
+int
+cdb_hnsw_read(const cdb_hnsw *h, uint64_t elem, float *out, cdb_error *e)
+{
+	unsigned char *b = (unsigned char *)out, lb[4];
+	float len = 1.0f;
+	size_t k;
+
+	if (elem >= h->count)
+		return cdb_error_set(e, CDB_ERR_INPUT,
+		    "%s: element %llu of %llu", h->data.path,
+		    (unsigned long long)elem, (unsigned long long)h->count);
+	if (read_at(&h->data, out, 4 * h->dim,
+	        (off_t)(elem * h->size + h->data_off), e) == -1 ||
+	    (h->lens.fd != -1 &&
+	        read_at(&h->lens, lb, 4, (off_t)(elem * 4), e) == -1))
+		return -1;
+	if (h->lens.fd != -1)
+		len = le_float(lb);
+	/* In place, value by value; the product in float, as hnswlib's
+	 * getDataByLabel computes it, so the bits are the server's. */
 	for (k = 0; k < h->dim; k++)
-		out[k] = h->lens.fd != -1 ? le_float(b + h->data_off + 4 * k) * len
-		                          : le_float(b + h->data_off + 4 * k);
-	return 1;
+		out[k] = h->lens.fd != -1 ? le_float(b + 4 * k) * len
+		                          : le_float(b + 4 * k);
+	return 0;
 }

@@ -28,11 +28,14 @@ void cdb_hnsw_free(cdb_hnsw *h);
 size_t cdb_hnsw_dim(const cdb_hnsw *h);
 size_t cdb_hnsw_count(const cdb_hnsw *h);
 
+/* The element labelled label into *elem: 1, or 0 when none has it. */
+int cdb_hnsw_find(const cdb_hnsw *h, uint64_t label, uint64_t *elem);
+
 /*
- * Copy the vector of the element labelled label into out (dim floats),
- * times its norm for a normalized index.
- * 1 when found, 0 when no element has that label, -1 with e.
+ * Copy the vector of element elem into out (dim floats), times its norm
+ * for a normalized index.  0, or -1 with e.  Several threads may read
+ * the same index at once.
  */
-int cdb_hnsw_get(cdb_hnsw *h, uint64_t label, float *out, cdb_error *e);
+int cdb_hnsw_read(const cdb_hnsw *h, uint64_t elem, float *out, cdb_error *e);
 
 #endif

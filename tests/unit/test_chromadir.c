@@ -204,6 +204,7 @@ START_TEST(hnsw_read)
 {
 	char dir[] = "/tmp/cdb-hnsw.XXXXXX";
 	float out[2];
+	uint64_t elem;
 	cdb_hnsw *h;
 	cdb_error e;
 
@@ -213,17 +214,31 @@ START_TEST(hnsw_read)
 	ck_assert_ptr_nonnull(h = cdb_hnsw_open(dir, 0, &e));
 	ck_assert_uint_eq(cdb_hnsw_dim(h), 2);
 	ck_assert_uint_eq(cdb_hnsw_count(h), 3);
-	ck_assert_int_eq(cdb_hnsw_get(h, 7, out, &e), 1);
+	ck_assert_int_eq(cdb_hnsw_find(h, 7, &elem), 1);
+	ck_assert_int_eq(cdb_hnsw_read(h, elem, out, &e), 0);
 	ck_assert(out[0] == 1.5f && out[1] == -1.0f);
-	ck_assert_int_eq(cdb_hnsw_get(h, 6, out, &e), 0);
+	ck_assert_int_eq(cdb_hnsw_find(h, 6, &elem), 0);
+	ck_assert_int_eq(cdb_hnsw_find(h, UINT64_MAX, &elem), 0);
+	ck_assert_int_eq(cdb_hnsw_read(h, 3, out, &e), -1);
+	ck_assert_msg(strstr(e.text, "element 3 of 3") != NULL, "got: %s", e.text);
+	/* The file cut short after it was opened: the read names where. */
+	write_file(dir, "data_level0.bin", "", 0);
+	cdb_error_clear(&e);
+	ck_assert_int_eq(cdb_hnsw_read(h, elem, out, &e), -1);
+	ck_assert_msg(strstr(e.text, "data_level0.bin: offset 40: truncated") !=
+	                  NULL,
+	    "got: %s", e.text);
 	cdb_hnsw_free(h);
+	make_index(dir, 3, 3);
 	/* Normalised (cosine): stored vector times its norm in length.bin. */
 	{
 		float lens[3] = {1.0f, 4.0f, 0.5f};
 
 		write_file(dir, "length.bin", lens, sizeof(lens));
 		ck_assert_ptr_nonnull(h = cdb_hnsw_open(dir, 1, &e));
-		ck_assert_int_eq(cdb_hnsw_get(h, 7, out, &e), 1);
+		cdb_error_clear(&e);
+		ck_assert_int_eq(cdb_hnsw_find(h, 7, &elem), 1);
+		ck_assert_int_eq(cdb_hnsw_read(h, elem, out, &e), 0);
 		ck_assert(out[0] == 6.0f && out[1] == -4.0f);
 		cdb_hnsw_free(h);
 	}
