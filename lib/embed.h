@@ -22,8 +22,9 @@
  */
 int cdb_embed_parse_float(const char *s, size_t n, float *out, size_t *used);
 
-/* Write into buf (CDB_FLOAT_MAXLEN + 1 bytes) the shortest JSON number
- * that reads back as f (finite); returns its length. */
+/* Write into buf (CDB_FLOAT_MAXLEN + 1 bytes, any of which it may use)
+ * the shortest JSON number that reads back as f (finite); returns its
+ * length. */
 size_t cdb_embed_format_float(float f, char *buf);
 
 /*
