@@ -2,6 +2,7 @@
  * chromasnap.c - a Chroma directory backup as a cdb snapshot, so that
  * cdb-rollback restore takes the runbook's tar.gz of the data directory.
  */
+#include <errno.h>
 #include <limits.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -54,9 +55,13 @@ one_member(cdb_snapshot_writer *w, const char *dir, const char *name,
 	return rc;
 }
 
+/*
+ * sb is the backup's (of a directory: its chroma.sqlite3), so that a
+ * resume from another backup at the same path is refused.
+ */
 static int
-write_snapshot(const char *src, const char *dir, const char *out,
-    const cdb_chromadir_opts *o, cdb_error *e)
+write_snapshot(const char *src, const struct stat *sb, const char *dir,
+    const char *out, const cdb_chromadir_opts *o, cdb_error *e)
 {
 	cdb_snapshot_writer *w;
 	json_t *names, *id, *top, *v;
@@ -65,8 +70,9 @@ write_snapshot(const char *src, const char *dir, const char *out,
 
 	if ((names = cdb_chromadir_names(dir, o->tenant, o->database, e)) == NULL)
 		return -1;
-	id = json_pack("{s:s, s:s, s:s}", "backup", src, "tenant", o->tenant,
-	    "database", o->database);
+	id = json_pack("{s:s, s:I, s:I, s:s, s:s}", "backup", src, "size",
+	    (json_int_t)sb->st_size, "mtime", (json_int_t)sb->st_mtime,
+	    "tenant", o->tenant, "database", o->database);
 	w = id ? cdb_snapshot_writer_new(out, CDB_SNAP_NONE, 0, 1, id, e)
 	       : NULL;
 	if (id == NULL)
@@ -76,8 +82,10 @@ write_snapshot(const char *src, const char *dir, const char *out,
 		json_decref(names);
 		return -1;
 	}
+	/* Resumed, the members an earlier run finished stay as they are. */
 	json_array_foreach (names, i, v)
-		if (rc == 0)
+		if (rc == 0 && cdb_snapshot_find_in(cdb_snapshot_writer_done(w),
+		                   json_string_value(v)) == NULL)
 			rc = one_member(w, dir, json_string_value(v), o, e);
 	top = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "tool", o->tool,
 	    "server", src, "tenant", o->tenant, "database", o->database,
@@ -98,7 +106,7 @@ cdb_chromadir_to_snapshot(const char *src, const char *out, const char *tenant,
     const char *database, const char *tool, cdb_error *e)
 {
 	cdb_chromadir_opts o;
-	char tmp[PATH_MAX];
+	char tmp[PATH_MAX], db[PATH_MAX];
 	struct stat sb;
 	int rc, arc;
 
@@ -113,9 +121,12 @@ cdb_chromadir_to_snapshot(const char *src, const char *out, const char *tenant,
 	if (stat(src, &sb) == -1)
 		return cdb_error_set(e, CDB_ERR_INPUT, "%s: not found", src);
 	arc = !S_ISDIR(sb.st_mode);
+	snprintf(db, sizeof(db), "%s/chroma.sqlite3", src);
+	if (!arc && stat(db, &sb) == -1)
+		return cdb_error_sys(e, errno, "%s", db);
 	if (arc && cdb_chromadir_extract(src, tmp, sizeof(tmp), e) == -1)
 		return -1;
-	rc = write_snapshot(src, arc ? tmp : src, out, &o, e);
+	rc = write_snapshot(src, &sb, arc ? tmp : src, out, &o, e);
 	if (arc)
 		cdb_chromadir_cleanup(tmp);
 	return rc;

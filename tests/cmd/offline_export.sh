@@ -5,7 +5,8 @@
 # and a log tail past it; a write just before the stop) read offline gives
 # the records the server gives online, the directory untouched; a running
 # server's directory is refused, or read through --copy; a tar.gz of the
-# directory reads the same.
+# directory reads the same; cdb-rollback restore takes it, and resumes
+# after a kill -9.
 . "$(dirname "$0")/../lib.sh"
 
 start_server a
@@ -70,3 +71,38 @@ node "$REPO/tests/fixtures/samestream.mjs" "$T/online2.ndjson" "$T/restored.ndjs
 jq -e '.verified == true and .status == "RESTORED"' "$T/r.json" > /dev/null ||
 	fail "restore report: $(cat "$T/r.json")"
 [ ! -e "$T/work/backup.cdb.tar" ] || fail "the converted backup was left behind"
+
+# Killed while it turns the backup into a snapshot (a pause point, see
+# lib/testpoint.h: the first collection is written and checkpointed, and
+# nothing after), the same restore resumes there: each collection once;
+# a changed backup is refused.
+mkfifo "$T/pause"
+exec 9<> "$T/pause"
+mkdir "$T/arch2"
+args=(-q -u "$URL_b" -w "$T/work2" -a "$T/arch2" --report-json "$T/r2.json"
+	"$T/backup.tar.gz")
+CDB_TEST_PAUSE="snapshot-member 1" CDB_TEST_PAUSE_FIFO=$T/pause \
+	"$CDB_ROLLBACK" restore "${args[@]}" &
+pid=$!
+read -r -t 120 -u 9 line || fail "never reached pause point snapshot-member"
+assert_eq "$pid snapshot-member" "$line" "pause point reached"
+kill -9 "$pid"
+wait "$pid" 2> /dev/null || true
+[ -e "$T/work2/backup.cdb.tar.partial" ] ||
+	fail "killed before the conversion had begun; the test proves nothing"
+# Another backup at the same path is not mixed into it.
+mtime=$(stat -c %Y "$T/backup.tar.gz")
+touch -d @$((mtime + 60)) "$T/backup.tar.gz"
+assert_status 1 "$CDB_ROLLBACK" restore "${args[@]}" 2> "$T/err"
+grep -q 'backup.cdb.tar.partial: an interrupted snapshot' "$T/err" ||
+	fail "a changed backup resumed: $(cat "$T/err")"
+touch -d @"$mtime" "$T/backup.tar.gz"
+"$CDB_ROLLBACK" restore "${args[@]}" 2> "$T/err" ||
+	fail "resumed restore from the backup: $(cat "$T/err")"
+assert_eq 6 "$(jq '[.collections[].name] | unique | length' "$T/r2.json")" \
+	"collections restored"
+assert_eq 6 "$(jq '.collections | length' "$T/r2.json")" \
+	"collections in the report, each once"
+cdb-export -q -u "$URL_b" > "$T/restored2.ndjson"
+node "$REPO/tests/fixtures/samestream.mjs" "$T/online2.ndjson" "$T/restored2.ndjson" ||
+	fail "the server restored from the resumed conversion differs"
