@@ -14,7 +14,7 @@ PKG_CONFIG ?= pkg-config
 
 DEBS = pkg-config libcurl4-openssl-dev libjansson-dev libarchive-dev \
 	libsqlite3-dev check
-PKGS = libcurl jansson libarchive sqlite3
+PKGS = libcurl "jansson >= 2.14" libarchive sqlite3
 
 # (clean and demo need no libraries: demo.sh installs them before building.)
 ifeq ($(filter clean demo,$(MAKECMDGOALS)),)

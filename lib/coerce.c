@@ -315,14 +315,7 @@ is_missing(const struct text *t, const cdb_coerce_opts *o)
 static json_t *
 mapped(const struct text *t, const cdb_coerce_opts *o)
 {
-	char tmp[256];
-
-	if (o->map == NULL || t->n >= sizeof(tmp) ||
-	    memchr(t->s, '\0', t->n) != NULL)
-		return NULL;
-	memcpy(tmp, t->s, t->n);
-	tmp[t->n] = '\0';
-	return json_object_get(o->map, tmp);
+	return o->map != NULL ? json_object_getn(o->map, t->s, t->n) : NULL;
 }
 
 static int scalar(const json_t *v, const cdb_coerce_opts *o, json_t **out,

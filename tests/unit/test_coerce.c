@@ -1,5 +1,6 @@
 /* Every conversion cdb_coerce makes, and every one it refuses. */
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -195,6 +196,19 @@ START_TEST(test_map_and_missing)
 	converts(&o, "\"si\"", "true");
 	converts(&o, "\"nope\"", "false");
 	json_decref(map);
+	/* A long value is mapped like a short one. */
+	{
+		char key[301], in[400];
+
+		memset(key, 'k', 300);
+		key[300] = '\0';
+		o = opts(CDB_SCHEMA_STRING, 0);
+		map = json_pack("{s:s}", key, "short");
+		o.map = map;
+		snprintf(in, sizeof(in), "\"%s\"", key);
+		converts(&o, in, "\"short\"");
+		json_decref(map);
+	}
 	json_decref(missing);
 }
 END_TEST
