@@ -88,7 +88,7 @@ typedef struct batch {
 	float *emb; /* cap vectors of c->dim */
 	size_t emb_cap;
 	cdb_buf lines;
-	size_t end[BATCH_MAX];
+	size_t bytes;  /* of lines: the first done records', newlines and all */
 	cdb_error err; /* why done < n, unless a value was not finite */
 } batch;
 
@@ -951,6 +951,7 @@ formatter(void *arg)
 	while ((b = cdb_queue_pop(w->todo)) != NULL) {
 		dim = (size_t)b->c->dim;
 		cdb_buf_reset(&b->lines);
+		b->bytes = 0;
 		cdb_error_clear(&b->err);
 		for (i = 0; i < b->n; i++) {
 			r = &b->r[i];
@@ -960,9 +961,10 @@ formatter(void *arg)
 				break;
 			if (cdb_ndjson_format_record(&b->lines, b->c->name, r->id,
 			        r->len, r->doc, r->meta, r->uri, b->emb + i * dim,
-			        dim, w->o->form, NULL, 0) == -1)
+			        dim, w->o->form, NULL, 0) == -1 ||
+			    cdb_buf_putc(&b->lines, '\n') == -1)
 				break;
-			b->end[i] = b->lines.len;
+			b->bytes = b->lines.len;
 		}
 		b->done = i;
 		if (cdb_queue_push(w->formatted, b) == -1)
@@ -974,15 +976,14 @@ formatter(void *arg)
 static int
 write_batch(out *w, const batch *b, cdb_error *e)
 {
-	size_t i, start = 0;
+	long long before = w->done;
 
-	for (i = 0; i < b->done; start = b->end[i++]) {
-		if (cdb_writer_line(w->w, CDB_KIND_RECORD, b->lines.data + start,
-		        b->end[i] - start, e) == -1)
-			return -1;
-		if (w->o->progress != NULL && ++w->done % 1000 == 0)
-			w->o->progress(w->o->arg, b->c->name, w->done, w->total);
-	}
+	if (cdb_writer_block(w->w, b->lines.data, b->bytes, (long long)b->done,
+	        e) == -1)
+		return -1;
+	w->done += (long long)b->done;
+	if (w->o->progress != NULL && w->done / 1000 != before / 1000)
+		w->o->progress(w->o->arg, b->c->name, w->done, w->total);
 	if (b->done < b->n && b->err.kind != CDB_ERR_NONE) {
 		*e = b->err; /* e is the writer's, still clear */
 		return -1;

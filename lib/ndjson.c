@@ -693,6 +693,18 @@ cdb_writer_line(cdb_writer *w, int kind, const char *line, size_t len,
 }
 
 int
+cdb_writer_block(
+    cdb_writer *w, const char *lines, size_t len, long long n, cdb_error *e)
+{
+	if (fwrite(lines, 1, len, w->fp) != len)
+		return cdb_error_sys(e, errno, "write error");
+	cdb_digest_update(&w->digest, lines, len);
+	w->records += n;
+	w->bytes += (long long)len;
+	return 0;
+}
+
+int
 cdb_writer_json(cdb_writer *w, int kind, const json_t *o, cdb_error *e)
 {
 	cdb_buf_reset(&w->buf);

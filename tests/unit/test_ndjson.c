@@ -82,6 +82,67 @@ START_TEST(test_round_trip)
 }
 END_TEST
 
+/* The records of a batch written at once make the bytes, counts and
+ * digest their lines written one by one make. */
+static char *
+write_both(int block, const json_t *h, const json_t *c, size_t *len)
+{
+	const float v[3] = {0.1f, -2.5f, 1e-30f};
+	char *mem = NULL, id[32];
+	FILE *f = open_memstream(&mem, len);
+	cdb_writer *w = cdb_writer_new(f);
+	cdb_buf b;
+	int i;
+
+	cdb_buf_init(&b);
+	ck_assert_int_eq(cdb_writer_json(w, CDB_KIND_HEADER, h, NULL), 0);
+	ck_assert_int_eq(cdb_writer_json(w, CDB_KIND_COLLECTION, c, NULL), 0);
+	for (i = 0; i < 7; i++) {
+		snprintf(id, sizeof(id), "r%d", i);
+		if (!block)
+			cdb_buf_reset(&b);
+		ck_assert_int_eq(cdb_ndjson_format_record(&b, "coll", id,
+				     strlen(id), NULL, NULL, NULL, v, 3,
+				     CDB_EMB_FLOAT, NULL, 0),
+		    0);
+		if (block)
+			ck_assert_int_eq(cdb_buf_putc(&b, '\n'), 0);
+		else
+			ck_assert_int_eq(cdb_writer_line(w, CDB_KIND_RECORD,
+					     b.data, b.len, NULL),
+			    0);
+	}
+	if (block)
+		ck_assert_int_eq(cdb_writer_block(w, b.data, b.len, 7, NULL), 0);
+	ck_assert_int_eq(cdb_writer_records(w), 7);
+	ck_assert_int_eq(cdb_writer_trailer(w, NULL), 0);
+	cdb_writer_free(w);
+	fclose(f);
+	cdb_buf_free(&b);
+	return mem;
+}
+
+START_TEST(test_block)
+{
+	json_t *h = cdb_ndjson_header("http://x:1", "t", "d", "test");
+	json_t *c = json_pack("{s:s, s:s, s:n, s:i}", "kind", "collection",
+	    "name", "coll", "metadata", "dimension", 3);
+	size_t n1, n2;
+	char *a = write_both(0, h, c, &n1), *b = write_both(1, h, c, &n2);
+	cdb_error e;
+	int n;
+
+	ck_assert_uint_eq(n1, n2);
+	ck_assert(memcmp(a, b, n1) == 0);
+	ck_assert_int_eq(read_all(b, 0, &n, &e), 0);
+	ck_assert_int_eq(n, 7);
+	free(a);
+	free(b);
+	json_decref(h);
+	json_decref(c);
+}
+END_TEST
+
 START_TEST(test_truncated_and_edited)
 {
 	size_t len;
@@ -448,6 +509,7 @@ ndjson_suite(void)
 	TCase *tc = tcase_create("core");
 
 	tcase_add_loop_test(tc, test_round_trip, 0, 2);
+	tcase_add_test(tc, test_block);
 	tcase_add_test(tc, test_truncated_and_edited);
 	tcase_add_test(tc, test_bad_lines);
 	tcase_add_test(tc, test_header_checks);
