@@ -330,6 +330,10 @@ rb_restore(int argc, char *argv[])
 	r.o.step = rb_step;
 	rb_show_progress(&r.o.progress);
 	cdb_error_clear(&e);
+	/* Like the work directory, made when missing. */
+	if (!r.o.dry_run && r.o.archive_dir != NULL &&
+	    mkdir(r.o.archive_dir, 0700) == -1 && errno != EEXIST)
+		err(CDB_EXIT_FAIL, "%s", r.o.archive_dir);
 	/* The reports are this run's for as long as it runs. */
 	if (!r.o.dry_run && ((lj = cdb_lock_new(r.report_json, &e)) == NULL ||
 	                        (lm = cdb_lock_new(r.report_md, &e)) == NULL)) {

@@ -75,10 +75,9 @@ jq -e '.verified == true and .status == "RESTORED"' "$T/r.json" > /dev/null ||
 # Killed while it turns the backup into a snapshot (a pause point, see
 # lib/testpoint.h: the first collection is written and checkpointed, and
 # nothing after), the same restore resumes there: each collection once;
-# a changed backup is refused.
+# a changed backup is refused.  The archive directory is made.
 mkfifo "$T/pause"
 exec 9<> "$T/pause"
-mkdir "$T/arch2"
 args=(-q -u "$URL_b" -w "$T/work2" -a "$T/arch2" --report-json "$T/r2.json"
 	"$T/backup.tar.gz")
 CDB_TEST_PAUSE="snapshot-member 1" CDB_TEST_PAUSE_FIFO=$T/pause \
