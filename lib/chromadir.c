@@ -100,8 +100,7 @@ typedef struct out {
 	size_t npool;
 	batch *cur;   /* being filled */
 	batch **home; /* the others this thread holds */
-	size_t nhome; /* batches this thread holds */
-	size_t away;  /* sent and not back yet */
+	size_t nhome; /* batches this thread holds; the rest are out */
 	unsigned long long sent;
 	cdb_queue *todo, *formatted, *spare;
 	cdb_workers *fmt, *wr;
@@ -1041,9 +1040,9 @@ batch_clear(batch *b)
  * End the threads, each after the work queued for it, and empty every
  * batch; a failure of the writer's becomes e's unless e has one.
  * Called after a failure (before the collection the batches point at
- * goes) and at the end.  Returns -1.
+ * goes) and at the end.
  */
-static int
+static void
 halt(out *w, cdb_error *e)
 {
 	size_t i;
@@ -1060,7 +1059,6 @@ halt(out *w, cdb_error *e)
 		*e = w->err;
 	for (i = 0; w->pool != NULL && i < w->npool; i++)
 		batch_clear(&w->pool[i]);
-	return -1;
 }
 
 /* Send the batch being filled to the formatters. */
@@ -1071,24 +1069,25 @@ send_batch(out *w, cdb_error *e)
 
 	w->cur = NULL;
 	w->nhome--;
-	w->away++;
 	b->seq = w->sent++;
 	if (cdb_queue_push(w->todo, b) == -1)
 		return cdb_error_oom(e); /* closed only by halt */
 	return 0;
 }
 
-/* Wait for the writer to give back a batch: NULL once it has failed. */
-static batch *
+/*
+ * Wait for the writer to give back a batch: -1 once it has failed (the
+ * halt records() ends with says why).
+ */
+static int
 take_back(out *w)
 {
 	batch *b;
 
 	if ((b = cdb_queue_pop(w->spare)) == NULL)
-		return NULL;
+		return -1;
 	w->home[w->nhome++] = b;
-	w->away--;
-	return b;
+	return 0;
 }
 
 /* Write every record taken so far. */
@@ -1098,13 +1097,14 @@ flush_batches(out *w, cdb_error *e)
 	if (w->cur != NULL && w->cur->n > 0 && send_batch(w, e) == -1)
 		return -1;
 	w->cur = NULL; /* an empty one stays held */
-	while (w->away > 0)
-		if (take_back(w) == NULL)
-			return halt(w, e);
+	while (w->nhome < w->npool)
+		if (take_back(w) == -1)
+			return -1;
 	return 0;
 }
 
-/* The batch to add a record of c to, its room for c's vectors made. */
+/* The batch to add a record of c to, its room for c's vectors made;
+ * NULL with e, or as take_back fails. */
 static batch *
 batch_for(out *w, const coll *c, cdb_error *e)
 {
@@ -1114,10 +1114,8 @@ batch_for(out *w, const coll *c, cdb_error *e)
 
 	if (w->cur != NULL)
 		return w->cur;
-	if (w->nhome == 0 && take_back(w) == NULL) {
-		halt(w, e);
+	if (w->nhome == 0 && take_back(w) == -1)
 		return NULL;
-	}
 	/* The one taken, or held: the others are out, or held unused. */
 	b = w->home[w->nhome - 1];
 	batch_clear(b);

@@ -72,33 +72,44 @@ win_close(window *w)
 	free(w->buf);
 }
 
+/*
+ * At least min and at most max bytes at off of w's file into p: how
+ * many, or -1 with e (a file ending before min bytes is truncated).
+ */
+static ssize_t
+read_at(const window *w, void *p, size_t min, size_t max, off_t off,
+    cdb_error *e)
+{
+	size_t got = 0;
+	ssize_t k;
+
+	while (got < min) {
+		k = pread(w->fd, (char *)p + got, max - got, off + (off_t)got);
+		if (k == -1 && errno == EINTR)
+			continue;
+		if (k == -1)
+			return cdb_error_sys(e, errno, "%s", w->path);
+		if (k == 0)
+			return bad(e, w->path, (long long)(off + (off_t)got),
+			    "truncated");
+		got += (size_t)k;
+	}
+	return (ssize_t)got;
+}
+
 /* The n bytes at off (n <= w->cap), and a buffer full after them ahead. */
 static const unsigned char *
 win_at(window *w, off_t off, size_t n, int ahead, cdb_error *e)
 {
-	size_t want = ahead ? w->cap : n;
 	ssize_t k;
 
 	if (off >= w->off && off + (off_t)n <= w->off + (off_t)w->len)
 		return w->buf + (off - w->off);
 	w->off = off;
 	w->len = 0;
-	while (w->len < n) {
-		k = pread(w->fd, w->buf + w->len, want - w->len,
-		    off + (off_t)w->len);
-		if (k == -1 && errno == EINTR)
-			continue;
-		if (k == -1) {
-			cdb_error_sys(e, errno, "%s", w->path);
-			return NULL;
-		}
-		if (k == 0) {
-			bad(e, w->path, (long long)(off + (off_t)w->len),
-			    "truncated");
-			return NULL;
-		}
-		w->len += (size_t)k;
-	}
+	if ((k = read_at(w, w->buf, n, ahead ? w->cap : n, off, e)) == -1)
+		return NULL;
+	w->len = (size_t)k;
 	return w->buf;
 }
 
@@ -273,27 +284,6 @@ cdb_hnsw_find(const cdb_hnsw *h, uint64_t label, uint64_t *elem)
 	return label != UINT64_MAX && cdb_hmap_get(h->labels, label + 1, elem);
 }
 
-/* The n bytes at off of w's file into p. */
-static int
-read_at(const window *w, void *p, size_t n, off_t off, cdb_error *e)
-{
-	size_t got = 0;
-	ssize_t k;
-
-	while (got < n) {
-		k = pread(w->fd, (char *)p + got, n - got, off + (off_t)got);
-		if (k == -1 && errno == EINTR)
-			continue;
-		if (k == -1)
-			return cdb_error_sys(e, errno, "%s", w->path);
-		if (k == 0)
-			return bad(e, w->path, (long long)(off + (off_t)got),
-			    "truncated");
-		got += (size_t)k;
-	}
-	return 0;
-}
-
 int
 cdb_hnsw_read(const cdb_hnsw *h, uint64_t elem, float *out, cdb_error *e)
 {
@@ -305,10 +295,10 @@ cdb_hnsw_read(const cdb_hnsw *h, uint64_t elem, float *out, cdb_error *e)
 		return cdb_error_set(e, CDB_ERR_INPUT,
 		    "%s: element %llu of %llu", h->data.path,
 		    (unsigned long long)elem, (unsigned long long)h->count);
-	if (read_at(&h->data, out, 4 * h->dim,
+	if (read_at(&h->data, out, 4 * h->dim, 4 * h->dim,
 	        (off_t)(elem * h->size + h->data_off), e) == -1 ||
 	    (h->lens.fd != -1 &&
-	        read_at(&h->lens, lb, 4, (off_t)(elem * 4), e) == -1))
+	        read_at(&h->lens, lb, 4, 4, (off_t)(elem * 4), e) == -1))
 		return -1;
 	if (h->lens.fd != -1)
 		len = le_float(lb);
